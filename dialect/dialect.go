@@ -1,0 +1,73 @@
+// Package dialect renders plasma's expression trees and table definitions
+// to SQL for one database engine, and defines how statements reach the
+// database (Executor).
+//
+// The two implementations live in sub-packages so that an application links
+// only the driver it uses: dialect/sqlite (embedded, pure Go) and
+// dialect/postgres (lib/pq). dialect/bunexec adapts a bun database.
+//
+// Identifiers are always quoted; values are always bound parameters. The
+// only values ever written into SQL text are column DEFAULTs in DDL, which
+// have no parameter form; they are rendered as escaped literals.
+package dialect
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Dialect is one SQL engine's spelling of the things plasma renders.
+type Dialect interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// AppendPlaceholder appends the placeholder for the n-th parameter,
+	// counting from 1 over the whole statement.
+	AppendPlaceholder(b []byte, n int) []byte
+	// ColumnType is the SQL type of a column in CREATE TABLE.
+	ColumnType(c *ColumnDef) string
+	// AutoIncrementType is the complete column type of an auto-increment
+	// integer primary key, and whether it already declares PRIMARY KEY.
+	AutoIncrementType() (typ string, inlinePK bool)
+	// AppendBool appends a boolean literal, for DEFAULT clauses.
+	AppendBool(b []byte, v bool) []byte
+	// AppendBytes appends a blob literal, for DEFAULT clauses.
+	AppendBytes(b []byte, v []byte) []byte
+	// TablesQuery returns a query listing the names of the tables in the
+	// current database (SQLite) or schema (PostgreSQL), one per row.
+	TablesQuery() string
+	// LockSchema returns a statement that takes a lock held until the end
+	// of the current transaction, serialising schema changes across
+	// processes, or "" where transactions already serialise them.
+	LockSchema() string
+}
+
+// AppendIdent appends name as a quoted identifier. Both engines quote with
+// double quotes and escape an embedded quote by doubling it, so any name,
+// reserved words and unicode included, round-trips. Names containing NUL
+// are refused earlier, by schema and statement validation.
+func AppendIdent(b []byte, name string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(name); i++ {
+		if name[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, name[i])
+	}
+	return append(b, '"')
+}
+
+// QuoteIdent returns name quoted as an identifier.
+func QuoteIdent(name string) string { return string(AppendIdent(nil, name)) }
+
+// Executor runs SQL. *sql.DB, *sql.Tx and *sql.Conn implement it, and so
+// does what bunexec.From returns for a bun database.
+type Executor interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Beginner is an Executor that can start a transaction, such as *sql.DB.
+type Beginner interface {
+	Executor
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}

@@ -1,0 +1,128 @@
+// Package sqlite is plasma's SQLite dialect, on the pure-Go
+// github.com/glebarez/go-sqlite driver (no cgo).
+//
+// Column kinds map to these SQLite types:
+//
+//	kind              SQLite type    stored as
+//	id                TEXT           UUID text, the primary key
+//	text              TEXT
+//	int               INTEGER
+//	bigint            BIGINT         INTEGER affinity, 64-bit
+//	boolean           BOOLEAN        0 or 1 (NUMERIC affinity)
+//	blob              BLOB
+//	json              TEXT           JSON text
+//	file              TEXT           FileRef JSON text
+//	crdtCounter       TEXT           canonical CRDT JSON
+//	crdtPnCounter     TEXT           canonical CRDT JSON
+//	crdtLwwRegister   TEXT           canonical CRDT JSON
+//	crdtOrSet         TEXT           canonical CRDT JSON
+//	(encrypted)       TEXT           envelope JSON, whatever the kind
+//	auto-increment    INTEGER PRIMARY KEY AUTOINCREMENT
+//
+// JSON is declared as TEXT too: SQLite gives an unknown type name NUMERIC
+// affinity, which would turn the JSON text "1" into the integer 1.
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+
+	_ "github.com/glebarez/go-sqlite" // registers the "sqlite" driver
+
+	"github.com/plasma-go/plasma/dialect"
+)
+
+// Dialect is SQLite's dialect.
+var Dialect dialect.Dialect = sqliteDialect{}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) Name() string { return "sqlite" }
+
+func (sqliteDialect) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
+
+func (sqliteDialect) ColumnType(c *dialect.ColumnDef) string {
+	if c.Encrypted {
+		return "TEXT"
+	}
+	switch c.Kind {
+	case dialect.KindInt:
+		return "INTEGER"
+	case dialect.KindBigInt:
+		return "BIGINT"
+	case dialect.KindBool:
+		return "BOOLEAN"
+	case dialect.KindBlob:
+		return "BLOB"
+	default:
+		return "TEXT"
+	}
+}
+
+func (sqliteDialect) AutoIncrementType() (string, bool) {
+	return "INTEGER PRIMARY KEY AUTOINCREMENT", true
+}
+
+func (sqliteDialect) AppendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, '1')
+	}
+	return append(b, '0')
+}
+
+func (sqliteDialect) AppendBytes(b []byte, v []byte) []byte {
+	b = append(b, "X'"...)
+	return append(dialect.HexBlob(b, v), '\'')
+}
+
+func (sqliteDialect) TablesQuery() string {
+	return "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+}
+
+// LockSchema is empty: plasma opens SQLite with immediate transactions,
+// which already serialise writers.
+func (sqliteDialect) LockSchema() string { return "" }
+
+// DSN returns the data source name plasma opens path with: WAL journal, a
+// busy timeout, foreign keys enforced on every pooled connection, and
+// immediate transactions, without which concurrent read-then-write
+// transactions fail at once with SQLITE_BUSY despite the busy timeout.
+func DSN(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+}
+
+var memorySeq atomic.Uint64
+
+// Open opens the SQLite database file at path, creating it if need be.
+// The path ":memory:" opens a private in-memory database; it lives as long
+// as the returned *sql.DB, on a single connection (SQLite gives every
+// connection its own memory database).
+func Open(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("plasma: sqlite.Open: empty path (use \":memory:\" for an in-memory database)")
+	}
+	if path == ":memory:" {
+		db, err := sql.Open("sqlite", "file:plasma-mem-"+strconv.FormatUint(memorySeq.Add(1), 10)+
+			"?mode=memory&_pragma=foreign_keys(1)&_txlock=immediate")
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+		return db, nil
+	}
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("plasma: open sqlite %q: %w", path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,152 @@
+package orm
+
+import (
+	"github.com/plasma-go/plasma/dialect"
+)
+
+// Kind is a column's declared kind; see the dialect/sqlite and
+// dialect/postgres package docs for the SQL type of each.
+type Kind = dialect.Kind
+
+// The column kinds.
+const (
+	KindID          = dialect.KindID
+	KindText        = dialect.KindText
+	KindInt         = dialect.KindInt
+	KindBigInt      = dialect.KindBigInt
+	KindBool        = dialect.KindBool
+	KindBlob        = dialect.KindBlob
+	KindJSON        = dialect.KindJSON
+	KindFile        = dialect.KindFile
+	KindCounter     = dialect.KindCounter
+	KindPNCounter   = dialect.KindPNCounter
+	KindLWWRegister = dialect.KindLWWRegister
+	KindORSet       = dialect.KindORSet
+)
+
+// Action is a foreign key's ON DELETE action.
+type Action = dialect.Action
+
+// The ON DELETE actions.
+const (
+	OnDeleteNoAction = dialect.NoAction
+	OnDeleteCascade  = dialect.Cascade
+	OnDeleteRestrict = dialect.Restrict
+	OnDeleteSetNull  = dialect.SetNull
+)
+
+// Column declares one column. Constructors (ID, Text, Int, ...) return a
+// Column and modifiers return it changed, so a declaration reads as one
+// expression: Text("email").Unique().Nullable().
+type Column struct {
+	def        dialect.ColumnDef
+	primaryKey bool
+	ref        *reference
+}
+
+type reference struct {
+	table, column string
+	onDelete      Action
+}
+
+func newColumn(name string, kind Kind) Column {
+	return Column{def: dialect.ColumnDef{Name: name, Kind: kind}}
+}
+
+// ID is the "id" column of a synced table: a UUID text primary key.
+func ID() Column {
+	c := newColumn("id", KindID)
+	c.primaryKey = true
+	return c
+}
+
+// IDNamed declares an id-kind column with another name. Only "id" is
+// valid; the constructor exists so the mistake is reported by
+// DefineSchema rather than hidden.
+func IDNamed(name string) Column {
+	c := newColumn(name, KindID)
+	c.primaryKey = true
+	return c
+}
+
+// Text is a text column.
+func Text(name string) Column { return newColumn(name, KindText) }
+
+// Int is a 32-bit integer column.
+func Int(name string) Column { return newColumn(name, KindInt) }
+
+// BigInt is a 64-bit integer column, read as int64.
+func BigInt(name string) Column { return newColumn(name, KindBigInt) }
+
+// Boolean is a boolean column.
+func Boolean(name string) Column { return newColumn(name, KindBool) }
+
+// Blob is a bytes column, read as []byte.
+func Blob(name string) Column { return newColumn(name, KindBlob) }
+
+// JSON is a column holding any JSON value.
+func JSON(name string) Column { return newColumn(name, KindJSON) }
+
+// File is a column holding a content-addressed file reference.
+func File(name string) Column { return newColumn(name, KindFile) }
+
+// CRDTCounter is a grow-only counter column.
+func CRDTCounter(name string) Column { return newColumn(name, KindCounter) }
+
+// CRDTPNCounter is a counter column that can go up and down.
+func CRDTPNCounter(name string) Column { return newColumn(name, KindPNCounter) }
+
+// CRDTLWWRegister is a last-writer-wins register column.
+func CRDTLWWRegister(name string) Column { return newColumn(name, KindLWWRegister) }
+
+// CRDTORSet is an observed-remove (add-wins) set column.
+func CRDTORSet(name string) Column { return newColumn(name, KindORSet) }
+
+// AutoIncrement is an integer primary key assigned by the database, for
+// mapping an existing table. Only unsynced tables may use it.
+func AutoIncrement(name string) Column {
+	c := newColumn(name, KindBigInt)
+	c.def.AutoIncrement = true
+	c.primaryKey = true
+	return c
+}
+
+// Nullable lets the column hold NULL; columns are NOT NULL by default.
+func (c Column) Nullable() Column { c.def.Nullable = true; return c }
+
+// Default sets the value the database uses when an insert omits the
+// column. It must be a value of the column's kind: a string for text, an
+// integer for int and bigint, a bool for boolean, []byte for blob, and for
+// JSON-valued kinds a json.RawMessage or any value that encodes to JSON.
+// nil means DEFAULT NULL and needs Nullable.
+func (c Column) Default(v any) Column {
+	c.def.HasDefault = true
+	c.def.Default = v
+	return c
+}
+
+// Unique adds a UNIQUE constraint.
+func (c Column) Unique() Column { c.def.Unique = true; return c }
+
+// Encrypted marks the column as holding field-encryption envelopes: the
+// server stores them as text and never sees plaintext.
+func (c Column) Encrypted() Column { c.def.Encrypted = true; return c }
+
+// PrimaryKey makes the column part of the primary key. Only unsynced
+// tables may declare primary keys other than ID(); several PrimaryKey
+// columns make a composite key.
+func (c Column) PrimaryKey() Column { c.primaryKey = true; return c }
+
+// References adds a foreign key to column of table, resolved by name when
+// the schema is defined, so tables may reference each other (and
+// themselves) in any declaration order.
+func (c Column) References(table, column string, onDelete Action) Column {
+	c.ref = &reference{table: table, column: column, onDelete: onDelete}
+	return c
+}
+
+// Name returns the column's name.
+func (c Column) Name() string { return c.def.Name }
+
+// Kind returns the column's kind.
+func (c Column) Kind() Kind { return c.def.Kind }

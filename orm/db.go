@@ -1,0 +1,234 @@
+package orm
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/dialect/sqlite"
+)
+
+// DB runs statements on one database through a middleware chain. It is
+// safe for concurrent use. Inside a transaction the same type runs on the
+// transaction: see Tx.
+type DB struct {
+	d     dialect.Dialect
+	exec  dialect.Executor
+	sqlDB *sql.DB // the pool, when plasma opened it (closed by Close)
+	tx    *sql.Tx // the transaction, for a transaction-scoped DB
+	mws   []Middleware
+	chain Handler
+}
+
+// New returns a DB that runs statements on exec, which is usually a
+// *sql.DB (any dialect.Executor works; a dialect.Beginner can also start
+// transactions), rendering SQL for d.
+func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
+	db := &DB{d: d, exec: exec}
+	db.setMiddleware(mws)
+	return db
+}
+
+// OpenSQLite opens (creating if need be) the SQLite database at path, or a
+// private in-memory one for ":memory:", configured as sqlite.Open says.
+func OpenSQLite(path string, mws ...Middleware) (*DB, error) {
+	sqldb, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	db := New(sqldb, sqlite.Dialect, mws...)
+	db.sqlDB = sqldb
+	return db, nil
+}
+
+// OpenPostgres opens the PostgreSQL database named by dsn, for example
+// "postgres://user@127.0.0.1:5432/db?sslmode=disable".
+func OpenPostgres(dsn string, mws ...Middleware) (*DB, error) {
+	sqldb, err := postgres.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := New(sqldb, postgres.Dialect, mws...)
+	db.sqlDB = sqldb
+	return db, nil
+}
+
+// Close closes the connection pool if OpenSQLite or OpenPostgres opened
+// it; a DB made with New leaves its executor to its owner.
+func (db *DB) Close() error {
+	if db.sqlDB == nil {
+		return nil
+	}
+	return db.sqlDB.Close()
+}
+
+// Dialect returns the dialect statements are rendered for.
+func (db *DB) Dialect() dialect.Dialect { return db.d }
+
+// Executor returns what statements run on: the pool, or the transaction.
+func (db *DB) Executor() dialect.Executor { return db.exec }
+
+// InTx reports whether db runs inside a transaction.
+func (db *DB) InTx() bool { return db.tx != nil }
+
+// Use returns a DB that runs statements through mws after db's own
+// middlewares: the first middleware given is the outermost of the new ones.
+// db itself is unchanged.
+func (db *DB) Use(mws ...Middleware) *DB {
+	n := *db
+	n.setMiddleware(append(append([]Middleware(nil), db.mws...), mws...))
+	return &n
+}
+
+func (db *DB) setMiddleware(mws []Middleware) {
+	db.mws = mws
+	h := Handler(execute)
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	db.chain = h
+}
+
+// Tx is a DB bound to one database transaction.
+type Tx struct {
+	*DB
+	done bool
+}
+
+// ErrTxDone is returned by Commit and Rollback on a finished transaction.
+var ErrTxDone = sql.ErrTxDone
+
+// ErrNoBeginner is returned when starting a transaction on an executor that
+// cannot begin one (a transaction cannot begin another).
+var ErrNoBeginner = errors.New("plasma: the executor cannot begin a transaction")
+
+// Begin starts a transaction. Statements run on the returned Tx go
+// through the same middleware chain.
+func (db *DB) Begin(ctx context.Context) (*Tx, error) {
+	b, ok := db.exec.(dialect.Beginner)
+	if !ok || db.tx != nil {
+		return nil, ErrNoBeginner
+	}
+	sqltx, err := b.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("plasma: begin: %w", err)
+	}
+	n := *db
+	n.exec, n.tx, n.sqlDB = sqltx, sqltx, nil
+	return &Tx{DB: &n}, nil
+}
+
+// Commit commits the transaction.
+func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.done = true
+	return tx.tx.Commit()
+}
+
+// Rollback aborts the transaction. Rollback after Commit returns
+// ErrTxDone, so it is safe to defer.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.done = true
+	return tx.tx.Rollback()
+}
+
+// Tx runs fn in a transaction: it commits if fn returns nil, and rolls
+// back if fn returns an error or panics (the panic then continues). If db
+// already runs in a transaction, fn runs in it and the outer caller
+// decides.
+func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.tx != nil {
+		return fn(&Tx{DB: db})
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("plasma: rollback: %w", rbErr))
+		}
+		return err
+	}
+	return tx.Commit()
+}
+
+// Exec runs raw SQL through the middleware chain. Its '?' placeholders
+// are renumbered for the dialect; values are bound.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	text, err := db.rawText(query, args)
+	if err != nil {
+		return 0, err
+	}
+	st := &Statement{Op: OpRaw, SQL: text.sql, Args: text.args}
+	res, err := db.run(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	if res.Rows != nil {
+		res.Rows.Close()
+	}
+	return res.RowsAffected, nil
+}
+
+// Query runs raw SQL that returns rows through the middleware chain. The
+// caller closes the rows.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	text, err := db.rawText(query, args)
+	if err != nil {
+		return nil, err
+	}
+	st := &Statement{Op: OpSelect, SQL: text.sql, Args: text.args}
+	res, err := db.run(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return res.Rows, nil
+}
+
+// ExecDDL runs a schema statement through the middleware chain.
+func (db *DB) ExecDDL(ctx context.Context, table *Table, ddl string) error {
+	_, err := db.run(ctx, &Statement{Op: OpDDL, Table: table, SQL: ddl})
+	return err
+}
+
+type rendered struct {
+	sql  string
+	args []any
+}
+
+func (db *DB) rawText(query string, args []any) (rendered, error) {
+	b := dialect.GetBuilder(db.d)
+	defer dialect.PutBuilder(b)
+	if err := b.Raw(query, args); err != nil {
+		return rendered{}, err
+	}
+	return rendered{sql: string(b.Buf), args: b.Args}, nil
+}
+
+// ExecError is a statement the database refused.
+type ExecError struct {
+	Op  Op
+	SQL string
+	Err error
+}
+
+func (e *ExecError) Error() string {
+	return fmt.Sprintf("plasma: %s failed: %v (sql: %s)", e.Op, e.Err, e.SQL)
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }

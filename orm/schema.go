@@ -1,0 +1,325 @@
+package orm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/plasma-go/plasma/dialect"
+)
+
+// Row is a row as a map from column name to value, for writes and for
+// scanning without a struct.
+type Row map[string]any
+
+// Schema is a versioned set of tables, checked by DefineSchema.
+type Schema struct {
+	version string
+	tables  []*Table
+	byName  map[string]*Table
+}
+
+// Version returns the schema's version string, which sync clients must
+// match.
+func (s *Schema) Version() string { return s.version }
+
+// Tables returns the tables in declaration order.
+func (s *Schema) Tables() []*Table { return s.tables }
+
+// Table returns the named table, or nil.
+func (s *Schema) Table(name string) *Table { return s.byName[name] }
+
+// ReservedPrefix starts the names of plasma's own tables and columns;
+// declared names may not use it.
+const ReservedPrefix = "_plasma_"
+
+// maxNameBytes is PostgreSQL's identifier limit: longer names are silently
+// truncated there, which could make two names collide.
+const maxNameBytes = 63
+
+// The definition problems DefineSchema reports. Each error it returns is a
+// *SchemaError wrapping one of them, so errors.Is tells them apart.
+var (
+	ErrEmptyName         = errors.New("empty name")
+	ErrBadName           = errors.New("invalid name")
+	ErrReservedName      = errors.New("name uses the reserved prefix " + ReservedPrefix)
+	ErrDuplicateTable    = errors.New("duplicate table")
+	ErrDuplicateColumn   = errors.New("duplicate column")
+	ErrSyncedTableID     = errors.New("a synced table needs exactly one primary key: the id column, orm.ID()")
+	ErrIDName            = errors.New(`an id column must be named "id"`)
+	ErrNoPrimaryKey      = errors.New("table has no primary key")
+	ErrUnknownReference  = errors.New("reference to an unknown table or column")
+	ErrDefaultKind       = errors.New("default of the wrong kind")
+	ErrInvalidColumnSpec = errors.New("invalid column declaration")
+	ErrEmptySchema       = errors.New("schema has no tables")
+)
+
+// SchemaError is one problem in a schema definition.
+type SchemaError struct {
+	Table  string // the table, if the problem is in one
+	Column string // the column, if the problem is in one
+	Err    error  // one of the Err* definition problems
+	Detail string // what exactly is wrong
+}
+
+func (e *SchemaError) Error() string {
+	var b strings.Builder
+	b.WriteString("plasma: schema: ")
+	if e.Table != "" {
+		fmt.Fprintf(&b, "table %q: ", e.Table)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, "column %q: ", e.Column)
+	}
+	b.WriteString(e.Err.Error())
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+func (e *SchemaError) Unwrap() error { return e.Err }
+
+// DefineSchema checks the tables and resolves their references. Every
+// problem is reported, each as a *SchemaError, joined into one error;
+// nothing is half-defined on error.
+func DefineSchema(version string, tables ...*Table) (*Schema, error) {
+	c := &schemaCheck{byName: make(map[string]*Table, len(tables))}
+	if version == "" {
+		c.add("", "", ErrEmptyName, "the schema version is empty")
+	}
+	if len(tables) == 0 {
+		c.add("", "", ErrEmptySchema, "")
+	}
+	for _, t := range tables {
+		c.table(t)
+	}
+	defs := make([]*dialect.TableDef, len(tables))
+	for i, t := range tables {
+		if t != nil {
+			defs[i] = c.resolve(t)
+		}
+	}
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
+	}
+	for i, t := range tables {
+		t.def = defs[i]
+	}
+	return &Schema{version: version, tables: tables, byName: c.byName}, nil
+}
+
+// MustDefineSchema is DefineSchema for package-level declarations: it
+// panics on a definition error, at program start rather than at query time.
+func MustDefineSchema(version string, tables ...*Table) *Schema {
+	s, err := DefineSchema(version, tables...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+type schemaCheck struct {
+	byName map[string]*Table
+	errs   []error
+}
+
+func (c *schemaCheck) add(table, column string, err error, detail string) {
+	c.errs = append(c.errs, &SchemaError{Table: table, Column: column, Err: err, Detail: detail})
+}
+
+// name reports what is wrong with a table or column name, if anything.
+func (c *schemaCheck) name(table, column, n string) bool {
+	switch {
+	case n == "":
+		c.add(table, column, ErrEmptyName, "")
+	case strings.HasPrefix(strings.ToLower(n), ReservedPrefix):
+		c.add(table, column, ErrReservedName, "")
+	case !utf8.ValidString(n) || strings.IndexByte(n, 0) >= 0:
+		c.add(table, column, ErrBadName, "names must be valid UTF-8 without NUL bytes")
+	case len(n) > maxNameBytes:
+		c.add(table, column, ErrBadName, fmt.Sprintf("%d bytes, over the limit of %d", len(n), maxNameBytes))
+	default:
+		return true
+	}
+	return false
+}
+
+func (c *schemaCheck) table(t *Table) {
+	if t == nil {
+		c.add("", "", ErrInvalidColumnSpec, "nil table")
+		return
+	}
+	if !c.name(t.name, "", t.name) {
+		return
+	}
+	if _, dup := c.byName[t.name]; dup {
+		c.add(t.name, "", ErrDuplicateTable, "")
+		return
+	}
+	c.byName[t.name] = t
+	seen := make(map[string]bool, len(t.columns))
+	for _, col := range t.columns {
+		n := col.def.Name
+		if !c.name(t.name, n, n) {
+			continue
+		}
+		if seen[n] {
+			c.add(t.name, n, ErrDuplicateColumn, "")
+		}
+		seen[n] = true
+		c.column(t, col)
+	}
+	c.primaryKey(t)
+	for _, ix := range t.opts.Indexes {
+		if c.name(t.name, "", ix.Name) && len(ix.Columns) == 0 {
+			c.add(t.name, "", ErrInvalidColumnSpec, fmt.Sprintf("index %q has no columns", ix.Name))
+		}
+		for _, n := range ix.Columns {
+			if !seen[n] {
+				c.add(t.name, n, ErrUnknownReference, fmt.Sprintf("index %q names a column the table does not have", ix.Name))
+			}
+		}
+	}
+}
+
+func (c *schemaCheck) column(t *Table, col Column) {
+	d := col.def
+	if d.Kind < KindID || d.Kind > KindORSet {
+		c.add(t.name, d.Name, ErrInvalidColumnSpec, "unknown kind")
+		return
+	}
+	if d.Kind == KindID && d.Name != "id" {
+		c.add(t.name, d.Name, ErrIDName, "")
+	}
+	if d.Encrypted && (d.Kind == KindID || col.primaryKey) {
+		c.add(t.name, d.Name, ErrInvalidColumnSpec, "a primary key cannot be encrypted")
+	}
+	if d.HasDefault {
+		if detail := checkDefault(d); detail != "" {
+			c.add(t.name, d.Name, ErrDefaultKind, detail)
+		}
+	}
+}
+
+func (c *schemaCheck) primaryKey(t *Table) {
+	pk := t.PrimaryKey()
+	if t.Synced() {
+		ids := 0
+		for _, col := range t.columns {
+			if col.def.Kind == KindID {
+				ids++
+			}
+		}
+		if ids != 1 || len(pk) != 1 || pk[0] != "id" {
+			c.add(t.name, "", ErrSyncedTableID,
+				"mark the table ChangeLogSuppressed or External to map another key")
+		}
+		return
+	}
+	if len(pk) == 0 {
+		c.add(t.name, "", ErrNoPrimaryKey, "")
+	}
+	for _, col := range t.columns {
+		if col.def.AutoIncrement && len(pk) > 1 {
+			c.add(t.name, col.def.Name, ErrInvalidColumnSpec, "an auto-increment key cannot be part of a composite key")
+		}
+	}
+}
+
+// checkDefault says what is wrong with a column's default, or "".
+func checkDefault(d dialect.ColumnDef) string {
+	v := d.Default
+	if v == nil {
+		if !d.Nullable {
+			return "DEFAULT NULL on a NOT NULL column"
+		}
+		return ""
+	}
+	if d.Encrypted {
+		return "an encrypted column cannot have a default"
+	}
+	ok := false
+	switch d.Kind {
+	case KindID, KindText:
+		s, isStr := v.(string)
+		ok = isStr && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+	case KindInt:
+		n, isInt := dialect.AsInt64(v)
+		ok = isInt && n >= -1<<31 && n < 1<<31
+	case KindBigInt:
+		_, ok = dialect.AsInt64(v)
+	case KindBool:
+		_, ok = v.(bool)
+	case KindBlob:
+		_, ok = v.([]byte)
+	default:
+		_, err := dialect.JSONText(v)
+		ok = err == nil
+		if raw, isRaw := v.(json.RawMessage); isRaw && !json.Valid(raw) {
+			ok = false
+		}
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("%#v is not a %s value", v, d.Kind)
+}
+
+// resolve builds t's engine-neutral definition, resolving references by
+// name against the whole schema.
+func (c *schemaCheck) resolve(t *Table) *dialect.TableDef {
+	def := &dialect.TableDef{Name: t.name, PrimaryKey: t.PrimaryKey()}
+	for _, col := range t.columns {
+		d := col.def
+		if col.ref != nil {
+			d.References = c.reference(t, col)
+		}
+		def.Columns = append(def.Columns, d)
+	}
+	for _, ix := range t.opts.Indexes {
+		def.Indexes = append(def.Indexes, dialect.IndexDef{Name: ix.Name, Columns: ix.Columns, Unique: ix.Unique})
+	}
+	return def
+}
+
+func (c *schemaCheck) reference(t *Table, col Column) *dialect.ForeignKey {
+	r := col.ref
+	target, ok := c.byName[r.table]
+	if !ok {
+		c.add(t.name, col.def.Name, ErrUnknownReference, fmt.Sprintf("no table %q", r.table))
+		return nil
+	}
+	tc, ok := target.Column(r.column)
+	if !ok {
+		c.add(t.name, col.def.Name, ErrUnknownReference, fmt.Sprintf("table %q has no column %q", r.table, r.column))
+		return nil
+	}
+	if !tc.def.Unique && !(tc.primaryKey && len(target.PrimaryKey()) == 1) {
+		c.add(t.name, col.def.Name, ErrInvalidColumnSpec,
+			fmt.Sprintf("references %s.%s, which is neither the primary key nor unique", r.table, r.column))
+	}
+	if r.onDelete == OnDeleteSetNull && !col.def.Nullable {
+		c.add(t.name, col.def.Name, ErrInvalidColumnSpec, "ON DELETE SET NULL needs a nullable column")
+	}
+	if storage(tc.def) != storage(col.def) {
+		c.add(t.name, col.def.Name, ErrInvalidColumnSpec,
+			fmt.Sprintf("references %s.%s of kind %s with a %s column", r.table, r.column, tc.def.Kind, col.def.Kind))
+	}
+	return &dialect.ForeignKey{Table: r.table, Column: r.column, OnDelete: r.onDelete}
+}
+
+// storage groups kinds that can reference each other: an id is text, and
+// int and bigint are both integers.
+func storage(d dialect.ColumnDef) string {
+	switch d.Kind {
+	case KindID, KindText:
+		return "text"
+	case KindInt, KindBigInt:
+		return "integer"
+	}
+	return d.Kind.String()
+}

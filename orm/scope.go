@@ -1,0 +1,234 @@
+package orm
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/plasma-go/plasma/expr"
+)
+
+// source is one row source a statement's columns can come from: a table
+// (possibly aliased) or a subquery under an alias.
+type source struct {
+	alias string
+	table *Table   // nil for a subquery
+	cols  []string // a subquery's output columns
+	kinds []Kind   // and their kinds, where known
+}
+
+// scope is the set of sources a column reference can resolve against; a
+// subquery's scope has its enclosing statement's as parent, so correlated
+// references resolve.
+type scope struct {
+	stmt    string
+	sources []source
+	parent  *scope
+}
+
+// resolved is what a column reference names.
+type resolved struct {
+	kind     Kind // zero when unknown (a subquery column)
+	nullable bool
+}
+
+func (s *scope) errf(col string, err error, format string, args ...any) *QueryError {
+	return &QueryError{Statement: s.stmt, Column: col, Err: err, Detail: fmt.Sprintf(format, args...)}
+}
+
+// column resolves c in s or an enclosing scope.
+func (s *scope) column(c *expr.Column) (resolved, error) {
+	for sc := s; sc != nil; sc = sc.parent {
+		r, found, err := sc.local(c)
+		if err != nil || found {
+			return r, err
+		}
+	}
+	name := c.Name
+	if c.Table != "" {
+		if !s.hasAlias(c.Table) {
+			return resolved{}, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownTable}
+		}
+	}
+	return resolved{}, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownColumn, Detail: fmt.Sprintf("no source has a column %q", name)}
+}
+
+func (s *scope) hasAlias(a string) bool {
+	for sc := s; sc != nil; sc = sc.parent {
+		for i := range sc.sources {
+			if sc.sources[i].alias == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// local resolves c against s's own sources only.
+func (s *scope) local(c *expr.Column) (r resolved, found bool, err error) {
+	for i := range s.sources {
+		src := &s.sources[i]
+		if c.Table != "" && c.Table != src.alias {
+			continue
+		}
+		got, ok := src.lookup(c.Name)
+		if !ok {
+			if c.Table != "" {
+				return resolved{}, false, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownColumn}
+			}
+			continue
+		}
+		if found {
+			return resolved{}, false, &QueryError{Statement: s.stmt, Column: c.Name, Err: ErrAmbiguousColumn,
+				Detail: "qualify it with its table"}
+		}
+		r, found = got, true
+		if c.Table != "" {
+			break
+		}
+	}
+	return r, found, nil
+}
+
+func (src *source) lookup(name string) (resolved, bool) {
+	if src.table != nil {
+		col, ok := src.table.Column(name)
+		if !ok {
+			return resolved{}, false
+		}
+		return resolved{kind: col.def.Kind, nullable: col.def.Nullable}, true
+	}
+	for i, n := range src.cols {
+		if n == name {
+			var k Kind
+			if i < len(src.kinds) {
+				k = src.kinds[i]
+			}
+			return resolved{kind: k, nullable: true}, true
+		}
+	}
+	return resolved{}, false
+}
+
+func qualified(c *expr.Column) string {
+	if c.Table == "" {
+		return c.Name
+	}
+	return c.Table + "." + c.Name
+}
+
+// checkIdent refuses identifiers no engine can store: empty, invalid
+// UTF-8 or containing NUL. Quoting makes every other name safe.
+func checkIdent(stmt, what, name string) error {
+	if name == "" || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
+		return &QueryError{Statement: stmt, Err: ErrBadIdentifier, Detail: fmt.Sprintf("%s %q", what, name)}
+	}
+	return nil
+}
+
+// walk checks every node of e against s: columns resolve, values suit the
+// columns they are compared with, and nested statements validate in a
+// scope whose parent is s.
+func (s *scope) walk(e expr.Expr) error {
+	switch n := e.(type) {
+	case *expr.Column:
+		_, err := s.column(n)
+		return err
+	case *expr.Compare:
+		if err := s.walk(n.Left); err != nil {
+			return err
+		}
+		if err := s.walk(n.Right); err != nil {
+			return err
+		}
+		if err := s.compareKinds(n.Left, n.Right); err != nil {
+			return err
+		}
+		return s.compareKinds(n.Right, n.Left)
+	case *expr.Match:
+		if err := s.walk(n.X); err != nil {
+			return err
+		}
+		if err := s.walk(n.Pattern); err != nil {
+			return err
+		}
+		return s.compareKinds(n.X, n.Pattern)
+	case *expr.Logic:
+		for _, a := range n.Args {
+			if err := s.walk(a); err != nil {
+				return err
+			}
+		}
+	case *expr.Negation:
+		return s.walk(n.X)
+	case *expr.In:
+		if err := s.walk(n.X); err != nil {
+			return err
+		}
+		for _, x := range n.List {
+			if err := s.walk(x); err != nil {
+				return err
+			}
+			if err := s.compareKinds(n.X, x); err != nil {
+				return err
+			}
+		}
+		if n.Sub != nil {
+			return s.walk(n.Sub)
+		}
+	case *expr.NullCheck:
+		return s.walk(n.X)
+	case *expr.Aggregate:
+		if n.X != nil {
+			return s.walk(n.X)
+		}
+	case *expr.Alias:
+		if err := checkIdent(s.stmt, "alias", n.Name); err != nil {
+			return err
+		}
+		return s.walk(n.X)
+	case *expr.Subquery:
+		if q, ok := n.Query.(validator); ok {
+			return q.validate(s)
+		}
+	case *expr.Raw:
+		for _, a := range n.Args {
+			if x, ok := a.(expr.Expr); ok {
+				if err := s.walk(x); err != nil {
+					return err
+				}
+			}
+		}
+	case *expr.Param:
+	case nil:
+		return &QueryError{Statement: s.stmt, Err: ErrNoValues, Detail: "nil expression"}
+	}
+	return nil
+}
+
+// validator is a plasma statement that can check itself inside an
+// enclosing scope.
+type validator interface {
+	validate(outer *scope) error
+}
+
+// compareKinds checks that a bound value compared with a column suits the
+// column's kind.
+func (s *scope) compareKinds(col, val expr.Expr) error {
+	c, ok := col.(*expr.Column)
+	if !ok {
+		return nil
+	}
+	p, ok := val.(*expr.Param)
+	if !ok {
+		return nil
+	}
+	r, err := s.column(c)
+	if err != nil || r.kind == 0 || p.Value == nil {
+		return err
+	}
+	if _, err := bindValue(r.kind, false, p.Value); err != nil {
+		return &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrValueKind, Detail: err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package orm
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/plasma-go/plasma/dialect"
+)
+
+// Op is what a statement does.
+type Op uint8
+
+// The statement operations.
+const (
+	OpSelect Op = iota + 1
+	OpInsert
+	OpUpdate
+	OpDelete
+	OpDDL
+	OpRaw
+)
+
+var opNames = [...]string{OpSelect: "SELECT", OpInsert: "INSERT", OpUpdate: "UPDATE", OpDelete: "DELETE", OpDDL: "DDL", OpRaw: "RAW"}
+
+// String returns the operation's name.
+func (o Op) String() string {
+	if int(o) < len(opNames) && opNames[o] != "" {
+		return opNames[o]
+	}
+	return "invalid"
+}
+
+// IsWrite reports whether the operation changes rows.
+func (o Op) IsWrite() bool { return o == OpInsert || o == OpUpdate || o == OpDelete }
+
+// Statement is one statement on its way through the middleware chain.
+//
+// For builder statements Query holds the builder (*SelectQuery,
+// *InsertQuery, *UpdateQuery or *DeleteQuery): a middleware may inspect it
+// or replace it with a changed copy, and it is rendered to SQL only by the
+// last handler. DDL and raw statements carry SQL and Args instead.
+type Statement struct {
+	Op Op
+	// Table is the statement's main table: FROM, INTO, UPDATE or DELETE
+	// FROM. It is nil for raw SQL and subquery-only reads.
+	Table *Table
+	// Query is the builder, for builder statements.
+	Query dialect.Appender
+	// SQL and Args are the text of DDL and raw statements.
+	SQL  string
+	Args []any
+	// DB runs the statement. For a write inside a transaction it is the
+	// transaction, so a middleware can add statements to it.
+	DB *DB
+}
+
+// Result is what a statement returns.
+type Result struct {
+	// Rows holds the result set of a read or of a write with RETURNING.
+	// The caller closes it.
+	Rows Rows
+	// Kinds gives the declared kind of each result column where known
+	// (zero where not), so scanning decodes JSON and booleans the same way
+	// on every engine.
+	Kinds []Kind
+	// RowsAffected counts the rows a write without RETURNING changed.
+	RowsAffected int64
+}
+
+// Rows is a result set. *sql.Rows implements it; a middleware that must
+// read the rows before the caller does (the change log reads RETURNING)
+// can hand on a buffered copy from BufferRows.
+type Rows interface {
+	Columns() ([]string, error)
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// Handler runs a statement.
+type Handler func(ctx context.Context, st *Statement) (*Result, error)
+
+// Middleware wraps a Handler, in the shape of net/http middleware: it may
+// inspect, rewrite or reject the statement before calling next, and look at
+// or replace the result after.
+type Middleware func(next Handler) Handler
+
+// execute is the last handler: it renders the statement and runs it on
+// the statement's executor.
+func execute(ctx context.Context, st *Statement) (*Result, error) {
+	text, args := st.SQL, st.Args
+	var kinds []Kind
+	if st.Query != nil {
+		b := dialect.GetBuilder(st.DB.d)
+		defer dialect.PutBuilder(b)
+		if err := st.Query.AppendSQL(b); err != nil {
+			return nil, err
+		}
+		text, args = string(b.Buf), b.Args
+		if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
+			kinds = k.resultKinds()
+		}
+	}
+	if st.Op == OpSelect || returns(st.Query) {
+		rows, err := st.DB.exec.QueryContext(ctx, text, args...)
+		if err != nil {
+			return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
+		}
+		return &Result{Rows: rows, Kinds: kinds}, nil
+	}
+	res, err := st.DB.exec.ExecContext(ctx, text, args...)
+	if err != nil {
+		return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
+	}
+	n, _ := res.RowsAffected()
+	return &Result{RowsAffected: n}, nil
+}
+
+// returns reports whether a write statement has a RETURNING clause.
+func returns(q dialect.Appender) bool {
+	r, ok := q.(interface{ hasReturning() bool })
+	return ok && r.hasReturning()
+}
+
+// run sends st through db's middleware chain.
+func (db *DB) run(ctx context.Context, st *Statement) (*Result, error) {
+	st.DB = db
+	return db.chain(ctx, st)
+}
+
+var _ Rows = (*sql.Rows)(nil)

@@ -1,0 +1,144 @@
+package orm
+
+import (
+	"context"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/expr"
+)
+
+// AuthFunc returns the predicate a request may see or touch in a table,
+// from values the request context carries (the user id, say). It may
+// refer to other tables through subqueries.
+type AuthFunc func(ctx context.Context) (expr.Expr, error)
+
+// TableAuth holds a table's row-level rules; the rowauth plugin applies
+// them. A nil rule leaves that access unrestricted.
+type TableAuth struct {
+	Read  AuthFunc
+	Write AuthFunc
+}
+
+// ConflictResolver decides the row to keep when a synced write meets a
+// row changed since the writer last saw it. The sync plugin calls it.
+type ConflictResolver func(ctx context.Context, stored, incoming Row) (Row, error)
+
+// Index declares a secondary index.
+type Index struct {
+	Name    string
+	Columns []string
+	Unique  bool
+}
+
+// TableOptions carries what plugins need to know about a table.
+type TableOptions struct {
+	// Auth holds the row-level read and write rules.
+	Auth TableAuth
+	// ResolveConflict, if set, merges concurrent writes to a row.
+	ResolveConflict ConflictResolver
+	// ChangeLogSuppressed keeps the table out of the change log, and so
+	// out of sync: it may have any primary key.
+	ChangeLogSuppressed bool
+	// External marks a table that plasma maps but does not sync, such as
+	// an existing table with an integer or composite key.
+	External bool
+	// Blobs names the file storage that the table's file columns use.
+	Blobs string
+	// Indexes are secondary indexes created with the table.
+	Indexes []Index
+}
+
+// Table is a declared table. Declare it once, as a package variable, and
+// pass it to DefineSchema; a Table is read-only after that.
+type Table struct {
+	name    string
+	alias   string
+	columns []Column
+	opts    TableOptions
+	def     *dialect.TableDef // the engine-neutral definition, set by DefineSchema
+	refs    map[string]*expr.Column
+}
+
+// NewTable declares a table with its columns.
+func NewTable(name string, columns ...Column) *Table {
+	t := &Table{name: name, columns: columns}
+	t.refs = make(map[string]*expr.Column, len(columns))
+	for _, c := range columns {
+		t.refs[c.def.Name] = &expr.Column{Table: name, Name: c.def.Name}
+	}
+	return t
+}
+
+// With sets the table's options and returns the table.
+func (t *Table) With(opts TableOptions) *Table {
+	t.opts = opts
+	return t
+}
+
+// Name returns the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Alias returns the name the table goes by in a statement: its alias if it
+// has one, else its name.
+func (t *Table) Alias() string {
+	if t.alias != "" {
+		return t.alias
+	}
+	return t.name
+}
+
+// As returns the table under an alias, for joining a table twice or to
+// itself. Its Col references are qualified by the alias.
+func (t *Table) As(alias string) *Table {
+	a := *t
+	a.alias = alias
+	a.refs = make(map[string]*expr.Column, len(t.columns))
+	for _, c := range t.columns {
+		a.refs[c.def.Name] = &expr.Column{Table: alias, Name: c.def.Name}
+	}
+	return &a
+}
+
+// Col refers to a column of the table (or of its alias). A name the table
+// does not have is reported, naming the column, when a statement using it
+// is built: never a panic here.
+func (t *Table) Col(name string) *expr.Column {
+	if c, ok := t.refs[name]; ok {
+		return c
+	}
+	return &expr.Column{Table: t.Alias(), Name: name}
+}
+
+// Options returns the table's options.
+func (t *Table) Options() TableOptions { return t.opts }
+
+// Synced reports whether the table's writes enter the change log.
+func (t *Table) Synced() bool { return !t.opts.ChangeLogSuppressed && !t.opts.External }
+
+// Columns returns the declared columns, in order.
+func (t *Table) Columns() []Column { return t.columns }
+
+// Column returns the named column's declaration.
+func (t *Table) Column(name string) (Column, bool) {
+	for _, c := range t.columns {
+		if c.def.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Def returns the engine-neutral definition DDL is rendered from. It is
+// nil until the table has been through DefineSchema.
+func (t *Table) Def() *dialect.TableDef { return t.def }
+
+// PrimaryKey returns the names of the primary key columns.
+func (t *Table) PrimaryKey() []string {
+	var pk []string
+	for _, c := range t.columns {
+		if c.primaryKey {
+			pk = append(pk, c.def.Name)
+		}
+	}
+	return pk
+}

@@ -1,0 +1,117 @@
+package orm
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"unicode/utf8"
+
+	"github.com/plasma-go/plasma/dialect"
+)
+
+// bindValue checks that v suits a column of kind k and returns the value
+// to bind for it, identical on both engines:
+//
+//   - text and id take a string;
+//   - int and bigint take any Go integer (int within 32 bits);
+//   - boolean takes a bool;
+//   - blob takes []byte;
+//   - json takes json.RawMessage or []byte as JSON text, and encodes any
+//     other value (so a Go string becomes a JSON string);
+//   - file and CRDT kinds take JSON text (string, []byte or
+//     json.RawMessage) or a value to encode;
+//   - an encrypted column takes its envelope as JSON text or a value to
+//     encode, whatever its kind.
+//
+// JSON is bound as text: PostgreSQL casts it to JSONB. nil is NULL, and a
+// driver.Valuer is trusted to produce a suitable value.
+func bindValue(k Kind, encrypted bool, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if _, ok := v.(driver.Valuer); ok {
+		return v, nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil, nil
+		}
+		return bindValue(k, encrypted, rv.Elem().Interface())
+	}
+	if encrypted {
+		return jsonText(v, true)
+	}
+	switch k {
+	case KindID, KindText:
+		if s, ok := v.(string); ok {
+			if !utf8.ValidString(s) {
+				return nil, fmt.Errorf("text is not valid UTF-8")
+			}
+			return s, nil
+		}
+	case KindInt:
+		if n, ok := dialect.AsInt64(v); ok {
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return nil, fmt.Errorf("%d overflows a 32-bit int column", n)
+			}
+			return n, nil
+		}
+	case KindBigInt:
+		if n, ok := dialect.AsInt64(v); ok {
+			return n, nil
+		}
+	case KindBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case KindBlob:
+		if b, ok := v.([]byte); ok {
+			return b, nil
+		}
+	case KindJSON:
+		return jsonText(v, false)
+	case KindFile, KindCounter, KindPNCounter, KindLWWRegister, KindORSet:
+		return jsonText(v, true)
+	}
+	return nil, fmt.Errorf("%T %s is not a %s value", v, preview(v), k)
+}
+
+// jsonText returns v as JSON text. Text forms ([]byte, json.RawMessage
+// and, when stringIsJSON, string) are taken as JSON and checked; anything
+// else is encoded.
+func jsonText(v any, stringIsJSON bool) (any, error) {
+	var raw []byte
+	switch t := v.(type) {
+	case json.RawMessage:
+		raw = t
+	case []byte:
+		raw = t
+	case string:
+		if !stringIsJSON {
+			p, _ := json.Marshal(t)
+			return string(p), nil
+		}
+		raw = []byte(t)
+	default:
+		p, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode %T as JSON: %v", v, err)
+		}
+		return string(p), nil
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("invalid JSON text %s", preview(string(raw)))
+	}
+	return string(raw), nil
+}
+
+// preview shows a value in an error without flooding it.
+func preview(v any) string {
+	s := fmt.Sprintf("%q", fmt.Sprint(v))
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
+}

@@ -1,0 +1,640 @@
+package orm
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/expr"
+)
+
+// Returning is the RETURNING clause of a write.
+type Returning struct {
+	Columns []expr.Expr // the returned expressions; with All, ignored
+	All     bool        // every column of the table
+}
+
+// OnConflict is an upsert's ON CONFLICT clause.
+type OnConflict struct {
+	Target    []string // the unique or primary-key columns that conflict
+	DoNothing bool
+	Update    []string // columns set from the proposed row (excluded.col)
+}
+
+// InsertParts are the clauses of an INSERT, exported for middlewares.
+type InsertParts struct {
+	Table      *Table
+	Columns    []string // in the table's declaration order
+	Rows       [][]any  // one bound value per column, per row
+	OnConflict *OnConflict
+	Returning  Returning
+}
+
+// InsertQuery is an INSERT statement: one row, several rows, or an
+// upsert. Values are checked against their columns' kinds as they are
+// added; any problem is reported when the statement runs or renders.
+type InsertQuery struct {
+	db    *DB
+	Parts InsertParts
+	err   error
+}
+
+// Insert starts an INSERT into t that is not bound to a database.
+func Insert(t *Table) *InsertQuery { return &InsertQuery{Parts: InsertParts{Table: t}} }
+
+// Insert starts an INSERT into t on db.
+func (db *DB) Insert(t *Table) *InsertQuery {
+	q := Insert(t)
+	q.db = db
+	return q
+}
+
+func (q *InsertQuery) name() string { return "INSERT INTO " + tableName(q.Parts.Table) }
+
+func tableName(t *Table) string {
+	if t == nil {
+		return "(no table)"
+	}
+	return t.name
+}
+
+// Values adds rows. Every row must name the same columns; a column left
+// out takes its default.
+func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
+	if q.err != nil {
+		return q
+	}
+	if q.Parts.Table == nil {
+		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
+		return q
+	}
+	for _, r := range rows {
+		if q.err = q.addRow(r); q.err != nil {
+			return q
+		}
+	}
+	return q
+}
+
+func (q *InsertQuery) addRow(r Row) error {
+	p := &q.Parts
+	if len(r) == 0 {
+		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty row"}
+	}
+	if p.Columns == nil {
+		cols, err := rowColumns(q.name(), p.Table, r)
+		if err != nil {
+			return err
+		}
+		p.Columns = cols
+	} else if len(r) != len(p.Columns) {
+		return &QueryError{Statement: q.name(), Err: ErrRaggedRows,
+			Detail: fmt.Sprintf("row %d has %d columns, the first has %d", len(p.Rows)+1, len(r), len(p.Columns))}
+	}
+	vals := make([]any, len(p.Columns))
+	for i, name := range p.Columns {
+		v, ok := r[name]
+		if !ok {
+			return &QueryError{Statement: q.name(), Column: name, Err: ErrRaggedRows,
+				Detail: fmt.Sprintf("row %d leaves it out", len(p.Rows)+1)}
+		}
+		bound, err := bindColumn(q.name(), p.Table, name, v)
+		if err != nil {
+			return err
+		}
+		vals[i] = bound
+	}
+	p.Rows = append(p.Rows, vals)
+	return nil
+}
+
+// rowColumns lists r's keys in t's declaration order, refusing any key t
+// does not have.
+func rowColumns(stmt string, t *Table, r Row) ([]string, error) {
+	cols := make([]string, 0, len(r))
+	for _, c := range t.columns {
+		if _, ok := r[c.def.Name]; ok {
+			cols = append(cols, c.def.Name)
+		}
+	}
+	if len(cols) != len(r) {
+		var unknown []string
+		for k := range r {
+			if _, ok := t.Column(k); !ok {
+				unknown = append(unknown, k)
+			}
+		}
+		sort.Strings(unknown)
+		return nil, &QueryError{Statement: stmt, Column: t.name + "." + unknown[0], Err: ErrUnknownColumn}
+	}
+	return cols, nil
+}
+
+// bindColumn checks v against column name of t and returns what to bind.
+func bindColumn(stmt string, t *Table, name string, v any) (any, error) {
+	c, ok := t.Column(name)
+	if !ok {
+		return nil, &QueryError{Statement: stmt, Column: t.name + "." + name, Err: ErrUnknownColumn}
+	}
+	bound, err := bindValue(c.def.Kind, c.def.Encrypted, v)
+	if err != nil {
+		return nil, &QueryError{Statement: stmt, Column: t.name + "." + name, Err: ErrValueKind, Detail: err.Error()}
+	}
+	if bound == nil && !c.def.Nullable {
+		return nil, &QueryError{Statement: stmt, Column: t.name + "." + name, Err: ErrNotNullViolation}
+	}
+	return bound, nil
+}
+
+// OnConflictDoNothing makes the insert skip rows that conflict on target
+// (any unique constraint when target is empty).
+func (q *InsertQuery) OnConflictDoNothing(target ...string) *InsertQuery {
+	q.Parts.OnConflict = &OnConflict{Target: target, DoNothing: true}
+	return q
+}
+
+// OnConflictDoUpdate makes the insert an upsert: a row that conflicts on
+// target updates the existing row's columns cols from the proposed row.
+// With no cols, every inserted column outside target is updated.
+func (q *InsertQuery) OnConflictDoUpdate(target []string, cols ...string) *InsertQuery {
+	q.Parts.OnConflict = &OnConflict{Target: target, Update: cols}
+	return q
+}
+
+// Returning makes the insert return the given expressions of each
+// inserted row; with none, every column.
+func (q *InsertQuery) Returning(cols ...expr.Expr) *InsertQuery {
+	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	return q
+}
+
+func (q *InsertQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+
+func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+
+// Exec runs the insert and returns the number of rows written.
+func (q *InsertQuery) Exec(ctx context.Context) (int64, error) {
+	return execWrite(ctx, q.db, OpInsert, q.Parts.Table, q, q.name())
+}
+
+// Rows runs the insert and returns its RETURNING rows.
+func (q *InsertQuery) Rows(ctx context.Context) (*Result, error) {
+	if q.db == nil {
+		return nil, errNoDB(q.name())
+	}
+	return q.db.run(ctx, &Statement{Op: OpInsert, Table: q.Parts.Table, Query: q})
+}
+
+// ToSql renders the insert with '?' placeholders (squirrel.Sqlizer).
+func (q *InsertQuery) ToSql() (string, []any, error) { return toSQL(q) }
+
+// Render renders the insert for a dialect.
+func (q *InsertQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
+
+// Clone returns an independent copy of q.
+func (q *InsertQuery) Clone() *InsertQuery {
+	c := *q
+	c.Parts.Columns = slices.Clone(q.Parts.Columns)
+	c.Parts.Rows = slices.Clone(q.Parts.Rows)
+	if q.Parts.OnConflict != nil {
+		oc := *q.Parts.OnConflict
+		c.Parts.OnConflict = &oc
+	}
+	return &c
+}
+
+func (q *InsertQuery) check() error {
+	p := &q.Parts
+	if q.err != nil {
+		return q.err
+	}
+	if p.Table == nil {
+		return &QueryError{Statement: q.name(), Err: ErrNoTable}
+	}
+	if len(p.Rows) == 0 {
+		return &QueryError{Statement: q.name(), Err: ErrNoValues}
+	}
+	if oc := p.OnConflict; oc != nil {
+		for _, n := range append(slices.Clone(oc.Target), oc.Update...) {
+			if _, ok := p.Table.Column(n); !ok {
+				return &QueryError{Statement: q.name(), Column: p.Table.name + "." + n, Err: ErrUnknownColumn, Detail: "in ON CONFLICT"}
+			}
+		}
+		if !oc.DoNothing && len(oc.Target) == 0 {
+			return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an upsert needs its conflict target"}
+		}
+	}
+	return checkReturning(q.name(), p.Table, p.Returning)
+}
+
+// AppendSQL validates and renders the insert (dialect.Appender).
+func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
+	if err := q.check(); err != nil {
+		return err
+	}
+	p := &q.Parts
+	b.WriteString("INSERT INTO ")
+	b.Ident(p.Table.name)
+	b.WriteString(" (")
+	for i, c := range p.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.Ident(c)
+	}
+	b.WriteString(") VALUES ")
+	for i, row := range p.Rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j, v := range row {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.Bind(v)
+		}
+		b.WriteString(")")
+	}
+	q.appendConflict(b)
+	return appendReturning(b, p.Table, p.Returning)
+}
+
+func (q *InsertQuery) appendConflict(b *dialect.Builder) {
+	oc := q.Parts.OnConflict
+	if oc == nil {
+		return
+	}
+	b.WriteString(" ON CONFLICT")
+	if len(oc.Target) > 0 {
+		b.WriteString(" (")
+		for i, c := range oc.Target {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.Ident(c)
+		}
+		b.WriteString(")")
+	}
+	update := oc.Update
+	if !oc.DoNothing && len(update) == 0 {
+		for _, c := range q.Parts.Columns {
+			if !slices.Contains(oc.Target, c) {
+				update = append(update, c)
+			}
+		}
+	}
+	if oc.DoNothing || len(update) == 0 {
+		b.WriteString(" DO NOTHING")
+		return
+	}
+	b.WriteString(" DO UPDATE SET ")
+	for i, c := range update {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.Ident(c)
+		b.WriteString(" = excluded.")
+		b.Ident(c)
+	}
+}
+
+// UpdateParts are the clauses of an UPDATE, exported for middlewares.
+type UpdateParts struct {
+	Table     *Table
+	Set       []Assignment
+	Where     []expr.Expr
+	AllRows   bool
+	Returning Returning
+}
+
+// Assignment is one SET column = value; Value is a bound value or an
+// expr.Expr rendered in place (such as expr.SQL("? + 1", col)).
+type Assignment struct {
+	Column string
+	Value  any
+}
+
+// UpdateQuery is an UPDATE statement. Without Where it is refused unless
+// AllRows says every row is meant.
+type UpdateQuery struct {
+	db    *DB
+	Parts UpdateParts
+	err   error
+}
+
+// Update starts an UPDATE of t that is not bound to a database.
+func Update(t *Table) *UpdateQuery { return &UpdateQuery{Parts: UpdateParts{Table: t}} }
+
+// Update starts an UPDATE of t on db.
+func (db *DB) Update(t *Table) *UpdateQuery {
+	q := Update(t)
+	q.db = db
+	return q
+}
+
+func (q *UpdateQuery) name() string { return "UPDATE " + tableName(q.Parts.Table) }
+
+// Set assigns columns; values are checked against the columns' kinds. A
+// value that is an expr.Expr is rendered as SQL (a column, expr.SQL ...).
+func (q *UpdateQuery) Set(r Row) *UpdateQuery {
+	if q.err != nil {
+		return q
+	}
+	if q.Parts.Table == nil {
+		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
+		return q
+	}
+	cols, err := rowColumns(q.name(), q.Parts.Table, r)
+	if err != nil {
+		q.err = err
+		return q
+	}
+	for _, c := range cols {
+		v := r[c]
+		if _, isExpr := v.(expr.Expr); !isExpr {
+			if v, err = bindColumn(q.name(), q.Parts.Table, c, v); err != nil {
+				q.err = err
+				return q
+			}
+		}
+		q.Parts.Set = append(q.Parts.Set, Assignment{Column: c, Value: v})
+	}
+	return q
+}
+
+// Where adds predicates, ANDed.
+func (q *UpdateQuery) Where(preds ...expr.Expr) *UpdateQuery {
+	q.Parts.Where = append(q.Parts.Where, preds...)
+	return q
+}
+
+// AllRows says the update is meant for every row of the table.
+func (q *UpdateQuery) AllRows() *UpdateQuery { q.Parts.AllRows = true; return q }
+
+// Returning makes the update return the given expressions of each changed
+// row; with none, every column.
+func (q *UpdateQuery) Returning(cols ...expr.Expr) *UpdateQuery {
+	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	return q
+}
+
+func (q *UpdateQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+
+func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+
+// Exec runs the update and returns the number of rows changed.
+func (q *UpdateQuery) Exec(ctx context.Context) (int64, error) {
+	return execWrite(ctx, q.db, OpUpdate, q.Parts.Table, q, q.name())
+}
+
+// Rows runs the update and returns its RETURNING rows.
+func (q *UpdateQuery) Rows(ctx context.Context) (*Result, error) {
+	if q.db == nil {
+		return nil, errNoDB(q.name())
+	}
+	return q.db.run(ctx, &Statement{Op: OpUpdate, Table: q.Parts.Table, Query: q})
+}
+
+// ToSql renders the update with '?' placeholders (squirrel.Sqlizer).
+func (q *UpdateQuery) ToSql() (string, []any, error) { return toSQL(q) }
+
+// Render renders the update for a dialect.
+func (q *UpdateQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
+
+// Clone returns an independent copy of q.
+func (q *UpdateQuery) Clone() *UpdateQuery {
+	c := *q
+	c.Parts.Set = slices.Clone(q.Parts.Set)
+	c.Parts.Where = slices.Clone(q.Parts.Where)
+	return &c
+}
+
+// AppendSQL validates and renders the update (dialect.Appender).
+func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
+	p := &q.Parts
+	s, err := writeScope(q.name(), p.Table, q.err, p.Where, p.AllRows, b)
+	if err != nil {
+		return err
+	}
+	if len(p.Set) == 0 {
+		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "no SET"}
+	}
+	for _, a := range p.Set {
+		if e, ok := a.Value.(expr.Expr); ok {
+			if err := s.walk(e); err != nil {
+				return err
+			}
+		}
+	}
+	if err := checkReturning(q.name(), p.Table, p.Returning); err != nil {
+		return err
+	}
+	saved := b.Outer
+	b.Outer = s
+	defer func() { b.Outer = saved }()
+	b.WriteString("UPDATE ")
+	b.Ident(p.Table.name)
+	b.WriteString(" SET ")
+	for i, a := range p.Set {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.Ident(a.Column)
+		b.WriteString(" = ")
+		if e, ok := a.Value.(expr.Expr); ok {
+			if err := b.Expr(e); err != nil {
+				return err
+			}
+		} else {
+			b.Bind(a.Value)
+		}
+	}
+	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
+		return err
+	}
+	return appendReturning(b, p.Table, p.Returning)
+}
+
+// DeleteParts are the clauses of a DELETE, exported for middlewares.
+type DeleteParts struct {
+	Table     *Table
+	Where     []expr.Expr
+	AllRows   bool
+	Returning Returning
+}
+
+// DeleteQuery is a DELETE statement. Without Where it is refused unless
+// AllRows says every row is meant.
+type DeleteQuery struct {
+	db    *DB
+	Parts DeleteParts
+}
+
+// Delete starts a DELETE from t that is not bound to a database.
+func Delete(t *Table) *DeleteQuery { return &DeleteQuery{Parts: DeleteParts{Table: t}} }
+
+// Delete starts a DELETE from t on db.
+func (db *DB) Delete(t *Table) *DeleteQuery {
+	q := Delete(t)
+	q.db = db
+	return q
+}
+
+func (q *DeleteQuery) name() string { return "DELETE FROM " + tableName(q.Parts.Table) }
+
+// Where adds predicates, ANDed.
+func (q *DeleteQuery) Where(preds ...expr.Expr) *DeleteQuery {
+	q.Parts.Where = append(q.Parts.Where, preds...)
+	return q
+}
+
+// AllRows says the delete is meant for every row of the table.
+func (q *DeleteQuery) AllRows() *DeleteQuery { q.Parts.AllRows = true; return q }
+
+// Returning makes the delete return the given expressions of each deleted
+// row; with none, every column.
+func (q *DeleteQuery) Returning(cols ...expr.Expr) *DeleteQuery {
+	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	return q
+}
+
+func (q *DeleteQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+
+func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+
+// Exec runs the delete and returns the number of rows removed.
+func (q *DeleteQuery) Exec(ctx context.Context) (int64, error) {
+	return execWrite(ctx, q.db, OpDelete, q.Parts.Table, q, q.name())
+}
+
+// Rows runs the delete and returns its RETURNING rows.
+func (q *DeleteQuery) Rows(ctx context.Context) (*Result, error) {
+	if q.db == nil {
+		return nil, errNoDB(q.name())
+	}
+	return q.db.run(ctx, &Statement{Op: OpDelete, Table: q.Parts.Table, Query: q})
+}
+
+// ToSql renders the delete with '?' placeholders (squirrel.Sqlizer).
+func (q *DeleteQuery) ToSql() (string, []any, error) { return toSQL(q) }
+
+// Render renders the delete for a dialect.
+func (q *DeleteQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
+
+// Clone returns an independent copy of q.
+func (q *DeleteQuery) Clone() *DeleteQuery {
+	c := *q
+	c.Parts.Where = slices.Clone(q.Parts.Where)
+	return &c
+}
+
+// AppendSQL validates and renders the delete (dialect.Appender).
+func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
+	p := &q.Parts
+	s, err := writeScope(q.name(), p.Table, nil, p.Where, p.AllRows, b)
+	if err != nil {
+		return err
+	}
+	if err := checkReturning(q.name(), p.Table, p.Returning); err != nil {
+		return err
+	}
+	saved := b.Outer
+	b.Outer = s
+	defer func() { b.Outer = saved }()
+	b.WriteString("DELETE FROM ")
+	b.Ident(p.Table.name)
+	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
+		return err
+	}
+	return appendReturning(b, p.Table, p.Returning)
+}
+
+// writeScope validates what UPDATE and DELETE share: a table, a WHERE
+// (or AllRows) whose columns resolve, and no earlier builder error.
+func writeScope(stmt string, t *Table, err error, where []expr.Expr, all bool, b *dialect.Builder) (*scope, error) {
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, &QueryError{Statement: stmt, Err: ErrNoTable}
+	}
+	if t.alias != "" {
+		return nil, &QueryError{Statement: stmt, Err: ErrDuplicateAlias, Detail: "writes take the table itself, not an alias"}
+	}
+	if len(where) == 0 && !all {
+		return nil, &QueryError{Statement: stmt, Err: ErrUnsafeWrite}
+	}
+	outer, _ := b.Outer.(*scope)
+	s := &scope{stmt: stmt, sources: []source{{alias: t.name, table: t}}, parent: outer}
+	for _, w := range where {
+		if err := s.walk(w); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func checkReturning(stmt string, t *Table, r Returning) error {
+	if r.All {
+		return nil
+	}
+	s := &scope{stmt: stmt, sources: []source{{alias: t.name, table: t}}}
+	for _, e := range r.Columns {
+		if err := s.walk(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendReturning(b *dialect.Builder, t *Table, r Returning) error {
+	switch {
+	case r.All:
+		b.WriteString(" RETURNING ")
+		appendTableColumns(b, t.name, t.columns)
+	case len(r.Columns) > 0:
+		b.WriteString(" RETURNING ")
+		return appendList(b, r.Columns)
+	}
+	return nil
+}
+
+func returningKinds(t *Table, r Returning) []Kind {
+	if t == nil {
+		return nil
+	}
+	if r.All {
+		_, kinds := tableOutputs(t)
+		return kinds
+	}
+	s := &scope{sources: []source{{alias: t.name, table: t}}}
+	kinds := make([]Kind, len(r.Columns))
+	for i, c := range r.Columns {
+		_, kinds[i] = output(s, c)
+	}
+	return kinds
+}
+
+// execWrite runs a write through db's chain and returns the rows affected.
+func execWrite(ctx context.Context, db *DB, op Op, t *Table, q dialect.Appender, stmt string) (int64, error) {
+	if db == nil {
+		return 0, errNoDB(stmt)
+	}
+	res, err := db.run(ctx, &Statement{Op: op, Table: t, Query: q})
+	if err != nil {
+		return 0, err
+	}
+	if res.Rows == nil {
+		return res.RowsAffected, nil
+	}
+	// A write with RETURNING run through Exec: count and drop the rows.
+	defer res.Rows.Close()
+	var n int64
+	for res.Rows.Next() {
+		n++
+	}
+	return n, res.Rows.Err()
+}
