@@ -170,7 +170,9 @@ func (q *InsertQuery) Returning(cols ...expr.Expr) *InsertQuery {
 	return q
 }
 
-func (q *InsertQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+func (q *InsertQuery) hasReturning() bool {
+	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+}
 
 func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
 
@@ -381,7 +383,9 @@ func (q *UpdateQuery) Returning(cols ...expr.Expr) *UpdateQuery {
 	return q
 }
 
-func (q *UpdateQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+func (q *UpdateQuery) hasReturning() bool {
+	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+}
 
 func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
 
@@ -501,7 +505,9 @@ func (q *DeleteQuery) Returning(cols ...expr.Expr) *DeleteQuery {
 	return q
 }
 
-func (q *DeleteQuery) hasReturning() bool { return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0 }
+func (q *DeleteQuery) hasReturning() bool {
+	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+}
 
 func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
 
