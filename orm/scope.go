@@ -32,10 +32,6 @@ type resolved struct {
 	nullable bool
 }
 
-func (s *scope) errf(col string, err error, format string, args ...any) *QueryError {
-	return &QueryError{Statement: s.stmt, Column: col, Err: err, Detail: fmt.Sprintf(format, args...)}
-}
-
 // column resolves c in s or an enclosing scope.
 func (s *scope) column(c *expr.Column) (resolved, error) {
 	for sc := s; sc != nil; sc = sc.parent {
