@@ -55,6 +55,29 @@ func CreateTable(d Dialect, t *TableDef, ifNotExists bool) ([]string, error) {
 	return stmts, nil
 }
 
+// AddForeignKey renders ALTER TABLE ... ADD FOREIGN KEY for the reference
+// of column c of table. It is for a dialect whose CREATE TABLE refuses a
+// reference to a table that does not exist yet (see ReferenceChecker): a
+// reference closing a cycle between tables is added once both exist.
+func AddForeignKey(table string, c *ColumnDef) string {
+	fk := c.References
+	if fk == nil {
+		return ""
+	}
+	b := make([]byte, 0, 128)
+	b = append(b, "ALTER TABLE "...)
+	b = AppendIdent(b, table)
+	b = append(b, " ADD FOREIGN KEY ("...)
+	b = AppendIdent(b, c.Name)
+	b = append(b, ") REFERENCES "...)
+	b = AppendIdent(b, fk.Table)
+	b = append(b, " ("...)
+	b = AppendIdent(b, fk.Column)
+	b = append(b, ") ON DELETE "...)
+	b = append(b, fk.OnDelete.String()...)
+	return string(b)
+}
+
 // CreateIndex renders CREATE [UNIQUE] INDEX for ix on table.
 func CreateIndex(table string, ix IndexDef, ifNotExists bool) string {
 	b := []byte("CREATE ")

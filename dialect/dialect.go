@@ -41,6 +41,16 @@ type Dialect interface {
 	LockSchema() string
 }
 
+// ReferenceChecker is an optional interface of a Dialect. A dialect whose
+// CREATE TABLE refuses a foreign key to a table that does not exist yet
+// (PostgreSQL) returns true; schema creation then adds a reference that
+// closes a cycle between tables with AddForeignKey once both exist.
+// SQLite resolves references only when rows are written (and cannot add a
+// foreign key to an existing table), so it does not implement it.
+type ReferenceChecker interface {
+	ChecksReferences() bool
+}
+
 // AppendIdent appends name as a quoted identifier. Both engines quote with
 // double quotes and escape an embedded quote by doubling it, so any name,
 // reserved words and unicode included, round-trips. Names containing NUL

@@ -3,6 +3,7 @@ package orm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
@@ -23,8 +24,15 @@ type ensureKey struct {
 //
 // It is cheap enough to call on every request: once it has succeeded for a
 // DB's executor and a schema, later calls return at once without touching
-// the database. On PostgreSQL an advisory lock makes concurrent callers in
+// the database. The first call on an executor (a new process, a new pool)
+// lists the existing tables, and when every table is there it stops: no
+// transaction, no lock, no DDL. Otherwise it creates what is missing in a
+// transaction; on PostgreSQL an advisory lock makes concurrent callers in
 // several processes take turns.
+//
+// On an executor that cannot begin a transaction (a *sql.Tx, such as a
+// bun.Tx's) the statements run on the executor itself, and nothing is
+// remembered, since plasma cannot know whether that transaction commits.
 func EnsureSchema(ctx context.Context, s *Schema, db *DB) error {
 	if s == nil || db == nil {
 		return fmt.Errorf("plasma: EnsureSchema: nil schema or database")
@@ -33,15 +41,35 @@ func EnsureSchema(ctx context.Context, s *Schema, db *DB) error {
 	if _, done := ensured.Load(key); done {
 		return nil
 	}
-	err := db.Tx(ctx, func(tx *Tx) error { return createMissing(ctx, s, tx.DB) })
+	existing, err := ExistingTables(ctx, db)
 	if err != nil {
 		return fmt.Errorf("plasma: EnsureSchema %s: %w", s.version, err)
 	}
-	if !db.InTx() {
+	_, canBegin := db.exec.(dialect.Beginner)
+	if !allExist(s, existing) {
+		if canBegin && !db.InTx() {
+			err = db.Tx(ctx, func(tx *Tx) error { return createMissing(ctx, s, tx.DB) })
+		} else {
+			err = createMissing(ctx, s, db)
+		}
+		if err != nil {
+			return fmt.Errorf("plasma: EnsureSchema %s: %w", s.version, err)
+		}
+	}
+	if canBegin && !db.InTx() {
 		// Inside a caller's transaction nothing is known to be committed.
 		ensured.Store(key, struct{}{})
 	}
 	return nil
+}
+
+func allExist(s *Schema, existing map[string]bool) bool {
+	for _, t := range s.tables {
+		if !existing[t.name] {
+			return false
+		}
+	}
+	return true
 }
 
 // ForgetEnsured drops EnsureSchema's memory of db, so the next call checks
@@ -65,11 +93,28 @@ func createMissing(ctx context.Context, s *Schema, db *DB) error {
 	if err != nil {
 		return err
 	}
+	rc, ok := db.d.(dialect.ReferenceChecker)
+	checks := ok && rc.ChecksReferences()
+	type later struct {
+		t   *Table
+		ddl string
+	}
+	var fks []later
 	for _, t := range creationOrder(s.tables) {
 		if existing[t.name] {
 			continue
 		}
-		stmts, err := dialect.CreateTable(db.d, t.def, true)
+		def := t.def
+		if checks {
+			// A reference to a table not created yet closes a cycle: add
+			// it once every table exists.
+			var deferred []dialect.ColumnDef
+			def, deferred = withoutForwardRefs(t.def, existing)
+			for i := range deferred {
+				fks = append(fks, later{t, dialect.AddForeignKey(t.name, &deferred[i])})
+			}
+		}
+		stmts, err := dialect.CreateTable(db.d, def, true)
 		if err != nil {
 			return err
 		}
@@ -78,8 +123,37 @@ func createMissing(ctx context.Context, s *Schema, db *DB) error {
 				return err
 			}
 		}
+		existing[t.name] = true
+	}
+	for _, fk := range fks {
+		if err := db.ExecDDL(ctx, fk.t, fk.ddl); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// withoutForwardRefs returns def without the references to tables that do
+// not exist yet (other than def's own table), and the columns it took them
+// from.
+func withoutForwardRefs(def *dialect.TableDef, exists map[string]bool) (*dialect.TableDef, []dialect.ColumnDef) {
+	var deferred []dialect.ColumnDef
+	var cols []dialect.ColumnDef
+	for i, c := range def.Columns {
+		if fk := c.References; fk != nil && fk.Table != def.Name && !exists[fk.Table] {
+			if cols == nil {
+				cols = slices.Clone(def.Columns)
+			}
+			deferred = append(deferred, c)
+			cols[i].References = nil
+		}
+	}
+	if cols == nil {
+		return def, nil
+	}
+	d := *def
+	d.Columns = cols
+	return &d, deferred
 }
 
 // ExistingTables lists the tables of db's database (SQLite) or current

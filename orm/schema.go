@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/dialect"
 )
 
@@ -44,13 +45,16 @@ const maxNameBytes = 63
 var (
 	ErrEmptyName         = errors.New("empty name")
 	ErrBadName           = errors.New("invalid name")
-	ErrReservedName      = errors.New("name uses the reserved prefix " + ReservedPrefix)
+	ErrReservedName      = errors.New("name uses a reserved prefix")
 	ErrDuplicateTable    = errors.New("duplicate table")
 	ErrDuplicateColumn   = errors.New("duplicate column")
 	ErrSyncedTableID     = errors.New("a synced table needs exactly one primary key: the id column, orm.ID()")
 	ErrIDName            = errors.New(`an id column must be named "id"`)
 	ErrNoPrimaryKey      = errors.New("table has no primary key")
 	ErrUnknownReference  = errors.New("reference to an unknown table or column")
+	ErrUnknownRefTable   = fmt.Errorf("%w: no such table", ErrUnknownReference)  // errors.Is ErrUnknownReference too
+	ErrUnknownRefColumn  = fmt.Errorf("%w: no such column", ErrUnknownReference) // errors.Is ErrUnknownReference too
+	ErrDuplicateIndex    = errors.New("duplicate index name")
 	ErrDefaultKind       = errors.New("default of the wrong kind")
 	ErrInvalidColumnSpec = errors.New("invalid column declaration")
 	ErrEmptySchema       = errors.New("schema has no tables")
@@ -87,7 +91,11 @@ func (e *SchemaError) Unwrap() error { return e.Err }
 // problem is reported, each as a *SchemaError, joined into one error;
 // nothing is half-defined on error.
 func DefineSchema(version string, tables ...*Table) (*Schema, error) {
-	c := &schemaCheck{byName: make(map[string]*Table, len(tables))}
+	c := &schemaCheck{
+		byName:  make(map[string]*Table, len(tables)),
+		folded:  make(map[string]bool, len(tables)),
+		indexes: make(map[string]string),
+	}
 	if version == "" {
 		c.add("", "", ErrEmptyName, "the schema version is empty")
 	}
@@ -97,6 +105,7 @@ func DefineSchema(version string, tables ...*Table) (*Schema, error) {
 	for _, t := range tables {
 		c.table(t)
 	}
+	c.indexesVsTables(tables)
 	defs := make([]*dialect.TableDef, len(tables))
 	for i, t := range tables {
 		if t != nil {
@@ -123,8 +132,28 @@ func MustDefineSchema(version string, tables ...*Table) *Schema {
 }
 
 type schemaCheck struct {
-	byName map[string]*Table
-	errs   []error
+	byName  map[string]*Table
+	folded  map[string]bool   // table names, ASCII case folded
+	indexes map[string]string // index name, ASCII case folded -> its table
+	errs    []error
+}
+
+// foldName folds ASCII case, as SQLite compares identifiers even when they
+// are quoted: two names that differ only so would be one table (or
+// column) on SQLite and two on PostgreSQL, so they count as duplicates.
+func foldName(n string) string {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(n)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return n
 }
 
 func (c *schemaCheck) add(table, column string, err error, detail string) {
@@ -137,7 +166,7 @@ func (c *schemaCheck) name(table, column, n string) bool {
 	case n == "":
 		c.add(table, column, ErrEmptyName, "")
 	case strings.HasPrefix(strings.ToLower(n), ReservedPrefix):
-		c.add(table, column, ErrReservedName, "")
+		c.add(table, column, ErrReservedName, fmt.Sprintf("%q starts with %q, which plasma keeps for its own tables and columns", n, ReservedPrefix))
 	case !utf8.ValidString(n) || strings.IndexByte(n, 0) >= 0:
 		c.add(table, column, ErrBadName, "names must be valid UTF-8 without NUL bytes")
 	case len(n) > maxNameBytes:
@@ -148,39 +177,84 @@ func (c *schemaCheck) name(table, column, n string) bool {
 	return false
 }
 
+// engineReserved are prefixes the engines keep for their own tables and
+// indexes: SQLite refuses to create them, and PostgreSQL looks pg_catalog
+// up before the current schema, so a table named like a catalog table
+// would be shadowed by it.
+var engineReserved = []string{"sqlite_", "pg_"}
+
+// relationName reports a table or index name that an engine reserves.
+func (c *schemaCheck) relationName(table, what, n string) bool {
+	for _, p := range engineReserved {
+		if strings.HasPrefix(foldName(n), p) {
+			c.add(table, "", ErrReservedName, fmt.Sprintf("%s name %q starts with %q, which the database engines reserve", what, n, p))
+			return false
+		}
+	}
+	return true
+}
+
 func (c *schemaCheck) table(t *Table) {
 	if t == nil {
 		c.add("", "", ErrInvalidColumnSpec, "nil table")
 		return
 	}
-	if !c.name(t.name, "", t.name) {
+	if !c.name(t.name, "", t.name) || !c.relationName(t.name, "table", t.name) {
 		return
 	}
-	if _, dup := c.byName[t.name]; dup {
+	if _, dup := c.byName[t.name]; dup || c.folded[foldName(t.name)] {
 		c.add(t.name, "", ErrDuplicateTable, "")
 		return
 	}
 	c.byName[t.name] = t
+	c.folded[foldName(t.name)] = true
 	seen := make(map[string]bool, len(t.columns))
+	folded := make(map[string]bool, len(t.columns))
 	for _, col := range t.columns {
 		n := col.def.Name
 		if !c.name(t.name, n, n) {
 			continue
 		}
-		if seen[n] {
+		if folded[foldName(n)] {
 			c.add(t.name, n, ErrDuplicateColumn, "")
 		}
 		seen[n] = true
+		folded[foldName(n)] = true
 		c.column(t, col)
 	}
 	c.primaryKey(t)
 	for _, ix := range t.opts.Indexes {
-		if c.name(t.name, "", ix.Name) && len(ix.Columns) == 0 {
-			c.add(t.name, "", ErrInvalidColumnSpec, fmt.Sprintf("index %q has no columns", ix.Name))
+		if c.name(t.name, "", ix.Name) && c.relationName(t.name, "index", ix.Name) {
+			if len(ix.Columns) == 0 {
+				c.add(t.name, "", ErrInvalidColumnSpec, fmt.Sprintf("index %q has no columns", ix.Name))
+			}
+			// Index names share one namespace per database (SQLite) or
+			// schema (PostgreSQL); CREATE INDEX IF NOT EXISTS would
+			// silently skip the second.
+			if other, dup := c.indexes[foldName(ix.Name)]; dup {
+				c.add(t.name, "", ErrDuplicateIndex, fmt.Sprintf("index %q is also declared on table %q", ix.Name, other))
+			} else {
+				c.indexes[foldName(ix.Name)] = t.name
+			}
 		}
 		for _, n := range ix.Columns {
 			if !seen[n] {
-				c.add(t.name, n, ErrUnknownReference, fmt.Sprintf("index %q names a column the table does not have", ix.Name))
+				c.add(t.name, n, ErrUnknownRefColumn, fmt.Sprintf("index %q names a column the table does not have", ix.Name))
+			}
+		}
+	}
+}
+
+// indexesVsTables reports an index named like a table: they share one
+// namespace, and CREATE INDEX IF NOT EXISTS would silently skip the index.
+func (c *schemaCheck) indexesVsTables(tables []*Table) {
+	for _, t := range tables {
+		if t == nil || c.byName[t.name] != t {
+			continue // reported already
+		}
+		for _, ix := range t.opts.Indexes {
+			if f := foldName(ix.Name); c.folded[f] && c.indexes[f] == t.name {
+				c.add(t.name, "", ErrDuplicateIndex, fmt.Sprintf("index %q has the name of a table", ix.Name))
 			}
 		}
 	}
@@ -198,7 +272,17 @@ func (c *schemaCheck) column(t *Table, col Column) {
 	if d.Encrypted && (d.Kind == KindID || col.primaryKey) {
 		c.add(t.name, d.Name, ErrInvalidColumnSpec, "a primary key cannot be encrypted")
 	}
-	if d.HasDefault {
+	if d.Encrypted && col.ref != nil {
+		c.add(t.name, d.Name, ErrInvalidColumnSpec, "an encrypted column holds envelopes, which never match a referenced key")
+	}
+	if col.primaryKey && d.Nullable {
+		// PostgreSQL forbids NULL in a primary key; SQLite allows it.
+		c.add(t.name, d.Name, ErrInvalidColumnSpec, "a primary key column cannot be nullable")
+	}
+	if d.AutoIncrement && d.HasDefault {
+		c.add(t.name, d.Name, ErrInvalidColumnSpec, "an auto-increment key cannot have a default")
+	}
+	if d.HasDefault && !d.AutoIncrement {
 		if detail := checkDefault(d); detail != "" {
 			c.add(t.name, d.Name, ErrDefaultKind, detail)
 		}
@@ -214,7 +298,8 @@ func (c *schemaCheck) primaryKey(t *Table) {
 				ids++
 			}
 		}
-		if ids != 1 || len(pk) != 1 || pk[0] != "id" {
+		// A misnamed id column is reported as ErrIDName alone.
+		if ids != 1 || len(pk) != 1 || !isIDKey(t, pk[0]) {
 			c.add(t.name, "", ErrSyncedTableID,
 				"mark the table ChangeLogSuppressed or External to map another key")
 		}
@@ -230,17 +315,69 @@ func (c *schemaCheck) primaryKey(t *Table) {
 	}
 }
 
+// crdtKind maps a CRDT column kind to the crdt package's kind.
+func crdtKind(k Kind) crdt.Kind {
+	switch k {
+	case KindCounter:
+		return crdt.KindCounter
+	case KindPNCounter:
+		return crdt.KindPNCounter
+	case KindLWWRegister:
+		return crdt.KindLWWRegister
+	case KindORSet:
+		return crdt.KindORSet
+	}
+	return 0
+}
+
+func isIDKey(t *Table, name string) bool {
+	c, ok := t.Column(name)
+	return ok && c.def.Kind == KindID
+}
+
 // checkDefault says what is wrong with a column's default, or "".
 func checkDefault(d dialect.ColumnDef) string {
+	_, detail := normalDefault(d)
+	return detail
+}
+
+// normalDefault returns the column's default as DDL renders it, or says
+// what is wrong with it. JSON-valued kinds take their default as inserts
+// take a value (see bindValue): for json a string is a JSON string and
+// []byte or json.RawMessage is JSON text; for file and CRDT kinds a string
+// is JSON text too. A file default must be a JSON object, and a CRDT
+// default a valid state of its kind, stored in canonical form.
+func normalDefault(d dialect.ColumnDef) (any, string) {
 	v := d.Default
 	if v == nil {
 		if !d.Nullable {
-			return "DEFAULT NULL on a NOT NULL column"
+			return nil, "DEFAULT NULL on a NOT NULL column"
 		}
-		return ""
+		return nil, ""
 	}
 	if d.Encrypted {
-		return "an encrypted column cannot have a default"
+		return nil, "an encrypted column cannot have a default"
+	}
+	if d.Kind.IsJSONText() {
+		text, err := jsonText(v, d.Kind != KindJSON)
+		if err != nil {
+			return nil, fmt.Sprintf("%s is not a %s value: %v", preview(v), d.Kind, err)
+		}
+		raw := json.RawMessage(text.(string))
+		switch {
+		case d.Kind == KindFile:
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(raw, &obj) != nil || obj == nil {
+				return nil, fmt.Sprintf("%s is not a file reference (a JSON object)", preview(v))
+			}
+		case d.Kind.IsCRDT():
+			canon, err := crdt.Canonical(crdtKind(d.Kind), raw, crdt.Limits{})
+			if err != nil {
+				return nil, fmt.Sprintf("%s is not a %s state: %v", preview(v), d.Kind, err)
+			}
+			raw = canon
+		}
+		return raw, ""
 	}
 	ok := false
 	switch d.Kind {
@@ -256,17 +393,11 @@ func checkDefault(d dialect.ColumnDef) string {
 		_, ok = v.(bool)
 	case KindBlob:
 		_, ok = v.([]byte)
-	default:
-		_, err := dialect.JSONText(v)
-		ok = err == nil
-		if raw, isRaw := v.(json.RawMessage); isRaw && !json.Valid(raw) {
-			ok = false
-		}
 	}
 	if ok {
-		return ""
+		return v, ""
 	}
-	return fmt.Sprintf("%#v is not a %s value", v, d.Kind)
+	return nil, fmt.Sprintf("%#v is not a %s value", v, d.Kind)
 }
 
 // resolve builds t's engine-neutral definition, resolving references by
@@ -277,6 +408,9 @@ func (c *schemaCheck) resolve(t *Table) *dialect.TableDef {
 		d := col.def
 		if col.ref != nil {
 			d.References = c.reference(t, col)
+		}
+		if d.HasDefault {
+			d.Default, _ = normalDefault(d) // problems were reported by column
 		}
 		def.Columns = append(def.Columns, d)
 	}
@@ -290,12 +424,12 @@ func (c *schemaCheck) reference(t *Table, col Column) *dialect.ForeignKey {
 	r := col.ref
 	target, ok := c.byName[r.table]
 	if !ok {
-		c.add(t.name, col.def.Name, ErrUnknownReference, fmt.Sprintf("no table %q", r.table))
+		c.add(t.name, col.def.Name, ErrUnknownRefTable, fmt.Sprintf("references %q", r.table))
 		return nil
 	}
 	tc, ok := target.Column(r.column)
 	if !ok {
-		c.add(t.name, col.def.Name, ErrUnknownReference, fmt.Sprintf("table %q has no column %q", r.table, r.column))
+		c.add(t.name, col.def.Name, ErrUnknownRefColumn, fmt.Sprintf("table %q has no column %q", r.table, r.column))
 		return nil
 	}
 	if !tc.def.Unique && !(tc.primaryKey && len(target.PrimaryKey()) == 1) {

@@ -18,19 +18,36 @@ import (
 // bun.Conn (any bun.IDB). For a *bun.DB the result is a *sql.DB, which
 // also implements dialect.Beginner.
 func From(db bun.IDB) (dialect.Executor, error) {
+	var exec dialect.Executor
 	switch v := db.(type) {
 	case *bun.DB:
-		return v.DB, nil
+		if v != nil && v.DB != nil {
+			exec = v.DB
+		}
 	case bun.Tx:
-		return v.Tx, nil
+		if v.Tx != nil {
+			exec = v.Tx
+		}
 	case *bun.Tx:
-		return v.Tx, nil
+		if v != nil && v.Tx != nil {
+			exec = v.Tx
+		}
 	case bun.Conn:
-		return v.Conn, nil
+		if v.Conn != nil {
+			exec = v.Conn
+		}
 	case *bun.Conn:
-		return v.Conn, nil
+		if v != nil && v.Conn != nil {
+			exec = v.Conn
+		}
 	case nil:
-		return nil, fmt.Errorf("plasma: bunexec.From: nil database")
+	default:
+		return nil, fmt.Errorf("plasma: bunexec.From: unsupported bun.IDB %T", db)
 	}
-	return nil, fmt.Errorf("plasma: bunexec.From: unsupported bun.IDB %T", db)
+	if exec == nil {
+		// A nil *bun.DB, or a bun value with nothing under it, would
+		// otherwise panic at the first statement.
+		return nil, fmt.Errorf("plasma: bunexec.From: nil database (%T)", db)
+	}
+	return exec, nil
 }

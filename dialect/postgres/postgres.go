@@ -83,12 +83,21 @@ func (pgDialect) TablesQuery() string {
 	return "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
 }
 
-// SchemaLockKey is the advisory lock plasma's schema changes take, so that
-// processes sharing a database apply them one at a time.
-const SchemaLockKey = 0x706c61736d61 // "plasma"
+// ChecksReferences is true: PostgreSQL refuses a foreign key to a table
+// that does not exist yet (dialect.ReferenceChecker).
+func (pgDialect) ChecksReferences() bool { return true }
 
+// SchemaLockClass is the first key of the advisory lock plasma's schema
+// changes take, so that processes sharing a database apply them one at a
+// time. The second key is a hash of the current schema's name: changes to
+// different schemas (different tenants, or parallel test runs) do not wait
+// for each other.
+const SchemaLockClass = 0x706c6173 // "plas"
+
+// LockSchema takes the schema-change lock for the current schema, held
+// until the transaction ends.
 func (pgDialect) LockSchema() string {
-	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(SchemaLockKey) + ")"
+	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(SchemaLockClass) + ", hashtext(current_schema()))"
 }
 
 // Open opens a PostgreSQL database, for example
