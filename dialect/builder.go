@@ -3,6 +3,8 @@ package dialect
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -48,19 +50,78 @@ func PutBuilder(b *Builder) {
 	builderPool.Put(b)
 }
 
+// The append methods below write into Buf's spare capacity and then
+// reslice Buf from itself (b.Buf = b.Buf[:n]), which stores only the
+// length. Appending with b.Buf = append(b.Buf, ...) stores the whole slice
+// header, pointer included, and so pays a GC write barrier on every call
+// while the collector is marking: a render makes dozens of such calls.
+
+// room makes Buf's spare capacity at least k bytes.
+func (b *Builder) room(k int) {
+	if cap(b.Buf)-len(b.Buf) < k {
+		b.Buf = slices.Grow(b.Buf, k)
+	}
+}
+
 // WriteString appends SQL text.
-func (b *Builder) WriteString(s string) { b.Buf = append(b.Buf, s...) }
+func (b *Builder) WriteString(s string) {
+	b.room(len(s))
+	n := len(b.Buf)
+	b.Buf = b.Buf[:n+len(s)]
+	copy(b.Buf[n:], s)
+}
 
 // WriteByte appends one byte of SQL text.
-func (b *Builder) WriteByte(c byte) error { b.Buf = append(b.Buf, c); return nil }
+func (b *Builder) WriteByte(c byte) error {
+	b.room(1)
+	n := len(b.Buf)
+	b.Buf = b.Buf[:n+1]
+	b.Buf[n] = c
+	return nil
+}
+
+// WriteInt appends n in decimal.
+func (b *Builder) WriteInt(n int64) {
+	b.room(20)
+	l := len(b.Buf)
+	out := strconv.AppendInt(b.Buf[l:l], n, 10) // in place: 20 bytes hold any int64
+	b.Buf = b.Buf[:l+len(out)]
+}
 
 // Ident appends a quoted identifier.
-func (b *Builder) Ident(name string) { b.Buf = AppendIdent(b.Buf, name) }
+func (b *Builder) Ident(name string) {
+	if strings.IndexByte(name, '"') >= 0 {
+		b.Buf = AppendIdent(b.Buf, name)
+		return
+	}
+	// The common case, no quote to double: copy the name whole.
+	b.room(len(name) + 2)
+	n := len(b.Buf)
+	b.Buf = b.Buf[:n+len(name)+2]
+	b.Buf[n] = '"'
+	copy(b.Buf[n+1:], name)
+	b.Buf[n+1+len(name)] = '"'
+}
+
+// placeholderRoom is more than any placeholder needs ("$" and an int).
+const placeholderRoom = 24
 
 // Bind appends a placeholder bound to v.
 func (b *Builder) Bind(v any) {
-	b.Args = append(b.Args, v)
-	b.Buf = b.D.AppendPlaceholder(b.Buf, len(b.Args))
+	if n := len(b.Args); n < cap(b.Args) {
+		b.Args = b.Args[:n+1]
+		b.Args[n] = v
+	} else {
+		b.Args = append(b.Args, v)
+	}
+	b.room(placeholderRoom)
+	n := len(b.Buf)
+	out := b.D.AppendPlaceholder(b.Buf[n:n], len(b.Args))
+	if len(out) == 0 || &out[0] == &b.Buf[:n+1][n] {
+		b.Buf = b.Buf[:n+len(out)] // the dialect appended in place
+	} else {
+		b.Buf = append(b.Buf, out...) // it needed more room: copy what it wrote
+	}
 }
 
 // Expr appends the SQL for e.
@@ -69,15 +130,20 @@ func (b *Builder) Expr(e expr.Expr) error {
 	case *expr.Column:
 		if n.Table != "" {
 			b.Ident(n.Table)
-			b.Buf = append(b.Buf, '.')
+			_ = b.WriteByte('.')
 		}
 		b.Ident(n.Name)
 	case *expr.Param:
 		b.Bind(n.Value)
+	case *expr.Slot:
+		// A prepared statement's argument: the slot itself stands as the
+		// bound value until orm.Prepare finds it in Args and Bind replaces
+		// it; left unbound, its driver.Valuer reports the mistake.
+		b.Bind(n)
 	case *expr.Compare:
-		return b.binary(n.Left, n.Op.String(), n.Right)
+		return b.binary(n.Left, spacedOp(n.Op), n.Right)
 	case *expr.Match:
-		return b.binary(n.X, "LIKE", n.Pattern)
+		return b.binary(n.X, " LIKE ", n.Pattern)
 	case *expr.Logic:
 		return b.logic(n)
 	case *expr.Negation:
@@ -110,14 +176,23 @@ func (b *Builder) Expr(e expr.Expr) error {
 	return nil
 }
 
+// spacedOps are the comparison operators with the spaces around them.
+var spacedOps = [...]string{expr.OpEq: " = ", expr.OpNe: " <> ", expr.OpGt: " > ", expr.OpGte: " >= ", expr.OpLt: " < ", expr.OpLte: " <= "}
+
+func spacedOp(o expr.Op) string {
+	if int(o) < len(spacedOps) {
+		return spacedOps[o]
+	}
+	return " " + o.String() + " "
+}
+
+// binary appends (l op r); op comes with its surrounding spaces.
 func (b *Builder) binary(l expr.Expr, op string, r expr.Expr) error {
-	b.WriteString("(")
+	_ = b.WriteByte('(')
 	if err := b.Expr(l); err != nil {
 		return err
 	}
-	b.WriteString(" ")
 	b.WriteString(op)
-	b.WriteString(" ")
 	if err := b.Expr(r); err != nil {
 		return err
 	}
@@ -144,12 +219,27 @@ func (b *Builder) logic(n *expr.Logic) error {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		if err := b.Expr(a); err != nil {
+		if err := b.Predicate(a); err != nil {
 			return err
 		}
 	}
 	b.WriteString(")")
 	return nil
+}
+
+// Predicate appends e as an operand of AND or OR. Raw SQL is put in
+// parentheses, so that its own OR cannot bind to a neighbouring AND;
+// every other node renders its own parentheses.
+func (b *Builder) Predicate(e expr.Expr) error {
+	if r, ok := e.(*expr.Raw); ok {
+		b.WriteString("(")
+		if err := b.Raw(r.SQL, r.Args); err != nil {
+			return err
+		}
+		b.WriteString(")")
+		return nil
+	}
+	return b.Expr(e)
 }
 
 func (b *Builder) in(n *expr.In) error {
@@ -261,6 +351,11 @@ func (b *Builder) Raw(text string, args []any) error {
 				return err
 			}
 			n++
+			if i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9' {
+				// "?1" would render as $21 on PostgreSQL (and ?1 is a
+				// numbered parameter on SQLite): keep the digits apart.
+				b.Buf = append(b.Buf, ' ')
+			}
 		default:
 			b.Buf = append(b.Buf, c)
 		}

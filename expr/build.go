@@ -85,8 +85,24 @@ func IsNull(x any) Expr { return &NullCheck{X: Of(x)} }
 // IsNotNull is x IS NOT NULL.
 func IsNotNull(x any) Expr { return &NullCheck{X: Of(x), Negated: true} }
 
+// matchParam keeps a LIKE and its bound pattern in one allocation, as
+// compareParam does for comparisons.
+type matchParam struct {
+	m Match
+	p Param
+}
+
 // Like is x LIKE pattern.
-func Like(x, pattern any) Expr { return &Match{X: Of(x), Pattern: Of(pattern)} }
+func Like(x, pattern any) Expr {
+	if _, isNode := pattern.(Expr); !isNode {
+		if _, isQuery := pattern.(Query); !isQuery {
+			n := &matchParam{m: Match{X: Of(x)}, p: Param{Value: pattern}}
+			n.m.Pattern = &n.p
+			return &n.m
+		}
+	}
+	return &Match{X: Of(x), Pattern: Of(pattern)}
+}
 
 // Count is COUNT(x); Count(nil) is COUNT(*).
 func Count(x any) Expr {

@@ -153,9 +153,11 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return err
 	}
 	defer func() {
-		if p := recover(); p != nil {
+		// fn panicked, or ended its goroutine (runtime.Goexit, as
+		// t.FailNow does): roll back rather than leave the transaction
+		// open, holding its connection and locks. A panic goes on.
+		if !tx.done {
 			_ = tx.Rollback()
-			panic(p)
 		}
 	}()
 	if err := fn(tx); err != nil {

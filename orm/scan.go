@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -84,7 +85,7 @@ func Collect[T any](res *Result) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, 16)
+	out := make([]T, 0, max(res.sizeHint, 16)) // room for the LIMIT, if any
 	var zero T
 	for res.Rows.Next() {
 		out = append(out, zero)
@@ -159,12 +160,32 @@ func normalize(k Kind, v any) (any, error) {
 			return b, nil
 		}
 	case KindInt, KindBigInt:
-		if n, ok := v.(int64); ok {
+		switch n := v.(type) {
+		case int64:
 			return n, nil
+		case []byte, string: // PostgreSQL's numeric, as text
+			i, err := strconv.ParseInt(string(textBytes(n)), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("integer result: %w", err)
+			}
+			return i, nil
+		}
+	case kindFloat:
+		switch n := v.(type) {
+		case float64:
+			return n, nil
+		case int64:
+			return float64(n), nil
+		case []byte, string:
+			f, err := strconv.ParseFloat(string(textBytes(n)), 64)
+			if err != nil {
+				return nil, fmt.Errorf("numeric result: %w", err)
+			}
+			return f, nil
 		}
 	case KindBlob:
 		if b, ok := v.([]byte); ok {
-			return append([]byte(nil), b...), nil
+			return append([]byte{}, b...), nil // an empty blob is not NULL
 		}
 	case KindJSON, KindFile, KindCounter, KindPNCounter, KindLWWRegister, KindORSet:
 		var out any
@@ -203,6 +224,80 @@ type binding struct {
 	skip   bool
 	decode bool // JSON text decoded into the destination
 	tmp    jsonHolder
+	conv   convHolder // with conv.how set, the column is scanned through conv
+}
+
+// bindingFor says how a column of kind k reaches field f.
+func bindingFor(k Kind, f *fieldInfo) binding {
+	b := binding{field: f, decode: decodes(k, f.typ)}
+	if b.decode {
+		return b
+	}
+	switch {
+	case k == KindBlob && f.typ == bytesType:
+		b.conv.how = convBlob
+	case k == KindBlob && f.typ == bytesPtrType:
+		b.conv.how = convBlobPtr
+	case f.typ == anyType:
+		b.conv.how = convAny
+	}
+	b.conv.kind = k
+	return b
+}
+
+// convKind is how a convHolder stores a column's value.
+type convKind uint8
+
+const (
+	convNone    convKind = iota
+	convBlob             // []byte: NULL is nil, an empty blob an empty slice
+	convBlobPtr          // *[]byte: the same behind a pointer
+	convAny              // any: the value Maps gives for the column's kind
+)
+
+// convHolder scans a column whose Go value plasma decides rather than the
+// driver, so that it is the same on both engines: SQLite's driver reads an
+// empty blob as a nil slice (PostgreSQL's as an empty one), and a boolean
+// into any as an integer.
+type convHolder struct {
+	dst  unsafe.Pointer
+	kind Kind
+	how  convKind
+}
+
+// Scan stores src at dst.
+func (h *convHolder) Scan(src any) error {
+	switch h.how {
+	case convBlob, convBlobPtr:
+		var b []byte
+		switch v := src.(type) {
+		case nil:
+			if h.how == convBlob {
+				*(*[]byte)(h.dst) = nil
+			} else {
+				*(**[]byte)(h.dst) = nil
+			}
+			return nil
+		case []byte:
+			b = append(make([]byte, 0, len(v)), v...)
+		case string:
+			b = []byte(v)
+		default:
+			return fmt.Errorf("blob column holds %T", src)
+		}
+		if h.how == convBlob {
+			*(*[]byte)(h.dst) = b
+		} else {
+			*(**[]byte)(h.dst) = &b
+		}
+	case convAny:
+		v, err := normalize(h.kind, src)
+		if err != nil {
+			return err
+		}
+		*(*any)(h.dst) = v
+	}
+	return nil
 }
 
 type jsonHolder struct{ b []byte }
@@ -238,7 +333,7 @@ func newScanner[T any](res *Result) (*scanner, error) {
 			return nil, fmt.Errorf("plasma: scanning into %s needs one column, the result has %d", t, len(cols))
 		}
 		f := &fieldInfo{typ: t}
-		s.binds[0] = binding{field: f, decode: decodes(kindAt(res.Kinds, 0), t)}
+		s.binds[0] = bindingFor(kindAt(res.Kinds, 0), f)
 		return s, nil
 	}
 	fields := structFields(t)
@@ -249,7 +344,7 @@ func newScanner[T any](res *Result) (*scanner, error) {
 			s.dest[i] = discard{}
 			continue
 		}
-		s.binds[i] = binding{field: f, decode: decodes(kindAt(res.Kinds, i), f.typ)}
+		s.binds[i] = bindingFor(kindAt(res.Kinds, i), f)
 	}
 	return s, nil
 }
@@ -267,6 +362,8 @@ func decodes(k Kind, t reflect.Type) bool {
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
 	bytesType      = reflect.TypeFor[[]byte]()
+	bytesPtrType   = reflect.TypeFor[*[]byte]()
+	anyType        = reflect.TypeFor[any]()
 	scannerIface   = reflect.TypeFor[sql.Scanner]()
 )
 
@@ -289,6 +386,9 @@ func (s *scanner) scan(base unsafe.Pointer) error {
 		case b.skip:
 		case b.decode:
 			s.dest[i] = &b.tmp
+		case b.conv.how != convNone:
+			b.conv.dst = unsafe.Add(base, b.field.offset)
+			s.dest[i] = &b.conv
 		default:
 			s.dest[i] = b.field.addr(base)
 		}
@@ -298,8 +398,14 @@ func (s *scanner) scan(base unsafe.Pointer) error {
 	}
 	for i := range s.binds {
 		b := &s.binds[i]
-		if !b.decode || b.tmp.b == nil {
+		if !b.decode {
 			continue
+		}
+		if b.tmp.b == nil { // SQL NULL
+			if !nullable(b.field.typ) {
+				return &ScanError{Column: s.cols[i], Err: fmt.Errorf("%w (%s)", ErrNull, b.field.typ)}
+			}
+			continue // the destination is still its zero value
 		}
 		if err := json.Unmarshal(b.tmp.b, b.field.addr(base)); err != nil {
 			return &ScanError{Column: s.cols[i], Err: err}

@@ -3,6 +3,7 @@ package orm
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/plasma-go/plasma/expr"
@@ -20,10 +21,60 @@ type source struct {
 // scope is the set of sources a column reference can resolve against; a
 // subquery's scope has its enclosing statement's as parent, so correlated
 // references resolve.
+//
+// A SELECT's scope comes from a pool (newScope, release): the statement is
+// validated on every render and the scope is garbage as soon as rendering
+// ends. It keeps what names the statement (its FROM clause) rather than the
+// name, which is built only if an error needs it.
 type scope struct {
 	stmt    string
 	sources []source
 	parent  *scope
+	srcBuf  [2]source // backs sources for the common one- and two-source statement
+	params  int       // bound values walk met: a hint to size the arguments
+
+	// A pooled SELECT scope names its statement from these, only when an
+	// error needs the name (see name).
+	pooled   bool
+	selFrom  *Table
+	selSub   bool
+	selAlias string
+}
+
+var scopePool = sync.Pool{New: func() any { return new(scope) }}
+
+// newScope takes an empty scope for q from the pool; release returns it.
+func newScope(q *SelectQuery, parent *scope) *scope {
+	s := scopePool.Get().(*scope)
+	s.pooled, s.parent = true, parent
+	s.selFrom, s.selSub, s.selAlias = q.Parts.From, q.Parts.FromSub != nil, q.Parts.FromAlias
+	s.sources = s.srcBuf[:0]
+	return s
+}
+
+// release returns a scope from newScope to the pool; other scopes, and
+// nil, are left alone. Nothing may refer to s afterwards: errors copy the
+// statement name, never the scope.
+func (s *scope) release() {
+	if s == nil || !s.pooled {
+		return
+	}
+	if len(s.sources) > len(s.srcBuf) {
+		clear(s.srcBuf[:]) // sources outgrew srcBuf, which keeps stale copies
+	}
+	clear(s.sources) // drop the references (srcBuf's, in the common case)
+	s.sources, s.parent, s.stmt, s.params = nil, nil, "", 0
+	s.pooled, s.selFrom, s.selSub, s.selAlias = false, nil, false, ""
+	scopePool.Put(s)
+}
+
+// name is the statement's name for errors. A SELECT's is built only when
+// an error needs it, so validation allocates nothing.
+func (s *scope) name() string {
+	if s.pooled {
+		return selectName(s.selFrom, s.selSub, s.selAlias)
+	}
+	return s.stmt
 }
 
 // resolved is what a column reference names.
@@ -43,10 +94,10 @@ func (s *scope) column(c *expr.Column) (resolved, error) {
 	name := c.Name
 	if c.Table != "" {
 		if !s.hasAlias(c.Table) {
-			return resolved{}, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownTable}
+			return resolved{}, &QueryError{Statement: s.name(), Column: qualified(c), Err: ErrUnknownTable}
 		}
 	}
-	return resolved{}, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownColumn, Detail: fmt.Sprintf("no source has a column %q", name)}
+	return resolved{}, &QueryError{Statement: s.name(), Column: qualified(c), Err: ErrUnknownColumn, Detail: fmt.Sprintf("no source has a column %q", name)}
 }
 
 func (s *scope) hasAlias(a string) bool {
@@ -70,12 +121,12 @@ func (s *scope) local(c *expr.Column) (r resolved, found bool, err error) {
 		got, ok := src.lookup(c.Name)
 		if !ok {
 			if c.Table != "" {
-				return resolved{}, false, &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrUnknownColumn}
+				return resolved{}, false, &QueryError{Statement: s.name(), Column: qualified(c), Err: ErrUnknownColumn}
 			}
 			continue
 		}
 		if found {
-			return resolved{}, false, &QueryError{Statement: s.stmt, Column: c.Name, Err: ErrAmbiguousColumn,
+			return resolved{}, false, &QueryError{Statement: s.name(), Column: c.Name, Err: ErrAmbiguousColumn,
 				Detail: "qualify it with its table"}
 		}
 		r, found = got, true
@@ -88,11 +139,15 @@ func (s *scope) local(c *expr.Column) (r resolved, found bool, err error) {
 
 func (src *source) lookup(name string) (resolved, bool) {
 	if src.table != nil {
-		col, ok := src.table.Column(name)
-		if !ok {
-			return resolved{}, false
+		// Index rather than Table.Column, which copies every Column it
+		// passes: this runs for each column reference on every render.
+		cols := src.table.columns
+		for i := range cols {
+			if d := &cols[i].def; d.Name == name {
+				return resolved{kind: d.Kind, nullable: d.Nullable}, true
+			}
 		}
-		return resolved{kind: col.def.Kind, nullable: col.def.Nullable}, true
+		return resolved{}, false
 	}
 	for i, n := range src.cols {
 		if n == name {
@@ -131,6 +186,11 @@ func (s *scope) walk(e expr.Expr) error {
 		_, err := s.column(n)
 		return err
 	case *expr.Compare:
+		if c, ok := n.Left.(*expr.Column); ok {
+			if p, ok := n.Right.(*expr.Param); ok {
+				return s.columnValue(c, p) // the common case, resolved once
+			}
+		}
 		if err := s.walk(n.Left); err != nil {
 			return err
 		}
@@ -142,6 +202,11 @@ func (s *scope) walk(e expr.Expr) error {
 		}
 		return s.compareKinds(n.Right, n.Left)
 	case *expr.Match:
+		if c, ok := n.X.(*expr.Column); ok {
+			if p, ok := n.Pattern.(*expr.Param); ok {
+				return s.columnValue(c, p)
+			}
+		}
 		if err := s.walk(n.X); err != nil {
 			return err
 		}
@@ -179,7 +244,7 @@ func (s *scope) walk(e expr.Expr) error {
 			return s.walk(n.X)
 		}
 	case *expr.Alias:
-		if err := checkIdent(s.stmt, "alias", n.Name); err != nil {
+		if err := checkIdent(s.name(), "alias", n.Name); err != nil {
 			return err
 		}
 		return s.walk(n.X)
@@ -188,6 +253,7 @@ func (s *scope) walk(e expr.Expr) error {
 			return q.validate(s)
 		}
 	case *expr.Raw:
+		s.params += len(n.Args)
 		for _, a := range n.Args {
 			if x, ok := a.(expr.Expr); ok {
 				if err := s.walk(x); err != nil {
@@ -195,9 +261,10 @@ func (s *scope) walk(e expr.Expr) error {
 				}
 			}
 		}
-	case *expr.Param:
+	case *expr.Param, *expr.Slot:
+		s.params++
 	case nil:
-		return &QueryError{Statement: s.stmt, Err: ErrNoValues, Detail: "nil expression"}
+		return &QueryError{Statement: s.name(), Err: ErrNoValues, Detail: "nil expression"}
 	}
 	return nil
 }
@@ -220,11 +287,30 @@ func (s *scope) compareKinds(col, val expr.Expr) error {
 		return nil
 	}
 	r, err := s.column(c)
-	if err != nil || r.kind == 0 || p.Value == nil {
+	if err != nil {
 		return err
 	}
-	if _, err := bindValue(r.kind, false, p.Value); err != nil {
-		return &QueryError{Statement: s.stmt, Column: qualified(c), Err: ErrValueKind, Detail: err.Error()}
+	return s.valueKind(c, r, p)
+}
+
+// columnValue walks a column compared with a bound value, as walking both
+// and then compareKinds would, resolving the column once.
+func (s *scope) columnValue(c *expr.Column, p *expr.Param) error {
+	r, err := s.column(c)
+	if err != nil {
+		return err
+	}
+	s.params++
+	return s.valueKind(c, r, p)
+}
+
+// valueKind checks that p suits the column c resolved to r.
+func (s *scope) valueKind(c *expr.Column, r resolved, p *expr.Param) error {
+	if r.kind == 0 || p.Value == nil {
+		return nil
+	}
+	if err := checkArg(r.kind, p.Value); err != nil {
+		return &QueryError{Statement: s.name(), Column: qualified(c), Err: ErrValueKind, Detail: err.Error()}
 	}
 	return nil
 }

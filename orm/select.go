@@ -3,6 +3,7 @@ package orm
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -165,44 +166,74 @@ func (q *SelectQuery) ToSql() (string, []any, error) { return toSQL(q) }
 func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
 
 func (q *SelectQuery) name() string {
+	return selectName(q.Parts.From, q.Parts.FromSub != nil, q.Parts.FromAlias)
+}
+
+// selectName names a SELECT for errors from its FROM clause.
+func selectName(from *Table, fromSub bool, alias string) string {
 	switch {
-	case q.Parts.From != nil:
-		return "SELECT FROM " + q.Parts.From.Name()
-	case q.Parts.FromSub != nil:
-		return "SELECT FROM (subquery) " + q.Parts.FromAlias
+	case from != nil:
+		return "SELECT FROM " + from.Name()
+	case fromSub:
+		return "SELECT FROM (subquery) " + alias
 	}
 	return "SELECT"
 }
 
-// scope returns the sources q's expressions resolve against.
+// scope returns the sources q's expressions resolve against, in a pooled
+// scope the caller releases.
 func (q *SelectQuery) scope(outer *scope) (*scope, error) {
+	s := newScope(q, outer)
+	if err := q.initScope(s, outer); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// initScope adds q's sources to s, fresh from newScope.
+func (q *SelectQuery) initScope(s *scope, outer *scope) error {
 	p := &q.Parts
-	s := &scope{stmt: q.name(), parent: outer}
 	switch {
 	case p.From != nil:
+		if err := checkTableAlias(s, p.From); err != nil {
+			return err
+		}
 		s.sources = append(s.sources, source{alias: p.From.Alias(), table: p.From})
 	case p.FromSub != nil:
-		if err := checkIdent(s.stmt, "subquery alias", p.FromAlias); err != nil {
-			return nil, err
+		if err := checkIdent(s.name(), "subquery alias", p.FromAlias); err != nil {
+			return err
 		}
 		if err := p.FromSub.validate(outer); err != nil {
-			return nil, err
+			return err
 		}
 		cols, kinds := p.FromSub.outputs()
 		s.sources = append(s.sources, source{alias: p.FromAlias, cols: cols, kinds: kinds})
 	}
 	for _, j := range p.Joins {
 		if j.Table == nil {
-			return nil, &QueryError{Statement: s.stmt, Err: ErrNoTable, Detail: "JOIN of a nil table"}
+			return &QueryError{Statement: s.name(), Err: ErrNoTable, Detail: "JOIN of a nil table"}
+		}
+		if err := checkTableAlias(s, j.Table); err != nil {
+			return err
 		}
 		for _, src := range s.sources {
 			if src.alias == j.Table.Alias() {
-				return nil, &QueryError{Statement: s.stmt, Err: ErrDuplicateAlias, Detail: strconv.Quote(src.alias)}
+				return &QueryError{Statement: s.name(), Err: ErrDuplicateAlias, Detail: strconv.Quote(src.alias)}
 			}
 		}
 		s.sources = append(s.sources, source{alias: j.Table.Alias(), table: j.Table})
 	}
-	return s, nil
+	return nil
+}
+
+// checkTableAlias refuses a table alias (Table.As) no engine can store:
+// NUL would cut the statement short on SQLite.
+func checkTableAlias(s *scope, t *Table) error {
+	if t.alias == "" {
+		return nil
+	}
+	return checkIdent(s.name(), "table alias", t.alias)
 }
 
 // outputs names the columns the query returns, with their kinds where a
@@ -227,6 +258,7 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 	for i, c := range p.Columns {
 		names[i], kinds[i] = output(s, c)
 	}
+	s.release()
 	return names, kinds
 }
 
@@ -241,13 +273,30 @@ func output(s *scope, c expr.Expr) (string, Kind) {
 		_, k := output(s, n.X)
 		return n.Name, k
 	case *expr.Aggregate:
-		if n.Func == expr.AggMax || n.Func == expr.AggMin {
+		switch n.Func {
+		case expr.AggMax, expr.AggMin:
 			_, k := output(s, n.X)
 			return "", k
+		case expr.AggCount:
+			return "", KindBigInt
+		case expr.AggSum:
+			// PostgreSQL sums a bigint as numeric (text to the driver),
+			// SQLite as an integer: the kind makes both read as int64.
+			if _, k := output(s, n.X); k == KindInt || k == KindBigInt {
+				return "", KindBigInt
+			}
+		case expr.AggAvg:
+			// PostgreSQL averages integers as numeric, SQLite as REAL.
+			return "", kindFloat
 		}
 	}
 	return "", 0
 }
+
+// kindFloat is the kind of a result column that is a floating-point
+// number, such as AVG: no column is declared with it, but it tells the
+// scanner to read PostgreSQL's numeric text as a float64, as SQLite's REAL.
+const kindFloat Kind = 255
 
 func tableOutputs(t *Table) ([]string, []Kind) {
 	names := make([]string, len(t.columns))
@@ -258,8 +307,27 @@ func tableOutputs(t *Table) ([]string, []Kind) {
 	return names, kinds
 }
 
+// rowsHint is how many rows to make room for when collecting the
+// result: the LIMIT, when there is a modest one.
+func (q *SelectQuery) rowsHint() int {
+	if p := &q.Parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
+		return int(p.Limit)
+	}
+	return 0
+}
+
+// maxRowsHint bounds the room made for rows ahead of reading them.
+const maxRowsHint = 1024
+
 // resultKinds gives the scanner each output column's kind.
 func (q *SelectQuery) resultKinds() []Kind {
+	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil {
+		kinds := make([]Kind, len(p.From.columns)) // the kinds alone: one allocation
+		for i, c := range p.From.columns {
+			kinds[i] = c.def.Kind
+		}
+		return kinds
+	}
 	_, kinds := q.outputs()
 	return kinds
 }
@@ -268,17 +336,22 @@ func (q *SelectQuery) resultKinds() []Kind {
 // values suit their columns, selected columns are grouped when the query
 // aggregates, and LIMIT/OFFSET are not negative.
 func (q *SelectQuery) validate(outer *scope) error {
-	_, err := q.check(outer)
+	s, err := q.check(outer)
+	s.release()
 	return err
 }
 
-// check validates q and returns its scope.
+// check validates q and returns its scope, which the caller releases.
 func (q *SelectQuery) check(outer *scope) (*scope, error) {
 	s, err := q.checkClauses(outer)
 	if err != nil {
 		return nil, err
 	}
-	return s, q.checkGrouping(s)
+	if err := q.checkGrouping(s); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
 }
 
 func (q *SelectQuery) checkClauses(outer *scope) (*scope, error) {
@@ -290,27 +363,43 @@ func (q *SelectQuery) checkClauses(outer *scope) (*scope, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := q.walkClauses(s); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// walkClauses checks every clause of q against its scope s.
+func (q *SelectQuery) walkClauses(s *scope) error {
+	p := &q.Parts
 	if p.Limit < 0 || p.Offset < 0 {
-		return nil, &QueryError{Statement: s.stmt, Err: ErrBadLimit, Detail: fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, p.Offset)}
+		return &QueryError{Statement: s.name(), Err: ErrBadLimit, Detail: fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, p.Offset)}
 	}
 	for _, group := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
 		for _, e := range group {
 			if err := s.walk(e); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	for _, j := range p.Joins {
-		if err := s.walk(j.On); err != nil {
-			return nil, err
+	// A join's ON sees FROM and the tables joined so far, not later ones:
+	// PostgreSQL refuses a reference to a table joined further on.
+	all, first := s.sources, len(s.sources)-len(p.Joins)
+	for i, j := range p.Joins {
+		s.sources = all[:first+i+1]
+		err := s.walk(j.On)
+		s.sources = all
+		if err != nil {
+			return err
 		}
 	}
 	for _, o := range p.OrderBy {
 		if err := s.walk(o.X); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // checkGrouping refuses a projected column that is neither in GROUP BY nor
@@ -318,55 +407,167 @@ func (q *SelectQuery) checkClauses(outer *scope) (*scope, error) {
 // return an arbitrary row's value; PostgreSQL refuses. plasma refuses on both.
 func (q *SelectQuery) checkGrouping(s *scope) error {
 	p := &q.Parts
-	aggregates := len(p.GroupBy) > 0
+	aggregates := len(p.GroupBy) > 0 || len(p.Having) > 0
 	for _, c := range p.Columns {
 		aggregates = aggregates || hasAggregate(c)
+	}
+	for _, o := range p.OrderBy {
+		aggregates = aggregates || hasAggregate(o.X)
 	}
 	if !aggregates {
 		return nil
 	}
 	if len(p.Columns) == 0 {
-		return &QueryError{Statement: s.stmt, Err: ErrUngrouped, Detail: "a grouped query must name its columns"}
+		return &QueryError{Statement: s.name(), Err: ErrUngrouped, Detail: "a grouped query must name its columns"}
 	}
-	for _, c := range p.Columns {
-		if col := ungrouped(c, p.GroupBy); col != nil {
-			return &QueryError{Statement: s.stmt, Column: qualified(col), Err: ErrUngrouped}
+	g := grouping{s: s, groups: p.GroupBy}
+	for _, list := range [...][]expr.Expr{p.Columns, p.Having} {
+		for _, e := range list {
+			if col := g.ungrouped(e); col != nil {
+				return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped}
+			}
+		}
+	}
+	for _, o := range p.OrderBy {
+		if col := g.ungrouped(o.X); col != nil {
+			return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped, Detail: "in ORDER BY"}
 		}
 	}
 	return nil
 }
 
-// ungrouped returns a column of e outside any aggregate and not grouped.
-func ungrouped(e expr.Expr, groups []expr.Expr) *expr.Column {
-	switch n := e.(type) {
-	case *expr.Column:
-		for _, g := range groups {
-			if gc, ok := g.(*expr.Column); ok && sameColumn(gc, n) {
+// grouping finds columns used outside GROUP BY in a grouped query.
+type grouping struct {
+	s      *scope
+	groups []expr.Expr
+}
+
+// ungrouped returns a column of e that is outside any aggregate, not
+// grouped, and not of a table whose whole primary key is grouped (such a
+// column is functionally dependent on the key: both engines accept it).
+// An expression that is itself a GROUP BY term is grouped.
+func (g grouping) ungrouped(e expr.Expr) *expr.Column {
+	if _, isCol := e.(*expr.Column); !isCol {
+		for _, x := range g.groups {
+			if x == e || reflect.DeepEqual(x, e) {
 				return nil
 			}
 		}
+	}
+	switch n := e.(type) {
+	case *expr.Column:
+		for _, x := range g.groups {
+			if gc, ok := x.(*expr.Column); ok && sameColumn(gc, n) {
+				return nil
+			}
+		}
+		if g.keyGrouped(n) {
+			return nil
+		}
 		return n
 	case *expr.Alias:
-		return ungrouped(n.X, groups)
+		return g.ungrouped(n.X)
 	case *expr.Compare:
-		if c := ungrouped(n.Left, groups); c != nil {
+		return firstCol(g.ungrouped(n.Left), n.Right, g)
+	case *expr.Match:
+		return firstCol(g.ungrouped(n.X), n.Pattern, g)
+	case *expr.Negation:
+		return g.ungrouped(n.X)
+	case *expr.NullCheck:
+		return g.ungrouped(n.X)
+	case *expr.Logic:
+		for _, a := range n.Args {
+			if c := g.ungrouped(a); c != nil {
+				return c
+			}
+		}
+	case *expr.In:
+		if c := g.ungrouped(n.X); c != nil {
 			return c
 		}
-		return ungrouped(n.Right, groups)
+		for _, a := range n.List {
+			if c := g.ungrouped(a); c != nil {
+				return c
+			}
+		}
+	case *expr.Raw:
+		for _, a := range n.Args {
+			if x, ok := a.(expr.Expr); ok {
+				if c := g.ungrouped(x); c != nil {
+					return c
+				}
+			}
+		}
 	}
+	// Aggregates, parameters and subqueries group nothing.
 	return nil
+}
+
+func firstCol(c *expr.Column, next expr.Expr, g grouping) *expr.Column {
+	if c != nil {
+		return c
+	}
+	return g.ungrouped(next)
+}
+
+// keyGrouped reports whether c belongs to a table of the query whose
+// primary key columns are all grouped.
+func (g grouping) keyGrouped(c *expr.Column) bool {
+	for i := range g.s.sources {
+		src := &g.s.sources[i]
+		if src.table == nil || (c.Table != "" && c.Table != src.alias) {
+			continue
+		}
+		if _, ok := src.table.Column(c.Name); !ok {
+			continue
+		}
+		pk := src.table.PrimaryKey()
+		if len(pk) == 0 {
+			return false
+		}
+		for _, k := range pk {
+			if !slices.ContainsFunc(g.groups, func(x expr.Expr) bool {
+				gc, ok := x.(*expr.Column)
+				return ok && gc.Name == k && (gc.Table == src.alias || gc.Table == "")
+			}) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func sameColumn(a, b *expr.Column) bool {
 	return a.Name == b.Name && (a.Table == b.Table || a.Table == "" || b.Table == "")
 }
 
+// hasAggregate reports whether e calls an aggregate outside a subquery,
+// which makes the query an aggregate query.
 func hasAggregate(e expr.Expr) bool {
 	switch n := e.(type) {
 	case *expr.Aggregate:
 		return true
 	case *expr.Alias:
 		return hasAggregate(n.X)
+	case *expr.Compare:
+		return hasAggregate(n.Left) || hasAggregate(n.Right)
+	case *expr.Match:
+		return hasAggregate(n.X) || hasAggregate(n.Pattern)
+	case *expr.Negation:
+		return hasAggregate(n.X)
+	case *expr.NullCheck:
+		return hasAggregate(n.X)
+	case *expr.Logic:
+		return slices.ContainsFunc(n.Args, hasAggregate)
+	case *expr.In:
+		return hasAggregate(n.X) || slices.ContainsFunc(n.List, hasAggregate)
+	case *expr.Raw:
+		for _, a := range n.Args {
+			if x, ok := a.(expr.Expr); ok && hasAggregate(x) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -380,9 +581,12 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 	if err != nil {
 		return err
 	}
+	if b.Args == nil && s.params > 0 {
+		b.Args = make([]any, 0, s.params) // one allocation for the arguments
+	}
 	saved := b.Outer
 	b.Outer = s
-	defer func() { b.Outer = saved }()
+	defer func() { b.Outer = saved; s.release() }()
 	return q.appendSQL(b)
 }
 
@@ -407,19 +611,19 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder) error {
 	if err := appendWhere(b, " HAVING ", p.Having); err != nil {
 		return err
 	}
-	if err := appendOrder(b, p.OrderBy); err != nil {
+	if err := q.appendOrder(b, p.OrderBy); err != nil {
 		return err
 	}
 	if p.HasLimit {
 		b.WriteString(" LIMIT ")
-		b.Buf = strconv.AppendInt(b.Buf, p.Limit, 10)
+		b.WriteInt(p.Limit)
 	}
 	if p.Offset > 0 {
 		if !p.HasLimit && b.D.Name() == "sqlite" {
 			b.WriteString(" LIMIT -1") // SQLite has no OFFSET without LIMIT
 		}
 		b.WriteString(" OFFSET ")
-		b.Buf = strconv.AppendInt(b.Buf, p.Offset, 10)
+		b.WriteInt(p.Offset)
 	}
 	return nil
 }
@@ -505,7 +709,7 @@ func appendWhere(b *dialect.Builder, keyword string, preds []expr.Expr) error {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
-		if err := b.Expr(e); err != nil {
+		if err := b.Predicate(e); err != nil {
 			return err
 		}
 	}
@@ -524,7 +728,13 @@ func appendList(b *dialect.Builder, list []expr.Expr) error {
 	return nil
 }
 
-func appendOrder(b *dialect.Builder, terms []expr.Order) error {
+// appendOrder renders ORDER BY. NULL sorts after every value, as
+// PostgreSQL has it: SQLite sorts it first, so on SQLite a term that can
+// be NULL says NULLS LAST (NULLS FIRST when descending), and both engines
+// return rows in one order.
+func (q *SelectQuery) appendOrder(b *dialect.Builder, terms []expr.Order) error {
+	sqlite := len(terms) > 0 && b.D.Name() == "sqlite"
+	s, _ := b.Outer.(*scope)
 	for i, o := range terms {
 		if i == 0 {
 			b.WriteString(" ORDER BY ")
@@ -537,6 +747,46 @@ func appendOrder(b *dialect.Builder, terms []expr.Order) error {
 		if o.Desc {
 			b.WriteString(" DESC")
 		}
+		if sqlite && q.mayBeNull(s, o.X) {
+			if o.Desc {
+				b.WriteString(" NULLS FIRST")
+			} else {
+				b.WriteString(" NULLS LAST")
+			}
+		}
 	}
 	return nil
+}
+
+// mayBeNull reports whether e can be NULL in q's rows: a nullable column,
+// any column of a left-joined table, anything but COUNT and a non-NULL
+// value otherwise.
+func (q *SelectQuery) mayBeNull(s *scope, e expr.Expr) bool {
+	switch n := e.(type) {
+	case *expr.Column:
+		if s == nil {
+			return true
+		}
+		r, err := s.column(n)
+		if err != nil || r.nullable {
+			return true
+		}
+		for _, j := range q.Parts.Joins {
+			if j.Kind != LeftJoin {
+				continue
+			}
+			if n.Table == j.Table.Alias() {
+				return true
+			}
+			if _, ok := j.Table.Column(n.Name); ok && n.Table == "" {
+				return true
+			}
+		}
+		return false
+	case *expr.Aggregate:
+		return n.Func != expr.AggCount
+	case *expr.Param:
+		return n.Value == nil
+	}
+	return true
 }

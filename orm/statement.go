@@ -65,6 +65,8 @@ type Result struct {
 	Kinds []Kind
 	// RowsAffected counts the rows a write without RETURNING changed.
 	RowsAffected int64
+
+	sizeHint int // rows to make room for when collecting, from a LIMIT
 }
 
 // Rows is a result set. *sql.Rows implements it; a middleware that must
@@ -91,6 +93,8 @@ type Middleware func(next Handler) Handler
 func execute(ctx context.Context, st *Statement) (*Result, error) {
 	text, args := st.SQL, st.Args
 	var kinds []Kind
+	hint := 0
+	rowsBack := st.Op == OpSelect || returns(st.Query)
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)
@@ -98,16 +102,21 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 			return nil, err
 		}
 		text, args = string(b.Buf), b.Args
-		if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
-			kinds = k.resultKinds()
+		if rowsBack { // a write without RETURNING has no result columns
+			if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
+				kinds = k.resultKinds()
+			}
+			if h, ok := st.Query.(interface{ rowsHint() int }); ok {
+				hint = h.rowsHint()
+			}
 		}
 	}
-	if st.Op == OpSelect || returns(st.Query) {
+	if rowsBack {
 		rows, err := st.DB.exec.QueryContext(ctx, text, args...)
 		if err != nil {
 			return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
 		}
-		return &Result{Rows: rows, Kinds: kinds}, nil
+		return &Result{Rows: rows, Kinds: kinds, sizeHint: hint}, nil
 	}
 	res, err := st.DB.exec.ExecContext(ctx, text, args...)
 	if err != nil {

@@ -3,6 +3,7 @@ package orm
 import (
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -30,6 +31,9 @@ import (
 func bindValue(k Kind, encrypted bool, v any) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if !encrypted && bindsAsIs(k, v) {
+		return v, nil // the caller's interface as it is: no re-boxing
 	}
 	if _, ok := v.(driver.Valuer); ok {
 		return v, nil
@@ -65,6 +69,14 @@ func bindValue(k Kind, encrypted bool, v any) (any, error) {
 	case KindBool:
 		if b, ok := v.(bool); ok {
 			return b, nil
+		}
+	case kindFloat: // a result such as AVG, compared from an outer query
+		switch v.(type) {
+		case float32, float64:
+			return v, nil
+		}
+		if n, ok := dialect.AsInt64(v); ok {
+			return n, nil
 		}
 	case KindBlob:
 		if b, ok := v.([]byte); ok {
@@ -114,4 +126,29 @@ func preview(v any) string {
 		s = s[:37] + "..."
 	}
 	return s
+}
+
+// bindsAsIs reports whether v, of one of the common Go types, is bound
+// unchanged to a column of kind k: the fast path of bindValue, which
+// returns the interface it was given instead of boxing the value again.
+func bindsAsIs(k Kind, v any) bool {
+	switch x := v.(type) {
+	case string:
+		return (k == KindText || k == KindID) && utf8.ValidString(x)
+	case int64:
+		return k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32)
+	case bool:
+		return k == KindBool
+	}
+	return false
+}
+
+// inStatement fills in the statement name of a *QueryError made without
+// one, so hot paths build the name only when there is an error.
+func inStatement(err error, stmt string) error {
+	var qe *QueryError
+	if errors.As(err, &qe) && qe.Statement == "" {
+		qe.Statement = stmt
+	}
+	return err
 }

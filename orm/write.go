@@ -70,15 +70,29 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
-	for _, r := range rows {
-		if q.err = q.addRow(r); q.err != nil {
+	var slab []any // the added rows' values share one allocation
+	q.Parts.Rows = slices.Grow(q.Parts.Rows, len(rows))
+	for i, r := range rows {
+		if q.err = q.addRow(r, &slab, len(rows)-i); q.err != nil {
 			return q
 		}
 	}
 	return q
 }
 
-func (q *InsertQuery) addRow(r Row) error {
+// carve takes n values from *slab, refilling it with room for left rows
+// of n when it runs out.
+func carve(slab *[]any, n, left int) []any {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]any, 0, n*left)
+	}
+	s := *slab
+	l := len(s)
+	*slab = s[:l+n]
+	return s[l : l+n : l+n]
+}
+
+func (q *InsertQuery) addRow(r Row, slab *[]any, left int) error {
 	p := &q.Parts
 	if len(r) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty row"}
@@ -93,16 +107,28 @@ func (q *InsertQuery) addRow(r Row) error {
 		return &QueryError{Statement: q.name(), Err: ErrRaggedRows,
 			Detail: fmt.Sprintf("row %d has %d columns, the first has %d", len(p.Rows)+1, len(r), len(p.Columns))}
 	}
-	vals := make([]any, len(p.Columns))
+	vals := carve(slab, len(p.Columns), left)
+	decl := p.Table.columns
+	next := 0 // p.Columns is in declaration order: find each after the last
 	for i, name := range p.Columns {
 		v, ok := r[name]
 		if !ok {
-			return &QueryError{Statement: q.name(), Column: name, Err: ErrRaggedRows,
+			return &QueryError{Statement: q.name(), Column: p.Table.name + "." + name, Err: ErrRaggedRows,
 				Detail: fmt.Sprintf("row %d leaves it out", len(p.Rows)+1)}
 		}
-		bound, err := bindColumn(q.name(), p.Table, name, v)
+		for next < len(decl) && decl[next].def.Name != name {
+			next++
+		}
+		var bound any
+		var err error
+		if next < len(decl) {
+			bound, err = bindDef("", p.Table, &decl[next], v)
+		} else {
+			bound, err = bindColumn("", p.Table, name, v) // out of order: look it up
+			next = 0
+		}
 		if err != nil {
-			return err
+			return inStatement(err, q.name()) // named only on error: no allocation per value
 		}
 		vals[i] = bound
 	}
@@ -138,6 +164,12 @@ func bindColumn(stmt string, t *Table, name string, v any) (any, error) {
 	if !ok {
 		return nil, &QueryError{Statement: stmt, Column: t.name + "." + name, Err: ErrUnknownColumn}
 	}
+	return bindDef(stmt, t, &c, v)
+}
+
+// bindDef checks v against c, a column of t, and returns what to bind.
+func bindDef(stmt string, t *Table, c *Column, v any) (any, error) {
+	name := c.def.Name
 	bound, err := bindValue(c.def.Kind, c.def.Encrypted, v)
 	if err != nil {
 		return nil, &QueryError{Statement: stmt, Column: t.name + "." + name, Err: ErrValueKind, Detail: err.Error()}
@@ -237,6 +269,9 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 		return err
 	}
 	p := &q.Parts
+	if b.Args == nil {
+		b.Args = make([]any, 0, len(p.Rows)*len(p.Columns)) // one allocation for the arguments
+	}
 	b.WriteString("INSERT INTO ")
 	b.Ident(p.Table.name)
 	b.WriteString(" (")
@@ -584,7 +619,7 @@ func writeScope(stmt string, t *Table, err error, where []expr.Expr, all bool, b
 }
 
 func checkReturning(stmt string, t *Table, r Returning) error {
-	if r.All {
+	if r.All || len(r.Columns) == 0 {
 		return nil
 	}
 	s := &scope{stmt: stmt, sources: []source{{alias: t.name, table: t}}}
