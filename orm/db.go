@@ -95,8 +95,14 @@ func (db *DB) setMiddleware(mws []Middleware) {
 // Tx is a DB bound to one database transaction.
 type Tx struct {
 	*DB
-	done bool
+	done   bool
+	nested bool // handed to DB.Tx's fn inside an enclosing transaction
 }
+
+// ErrNestedTx is returned by Commit and Rollback on the Tx that DB.Tx
+// hands its fn inside an enclosing transaction: the enclosing transaction's
+// owner decides, and fn aborts it by returning an error.
+var ErrNestedTx = errors.New("plasma: a nested transaction is committed or rolled back by its enclosing one")
 
 // ErrTxDone is returned by Commit and Rollback on a finished transaction.
 var ErrTxDone = sql.ErrTxDone
@@ -123,6 +129,9 @@ func (db *DB) Begin(ctx context.Context) (*Tx, error) {
 
 // Commit commits the transaction.
 func (tx *Tx) Commit() error {
+	if tx.nested {
+		return ErrNestedTx
+	}
 	if tx.done {
 		return ErrTxDone
 	}
@@ -133,6 +142,9 @@ func (tx *Tx) Commit() error {
 // Rollback aborts the transaction. Rollback after Commit returns
 // ErrTxDone, so it is safe to defer.
 func (tx *Tx) Rollback() error {
+	if tx.nested {
+		return ErrNestedTx
+	}
 	if tx.done {
 		return ErrTxDone
 	}
@@ -146,7 +158,7 @@ func (tx *Tx) Rollback() error {
 // decides.
 func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if db.tx != nil {
-		return fn(&Tx{DB: db})
+		return fn(&Tx{DB: db, nested: true})
 	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -187,19 +199,37 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (int64, error
 	return res.RowsAffected, nil
 }
 
-// Query runs raw SQL that returns rows through the middleware chain. The
-// caller closes the rows.
+// Query runs raw SQL that returns rows through the middleware chain, as
+// an OpRaw statement: plasma cannot see into the text, which may write (a
+// DELETE ... RETURNING). The caller closes the rows.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
 	text, err := db.rawText(query, args)
 	if err != nil {
 		return nil, err
 	}
-	st := &Statement{Op: OpSelect, SQL: text.sql, Args: text.args}
+	st := &Statement{Op: OpRaw, SQL: text.sql, Args: text.args, ReturnsRows: true}
 	res, err := db.run(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	return res.Rows, nil
+}
+
+// Run sends a statement through db's middleware chain and runs it on db's
+// executor. Builders and Exec/Query call it; it is exported for packages
+// that make statements of their own, such as migrations.
+func (db *DB) Run(ctx context.Context, st *Statement) (*Result, error) { return db.run(ctx, st) }
+
+// WithExecutor returns a DB with db's dialect and middleware that runs on
+// exec instead: a connection or a transaction its caller manages. When
+// exec is a *sql.Tx the result reports InTx.
+func (db *DB) WithExecutor(exec dialect.Executor) *DB {
+	n := *db
+	n.exec, n.sqlDB, n.tx = exec, nil, nil
+	if tx, ok := exec.(*sql.Tx); ok {
+		n.tx = tx
+	}
+	return &n
 }
 
 // ExecDDL runs a schema statement through the middleware chain.

@@ -17,7 +17,7 @@ const (
 	OpUpdate
 	OpDelete
 	OpDDL
-	OpRaw
+	OpRaw // SQL text plasma cannot see into: it may read or write
 )
 
 var opNames = [...]string{OpSelect: "SELECT", OpInsert: "INSERT", OpUpdate: "UPDATE", OpDelete: "DELETE", OpDDL: "DDL", OpRaw: "RAW"}
@@ -49,6 +49,10 @@ type Statement struct {
 	// SQL and Args are the text of DDL and raw statements.
 	SQL  string
 	Args []any
+	// ReturnsRows says a raw statement (OpRaw) is run as a query: DB.Query
+	// sets it. Its text may still write, so a middleware guarding writes
+	// must treat every OpRaw statement as a possible write.
+	ReturnsRows bool
 	// DB runs the statement. For a write inside a transaction it is the
 	// transaction, so a middleware can add statements to it.
 	DB *DB
@@ -94,7 +98,7 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	text, args := st.SQL, st.Args
 	var kinds []Kind
 	hint := 0
-	rowsBack := st.Op == OpSelect || returns(st.Query)
+	rowsBack := st.Op == OpSelect || st.ReturnsRows || returns(st.Query)
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)

@@ -240,6 +240,7 @@ type session struct {
 	ownConn bool
 	tx      *sql.Tx          // PostgreSQL
 	ex      dialect.Executor // tx, or conn inside BEGIN (SQLite)
+	db      *orm.DB          // the caller's DB on ex: steps go through its middleware
 	open    bool             // a transaction is open
 	restore []string         // SQLite pragmas to run after the transaction
 }
@@ -267,6 +268,7 @@ func begin(ctx context.Context, db *orm.DB, lock bool) (*session, error) {
 		s.end()
 		return nil, err
 	}
+	s.db = db.WithExecutor(s.ex)
 	return s, nil
 }
 
@@ -366,7 +368,8 @@ func (s *session) exec(ctx context.Context, st stmt) error {
 	if strings.HasPrefix(st.sql, "--") {
 		return nil
 	}
-	if _, err := s.ex.ExecContext(ctx, st.sql, st.args...); err != nil {
+	// Through the caller's middleware chain, as every plasma statement.
+	if _, err := s.db.Run(ctx, &orm.Statement{Op: orm.OpDDL, SQL: st.sql, Args: st.args}); err != nil {
 		return fmt.Errorf("%w (sql: %s)", err, st.sql)
 	}
 	return nil
