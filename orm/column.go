@@ -150,3 +150,12 @@ func (c Column) Name() string { return c.def.Name }
 
 // Kind returns the column's kind.
 func (c Column) Kind() Kind { return c.def.Kind }
+
+// storedKind is the kind a column's values are read and compared as: an
+// encrypted column holds its envelope as JSON text, whatever its kind.
+func storedKind(d *dialect.ColumnDef) Kind {
+	if d.Encrypted {
+		return KindText
+	}
+	return d.Kind
+}

@@ -144,7 +144,7 @@ func (src *source) lookup(name string) (resolved, bool) {
 		cols := src.table.columns
 		for i := range cols {
 			if d := &cols[i].def; d.Name == name {
-				return resolved{kind: d.Kind, nullable: d.Nullable}, true
+				return resolved{kind: storedKind(d), nullable: d.Nullable}, true
 			}
 		}
 		return resolved{}, false

@@ -302,7 +302,7 @@ func tableOutputs(t *Table) ([]string, []Kind) {
 	names := make([]string, len(t.columns))
 	kinds := make([]Kind, len(t.columns))
 	for i, c := range t.columns {
-		names[i], kinds[i] = c.def.Name, c.def.Kind
+		names[i], kinds[i] = c.def.Name, storedKind(&c.def)
 	}
 	return names, kinds
 }
@@ -323,8 +323,8 @@ const maxRowsHint = 1024
 func (q *SelectQuery) resultKinds() []Kind {
 	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil {
 		kinds := make([]Kind, len(p.From.columns)) // the kinds alone: one allocation
-		for i, c := range p.From.columns {
-			kinds[i] = c.def.Kind
+		for i := range p.From.columns {
+			kinds[i] = storedKind(&p.From.columns[i].def)
 		}
 		return kinds
 	}
