@@ -1,0 +1,354 @@
+package changelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+)
+
+// DefaultRegion is the region changes are logged under when neither the
+// context nor Options name one.
+const DefaultRegion = "default"
+
+// ErrIDUpdate is returned for an UPDATE that assigns the id of a synced
+// table: clients know a row by its id, so changing it would leave them a
+// row that no longer exists. Delete the row and insert a new one.
+var ErrIDUpdate = errors.New("plasma: change log: the id of a synced row cannot change; delete the row and insert a new one")
+
+// Options configures Middleware.
+type Options struct {
+	// Region is the region writes are logged under when their context
+	// names none (see WithRegion). Empty means DefaultRegion.
+	Region string
+	// Schema, when set, lets the log follow foreign keys: a DELETE whose
+	// ON DELETE CASCADE removes rows of synced tables logs a del for each
+	// of them, and one whose ON DELETE SET NULL changes rows logs their
+	// new images. Without it, only the rows a statement names are logged.
+	Schema *orm.Schema
+}
+
+// edge is a foreign key into a table that a DELETE follows.
+type edge struct {
+	child   *orm.Table
+	fk      string // the child's referencing column
+	ref     string // the parent's referenced column
+	setNull bool   // ON DELETE SET NULL rather than CASCADE
+}
+
+type logger struct {
+	region string
+	edges  map[string][]edge // by parent table name
+}
+
+// Middleware returns the change-log middleware. Every INSERT, UPDATE,
+// upsert and DELETE built with the ORM on a synced table writes, in the
+// same transaction, one change row per row it touched: a put with the row
+// as it is after the write, or a del. A write outside a transaction runs
+// in one the middleware opens, so the write and its change rows commit
+// together. Tables with ChangeLogSuppressed (or External) are not logged,
+// and neither are raw statements (DB.Exec, DB.Query): use Record for rows
+// changed that way.
+func Middleware(opts Options) orm.Middleware {
+	l := &logger{region: opts.Region, edges: map[string][]edge{}}
+	if opts.Schema != nil {
+		for _, child := range opts.Schema.Tables() {
+			def := child.Def()
+			if def == nil {
+				continue
+			}
+			for _, c := range def.Columns {
+				fk := c.References
+				if fk == nil || (fk.OnDelete != dialect.Cascade && fk.OnDelete != dialect.SetNull) {
+					continue
+				}
+				l.edges[fk.Table] = append(l.edges[fk.Table], edge{child: child, fk: c.Name, ref: fk.Column, setNull: fk.OnDelete == dialect.SetNull})
+			}
+		}
+	}
+	return func(next orm.Handler) orm.Handler {
+		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+			if !l.applies(st) {
+				return next(ctx, st)
+			}
+			var res *orm.Result
+			err := inTx(ctx, st.DB, func(db *orm.DB) error {
+				s := *st
+				s.DB = db
+				var err error
+				res, err = l.write(ctx, next, &s)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
+	}
+}
+
+// inTx runs fn on db if it is a transaction, else in a new transaction
+// of db's. An executor that cannot begin one (a DB made with orm.New over a
+// *sql.Tx) is used as it is.
+func inTx(ctx context.Context, db *orm.DB, fn func(*orm.DB) error) error {
+	if db.InTx() {
+		return fn(db)
+	}
+	ran := false
+	err := db.Tx(ctx, func(tx *orm.Tx) error {
+		ran = true
+		return fn(tx.DB)
+	})
+	if !ran && errors.Is(err, orm.ErrNoBeginner) {
+		return fn(db)
+	}
+	return err
+}
+
+func (l *logger) applies(st *orm.Statement) bool {
+	if st.Query == nil || st.Table == nil || !st.Op.IsWrite() {
+		return false
+	}
+	return st.Table.Synced() || (st.Op == orm.OpDelete && len(l.edges[st.Table.Name()]) > 0)
+}
+
+// capture says where a rewritten RETURNING puts what the log needs.
+type capture struct {
+	caller int // columns the caller asked for, first in each row (0: none)
+	image  int // index of the first column of the row image, -1 for none
+	id     int // index of the id column
+}
+
+// rewriteReturning extends r so that each returned row carries the row's
+// id (idOnly, for deletes) or its whole image, after the caller's own
+// columns.
+func rewriteReturning(r *orm.Returning, p *plan, idOnly bool) capture {
+	switch {
+	case r.All && idOnly:
+		return capture{caller: len(p.cols), image: -1, id: p.id}
+	case r.All:
+		return capture{caller: len(p.cols), image: 0, id: p.id}
+	case len(r.Columns) > 0:
+		k := len(r.Columns)
+		if idOnly {
+			r.Columns = append(slices.Clip(r.Columns), p.exprs[p.id])
+			return capture{caller: k, image: -1, id: k}
+		}
+		r.Columns = append(slices.Clip(r.Columns), p.exprs...)
+		return capture{caller: k, image: k, id: k + p.id}
+	case idOnly:
+		r.Columns = []expr.Expr{p.exprs[p.id]}
+		return capture{image: -1, id: 0}
+	default:
+		r.All = true
+		return capture{image: 0, id: p.id}
+	}
+}
+
+// change is one row of the log, before it is written.
+type change struct {
+	table string
+	id    string
+	op    Op
+	data  []byte
+}
+
+func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement) (*orm.Result, error) {
+	t := st.Table
+	p := planFor(t)
+	logged := t.Synced()
+	if logged && p.id < 0 {
+		return nil, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
+	}
+	var casc *cascade
+	if q, ok := st.Query.(*orm.DeleteQuery); ok && len(l.edges[t.Name()]) > 0 {
+		var err error
+		if casc, err = l.beforeDelete(ctx, next, st.DB, t, q.Parts.Where); err != nil {
+			return nil, err
+		}
+	}
+	if q, ok := st.Query.(*orm.UpdateQuery); ok && logged {
+		for _, a := range q.Parts.Set {
+			if a.Column == "id" {
+				return nil, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
+			}
+		}
+	}
+	var changes []change
+	var out *orm.Result
+	direct := false
+	if logged && !isPostgres(st.DB.Dialect()) && !hasReturning(st.Query) {
+		var err error
+		if out, changes, direct, err = l.writeDirect(ctx, next, st, p); err != nil {
+			return nil, err
+		}
+	}
+	if !direct {
+		var err error
+		if out, changes, err = l.writeReturning(ctx, next, st, p, logged); err != nil {
+			return nil, err
+		}
+	}
+	if casc != nil {
+		more, err := l.afterDelete(ctx, next, st.DB, casc)
+		if err != nil {
+			closeResult(out)
+			return nil, err
+		}
+		// A row of the statement's own table can also be reached through
+		// a self-reference: log it once.
+		own := make(map[string]bool, len(changes))
+		for _, c := range changes {
+			own[c.id] = true
+		}
+		for _, c := range more {
+			if c.table != t.Name() || !logged || !own[c.id] {
+				changes = append(changes, c)
+			}
+		}
+	}
+	if err := insertChanges(st.DB.Dialect(), regionOf(ctx, l.region), originOf(ctx), changes, func(text string, args []any) error {
+		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
+		return err
+	}); err != nil {
+		closeResult(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeReturning runs the write with a RETURNING clause extended to carry
+// what the log needs, and logs the returned rows.
+func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool) (*orm.Result, []change, error) {
+	if !logged {
+		res, err := next(ctx, st)
+		return res, nil, err
+	}
+	t := st.Table
+	run := *st
+	var cp capture
+	switch q := st.Query.(type) {
+	case *orm.InsertQuery:
+		c := q.Clone()
+		cp = rewriteReturning(&c.Parts.Returning, p, false)
+		run.Query = c
+	case *orm.UpdateQuery:
+		c := q.Clone()
+		cp = rewriteReturning(&c.Parts.Returning, p, false)
+		run.Query = c
+	case *orm.DeleteQuery:
+		c := q.Clone()
+		cp = rewriteReturning(&c.Parts.Returning, p, true)
+		run.Query = c
+	default:
+		res, err := next(ctx, st)
+		return res, nil, err
+	}
+	res, err := next(ctx, &run)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Rows == nil {
+		return nil, nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, t.Name())
+	}
+	buf, err := rowbuf.Read(res.Rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes := make([]change, 0, len(buf.Values))
+	for _, row := range buf.Values {
+		c := change{table: t.Name(), id: idString(row[cp.id]), op: OpDel}
+		if cp.image >= 0 {
+			c.op = OpPut
+			if c.data, err = p.image(row[cp.image : cp.image+len(p.cols)]); err != nil {
+				return nil, nil, err
+			}
+		}
+		changes = append(changes, c)
+	}
+	if cp.caller > 0 {
+		return buf.Result(cp.caller, res.Kinds), changes, nil
+	}
+	return &orm.Result{RowsAffected: int64(len(buf.Values))}, changes, nil
+}
+
+// hasReturning reports whether a write statement has a RETURNING clause.
+func hasReturning(q any) bool {
+	var r orm.Returning
+	switch q := q.(type) {
+	case *orm.InsertQuery:
+		r = q.Parts.Returning
+	case *orm.UpdateQuery:
+		r = q.Parts.Returning
+	case *orm.DeleteQuery:
+		r = q.Parts.Returning
+	}
+	return r.All || len(r.Columns) > 0
+}
+
+func closeResult(r *orm.Result) {
+	if r != nil && r.Rows != nil {
+		r.Rows.Close()
+	}
+}
+
+// maxChangesPerInsert bounds one INSERT's rows: 7 parameters each stays
+// under SQLite's and PostgreSQL's parameter limits.
+const maxChangesPerInsert = 500
+
+// originVals are the origin columns' values: NULL when unknown.
+type originVals struct{ clientID, mutationID any }
+
+func originOf(ctx context.Context) originVals {
+	if c, m, ok := OriginFrom(ctx); ok {
+		return originVals{clientID: c, mutationID: m}
+	}
+	return originVals{}
+}
+
+// insertChanges writes changes to the log through exec, which runs SQL
+// rendered for d.
+func insertChanges(d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
+	for len(changes) > 0 {
+		n := min(len(changes), maxChangesPerInsert)
+		chunk := changes[:n]
+		changes = changes[n:]
+		b := dialect.GetBuilder(d)
+		b.WriteString(`INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
+		for i, c := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			b.Bind(region)
+			b.WriteString(", ")
+			b.Bind(c.table)
+			b.WriteString(", ")
+			b.Bind(c.id)
+			b.WriteString(", ")
+			b.Bind(string(c.op))
+			b.WriteString(", ")
+			if c.data != nil {
+				b.Bind(string(c.data))
+			} else {
+				b.Bind(nil)
+			}
+			b.WriteString(", ")
+			b.Bind(o.clientID)
+			b.WriteString(", ")
+			b.Bind(o.mutationID)
+			b.WriteString(")")
+		}
+		text, args := string(b.Buf), b.Args
+		dialect.PutBuilder(b)
+		if err := exec(text, args); err != nil {
+			return fmt.Errorf("plasma: change log: %w", err)
+		}
+	}
+	return nil
+}

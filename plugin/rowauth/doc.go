@@ -1,0 +1,75 @@
+// Package rowauth enforces row-level authorization as a middleware: a
+// table's Auth.Read and Auth.Write rules (orm.TableAuth) are predicates,
+// computed from the request context, that every statement built with the
+// ORM is rewritten to respect.
+//
+// # Rules and identity
+//
+// A rule is an orm.AuthFunc: a function of the context that returns an
+// expr predicate over the table's rows, such as owner_id = the user. It
+// may reach other tables through subqueries (todos whose list_id is in the
+// user's memberships). An AuthorizePolicy binds the identity that
+// WithIdentity put on the context to such a predicate; Owner is the common
+// case:
+//
+//	var Todos = orm.NewTable("todos", orm.ID(), orm.Text("owner_id"), ...).
+//		With(orm.TableOptions{Auth: orm.TableAuth{
+//			Read:  rowauth.Owner(expr.ColRef("todos", "owner_id")).Rule(),
+//			Write: rowauth.Owner(expr.ColRef("todos", "owner_id")).Rule(),
+//		}})
+//
+// Write a rule's references to its own table qualified by the table's name
+// (Table.Col, or expr.ColRef where the table variable cannot be used in its
+// own initialiser); the middleware moves them onto each aliased instance.
+// A nil rule leaves that access unrestricted. A rule must return a
+// predicate: expr.And() allows every row.
+//
+// Deny by default: a statement that reaches a table with a rule for the
+// access, under a context with no identity, is refused with
+// ErrNoIdentity. Trusted backend code opts out with AsSystem, which
+// bypasses every rule; no context is a system context unless marked.
+//
+// # Reads
+//
+// The read rule is ANDed into every instance of the table in a SELECT:
+// into WHERE for the FROM table, into the ON clause of each join (an inner
+// join loses the hidden rows; a left join keeps its left rows with the
+// hidden right side NULL), and into every subquery at any depth — in FROM,
+// IN, scalar subqueries and the subqueries of UPDATE and DELETE. So an
+// aggregate only counts, sums or groups rows the identity can see. The
+// rules' own subqueries are trusted and not rewritten (a membership table
+// need not be readable for a rule to consult it).
+//
+// # Writes
+//
+// The semantics are those of PostgreSQL's row security (USING and WITH
+// CHECK) with the write rule playing both parts:
+//
+//   - DELETE and UPDATE only touch rows the write rule allows: it is
+//     ANDed into their WHERE, so other rows are silently left alone.
+//   - INSERT, upsert and UPDATE must leave every written row inside the
+//     write rule: the rule is evaluated on the written row in the
+//     statement's own RETURNING clause. An UPDATE that assigns no column
+//     the rule reads cannot move a row out of reach and is not checked
+//     again. An upsert is also refused if it would update an existing row
+//     outside the rule.
+//
+// A refused write returns an *AuthorizationError wrapping ErrOutsideRule
+// and leaves nothing behind: outside a transaction the statement runs in
+// one that is rolled back; inside the caller's transaction it runs under
+// a savepoint that is rolled back, so the transaction stays usable and a
+// caller that ignores the error still cannot commit the refused rows. Run
+// mutators with DB.Tx, which rolls back the whole transaction on the
+// error.
+//
+// Install rowauth outside (before) the change log, as serverdb does, so
+// that change rows are only written for authorised writes.
+//
+// # What is not checked
+//
+// Raw statements (DB.Exec, DB.Query, DDL) pass untouched: plasma cannot
+// see into them, and they are the escape hatch for trusted code. A raw
+// expression (expr.SQL) inside a builder statement is rendered as written.
+// A subquery that is not a plasma statement (a squirrel builder) is
+// refused with ErrUncheckable, since its tables cannot be filtered.
+package rowauth

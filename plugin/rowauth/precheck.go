@@ -1,0 +1,112 @@
+package rowauth
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+)
+
+// On SQLite a RETURNING clause is costly (the engine collects its rows in
+// an ephemeral table, which the pure-Go build allocates afresh for every
+// statement), so an INSERT is checked before it runs instead: the write
+// rule is evaluated over each proposed row — its values, and the declared
+// defaults of the columns it leaves out — standing in for the table under
+// the table's name. Nothing is written when a row fails, so no savepoint
+// is needed. SQLite runs one writer at a time, and the check and the
+// insert share a transaction, so nothing can change in between. An upsert
+// that may update an existing row is checked on the written row with
+// RETURNING, as on PostgreSQL.
+
+// precheckRows bounds the rows checked by one query.
+const precheckRows = 100
+
+func isPostgres(db *orm.DB) bool { return db.Dialect().Name() == "postgres" }
+
+// precheck refuses q if one of its proposed rows is outside wp.
+func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
+	p := &q.Parts
+	cols := t.Columns()
+	// Where each of the table's columns gets its value: an index into the
+	// proposed row, or -1 for the column's default.
+	from := make([]int, len(cols))
+	defaults := make([]any, len(cols))
+	for i, c := range cols {
+		from[i] = slices.Index(p.Columns, c.Name())
+		if from[i] < 0 {
+			defaults[i] = defaultOf(t, c)
+		}
+	}
+	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", wp)
+	for rows := p.Rows; len(rows) > 0; {
+		n := min(len(rows), precheckRows)
+		checks := make([]expr.Expr, n)
+		for r, row := range rows[:n] {
+			vals := make([]expr.Expr, len(cols))
+			for i, c := range cols {
+				v := defaults[i]
+				if from[i] >= 0 {
+					v = row[from[i]]
+				}
+				vals[i] = expr.As(expr.Bind(v), c.Name())
+			}
+			proposed := orm.Select(vals...)
+			checks[r] = expr.As(expr.Sub(orm.Select(ok).FromSubquery(proposed, t.Name())), "r"+strconv.Itoa(r))
+		}
+		rows = rows[n:]
+		res, err := next(a.ctx, &orm.Statement{Op: orm.OpSelect, Table: t, Query: orm.Select(checks...), DB: db})
+		if err != nil {
+			return err
+		}
+		buf, err := rowbuf.Read(res.Rows)
+		if err != nil {
+			return err
+		}
+		if len(buf.Values) != 1 {
+			return a.deny(t, ErrOutsideRule)
+		}
+		for _, v := range buf.Values[0][:n] {
+			if !truthy(v) {
+				return a.deny(t, ErrOutsideRule)
+			}
+		}
+	}
+	return nil
+}
+
+// defaultOf is the value a column left out of an INSERT takes: its
+// declared default, or NULL.
+func defaultOf(t *orm.Table, c orm.Column) any {
+	def := t.Def()
+	if def == nil {
+		return nil
+	}
+	cd := def.Column(c.Name())
+	if cd == nil || !cd.HasDefault || cd.Default == nil {
+		return nil
+	}
+	v := cd.Default
+	if cd.Kind.IsJSONText() || cd.Encrypted {
+		switch x := v.(type) {
+		case string:
+			if cd.Kind == orm.KindJSON && !cd.Encrypted {
+				b, _ := json.Marshal(x) // a Go string in a JSON column is a JSON string
+				v = string(b)
+			}
+		case []byte:
+			v = string(x)
+		case json.RawMessage:
+			v = string(x)
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				return nil
+			}
+			v = string(b)
+		}
+	}
+	return v
+}

@@ -1,0 +1,353 @@
+package rowauth
+
+import (
+	"fmt"
+
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+)
+
+// mapper rebuilds an expression tree bottom-up, sharing every node that
+// does not change. column may replace a column reference (nil: keep it);
+// query may replace a subquery's statement.
+type mapper struct {
+	column func(*expr.Column) expr.Expr
+	query  func(expr.Query) (q expr.Query, changed bool, err error)
+}
+
+func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
+	switch n := e.(type) {
+	case nil, *expr.Param:
+		return e, nil
+	case *expr.Column:
+		if m.column != nil {
+			if r := m.column(n); r != nil {
+				return r, nil
+			}
+		}
+		return e, nil
+	case *expr.Compare:
+		l, err := m.expr(n.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := m.expr(n.Right)
+		if err != nil {
+			return nil, err
+		}
+		if l == n.Left && r == n.Right {
+			return e, nil
+		}
+		return &expr.Compare{Op: n.Op, Left: l, Right: r}, nil
+	case *expr.Match:
+		x, err := m.expr(n.X)
+		if err != nil {
+			return nil, err
+		}
+		p, err := m.expr(n.Pattern)
+		if err != nil {
+			return nil, err
+		}
+		if x == n.X && p == n.Pattern {
+			return e, nil
+		}
+		return &expr.Match{X: x, Pattern: p}, nil
+	case *expr.Logic:
+		args, changed, err := m.list(n.Args)
+		if err != nil || !changed {
+			return e, err
+		}
+		return &expr.Logic{Op: n.Op, Args: args}, nil
+	case *expr.Negation:
+		x, err := m.expr(n.X)
+		if err != nil || x == n.X {
+			return e, err
+		}
+		return &expr.Negation{X: x}, nil
+	case *expr.In:
+		x, err := m.expr(n.X)
+		if err != nil {
+			return nil, err
+		}
+		list, changed, err := m.list(n.List)
+		if err != nil {
+			return nil, err
+		}
+		sub := n.Sub
+		if sub != nil {
+			q, subChanged, err := m.query(sub.Query)
+			if err != nil {
+				return nil, err
+			}
+			if subChanged {
+				sub = &expr.Subquery{Query: q}
+			}
+		}
+		if x == n.X && !changed && sub == n.Sub {
+			return e, nil
+		}
+		return &expr.In{X: x, List: list, Sub: sub}, nil
+	case *expr.NullCheck:
+		x, err := m.expr(n.X)
+		if err != nil || x == n.X {
+			return e, err
+		}
+		return &expr.NullCheck{X: x, Negated: n.Negated}, nil
+	case *expr.Aggregate:
+		if n.X == nil {
+			return e, nil
+		}
+		x, err := m.expr(n.X)
+		if err != nil || x == n.X {
+			return e, err
+		}
+		return &expr.Aggregate{Func: n.Func, X: x}, nil
+	case *expr.Alias:
+		x, err := m.expr(n.X)
+		if err != nil || x == n.X {
+			return e, err
+		}
+		return &expr.Alias{X: x, Name: n.Name}, nil
+	case *expr.Raw:
+		var args []any
+		for i, a := range n.Args {
+			var r any = a
+			switch v := a.(type) {
+			case expr.Expr:
+				x, err := m.expr(v)
+				if err != nil {
+					return nil, err
+				}
+				if x != v {
+					r = x
+				}
+			case expr.Query:
+				q, changed, err := m.query(v)
+				if err != nil {
+					return nil, err
+				}
+				if changed {
+					r = q
+				}
+			default:
+				continue
+			}
+			if args == nil && r != a {
+				args = append(make([]any, 0, len(n.Args)), n.Args[:i]...)
+			}
+			if args != nil {
+				args = append(args, r)
+			}
+		}
+		if args == nil {
+			return e, nil
+		}
+		for len(args) < len(n.Args) {
+			args = append(args, n.Args[len(args)])
+		}
+		return &expr.Raw{SQL: n.SQL, Args: args}, nil
+	case *expr.Subquery:
+		q, changed, err := m.query(n.Query)
+		if err != nil || !changed {
+			return e, err
+		}
+		return &expr.Subquery{Query: q}, nil
+	}
+	return nil, fmt.Errorf("plasma: rowauth: unknown expression node %T", e)
+}
+
+// list maps each expression of list; changed reports whether any did.
+func (m *mapper) list(list []expr.Expr) ([]expr.Expr, bool, error) {
+	var out []expr.Expr
+	for i, e := range list {
+		x, err := m.expr(e)
+		if err != nil {
+			return nil, false, err
+		}
+		if out == nil && x != e {
+			out = append(make([]expr.Expr, 0, len(list)), list[:i]...)
+		}
+		if out != nil {
+			out = append(out, x)
+		}
+	}
+	if out == nil {
+		return list, false, nil
+	}
+	return out, true, nil
+}
+
+// selectParts maps every expression of a SELECT's clauses in place; the
+// caller passes a clone. FROM subqueries are left to the caller.
+func (m *mapper) selectParts(p *orm.SelectParts) error {
+	for _, list := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
+		for i, e := range list {
+			x, err := m.expr(e)
+			if err != nil {
+				return err
+			}
+			list[i] = x
+		}
+	}
+	for i := range p.OrderBy {
+		x, err := m.expr(p.OrderBy[i].X)
+		if err != nil {
+			return err
+		}
+		p.OrderBy[i].X = x
+	}
+	for i := range p.Joins {
+		x, err := m.expr(p.Joins[i].On)
+		if err != nil {
+			return err
+		}
+		p.Joins[i].On = x
+	}
+	return nil
+}
+
+// requalify moves predicate e, written against table name, onto the
+// instance of that table called alias: qualified references to name, and
+// unqualified references outside subqueries, become alias.col. Inside a
+// subquery that has its own source called name, references are left to
+// that source.
+func requalify(e expr.Expr, name, alias string) (expr.Expr, error) {
+	inner := &mapper{}
+	inner.column = func(c *expr.Column) expr.Expr {
+		if c.Table == name && name != alias {
+			return &expr.Column{Table: alias, Name: c.Name}
+		}
+		return nil
+	}
+	inner.query = func(q expr.Query) (expr.Query, bool, error) {
+		return requalifySelect(q, name, inner)
+	}
+	top := &mapper{query: inner.query}
+	top.column = func(c *expr.Column) expr.Expr {
+		if c.Table == "" || (c.Table == name && name != alias) {
+			return &expr.Column{Table: alias, Name: c.Name}
+		}
+		return nil
+	}
+	return top.expr(e)
+}
+
+func requalifySelect(q expr.Query, name string, m *mapper) (expr.Query, bool, error) {
+	s, ok := q.(*orm.SelectQuery)
+	if !ok || name == "" {
+		return q, false, nil
+	}
+	p := &s.Parts
+	if (p.From != nil && p.From.Alias() == name) || (p.FromSub != nil && p.FromAlias == name) {
+		return q, false, nil
+	}
+	for _, j := range p.Joins {
+		if j.Table != nil && j.Table.Alias() == name {
+			return q, false, nil
+		}
+	}
+	c := s.Clone()
+	if c.Parts.FromSub != nil {
+		sub, _, err := requalifySelect(c.Parts.FromSub, name, m)
+		if err != nil {
+			return nil, false, err
+		}
+		c.Parts.FromSub = sub.(*orm.SelectQuery)
+	}
+	if err := m.selectParts(&c.Parts); err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+// references reports whether predicate e, on table name, may depend on
+// one of cols: it refers to name.col or to an unqualified col anywhere,
+// subqueries included. Raw SQL text and subqueries that are not plasma
+// statements cannot be read, so they may depend on anything.
+func references(e expr.Expr, name string, cols map[string]bool) bool {
+	found := false
+	visit(e, func(x expr.Expr) {
+		switch n := x.(type) {
+		case *expr.Column:
+			if (n.Table == name || n.Table == "") && cols[n.Name] {
+				found = true
+			}
+		case *expr.Raw:
+			found = true
+		}
+	}, func(expr.Query) { found = true })
+	return found
+}
+
+// visit calls fn for every node of e, descending into plasma SELECTs used
+// as subqueries; opaque is called for any other subquery.
+func visit(e expr.Expr, fn func(expr.Expr), opaque func(expr.Query)) {
+	if e == nil {
+		return
+	}
+	fn(e)
+	query := func(q expr.Query) {
+		if s, ok := q.(*orm.SelectQuery); ok {
+			visitSelect(s, fn, opaque)
+		} else {
+			opaque(q)
+		}
+	}
+	switch n := e.(type) {
+	case *expr.Compare:
+		visit(n.Left, fn, opaque)
+		visit(n.Right, fn, opaque)
+	case *expr.Match:
+		visit(n.X, fn, opaque)
+		visit(n.Pattern, fn, opaque)
+	case *expr.Logic:
+		for _, a := range n.Args {
+			visit(a, fn, opaque)
+		}
+	case *expr.Negation:
+		visit(n.X, fn, opaque)
+	case *expr.In:
+		visit(n.X, fn, opaque)
+		for _, a := range n.List {
+			visit(a, fn, opaque)
+		}
+		if n.Sub != nil {
+			query(n.Sub.Query)
+		}
+	case *expr.NullCheck:
+		visit(n.X, fn, opaque)
+	case *expr.Aggregate:
+		visit(n.X, fn, opaque)
+	case *expr.Alias:
+		visit(n.X, fn, opaque)
+	case *expr.Raw:
+		for _, a := range n.Args {
+			switch v := a.(type) {
+			case expr.Expr:
+				visit(v, fn, opaque)
+			case expr.Query:
+				query(v)
+			}
+		}
+	case *expr.Subquery:
+		query(n.Query)
+	}
+}
+
+func visitSelect(s *orm.SelectQuery, fn func(expr.Expr), opaque func(expr.Query)) {
+	p := &s.Parts
+	for _, list := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
+		for _, e := range list {
+			visit(e, fn, opaque)
+		}
+	}
+	for _, o := range p.OrderBy {
+		visit(o.X, fn, opaque)
+	}
+	for _, j := range p.Joins {
+		visit(j.On, fn, opaque)
+	}
+	if p.FromSub != nil {
+		visitSelect(p.FromSub, fn, opaque)
+	}
+}
