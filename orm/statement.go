@@ -75,7 +75,7 @@ type Result struct {
 
 // Rows is a result set. *sql.Rows implements it; a middleware that must
 // read the rows before the caller does (the change log reads RETURNING)
-// can hand on a buffered copy from BufferRows.
+// can hand on a buffered copy (as plasma's own plugins do).
 type Rows interface {
 	Columns() ([]string, error)
 	Next() bool
