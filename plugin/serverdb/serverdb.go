@@ -1,7 +1,8 @@
 // Package serverdb prepares a database for server-side use: the schema's
 // tables, the change log, and a DB that runs every statement through row
-// auth and the change log. Backend jobs (scheduled mutators, compaction,
-// blob GC) and tests use it, and so does the sync server.
+// auth, encrypted-column checks, CRDT merging and the change log. Backend
+// jobs (scheduled mutators, compaction, blob GC) and tests use it, and so
+// does the sync server.
 //
 //	db, err := serverdb.New(ctx, app.Schema, base)
 //	// on behalf of a user: rules apply, writes are logged
@@ -19,8 +20,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/plugin/crdtcol"
+	"github.com/plasma-go/plasma/plugin/encrypt"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 )
 
@@ -28,9 +32,14 @@ import (
 type Option func(*config)
 
 type config struct {
-	region string
-	ensure bool
+	region         string
+	ensure         bool
+	envelopeLimits envelope.Limits
 }
+
+// EnvelopeLimits sets what the encrypted-column check accepts from
+// clients (sizes, key ids, suites); the default is envelope's defaults.
+func EnvelopeLimits(l envelope.Limits) Option { return func(c *config) { c.envelopeLimits = l } }
 
 // Region sets the region the change log records writes under when their
 // context names none (changelog.WithRegion). The default is
@@ -43,10 +52,11 @@ func Region(region string) Option { return func(c *config) { c.region = region }
 func SkipEnsure() Option { return func(c *config) { c.ensure = false } }
 
 // New creates the schema's missing tables (orm.EnsureSchema) and the
-// change log's (changelog.EnsureLog), then returns db with row auth and the
-// change log installed after db's own middlewares, row auth first, so that
-// change rows are only written for authorised writes. db itself is left
-// unchanged.
+// change log's (changelog.EnsureLog), then returns db with plasma's
+// plugins installed after db's own middlewares, in this order: row auth,
+// encrypted-column checks, CRDT merging, the change log. So change rows are
+// only written for authorised, well-formed writes, and they hold merged
+// CRDT state. db itself is left unchanged.
 func New(ctx context.Context, schema *orm.Schema, db *orm.DB, opts ...Option) (*orm.DB, error) {
 	if schema == nil || db == nil {
 		return nil, fmt.Errorf("plasma: serverdb.New: nil schema or database")
@@ -63,8 +73,14 @@ func New(ctx context.Context, schema *orm.Schema, db *orm.DB, opts ...Option) (*
 			return nil, err
 		}
 	}
+	// Order matters: row auth refuses before anything else looks at a
+	// write; encryption refuses plaintext before CRDT merging reads the
+	// row; CRDT merging rewrites values before the change log records
+	// them, so the log holds the merged state.
 	return db.Use(
 		rowauth.Middleware(),
+		encrypt.Middleware(encrypt.Options{Limits: cfg.envelopeLimits}),
+		crdtcol.Middleware(crdtcol.Options{}),
 		changelog.Middleware(changelog.Options{Region: cfg.region, Schema: schema}),
 	), nil
 }

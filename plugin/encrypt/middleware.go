@@ -1,0 +1,703 @@
+package encrypt
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/envelope"
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+)
+
+// IDColumn is the column whose value is the row id of a table's encrypted
+// cells: an envelope written to a row must name that row's id.
+const IDColumn = "id"
+
+// Options configures the [Middleware].
+type Options struct {
+	// Limits are enforced on every envelope written, with
+	// envelope.Validate: sizes, allowed key ids and allowed suites. The
+	// zero value applies the envelope package's defaults (any well-formed
+	// key id; the AES-256-GCM and post-quantum hybrid suites).
+	Limits envelope.Limits
+}
+
+// Middleware returns an orm middleware that refuses every INSERT, upsert
+// and UPDATE writing to an encrypted column anything but a valid envelope
+// sealed for the cell being written; see the package documentation.
+//
+// Install it with orm.New, DB.Use or the orm.Open functions, before
+// middlewares that record writes (such as a change log), so that a refused
+// write is never seen by them. It needs no key.
+//
+// An UPDATE that writes an envelope, or that changes the id of a row with
+// encrypted columns, is checked with a SELECT in the statement's
+// transaction; outside a transaction the middleware opens one for the
+// check and the write. If such an UPDATE has a RETURNING clause, that
+// transaction commits when the returned rows are closed, and Close reports
+// a failed commit.
+func Middleware(opts Options) orm.Middleware {
+	l := opts.Limits
+	l.AllowedKeyIDs = slices.Clone(l.AllowedKeyIDs)
+	l.AllowedSuites = slices.Clone(l.AllowedSuites)
+	m := &enforcer{limits: l}
+	return func(next orm.Handler) orm.Handler {
+		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+			switch q := st.Query.(type) {
+			case *orm.InsertQuery:
+				return m.insert(ctx, next, st, q)
+			case *orm.UpdateQuery:
+				return m.update(ctx, next, st, q)
+			}
+			return next(ctx, st)
+		}
+	}
+}
+
+// enforcer holds the middleware's configuration.
+type enforcer struct {
+	limits envelope.Limits
+}
+
+// encryptedDef returns t's definition if t has an encrypted column.
+func encryptedDef(t *orm.Table) *dialect.TableDef {
+	if t == nil {
+		return nil
+	}
+	def := t.Def()
+	if def == nil {
+		return nil
+	}
+	for i := range def.Columns {
+		if def.Columns[i].Encrypted {
+			return def
+		}
+	}
+	return nil
+}
+
+func isEncrypted(def *dialect.TableDef, col string) bool {
+	c := def.Column(col)
+	return c != nil && c.Encrypted
+}
+
+// renders reports whether the orm accepts q. A statement it refuses is
+// passed on untouched, so that the orm reports its own error, and nothing
+// is written.
+func renders(st *orm.Statement, q dialect.Appender) bool {
+	type renderer interface {
+		Render(dialect.Dialect) (string, []any, error)
+	}
+	r, ok := q.(renderer)
+	if !ok || st.DB == nil {
+		return false
+	}
+	_, _, err := r.Render(st.DB.Dialect())
+	return err == nil
+}
+
+// validate checks an envelope's text against the limits and, when
+// cell.RowID is known, that it claims cell.
+func (m *enforcer) validate(text string, cell envelope.Cell) (envelope.Sealed, error) {
+	env, err := envelope.ValidateJSON([]byte(text), m.limits)
+	if err != nil {
+		if errors.Is(err, envelope.ErrMalformed) {
+			err = fmt.Errorf("%w: %w", ErrNotEnvelope, err)
+		}
+		return nil, err
+	}
+	if cell.RowID == "" {
+		return env, nil
+	}
+	return env, envelope.CheckCell(env, cell)
+}
+
+// insert checks an INSERT, and an upsert's DO UPDATE.
+func (m *enforcer) insert(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.InsertQuery) (*orm.Result, error) {
+	p := &q.Parts
+	def := encryptedDef(p.Table)
+	if def == nil {
+		return next(ctx, st)
+	}
+	var enc []int
+	idIdx := -1
+	for i, c := range p.Columns {
+		if c == IDColumn {
+			idIdx = i
+		}
+		if isEncrypted(def, c) {
+			enc = append(enc, i)
+		}
+	}
+	up := planUpsert(def, p)
+	if len(enc) == 0 && up == nil {
+		return next(ctx, st)
+	}
+	if !renders(st, q) {
+		return next(ctx, st)
+	}
+	table := p.Table.Name()
+	fail := func(col, row string, err error) error {
+		return &Error{Op: orm.OpInsert, Table: table, Column: col, RowID: row, Err: err}
+	}
+
+	// A driver.Valuer is resolved once and its value bound, so that what
+	// is checked is what is written: work on a copy of the rows then.
+	copied := hasValuer(p.Rows, enc, idIdx)
+	if copied {
+		q = q.Clone()
+		p = &q.Parts
+		for r := range p.Rows {
+			p.Rows[r] = slices.Clone(p.Rows[r])
+		}
+		c := *st
+		c.Query = q
+		st = &c
+	}
+	ids := make([]string, len(p.Rows))
+	for r, row := range p.Rows {
+		if idIdx >= 0 {
+			v, err := resolve(row[idIdx])
+			if err != nil {
+				return nil, fail(IDColumn, "", err)
+			}
+			if copied {
+				row[idIdx] = v
+			}
+			ids[r], _ = rowIDString(v)
+		}
+		for _, i := range enc {
+			col := p.Columns[i]
+			text, null, err := envelopeText(row[i])
+			if err != nil {
+				return nil, fail(col, ids[r], err)
+			}
+			if copied {
+				row[i] = text
+				if null {
+					row[i] = nil
+				}
+			}
+			if null {
+				continue
+			}
+			if ids[r] == "" {
+				if _, err := m.validate(text, envelope.Cell{}); err != nil {
+					return nil, fail(col, "", err)
+				}
+				return nil, fail(col, "", fmt.Errorf("%w: the row gives no %q", ErrNoRowID, IDColumn))
+			}
+			if _, err := m.validate(text, envelope.Cell{Table: table, RowID: ids[r], Column: col}); err != nil {
+				return nil, fail(col, ids[r], err)
+			}
+		}
+	}
+	if up == nil {
+		return next(ctx, st)
+	}
+	if up.err != nil {
+		return nil, fail(up.errColumn, "", up.err)
+	}
+	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
+		if err := up.check(ctx, db, p, ids, fail); err != nil {
+			return nil, err
+		}
+		c := *st
+		c.DB = db
+		return &c, nil
+	})
+}
+
+// upsert is what must be checked for an upsert whose DO UPDATE may write
+// encrypted cells of a row other than the one the inserted row names.
+type upsert struct {
+	target    []int    // indexes of the conflict target in the inserted columns
+	updEnc    []int    // indexes of the encrypted columns the DO UPDATE sets
+	idUpdated bool     // the DO UPDATE sets the id
+	others    []string // encrypted columns the DO UPDATE leaves, when it sets the id
+	err       error    // the upsert cannot be checked
+	errColumn string   // the encrypted column err is reported on
+}
+
+// planUpsert returns nil when an upsert needs no lookup: no DO UPDATE, a
+// conflict target that includes the id (so the conflicting row is the
+// inserted row's namesake), or a DO UPDATE that touches no encrypted cell.
+func planUpsert(def *dialect.TableDef, p *orm.InsertParts) *upsert {
+	oc := p.OnConflict
+	if oc == nil || oc.DoNothing || slices.Contains(oc.Target, IDColumn) {
+		return nil
+	}
+	upd := oc.Update
+	if len(upd) == 0 {
+		for _, c := range p.Columns {
+			if !slices.Contains(oc.Target, c) {
+				upd = append(upd, c)
+			}
+		}
+	}
+	u := &upsert{idUpdated: slices.Contains(upd, IDColumn)}
+	for _, c := range upd {
+		if i := slices.Index(p.Columns, c); i >= 0 && isEncrypted(def, c) {
+			u.updEnc = append(u.updEnc, i)
+		}
+	}
+	if u.idUpdated {
+		for _, c := range def.Columns {
+			if c.Encrypted && !slices.Contains(upd, c.Name) {
+				u.others = append(u.others, c.Name)
+			}
+		}
+	}
+	if len(u.updEnc) == 0 && len(u.others) == 0 {
+		return nil
+	}
+	for _, c := range oc.Target {
+		i := slices.Index(p.Columns, c)
+		if i < 0 {
+			u.err = fmt.Errorf("%w: the upsert's conflict target %q is not among the inserted columns", ErrUnverifiable, c)
+			if len(u.updEnc) > 0 {
+				u.errColumn = p.Columns[u.updEnc[0]]
+			} else {
+				u.errColumn = u.others[0]
+			}
+			break
+		}
+		u.target = append(u.target, i)
+	}
+	return u
+}
+
+// check looks up, for each inserted row, the existing row it conflicts
+// with, and refuses a DO UPDATE that would leave an envelope in a row it
+// does not name.
+func (u *upsert) check(ctx context.Context, db *orm.DB, p *orm.InsertParts, ids []string, fail func(col, row string, err error) error) error {
+	t := p.Table
+	cols := []expr.Expr{t.Col(IDColumn)}
+	for _, o := range u.others {
+		cols = append(cols, t.Col(o))
+	}
+	for r, row := range p.Rows {
+		var written []string // encrypted columns this row's DO UPDATE sets to an envelope
+		for _, i := range u.updEnc {
+			if row[i] != nil {
+				written = append(written, p.Columns[i])
+			}
+		}
+		if len(written) == 0 && len(u.others) == 0 {
+			continue
+		}
+		preds := make([]expr.Expr, 0, len(u.target))
+		conflicts := true
+		for _, i := range u.target {
+			if row[i] == nil {
+				conflicts = false // NULLs never conflict
+				break
+			}
+			preds = append(preds, expr.Eq(t.Col(p.Columns[i]), row[i]))
+		}
+		if !conflicts {
+			continue
+		}
+		found, err := lookup(ctx, db.Select(cols...).From(t).Where(preds...), len(cols))
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			eid, _ := rowIDString(f[0])
+			if u.idUpdated {
+				for k, o := range u.others {
+					if f[1+k] != nil && eid != ids[r] {
+						return fail(o, eid, fmt.Errorf("%w: the upsert changes row %q's id to %q, and its envelope names the old id",
+							envelope.ErrCellMismatch, eid, ids[r]))
+					}
+				}
+			} else if eid != ids[r] && len(written) > 0 {
+				return fail(written[0], eid, fmt.Errorf("%w: the upsert would write the envelope for row %q into the conflicting row %q",
+					envelope.ErrCellMismatch, ids[r], eid))
+			}
+		}
+	}
+	return nil
+}
+
+// update checks an UPDATE.
+func (m *enforcer) update(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) (*orm.Result, error) {
+	p := &q.Parts
+	def := encryptedDef(p.Table)
+	if def == nil {
+		return next(ctx, st)
+	}
+	var encSet []int
+	idSet := -1
+	for i, a := range p.Set {
+		switch {
+		case a.Column == IDColumn:
+			idSet = i
+		case isEncrypted(def, a.Column):
+			encSet = append(encSet, i)
+		}
+	}
+	if len(encSet) == 0 && idSet < 0 {
+		return next(ctx, st)
+	}
+	if !renders(st, q) {
+		return next(ctx, st)
+	}
+	t := p.Table
+	table := t.Name()
+	fail := func(col, row string, err error) error {
+		return &Error{Op: orm.OpUpdate, Table: table, Column: col, RowID: row, Err: err}
+	}
+
+	// Work on a copy whose values are the checked texts.
+	q = q.Clone()
+	p = &q.Parts
+	var target, claimCol string // the row id the envelopes name, and where the first is
+	for _, i := range encSet {
+		a := &p.Set[i]
+		text, null, err := envelopeText(a.Value)
+		if err != nil {
+			return nil, fail(a.Column, "", err)
+		}
+		if null {
+			a.Value = nil
+			continue
+		}
+		a.Value = text
+		env, err := m.validate(text, envelope.Cell{})
+		if err != nil {
+			return nil, fail(a.Column, "", err)
+		}
+		if target == "" {
+			target, claimCol = env.Header().Cell.RowID, a.Column
+		}
+		if err := envelope.CheckCell(env, envelope.Cell{Table: table, RowID: target, Column: a.Column}); err != nil {
+			return nil, fail(a.Column, target, err)
+		}
+	}
+
+	idDef := def.Column(IDColumn)
+	idCol := t.Col(IDColumn)
+	var violation expr.Expr // a matched row that must not be written
+	var others []string     // encrypted columns left as they are, when the id changes
+	var newID string
+	switch {
+	case idSet >= 0:
+		a := &p.Set[idSet]
+		v, err := literal(a.Value)
+		if err != nil {
+			return nil, fail(IDColumn, "", err)
+		}
+		a.Value = v
+		id, ok := rowIDString(v)
+		if !ok {
+			return nil, fail(IDColumn, "", fmt.Errorf("%w: the new id is %s", ErrUnverifiable, describe(v)))
+		}
+		newID = id
+		if target != "" && target != newID {
+			return nil, fail(claimCol, newID, fmt.Errorf("%w: the update sets the id to %q, the envelope names row %q",
+				envelope.ErrCellMismatch, newID, target))
+		}
+		var notNull []expr.Expr
+		for _, c := range def.Columns {
+			if c.Encrypted && !slices.ContainsFunc(p.Set, func(a orm.Assignment) bool { return a.Column == c.Name }) {
+				others = append(others, c.Name)
+				notNull = append(notNull, expr.IsNotNull(t.Col(c.Name)))
+			}
+		}
+		if len(others) > 0 {
+			violation = expr.And(expr.Ne(idCol, v), expr.Or(notNull...))
+		}
+	case target != "":
+		if idDef == nil {
+			return nil, fail(claimCol, target, fmt.Errorf("%w: the table has no %q column", ErrNoRowID, IDColumn))
+		}
+		id, ok := idValue(idDef, target)
+		if !ok {
+			return nil, fail(claimCol, target, fmt.Errorf("%w: the envelope names row %q, which is not an id of %s",
+				envelope.ErrCellMismatch, target, table))
+		}
+		violation = expr.Ne(idCol, id)
+	}
+	if violation == nil {
+		// Only NULLs written, or an id change with no other encrypted
+		// cell to strand.
+		c := *st
+		c.Query = q
+		return next(ctx, &c)
+	}
+
+	// The SELECT finds a matched row that would be written wrongly; the
+	// guard keeps the UPDATE itself from writing one that starts matching
+	// after the SELECT.
+	cols := []expr.Expr{idCol}
+	for _, o := range others {
+		cols = append(cols, t.Col(o))
+	}
+	where := slices.Clone(p.Where)
+	q.Where(expr.Not(violation))
+	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
+		sel := db.Select(cols...).From(t).Where(where...).Where(violation).Limit(1)
+		found, err := lookup(ctx, sel, len(cols))
+		if err != nil {
+			return nil, err
+		}
+		if len(found) > 0 {
+			eid, _ := rowIDString(found[0][0])
+			if idSet >= 0 {
+				col := others[0]
+				for k, o := range others {
+					if found[0][1+k] != nil {
+						col = o
+						break
+					}
+				}
+				return nil, fail(col, eid, fmt.Errorf("%w: the update changes row %q's id to %q, and its envelope names the old id",
+					envelope.ErrCellMismatch, eid, newID))
+			}
+			return nil, fail(claimCol, eid, fmt.Errorf("%w: the update matches row %q, and the envelope names row %q",
+				envelope.ErrCellMismatch, eid, target))
+		}
+		c := *st
+		c.DB = db
+		c.Query = q
+		return &c, nil
+	})
+}
+
+// lookup runs sel and returns its rows as driver values.
+func lookup(ctx context.Context, sel *orm.SelectQuery, ncols int) ([][]any, error) {
+	res, err := sel.Rows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: looking up the rows a write touches: %w", err)
+	}
+	defer res.Rows.Close()
+	var out [][]any
+	for res.Rows.Next() {
+		vals := make([]any, ncols)
+		ptrs := make([]any, ncols)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := res.Rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("encrypt: looking up the rows a write touches: %w", err)
+		}
+		out = append(out, vals)
+	}
+	if err := res.Rows.Err(); err != nil {
+		return nil, fmt.Errorf("encrypt: looking up the rows a write touches: %w", err)
+	}
+	return out, res.Rows.Close()
+}
+
+// inTx runs verify and then next on the statement verify returns, in one
+// transaction: the statement's own, or one it opens and commits (having
+// read any returned rows into memory first). verify gets the DB to run
+// on, and returns the statement to run with that DB.
+func inTx(ctx context.Context, st *orm.Statement, next orm.Handler, verify func(db *orm.DB) (*orm.Statement, error)) (*orm.Result, error) {
+	db := st.DB
+	if !db.InTx() {
+		tx, err := db.Begin(ctx)
+		switch {
+		case err == nil:
+			return runTx(ctx, tx, next, verify)
+		case !errors.Is(err, orm.ErrNoBeginner):
+			return nil, err
+		}
+		// An executor that cannot begin a transaction: check and write
+		// without one. The guard an UPDATE carries still keeps it to the
+		// checked rows.
+	}
+	s, err := verify(db)
+	if err != nil {
+		return nil, err
+	}
+	return next(ctx, s)
+}
+
+func runTx(ctx context.Context, tx *orm.Tx, next orm.Handler, verify func(db *orm.DB) (*orm.Statement, error)) (*orm.Result, error) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			_ = tx.Rollback()
+		}
+	}()
+	s, err := verify(tx.DB)
+	if err != nil {
+		return nil, err
+	}
+	res, err := next(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if res != nil && res.Rows != nil {
+		// Read the RETURNING rows before committing, so a failed commit is
+		// the caller's error rather than lost in Rows.Close.
+		buf, err := rowbuf.Read(res.Rows)
+		if err != nil {
+			return nil, err
+		}
+		handedOff = true
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("encrypt: commit: %w", err)
+		}
+		r := *res
+		r.Rows = buf.Replay(len(buf.Columns))
+		return &r, nil
+	}
+	handedOff = true
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("encrypt: commit: %w", err)
+	}
+	return res, nil
+}
+
+// hasValuer reports whether a value at one of the given positions of the
+// rows is a driver.Valuer.
+func hasValuer(rows [][]any, enc []int, idIdx int) bool {
+	for _, row := range rows {
+		if idIdx >= 0 {
+			if _, ok := row[idIdx].(driver.Valuer); ok {
+				return true
+			}
+		}
+		for _, i := range enc {
+			if _, ok := row[i].(driver.Valuer); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolve returns the value a driver.Valuer stands for; other values are
+// returned as they are.
+func resolve(v any) (any, error) {
+	for range 8 {
+		vr, ok := v.(driver.Valuer)
+		if !ok {
+			return v, nil
+		}
+		var err error
+		if v, err = vr.Value(); err != nil {
+			return nil, fmt.Errorf("%w: its driver.Valuer failed: %v", ErrUnverifiable, err)
+		}
+	}
+	return nil, fmt.Errorf("%w: driver.Valuer values nest too deep", ErrUnverifiable)
+}
+
+// literal returns the value an UPDATE assignment binds: an *expr.Param's
+// value or a driver.Valuer's, resolved. Any other SQL expression cannot be
+// checked before it runs.
+func literal(v any) (any, error) {
+	if p, ok := v.(*expr.Param); ok {
+		v = p.Value
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return nil, nil
+			}
+			v = rv.Elem().Interface()
+		}
+	}
+	if _, ok := v.(expr.Expr); ok {
+		return nil, fmt.Errorf("%w: an SQL expression (%T)", ErrUnverifiable, v)
+	}
+	return resolve(v)
+}
+
+// envelopeText returns the JSON text a value written to an encrypted
+// column binds as, with null reporting NULL. Values from the builders are
+// already JSON text; an *expr.Param in an UPDATE is encoded as the orm
+// encodes values for encrypted columns.
+func envelopeText(v any) (text string, null bool, err error) {
+	if p, ok := v.(*expr.Param); ok {
+		v, err = encodeParam(p.Value)
+		if err != nil {
+			return "", false, err
+		}
+	}
+	if v, err = literal(v); err != nil {
+		return "", false, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", true, nil
+	case string:
+		return x, false, nil
+	case []byte:
+		if x == nil {
+			return "", true, nil
+		}
+		return string(x), false, nil
+	}
+	return "", false, fmt.Errorf("%w: %s", ErrNotEnvelope, describe(v))
+}
+
+// encodeParam encodes a bound parameter for an encrypted column: text
+// forms as they are, a driver.Valuer resolved, anything else as JSON.
+func encodeParam(v any) (any, error) {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil, nil
+		}
+		if _, ok := v.(driver.Valuer); !ok {
+			v = rv.Elem().Interface()
+		}
+	}
+	switch x := v.(type) {
+	case nil, string, []byte, driver.Valuer:
+		return v, nil
+	case json.RawMessage:
+		return []byte(x), nil
+	case expr.Expr:
+		return nil, fmt.Errorf("%w: an SQL expression (%T)", ErrUnverifiable, v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s does not encode as JSON: %v", ErrNotEnvelope, describe(v), err)
+	}
+	return string(b), nil
+}
+
+// rowIDString returns a row id value as the text an envelope names it by:
+// text as it is, integers in decimal.
+func rowIDString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case []byte:
+		return string(x), len(x) > 0
+	}
+	if n, ok := dialect.AsInt64(v); ok {
+		return strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// idValue returns the id value to compare the id column with for the row
+// id text s.
+func idValue(id *dialect.ColumnDef, s string) (any, bool) {
+	switch id.Kind {
+	case dialect.KindInt, dialect.KindBigInt:
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	return s, true
+}
+
+// describe names a value's type for an error without showing the value,
+// which may be plaintext meant to be secret.
+func describe(v any) string {
+	if v == nil {
+		return "NULL"
+	}
+	return fmt.Sprintf("a %T value", v)
+}
