@@ -98,4 +98,18 @@
 // transaction (one round trip, through the function); concurrent readers
 // of a region take turns for it. Throughput with 16 concurrent writers is
 // measured in the repository's bench/README.md.
+//
+// # Compaction
+//
+// The log grows with every write. CompactChangeLog folds a region's
+// changes at or below a bound: of each row's changes there it keeps only
+// the latest (the last put, or the del if the row was deleted last), and
+// deletes the others. It never touches changes above the bound, never
+// renumbers, never removes a row's newest change, and reads and deletes
+// only published rows, so it can run while writers write and readers
+// read. A reader whose cursor predates the compaction still converges
+// exactly: for each row with a change above its cursor, the row's latest
+// change is still there with its version, and that change alone decides
+// the row's state. Dels are kept, also for rows whose whole life lies
+// below the bound, since a reader that saw the put still needs the del.
 package changelog
