@@ -71,6 +71,27 @@ func (b *Builder) WriteString(s string) {
 	copy(b.Buf[n:], s)
 }
 
+// Write appends SQL text.
+func (b *Builder) Write(p []byte) {
+	b.room(len(p))
+	n := len(b.Buf)
+	b.Buf = b.Buf[:n+len(p)]
+	copy(b.Buf[n:], p)
+}
+
+// PlaceholdersRepeat reports whether the dialect's placeholder is the same
+// text whatever its number (SQLite's "?", unlike PostgreSQL's "$n"), so
+// that rendered placeholders can be copied: a multi-row INSERT repeats
+// its first row's. It writes only into Buf's spare capacity.
+func (b *Builder) PlaceholdersRepeat() bool {
+	const r = placeholderRoom
+	b.room(2 * r)
+	n := len(b.Buf)
+	one := b.D.AppendPlaceholder(b.Buf[n:n:n+r], 1)
+	two := b.D.AppendPlaceholder(b.Buf[n+r:n+r:n+2*r], 2)
+	return string(one) == string(two)
+}
+
 // WriteByte appends one byte of SQL text.
 func (b *Builder) WriteByte(c byte) error {
 	b.room(1)

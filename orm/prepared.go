@@ -26,7 +26,10 @@ var ErrBadSlot = errors.New("argument slots must be numbered from 0 without gaps
 // A Prepared is immutable and safe for concurrent use. It is plasma's
 // own reuse of a rendered shape; it does not prepare anything on the
 // database, so the SQL and arguments Bind returns can run on any executor
-// (or go through database/sql's own Prepare).
+// (or go through database/sql's own Prepare). Text run that way does not
+// pass through a DB's middleware chain: no row auth, no change log. Use it
+// where the chain would add nothing, such as reads of unsynced tables or
+// rendering for another system.
 type Prepared struct {
 	stmt  string // the statement's name, for errors
 	sql   string
@@ -35,6 +38,9 @@ type Prepared struct {
 	kinds []slotKind  // what each argument is compared with, to check values
 	nargs int
 	write bool // some slot is a value written to a column (slotPlace.col)
+	// direct: the arguments are exactly Bind's, in order (each slot used
+	// once, no constants, nothing to convert), so Bind copies them as they are.
+	direct bool
 }
 
 // slotPlace says that argument arg fills position pos of the rendered
@@ -104,6 +110,10 @@ func Prepare(d dialect.Dialect, stmt dialect.Appender) (*Prepared, error) {
 				Detail: fmt.Sprintf("expr.Arg(%d) is missing, the highest is expr.Arg(%d)", i, p.nargs-1)}
 		}
 	}
+	p.direct = !p.write && len(p.slots) == len(p.args) && p.nargs == len(p.args)
+	for i, s := range p.slots {
+		p.direct = p.direct && s.pos == i && s.arg == i
+	}
 	return p, nil
 }
 
@@ -138,6 +148,9 @@ func (p *Prepared) Bind(args ...any) (string, []any, error) {
 				Detail: fmt.Sprintf("expr.Arg(%d): %v", k.arg, err)}
 		}
 	}
+	if p.direct {
+		return p.sql, copyArgs(args), nil
+	}
 	out := make([]any, len(p.args))
 	copy(out, p.args)
 	for _, s := range p.slots {
@@ -156,6 +169,27 @@ func (p *Prepared) Bind(args ...any) (string, []any, error) {
 		}
 	}
 	return p.sql, out, nil
+}
+
+// copyArgs returns a copy of args. Small counts are composite literals:
+// the compiler fills a new object without GC write barriers, which a copy
+// into a made slice pays for each element while the collector is marking.
+func copyArgs(args []any) []any {
+	switch len(args) {
+	case 0:
+		return []any{}
+	case 1:
+		return []any{args[0]}
+	case 2:
+		return []any{args[0], args[1]}
+	case 3:
+		return []any{args[0], args[1], args[2]}
+	case 4:
+		return []any{args[0], args[1], args[2], args[3]}
+	}
+	out := make([]any, len(args))
+	copy(out, args)
+	return out
 }
 
 // checkArg checks v against kind k as rendering checks a bound value,

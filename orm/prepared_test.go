@@ -360,3 +360,29 @@ func TestPrepareRunsOnSQLite(t *testing.T) {
 		t.Fatalf("Slot.Value: %v", err)
 	}
 }
+
+func TestPrepareManyArgs(t *testing.T) {
+	for n := 0; n <= 6; n++ {
+		slots := make([]expr.Expr, n)
+		want := make([]any, n)
+		for i := range slots {
+			slots[i] = expr.Arg(i)
+			want[i] = fmt.Sprint("u", i)
+		}
+		p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+			Where(expr.InArray(prepUsers.Col("id"), slots)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, args, err := p.Bind(want...)
+		if err != nil || len(args) != n || (n > 0 && !reflect.DeepEqual(args, want)) {
+			t.Fatalf("%d slots: %v %v", n, args, err)
+		}
+		if n > 0 {
+			want[0] = "changed"
+			if args[0] == "changed" {
+				t.Fatalf("%d slots: Bind's result aliases its arguments", n)
+			}
+		}
+	}
+}

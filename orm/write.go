@@ -282,10 +282,17 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 		b.Ident(c)
 	}
 	b.WriteString(") VALUES ")
+	var tmpl []byte // the first row's "(?, ?, ...)", when every row's reads the same
 	for i, row := range p.Rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
+		if tmpl != nil && len(row) == len(p.Rows[0]) {
+			b.Write(tmpl)
+			b.Args = append(b.Args, row...)
+			continue
+		}
+		start := len(b.Buf)
 		b.WriteString("(")
 		for j, v := range row {
 			if j > 0 {
@@ -294,6 +301,10 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 			b.Bind(v)
 		}
 		b.WriteString(")")
+		if i == 0 && len(p.Rows) > 1 && b.PlaceholdersRepeat() {
+			// Buf may move as it grows; the bytes stay valid where they are.
+			tmpl = b.Buf[start:len(b.Buf):len(b.Buf)]
+		}
 	}
 	q.appendConflict(b)
 	return appendReturning(b, p.Table, p.Returning)
