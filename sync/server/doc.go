@@ -1,0 +1,187 @@
+// Package server is plasma's sync server: an http.Handler that speaks the
+// Replicache push/pull protocol version 1 (package sync/protocol) over a
+// plasma database, so that the replicache npm client (15.3.0, unmodified)
+// and plasma's Go client can sync with it.
+//
+//	h, err := server.NewHandler(server.Options[User]{
+//		Schema: app.Schema, DB: db, Mutators: app.Mutators, Auth: auth,
+//	})
+//	http.Handle("/sync/", h) // POST /sync/push, POST /sync/pull
+//
+// NewHandler installs row auth and the change log on Options.DB (see
+// package serverdb) and creates the tables it needs. Every request is
+// authenticated by Options.Auth, which returns the rowauth.Identity the
+// request acts for — its tables' read and write rules apply to everything
+// the request reads and writes — and the application context mutators
+// receive.
+//
+// # Push
+//
+// A push carries mutations of one client group's clients. The handler
+// refuses, before applying anything: an unauthenticated request (401), a
+// body over Options.MaxPayloadBytes (413, not read past the limit), a
+// malformed body (400), more than Options.MaxMutationsPerPush mutations
+// (400), a schema version other than the schema's (409, or 200 with
+// Options.SchemaVersionMismatchStatus; the body is
+// {"error":"VersionNotSupported","versionType":"schema"}), a pushVersion
+// other than 1 (200 with versionType "push", which makes the client ask
+// for an update), a client group bound to another user, and a client that
+// belongs to another group (403).
+//
+// Then the mutations are processed in order, each in its own database
+// transaction (Options.MutationsPerTransaction can group several), as the
+// protocol requires:
+//
+//   - The client group is created on first use and bound to the pushing
+//     user; the client is created with lastMutationID 0 and its row is
+//     locked (SELECT … FOR UPDATE on PostgreSQL; SQLite transactions are
+//     serialised), so concurrent pushes of one client, even through
+//     different servers, take turns.
+//   - With next = lastMutationID + 1: a mutation id below next was
+//     processed before and is skipped — re-pushes are normal, and this is
+//     what makes them harmless. An id above next is "from the future": it
+//     and that client's later mutations in the push are not processed
+//     (KindMutationOutOfOrder, reported through OnError), other clients'
+//     are, and the push still answers 200 — the client keeps the mutations
+//     pending, as Replicache's own reference servers do. Otherwise the
+//     mutator runs.
+//   - The mutator runs under a savepoint, with a context that carries the
+//     identity (rowauth.WithIdentity) and the mutation's origin
+//     (changelog.WithOrigin), on a transaction-scoped DB. Its effects and
+//     the client's new lastMutationID commit together: a pull that
+//     reports lastMutationID 42 shows the effects of 1..42 and none of
+//     43+.
+//   - A permanent failure (see package mutator: an application error,
+//     arguments that do not fit, an authorization error, a refused
+//     statement, a panic, an unknown mutator name) is rolled back to the
+//     savepoint, and lastMutationID still advances, so the client is not
+//     stuck; it is reported as KindMutatorFailed, and the push goes on.
+//   - A temporary failure (mutator.IsTemporary: the database unavailable
+//     or busy) rolls the transaction back and aborts the push with 500
+//     (KindUnavailable); the client retries later. Mutations before it
+//     committed in their own transactions and stay applied — the client's
+//     re-push skips them. PostgreSQL serialization failures and deadlocks
+//     are retried a few times first.
+//
+// After the transactions commit, Options.OnPushed and Options.Notifier
+// hear about the push (if it changed anything): the realtime layer pokes
+// clients from there. Handler.Invoke runs a mutator for a backend job and
+// notifies the same way.
+//
+// ClientStateNotFound, which makes a Replicache client drop its client
+// group for good and start over, is sent for exactly one condition: a
+// push whose first mutation for a client the server has no record of has
+// an id above 1. A client only ever pushes from its lowest pending
+// mutation, and a mutation stops being pending only when a pull reported
+// it processed, so mutations 1..id-1 were processed by a database that
+// no longer has their record: the server lost that client's state
+// (restored from a backup, or client records deleted). A brand-new client
+// starts at 1 and is simply created. A pull never answers
+// ClientStateNotFound: an unknown group or cookie is answered with a
+// reset.
+//
+// # Pull: row versioning with client view records
+//
+// The handler uses the "row versioning" strategy of the Replicache
+// documentation. A client view record (CVR) is what one pull response
+// left a client group with: for each row the group can see, its key
+// ("<table>/<id>") and a version, plus the lastMutationID of each of the
+// group's clients. plasma's row version is a content hash: the first 8
+// bytes of the SHA-256 of the row's JSON, exactly the value a put sends.
+// A hash needs no version column and does not depend on the change log,
+// so pulls stay exact after change-log compaction, across regions, and
+// after writes the log never saw.
+//
+// A pull, for a group and a cookie:
+//
+//  1. Refuses a group bound to another user (403).
+//  2. Finds the CVR the cookie names (its "cvr" id, in this group, for
+//     this user). A cookie that names none — null, another server's
+//     cookie, another group's (a forked tab), a pruned one — means a
+//     reset: the response starts with a clear and puts every visible row.
+//  3. Fast path: if the change-log heads of the watched regions (read
+//     first; changelog.Head), the group's lastMutationIDs and the
+//     fingerprint of schema and identity are what the CVR recorded,
+//     nothing the view depends on can have changed: it answers the same
+//     cookie without reading the tables.
+//  4. Otherwise it reads, in one read-only transaction (REPEATABLE READ on
+//     PostgreSQL, a WAL snapshot on SQLite), the group's lastMutationIDs
+//     and every row of every synced table that the identity may read —
+//     through row auth, so permissions follow the data: a row that is no
+//     longer readable, whatever the reason (its membership row was
+//     deleted, say), is simply absent, and becomes a del.
+//  5. Diffs against the CVR: a put for each row that is new or whose hash
+//     changed, a del for each row that is gone, and the clients whose
+//     lastMutationID changed.
+//  6. If nothing changed it answers the same cookie (the client then
+//     ignores the empty patch) and records the newer heads on the CVR,
+//     so the next pull takes the fast path. Otherwise it stores a new CVR
+//     under a new cookie and prunes the group's oldest, keeping
+//     Options.KeepCVRs, so that a client whose last response was lost, or
+//     another tab of the group with an older cookie, still gets a diff.
+//
+// Pulls never write client or group records (pushes create them); a pull
+// for a group that does not exist yet is a reset and stores a CVR.
+//
+// # Cookies
+//
+// The cookie is {"order":<integer>,"cvr":"<id>"} (protocol.Cookie). The
+// order comes from one counter in the database (CountersTable), bumped
+// only when a pull stores a new CVR, and always to more than the order of
+// the cookie it answers if that is a number (protocol.CookieOrder). So:
+// a response that changes anything has a strictly greater cookie; one
+// that changes nothing has the equal cookie; and orders are monotonic
+// across client groups, users and server instances — which is what a
+// Replicache tab forking another group's snapshot, cookie included,
+// needs. The cvr id is random, so a cookie can never name another
+// snapshot's record, even after a database restore reissues an order.
+// (A client cookie with a string order cannot be outranked by a number;
+// plasma never issues one.)
+//
+// # Conflicts: TableOptions.ResolveConflict
+//
+// By default the last write wins: a mutator's UPDATE overwrites what it
+// sets, whatever happened to the row since the client last saw it. A
+// synced table may set orm.TableOptions.ResolveConflict. Then, for each
+// row an UPDATE built with the ORM matches in a mutation of a push, the
+// handler compares the row's content as stored with the content the
+// pushing client group has seen: the row's hash in the group's latest
+// CVR (its last pull), or the hash the row had after the group's own
+// last write to it (so that a group editing its own unpulled writes has
+// no conflict). If neither matches, the row changed since the client last
+// saw it — by another group, a backend job, or anything else — and after
+// the UPDATE ran, ResolveConflict(ctx, stored, incoming) is called with
+// the row as it was stored and as the UPDATE left it, and the row it
+// returns is written (its id excluded; columns it leaves out keep the
+// incoming value). An error fails the mutation permanently. The values
+// are normalised: string for text and id columns, int64 for integers,
+// bool, []byte for blobs, json.RawMessage for JSON, file, CRDT and
+// encrypted columns, nil for NULL.
+//
+// The rule is approximate in one direction: the server does not know
+// which snapshot a mutation was made on, so it compares with the group's
+// latest pull — a conflict is only detected with what changed after it.
+// Not resolved (last writer wins): INSERT … ON CONFLICT DO UPDATE,
+// DELETE, UPDATEs whose SET uses SQL expressions (the incoming row is not
+// computed in Go), rows the identity may write but not read, raw SQL,
+// and writes outside a push (Handler.Invoke, backend jobs). The
+// mutator's own RETURNING sees the incoming row; the change log records
+// both writes, in one transaction. Tables without a resolver cost
+// nothing.
+//
+// # Tables
+//
+// EnsureTables creates the handler's bookkeeping tables: GroupsTable,
+// ClientsTable, CVRsTable, CountersTable and WritesTable. They start with
+// orm.ReservedPrefix and are never synced or logged.
+//
+// # Costs and limits
+//
+// A pull that is not answered by the fast path reads every row the
+// identity may read and stores its CVR (about key length + 9 bytes per
+// row; KeepCVRs of them per group). Pulls are not paged yet. The fast
+// path can miss a change the change log does not show: see
+// Options.DisableFastPath. The base DB's own middlewares do not run for a
+// pull's snapshot reads, only row auth (orm cannot yet begin a
+// transaction with options on a DB's chain).
+package server

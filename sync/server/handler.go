@@ -1,0 +1,413 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/plugin/serverdb"
+	"github.com/plasma-go/plasma/sync/mutator"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
+
+// Handler serves the sync endpoints POST {BasePath}/push and
+// POST {BasePath}/pull. It is safe for concurrent use, and several
+// handlers (in one process or many) may serve one database. Ctx is the
+// application context type its mutators receive.
+type Handler[Ctx any] struct {
+	opts      Options[Ctx]
+	base      *orm.DB // Options.DB
+	db        *orm.DB // base with row auth and the change log
+	begin     dialect.Beginner
+	postgres  bool
+	forUpdate string
+	plans     []*tablePlan
+	resolvers map[string]*tablePlan // tables with a ConflictResolver
+	schemaFP  []byte
+	regions   []string
+	cors      map[string]bool
+	corsAny   bool
+	bg        *background
+}
+
+// NewHandler checks opts, creates the tables the handler needs (unless
+// Options.SkipEnsure: the schema's, the change log's and EnsureTables'),
+// and returns the handler. Close it to drain WaitUntil's tasks.
+func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
+	switch {
+	case opts.Schema == nil:
+		return nil, errors.New("plasma: sync: NewHandler: Options.Schema is nil")
+	case opts.DB == nil:
+		return nil, errors.New("plasma: sync: NewHandler: Options.DB is nil")
+	case opts.DB.InTx():
+		return nil, errors.New("plasma: sync: NewHandler: Options.DB is a transaction; give the database")
+	case opts.Auth == nil:
+		return nil, errors.New("plasma: sync: NewHandler: Options.Auth is nil")
+	case opts.Mutators == nil:
+		return nil, errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
+	}
+	if opts.BasePath == "" {
+		opts.BasePath = DefaultBasePath
+	}
+	opts.BasePath = "/" + strings.Trim(opts.BasePath, "/")
+	if opts.BasePath == "/" {
+		opts.BasePath = ""
+	}
+	if opts.MaxMutationsPerPush <= 0 {
+		opts.MaxMutationsPerPush = DefaultMaxMutationsPerPush
+	}
+	if opts.MaxPayloadBytes <= 0 {
+		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if opts.MutationsPerTransaction <= 0 {
+		opts.MutationsPerTransaction = 1
+	}
+	if opts.KeepCVRs <= 0 {
+		opts.KeepCVRs = DefaultKeepCVRs
+	}
+	if opts.BackgroundWorkers <= 0 {
+		opts.BackgroundWorkers = DefaultBackgroundWorkers
+	}
+	if opts.BackgroundQueue <= 0 {
+		opts.BackgroundQueue = DefaultBackgroundQueue
+	}
+	switch s := opts.SchemaVersionMismatchStatus; {
+	case s == 0:
+		opts.SchemaVersionMismatchStatus = http.StatusConflict
+	case s == http.StatusOK, s >= 400 && s <= 499:
+	default:
+		return nil, fmt.Errorf("plasma: sync: NewHandler: SchemaVersionMismatchStatus %d: want 200 or a 4xx status", s)
+	}
+	if opts.Region == "" {
+		opts.Region = changelog.DefaultRegion
+	}
+
+	ctx := context.Background()
+	var sopts []serverdb.Option
+	sopts = append(sopts, serverdb.Region(opts.Region))
+	if opts.SkipEnsure {
+		sopts = append(sopts, serverdb.SkipEnsure())
+	} else if err := EnsureTables(ctx, opts.DB); err != nil {
+		return nil, err
+	}
+	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
+	h.postgres = opts.DB.Dialect().Name() == "postgres"
+	if h.postgres {
+		h.forUpdate = " FOR UPDATE"
+	}
+	if b, ok := opts.DB.Executor().(dialect.Beginner); ok {
+		h.begin = b
+	}
+	fp := sha256.New()
+	fmt.Fprintf(fp, "%q\n", opts.Schema.Version())
+	for _, t := range opts.Schema.Tables() {
+		if !t.Synced() {
+			continue
+		}
+		p, err := newTablePlan(t)
+		if err != nil {
+			return nil, err
+		}
+		h.plans = append(h.plans, p)
+		if t.Options().ResolveConflict != nil {
+			h.resolvers[t.Name()] = p
+		}
+		fmt.Fprintf(fp, "%q", t.Name())
+		for _, c := range p.cols {
+			fmt.Fprintf(fp, " %q:%d:%t", c.name, c.kind, c.raw)
+		}
+		fp.Write([]byte{'\n'})
+	}
+	h.schemaFP = fp.Sum(nil)
+	withResolver := opts.DB
+	if len(h.resolvers) > 0 {
+		withResolver = opts.DB.Use(h.conflictMiddleware())
+	}
+	db, err := serverdb.New(ctx, opts.Schema, withResolver, sopts...)
+	if err != nil {
+		return nil, err
+	}
+	h.db = db
+	h.regions = []string{opts.Region}
+	if h.postgres { // SQLite's head covers every region
+		for _, r := range opts.Regions {
+			if r != "" && !slices.Contains(h.regions, r) {
+				h.regions = append(h.regions, r)
+			}
+		}
+	}
+	h.cors = map[string]bool{}
+	for _, o := range opts.CORSOrigins {
+		if o == "*" {
+			h.corsAny = true
+		}
+		h.cors[strings.TrimRight(o, "/")] = true
+	}
+	h.bg = newBackground(opts.BackgroundWorkers, opts.BackgroundQueue, func(err error) {
+		h.report(context.Background(), &SyncServerError{Kind: KindInternal, Err: err})
+	})
+	return h, nil
+}
+
+// DB returns the handler's database: Options.DB with row auth and the
+// change log installed, as mutators see it. Backend code that writes
+// through it is logged, so clients see its writes at their next pull.
+func (h *Handler[Ctx]) DB() *orm.DB { return h.db }
+
+// Invoke runs the mutator name once for a backend job, as mutator.Invoke
+// does on the handler's DB, then tells OnPushed and the Notifier, so that
+// clients learn about the change. ctx must carry an identity
+// (rowauth.WithIdentity) or be trusted (rowauth.AsSystem).
+func (h *Handler[Ctx]) Invoke(ctx context.Context, name string, appCtx Ctx, args any) error {
+	err := mutator.Invoke(ctx, h.opts.Mutators, name, h.db, appCtx, args)
+	if err != nil {
+		return err
+	}
+	info := PushInfo{Mutations: []MutationResult{{Name: name, Status: StatusApplied}}}
+	if id, ok := rowauth.IdentityFrom(ctx); ok {
+		info.UserID = id.UserID
+	}
+	h.pushed(ctx, info)
+	return nil
+}
+
+// WaitUntil runs fn in the background, on one of a bounded number of
+// workers (Options.BackgroundWorkers), for work that must not hold up a
+// response (the seed's waitUntil): sending an email, warming a cache.
+// It returns false, without running fn, when the queue
+// (Options.BackgroundQueue) is full or the handler is closed. fn's
+// context is cancelled when Close gives up waiting; a panic in fn is
+// recovered and reported through OnError as KindInternal.
+func (h *Handler[Ctx]) WaitUntil(fn func(ctx context.Context)) bool {
+	return h.bg.submit(fn)
+}
+
+// Close stops accepting background tasks and waits until the queued and
+// running ones finish or ctx is done (then their context is cancelled and
+// Close returns ctx.Err()). It does not close Options.DB. Requests served
+// after Close still work, but their WaitUntil calls return false.
+func (h *Handler[Ctx]) Close(ctx context.Context) error { return h.bg.close(ctx) }
+
+func (h *Handler[Ctx]) pushed(ctx context.Context, info PushInfo) {
+	if h.opts.OnPushed != nil {
+		h.opts.OnPushed(ctx, info)
+	}
+	if h.opts.Notifier != nil {
+		h.opts.Notifier.Notify(ctx, info)
+	}
+}
+
+func (h *Handler[Ctx]) report(ctx context.Context, e *SyncServerError) {
+	if e.Status == 0 {
+		e.Status = e.Kind.defaultStatus()
+	}
+	if h.opts.OnError != nil {
+		h.opts.OnError(ctx, e)
+	}
+}
+
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull (and
+// their CORS preflights); any other path is 404.
+func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.opts.BasePath)
+	var endpoint string
+	switch {
+	case ok && rest == "/push":
+		endpoint = "push"
+	case ok && rest == "/pull":
+		endpoint = "pull"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.fail(ctx, w, &SyncServerError{Kind: KindInternal, Endpoint: endpoint,
+				Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())})
+		}
+	}()
+	if h.corsHeaders(w, r) && r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		h.fail(ctx, w, &SyncServerError{Kind: KindBadRequest, Status: http.StatusMethodNotAllowed, Endpoint: endpoint,
+			Err: fmt.Errorf("method %s; want POST", r.Method)})
+		return
+	}
+	ident, appCtx, err := h.opts.Auth(r)
+	if err == nil && ident.UserID == "" {
+		err = errors.New("Auth returned no user id")
+	}
+	if err != nil {
+		h.fail(ctx, w, &SyncServerError{Kind: KindUnauthorized, Endpoint: endpoint, Err: err})
+		return
+	}
+	body, serr := h.readBody(w, r)
+	if serr != nil {
+		serr.Endpoint, serr.UserID = endpoint, ident.UserID
+		h.fail(ctx, w, serr)
+		return
+	}
+	if endpoint == "push" {
+		h.push(ctx, w, ident, appCtx, body)
+	} else {
+		h.pull(ctx, w, ident, body)
+	}
+}
+
+// corsHeaders sets the CORS headers for an allowed origin and reports
+// whether it did.
+func (h *Handler[Ctx]) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if len(h.cors) == 0 || origin == "" || !(h.corsAny || h.cors[strings.TrimRight(origin, "/")]) {
+		return false
+	}
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", origin)
+	hd.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Replicache-RequestID")
+		hd.Set("Access-Control-Max-Age", "86400")
+	}
+	return true
+}
+
+// readBody reads the request body, refusing it (413) past
+// MaxPayloadBytes without reading further.
+func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *SyncServerError) {
+	max := h.opts.MaxPayloadBytes
+	tooLarge := func(n int64) *SyncServerError {
+		return &SyncServerError{Kind: KindPayloadTooLarge,
+			Err: fmt.Errorf("body of %d bytes or more, over the limit of %d", n, max)}
+	}
+	if r.ContentLength > max {
+		return nil, tooLarge(r.ContentLength)
+	}
+	size := int64(512)
+	if r.ContentLength > 0 {
+		size = r.ContentLength + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, max+1)))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(max + 1)
+		}
+		return nil, &SyncServerError{Kind: KindBadRequest, Err: fmt.Errorf("reading the body: %w", err)}
+	}
+	return buf.Bytes(), nil
+}
+
+// errorBody is the JSON body of a failed request. Clients only act on
+// 200 bodies; this one is for people reading logs.
+type errorBody struct {
+	Error   Kind   `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+// fail reports e and answers the request with its status.
+func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *SyncServerError) {
+	h.report(ctx, e)
+	body := errorBody{Error: e.Kind}
+	switch e.Kind {
+	case KindInternal, KindUnavailable:
+		// no details: they may reveal the database's internals
+	default:
+		if e.Err != nil {
+			body.Message = e.Err.Error()
+		}
+	}
+	writeJSON(w, e.Status, body)
+}
+
+// failBody reports e and answers with e's status and one of the bodies
+// the client acts on.
+func (h *Handler[Ctx]) failBody(ctx context.Context, w http.ResponseWriter, e *SyncServerError, body protocol.ErrorResponse) {
+	h.report(ctx, e)
+	writeJSON(w, e.Status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{}`)
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// checkVersions answers a request of another protocol or schema
+// version; it returns false when it did.
+func (h *Handler[Ctx]) checkVersion(ctx context.Context, w http.ResponseWriter, endpoint, userID, group, schemaVersion string, err error) bool {
+	var verr *protocol.VersionError
+	if errors.As(err, &verr) {
+		h.failBody(ctx, w, &SyncServerError{Kind: KindVersionNotSupported, Status: http.StatusOK, Endpoint: endpoint, UserID: userID, Err: err},
+			protocol.VersionNotSupported(verr.VersionType))
+		return false
+	}
+	if err != nil {
+		h.fail(ctx, w, &SyncServerError{Kind: KindBadRequest, Endpoint: endpoint, UserID: userID, Err: err})
+		return false
+	}
+	if schemaVersion != h.opts.Schema.Version() {
+		h.failBody(ctx, w, &SyncServerError{Kind: KindVersionNotSupported, Status: h.opts.SchemaVersionMismatchStatus,
+			Endpoint: endpoint, UserID: userID, ClientGroupID: group,
+			Err: fmt.Errorf("schemaVersion %q; the server's is %q", schemaVersion, h.opts.Schema.Version())},
+			protocol.VersionNotSupported(protocol.VersionTypeSchema))
+		return false
+	}
+	return true
+}
+
+// internal classifies an error of the handler's own statements.
+func internal(err error) Kind {
+	if mutator.IsTemporary(err) {
+		return KindUnavailable
+	}
+	return KindInternal
+}
+
+// fingerprint identifies what a pull's view depends on besides the data:
+// the schema and the identity (its claims may feed the read rules).
+func (h *Handler[Ctx]) fingerprint(id rowauth.Identity) string {
+	s := sha256.New()
+	s.Write(h.schemaFP)
+	fmt.Fprintf(s, "%q", id.UserID)
+	if len(id.Claims) > 0 {
+		b, err := json.Marshal(id.Claims)
+		if err != nil {
+			b = []byte(fmt.Sprint(id.Claims))
+		}
+		s.Write(b)
+	}
+	return hex.EncodeToString(s.Sum(nil)[:12])
+}

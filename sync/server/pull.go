@@ -1,0 +1,430 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
+
+// cvrMeta is what a client view record keeps besides its entries.
+type cvrMeta struct {
+	// Heads are the change-log heads read before the view's snapshot.
+	Heads map[string]int64 `json:"heads"`
+	// LMIDs are the group's clients' lastMutationIDs in the snapshot.
+	LMIDs map[string]int64 `json:"lmids"`
+	// FP fingerprints the schema and the identity the view was computed
+	// for.
+	FP string `json:"fp"`
+}
+
+// cvr is a stored client view record, without its entries.
+type cvr struct {
+	cookie protocol.Cookie
+	meta   cvrMeta
+}
+
+// snapshot is the visible state of the database for one identity and
+// client group, read in one transaction.
+type snapshot struct {
+	lmids  map[string]int64
+	keys   []string
+	hashes []uint64
+	arena  []byte // the rows' JSON objects, one after the other
+	ends   []int  // row i is arena[ends[i-1]:ends[i]]
+}
+
+func (s *snapshot) value(i int) json.RawMessage {
+	start := 0
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.arena[start:s.ends[i]:s.ends[i]]
+}
+
+const orderCounter = "cookie_order"
+
+func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident rowauth.Identity, body []byte) {
+	req, err := protocol.DecodePull(body)
+	var schemaVersion, group string
+	if req != nil {
+		schemaVersion, group = req.SchemaVersion, req.ClientGroupID
+	}
+	if !h.checkVersion(ctx, w, "pull", ident.UserID, group, schemaVersion, err) {
+		return
+	}
+	resp, kind, err := h.computePull(ctx, ident, req)
+	if err != nil {
+		h.fail(ctx, w, &SyncServerError{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
+		return
+	}
+	writeRaw(w, http.StatusOK, resp)
+}
+
+// computePull answers a pull: the JSON response, or the kind of error.
+func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, req *protocol.PullRequest) ([]byte, Kind, error) {
+	group := req.ClientGroupID
+	var owner string
+	found, err := queryRow(ctx, h.base, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{group}, &owner)
+	if err != nil {
+		return nil, internal(err), err
+	}
+	if found && owner != ident.UserID {
+		return nil, KindForbidden, fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)
+	}
+	fp := h.fingerprint(ident)
+	heads, err := h.heads(ctx)
+	if err != nil {
+		return nil, internal(err), err
+	}
+	var prev *cvr
+	if c, ok := protocol.ParseCookie(req.Cookie); ok {
+		if prev, err = h.loadCVR(ctx, group, ident.UserID, c); err != nil {
+			return nil, internal(err), err
+		}
+	}
+
+	// Fast path: nothing the view depends on moved since the cookie's view.
+	if prev != nil && !h.opts.DisableFastPath && prev.meta.FP == fp && maps.Equal(prev.meta.Heads, heads) {
+		lmids, err := groupLMIDs(ctx, h.base, group)
+		if err != nil {
+			return nil, internal(err), err
+		}
+		if maps.Equal(lmids, prev.meta.LMIDs) {
+			return unchanged(prev.cookie), "", nil
+		}
+	}
+
+	var old map[string]uint64
+	if prev != nil {
+		if old, err = h.loadEntries(ctx, group, prev.cookie); err != nil {
+			return nil, internal(err), err
+		}
+		if old == nil { // pruned since loadCVR: start over
+			prev = nil
+		}
+	}
+	snap, err := h.snapshot(ctx, ident, group)
+	if err != nil {
+		return nil, internal(err), err
+	}
+	resp := protocol.PullResponse{LastMutationIDChanges: map[string]int64{}}
+	var entries []byte
+	if prev == nil {
+		resp.Patch = make([]protocol.PatchOp, 0, len(snap.keys)+1)
+		resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpClear})
+		for i, k := range snap.keys {
+			resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpPut, Key: k, Value: snap.value(i)})
+		}
+		maps.Copy(resp.LastMutationIDChanges, snap.lmids)
+	} else {
+		resp.Patch = []protocol.PatchOp{}
+		for i, k := range snap.keys {
+			if hsh, ok := old[k]; !ok || hsh != snap.hashes[i] {
+				resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpPut, Key: k, Value: snap.value(i)})
+			}
+			delete(old, k)
+		}
+		for _, k := range slices.Sorted(maps.Keys(old)) {
+			resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpDel, Key: k})
+		}
+		for c, n := range snap.lmids {
+			if prev.meta.LMIDs[c] != n {
+				resp.LastMutationIDChanges[c] = n
+			}
+		}
+		if len(resp.Patch) == 0 && len(resp.LastMutationIDChanges) == 0 {
+			// Nothing changed for this group: remember the newer heads so
+			// the next pull takes the fast path, and answer the same
+			// cookie.
+			if !maps.Equal(prev.meta.Heads, heads) || prev.meta.FP != fp {
+				meta := cvrMeta{Heads: heads, LMIDs: prev.meta.LMIDs, FP: fp}
+				if err := h.touchCVR(ctx, group, prev.cookie, meta); err != nil {
+					return nil, internal(err), err
+				}
+			}
+			return unchanged(prev.cookie), "", nil
+		}
+	}
+	entries = encodeEntries(snap)
+
+	clientOrder, _ := protocol.CookieOrder(req.Cookie)
+	meta := cvrMeta{Heads: heads, LMIDs: snap.lmids, FP: fp}
+	cookie, err := h.storeCVR(ctx, group, ident.UserID, clientOrder, meta, entries)
+	if err != nil {
+		return nil, internal(err), err
+	}
+	resp.Cookie = cookie.JSON()
+	return resp.AppendJSON(make([]byte, 0, len(snap.arena)+64*len(resp.Patch)+256)), "", nil
+}
+
+func unchanged(c protocol.Cookie) []byte {
+	return protocol.PullResponse{Cookie: c.JSON()}.AppendJSON(nil)
+}
+
+// heads reads the change-log head of every region the handler watches.
+func (h *Handler[Ctx]) heads(ctx context.Context) (map[string]int64, error) {
+	out := make(map[string]int64, len(h.regions))
+	for _, r := range h.regions {
+		v, err := changelog.Head(ctx, h.base, r)
+		if err != nil {
+			return nil, err
+		}
+		out[r] = v
+	}
+	return out, nil
+}
+
+func groupLMIDs(ctx context.Context, db *orm.DB, group string) (map[string]int64, error) {
+	rows, err := db.Query(ctx, `SELECT "id", "last_mutation_id" FROM "`+ClientsTable+`" WHERE "group_id" = ?`, group)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// snapshot reads the group's lastMutationIDs and every row of the synced
+// tables that ident may read, in one read-only transaction (REPEATABLE
+// READ on PostgreSQL), so the rows show exactly the effects of the
+// mutations up to those ids.
+func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, group string) (*snapshot, error) {
+	actx := rowauth.WithIdentity(ctx, ident)
+	snap := &snapshot{}
+	read := func(db *orm.DB) error {
+		var err error
+		if snap.lmids, err = groupLMIDs(ctx, db, group); err != nil {
+			return err
+		}
+		for _, p := range h.plans {
+			if err := h.scan(actx, db, p, snap); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if h.begin == nil {
+		err := h.db.Tx(ctx, func(tx *orm.Tx) error { return read(tx.DB) })
+		return snap, err
+	}
+	opts := &sql.TxOptions{ReadOnly: true}
+	if h.postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := h.begin.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// Row auth is all a read needs; the base DB's own middlewares are
+	// not on this transaction (orm cannot begin one with options).
+	if err := read(orm.New(tx, h.base.Dialect(), rowauth.Middleware())); err != nil {
+		return nil, err
+	}
+	return snap, tx.Commit()
+}
+
+// scan reads the rows of one table that the context's identity may read.
+func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap *snapshot) error {
+	res, err := db.Select().From(p.table).Rows(ctx)
+	if err != nil {
+		return err
+	}
+	rows := res.Rows
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if len(cols) != len(p.cols) {
+		return fmt.Errorf("plasma: sync: %s: read %d columns, the schema declares %d", p.table.Name(), len(cols), len(p.cols))
+	}
+	for i, c := range cols {
+		if c != p.cols[i].name {
+			return fmt.Errorf("plasma: sync: %s: column %d is %q, the schema declares %q", p.table.Name(), i, c, p.cols[i].name)
+		}
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		start := len(snap.arena)
+		if snap.arena, err = p.appendRow(snap.arena, vals); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(snap.arena[start:])
+		snap.keys = append(snap.keys, p.prefix+idString(vals[p.id]))
+		snap.hashes = append(snap.hashes, binary.LittleEndian.Uint64(sum[:8]))
+		snap.ends = append(snap.ends, len(snap.arena))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// encodeEntries encodes a view's entries: per row, the key's length
+// (uvarint), the key, and the first 8 bytes of the SHA-256 of its JSON.
+func encodeEntries(s *snapshot) []byte {
+	n := 0
+	for _, k := range s.keys {
+		n += len(k) + 10
+	}
+	b := make([]byte, 0, n)
+	for i, k := range s.keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.LittleEndian.AppendUint64(b, s.hashes[i])
+	}
+	return b
+}
+
+var errCorruptCVR = errors.New("plasma: sync: corrupt client view record")
+
+func decodeEntries(b []byte) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(b)/40)
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n+8 {
+			return nil, errCorruptCVR
+		}
+		b = b[w:]
+		k := string(b[:n])
+		out[k] = binary.LittleEndian.Uint64(b[n:])
+		b = b[n+8:]
+	}
+	return out, nil
+}
+
+func newCVRID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// loadCVR loads the view record a cookie names, or nil if this group has
+// none for it under this user.
+func (h *Handler[Ctx]) loadCVR(ctx context.Context, group, userID string, c protocol.Cookie) (*cvr, error) {
+	var user, meta string
+	found, err := queryRow(ctx, h.base, `SELECT "user_id", "meta" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
+		[]any{group, c.Order, c.CVR}, &user, &meta)
+	if err != nil || !found || user != userID {
+		return nil, err
+	}
+	rec := &cvr{cookie: c}
+	if err := json.Unmarshal([]byte(meta), &rec.meta); err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorruptCVR, err)
+	}
+	if rec.meta.LMIDs == nil {
+		rec.meta.LMIDs = map[string]int64{}
+	}
+	return rec, nil
+}
+
+// loadEntries loads a view record's entries; nil if it is gone.
+func (h *Handler[Ctx]) loadEntries(ctx context.Context, group string, c protocol.Cookie) (map[string]uint64, error) {
+	var blob []byte
+	found, err := queryRow(ctx, h.base, `SELECT "entries" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
+		[]any{group, c.Order, c.CVR}, &blob)
+	if err != nil || !found {
+		return nil, err
+	}
+	return decodeEntries(blob)
+}
+
+// touchCVR records newer heads (and fingerprint) on a view record whose
+// rows and lastMutationIDs a later snapshot found unchanged.
+func (h *Handler[Ctx]) touchCVR(ctx context.Context, group string, c protocol.Cookie, meta cvrMeta) error {
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	_, err = h.base.Exec(ctx, `UPDATE "`+CVRsTable+`" SET "meta" = ? WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
+		string(b), group, c.Order, c.CVR)
+	return err
+}
+
+// nextOrder takes the next value of the global cookie order counter,
+// above clientOrder too, so that a response always outranks the cookie
+// it answers, whichever group or server that cookie came from.
+func nextOrder(ctx context.Context, db *orm.DB, clientOrder int64) (int64, error) {
+	var order int64
+	found, err := queryRow(ctx, db, `INSERT INTO "`+CountersTable+`" ("name", "value") VALUES (?, ?)
+ON CONFLICT ("name") DO UPDATE SET "value" = CASE WHEN "`+CountersTable+`"."value" >= ? THEN "`+CountersTable+`"."value" + 1 ELSE ? END
+RETURNING "value"`, []any{orderCounter, clientOrder + 1, clientOrder, clientOrder + 1}, &order)
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, errors.New("plasma: sync: the cookie order counter returned no row")
+	}
+	if order > protocol.MaxSafeOrder {
+		return 0, fmt.Errorf("plasma: sync: the cookie order counter passed %d", int64(protocol.MaxSafeOrder))
+	}
+	return order, nil
+}
+
+// storeCVR takes a new cookie order, stores a new view record under it
+// and prunes the group's oldest records, keeping Options.KeepCVRs. On
+// PostgreSQL the counter is bumped in a statement of its own, so its row
+// lock is held only for that statement; gaps in the orders are harmless.
+// SQLite has one writer at a time anyway: one transaction does it all.
+func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, clientOrder int64, meta cvrMeta, entries []byte) (protocol.Cookie, error) {
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return protocol.Cookie{}, err
+	}
+	c := protocol.Cookie{CVR: newCVRID()}
+	if h.postgres {
+		if c.Order, err = nextOrder(ctx, h.base, clientOrder); err != nil {
+			return c, err
+		}
+	}
+	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
+		if !h.postgres {
+			var err error
+			if c.Order, err = nextOrder(ctx, tx.DB, clientOrder); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			group, c.Order, c.CVR, userID, string(b), entries, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? ORDER BY "ord" DESC LIMIT 1 OFFSET ?)`,
+			group, group, h.opts.KeepCVRs-1)
+		return err
+	})
+	return c, err
+}

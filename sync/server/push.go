@@ -1,0 +1,381 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/mutator"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
+
+// retries is how many times a batch that hit a PostgreSQL serialization
+// failure or deadlock is run again before the push gives up.
+const retries = 4
+
+// pushState is one push being processed.
+type pushState[Ctx any] struct {
+	req     *protocol.PushRequest
+	ident   rowauth.Identity
+	appCtx  Ctx
+	results []MutationResult
+	stopped map[string]bool // clients whose remaining mutations are not processed
+	// conflict is set when a table has a ConflictResolver.
+	conflict *conflictState
+}
+
+// batchOutcome is what one batch transaction did; it is merged into the
+// push's state only once the transaction has committed.
+type batchOutcome struct {
+	results map[int]MutationResult
+	stopped []string
+	lost    int // index of the mutation that revealed lost client state, or -1
+}
+
+// errForbidden carries a KindForbidden error out of a transaction.
+type errForbidden struct{ err error }
+
+func (e *errForbidden) Error() string { return e.err.Error() }
+func (e *errForbidden) Unwrap() error { return e.err }
+
+func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident rowauth.Identity, appCtx Ctx, body []byte) {
+	req, err := protocol.DecodePush(body)
+	var schemaVersion, group string
+	if req != nil {
+		schemaVersion, group = req.SchemaVersion, req.ClientGroupID
+	}
+	if !h.checkVersion(ctx, w, "push", ident.UserID, group, schemaVersion, err) {
+		return
+	}
+	base := SyncServerError{Endpoint: "push", UserID: ident.UserID, ClientGroupID: group}
+	failWith := func(kind Kind, err error) {
+		e := base
+		e.Kind, e.Err = kind, err
+		h.fail(ctx, w, &e)
+	}
+	if n := len(req.Mutations); n > h.opts.MaxMutationsPerPush {
+		failWith(KindTooManyMutations, fmt.Errorf("%d mutations, over the limit of %d", n, h.opts.MaxMutationsPerPush))
+		return
+	}
+	if err := h.precheck(ctx, req, ident.UserID); err != nil {
+		var fe *errForbidden
+		if errors.As(err, &fe) {
+			failWith(KindForbidden, fe.err)
+		} else {
+			failWith(internal(err), err)
+		}
+		return
+	}
+
+	st := &pushState[Ctx]{req: req, ident: ident, appCtx: appCtx,
+		results: make([]MutationResult, len(req.Mutations)), stopped: map[string]bool{}}
+	for i, m := range req.Mutations {
+		st.results[i] = MutationResult{ClientID: m.ClientID, ID: m.ID, Name: m.Name}
+	}
+	if len(h.resolvers) > 0 {
+		st.conflict = &conflictState{group: req.ClientGroupID}
+	}
+	var abort *SyncServerError
+	lost := -1
+	for i := 0; i < len(req.Mutations) && abort == nil && lost < 0; i += h.opts.MutationsPerTransaction {
+		j := min(i+h.opts.MutationsPerTransaction, len(req.Mutations))
+		out, err := h.runBatch(ctx, st, i, j)
+		if err != nil {
+			e := base
+			e.Err = err
+			var fe *errForbidden
+			var me *mutationError
+			switch {
+			case errors.As(err, &fe):
+				e.Kind, e.Err = KindForbidden, fe.err
+			case errors.As(err, &me):
+				e.Kind, e.Err = KindUnavailable, me.err
+				e.ClientID, e.MutationID, e.Mutator = me.m.ClientID, me.m.ID, me.m.Name
+			default:
+				e.Kind = internal(err)
+			}
+			abort = &e
+			break
+		}
+		for k, r := range out.results {
+			st.results[k] = r
+		}
+		for _, c := range out.stopped {
+			st.stopped[c] = true
+		}
+		lost = out.lost
+	}
+
+	// Report what committed.
+	for _, r := range st.results {
+		e := base
+		e.ClientID, e.MutationID, e.Mutator = r.ClientID, r.ID, r.Name
+		switch r.Status {
+		case StatusFailed:
+			e.Kind, e.Err = KindMutatorFailed, r.Err
+			h.report(ctx, &e)
+		case StatusOutOfOrder:
+			e.Kind, e.Err = KindMutationOutOfOrder, r.Err
+			h.report(ctx, &e)
+		}
+	}
+	info := PushInfo{UserID: ident.UserID, ClientGroupID: req.ClientGroupID, Mutations: st.results}
+	if info.Committed() {
+		h.pushed(ctx, info)
+	}
+
+	switch {
+	case abort != nil:
+		h.fail(ctx, w, abort)
+	case lost >= 0:
+		m := req.Mutations[lost]
+		e := base
+		e.Kind, e.ClientID, e.MutationID, e.Mutator = KindClientStateNotFound, m.ClientID, m.ID, m.Name
+		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them", m.ClientID, m.ID)
+		h.failBody(ctx, w, &e, protocol.ClientStateNotFound())
+	default:
+		writeRaw(w, http.StatusOK, []byte("{}"))
+	}
+}
+
+// precheck refuses, before anything is applied, a push to another user's
+// client group or with a client of another group.
+func (h *Handler[Ctx]) precheck(ctx context.Context, req *protocol.PushRequest, userID string) error {
+	var owner string
+	found, err := queryRow(ctx, h.base, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{req.ClientGroupID}, &owner)
+	if err != nil {
+		return err
+	}
+	if found && owner != userID {
+		return &errForbidden{fmt.Errorf("%w: group %q", ErrForbiddenGroup, req.ClientGroupID)}
+	}
+	seen := map[string]bool{}
+	var ids []any
+	for _, m := range req.Mutations {
+		if !seen[m.ClientID] {
+			seen[m.ClientID] = true
+			ids = append(ids, m.ClientID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	q := `SELECT "id", "group_id" FROM "` + ClientsTable + `" WHERE "id" IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+	rows, err := h.base.Query(ctx, q, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, g string
+		if err := rows.Scan(&id, &g); err != nil {
+			return err
+		}
+		if g != req.ClientGroupID {
+			return &errForbidden{fmt.Errorf("%w: client %q", ErrForeignClient, id)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// mutationError is a temporary error of a mutator, carried out of the
+// batch transaction with the mutation.
+type mutationError struct {
+	m   protocol.Mutation
+	err error
+}
+
+func (e *mutationError) Error() string { return e.err.Error() }
+func (e *mutationError) Unwrap() error { return e.err }
+
+// runBatch processes mutations [i, j) of the push in one transaction,
+// running it again on serialization failures and deadlocks.
+func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j int) (*batchOutcome, error) {
+	var out *batchOutcome
+	var err error
+	for attempt := 0; ; attempt++ {
+		out = &batchOutcome{results: map[int]MutationResult{}, lost: -1}
+		err = h.db.Tx(ctx, func(tx *orm.Tx) error { return h.batchTx(ctx, tx.DB, st, i, j, out) })
+		if err == nil || attempt >= retries || !mutator.IsRetryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(1<<attempt) * 5 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const savepoint = "plasma_mutation"
+
+// batchTx is the body of one batch transaction.
+func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ctx], i, j int, out *batchOutcome) error {
+	lmids := map[string]int64{} // the clients locked so far, with their lastMutationID
+	advanced := map[string]bool{}
+	stopped := map[string]bool{}
+	for k := i; k < j; k++ {
+		m := st.req.Mutations[k]
+		if st.stopped[m.ClientID] || stopped[m.ClientID] {
+			continue
+		}
+		lmid, known := lmids[m.ClientID]
+		if !known {
+			var found bool
+			var err error
+			lmid, found, err = h.lockClient(ctx, tx, st, m)
+			if err != nil {
+				return err
+			}
+			if !found {
+				out.lost = k
+				return nil // commit what the batch did so far
+			}
+		}
+		res := MutationResult{ClientID: m.ClientID, ID: m.ID, Name: m.Name}
+		next := lmid + 1
+		switch {
+		case m.ID < next:
+			res.Status = StatusSkipped
+			out.results[k] = res
+			lmids[m.ClientID] = lmid
+			continue
+		case m.ID > next:
+			res.Status = StatusOutOfOrder
+			res.Err = fmt.Errorf("mutation %d of client %q is from the future: the next one is %d", m.ID, m.ClientID, next)
+			out.results[k] = res
+			stopped[m.ClientID] = true
+			out.stopped = append(out.stopped, m.ClientID)
+			continue
+		}
+		failed, err := h.runMutation(ctx, tx, st, m)
+		if err != nil {
+			return err
+		}
+		res.Status = StatusApplied
+		if failed != nil {
+			res.Status, res.Err = StatusFailed, failed
+		}
+		out.results[k] = res
+		lmids[m.ClientID] = m.ID
+		advanced[m.ClientID] = true
+	}
+	// The clients' new lastMutationIDs commit with the effects.
+	for c := range advanced {
+		if _, err := tx.Exec(ctx, `UPDATE "`+ClientsTable+`" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
+			lmids[c], time.Now().UnixMilli(), c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockClient loads the mutation's client, locking its row, and creates
+// it (and its group) if it is new and the mutation is its first. found is
+// false for an unknown client whose mutation is not its first: lost state.
+func (h *Handler[Ctx]) lockClient(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation) (lmid int64, found bool, err error) {
+	sel := `SELECT "group_id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "id" = ?` + h.forUpdate
+	var group string
+	found, err = queryRow(ctx, tx, sel, []any{m.ClientID}, &group, &lmid)
+	if err != nil {
+		return 0, false, err
+	}
+	if !found {
+		if m.ID > 1 {
+			return 0, false, nil
+		}
+		if err := h.ensureGroup(ctx, tx, st.req.ClientGroupID, st.ident.UserID); err != nil {
+			return 0, false, err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO "`+ClientsTable+`" ("id", "group_id", "last_mutation_id", "updated_at") VALUES (?, ?, 0, ?) ON CONFLICT ("id") DO NOTHING`,
+			m.ClientID, st.req.ClientGroupID, time.Now().UnixMilli()); err != nil {
+			return 0, false, err
+		}
+		if found, err = queryRow(ctx, tx, sel, []any{m.ClientID}, &group, &lmid); err != nil {
+			return 0, false, err
+		} else if !found {
+			return 0, false, fmt.Errorf("plasma: sync: client %q vanished after it was created", m.ClientID)
+		}
+	}
+	if group != st.req.ClientGroupID {
+		return 0, false, &errForbidden{fmt.Errorf("%w: client %q", ErrForeignClient, m.ClientID)}
+	}
+	return lmid, true, nil
+}
+
+// ensureGroup creates the client group for userID if it does not exist,
+// and refuses one that belongs to another user.
+func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userID string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
+		group, userID, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	var owner string
+	found, err := queryRow(ctx, tx, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{group}, &owner)
+	if err != nil {
+		return err
+	}
+	if !found || owner != userID {
+		return &errForbidden{fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)}
+	}
+	return nil
+}
+
+// runMutation runs one mutation under a savepoint. A permanent failure
+// is rolled back to the savepoint and returned as failed (the caller
+// still advances the lastMutationID); a temporary one is returned as
+// err, failing the transaction.
+func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation) (failed, err error) {
+	if _, err := tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return nil, err
+	}
+	mctx := changelog.WithOrigin(rowauth.WithIdentity(ctx, st.ident), m.ClientID, m.ID)
+	if st.conflict != nil {
+		mctx = context.WithValue(mctx, conflictKey{}, st.conflict)
+	}
+	call := mutator.Call[Ctx]{DB: tx, Ctx: st.appCtx, ClientID: m.ClientID, MutationID: m.ID}
+	merr := h.opts.Mutators.Run(mctx, m.Name, call, m.Args)
+	if merr != nil && mutator.IsTemporary(merr) {
+		return nil, &mutationError{m: m, err: merr}
+	}
+	if merr != nil {
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
+			return nil, err
+		}
+	}
+	_, err = tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint)
+	if err != nil && merr == nil && abortedTx(err) {
+		// The mutator swallowed a PostgreSQL error, leaving the
+		// transaction unusable: count the mutation as failed.
+		merr = fmt.Errorf("the mutator left the transaction aborted (it ignored a failed statement): %w", err)
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return merr, nil
+}
+
+// abortedTx reports PostgreSQL's "current transaction is aborted".
+func abortedTx(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "25P02"
+}
