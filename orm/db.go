@@ -113,12 +113,18 @@ var ErrNoBeginner = errors.New("plasma: the executor cannot begin a transaction"
 
 // Begin starts a transaction. Statements run on the returned Tx go
 // through the same middleware chain.
-func (db *DB) Begin(ctx context.Context) (*Tx, error) {
+func (db *DB) Begin(ctx context.Context) (*Tx, error) { return db.BeginTx(ctx, nil) }
+
+// BeginTx starts a transaction with options, such as a read-only
+// snapshot (sql.TxOptions{ReadOnly: true, Isolation:
+// sql.LevelRepeatableRead}). Statements run on the returned Tx go through
+// the same middleware chain.
+func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	b, ok := db.exec.(dialect.Beginner)
 	if !ok || db.tx != nil {
 		return nil, ErrNoBeginner
 	}
-	sqltx, err := b.BeginTx(ctx, nil)
+	sqltx, err := b.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("plasma: begin: %w", err)
 	}

@@ -181,7 +181,7 @@
 // identity may read and stores its CVR (about key length + 9 bytes per
 // row; KeepCVRs of them per group). Pulls are not paged yet. The fast
 // path can miss a change the change log does not show: see
-// Options.DisableFastPath. The base DB's own middlewares do not run for a
-// pull's snapshot reads, only row auth (orm cannot yet begin a
-// transaction with options on a DB's chain).
+// Options.DisableFastPath. A pull's snapshot reads run in one read-only
+// transaction (REPEATABLE READ on PostgreSQL) on the handler's DB, through
+// row auth and the base DB's own middlewares.
 package server

@@ -237,14 +237,14 @@ func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, gro
 	if h.postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	tx, err := h.begin.BeginTx(ctx, opts)
+	// One snapshot for the lmids and every table, on the handler's DB so
+	// that row auth and the application's own middlewares see the reads.
+	tx, err := h.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	// Row auth is all a read needs; the base DB's own middlewares are
-	// not on this transaction (orm cannot begin one with options).
-	if err := read(orm.New(tx, h.base.Dialect(), rowauth.Middleware())); err != nil {
+	if err := read(tx.DB); err != nil {
 		return nil, err
 	}
 	return snap, tx.Commit()
