@@ -187,7 +187,7 @@ func readImages(ctx context.Context, next orm.Handler, db *orm.DB, t *orm.Table,
 			if err != nil {
 				return nil, err
 			}
-			found[idString(row[p.id])] = img
+			found[idString(row[p.ID])] = img
 		}
 	}
 	return found, nil

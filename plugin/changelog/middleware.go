@@ -130,23 +130,23 @@ type capture struct {
 func rewriteReturning(r *orm.Returning, p *plan, idOnly bool) capture {
 	switch {
 	case r.All && idOnly:
-		return capture{caller: len(p.cols), image: -1, id: p.id}
+		return capture{caller: len(p.Columns), image: -1, id: p.ID}
 	case r.All:
-		return capture{caller: len(p.cols), image: 0, id: p.id}
+		return capture{caller: len(p.Columns), image: 0, id: p.ID}
 	case len(r.Columns) > 0:
 		k := len(r.Columns)
 		if idOnly {
-			r.Columns = append(slices.Clip(r.Columns), p.exprs[p.id])
+			r.Columns = append(slices.Clip(r.Columns), p.exprs[p.ID])
 			return capture{caller: k, image: -1, id: k}
 		}
 		r.Columns = append(slices.Clip(r.Columns), p.exprs...)
-		return capture{caller: k, image: k, id: k + p.id}
+		return capture{caller: k, image: k, id: k + p.ID}
 	case idOnly:
-		r.Columns = []expr.Expr{p.exprs[p.id]}
+		r.Columns = []expr.Expr{p.exprs[p.ID]}
 		return capture{image: -1, id: 0}
 	default:
 		r.All = true
-		return capture{image: 0, id: p.id}
+		return capture{image: 0, id: p.ID}
 	}
 }
 
@@ -162,7 +162,7 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	t := st.Table
 	p := planFor(t)
 	logged := t.Synced()
-	if logged && p.id < 0 {
+	if logged && p.ID < 0 {
 		return nil, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
 	}
 	var casc *cascade
@@ -265,7 +265,7 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 		c := change{table: t.Name(), id: idString(row[cp.id]), op: OpDel}
 		if cp.image >= 0 {
 			c.op = OpPut
-			if c.data, err = p.image(row[cp.image : cp.image+len(p.cols)]); err != nil {
+			if c.data, err = p.image(row[cp.image : cp.image+len(p.Columns)]); err != nil {
 				return nil, nil, err
 			}
 		}

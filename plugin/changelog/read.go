@@ -168,7 +168,7 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 	if len(ids) == 0 {
 		return nil
 	}
-	if planFor(t).id < 0 {
+	if planFor(t).ID < 0 {
 		return fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
 	}
 	record := func(tx *orm.DB) error {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 
-	"github.com/plasma-go/plasma/sync/internal/jsonx"
+	"github.com/plasma-go/plasma/internal/jsonx"
 )
 
 // MaxSafeOrder is the largest cookie order plasma hands out: JavaScript

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/plasma-go/plasma/sync/internal/jsonx"
+	"github.com/plasma-go/plasma/internal/jsonx"
 )
 
 // The protocol versions plasma speaks.

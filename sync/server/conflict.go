@@ -219,8 +219,8 @@ func (h *Handler[Ctx]) readRows(ctx context.Context, db *orm.DB, p *tablePlan, w
 		return nil, err
 	}
 	defer res.Rows.Close()
-	vals := make([]any, len(p.cols))
-	ptrs := make([]any, len(p.cols))
+	vals := make([]any, len(p.Columns))
+	ptrs := make([]any, len(p.Columns))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
@@ -234,10 +234,10 @@ func (h *Handler[Ctx]) readRows(ctx context.Context, db *orm.DB, p *tablePlan, w
 			return nil, err
 		}
 		sum := sha256.Sum256(buf)
-		r := storedRow{id: idString(vals[p.id]), hash: binary.LittleEndian.Uint64(sum[:8]), row: make(orm.Row, len(p.cols))}
+		r := storedRow{id: idString(vals[p.ID]), hash: binary.LittleEndian.Uint64(sum[:8]), row: make(orm.Row, len(p.Columns))}
 		r.key = p.prefix + r.id
-		for i := range p.cols {
-			r.row[p.cols[i].name] = normalizeValue(&p.cols[i], vals[i])
+		for i := range p.Columns {
+			r.row[p.Columns[i].Name] = normalizeValue(&p.Columns[i], vals[i])
 		}
 		out = append(out, r)
 	}
@@ -267,12 +267,12 @@ ON CONFLICT ("group_id", "row_key") DO UPDATE SET "hash" = excluded."hash"`, cs.
 }
 
 func (p *tablePlan) col(name string) *colPlan {
-	for i := range p.cols {
-		if p.cols[i].name == name {
-			return &p.cols[i]
+	for i := range p.Columns {
+		if p.Columns[i].Name == name {
+			return &p.Columns[i]
 		}
 	}
-	return &colPlan{name: name}
+	return &colPlan{Name: name}
 }
 
 func cloneRow(r orm.Row) orm.Row {
@@ -297,7 +297,7 @@ func normalizeValue(c *colPlan, v any) any {
 	if v == nil {
 		return nil
 	}
-	if c.raw {
+	if c.Raw {
 		switch t := v.(type) {
 		case []byte:
 			return json.RawMessage(append([]byte(nil), t...))
@@ -306,7 +306,7 @@ func normalizeValue(c *colPlan, v any) any {
 		}
 		return v
 	}
-	switch c.kind {
+	switch c.Kind {
 	case orm.KindBool:
 		if n, ok := v.(int64); ok {
 			return n != 0

@@ -126,8 +126,8 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 			h.resolvers[t.Name()] = p
 		}
 		fmt.Fprintf(fp, "%q", t.Name())
-		for _, c := range p.cols {
-			fmt.Fprintf(fp, " %q:%d:%t", c.name, c.kind, c.raw)
+		for _, c := range p.Columns {
+			fmt.Fprintf(fp, " %q:%d:%t", c.Name, c.Kind, c.Raw)
 		}
 		fp.Write([]byte{'\n'})
 	}

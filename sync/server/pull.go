@@ -262,12 +262,12 @@ func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap 
 	if err != nil {
 		return err
 	}
-	if len(cols) != len(p.cols) {
-		return fmt.Errorf("plasma: sync: %s: read %d columns, the schema declares %d", p.table.Name(), len(cols), len(p.cols))
+	if len(cols) != len(p.Columns) {
+		return fmt.Errorf("plasma: sync: %s: read %d columns, the schema declares %d", p.table.Name(), len(cols), len(p.Columns))
 	}
 	for i, c := range cols {
-		if c != p.cols[i].name {
-			return fmt.Errorf("plasma: sync: %s: column %d is %q, the schema declares %q", p.table.Name(), i, c, p.cols[i].name)
+		if c != p.Columns[i].Name {
+			return fmt.Errorf("plasma: sync: %s: column %d is %q, the schema declares %q", p.table.Name(), i, c, p.Columns[i].Name)
 		}
 	}
 	vals := make([]any, len(cols))
@@ -284,7 +284,7 @@ func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap 
 			return err
 		}
 		sum := sha256.Sum256(snap.arena[start:])
-		snap.keys = append(snap.keys, p.prefix+idString(vals[p.id]))
+		snap.keys = append(snap.keys, p.prefix+idString(vals[p.ID]))
 		snap.hashes = append(snap.hashes, binary.LittleEndian.Uint64(sum[:8]))
 		snap.ends = append(snap.ends, len(snap.arena))
 	}

@@ -1,4 +1,4 @@
-// Package jsonx holds the small JSON writing helpers the sync packages
+// Package jsonx holds the small JSON writing helpers plasma's packages
 // share: appending strings and integers to a byte slice without the
 // reflection of encoding/json.
 package jsonx
