@@ -1,0 +1,121 @@
+// Package realtime serves plasma's WebSocket endpoint, {basePath}/ws:
+// it pokes clients after commits so that they pull, tells the members
+// of a room who else is there (presence), and fans pokes out across the
+// server processes that share one PostgreSQL database.
+//
+// Replicache has no poke channel of its own: the app calls pull() when a
+// poke arrives. A Hub is an http.Handler for the endpoint and the sync
+// server's Notifier:
+//
+//	hub, err := realtime.New(realtime.Options{DB: db, Schema: app.Schema, Auth: auth})
+//	sync, err := server.NewHandler(server.Options[AppCtx]{..., Notifier: hub})
+//	mux.Handle("/sync/", sync)
+//	mux.Handle("/sync/ws", hub)
+//
+// # Connecting
+//
+// A client connects with
+//
+//	GET /sync/ws?clientGroupID=<g>&clientID=<c>[&room=<r>][&userInfo=<URL-encoded JSON>][&auth=<credentials>]
+//
+// and is authenticated by Options.Auth, the sync handler's
+// authentication, from its Authorization header, or from the auth
+// parameter, which carries exactly what the header would (browsers
+// cannot set headers on a WebSocket; mind that URLs end up in access
+// logs). Everything is checked before the upgrade: 401 when Auth
+// refuses, 403 for a client group bound to another user or a room
+// Options.AuthorizeRoom refuses, 400 for a bad or oversized userInfo.
+//
+// Messages are JSON text frames from the server; the hub ignores what
+// clients send:
+//
+//	{"type":"poke"}
+//	{"type":"presence","entries":[{"clientID":"c1","userInfo":{"name":"Ann"}}, ...]}
+//
+// # Whom a commit pokes
+//
+// A spurious poke costs one pull that finds nothing new; a missing one
+// leaves a client stale until its next pull. So the hub decides from the
+// change log and the tables' read rules, and pokes whenever it cannot
+// rule a connection out. After a commit is signalled (Notify, a
+// notification, a poll) and the coalescing window has passed, the hub
+// reads the changes since its cursor (changelog.ChangesSince) and pokes
+// every connection whose identity
+//
+//   - may read one of the rows put: one query per distinct identity and
+//     changed table, SELECT id ... WHERE id IN (the changed ids) LIMIT 1
+//     through row auth with that identity (a table without a read rule
+//     needs no query);
+//   - has a read rule that consults a changed table in a subquery (say,
+//     todos readable through a members table): a row of another table
+//     may have entered or left its view without a change of its own;
+//     a rule with raw SQL, or one that fails, counts as consulting every
+//     table.
+//
+// Every connection is poked when a row is deleted (who could read it is
+// unknown once it is gone); when a row put changed a column its read
+// rule looks at since the hub last saw it (whoever could read it before
+// may need a del); when a change is to a table the schema does not know;
+// and when a round finds more changes than it looks at one by one. The
+// pushing client group is always poked after a push (its
+// lastMutationIDs moved, even when no row did), and Poke pokes a client
+// group for a backend job.
+//
+// Known limits: the hub remembers rows' images only from the changes it
+// has read since it started, so an update that takes a row out of a
+// user's view (moving a todo to a list the user cannot read) pokes its
+// former readers only when the hub saw the row's previous change; the
+// client then still drops the row at its next pull. Read rules that
+// consult tables outside the change log (ChangeLogSuppressed or
+// External) or rows changed by raw SQL without changelog.Record are
+// invisible, as they are to the pull's fast path. An identity's claims
+// are the ones it connected with: reconnect when they change.
+//
+// Commits within Options.CoalesceWindow (5 ms) of the first one give one
+// round, and a connection has at most one poke waiting to be written: a
+// poke asked for while one waits is sent once the waiting one is
+// written. A client connecting is poked once, so that it catches up
+// with what it missed while it was not connected.
+//
+// # Across processes
+//
+// On PostgreSQL, Ensure installs a statement-level AFTER INSERT trigger
+// on the change log that runs pg_notify('plasma_changes', region) for
+// each region a statement logged. PostgreSQL delivers a notification
+// only when its transaction commits, so this covers pushes handled by
+// any process and writes made through a ServerDB outside a push alike.
+// Each hub with Options.Listener LISTENs on a dedicated connection
+// (pq.Listener, reconnecting with backoff between ListenerMinBackoff and
+// ListenerMaxBackoff); on a notification it reads the change log and
+// pokes as above. After the listener reconnects it pokes every
+// connection once, since notifications may have been lost meanwhile.
+// Poke and the pushing group's poke are sent to the other hubs on a
+// second channel, plasma_pokes. Without Listener a hub on PostgreSQL
+// polls the heads of its regions every PollInterval instead.
+//
+// On SQLite one process holds the database and the hub works in memory:
+// Notify wakes it after pushes, and a cheap check of the change-log head
+// every PollInterval (200 ms) catches writes made through a ServerDB
+// outside a push.
+//
+// # Presence
+//
+// Each connection is a member of one room: by default its client
+// group's, or the room it names (room=), which AuthorizeRoom must allow.
+// Whenever the members change (a join, a leave, a reconnect with other
+// userInfo) every member receives the room's full snapshot, sorted by
+// clientID. Snapshots are throttled per room (PresenceThrottle): a change
+// within the interval is sent when it ends, with the room's latest state,
+// so the last snapshot is always delivered. A client reconnecting with
+// the same clientID replaces its old connection. Presence is quadratic in
+// a room's size, so a room over MaxPresenceMembers gets one snapshot
+// with no entries and "truncated": true instead.
+//
+// # Slow and dead clients
+//
+// Writes never block the hub: each connection has a bounded queue
+// (SendQueue); a connection whose queue is full is closed, and its
+// client reconnects and pulls. Pings every PingInterval and a
+// PongTimeout close dead connections, and WriteTimeout bounds a write to
+// a client that stopped reading.
+package realtime

@@ -1,0 +1,713 @@
+package realtime
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/olahol/melody"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/server"
+)
+
+// maxNameBytes caps the client group id, client id and room name a
+// connection gives.
+const maxNameBytes = 256
+
+// connKey is the melody session key holding the *conn.
+const connKey = "plasma.conn"
+
+// Hub serves the WebSocket endpoint GET {basePath}/ws and pokes its
+// connections after commits, and tells each room who is in it. Mount it
+// at {basePath}/ws next to the sync handler, and give it to the sync
+// handler as its Notifier. It is safe for concurrent use. Close it when
+// the server shuts down.
+type Hub struct {
+	opts     Options
+	db       *orm.DB // Options.DB
+	authDB   *orm.DB // db with row auth: "may identity X read row R"
+	postgres bool
+	log      *slog.Logger
+	m        *melody.Melody
+	id       string // tells this hub's messages on ChannelPokes from others'
+	pokeMsg  []byte
+
+	mu       sync.Mutex
+	closed   bool
+	conns    map[*conn]struct{}
+	groups   map[string]map[*conn]struct{}
+	idents   map[string]*identity
+	rooms    map[string]*room
+	handlers sync.WaitGroup // ServeHTTP calls past the closed check
+
+	pmu  sync.Mutex
+	pend pending       // work for the next round, under pmu
+	kick chan struct{} // a round is wanted (capacity 1)
+
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	done     chan struct{}
+	bg       sync.WaitGroup // the pump and the listener loop
+	listener *pq.Listener
+	ps       pumpState // owned by the pump goroutine
+}
+
+// Compile-time check: a Hub is the sync server's Notifier.
+var _ server.Notifier = (*Hub)(nil)
+
+// identity is one distinct identity with connections: the unit of the
+// read-access checks.
+type identity struct {
+	key   string
+	id    rowauth.Identity
+	conns map[*conn]struct{}
+	rules map[string]*ruleInfo // per table; pump goroutine only
+	deps  *depInfo             // pump goroutine only
+}
+
+// conn is one WebSocket connection.
+type conn struct {
+	s        *melody.Session
+	netConn  net.Conn // the hijacked connection, to close it at once
+	id       rowauth.Identity
+	ident    *identity
+	group    string
+	clientID string
+	roomKey  string
+	userInfo json.RawMessage // nil: none
+	seq      uint64          // join order, to break clientID ties
+	poke     atomic.Int32    // pokeIdle, pokeQueued, pokeDirty
+}
+
+// The poke states of a connection: a poke waiting to be written covers
+// every later one, so at most one is queued; one asked for meanwhile is
+// remembered (dirty) and sent once the queued one has been written.
+const (
+	pokeIdle int32 = iota
+	pokeQueued
+	pokeDirty
+)
+
+// room is the set of connections that share presence.
+type room struct {
+	key       string
+	members   map[*conn]struct{}
+	lastSent  time.Time
+	timer     *time.Timer
+	truncated bool // the last snapshot said "truncated"
+}
+
+// New checks opts, prepares the database (unless Options.SkipEnsure:
+// the change log and, on PostgreSQL, the notification trigger, plus the
+// sync server's tables when GroupOwner is defaulted), starts listening
+// (PostgreSQL with Options.Listener: New returns once the LISTEN is in
+// place, or fails if the first connection attempt does) and returns the
+// hub.
+func New(opts Options) (*Hub, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{
+		opts:     opts,
+		db:       opts.DB,
+		postgres: opts.DB.Dialect().Name() == "postgres",
+		log:      opts.Logger,
+		id:       randomID(),
+		pokeMsg:  []byte(`{"type":"poke"}`),
+		conns:    map[*conn]struct{}{},
+		groups:   map[string]map[*conn]struct{}{},
+		idents:   map[string]*identity{},
+		rooms:    map[string]*room{},
+		kick:     make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	h.authDB = opts.DB.Use(rowauth.Middleware())
+	defaultOwner := opts.GroupOwner == nil
+	if defaultOwner {
+		h.opts.GroupOwner = h.groupOwner
+	}
+	if !opts.SkipEnsure {
+		if defaultOwner {
+			if err := server.EnsureTables(ctx, opts.DB); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
+		if err := Ensure(ctx, opts.DB); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if h.postgres && opts.Listener != "" {
+		if err := h.startListener(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	// The cursors start at the heads read after the LISTEN is in place,
+	// so no commit falls in between.
+	if err := h.initCursors(ctx); err != nil {
+		cancel()
+		close(h.done)
+		h.stopListener()
+		h.bg.Wait()
+		return nil, err
+	}
+
+	m := melody.New()
+	m.Config.WriteWait = opts.WriteTimeout
+	m.Config.PongWait = opts.PongTimeout
+	m.Config.PingPeriod = opts.PingInterval
+	m.Config.MaxMessageSize = 4096
+	m.Config.MessageBufferSize = opts.SendQueue
+	m.Upgrader.ReadBufferSize = 512
+	m.Upgrader.WriteBufferSize = 1024
+	m.Upgrader.WriteBufferPool = &sync.Pool{}
+	if opts.CheckOrigin != nil {
+		m.Upgrader.CheckOrigin = opts.CheckOrigin
+	}
+	m.HandleConnect(h.onConnect)
+	m.HandleDisconnect(h.onDisconnect)
+	m.HandleError(h.onError)
+	m.HandleSentMessage(h.onSent)
+	h.m = m
+
+	h.bg.Add(1)
+	go h.run()
+	return h, nil
+}
+
+// groupOwner is the default Options.GroupOwner: it reads the sync
+// server's client-group table.
+func (h *Hub) groupOwner(ctx context.Context, groupID string) (string, bool, error) {
+	rows, err := h.db.Query(ctx, `SELECT "user_id" FROM "`+server.GroupsTable+`" WHERE "id" = ?`, groupID)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return "", false, rows.Err()
+	}
+	var user string
+	if err := rows.Scan(&user); err != nil {
+		return "", false, err
+	}
+	return user, true, rows.Close()
+}
+
+// Connections returns the number of open connections.
+func (h *Hub) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// ServeHTTP upgrades GET
+// {basePath}/ws?clientGroupID=<g>&clientID=<c>[&room=<r>][&userInfo=<json>][&auth=<credentials>]
+// to a WebSocket. Before the upgrade it answers 400 for a missing
+// clientGroupID or clientID, or a userInfo that is not JSON or is too
+// large; 401 when Auth refuses the Authorization header (or, without
+// one, the auth parameter); 403 for someone else's client group or a
+// room AuthorizeRoom refuses; 409 when the room already has a connection
+// of another user with that clientID; 503 once the hub is closed.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		httpError(w, http.StatusMethodNotAllowed, "method %s; want GET", r.Method)
+		return
+	}
+	q := r.URL.Query()
+	group, clientID := q.Get("clientGroupID"), q.Get("clientID")
+	switch {
+	case group == "" || clientID == "":
+		httpError(w, http.StatusBadRequest, "clientGroupID and clientID are required")
+		return
+	case len(group) > maxNameBytes || len(clientID) > maxNameBytes:
+		httpError(w, http.StatusBadRequest, "clientGroupID or clientID longer than %d bytes", maxNameBytes)
+		return
+	}
+	id, err := h.authenticate(r, q)
+	if err != nil {
+		h.log.Debug("plasma: realtime: connection refused", "status", http.StatusUnauthorized, "err", err)
+		httpError(w, http.StatusUnauthorized, "unauthorized")
+		return
+	}
+	var info json.RawMessage
+	if q.Has("userInfo") {
+		raw := q.Get("userInfo")
+		if len(raw) > h.opts.MaxUserInfoBytes {
+			httpError(w, http.StatusBadRequest, "userInfo of %d bytes, over the limit of %d", len(raw), h.opts.MaxUserInfoBytes)
+			return
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(raw)); err != nil {
+			httpError(w, http.StatusBadRequest, "userInfo is not JSON: %v", err)
+			return
+		}
+		info = buf.Bytes()
+	}
+	ctx := r.Context()
+	owner, known, err := h.opts.GroupOwner(ctx, group)
+	if err != nil {
+		h.log.Warn("plasma: realtime: reading the client group's owner", "group", group, "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if known && owner != id.UserID {
+		httpError(w, http.StatusForbidden, "client group %q belongs to another user", group)
+		return
+	}
+	roomKey := groupRoom(group)
+	if name := q.Get("room"); name != "" && name != group {
+		if len(name) > maxNameBytes {
+			httpError(w, http.StatusBadRequest, "room longer than %d bytes", maxNameBytes)
+			return
+		}
+		if h.opts.AuthorizeRoom == nil {
+			httpError(w, http.StatusForbidden, "room %q refused", name)
+			return
+		}
+		if err := h.opts.AuthorizeRoom(ctx, id, name); err != nil {
+			h.log.Debug("plasma: realtime: room refused", "room", name, "user", id.UserID, "err", err)
+			httpError(w, http.StatusForbidden, "room %q refused", name)
+			return
+		}
+		roomKey = namedRoom(name)
+	}
+
+	c := &conn{id: id, group: group, clientID: clientID, roomKey: roomKey, userInfo: info}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	if h.clash(c) != nil {
+		h.mu.Unlock()
+		httpError(w, http.StatusConflict, "clientID %q is connected to this room by another user", clientID)
+		return
+	}
+	h.handlers.Add(1)
+	h.mu.Unlock()
+	defer h.handlers.Done()
+	if err := h.m.HandleRequestWithKeys(&hijackWriter{ResponseWriter: w, c: c}, r, map[string]any{connKey: c}); err != nil {
+		// The upgrader has answered the request (400 for a request that
+		// is not a WebSocket handshake, say).
+		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+	}
+}
+
+// authenticate runs Options.Auth with the Authorization header, or the
+// auth parameter in its place.
+func (h *Hub) authenticate(r *http.Request, q url.Values) (rowauth.Identity, error) {
+	if r.Header.Get("Authorization") == "" {
+		if a := q.Get("auth"); a != "" {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", a)
+		}
+	}
+	id, err := h.opts.Auth(r)
+	if err == nil && id.UserID == "" {
+		err = errors.New("Auth returned no user id")
+	}
+	return id, err
+}
+
+func httpError(w http.ResponseWriter, status int, format string, args ...any) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{fmt.Sprintf(format, args...)})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// The keys of rooms: a client group's own room and a named one never
+// share a key.
+func groupRoom(group string) string { return "g:" + group }
+func namedRoom(name string) string  { return "r:" + name }
+
+// hijackWriter records the connection the upgrader hijacks, so that the
+// hub can close it at once (melody only closes it after a write fails).
+type hijackWriter struct {
+	http.ResponseWriter
+	c *conn
+}
+
+// Hijack hijacks the underlying connection and remembers it.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.c.netConn = nc
+	}
+	return nc, brw, err
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// clash returns the member of c's room that holds c's clientID for
+// another user, if any. Called with h.mu held.
+func (h *Hub) clash(c *conn) *conn {
+	if rm := h.rooms[c.roomKey]; rm != nil {
+		for o := range rm.members {
+			if o.clientID == c.clientID && o.id.UserID != c.id.UserID {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+var joinSeq atomic.Uint64
+
+func (h *Hub) onConnect(s *melody.Session) {
+	c := sessionConn(s)
+	if c == nil {
+		return
+	}
+	c.s = s
+	c.seq = joinSeq.Add(1)
+	h.mu.Lock()
+	if h.closed || h.clash(c) != nil {
+		h.mu.Unlock()
+		c.kill()
+		return
+	}
+	key := identityKey(c.id)
+	ide := h.idents[key]
+	if ide == nil {
+		ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
+		h.idents[key] = ide
+	}
+	ide.conns[c] = struct{}{}
+	c.ident = ide
+	h.conns[c] = struct{}{}
+	g := h.groups[c.group]
+	if g == nil {
+		g = map[*conn]struct{}{}
+		h.groups[c.group] = g
+	}
+	g[c] = struct{}{}
+	rm := h.rooms[c.roomKey]
+	if rm == nil {
+		rm = &room{key: c.roomKey, members: map[*conn]struct{}{}}
+		h.rooms[c.roomKey] = rm
+	}
+	// A client that reconnects replaces its old connection, which may
+	// linger until a write or a ping finds it dead.
+	var replaced []*conn
+	for o := range rm.members {
+		if o.clientID == c.clientID {
+			delete(rm.members, o)
+			replaced = append(replaced, o)
+		}
+	}
+	rm.members[c] = struct{}{}
+	if rm.truncated && len(rm.members) > h.opts.MaxPresenceMembers {
+		c.write(truncatedMsg) // the room said so before c joined
+	}
+	h.presenceChanged(rm)
+	h.mu.Unlock()
+	for _, o := range replaced {
+		o.close(melody.ClosePolicyViolation, "replaced by a newer connection of the client")
+	}
+	// A client may have missed changes before it was registered: one
+	// pull brings it up to date.
+	c.sendPoke(h.pokeMsg)
+}
+
+func (h *Hub) onDisconnect(s *melody.Session) {
+	c := sessionConn(s)
+	if c == nil || c.ident == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	if g := h.groups[c.group]; g != nil {
+		delete(g, c)
+		if len(g) == 0 {
+			delete(h.groups, c.group)
+		}
+	}
+	delete(c.ident.conns, c)
+	if len(c.ident.conns) == 0 && h.idents[c.ident.key] == c.ident {
+		delete(h.idents, c.ident.key)
+	}
+	if rm := h.rooms[c.roomKey]; rm != nil {
+		if _, ok := rm.members[c]; ok {
+			delete(rm.members, c)
+			if len(rm.members) == 0 {
+				if rm.timer != nil {
+					rm.timer.Stop()
+				}
+				delete(h.rooms, c.roomKey)
+			} else {
+				h.presenceChanged(rm)
+			}
+		}
+	}
+}
+
+func (h *Hub) onError(s *melody.Session, err error) {
+	if errors.Is(err, melody.ErrMessageBufferFull) {
+		if c := sessionConn(s); c != nil {
+			h.log.Debug("plasma: realtime: send queue full; closing the connection", "clientID", c.clientID)
+			c.kill()
+		}
+	}
+}
+
+func (h *Hub) onSent(s *melody.Session, msg []byte) {
+	if len(msg) > 0 && &msg[0] == &h.pokeMsg[0] {
+		if c := sessionConn(s); c != nil {
+			c.pokeSent(h.pokeMsg)
+		}
+	}
+}
+
+func sessionConn(s *melody.Session) *conn {
+	v, _ := s.Get(connKey)
+	c, _ := v.(*conn)
+	return c
+}
+
+// identityKey identifies an identity: its user and claims.
+func identityKey(id rowauth.Identity) string {
+	if len(id.Claims) == 0 {
+		return id.UserID
+	}
+	b, err := json.Marshal(id.Claims)
+	if err != nil {
+		b = fmt.Appendf(nil, "%v", id.Claims)
+	}
+	return id.UserID + "\x00" + string(b)
+}
+
+// write queues msg for c; a full queue closes c (onError).
+func (c *conn) write(msg []byte) {
+	if c.s != nil {
+		_ = c.s.Write(msg)
+	}
+}
+
+// sendPoke queues a poke unless one is queued already.
+func (c *conn) sendPoke(msg []byte) {
+	for {
+		switch c.poke.Load() {
+		case pokeIdle:
+			if c.poke.CompareAndSwap(pokeIdle, pokeQueued) {
+				c.write(msg)
+				return
+			}
+		case pokeQueued:
+			if c.poke.CompareAndSwap(pokeQueued, pokeDirty) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// pokeSent records that the queued poke was written, and queues the
+// poke asked for meanwhile, if any.
+func (c *conn) pokeSent(msg []byte) {
+	for {
+		switch c.poke.Load() {
+		case pokeDirty:
+			if c.poke.CompareAndSwap(pokeDirty, pokeQueued) {
+				c.write(msg)
+				return
+			}
+		case pokeQueued:
+			if c.poke.CompareAndSwap(pokeQueued, pokeIdle) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// close sends a close frame, or closes c at once when its queue is full.
+func (c *conn) close(code int, reason string) {
+	if c.s == nil || c.s.CloseWithMsg(melody.FormatCloseMessage(code, reason)) != nil {
+		c.kill()
+	}
+}
+
+// kill closes c's network connection: its read and write loops fail and
+// the hub forgets it.
+func (c *conn) kill() {
+	if c.netConn != nil {
+		_ = c.netConn.Close()
+	}
+}
+
+// presence
+
+type presenceEntry struct {
+	ClientID string          `json:"clientID"`
+	UserInfo json.RawMessage `json:"userInfo"`
+}
+
+type presenceMsg struct {
+	Type      string          `json:"type"`
+	Entries   []presenceEntry `json:"entries"`
+	Truncated bool            `json:"truncated,omitempty"`
+}
+
+var truncatedMsg = mustJSON(presenceMsg{Type: "presence", Entries: []presenceEntry{}, Truncated: true})
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// presenceChanged sends rm's snapshot now, or when the throttle interval
+// since the last one ends. Called with h.mu held.
+func (h *Hub) presenceChanged(rm *room) {
+	if h.opts.MaxPresenceMembers < 0 || rm.timer != nil {
+		return // off, or a trailing snapshot is due and will be current
+	}
+	wait := h.opts.PresenceThrottle - time.Since(rm.lastSent)
+	if wait <= 0 {
+		h.sendPresence(rm)
+		return
+	}
+	rm.timer = time.AfterFunc(wait, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.rooms[rm.key] != rm || h.closed {
+			return
+		}
+		rm.timer = nil
+		h.sendPresence(rm)
+	})
+}
+
+// sendPresence sends rm's snapshot to its members. Called with h.mu
+// held.
+func (h *Hub) sendPresence(rm *room) {
+	rm.lastSent = time.Now()
+	var msg []byte
+	if len(rm.members) > h.opts.MaxPresenceMembers {
+		if rm.truncated {
+			return
+		}
+		rm.truncated = true
+		msg = truncatedMsg
+	} else {
+		rm.truncated = false
+		members := make([]*conn, 0, len(rm.members))
+		for c := range rm.members {
+			members = append(members, c)
+		}
+		slices.SortFunc(members, func(a, b *conn) int {
+			if c := strings.Compare(a.clientID, b.clientID); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
+		})
+		p := presenceMsg{Type: "presence", Entries: make([]presenceEntry, len(members))}
+		for i, c := range members {
+			p.Entries[i] = presenceEntry{ClientID: c.clientID, UserInfo: c.userInfo}
+		}
+		msg = mustJSON(p)
+	}
+	for c := range rm.members {
+		c.write(msg)
+	}
+}
+
+// Close shuts the hub down: it stops poking and listening, refuses new
+// connections (503), sends every connection a close frame ("going
+// away"; clients reconnect elsewhere and pull) and waits until they are
+// gone or ctx is done, when it closes the remaining ones at once and
+// returns ctx.Err(). It does not close Options.DB.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	for _, rm := range h.rooms {
+		if rm.timer != nil {
+			rm.timer.Stop()
+		}
+	}
+	h.mu.Unlock()
+
+	h.cancel()
+	close(h.done)
+	h.stopListener()
+	h.bg.Wait()
+
+	for _, c := range conns {
+		c.close(melody.CloseGoingAway, "server shutting down")
+	}
+	drained := make(chan struct{})
+	go func() {
+		h.handlers.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		h.mu.Lock()
+		for c := range h.conns {
+			c.kill()
+		}
+		h.mu.Unlock()
+		for _, c := range conns {
+			c.kill()
+		}
+		<-drained
+	}
+	_ = h.m.Close()
+	return err
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,219 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
+)
+
+// The names of the objects Ensure creates on PostgreSQL.
+const (
+	// NotifyFunction is the trigger function that notifies
+	// ChannelChanges.
+	NotifyFunction = orm.ReservedPrefix + "notify_changes"
+	// NotifyTrigger is the statement-level AFTER INSERT trigger on the
+	// change log that runs NotifyFunction.
+	NotifyTrigger = orm.ReservedPrefix + "changes_notify"
+)
+
+// notifyDDL installs the trigger. A NOTIFY is delivered when the
+// transaction that sent it commits, and not at all if it rolls back; the
+// notifications of one transaction with the same payload are folded into
+// one. So each committed transaction that logged changes announces each
+// region it wrote once, whether it came from a push or from backend code
+// writing through a ServerDB.
+var notifyDDL = []string{
+	`CREATE OR REPLACE FUNCTION "` + NotifyFunction + `"() RETURNS trigger
+LANGUAGE plpgsql AS $plasma$
+DECLARE
+	r text;
+BEGIN
+	FOR r IN SELECT DISTINCT "region" FROM plasma_new_changes LOOP
+		PERFORM pg_notify('` + ChannelChanges + `', r);
+	END LOOP;
+	RETURN NULL;
+END
+$plasma$`,
+	`DO $plasma$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger
+		WHERE tgrelid = '"` + changelog.LogTable + `"'::regclass AND tgname = '` + NotifyTrigger + `') THEN
+		CREATE TRIGGER "` + NotifyTrigger + `" AFTER INSERT ON "` + changelog.LogTable + `"
+			REFERENCING NEW TABLE AS plasma_new_changes
+			FOR EACH STATEMENT EXECUTE FUNCTION "` + NotifyFunction + `"();
+	END IF;
+END
+$plasma$`,
+}
+
+var ensured sync.Map // dialect.Executor -> struct{}
+
+// Ensure prepares db for hubs: it creates the change log where it does
+// not exist (changelog.EnsureLog) and, on PostgreSQL, installs
+// NotifyTrigger, which makes every transaction that logs changes notify
+// ChannelChanges with each region it wrote when it commits. It is
+// idempotent and cheap to call again; New calls it unless
+// Options.SkipEnsure. On SQLite there is no trigger: one process holds
+// the database and its hub polls.
+//
+// The cost on PostgreSQL: a NOTIFY takes a database-wide lock for a
+// moment at commit, so committing transactions that log changes are
+// serialised there.
+func Ensure(ctx context.Context, db *orm.DB) error {
+	if db == nil {
+		return errors.New("plasma: realtime.Ensure: nil database")
+	}
+	if err := changelog.EnsureLog(ctx, db); err != nil {
+		return err
+	}
+	if db.Dialect().Name() != "postgres" {
+		return nil
+	}
+	if _, done := ensured.Load(db.Executor()); done {
+		return nil
+	}
+	err := db.Tx(ctx, func(tx *orm.Tx) error {
+		if lock := tx.Dialect().LockSchema(); lock != "" {
+			if err := tx.ExecDDL(ctx, nil, lock); err != nil {
+				return err
+			}
+		}
+		for _, stmt := range notifyDDL {
+			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("plasma: realtime.Ensure: %w", err)
+	}
+	if !db.InTx() {
+		ensured.Store(db.Executor(), struct{}{})
+	}
+	return nil
+}
+
+// listenTimeout bounds New's wait for the first LISTEN.
+const listenTimeout = 30 * time.Second
+
+// listenerPing is how often the listener's connection is pinged, so
+// that a connection that died silently is noticed and replaced.
+const listenerPing = 30 * time.Second
+
+// startListener connects the listener and waits until it listens on
+// both channels; the first failed connection attempt fails it.
+func (h *Hub) startListener() error {
+	ready := make(chan error, 1)
+	var once sync.Once
+	report := func(err error) { once.Do(func() { ready <- err }) }
+	l := pq.NewListener(h.opts.Listener, h.opts.ListenerMinBackoff, h.opts.ListenerMaxBackoff,
+		func(ev pq.ListenerEventType, err error) {
+			switch ev {
+			case pq.ListenerEventConnectionAttemptFailed:
+				report(err)
+				h.log.Warn("plasma: realtime: listener connection attempt failed", "err", err)
+			case pq.ListenerEventDisconnected:
+				h.log.Warn("plasma: realtime: listener disconnected; reconnecting", "err", err)
+			case pq.ListenerEventReconnected:
+				h.log.Info("plasma: realtime: listener reconnected; poking every connection")
+			}
+		})
+	go func() {
+		err := l.Listen(ChannelChanges)
+		if err == nil {
+			err = l.Listen(ChannelPokes)
+		}
+		report(err)
+	}()
+	var err error
+	select {
+	case err = <-ready:
+	case <-time.After(listenTimeout):
+		err = fmt.Errorf("no connection after %v", listenTimeout)
+	}
+	if err != nil {
+		_ = l.Close()
+		return fmt.Errorf("plasma: realtime: New: listening on PostgreSQL: %w", err)
+	}
+	h.listener = l
+	h.bg.Add(1)
+	go h.listen(l)
+	return nil
+}
+
+func (h *Hub) stopListener() {
+	if h.listener != nil {
+		_ = h.listener.Close()
+	}
+}
+
+// listen turns notifications into work for the pump.
+func (h *Hub) listen(l *pq.Listener) {
+	defer h.bg.Done()
+	ping := time.NewTicker(listenerPing)
+	defer ping.Stop()
+	var pinging atomic.Bool
+	for {
+		select {
+		case <-h.done:
+			return
+		case n, ok := <-l.Notify:
+			if !ok {
+				return
+			}
+			h.notified(n)
+		case <-ping.C:
+			// Not on this goroutine: Ping waits for the connection, which
+			// may be waiting for us to take a notification.
+			if pinging.CompareAndSwap(false, true) {
+				go func() {
+					defer pinging.Store(false)
+					if err := l.Ping(); err != nil {
+						h.log.Debug("plasma: realtime: listener ping failed", "err", err)
+					}
+				}()
+			}
+		}
+	}
+}
+
+// notified handles one notification; nil means the connection was
+// re-established and notifications may have been lost.
+func (h *Hub) notified(n *pq.Notification) {
+	switch {
+	case n == nil:
+		h.signal(func(p *pending) { p.all, p.scan = true, true })
+	case n.Channel == ChannelChanges:
+		h.signal(func(p *pending) {
+			p.scan = true
+			if p.regions == nil {
+				p.regions = map[string]struct{}{}
+			}
+			p.regions[n.Extra] = struct{}{}
+		})
+	case n.Channel == ChannelPokes:
+		var msg pokeNotice
+		if err := json.Unmarshal([]byte(n.Extra), &msg); err != nil {
+			h.log.Debug("plasma: realtime: unreadable poke notification", "err", err)
+			return
+		}
+		if msg.Hub == h.id || len(msg.Groups) == 0 {
+			return
+		}
+		h.signal(func(p *pending) {
+			for _, g := range msg.Groups {
+				p.addGroup(g, false)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package realtime_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plasma-go/plasma/orm"
+	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/realtime"
+	"github.com/plasma-go/plasma/sync/server"
+)
+
+// Two processes on one PostgreSQL database: a write through process A
+// pokes the sockets process B holds, through LISTEN/NOTIFY.
+func TestAcrossProcesses(t *testing.T) {
+	tg := ormtest.Postgres(t)
+	a := newEnv(t, tg, tg.DB, nil)
+	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), nil)
+
+	aliceB := b.connect(params{user: "alice", group: "ga", client: "a1"})
+	bobB := b.connect(params{user: "bob", group: "gb", client: "b1"})
+	aliceA := a.connect(params{user: "alice", group: "ga2", client: "a2"})
+
+	// A ServerDB write in A, outside any push: B's alice is poked, B's
+	// bob (who may not read alice's notes) is not.
+	a.insert(as("alice"), tNotes, orm.Row{"id": "n1", "owner_id": "alice", "body": "from A"})
+	aliceB.expectPoke("a write in process A", 3*time.Second)
+	aliceA.expectPoke("a write in process A, same process", 3*time.Second)
+	bobB.expectNoPoke("alice's note", quiet)
+
+	// A push handled by A, whose only effect is the group's
+	// lastMutationID: B's connection of that group is poked.
+	type appCtx struct{}
+	h, err := server.NewHandler(server.Options[appCtx]{
+		Schema: testSchema, DB: tg.DB, Notifier: a.hub, Mutators: mutatorsForTest[appCtx](),
+		Auth: func(r *http.Request) (rowauth.Identity, appCtx, error) {
+			id, err := testAuth(r)
+			return id, appCtx{}, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	req := httptest.NewRequest(http.MethodPost, "/sync/push", strings.NewReader(pushBody("gb", "b1", 1, "fail", `{}`)))
+	req.Header.Set("Authorization", "Bearer bob")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("push: %d %s", w.Code, w.Body.String())
+	}
+	bobB.expectPoke("bob's push handled by process A", 3*time.Second)
+	aliceB.expectNoPoke("bob's push", quiet)
+
+	// Poke in A reaches B.
+	a.hub.Poke("ga")
+	aliceB.expectPoke("Poke in process A", 3*time.Second)
+	bobB.expectNoPoke("Poke(ga)", quiet)
+}
+
+// When the listener loses its connection, the hub reconnects, pokes
+// everyone once (notifications may have been lost), and later
+// notifications arrive again.
+func TestListenerReconnects(t *testing.T) {
+	tg := ormtest.Postgres(t)
+	a := newEnv(t, tg, tg.DB, nil)
+	app := randomName("plasma_rt_")
+	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), func(o *realtime.Options) {
+		o.Listener = listenerDSN(t, app)
+		o.ListenerMinBackoff = 50 * time.Millisecond
+		o.ListenerMaxBackoff = 200 * time.Millisecond
+	})
+	alice := b.connect(params{user: "alice", group: "ga", client: "a1"})
+	bob := b.connect(params{user: "bob", group: "gb", client: "b1"})
+
+	var n int
+	rows, err := tg.DB.Query(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?`, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if n != 1 {
+		t.Fatalf("terminated %d listener connections; want 1", n)
+	}
+	alice.expectPoke("the listener reconnected", 5*time.Second)
+	bob.expectPoke("the listener reconnected", 5*time.Second)
+	alice.expectNoPoke("only one poke for the reconnect", quiet)
+
+	// Wait until the listener is back (a new backend under its name),
+	// then a write in A reaches B again.
+	waitFor(t, "the listener's new connection", 5*time.Second, func() bool {
+		var k int
+		rows, err := tg.DB.Query(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = ?`, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			_ = rows.Scan(&k)
+		}
+		return k == 1
+	})
+	a.insert(as("bob"), tNotes, orm.Row{"id": "n1", "owner_id": "bob", "body": "after the reconnect"})
+	bob.expectPoke("a write after the reconnect", 3*time.Second)
+	alice.expectNoPoke("bob's note", quiet)
+}
+
+// A hub on PostgreSQL without a listener polls: it still sees another
+// process's writes.
+func TestPollingWithoutListener(t *testing.T) {
+	tg := ormtest.Postgres(t)
+	a := newEnv(t, tg, tg.DB, nil)
+	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), func(o *realtime.Options) { o.Listener = "" })
+	alice := b.connect(params{user: "alice", group: "ga", client: "a1"})
+	a.insert(as("alice"), tNotes, orm.Row{"id": "n1", "owner_id": "alice", "body": "x"})
+	alice.expectPoke("a write in another process, polled", 3*time.Second)
+}
