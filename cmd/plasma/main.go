@@ -1,7 +1,19 @@
 // Command plasma runs plasma's demo and admin tasks.
 //
-//	plasma schema [-data DIR]     open the example app's SQLite database, create its tables, print the schema
-//	plasma help                   list the commands
+//	plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS]
+//	        serve the example todo app (examples/todo) on embedded SQLite in DIR:
+//	        POST /sync/push and /sync/pull (Replicache v1), and a page at / that
+//	        explains and exercises them; auth is "Authorization: Bearer <userID>"
+//	plasma migrate [-data DIR | -postgres URL] [--dry-run] [--json] [--allow STEP]...
+//	        diff the example app's schema against its database and apply the
+//	        additive changes (destructive ones only when allowed)
+//	plasma schema [-data DIR]
+//	        open the example app's SQLite database, create its tables, print the schema
+//	plasma help
+//	        list the commands
+//
+// Defaults: -addr 127.0.0.1:8080, -data ./plasma-data (the database file is
+// DIR/plasma.db, shared by the three commands).
 //
 // Each subcommand lives in its own file and registers itself in commands.
 package main

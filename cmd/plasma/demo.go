@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/plasma-go/plasma/examples/todo"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/realtime"
+	"github.com/plasma-go/plasma/sync/server"
+)
+
+func init() {
+	commands["demo"] = command{
+		summary: "serve the example todo app's sync endpoints on embedded SQLite",
+		run:     runDemo,
+	}
+}
+
+const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS]
+
+Serves the example todo app (examples/todo) on an embedded SQLite database
+in DIR: the Replicache v1 endpoints POST /sync/push and POST /sync/pull, the
+WebSocket /sync/ws that pokes clients to pull after commits, and a page at /
+that explains them and exercises them from the browser. Requests act for
+the user named by "Authorization: Bearer <userID>", a stand-in for real
+authentication: anyone may claim any user id. Stop it with Ctrl-C (SIGINT)
+or SIGTERM; every mutation it acknowledged is on disk, even if the process
+is killed without warning.
+
+flags:
+`
+
+// demoShutdownTimeout bounds the wait for requests in flight at shutdown.
+const demoShutdownTimeout = 10 * time.Second
+
+func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), demoUsage)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	data := fs.String("data", "./plasma-data", "directory for the SQLite database file (plasma.db)")
+	cors := fs.String("cors", "", "comma-separated origins browsers may call the endpoints from, e.g. http://localhost:5173 (* for any)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var origins []string
+	for o := range strings.SplitSeq(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+
+	if err := os.MkdirAll(*data, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(*data, "plasma.db")
+	// WAL journal, synchronous commits: a mutation is acknowledged only
+	// once its transaction is in the WAL file, so it survives the process
+	// being killed.
+	db, err := orm.OpenSQLite(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+	// The WebSocket hub pokes clients after commits so that they pull;
+	// it is also the sync handler's Notifier.
+	hub, err := realtime.New(realtime.Options{
+		DB:     db,
+		Schema: todo.Schema,
+		Auth: func(r *http.Request) (rowauth.Identity, error) {
+			id, _, err := todo.BearerAuth(r)
+			return id, err
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
+		CORSOrigins: origins,
+		// One transaction per push (of up to 100 mutations) rather than
+		// one per mutation: on SQLite each commit is a WAL sync, and this
+		// makes a 100-mutation push about 3-4× faster (bench/SYNC.md).
+		// Each mutation still runs under a savepoint, so a failing one is
+		// rolled back alone.
+		MutationsPerTransaction: 100,
+		Notifier:                hub,
+		OnError: func(ctx context.Context, e *server.SyncServerError) {
+			level := slog.LevelWarn
+			if e.Status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(ctx, level, "sync", "kind", string(e.Kind), "status", e.Status, "user", e.UserID, "err", e.Err)
+		},
+	})
+	if err != nil {
+		_ = hub.Close(context.Background())
+		return err
+	}
+	closeAll := func(ctx context.Context) error {
+		return errors.Join(hub.Close(ctx), h.Close(ctx))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sync/", h)
+	mux.Handle("/sync/ws", hub)
+	mux.HandleFunc("/{$}", demoIndex)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = closeAll(context.Background())
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "plasma demo: serving the todo example (schema version %s) on %s/\n", todo.SchemaVersion, base)
+	fmt.Fprintf(stdout, "  push: POST %s/sync/push\n", base)
+	fmt.Fprintf(stdout, "  pull: POST %s/sync/pull\n", base)
+	fmt.Fprintf(stdout, "  poke: GET  ws://%s/sync/ws?clientGroupID=G&clientID=C&auth=Bearer%%20USER\n", ln.Addr())
+	fmt.Fprintf(stdout, "  auth: Authorization: Bearer <userID> (a stand-in: anyone may claim any id)\n")
+	fmt.Fprintf(stdout, "  data: %s\n", path)
+	if len(origins) > 0 {
+		fmt.Fprintf(stdout, "  cors: %s\n", strings.Join(origins, ", "))
+	}
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var serveErr error // Serve only returns early on a failure
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "plasma demo: shutting down")
+	case serveErr = <-served:
+	}
+	// Stop accepting, let requests in flight finish (their transactions
+	// commit or roll back), close the WebSockets (which Shutdown does not
+	// track) and drain the handler's background tasks; the deferred
+	// db.Close then checkpoints the WAL.
+	sctx, cancel := context.WithTimeout(context.Background(), demoShutdownTimeout)
+	defer cancel()
+	err = errors.Join(serveErr, srv.Shutdown(sctx), closeAll(sctx))
+	if err == nil {
+		fmt.Fprintln(stdout, "plasma demo: stopped")
+	}
+	return err
+}
+
+var demoPage = template.Must(template.New("demo").Parse(demoHTML))
+
+// demoIndex serves the page at /: the endpoints, a curl example, and a
+// small browser client of them.
+func demoIndex(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = demoPage.Execute(w, struct{ Base, WS, SchemaVersion string }{"http://" + r.Host, "ws://" + r.Host, todo.SchemaVersion})
+}
+
+// demoHTML is the page at /. It builds its DOM with textContent, never
+// innerHTML, since the rows it shows are anyone's input.
+const demoHTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>plasma demo: todo lists</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+code, pre { font: 13px ui-monospace, monospace; background: #f4f4f4; }
+pre { padding: .6rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left; border-bottom: 1px solid #ddd; }
+.list { border: 1px solid #ccc; border-radius: 6px; padding: .5rem 1rem; margin: .8rem 0; }
+.muted { color: #777; } button { margin-left: .3rem; } #log { max-height: 14rem; overflow-y: auto; }
+</style>
+</head>
+<body>
+<h1>plasma demo: shared todo lists</h1>
+<p>This server speaks the <a href="https://doc.replicache.dev/reference/server-push">Replicache v1</a>
+push/pull protocol for the example app in <code>examples/todo</code>, on embedded SQLite.
+Schema version <code>{{.SchemaVersion}}</code>.</p>
+
+<h2>Endpoints</h2>
+<table>
+<tr><th>method</th><th>URL</th><th>body</th></tr>
+<tr><td>POST</td><td><code>{{.Base}}/sync/push</code></td><td>a push request: mutations to apply</td></tr>
+<tr><td>POST</td><td><code>{{.Base}}/sync/pull</code></td><td>a pull request: a patch since your cookie</td></tr>
+<tr><td>GET</td><td><code>{{.WS}}/sync/ws?clientGroupID=&lt;g&gt;&amp;clientID=&lt;c&gt;&amp;auth=Bearer%20&lt;userID&gt;</code></td>
+<td>a WebSocket: <code>{"type":"poke"}</code> when something you may read changed (then pull), and presence</td></tr>
+</table>
+<p>Every request needs <code>Authorization: Bearer &lt;userID&gt;</code>; without it the answer is 401.
+This is a stand-in for real authentication: anyone may claim any user id.</p>
+
+<h2>Mutators</h2>
+<table>
+<tr><td><code>createList {id, name}</code></td><td>you own the list and are its first member</td></tr>
+<tr><td><code>addMember {id, listID, userID}</code></td><td>owner only</td></tr>
+<tr><td><code>removeMember {listID, userID}</code></td><td>owner only; the list leaves that user's next pull</td></tr>
+<tr><td><code>createTodo {id, listID, title}</code></td><td>members only</td></tr>
+<tr><td><code>updateTodo {id, title?, done?}</code></td><td>members only</td></tr>
+<tr><td><code>deleteTodo {id}</code></td><td>members only</td></tr>
+</table>
+<p>Lists are readable by their members, members by the list's members, todos by the list's members.</p>
+
+<h2>With curl</h2>
+<pre>curl -s {{.Base}}/sync/push -H 'Authorization: Bearer ann' -H 'Content-Type: application/json' \
+  -d '{"pushVersion":1,"schemaVersion":"{{.SchemaVersion}}","profileID":"p1","clientGroupID":"g-ann","mutations":[
+       {"clientID":"c-ann","id":1,"name":"createList","args":{"id":"L1","name":"groceries"},"timestamp":1},
+       {"clientID":"c-ann","id":2,"name":"createTodo","args":{"id":"t1","listID":"L1","title":"milk"},"timestamp":2}]}'
+
+curl -s {{.Base}}/sync/pull -H 'Authorization: Bearer ann' -H 'Content-Type: application/json' \
+  -d '{"pullVersion":1,"schemaVersion":"{{.SchemaVersion}}","profileID":"p1","clientGroupID":"g-ann","cookie":null}'</pre>
+<p class="muted">Mutation ids count from 1 per clientID; a re-pushed id is skipped. Send the pull response's
+<code>cookie</code> back to get only what changed since.</p>
+
+<h2>Try it</h2>
+<p>Acting as <input id="user" value="ann" size="12"> <button id="pull">pull</button>
+<span class="muted">(open a second tab as another user and add them to a list: the WebSocket pokes each tab to pull)</span>
+<span id="live" class="muted"></span></p>
+<p><input id="listName" placeholder="new list name"> <button id="createList">create list</button></p>
+<div id="lists"></div>
+<h3>Requests</h3>
+<pre id="log"></pre>
+
+<script>
+"use strict";
+const SV = {{.SchemaVersion}};
+const states = {};
+const $ = (id) => document.getElementById(id);
+const rand = () => Math.random().toString(36).slice(2, 10);
+const user = () => $("user").value.trim();
+
+function state() {
+  const u = user();
+  if (!states[u]) states[u] = {group: "g-" + rand(), client: "c-" + rand(), next: 1, cookie: null, view: new Map(), pending: []};
+  return states[u];
+}
+
+function log(line) {
+  const l = $("log");
+  l.textContent = line + "\n" + l.textContent.slice(0, 20000);
+}
+
+async function post(path, body) {
+  const r = await fetch(path, {method: "POST", body: JSON.stringify(body),
+    headers: {"Content-Type": "application/json", "Authorization": "Bearer " + user()}});
+  const text = await r.text();
+  log("POST " + path + " as " + user() + " -> " + r.status + " " + text.slice(0, 400));
+  if (!r.ok) throw new Error(r.status + " " + text);
+  return text ? JSON.parse(text) : {};
+}
+
+async function push() {
+  const s = state();
+  if (s.pending.length === 0) return;
+  await post("/sync/push", {pushVersion: 1, schemaVersion: SV, profileID: "demo", clientGroupID: s.group, mutations: s.pending});
+}
+
+// Pulls run one at a time, so responses apply in order.
+let pulling = Promise.resolve();
+function pull() {
+  const p = pulling.then(pullOnce);
+  pulling = p.catch(() => {});
+  return p;
+}
+
+async function pullOnce() {
+  const s = state();
+  const r = await post("/sync/pull", {pullVersion: 1, schemaVersion: SV, profileID: "demo", clientGroupID: s.group, cookie: s.cookie});
+  for (const op of r.patch) {
+    if (op.op === "clear") s.view.clear();
+    else if (op.op === "put") s.view.set(op.key, op.value);
+    else if (op.op === "del") s.view.delete(op.key);
+  }
+  const lmid = r.lastMutationIDChanges[s.client];
+  if (lmid !== undefined) s.pending = s.pending.filter((m) => m.id > lmid);
+  s.cookie = r.cookie;
+  render();
+}
+
+async function mutate(name, args) {
+  const s = state();
+  s.pending.push({clientID: s.client, id: s.next++, name: name, args: args, timestamp: performance.now()});
+  try { await push(); await pull(); } catch (e) { log(String(e)); }
+}
+
+function rows(table) {
+  const out = [];
+  for (const [k, v] of state().view) if (k.startsWith(table + "/")) out.push(v);
+  return out;
+}
+
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  if (text) e.textContent = text;
+  Object.assign(e, attrs || {});
+  return e;
+}
+
+function button(text, fn) { return el("button", text, {onclick: fn}); }
+
+function render() {
+  const box = $("lists");
+  box.replaceChildren();
+  const lists = rows("lists").sort((a, b) => a.name.localeCompare(b.name));
+  if (lists.length === 0) box.append(el("p", "No lists visible to " + user() + " yet.", {className: "muted"}));
+  for (const l of lists) {
+    const d = el("div", "", {className: "list"});
+    d.append(el("h3", l.name), el("p", "owner " + l.owner_id + " · list " + l.id, {className: "muted"}));
+    const members = rows("members").filter((m) => m.list_id === l.id);
+    const mp = el("p", "members: ");
+    for (const m of members) {
+      mp.append(el("span", m.user_id + " "));
+      if (l.owner_id === user()) mp.append(button("remove", () => mutate("removeMember", {listID: l.id, userID: m.user_id})));
+    }
+    d.append(mp);
+    if (l.owner_id === user()) {
+      const who = el("input", "", {placeholder: "user id", size: 10});
+      d.append(el("p", "", {}), who, button("add member", () => who.value.trim() &&
+        mutate("addMember", {id: "m-" + rand(), listID: l.id, userID: who.value.trim()})));
+    }
+    const ul = el("ul");
+    for (const t of rows("todos").filter((t) => t.list_id === l.id).sort((a, b) => a.id.localeCompare(b.id))) {
+      const li = el("li");
+      const cb = el("input", "", {type: "checkbox", checked: !!t.done});
+      cb.onchange = () => mutate("updateTodo", {id: t.id, done: cb.checked});
+      li.append(cb, el("span", " " + t.title + " "), el("span", "by " + t.created_by, {className: "muted"}),
+        button("delete", () => mutate("deleteTodo", {id: t.id})));
+      ul.append(li);
+    }
+    const title = el("input", "", {placeholder: "new todo"});
+    d.append(ul, title, button("add", () => title.value.trim() &&
+      mutate("createTodo", {id: "t-" + Date.now().toString(36) + rand(), listID: l.id, title: title.value.trim()})));
+    box.append(d);
+  }
+}
+
+// The WebSocket: a poke means "pull now".
+let ws = null;
+function connect() {
+  const s = state(), u = user();
+  if (ws) { ws.onclose = null; ws.close(); }
+  const url = location.origin.replace("http", "ws") + "/sync/ws?clientGroupID=" + encodeURIComponent(s.group) +
+    "&clientID=" + encodeURIComponent(s.client) + "&auth=" + encodeURIComponent("Bearer " + u);
+  const sock = new WebSocket(url);
+  ws = sock;
+  sock.onopen = () => { $("live").textContent = "live: connected as " + u; };
+  sock.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.type === "poke") pull().catch((e) => log(String(e)));
+  };
+  sock.onclose = () => {
+    $("live").textContent = "live: disconnected, retrying";
+    if (ws === sock) setTimeout(() => { if (ws === sock) connect(); }, 2000);
+  };
+}
+
+$("pull").onclick = () => pull().catch((e) => log(String(e)));
+$("user").onchange = () => { connect(); pull().catch((e) => log(String(e))); };
+$("createList").onclick = () => {
+  const n = $("listName").value.trim();
+  if (n) { $("listName").value = ""; mutate("createList", {id: "l-" + rand(), name: n}); }
+};
+connect();
+pull().catch((e) => log(String(e)));
+</script>
+</body>
+</html>
+`
