@@ -124,6 +124,34 @@ func (b *Builder) Ident(name string) {
 	b.Buf[n+1+len(name)] = '"'
 }
 
+// column appends a column reference, qualified when it names its table.
+// The common case, where neither name has a quote to double, is written
+// in one go.
+func (b *Builder) column(c *expr.Column) {
+	t, name := c.Table, c.Name
+	if t == "" {
+		b.Ident(name)
+		return
+	}
+	if strings.IndexByte(t, '"') >= 0 || strings.IndexByte(name, '"') >= 0 {
+		b.Ident(t)
+		_ = b.WriteByte('.')
+		b.Ident(name)
+		return
+	}
+	k := len(t) + len(name) + 5
+	b.room(k)
+	n := len(b.Buf)
+	b.Buf = b.Buf[:n+k]
+	out := b.Buf[n:]
+	out[0] = '"'
+	copy(out[1:], t)
+	i := 1 + len(t)
+	out[i], out[i+1], out[i+2] = '"', '.', '"'
+	copy(out[i+3:], name)
+	out[k-1] = '"'
+}
+
 // placeholderRoom is more than any placeholder needs ("$" and an int).
 const placeholderRoom = 24
 
@@ -149,11 +177,7 @@ func (b *Builder) Bind(v any) {
 func (b *Builder) Expr(e expr.Expr) error {
 	switch n := e.(type) {
 	case *expr.Column:
-		if n.Table != "" {
-			b.Ident(n.Table)
-			_ = b.WriteByte('.')
-		}
-		b.Ident(n.Name)
+		b.column(n)
 	case *expr.Param:
 		b.Bind(n.Value)
 	case *expr.Slot:
@@ -162,8 +186,20 @@ func (b *Builder) Expr(e expr.Expr) error {
 		// it; left unbound, its driver.Valuer reports the mistake.
 		b.Bind(n)
 	case *expr.Compare:
+		if c, ok := n.Left.(*expr.Column); ok {
+			if p, ok := n.Right.(*expr.Param); ok {
+				b.columnParam(c, spacedOp(n.Op), p) // the common case
+				return nil
+			}
+		}
 		return b.binary(n.Left, spacedOp(n.Op), n.Right)
 	case *expr.Match:
+		if c, ok := n.X.(*expr.Column); ok {
+			if p, ok := n.Pattern.(*expr.Param); ok {
+				b.columnParam(c, " LIKE ", p)
+				return nil
+			}
+		}
 		return b.binary(n.X, " LIKE ", n.Pattern)
 	case *expr.Logic:
 		return b.logic(n)
@@ -219,6 +255,16 @@ func (b *Builder) binary(l expr.Expr, op string, r expr.Expr) error {
 	}
 	b.WriteString(")")
 	return nil
+}
+
+// columnParam appends (c op p), as binary would, without going back
+// through Expr for either operand.
+func (b *Builder) columnParam(c *expr.Column, op string, p *expr.Param) {
+	_ = b.WriteByte('(')
+	b.column(c)
+	b.WriteString(op)
+	b.Bind(p.Value)
+	_ = b.WriteByte(')')
 }
 
 func (b *Builder) logic(n *expr.Logic) error {

@@ -5,6 +5,9 @@ import "reflect"
 // Of turns an operand into an Expr: an Expr is returned as it is, a Query
 // becomes a Subquery, and any other value (nil included) a bound Param.
 func Of(v any) Expr {
+	if c, ok := v.(*Column); ok {
+		return c // the common operand, without an interface assertion
+	}
 	switch v := v.(type) {
 	case Expr:
 		return v
@@ -23,7 +26,22 @@ type compareParam struct {
 	p Param
 }
 
+// plainValue reports whether v is of a common value type, which is
+// neither an Expr nor a Query: a cheap check before asserting interfaces.
+func plainValue(v any) bool {
+	switch v.(type) {
+	case int, int64, int32, string, bool, float64:
+		return true
+	}
+	return false
+}
+
 func compare(op Op, l, r any) Expr {
+	if plainValue(r) {
+		n := &compareParam{c: Compare{Op: op, Left: Of(l)}, p: Param{Value: r}}
+		n.c.Right = &n.p
+		return &n.c
+	}
 	if _, isNode := r.(Expr); !isNode {
 		if _, isQuery := r.(Query); !isQuery {
 			n := &compareParam{c: Compare{Op: op, Left: Of(l)}, p: Param{Value: r}}
@@ -94,6 +112,11 @@ type matchParam struct {
 
 // Like is x LIKE pattern.
 func Like(x, pattern any) Expr {
+	if plainValue(pattern) {
+		n := &matchParam{m: Match{X: Of(x)}, p: Param{Value: pattern}}
+		n.m.Pattern = &n.p
+		return &n.m
+	}
 	if _, isNode := pattern.(Expr); !isNode {
 		if _, isQuery := pattern.(Query); !isQuery {
 			n := &matchParam{m: Match{X: Of(x)}, p: Param{Value: pattern}}

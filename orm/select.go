@@ -53,10 +53,26 @@ type SelectQuery struct {
 	// Parts holds the clauses.
 	Parts SelectParts
 
-	// Small inline buffers keep the common statement to one allocation.
-	colBuf   [4]expr.Expr
-	whereBuf [4]expr.Expr
-	orderBuf [2]expr.Order
+	// Small inline buffers keep the common statement to one allocation,
+	// kept small so the allocation is too: exprBuf backs the projection
+	// and, after it, WHERE (Columns is capped at its length, so appending
+	// to it never overwrites WHERE); orderBuf backs one ORDER BY term.
+	exprBuf  [7]expr.Expr
+	orderBuf [1]expr.Order
+}
+
+// setColumnsAndWhere points Columns at a copy of cols and Where at the
+// rest of exprBuf, followed by where's predicates.
+func (q *SelectQuery) setColumnsAndWhere(cols, where []expr.Expr) {
+	p := &q.Parts
+	if len(cols) <= len(q.exprBuf) {
+		n := copy(q.exprBuf[:], cols)
+		p.Columns = q.exprBuf[:n:n]
+		p.Where = append(q.exprBuf[n:n], where...)
+		return
+	}
+	p.Columns = slices.Clone(cols)
+	p.Where = append(q.exprBuf[:0], where...)
 }
 
 // Select starts a SELECT of cols (columns, aggregates, aliased expressions)
@@ -64,8 +80,7 @@ type SelectQuery struct {
 // Render. DB.Select starts one that can run.
 func Select(cols ...expr.Expr) *SelectQuery {
 	q := &SelectQuery{}
-	q.Parts.Columns = append(q.colBuf[:0], cols...)
-	q.Parts.Where = q.whereBuf[:0]
+	q.setColumnsAndWhere(cols, nil)
 	q.Parts.OrderBy = q.orderBuf[:0]
 	return q
 }
@@ -82,8 +97,7 @@ func (db *DB) Select(cols ...expr.Expr) *SelectQuery {
 func (q *SelectQuery) Clone() *SelectQuery {
 	c := &SelectQuery{db: q.db, Parts: q.Parts}
 	p := &c.Parts
-	p.Columns = append(c.colBuf[:0], q.Parts.Columns...)
-	p.Where = append(c.whereBuf[:0], q.Parts.Where...)
+	c.setColumnsAndWhere(q.Parts.Columns, q.Parts.Where)
 	p.OrderBy = append(c.orderBuf[:0], q.Parts.OrderBy...)
 	p.Joins = slices.Clone(q.Parts.Joins)
 	p.GroupBy = slices.Clone(q.Parts.GroupBy)

@@ -56,16 +56,37 @@ type Table struct {
 	columns []Column
 	opts    TableOptions
 	def     *dialect.TableDef // the engine-neutral definition, set by DefineSchema
-	refs    map[string]*expr.Column
+	// refs are Col's references, one per column in column order, so Col
+	// returns the same *expr.Column for a name every time. A narrow table
+	// finds a name by scanning refs (faster than hashing it); a wide one
+	// also has refIndex.
+	refs     []expr.Column
+	refIndex map[string]*expr.Column
+}
+
+// maxScanRefs is the widest table whose Col scans refs instead of
+// looking the name up in refIndex.
+const maxScanRefs = 16
+
+// setRefs builds Col's references, qualified by alias.
+func (t *Table) setRefs(alias string) {
+	t.refs = make([]expr.Column, len(t.columns))
+	t.refIndex = nil
+	for i, c := range t.columns {
+		t.refs[i] = expr.Column{Table: alias, Name: c.def.Name}
+	}
+	if len(t.refs) > maxScanRefs {
+		t.refIndex = make(map[string]*expr.Column, len(t.refs))
+		for i := range t.refs {
+			t.refIndex[t.refs[i].Name] = &t.refs[i]
+		}
+	}
 }
 
 // NewTable declares a table with its columns.
 func NewTable(name string, columns ...Column) *Table {
 	t := &Table{name: name, columns: columns}
-	t.refs = make(map[string]*expr.Column, len(columns))
-	for _, c := range columns {
-		t.refs[c.def.Name] = &expr.Column{Table: name, Name: c.def.Name}
-	}
+	t.setRefs(name)
 	return t
 }
 
@@ -92,10 +113,7 @@ func (t *Table) Alias() string {
 func (t *Table) As(alias string) *Table {
 	a := *t
 	a.alias = alias
-	a.refs = make(map[string]*expr.Column, len(t.columns))
-	for _, c := range t.columns {
-		a.refs[c.def.Name] = &expr.Column{Table: alias, Name: c.def.Name}
-	}
+	a.setRefs(alias)
 	return &a
 }
 
@@ -103,8 +121,16 @@ func (t *Table) As(alias string) *Table {
 // does not have is reported, naming the column, when a statement using it
 // is built: never a panic here.
 func (t *Table) Col(name string) *expr.Column {
-	if c, ok := t.refs[name]; ok {
-		return c
+	if t.refIndex != nil {
+		if c, ok := t.refIndex[name]; ok {
+			return c
+		}
+	} else {
+		for i := range t.refs {
+			if t.refs[i].Name == name {
+				return &t.refs[i]
+			}
+		}
 	}
 	return &expr.Column{Table: t.Alias(), Name: name}
 }
