@@ -36,37 +36,42 @@
 //
 // A spurious poke costs one pull that finds nothing new; a missing one
 // leaves a client stale until its next pull. So the hub decides from the
-// change log and the tables' read rules, and pokes whenever it cannot
-// rule a connection out. After a commit is signalled (Notify, a
-// notification, a poll) and the coalescing window has passed, the hub
-// reads the changes since its cursor (changelog.ChangesSince) and pokes
-// every connection whose identity
+// change log, the client view records the sync server stores (which
+// rows each client group's last pull left it with) and the tables' read
+// rules, and pokes whenever it cannot rule a connection out. After a
+// commit is signalled (Notify, a notification, a poll) and the
+// coalescing window has passed, the hub reads the changes since its
+// cursor (changelog.ChangesSince) and pokes every connection
 //
-//   - may read one of the rows put: one query per distinct identity and
-//     changed table, SELECT id ... WHERE id IN (the changed ids) LIMIT 1
-//     through row auth with that identity (a table without a read rule
-//     needs no query);
-//   - has a read rule that consults a changed table in a subquery (say,
-//     todos readable through a members table): a row of another table
-//     may have entered or left its view without a change of its own;
-//     a rule with raw SQL, or one that fails, counts as consulting every
-//     table.
+//   - whose client group's latest view record holds a changed row
+//     (server.ViewsHolding: one query per 500 connected groups, for the
+//     groups not already poked). This is what brings a del: a row
+//     deleted, or updated out of the group's view (a todo moved to a
+//     list the user cannot read), pokes exactly the groups that have it;
+//   - whose identity may read one of the rows put now: one query per
+//     distinct identity and changed table, SELECT id ... WHERE id IN
+//     (the changed ids) LIMIT 1 through row auth with that identity (a
+//     table without a read rule needs no query);
+//   - whose identity has a read rule that consults a changed table in a
+//     subquery (say, todos readable through a members table): a row of
+//     another table may have entered or left its view without a change
+//     of its own; a rule with raw SQL, or one that fails, counts as
+//     consulting every table.
 //
-// Every connection is poked when a row is deleted (who could read it is
-// unknown once it is gone); when a row put changed a column its read
-// rule looks at since the hub last saw it (whoever could read it before
-// may need a del); when a change is to a table the schema does not know;
-// and when a round finds more changes than it looks at one by one. The
-// pushing client group is always poked after a push (its
+// Every connection is poked when a change is to a table the schema does
+// not know; when a round finds more changes than it looks at one by
+// one; when the view records cannot be read; when, on PostgreSQL, a
+// region the hub did not watch appears; and after the listener
+// reconnects. The pushing client group is always poked after a push (its
 // lastMutationIDs moved, even when no row did), and Poke pokes a client
 // group for a backend job.
 //
-// Known limits: the hub remembers rows' images only from the changes it
-// has read since it started, so an update that takes a row out of a
-// user's view (moving a todo to a list the user cannot read) pokes its
-// former readers only when the hub saw the row's previous change; the
-// client then still drops the row at its next pull. Read rules that
-// consult tables outside the change log (ChangeLogSuppressed or
+// Known limits: a pull in progress, whose snapshot was read before a
+// commit and whose view record is stored after the hub looked, is not
+// seen: if that commit deletes a row the snapshot had (or takes it out
+// of the view) and the group's previous record did not have it, the
+// group is not poked, and drops the row at its next pull. Read rules
+// that consult tables outside the change log (ChangeLogSuppressed or
 // External) or rows changed by raw SQL without changelog.Record are
 // invisible, as they are to the pull's fast path. An identity's claims
 // are the ones it connected with: reconnect when they change.

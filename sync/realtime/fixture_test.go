@@ -25,6 +25,7 @@ import (
 	"github.com/plasma-go/plasma/plugin/serverdb"
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/realtime"
+	"github.com/plasma-go/plasma/sync/server"
 )
 
 // The test schema: notes readable by their owner; lists shared through
@@ -72,6 +73,38 @@ type env struct {
 	db  *orm.DB // the ServerDB writes go through
 	hub *realtime.Hub
 	srv *httptest.Server
+	// sync is the sync handler pull uses, made on first use.
+	sync *server.Handler[struct{}]
+}
+
+// pull makes user's client group group pull from scratch (a null
+// cookie), through a sync handler on the env's database, so that the
+// group's latest client view record holds what user may read now.
+func (e *env) pull(user, group string) {
+	e.t.Helper()
+	if e.sync == nil {
+		h, err := server.NewHandler(server.Options[struct{}]{
+			Schema: testSchema, DB: e.tg.DB, Mutators: mutatorsForTest[struct{}](),
+			Auth: func(r *http.Request) (rowauth.Identity, struct{}, error) {
+				id, err := testAuth(r)
+				return id, struct{}{}, err
+			},
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { h.Close(context.Background()) })
+		e.sync = h
+	}
+	body := fmt.Sprintf(`{"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":%q,"cookie":null}`, group)
+	req := httptest.NewRequest(http.MethodPost, "/sync/pull", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+user)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	e.sync.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		e.t.Fatalf("pull %s/%s: %d %s", user, group, w.Code, w.Body.String())
+	}
 }
 
 // listenerDSN returns the PostgreSQL connection string for a listener,

@@ -117,7 +117,7 @@ type room struct {
 
 // New checks opts, prepares the database (unless Options.SkipEnsure:
 // the change log and, on PostgreSQL, the notification trigger, plus the
-// sync server's tables when GroupOwner is defaulted), starts listening
+// sync server's tables), starts listening
 // (PostgreSQL with Options.Listener: New returns once the LISTEN is in
 // place, or fails if the first connection attempt does) and returns the
 // hub.
@@ -144,16 +144,17 @@ func New(opts Options) (*Hub, error) {
 		done:     make(chan struct{}),
 	}
 	h.authDB = opts.DB.Use(rowauth.Middleware())
-	defaultOwner := opts.GroupOwner == nil
-	if defaultOwner {
-		h.opts.GroupOwner = h.groupOwner
+	if opts.GroupOwner == nil {
+		h.opts.GroupOwner = func(ctx context.Context, groupID string) (string, bool, error) {
+			return server.GroupOwner(ctx, h.db, groupID)
+		}
 	}
 	if !opts.SkipEnsure {
-		if defaultOwner {
-			if err := server.EnsureTables(ctx, opts.DB); err != nil {
-				cancel()
-				return nil, err
-			}
+		// The client groups (GroupOwner) and the client view records
+		// (whom a change pokes) are the sync server's tables.
+		if err := server.EnsureTables(ctx, opts.DB); err != nil {
+			cancel()
+			return nil, err
 		}
 		if err := Ensure(ctx, opts.DB); err != nil {
 			cancel()
@@ -197,24 +198,6 @@ func New(opts Options) (*Hub, error) {
 	h.bg.Add(1)
 	go h.run()
 	return h, nil
-}
-
-// groupOwner is the default Options.GroupOwner: it reads the sync
-// server's client-group table.
-func (h *Hub) groupOwner(ctx context.Context, groupID string) (string, bool, error) {
-	rows, err := h.db.Query(ctx, `SELECT "user_id" FROM "`+server.GroupsTable+`" WHERE "id" = ?`, groupID)
-	if err != nil {
-		return "", false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return "", false, rows.Err()
-	}
-	var user string
-	if err := rows.Scan(&user); err != nil {
-		return "", false, err
-	}
-	return user, true, rows.Close()
 }
 
 // Connections returns the number of open connections.

@@ -47,7 +47,8 @@ const (
 type Options struct {
 	// DB is the database, without plasma's server middlewares (the
 	// same one given to the sync server's Options.DB): the hub reads the
-	// change log and the client groups from it and adds row auth itself
+	// change log, the client groups and the client view records (which
+	// rows each client group last pulled) from it and adds row auth itself
 	// to check who may read a changed row. It must not be a transaction.
 	DB *orm.DB
 	// Schema is the application's schema: its tables' read rules decide
@@ -73,8 +74,8 @@ type Options struct {
 	AuthorizeRoom func(ctx context.Context, id rowauth.Identity, room string) error
 	// GroupOwner returns the user a client group is bound to, and
 	// whether the group is known, so that a connection to someone
-	// else's client group is refused (403). The default reads the sync
-	// server's client-group table (server.GroupsTable) in DB. An unknown
+	// else's client group is refused (403). The default is
+	// server.GroupOwner on DB. An unknown
 	// group is allowed: a new client connects before its first push.
 	GroupOwner func(ctx context.Context, groupID string) (userID string, known bool, err error)
 	// CheckOrigin decides whether a browser's Origin may connect. Nil

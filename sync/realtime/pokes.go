@@ -26,8 +26,6 @@ const (
 	pageSize = 1000
 	// idChunk is how many row ids one read-access query tests.
 	idChunk = 500
-	// maxImageBytes bounds the cache of row images.
-	maxImageBytes = 16 << 20
 	// maxRetry bounds the wait before a failed change-log read is tried
 	// again.
 	maxRetry = 5 * time.Second
@@ -49,7 +47,6 @@ type pumpState struct {
 	// shared by all regions, head is that version for every region.
 	cursors map[string]int64
 	head    int64
-	images  imageCache
 	retry   time.Duration
 	// pollFailing: the last poll failed (and was reported).
 	pollFailing bool
@@ -122,7 +119,6 @@ func (h *Hub) takePending() pending {
 // initCursors starts the cursors at the heads.
 func (h *Hub) initCursors(ctx context.Context) error {
 	h.ps.cursors = map[string]int64{}
-	h.ps.images = newImageCache()
 	if !h.postgres {
 		v, err := changelog.Head(ctx, h.db, "")
 		if err != nil {
@@ -224,8 +220,8 @@ func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// jump moves the cursors to heads read earlier, forgetting the images:
-// the changes in between are not looked at.
+// jump moves the cursors to heads read earlier: the changes in between
+// are not looked at.
 func (h *Hub) jump(heads map[string]int64) {
 	if !h.postgres {
 		h.ps.head = max(h.ps.head, heads[""])
@@ -237,7 +233,6 @@ func (h *Hub) jump(heads map[string]int64) {
 			h.ps.cursors[r] = max(h.ps.cursors[r], v)
 		}
 	}
-	h.ps.images.clear()
 }
 
 // round reads what the pending work asks for and pokes.
@@ -275,6 +270,11 @@ func (h *Hub) round(p pending) {
 				}
 				h.mu.Unlock()
 			}
+			holders, ok := h.viewsHolding(ctx, cs, targets)
+			if !ok {
+				targets = h.allConns()
+			}
+			maps.Copy(targets, holders)
 		}
 		h.pokeConns(targets)
 	}
@@ -310,8 +310,11 @@ func (h *Hub) pokeConns(conns map[*conn]struct{}) {
 // changeSet is what one round read from the change log.
 type changeSet struct {
 	tables map[string]*tableChanges
-	// all: poke every connection (a del, an unknown table, too many
-	// changes, a row that may have left someone's view, a new region).
+	// keys are the changed rows' keys, "<table>/<id>" as in a pull's
+	// patch, puts and dels alike.
+	keys []string
+	// all: poke every connection (an unknown table, too many changes, a
+	// new region).
 	all bool
 }
 
@@ -447,7 +450,7 @@ func (h *Hub) regionsSince(ctx context.Context, from, to int64) ([]string, error
 // classify sorts the changes by table and applies the rules that poke
 // everyone.
 func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
-	relevant := h.ruleColumns()
+	seen := map[string]bool{}
 	for _, c := range changes {
 		t := h.opts.Schema.Table(c.Table)
 		if t == nil || !t.Synced() {
@@ -459,43 +462,57 @@ func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
 			tc = &tableChanges{t: t, puts: map[string]json.RawMessage{}}
 			cs.tables[c.Table] = tc
 		}
-		key := c.Table + "\x00" + c.RowID
+		if key := c.Table + "/" + c.RowID; !seen[key] {
+			seen[key] = true
+			cs.keys = append(cs.keys, key)
+		}
 		if c.Op != changelog.OpPut {
-			// The row is gone: who could read it is unknown.
-			cs.all = true
+			// The row is gone: the groups whose views hold it are poked
+			// (viewsHolding).
 			delete(tc.puts, c.RowID)
-			h.ps.images.remove(key)
 			continue
 		}
 		tc.puts[c.RowID] = c.Row
-		if t.Options().Auth.Read == nil {
-			continue
-		}
-		if old, ok := h.ps.images.get(key); ok && movedOut(old, c.Row, relevant[c.Table]) {
-			// The row changed a column its read rule looks at: whoever
-			// could read it before may not now, and needs a del.
-			cs.all = true
-		}
-		h.ps.images.put(key, c.Row)
 	}
 }
 
-// movedOut reports whether the images differ in a column of cols (nil:
-// in any column).
-func movedOut(old, cur json.RawMessage, cols *colSet) bool {
-	var a, b map[string]json.RawMessage
-	if json.Unmarshal(old, &a) != nil || json.Unmarshal(cur, &b) != nil {
-		return true
+// viewsHolding returns the connections, not in skip already, whose
+// client group's latest view (its last pull) holds a changed row: a
+// row deleted, or one an update may have taken out of the group's view,
+// must reach it as a del. ok is false when the view records could not
+// be read: then every connection is poked.
+func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]struct{}) (conns map[*conn]struct{}, ok bool) {
+	if len(cs.keys) == 0 {
+		return nil, true
 	}
-	if cols == nil || cols.any {
-		return !maps.EqualFunc(a, b, func(x, y json.RawMessage) bool { return string(x) == string(y) })
-	}
-	for col := range cols.names {
-		if string(a[col]) != string(b[col]) {
-			return true
+	var groups []string
+	h.mu.Lock()
+	for g, members := range h.groups {
+		for c := range members {
+			if _, done := skip[c]; !done {
+				groups = append(groups, g)
+				break
+			}
 		}
 	}
-	return false
+	h.mu.Unlock()
+	if len(groups) == 0 {
+		return nil, true
+	}
+	held, err := server.ViewsHolding(ctx, h.db, groups, cs.keys)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("plasma: realtime: reading the client view records; poking every connection", "err", err)
+		}
+		return nil, false
+	}
+	hit := map[string]struct{}{}
+	for g, yes := range held {
+		if yes {
+			hit[g] = struct{}{}
+		}
+	}
+	return h.groupConns(hit), true
 }
 
 // whoMayRead returns the identities with connections that may read a
@@ -631,41 +648,4 @@ func (h *Hub) announce(ctx context.Context, groups map[string]struct{}) {
 type pokeNotice struct {
 	Hub    string   `json:"hub"`
 	Groups []string `json:"groups"`
-}
-
-// imageCache remembers the images of rows seen in the change log since
-// the hub started, to tell when a row leaves someone's view.
-type imageCache struct {
-	m     map[string]json.RawMessage
-	bytes int
-}
-
-func newImageCache() imageCache { return imageCache{m: map[string]json.RawMessage{}} }
-
-func (c *imageCache) get(key string) (json.RawMessage, bool) {
-	v, ok := c.m[key]
-	return v, ok
-}
-
-func (c *imageCache) put(key string, img json.RawMessage) {
-	if old, ok := c.m[key]; ok {
-		c.bytes -= len(key) + len(old)
-	}
-	if c.bytes+len(key)+len(img) > maxImageBytes {
-		c.clear()
-	}
-	c.m[key] = img
-	c.bytes += len(key) + len(img)
-}
-
-func (c *imageCache) remove(key string) {
-	if old, ok := c.m[key]; ok {
-		c.bytes -= len(key) + len(old)
-		delete(c.m, key)
-	}
-}
-
-func (c *imageCache) clear() {
-	clear(c.m)
-	c.bytes = 0
 }

@@ -117,23 +117,130 @@ func TestPokeWhoMayRead(t *testing.T) {
 			c.expectPoke("a public row", 3*time.Second)
 		}
 
-		// The note moves to bob: bob may read it now, and alice must
-		// learn that she no longer may.
+		// The note moves to bob: bob may read it now, and alice, whose
+		// last pull got it, must learn that she no longer may.
+		e.pull("alice", "ga")
+		e.pull("bob", "gb")
 		if _, err := e.db.Update(tNotes).Set(orm.Row{"owner_id": "bob"}).Where(expr.Eq(tNotes.Col("id"), "n1")).Exec(rowauth.AsSystem(context.Background())); err != nil {
 			t.Fatal(err)
 		}
 		bob.expectPoke("the note moved to bob", 3*time.Second)
 		alice.expectPoke("the note left alice's view", 3*time.Second)
+		// ga2 never pulled: it has nothing to drop.
+		alice2.expectNoPoke("the note moved to bob, a group that never pulled", quiet)
 
-		// A delete pokes everyone: the row is gone, so who could read it
-		// is unknown.
-		alice2.drain()
+		// A delete pokes the groups whose views hold the row: bob's, not
+		// alice's (she never had n2).
 		if _, err := e.db.Delete(tNotes).Where(expr.Eq(tNotes.Col("id"), "n2")).Exec(as("bob")); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []*client{alice, alice2, bob} {
-			c.expectPoke("a delete", 3*time.Second)
+		bob.expectPoke("a delete of a row bob's view holds", 3*time.Second)
+		alice.expectNoPoke("a delete of a row alice never had", quiet)
+		alice2.expectNoPoke("a delete of a row alice never had", quiet)
+	})
+}
+
+// An update that takes a row out of a user's view pokes the groups
+// whose last pull holds it, though the user cannot read the row any
+// more.
+func TestPokeMovedOutOfView(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, tg.DB, nil)
+		sys := rowauth.AsSystem(context.Background())
+		e.insert(sys, tLists, orm.Row{"id": "l1", "name": "alice's", "owner_id": "alice"})
+		e.insert(sys, tMembers, orm.Row{"id": "m1", "list_id": "l1", "user_id": "alice"})
+		e.insert(sys, tLists, orm.Row{"id": "l2", "name": "bob's", "owner_id": "bob"})
+		e.insert(sys, tMembers, orm.Row{"id": "m2", "list_id": "l2", "user_id": "bob"})
+		e.insert(sys, tTodos, orm.Row{"id": "t1", "list_id": "l1", "title": "milk"})
+		e.insert(sys, tTodos, orm.Row{"id": "t2", "list_id": "l1", "title": "eggs"})
+
+		alice := e.connect(params{user: "alice", group: "ga", client: "a1"})
+		alice2 := e.connect(params{user: "alice", group: "ga2", client: "a2"})
+		bob := e.connect(params{user: "bob", group: "gb", client: "b1"})
+		carol := e.connect(params{user: "carol", group: "gc", client: "c1"})
+		e.pull("alice", "ga")
+		e.pull("bob", "gb")
+		e.pull("carol", "gc")
+		time.Sleep(400 * time.Millisecond) // let the setup's changes pass
+		for _, c := range []*client{alice, alice2, bob, carol} {
+			c.drain()
 		}
+
+		// t1 moves to bob's list: bob may read it now; alice may not,
+		// but her view holds it and needs the del. Her other group,
+		// which never pulled, and carol are left alone.
+		if _, err := e.db.Update(tTodos).Set(orm.Row{"list_id": "l2"}).Where(expr.Eq(tTodos.Col("id"), "t1")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		bob.expectPoke("a todo moved into bob's list", 3*time.Second)
+		alice.expectPoke("a todo moved out of alice's view", 3*time.Second)
+		alice2.expectNoPoke("a todo moved, a group that never pulled", quiet)
+		carol.expectNoPoke("a todo moved, carol", quiet)
+
+		// Nobody pulled since: alice's view still holds t1, and is poked
+		// again when it changes, though she cannot read it.
+		if _, err := e.db.Update(tTodos).Set(orm.Row{"title": "oat milk"}).Where(expr.Eq(tTodos.Col("id"), "t1")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		bob.expectPoke("bob's todo updated", 3*time.Second)
+		alice.expectPoke("a todo her stale view holds", 3*time.Second)
+
+		// After alice pulls, her view no longer holds t1: no poke.
+		e.pull("alice", "ga")
+		if _, err := e.db.Update(tTodos).Set(orm.Row{"title": "soy milk"}).Where(expr.Eq(tTodos.Col("id"), "t1")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		bob.expectPoke("bob's todo updated again", 3*time.Second)
+		alice.expectNoPoke("a todo she no longer has", quiet)
+		carol.expectNoPoke("bob's todo, carol", quiet)
+	})
+}
+
+// A delete pokes only the groups whose views hold the row, or whose read
+// rules consult the table.
+func TestDeletePokesHolders(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, tg.DB, nil)
+		sys := rowauth.AsSystem(context.Background())
+		e.insert(sys, tNotes, orm.Row{"id": "n1", "owner_id": "alice", "body": "hi"})
+		e.insert(sys, tNotes, orm.Row{"id": "n2", "owner_id": "alice", "body": "yo"})
+		e.insert(sys, tPublic, orm.Row{"id": "p1", "body": "news"})
+
+		alice := e.connect(params{user: "alice", group: "ga", client: "a1"})
+		bob := e.connect(params{user: "bob", group: "gb", client: "b1"})
+		dave := e.connect(params{user: "dave", group: "gd", client: "d1"})
+		e.pull("alice", "ga")
+		e.pull("bob", "gb")
+		time.Sleep(400 * time.Millisecond) // let the setup's changes pass
+		for _, c := range []*client{alice, bob, dave} {
+			c.drain()
+		}
+
+		// alice's note: her view holds it; bob pulled but cannot read
+		// it, dave never pulled.
+		if _, err := e.db.Delete(tNotes).Where(expr.Eq(tNotes.Col("id"), "n1")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		alice.expectPoke("a delete of her note", 3*time.Second)
+		bob.expectNoPoke("a delete of alice's note", quiet)
+		dave.expectNoPoke("a delete of alice's note", quiet)
+
+		// A public row: the views of alice and bob hold it, dave's does
+		// not exist.
+		if _, err := e.db.Delete(tPublic).Where(expr.Eq(tPublic.Col("id"), "p1")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		alice.expectPoke("a delete of a public row", 3*time.Second)
+		bob.expectPoke("a delete of a public row", 3*time.Second)
+		dave.expectNoPoke("a delete of a public row dave never pulled", quiet)
+
+		// Her other note, which only her view holds.
+		if _, err := e.db.Delete(tNotes).Where(expr.Eq(tNotes.Col("id"), "n2")).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		alice.expectPoke("a delete of her other note", 3*time.Second)
+		bob.expectNoPoke("a delete of alice's other note", quiet)
+		dave.expectNoPoke("a delete of alice's other note", quiet)
 	})
 }
 

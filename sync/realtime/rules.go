@@ -1,33 +1,13 @@
 package realtime
 
 import (
-	"maps"
-	"slices"
-
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 )
 
-// colSet is a set of column names; any stands for every column.
-type colSet struct {
-	any   bool
-	names map[string]bool
-}
-
-func (s *colSet) add(o *colSet) {
-	if o.any {
-		s.any = true
-	}
-	for n := range o.names {
-		s.names[n] = true
-	}
-}
-
 // ruleInfo is what one identity's read rule of one table looks at.
 type ruleInfo struct {
-	// cols are the table's own columns the rule reads.
-	cols colSet
 	// deps are the tables its subqueries read; anyDep: it may read any
 	// table (raw SQL, a subquery plasma cannot see into, a rule that
 	// failed).
@@ -47,13 +27,13 @@ func (h *Hub) rule(ide *identity, t *orm.Table) *ruleInfo {
 	if ri, ok := ide.rules[t.Name()]; ok {
 		return ri
 	}
-	ri := &ruleInfo{cols: colSet{names: map[string]bool{}}, deps: map[string]bool{}}
+	ri := &ruleInfo{deps: map[string]bool{}}
 	if f := t.Options().Auth.Read; f != nil {
 		e, err := f(rowauth.WithIdentity(h.ctx, ide.id))
 		if err != nil || e == nil {
-			ri.anyDep, ri.cols.any = true, true
+			ri.anyDep = true
 		} else {
-			analyze(e, t.Name(), ri)
+			analyze(e, ri)
 		}
 	}
 	if ide.rules == nil {
@@ -99,31 +79,10 @@ func (h *Hub) dependsOnChange(ide *identity, cs *changeSet) bool {
 	return false
 }
 
-// ruleColumns returns, per table with a read rule, the own columns the
-// connected identities' rules read.
-func (h *Hub) ruleColumns() map[string]*colSet {
-	h.mu.Lock()
-	idents := slices.Collect(maps.Values(h.idents))
-	h.mu.Unlock()
-	out := map[string]*colSet{}
-	for _, t := range h.opts.Schema.Tables() {
-		if !t.Synced() || t.Options().Auth.Read == nil {
-			continue
-		}
-		s := &colSet{names: map[string]bool{}}
-		for _, ide := range idents {
-			s.add(&h.rule(ide, t).cols)
-		}
-		out[t.Name()] = s
-	}
-	return out
-}
-
-// analyze records what predicate e, the read rule of table self, looks
-// at: self's columns (qualified by self's name, or unqualified), and the
+// analyze records what predicate e, a table's read rule, looks at: the
 // tables its subqueries read.
-func analyze(e expr.Expr, self string, ri *ruleInfo) {
-	opaque := func() { ri.anyDep, ri.cols.any = true, true }
+func analyze(e expr.Expr, ri *ruleInfo) {
+	opaque := func() { ri.anyDep = true }
 	var walk func(e expr.Expr)
 	var walkSelect func(s *orm.SelectQuery)
 	walkQuery := func(q expr.Query) {
@@ -158,11 +117,7 @@ func analyze(e expr.Expr, self string, ri *ruleInfo) {
 	}
 	walk = func(e expr.Expr) {
 		switch n := e.(type) {
-		case nil, *expr.Param, *expr.Slot:
-		case *expr.Column:
-			if n.Table == self || n.Table == "" {
-				ri.cols.names[n.Name] = true
-			}
+		case nil, *expr.Param, *expr.Slot, *expr.Column:
 		case *expr.Compare:
 			walk(n.Left)
 			walk(n.Right)

@@ -78,8 +78,7 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 // computePull answers a pull: the JSON response, or the kind of error.
 func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, req *protocol.PullRequest) ([]byte, Kind, error) {
 	group := req.ClientGroupID
-	var owner string
-	found, err := queryRow(ctx, h.base, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{group}, &owner)
+	owner, found, err := GroupOwner(ctx, h.base, group)
 	if err != nil {
 		return nil, internal(err), err
 	}
@@ -314,17 +313,32 @@ var errCorruptCVR = errors.New("plasma: sync: corrupt client view record")
 
 func decodeEntries(b []byte) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(b)/40)
+	err := eachEntry(b, func(key []byte, hash uint64) bool {
+		out[string(key)] = hash
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachEntry calls fn with each entry of a view's encoded entries (see
+// encodeEntries), in order, until fn returns false. key is only valid
+// during the call.
+func eachEntry(b []byte, fn func(key []byte, hash uint64) bool) error {
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n+8 {
-			return nil, errCorruptCVR
+			return errCorruptCVR
 		}
 		b = b[w:]
-		k := string(b[:n])
-		out[k] = binary.LittleEndian.Uint64(b[n:])
+		if !fn(b[:n:n], binary.LittleEndian.Uint64(b[n:])) {
+			return nil
+		}
 		b = b[n+8:]
 	}
-	return out, nil
+	return nil
 }
 
 func newCVRID() string {
