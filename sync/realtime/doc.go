@@ -66,11 +66,12 @@
 // lastMutationIDs moved, even when no row did), and Poke pokes a client
 // group for a backend job.
 //
-// Known limits: a pull in progress, whose snapshot was read before a
-// commit and whose view record is stored after the hub looked, is not
-// seen: if that commit deletes a row the snapshot had (or takes it out
-// of the view) and the group's previous record did not have it, the
-// group is not poked, and drops the row at its next pull. Read rules
+// A pull in progress, whose snapshot was read before a commit and whose
+// view record is stored after the hub looked, is covered by the sync
+// server itself: such a pull sees the change-log heads move and pokes its
+// own group through Hub.Poke (server.GroupPoker).
+//
+// Known limits: read rules
 // that consult tables outside the change log (ChangeLogSuppressed or
 // External) or rows changed by raw SQL without changelog.Record are
 // invisible, as they are to the pull's fast path. An identity's claims

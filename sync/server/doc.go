@@ -175,6 +175,16 @@
 // ClientsTable, CVRsTable, CountersTable and WritesTable. They start with
 // orm.ReservedPrefix and are never synced or logged.
 //
+// # Pokes and pulls
+//
+// The realtime layer pokes a client group when a committed change touches
+// a row its identity may read now or its latest view record holds. A
+// commit that lands while a pull is between reading its snapshot and
+// storing its view record could slip between the two checks, so such a
+// pull, when the handler's Notifier is also a GroupPoker, compares the
+// change-log heads after storing its record with those it read before its
+// snapshot and pokes its own group if they moved.
+//
 // # Costs and limits
 //
 // A pull that is not answered by the fast path reads every row the

@@ -155,6 +155,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 				if err := h.touchCVR(ctx, group, prev.cookie, meta); err != nil {
 					return nil, internal(err), err
 				}
+				h.pokeIfMoved(ctx, group, heads)
 			}
 			return unchanged(prev.cookie), "", nil
 		}
@@ -167,8 +168,27 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	if err != nil {
 		return nil, internal(err), err
 	}
+	h.pokeIfMoved(ctx, group, heads)
 	resp.Cookie = cookie.JSON()
 	return resp.AppendJSON(make([]byte, 0, len(snap.arena)+64*len(resp.Patch)+256)), "", nil
+}
+
+// pokeIfMoved closes a race between a pull and the realtime layer. A
+// commit that lands after this pull read its snapshot, but before its view
+// record was stored, is checked by the poker against the group's previous
+// view, which may not hold the changed row: the group would miss a poke
+// and keep the row until something else made it pull. So when the change
+// log has moved past the heads this pull read before its snapshot, the
+// group is poked: at worst a spurious poke, one empty pull.
+func (h *Handler[Ctx]) pokeIfMoved(ctx context.Context, group string, heads map[string]int64) {
+	gp, ok := h.opts.Notifier.(GroupPoker)
+	if !ok {
+		return
+	}
+	now, err := h.heads(ctx)
+	if err != nil || !maps.Equal(now, heads) {
+		gp.Poke(group)
+	}
 }
 
 func unchanged(c protocol.Cookie) []byte {
