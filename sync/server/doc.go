@@ -45,17 +45,28 @@
 //     are, and the push still answers 200 — the client keeps the mutations
 //     pending, as Replicache's own reference servers do. Otherwise the
 //     mutator runs.
-//   - The mutator runs under a savepoint, with a context that carries the
-//     identity (rowauth.WithIdentity) and the mutation's origin
+//   - The mutator runs with a context that carries the identity
+//     (rowauth.WithIdentity) and the mutation's origin
 //     (changelog.WithOrigin), on a transaction-scoped DB. Its effects and
 //     the client's new lastMutationID commit together: a pull that
 //     reports lastMutationID 42 shows the effects of 1..42 and none of
 //     43+.
 //   - A permanent failure (see package mutator: an application error,
 //     arguments that do not fit, an authorization error, a refused
-//     statement, a panic, an unknown mutator name) is rolled back to the
-//     savepoint, and lastMutationID still advances, so the client is not
-//     stuck; it is reported as KindMutatorFailed, and the push goes on.
+//     statement, a panic, an unknown mutator name) is rolled back, and
+//     lastMutationID still advances, so the client is not stuck; it is
+//     reported as KindMutatorFailed, and the push goes on. A batch runs
+//     optimistically without a savepoint per mutation (on SQLite a
+//     SAVEPOINT/RELEASE pair costs about as much as an INSERT): when a
+//     mutation fails permanently the batch's transaction is rolled back
+//     and the batch replayed — the mutations before the failing one run
+//     again, the failing one is counted as failed without running, the
+//     rest follow. After two failures in one batch, or when a mutator
+//     left a PostgreSQL transaction aborted (it ignored a failed
+//     statement), the batch is replayed with a savepoint around each
+//     mutation instead. Mutators may therefore run more than once per
+//     push (as they already do on PostgreSQL serialization retries): they
+//     must act only through the transaction.
 //   - A temporary failure (mutator.IsTemporary: the database unavailable
 //     or busy) rolls the transaction back and aborts the push with 500
 //     (KindUnavailable); the client retries later. Mutations before it

@@ -74,10 +74,13 @@ type Options[Ctx any] struct {
 	// MutationsPerTransaction is how many consecutive mutations of a push
 	// share one database transaction. Default 1: each mutation commits
 	// alone. A larger number saves commits (on SQLite each is a disk
-	// sync); each mutation still runs under its own savepoint, so a
-	// permanent failure rolls back only that mutation, but a temporary
-	// failure rolls back the whole batch (its mutations stay pending on
-	// the client and are pushed again).
+	// sync). A permanent failure still rolls back only that mutation:
+	// the batch runs without savepoints and, when a mutation fails, is
+	// rolled back and replayed with that mutation counted as failed and
+	// skipped (see the package documentation), so the mutations before it
+	// in the batch run twice. A temporary failure rolls back the whole
+	// batch (its mutations stay pending on the client and are pushed
+	// again).
 	MutationsPerTransaction int
 	// SchemaVersionMismatchStatus is the HTTP status for a request whose
 	// schemaVersion is not the schema's: 409 (the default) or 200, which

@@ -149,8 +149,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 // precheck refuses, before anything is applied, a push to another user's
 // client group or with a client of another group.
 func (h *Handler[Ctx]) precheck(ctx context.Context, req *protocol.PushRequest, userID string) error {
-	var owner string
-	found, err := queryRow(ctx, h.base, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{req.ClientGroupID}, &owner)
+	owner, found, err := GroupOwner(ctx, h.base, req.ClientGroupID)
 	if err != nil {
 		return err
 	}
@@ -199,14 +198,70 @@ type mutationError struct {
 func (e *mutationError) Error() string { return e.err.Error() }
 func (e *mutationError) Unwrap() error { return e.err }
 
+// replayError rolls back a batch run without savepoints in which
+// mutation k failed permanently: the batch is run again with k counted
+// as failed and not run.
+type replayError struct {
+	k   int
+	err error
+}
+
+func (e *replayError) Unwrap() error { return e.err }
+
+func (e *replayError) Error() string {
+	return fmt.Sprintf("plasma: sync: mutation %d of the push failed (%v); replaying its batch", e.k, e.err)
+}
+
+// maxReplays is how many permanent failures a batch replays without
+// savepoints before it runs every mutation under one.
+const maxReplays = 2
+
+// batchPlan is how runBatch runs a batch: the mutations found to fail
+// permanently by earlier runs, and whether each mutation runs under a
+// savepoint.
+type batchPlan struct {
+	failed map[int]error
+	safe   bool
+}
+
 // runBatch processes mutations [i, j) of the push in one transaction,
 // running it again on serialization failures and deadlocks.
+//
+// The batch runs optimistically, without a savepoint per mutation (on
+// SQLite a SAVEPOINT/RELEASE pair costs about as much as an INSERT). A
+// permanent failure is rare; when one happens, the transaction is rolled
+// back and the batch is run again from its start: the mutations before
+// the failing one are applied again, the failing one is not run but
+// counted as failed (processed, its lastMutationID advanced, no effects),
+// and the rest follow. After maxReplays failures, or when a mutator left
+// a PostgreSQL transaction aborted (it swallowed a failed statement, so
+// the failure cannot be pinned on a mutation without savepoints), the
+// batch is run again with a savepoint around each mutation. Either way
+// the batch's effects and its lastMutationIDs commit in one transaction.
 func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j int) (*batchOutcome, error) {
 	var out *batchOutcome
 	var err error
+	plan := &batchPlan{failed: map[int]error{}}
 	for attempt := 0; ; attempt++ {
 		out = &batchOutcome{results: map[int]MutationResult{}, lost: -1}
-		err = h.db.Tx(ctx, func(tx *orm.Tx) error { return h.batchTx(ctx, tx.DB, st, i, j, out) })
+		err = h.db.Tx(ctx, func(tx *orm.Tx) error { return h.batchTx(ctx, tx.DB, st, i, j, out, plan) })
+		if !plan.safe && err != nil {
+			// A replay is not a retry: it does not count as an attempt.
+			var re *replayError
+			switch {
+			case abortedTx(err) || errors.Is(err, pq.ErrInFailedTransaction):
+				// An earlier mutator swallowed a failed statement: only
+				// savepoints tell which one.
+				plan.safe = true
+				attempt--
+				continue
+			case errors.As(err, &re):
+				plan.failed[re.k] = re.err
+				plan.safe = len(plan.failed) >= maxReplays
+				attempt--
+				continue
+			}
+		}
 		if err == nil || attempt >= retries || !mutator.IsRetryable(err) {
 			break
 		}
@@ -225,7 +280,10 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 const savepoint = "plasma_mutation"
 
 // batchTx is the body of one batch transaction.
-func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ctx], i, j int, out *batchOutcome) error {
+// Mutations in plan.failed are counted as failed without running; the
+// others run under a savepoint if plan.safe, and otherwise without one,
+// the first permanent failure returning a replayError.
+func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ctx], i, j int, out *batchOutcome, plan *batchPlan) error {
 	lmids := map[string]int64{} // the clients locked so far, with their lastMutationID
 	advanced := map[string]bool{}
 	stopped := map[string]bool{}
@@ -263,9 +321,16 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 			out.stopped = append(out.stopped, m.ClientID)
 			continue
 		}
-		failed, err := h.runMutation(ctx, tx, st, m)
-		if err != nil {
-			return err
+		failed, known := plan.failed[k]
+		if !known {
+			var err error
+			failed, err = h.runMutation(ctx, tx, st, m, plan.safe)
+			if err != nil {
+				return err
+			}
+			if failed != nil && !plan.safe {
+				return &replayError{k: k, err: failed}
+			}
 		}
 		res.Status = StatusApplied
 		if failed != nil {
@@ -336,13 +401,17 @@ func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userI
 	return nil
 }
 
-// runMutation runs one mutation under a savepoint. A permanent failure
-// is rolled back to the savepoint and returned as failed (the caller
-// still advances the lastMutationID); a temporary one is returned as
-// err, failing the transaction.
-func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation) (failed, err error) {
-	if _, err := tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
-		return nil, err
+// runMutation runs one mutation, under a savepoint if safe. A permanent
+// failure is rolled back to the savepoint and returned as failed (the
+// caller still advances the lastMutationID); a temporary one is returned
+// as err, failing the transaction. Without safe, a permanent failure is
+// returned as failed with its effects in place: the caller must roll the
+// transaction back.
+func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation, safe bool) (failed, err error) {
+	if safe {
+		if _, err := tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
+			return nil, err
+		}
 	}
 	mctx := changelog.WithOrigin(rowauth.WithIdentity(ctx, st.ident), m.ClientID, m.ID)
 	if st.conflict != nil {
@@ -352,6 +421,9 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 	merr := h.opts.Mutators.Run(mctx, m.Name, call, m.Args)
 	if merr != nil && mutator.IsTemporary(merr) {
 		return nil, &mutationError{m: m, err: merr}
+	}
+	if !safe {
+		return merr, nil
 	}
 	if merr != nil {
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
