@@ -26,8 +26,15 @@ type DB struct {
 // New returns a DB that runs statements on exec, which is usually a
 // *sql.DB (any dialect.Executor works; a dialect.Beginner can also start
 // transactions), rendering SQL for d.
+//
+// When exec is a *sql.Tx its caller manages, the DB runs inside it and
+// InTx reports true; Begin then refuses, and DB.Tx runs its function in
+// that transaction.
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec}
+	if tx, ok := exec.(*sql.Tx); ok {
+		db.tx = tx
+	}
 	db.setMiddleware(mws)
 	return db
 }
@@ -185,6 +192,26 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return err
 	}
 	return tx.Commit()
+}
+
+// InTx runs fn on a DB inside a transaction, for middlewares that add
+// statements to a write: db itself when it already runs in one, else a
+// transaction opened on db and committed when fn returns nil. An executor
+// that can begin no transaction (a custom dialect.Executor) is used as it
+// is.
+func InTx(ctx context.Context, db *DB, fn func(tx *DB) error) error {
+	if db.InTx() {
+		return fn(db)
+	}
+	ran := false
+	err := db.Tx(ctx, func(tx *Tx) error {
+		ran = true
+		return fn(tx.DB)
+	})
+	if !ran && errors.Is(err, ErrNoBeginner) {
+		return fn(db)
+	}
+	return err
 }
 
 // Exec runs raw SQL through the middleware chain. Its '?' placeholders

@@ -44,3 +44,37 @@ func TestNestedTxCannotFinishOuter(t *testing.T) {
 }
 
 func countAllExpr() expr.Expr { return expr.CountAll() }
+
+// A DB made with orm.New over a caller's *sql.Tx runs inside it: InTx
+// reports true, and DB.Tx (and orm.InTx, which middlewares use) run in
+// that transaction, so the caller's rollback undoes them.
+func TestNewOverCallerTx(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		if err := orm.EnsureSchema(ctx, smokeSchema, tg.DB); err != nil {
+			t.Fatal(err)
+		}
+		sqltx, err := tg.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := orm.New(sqltx, tg.Dialect)
+		if !db.InTx() {
+			t.Fatal("a DB over a *sql.Tx must report InTx")
+		}
+		err = orm.InTx(ctx, db, func(tx *orm.DB) error {
+			_, err := tx.Insert(smokeUsers).Values(orm.Row{"id": "x1", "name": "x"}).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sqltx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := orm.Scalar[int64](ctx, tg.DB.Select(expr.CountAll()).From(smokeUsers))
+		if err != nil || n != 0 {
+			t.Fatalf("the caller's rollback must undo the write: %d rows, %v", n, err)
+		}
+	})
+}

@@ -77,7 +77,7 @@ func Middleware(opts Options) orm.Middleware {
 				return next(ctx, st)
 			}
 			var res *orm.Result
-			err := inTx(ctx, st.DB, func(db *orm.DB) error {
+			err := orm.InTx(ctx, st.DB, func(db *orm.DB) error {
 				s := *st
 				s.DB = db
 				var err error
@@ -90,24 +90,6 @@ func Middleware(opts Options) orm.Middleware {
 			return res, nil
 		}
 	}
-}
-
-// inTx runs fn on db if it is a transaction, else in a new transaction
-// of db's. An executor that cannot begin one (a DB made with orm.New over a
-// *sql.Tx) is used as it is.
-func inTx(ctx context.Context, db *orm.DB, fn func(*orm.DB) error) error {
-	if db.InTx() {
-		return fn(db)
-	}
-	ran := false
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		ran = true
-		return fn(tx.DB)
-	})
-	if !ran && errors.Is(err, orm.ErrNoBeginner) {
-		return fn(db)
-	}
-	return err
 }
 
 func (l *logger) applies(st *orm.Statement) bool {

@@ -190,7 +190,7 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 			return err
 		})
 	}
-	return inTx(ctx, db, record)
+	return orm.InTx(ctx, db, record)
 }
 
 // rawHandler runs SELECTs built by the log on raw, a DB without

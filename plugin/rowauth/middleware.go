@@ -298,7 +298,7 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 	if oc := c.Parts.OnConflict; !isPostgres(st.DB) && (oc == nil || oc.DoNothing) {
 		// SQLite: check the proposed rows before writing them (see precheck).
 		var res *orm.Result
-		err := inTx(a.ctx, st.DB, func(db *orm.DB) error {
+		err := orm.InTx(a.ctx, st.DB, func(db *orm.DB) error {
 			if err := a.precheck(next, db, st.Table, c, wp); err != nil {
 				return err
 			}
@@ -432,24 +432,6 @@ func (a *authz) checked(next orm.Handler, st *orm.Statement, ck check, pre func(
 		return nil, err
 	}
 	return res, nil
-}
-
-// inTx runs fn on db if it is a transaction, else in a new transaction
-// of db's. An executor that cannot begin one (a DB made with orm.New over a
-// *sql.Tx) is used as it is.
-func inTx(ctx context.Context, db *orm.DB, fn func(*orm.DB) error) error {
-	if db.InTx() {
-		return fn(db)
-	}
-	ran := false
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		ran = true
-		return fn(tx.DB)
-	})
-	if !ran && errors.Is(err, orm.ErrNoBeginner) {
-		return fn(db)
-	}
-	return err
 }
 
 func closeResult(r *orm.Result) {
