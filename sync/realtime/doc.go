@@ -48,10 +48,14 @@
 //     groups not already poked). This is what brings a del: a row
 //     deleted, or updated out of the group's view (a todo moved to a
 //     list the user cannot read), pokes exactly the groups that have it;
-//   - whose identity may read one of the rows put now: one query per
-//     distinct identity and changed table, SELECT id ... WHERE id IN
-//     (the changed ids) LIMIT 1 through row auth with that identity (a
-//     table without a read rule needs no query);
+//   - whose identity may read one of the rows put now: per changed
+//     table, one query per 200 distinct identities (and per 500
+//     changed ids) that reads the changed rows once and evaluates each
+//     identity's read rule, as row auth applies it, in a column of its
+//     own: SELECT <rule of identity 1>, <rule of identity 2>, ... FROM t
+//     WHERE id IN (the changed ids). A table without a read rule needs
+//     no query; an identity's connections are poked as soon as its
+//     query answers;
 //   - whose identity has a read rule that consults a changed table in a
 //     subquery (say, todos readable through a members table): a row of
 //     another table may have entered or left its view without a change

@@ -56,7 +56,7 @@ type Hub struct {
 	groups   map[string]map[*conn]struct{}
 	idents   map[string]*identity
 	rooms    map[string]*room
-	handlers sync.WaitGroup // ServeHTTP calls past the closed check
+	handlers sync.WaitGroup // connections past the closed check, until served
 
 	pmu  sync.Mutex
 	pend pending       // work for the next round, under pmu
@@ -79,8 +79,8 @@ type identity struct {
 	key   string
 	id    rowauth.Identity
 	conns map[*conn]struct{}
-	rules map[string]*ruleInfo // per table; pump goroutine only
-	deps  *depInfo             // pump goroutine only
+	rules map[string]*ruleInfo // per table; see deps
+	deps  *depInfo             // set before the identity is published, or by the pump goroutine
 }
 
 // conn is one WebSocket connection.
@@ -187,7 +187,14 @@ func New(opts Options) (*Hub, error) {
 	m.Upgrader.WriteBufferSize = 1024
 	m.Upgrader.WriteBufferPool = &sync.Pool{}
 	if opts.CheckOrigin != nil {
-		m.Upgrader.CheckOrigin = opts.CheckOrigin
+		// A handshake served on its own goroutine had its origin checked
+		// (on the full request) before the connection was taken over.
+		m.Upgrader.CheckOrigin = func(r *http.Request) bool {
+			if r.Context().Value(originCheckedKey{}) != nil {
+				return true
+			}
+			return opts.CheckOrigin(r)
+		}
 	}
 	m.HandleConnect(h.onConnect)
 	m.HandleDisconnect(h.onDisconnect)
@@ -294,12 +301,125 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.handlers.Add(1)
 	h.mu.Unlock()
-	defer h.handlers.Done()
-	if err := h.m.HandleRequestWithKeys(&hijackWriter{ResponseWriter: w, c: c}, r, map[string]any{connKey: c}); err != nil {
-		// The upgrader has answered the request (400 for a request that
-		// is not a WebSocket handshake, say).
-		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+	keys := map[string]any{connKey: c}
+	if !h.handshakeOK(r) {
+		// Not a handshake the upgrader accepts: let it answer (400 or
+		// 403) on this goroutine, as net/http would.
+		defer h.handlers.Done()
+		if err := h.m.HandleRequestWithKeys(&hijackWriter{ResponseWriter: w, c: c}, r, keys); err != nil {
+			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+		}
+		return
 	}
+	// Take the connection over and serve it on a fresh goroutine, so
+	// that net/http's handler goroutine (with its deep stack) and its
+	// buffers end here: the connection costs only melody's two
+	// goroutines and small buffers for its whole life.
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h.handlers.Done()
+		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+		httpError(w, http.StatusInternalServerError, "cannot take over the connection")
+		return
+	}
+	if brw.Reader.Buffered() > 0 {
+		// As the upgrader does: the client sent data before the
+		// handshake was answered.
+		h.handlers.Done()
+		_ = nc.Close()
+		h.log.Debug("plasma: realtime: upgrade failed", "err", "client sent data before handshake is complete")
+		return
+	}
+	c.netConn = nc
+	req := upgradeRequest(r)
+	go func() {
+		defer h.handlers.Done()
+		if err := h.m.HandleRequestWithKeys(&takenWriter{nc: nc}, req, keys); err != nil {
+			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+			_ = nc.Close()
+		}
+	}()
+}
+
+// originChecked marks the request of a handshake whose origin was
+// checked before the connection was taken over.
+type originCheckedKey struct{}
+
+var originCheckedCtx = context.WithValue(context.Background(), originCheckedKey{}, true)
+
+// handshakeOK reports whether the upgrader will accept r: the checks of
+// websocket.Upgrader.Upgrade, made before the connection is taken over
+// so that a refusal is still an HTTP answer.
+func (h *Hub) handshakeOK(r *http.Request) bool {
+	if !headerHasToken(r.Header, "Connection", "upgrade") ||
+		!headerHasToken(r.Header, "Upgrade", "websocket") ||
+		!headerHasToken(r.Header, "Sec-Websocket-Version", "13") ||
+		r.Header.Get("Sec-Websocket-Key") == "" {
+		return false
+	}
+	return h.opts.CheckOrigin == nil || h.opts.CheckOrigin(r)
+}
+
+// headerHasToken reports whether a comma-separated header holds token
+// (case-insensitively).
+func headerHasToken(hd http.Header, name, token string) bool {
+	for _, v := range hd[http.CanonicalHeaderKey(name)] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upgradeRequest is what the upgrader and melody keep of r: the
+// handshake's method, URL and headers, on a context that lives as long
+// as the connection (r's ends with ServeHTTP), marked as origin-checked.
+func upgradeRequest(r *http.Request) *http.Request {
+	hd := make(http.Header, 8)
+	for _, k := range [...]string{"Connection", "Upgrade", "Sec-Websocket-Version", "Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Origin"} {
+		if v, ok := r.Header[k]; ok {
+			hd[k] = v
+		}
+	}
+	return (&http.Request{
+		Method:     r.Method,
+		URL:        r.URL,
+		Proto:      r.Proto,
+		ProtoMajor: r.ProtoMajor,
+		ProtoMinor: r.ProtoMinor,
+		Header:     hd,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI,
+	}).WithContext(originCheckedCtx)
+}
+
+// takenWriter is the ResponseWriter of a connection taken over from
+// net/http: its Hijack hands the upgrader the connection with tiny
+// buffers (with ReadBufferSize and a WriteBufferPool set, the upgrader
+// uses them only to look for early bytes and to write the 101), and an
+// answer written to it (a failed upgrade) is dropped: the connection is
+// closed.
+type takenWriter struct {
+	nc     net.Conn
+	header http.Header
+}
+
+func (w *takenWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = http.Header{}
+	}
+	return w.header
+}
+
+func (w *takenWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (w *takenWriter) WriteHeader(int) {}
+
+func (w *takenWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 16), bufio.NewWriterSize(w.nc, 16)), nil
 }
 
 // authenticate runs Options.Auth with the Authorization header, or the
@@ -374,16 +494,30 @@ func (h *Hub) onConnect(s *melody.Session) {
 	}
 	c.s = s
 	c.seq = joinSeq.Add(1)
+	key := identityKey(c.id)
+	h.mu.Lock()
+	_, known := h.idents[key]
+	h.mu.Unlock()
+	var fresh *identity
+	if !known {
+		// A new identity's read rules are analysed here, not by the
+		// first round that needs them (10,000 new identities cost that
+		// round ≈ 30 ms). Once it is published only the pump reads them.
+		fresh = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
+		h.deps(fresh)
+	}
 	h.mu.Lock()
 	if h.closed || h.clash(c) != nil {
 		h.mu.Unlock()
 		c.kill()
 		return
 	}
-	key := identityKey(c.id)
 	ide := h.idents[key]
 	if ide == nil {
-		ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
+		ide = fresh
+		if ide == nil { // analysed by the pump when needed
+			ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
+		}
 		h.idents[key] = ide
 	}
 	ide.conns[c] = struct{}{}

@@ -21,8 +21,8 @@ type depInfo struct {
 	any    bool
 }
 
-// rule analyses t's read rule for ide (cached). Called by the pump
-// goroutine only.
+// rule analyses t's read rule for ide (cached). Called through deps
+// only: by the pump goroutine, or before ide is published in h.idents.
 func (h *Hub) rule(ide *identity, t *orm.Table) *ruleInfo {
 	if ri, ok := ide.rules[t.Name()]; ok {
 		return ri
@@ -43,7 +43,9 @@ func (h *Hub) rule(ide *identity, t *orm.Table) *ruleInfo {
 	return ri
 }
 
-// deps returns the tables ide's read rules consult (cached).
+// deps returns the tables ide's read rules consult (cached). Called by
+// the pump goroutine, or before ide is published in h.idents (after
+// which it only reads the cache).
 func (h *Hub) deps(ide *identity) *depInfo {
 	if ide.deps != nil {
 		return ide.deps
