@@ -39,7 +39,7 @@ import (
 // loopback, all in one room ("all"), each its own client group; one push
 // (a createTodo in list L1) per op; it reports how long after the push
 // committed each connection had its {"type":"poke"} (first, p50, p99,
-// max) and the memory each connection costs the server. See FANOUT.md.
+// max) and the memory each connection costs the server. See bench/README.md, "Realtime".
 //
 //   - one_user: every connection authenticates as ann, the list's owner:
 //     one identity, so the hub's "who may read the new row" check is one
