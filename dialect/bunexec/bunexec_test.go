@@ -77,9 +77,8 @@ const hostile = `x'); DROP TABLE "bx_items"; -- ? $1`
 
 func bunDB(t *testing.T, tg *ormtest.Target) (*bun.DB, *queryLog) {
 	t.Helper()
-	db := bun.NewDB(tg.SQL, newTestDialect(tg.Name))
 	log := &queryLog{}
-	db.AddQueryHook(log)
+	db := bun.NewDB(tg.SQL, newTestDialect(tg.Name)).WithQueryHook(log)
 	return db, log
 }
 

@@ -255,7 +255,7 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ident, appCtx, err := h.opts.Auth(r)
 	if err == nil && ident.UserID == "" {
-		err = errors.New("Auth returned no user id")
+		err = errors.New("the Auth function returned no user id")
 	}
 	if err != nil {
 		h.fail(ctx, w, &SyncServerError{Kind: KindUnauthorized, Endpoint: endpoint, Err: err})
