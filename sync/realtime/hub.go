@@ -433,7 +433,7 @@ func (h *Hub) authenticate(r *http.Request, q url.Values) (rowauth.Identity, err
 	}
 	id, err := h.opts.Auth(r)
 	if err == nil && id.UserID == "" {
-		err = errors.New("Auth returned no user id")
+		err = errors.New("the Auth function returned no user id")
 	}
 	return id, err
 }
