@@ -58,12 +58,17 @@ func malformed(field, format string, args ...any) error {
 	return &DecodeError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
 
+// rawHeader holds the fields push and pull share.
+type rawHeader struct {
+	SchemaVersion *string `json:"schemaVersion"`
+	ProfileID     *string `json:"profileID"`
+	ClientGroupID *string `json:"clientGroupID"`
+}
+
 type rawPush struct {
-	PushVersion   json.RawMessage `json:"pushVersion"`
-	SchemaVersion *string         `json:"schemaVersion"`
-	ProfileID     *string         `json:"profileID"`
-	ClientGroupID *string         `json:"clientGroupID"`
-	Mutations     *[]rawMutation  `json:"mutations"`
+	PushVersion json.RawMessage `json:"pushVersion"`
+	rawHeader
+	Mutations *[]rawMutation `json:"mutations"`
 }
 
 type rawMutation struct {
@@ -75,11 +80,34 @@ type rawMutation struct {
 }
 
 type rawPull struct {
-	PullVersion   json.RawMessage `json:"pullVersion"`
-	SchemaVersion *string         `json:"schemaVersion"`
-	ProfileID     *string         `json:"profileID"`
-	ClientGroupID *string         `json:"clientGroupID"`
-	Cookie        json.RawMessage `json:"cookie"`
+	PullVersion json.RawMessage `json:"pullVersion"`
+	rawHeader
+	Cookie json.RawMessage `json:"cookie"`
+}
+
+// decodeVersioned unmarshals data into raw and checks the version field
+// the decoding filled in. A body of another version is answered with its
+// *VersionError even when the rest does not decode: another version's
+// other fields may differ.
+func decodeVersioned(data []byte, raw any, version *json.RawMessage, field string, vt VersionType) error {
+	err := unmarshal(data, raw)
+	if verr := checkVersion(field, vt, *version); verr != nil && (err == nil || !isDecode(verr)) {
+		return verr
+	}
+	return err
+}
+
+// check returns the shared fields: schemaVersion and profileID may be
+// empty strings, clientGroupID may not.
+func (h *rawHeader) check() (schemaVersion, profileID, groupID string, err error) {
+	if schemaVersion, err = str("schemaVersion", h.SchemaVersion, true); err != nil {
+		return
+	}
+	if profileID, err = str("profileID", h.ProfileID, true); err != nil {
+		return
+	}
+	groupID, err = str("clientGroupID", h.ClientGroupID, false)
+	return
 }
 
 // DecodePush decodes and checks a push body. It returns a *VersionError
@@ -87,24 +115,12 @@ type rawPull struct {
 // that is wrong; see the package documentation for the rules.
 func DecodePush(data []byte) (*PushRequest, error) {
 	var raw rawPush
-	if err := unmarshal(data, &raw); err != nil {
-		if verr := checkVersion("pushVersion", VersionTypePush, raw.PushVersion); verr != nil && !isDecode(verr) {
-			return nil, verr // another version: its other fields may differ
-		}
-		return nil, err
-	}
-	if err := checkVersion("pushVersion", VersionTypePush, raw.PushVersion); err != nil {
+	if err := decodeVersioned(data, &raw, &raw.PushVersion, "pushVersion", VersionTypePush); err != nil {
 		return nil, err
 	}
 	req := &PushRequest{PushVersion: PushVersion}
 	var err error
-	if req.SchemaVersion, err = str("schemaVersion", raw.SchemaVersion, true); err != nil {
-		return nil, err
-	}
-	if req.ProfileID, err = str("profileID", raw.ProfileID, true); err != nil {
-		return nil, err
-	}
-	if req.ClientGroupID, err = str("clientGroupID", raw.ClientGroupID, false); err != nil {
+	if req.SchemaVersion, req.ProfileID, req.ClientGroupID, err = raw.check(); err != nil {
 		return nil, err
 	}
 	if raw.Mutations == nil {
@@ -146,24 +162,12 @@ func DecodePush(data []byte) (*PushRequest, error) {
 // is not an error.
 func DecodePull(data []byte) (*PullRequest, error) {
 	var raw rawPull
-	if err := unmarshal(data, &raw); err != nil {
-		if verr := checkVersion("pullVersion", VersionTypePull, raw.PullVersion); verr != nil && !isDecode(verr) {
-			return nil, verr
-		}
-		return nil, err
-	}
-	if err := checkVersion("pullVersion", VersionTypePull, raw.PullVersion); err != nil {
+	if err := decodeVersioned(data, &raw, &raw.PullVersion, "pullVersion", VersionTypePull); err != nil {
 		return nil, err
 	}
 	req := &PullRequest{PullVersion: PullVersion}
 	var err error
-	if req.SchemaVersion, err = str("schemaVersion", raw.SchemaVersion, true); err != nil {
-		return nil, err
-	}
-	if req.ProfileID, err = str("profileID", raw.ProfileID, true); err != nil {
-		return nil, err
-	}
-	if req.ClientGroupID, err = str("clientGroupID", raw.ClientGroupID, false); err != nil {
+	if req.SchemaVersion, req.ProfileID, req.ClientGroupID, err = raw.check(); err != nil {
 		return nil, err
 	}
 	if raw.Cookie == nil {
