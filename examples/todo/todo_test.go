@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // env is the example's handler on one database, served over HTTP.
@@ -69,25 +69,7 @@ func (e *env) takeErrors() []*server.SyncServerError {
 // auth ("" for none) and returns the status and the body.
 func (e *env) post(endpoint, auth, body string) (int, string) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/sync/"+endpoint, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Replicache-RequestID", "test-0-0")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return synctest.Post(e.t, e.srv.Client(), e.srv.URL+"/sync/"+endpoint, auth, body)
 }
 
 // client is one Replicache client (one client group with one client) of

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // The test schema: the demo's shape, lists shared through members, with
@@ -247,28 +247,11 @@ func (e *env) takeErrors() []*server.SyncServerError {
 	return out
 }
 
-// post sends body to the endpoint and returns the status and body.
+// post sends body to /sync/<endpoint> with the raw Authorization header
+// auth ("" for none) and returns the status and the body.
 func (e *env) post(endpoint, auth, body string) (int, string) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/sync/"+endpoint, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Replicache-RequestID", "test-0-0")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return synctest.Post(e.t, e.srv.Client(), e.srv.URL+"/sync/"+endpoint, auth, body)
 }
 
 // mut is a mutation to push.

@@ -1,0 +1,38 @@
+// Package synctest helps test applications built on sync/server: it sends
+// push and pull bodies over HTTP as a Replicache client does, so tests can
+// use raw JSON exactly as the protocol shows it.
+package synctest
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Post sends body to url (a push or pull endpoint) with the headers a
+// Replicache client sends: Content-Type, X-Replicache-RequestID and, when
+// auth is not empty, Authorization carrying auth verbatim. It returns the
+// status code and the response body, and fails t on a transport error.
+func Post(t testing.TB, client *http.Client, url, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Replicache-RequestID", "test-0-0")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
