@@ -251,7 +251,11 @@ func (e *env) takeErrors() []*server.SyncServerError {
 // auth ("" for none) and returns the status and the body.
 func (e *env) post(endpoint, auth, body string) (int, string) {
 	e.t.Helper()
-	return synctest.Post(e.t, e.srv.Client(), e.srv.URL+"/sync/"+endpoint, auth, body)
+	status, resp, err := synctest.Post(e.srv.Client(), e.srv.URL+"/sync/"+endpoint, auth, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return status, resp
 }
 
 // mut is a mutation to push.

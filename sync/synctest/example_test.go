@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"testing"
 
 	"github.com/plasma-go/plasma/sync/synctest"
 )
@@ -18,8 +17,11 @@ func ExamplePost() {
 		fmt.Fprintf(w, "%s %s %s", r.Header.Get("Authorization"), r.Header.Get("Content-Type"), b)
 	}))
 	defer srv.Close()
-	status, body := synctest.Post(&testing.T{}, srv.Client(), srv.URL+"/sync/pull", "Bearer ann",
+	status, body, err := synctest.Post(srv.Client(), srv.URL+"/sync/pull", "Bearer ann",
 		`{"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":"g1","cookie":null}`)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(status, body)
 	// Output: 200 Bearer ann application/json {"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":"g1","cookie":null}
 }

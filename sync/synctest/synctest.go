@@ -7,18 +7,16 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"testing"
 )
 
 // Post sends body to url (a push or pull endpoint) with the headers a
 // Replicache client sends: Content-Type, X-Replicache-RequestID and, when
 // auth is not empty, Authorization carrying auth verbatim. It returns the
-// status code and the response body, and fails t on a transport error.
-func Post(t testing.TB, client *http.Client, url, auth, body string) (int, string) {
-	t.Helper()
+// status code and the response body.
+func Post(client *http.Client, url, auth, body string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Replicache-RequestID", "test-0-0")
@@ -27,12 +25,9 @@ func Post(t testing.TB, client *http.Client, url, auth, body string) (int, strin
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), err
 }
