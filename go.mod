@@ -4,13 +4,13 @@ go 1.26
 
 require (
 	github.com/Masterminds/squirrel v1.5.4
-	github.com/glebarez/go-sqlite v1.23.0
 	github.com/gorilla/websocket v1.5.0
 	github.com/lib/pq v1.12.3
 	github.com/olahol/melody v1.1.4
 	github.com/uptrace/bun v1.3.0
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0
 	github.com/uptrace/bun/dialect/sqlitedialect v1.3.0
+	modernc.org/sqlite v1.55.0
 )
 
 require (
@@ -30,5 +30,4 @@ require (
 	modernc.org/libc v1.74.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
-	modernc.org/sqlite v1.55.0 // indirect
 )

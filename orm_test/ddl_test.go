@@ -640,7 +640,7 @@ func introAutoincrement(t *testing.T, tg *ormtest.Target, table string) bool {
 // TestBuildWithoutCgo: the module builds with CGO_ENABLED=0, and no
 // package outside the standard library needs cgo (a cgo driver would
 // still build without cgo, and fail at run time) or registers a second
-// "sqlite" driver beside glebarez.
+// "sqlite" driver beside modernc.org/sqlite.
 func TestBuildWithoutCgo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the whole module: skipped with -short")
@@ -673,7 +673,7 @@ func TestBuildWithoutCgo(t *testing.T) {
 			t.Errorf("package %s uses cgo", pkg)
 		}
 		switch pkg {
-		case "modernc.org/sqlite", "github.com/uptrace/bun/driver/sqliteshim", "github.com/mattn/go-sqlite3":
+		case "github.com/glebarez/go-sqlite", "github.com/uptrace/bun/driver/sqliteshim", "github.com/mattn/go-sqlite3":
 			t.Errorf("%s is linked: it registers a second sqlite driver", pkg)
 		}
 	}

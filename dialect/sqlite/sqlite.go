@@ -1,5 +1,10 @@
 // Package sqlite is plasma's SQLite dialect, on the pure-Go
-// github.com/glebarez/go-sqlite driver (no cgo).
+// modernc.org/sqlite driver (no cgo).
+//
+// The driver is modernc.org/sqlite itself rather than its older fork
+// github.com/glebarez/go-sqlite: the same SQLite build and the same DSN
+// parameters, but a prepared statement is compiled once and reused, where
+// the fork compiles the SQL again on every execution.
 //
 // Column kinds map to these SQLite types:
 //
@@ -30,7 +35,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	_ "github.com/glebarez/go-sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/plasma-go/plasma/dialect"
 )
@@ -85,6 +90,7 @@ func (sqliteDialect) TablesQuery() string {
 // LockSchema is empty: plasma opens SQLite with immediate transactions,
 // which already serialise writers.
 func (sqliteDialect) LockSchema() string { return "" }
+
 
 // DSN returns the data source name plasma opens path with: WAL journal, a
 // busy timeout, foreign keys enforced on every pooled connection, and

@@ -9,8 +9,8 @@ import (
 	"net"
 	"strings"
 
-	sqlite "github.com/glebarez/go-sqlite"
 	"github.com/lib/pq"
+	sqlite "modernc.org/sqlite"
 )
 
 // ErrUnknownMutator is matched (errors.Is) by the error for a mutation
