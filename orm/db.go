@@ -17,8 +17,9 @@ import (
 type DB struct {
 	d     dialect.Dialect
 	exec  dialect.Executor
-	sqlDB *sql.DB // the pool, when plasma opened it (closed by Close)
-	tx    *sql.Tx // the transaction, for a transaction-scoped DB
+	sqlDB *sql.DB    // the pool, when plasma opened it (closed by Close)
+	tx    *sql.Tx    // the transaction, for a transaction-scoped DB
+	stmts *stmtCache // the transaction's prepared statements, if the dialect reuses them
 	mws   []Middleware
 	chain Handler
 }
@@ -33,7 +34,7 @@ type DB struct {
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec}
 	if tx, ok := exec.(*sql.Tx); ok {
-		db.tx = tx
+		db.tx, db.stmts = tx, newStmtCache(d, tx)
 	}
 	db.setMiddleware(mws)
 	return db
@@ -136,7 +137,7 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 		return nil, fmt.Errorf("plasma: begin: %w", err)
 	}
 	n := *db
-	n.exec, n.tx, n.sqlDB = sqltx, sqltx, nil
+	n.exec, n.tx, n.sqlDB, n.stmts = sqltx, sqltx, nil, newStmtCache(db.d, sqltx)
 	return &Tx{DB: &n}, nil
 }
 
@@ -258,9 +259,9 @@ func (db *DB) Run(ctx context.Context, st *Statement) (*Result, error) { return 
 // exec is a *sql.Tx the result reports InTx.
 func (db *DB) WithExecutor(exec dialect.Executor) *DB {
 	n := *db
-	n.exec, n.sqlDB, n.tx = exec, nil, nil
+	n.exec, n.sqlDB, n.tx, n.stmts = exec, nil, nil, nil
 	if tx, ok := exec.(*sql.Tx); ok {
-		n.tx = tx
+		n.tx, n.stmts = tx, newStmtCache(db.d, tx)
 	}
 	return &n
 }

@@ -116,13 +116,13 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 		}
 	}
 	if rowsBack {
-		rows, err := st.DB.exec.QueryContext(ctx, text, args...)
+		rows, err := st.DB.query(ctx, st.Op, text, args)
 		if err != nil {
 			return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
 		}
 		return &Result{Rows: rows, Kinds: kinds, sizeHint: hint}, nil
 	}
-	res, err := st.DB.exec.ExecContext(ctx, text, args...)
+	res, err := st.DB.execute(ctx, st.Op, text, args)
 	if err != nil {
 		return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
 	}

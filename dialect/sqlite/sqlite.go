@@ -4,7 +4,8 @@
 // The driver is modernc.org/sqlite itself rather than its older fork
 // github.com/glebarez/go-sqlite: the same SQLite build and the same DSN
 // parameters, but a prepared statement is compiled once and reused, where
-// the fork compiles the SQL again on every execution.
+// the fork compiles the SQL again on every execution (see orm's
+// per-transaction statement cache, which relies on this).
 //
 // Column kinds map to these SQLite types:
 //
@@ -91,6 +92,10 @@ func (sqliteDialect) TablesQuery() string {
 // which already serialise writers.
 func (sqliteDialect) LockSchema() string { return "" }
 
+// ReusesStatements is true: compiling a statement costs about as much as
+// running a small one, and modernc.org/sqlite keeps a prepared statement
+// compiled (see dialect.StatementReuser).
+func (sqliteDialect) ReusesStatements() bool { return true }
 
 // DSN returns the data source name plasma opens path with: WAL journal, a
 // busy timeout, foreign keys enforced on every pooled connection, and

@@ -1,0 +1,15 @@
+package dialect
+
+// StatementReuser is an optional interface of a Dialect. A dialect whose
+// driver compiles a prepared statement once and runs it many times, and
+// for which compiling costs about as much as running a small statement
+// (SQLite, in process), returns true: plasma then prepares each distinct
+// SQL text once per transaction and reuses it, rather than having the
+// driver compile it on every execution.
+//
+// PostgreSQL does not implement it: lib/pq already sends an unnamed
+// statement with its parameters, and a named one would cost a round trip
+// to close when the transaction ends.
+type StatementReuser interface {
+	ReusesStatements() bool
+}
