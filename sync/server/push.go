@@ -301,8 +301,10 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 				return err
 			}
 			if !found {
+				// Commit what the batch did so far, with its clients'
+				// lastMutationIDs below.
 				out.lost = k
-				return nil // commit what the batch did so far
+				break
 			}
 		}
 		res := MutationResult{ClientID: m.ClientID, ID: m.ID, Name: m.Name}
