@@ -102,13 +102,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
 		CORSOrigins: origins,
-		// One transaction per push (of up to 100 mutations) rather than
-		// one per mutation: on SQLite each commit is a WAL sync, and this
-		// makes a 100-mutation push about 3-4× faster (bench/README.md, "Sync").
-		// Each mutation still runs under a savepoint, so a failing one is
-		// rolled back alone.
-		MutationsPerTransaction: 100,
-		Notifier:                hub,
+		Notifier:    hub,
 		OnError: func(ctx context.Context, e *server.SyncServerError) {
 			level := slog.LevelWarn
 			if e.Status >= 500 {

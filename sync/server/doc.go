@@ -28,9 +28,9 @@
 // for an update), a client group bound to another user, and a client that
 // belongs to another group (403).
 //
-// Then the mutations are processed in order, each in its own database
-// transaction (Options.MutationsPerTransaction can group several), as the
-// protocol requires:
+// Then the mutations are processed in order, in one database transaction
+// per push (Options.MutationsPerTransaction can split a push into several
+// batches, down to a transaction per mutation), as the protocol requires:
 //
 //   - The client group is created on first use and bound to the pushing
 //     user; the client is created with lastMutationID 0 and its row is
@@ -69,10 +69,11 @@
 //     must act only through the transaction.
 //   - A temporary failure (mutator.IsTemporary: the database unavailable
 //     or busy) rolls the transaction back and aborts the push with 500
-//     (KindUnavailable); the client retries later. Mutations before it
-//     committed in their own transactions and stay applied — the client's
-//     re-push skips them. PostgreSQL serialization failures and deadlocks
-//     are retried a few times first.
+//     (KindUnavailable); the client retries later. Mutations of earlier
+//     batches (with Options.MutationsPerTransaction below the push's
+//     size) committed and stay applied — the client's re-push skips them.
+//     PostgreSQL serialization failures and deadlocks are retried a few
+//     times first.
 //
 // After the transactions commit, Options.OnPushed and Options.Notifier
 // hear about the push (if it changed anything): the realtime layer pokes

@@ -63,8 +63,9 @@ const (
 	// database is unreachable, busy, or kept failing the transaction
 	// with serialization failures or deadlocks after retries. 500; the
 	// push stops, and the failed mutation and every one
-	// after it stay pending on the client (mutations before it, each
-	// committed in its own transaction, stay applied).
+	// after it stay pending on the client (mutations of batches that
+	// committed before it stay applied; see
+	// Options.MutationsPerTransaction).
 	KindUnavailable Kind = "Unavailable"
 	// KindInternal: anything else that went wrong on the server: a
 	// bookkeeping statement the database refused, a panic outside a

@@ -73,7 +73,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if opts.MutationsPerTransaction <= 0 {
-		opts.MutationsPerTransaction = 1
+		opts.MutationsPerTransaction = opts.MaxMutationsPerPush
 	}
 	if opts.KeepCVRs <= 0 {
 		opts.KeepCVRs = DefaultKeepCVRs
