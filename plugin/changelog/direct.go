@@ -24,7 +24,9 @@ import (
 //     statement reports one row affected; otherwise a SELECT of the ids
 //     with the same WHERE runs first.
 //
-// The images are then read with one SELECT by id.
+// The images are then read with one SELECT by id, except for a plain
+// INSERT whose values are stored as given: its images are made from the
+// values (see valueImages).
 
 // writeDirect logs a write without RETURNING. It reports false when the
 // statement needs the RETURNING path.
@@ -98,6 +100,14 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 			changes = append(changes, change{table: t.Name(), id: id, op: OpDel})
 		}
 		return res, changes, true, nil
+	}
+	if q, ok := st.Query.(*orm.InsertQuery); ok {
+		if images, ok := valueImages(t, p, q); ok {
+			for i, id := range ids {
+				changes = append(changes, change{table: t.Name(), id: id, op: OpPut, data: images[i]})
+			}
+			return res, changes, true, nil
+		}
 	}
 	images, err := readImages(ctx, next, st.DB, t, ids)
 	if err != nil {

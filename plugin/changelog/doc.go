@@ -34,7 +34,11 @@
 // rewritten: the ids come from the VALUES, from an id = value in the
 // WHERE, or from a SELECT with the same WHERE just before, and the images
 // from one SELECT by id just after. SQLite runs one writer at a time, so
-// nothing can change in between.
+// nothing can change in between. A plain INSERT of values that are stored
+// exactly as given (text, integers, booleans, blobs, NULL, and such
+// declared defaults) needs no SELECT: its images are made from the values,
+// with the encoder the read would use. So a middleware installed after
+// the change log must not change the values an INSERT writes.
 //
 // Not logged: tables with ChangeLogSuppressed or External; raw SQL
 // (DB.Exec, DB.Query), which plasma cannot see into — call Record with the
