@@ -40,6 +40,26 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 			defaults[i] = defaultOf(t, c)
 		}
 	}
+	if len(p.Rows) == 1 {
+		value := func(col string) any {
+			for i, c := range cols {
+				if c.Name() == col {
+					if from[i] >= 0 {
+						return p.Rows[0][from[i]]
+					}
+					return defaults[i]
+				}
+			}
+			return nil
+		}
+		pred, plain, err := substitute(wp, t.Name(), value)
+		if err != nil {
+			return err
+		}
+		if plain {
+			return a.check(next, db, t, orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(pred)), "r0")), 1)
+		}
+	}
 	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(wp))
 	for rows := p.Rows; len(rows) > 0; {
 		n := min(len(rows), precheckRows)
@@ -57,24 +77,70 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 			checks[r] = expr.As(expr.Sub(orm.Select(ok).FromSubquery(proposed, t.Name())), "r"+strconv.Itoa(r))
 		}
 		rows = rows[n:]
-		res, err := next(a.ctx, &orm.Statement{Op: orm.OpSelect, Table: t, Query: orm.Select(checks...), DB: db})
-		if err != nil {
+		if err := a.check(next, db, t, orm.Select(checks...), n); err != nil {
 			return err
-		}
-		buf, err := rowbuf.Read(res.Rows)
-		if err != nil {
-			return err
-		}
-		if len(buf.Values) != 1 {
-			return a.deny(t, ErrOutsideRule)
-		}
-		for _, v := range buf.Values[0][:n] {
-			if !truthy(v) {
-				return a.deny(t, ErrOutsideRule)
-			}
 		}
 	}
 	return nil
+}
+
+// check runs q, a one-row SELECT of n check columns, and refuses the
+// write unless each is true.
+func (a *authz) check(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.SelectQuery, n int) error {
+	res, err := next(a.ctx, &orm.Statement{Op: orm.OpSelect, Table: t, Query: q, DB: db})
+	if err != nil {
+		return err
+	}
+	buf, err := rowbuf.Read(res.Rows)
+	if err != nil {
+		return err
+	}
+	if len(buf.Values) != 1 {
+		return a.deny(t, ErrOutsideRule)
+	}
+	for _, v := range buf.Values[0][:n] {
+		if !truthy(v) {
+			return a.deny(t, ErrOutsideRule)
+		}
+	}
+	return nil
+}
+
+// substitute returns the write rule e of table name with the table's
+// columns replaced by the proposed row's values (value gives each by
+// name), so that one row is checked by a plain SELECT CASE WHEN … rather
+// than over a derived table. plain is false, and e must be checked over a
+// derived table, when e holds raw SQL or a query plasma did not build:
+// their text may name the table's columns.
+func substitute(e expr.Expr, name string, value func(col string) any) (out expr.Expr, plain bool, err error) {
+	plain = true
+	param := func(c *expr.Column) expr.Expr { return &expr.Param{Value: value(c.Name)} }
+	inner := &mapper{raw: func(*expr.Raw) { plain = false }}
+	inner.column = func(c *expr.Column) expr.Expr {
+		if c.Table == name {
+			return param(c)
+		}
+		return nil
+	}
+	inner.query = func(q expr.Query) (expr.Query, bool, error) {
+		if _, ok := q.(*orm.SelectQuery); !ok {
+			plain = false
+			return q, false, nil
+		}
+		return requalifySelect(q, name, inner)
+	}
+	top := &mapper{query: inner.query, raw: inner.raw}
+	top.column = func(c *expr.Column) expr.Expr {
+		if c.Table == "" || c.Table == name {
+			return param(c)
+		}
+		return nil
+	}
+	out, err = top.expr(e)
+	if err != nil || !plain {
+		return nil, false, err
+	}
+	return out, true, nil
 }
 
 // defaultOf is the value a column left out of an INSERT takes: its

@@ -1,6 +1,7 @@
 package rowauth
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -44,5 +45,50 @@ func TestPositiveExists(t *testing.T) {
 	}
 	if got := render(positiveExists(in)); !strings.Contains(got, `EXISTS (SELECT 1 FROM "members" WHERE ("members"."user_id" = ?) AND ("todos"."list_id" = "members"."list_id"))`) {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	members := orm.NewTable("members", orm.ID(), orm.Text("list_id"), orm.Text("user_id"))
+	todos := orm.NewTable("todos", orm.ID(), orm.Text("list_id"), orm.Text("title"))
+	row := map[string]any{"id": "t1", "list_id": "L1", "title": "x"}
+	value := func(col string) any { return row[col] }
+	render := func(e expr.Expr) (string, []any) {
+		text, args, err := orm.Select(expr.As(e, "ok")).Render(sqlite.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text, args
+	}
+	mine := orm.Select(members.Col("list_id")).From(members).Where(expr.Eq(members.Col("user_id"), "ann"))
+	for _, c := range []struct {
+		name  string
+		e     expr.Expr
+		plain bool
+		text  string
+		args  string
+	}{
+		{"membership", expr.InArray(expr.ColRef("todos", "list_id"), mine), true,
+			`SELECT (? IN (SELECT "members"."list_id" FROM "members" WHERE ("members"."user_id" = ?))) AS "ok"`, "[L1 ann]"},
+		{"unqualified and qualified", expr.And(expr.Eq(expr.ColRef("", "title"), "x"), expr.IsNotNull(expr.ColRef("todos", "id"))), true,
+			`SELECT ((? = ?) AND (? IS NOT NULL)) AS "ok"`, "[x x t1]"},
+		{"a subquery over the table itself keeps its own columns",
+			expr.InArray(expr.ColRef("todos", "list_id"), orm.Select(todos.Col("list_id")).From(todos).Where(expr.Eq(todos.Col("title"), "y"))), true,
+			`SELECT (? IN (SELECT "todos"."list_id" FROM "todos" WHERE ("todos"."title" = ?))) AS "ok"`, "[L1 y]"},
+		{"raw SQL", expr.SQL(`"todos"."title" = ?`, "x"), false, "", ""},
+		{"raw SQL inside", expr.And(expr.Eq(expr.ColRef("todos", "title"), "x"), expr.SQL("1 = 1")), false, "", ""},
+	} {
+		got, plain, err := substitute(c.e, "todos", value)
+		if err != nil || plain != c.plain {
+			t.Errorf("%s: plain %v, %v", c.name, plain, err)
+			continue
+		}
+		if !plain {
+			continue
+		}
+		text, args := render(got)
+		if text != c.text || fmt.Sprint(args) != c.args {
+			t.Errorf("%s:\n got %s %v\nwant %s %s", c.name, text, args, c.text, c.args)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 type mapper struct {
 	column func(*expr.Column) expr.Expr
 	query  func(expr.Query) (q expr.Query, changed bool, err error)
+	raw    func(*expr.Raw) // if set, sees every raw SQL node
 }
 
 func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
@@ -109,6 +110,9 @@ func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
 		}
 		return &expr.Alias{X: x, Name: n.Name}, nil
 	case *expr.Raw:
+		if m.raw != nil {
+			m.raw(n)
+		}
 		var args []any
 		for i, a := range n.Args {
 			var r any = a
