@@ -224,6 +224,11 @@ func requalify(e expr.Expr, name, alias string) (expr.Expr, error) {
 		return nil
 	}
 	inner.query = func(q expr.Query) (expr.Query, bool, error) {
+		if name == alias {
+			// Only the top level's unqualified columns change: leave
+			// subqueries as they are rather than copy them unchanged.
+			return q, false, nil
+		}
 		return requalifySelect(q, name, inner)
 	}
 	top := &mapper{query: inner.query}
