@@ -98,9 +98,9 @@ func (q *InsertQuery) addRow(r Row, slab *[]any, left int) error {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty row"}
 	}
 	if p.Columns == nil {
-		cols, err := rowColumns(q.name(), p.Table, r)
+		cols, err := rowColumns("", p.Table, r)
 		if err != nil {
-			return err
+			return inStatement(err, q.name())
 		}
 		p.Columns = cols
 	} else if len(r) != len(p.Columns) {
@@ -210,7 +210,7 @@ func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table
 
 // Exec runs the insert and returns the number of rows written.
 func (q *InsertQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpInsert, q.Parts.Table, q, q.name())
+	return execWrite(ctx, q.db, OpInsert, q.Parts.Table, q)
 }
 
 // Rows runs the insert and returns its RETURNING rows.
@@ -260,7 +260,10 @@ func (q *InsertQuery) check() error {
 			return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an upsert needs its conflict target"}
 		}
 	}
-	return checkReturning(q.name(), p.Table, p.Returning)
+	if err := checkReturning("", p.Table, p.Returning); err != nil {
+		return inStatement(err, q.name())
+	}
+	return nil
 }
 
 // AppendSQL validates and renders the insert (dialect.Appender).
@@ -437,7 +440,7 @@ func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table
 
 // Exec runs the update and returns the number of rows changed.
 func (q *UpdateQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpUpdate, q.Parts.Table, q, q.name())
+	return execWrite(ctx, q.db, OpUpdate, q.Parts.Table, q)
 }
 
 // Rows runs the update and returns its RETURNING rows.
@@ -479,8 +482,8 @@ func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
 			}
 		}
 	}
-	if err := checkReturning(q.name(), p.Table, p.Returning); err != nil {
-		return err
+	if err := checkReturning("", p.Table, p.Returning); err != nil {
+		return inStatement(err, q.name())
 	}
 	saved := b.Outer
 	b.Outer = s
@@ -559,7 +562,7 @@ func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table
 
 // Exec runs the delete and returns the number of rows removed.
 func (q *DeleteQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpDelete, q.Parts.Table, q, q.name())
+	return execWrite(ctx, q.db, OpDelete, q.Parts.Table, q)
 }
 
 // Rows runs the delete and returns its RETURNING rows.
@@ -590,8 +593,8 @@ func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
 	if err != nil {
 		return err
 	}
-	if err := checkReturning(q.name(), p.Table, p.Returning); err != nil {
-		return err
+	if err := checkReturning("", p.Table, p.Returning); err != nil {
+		return inStatement(err, q.name())
 	}
 	saved := b.Outer
 	b.Outer = s
@@ -671,9 +674,15 @@ func returningKinds(t *Table, r Returning) []Kind {
 }
 
 // execWrite runs a write through db's chain and returns the rows affected.
-func execWrite(ctx context.Context, db *DB, op Op, t *Table, q dialect.Appender, stmt string) (int64, error) {
+// writeQuery is an INSERT, UPDATE or DELETE; name names it in errors.
+type writeQuery interface {
+	dialect.Appender
+	name() string
+}
+
+func execWrite(ctx context.Context, db *DB, op Op, t *Table, q writeQuery) (int64, error) {
 	if db == nil {
-		return 0, errNoDB(stmt)
+		return 0, errNoDB(q.name())
 	}
 	res, err := db.run(ctx, &Statement{Op: op, Table: t, Query: q})
 	if err != nil {
