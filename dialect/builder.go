@@ -18,6 +18,30 @@ type Appender interface {
 	AppendSQL(b *Builder) error
 }
 
+// Checker validates a statement while a Builder renders it, so that the
+// statement is checked and written in one pass over its expressions. The
+// statement being rendered sets Builder.Check (plasma's SELECT does, and a
+// subquery sets its own for its clauses); with none, the Builder checks
+// nothing and quotes each column from its names.
+type Checker interface {
+	// Column resolves a column reference and returns its SQL text,
+	// quoted and qualified, or "" for the Builder to quote it from its
+	// names.
+	Column(c *expr.Column) (string, error)
+	// ColumnValue is Column for a column compared with (or matched
+	// against) a bound value v, which it checks too: the common predicate,
+	// resolved once.
+	ColumnValue(c *expr.Column, v any) (string, error)
+	// Value checks a bound value that stands against column c in any
+	// other way: the other side of a comparison, a LIKE pattern or an
+	// element of an IN list. It is called after both have been rendered.
+	Value(c *expr.Column, v any) error
+	// Node checks the nodes that need more than their columns checked,
+	// before they are rendered: each *expr.Alias (its name) and a nil
+	// expression.
+	Node(e expr.Expr) error
+}
+
 // Builder accumulates one statement's SQL text and arguments. Placeholders
 // are numbered once for the whole statement, nested subqueries included.
 type Builder struct {
@@ -28,6 +52,14 @@ type Builder struct {
 	// nested in it (a subquery) can see it, to resolve correlated column
 	// references. The dialect never reads it.
 	Outer any
+	// Check, when set, validates the expressions as they are rendered.
+	Check Checker
+	// Scratch is state a statement keeps with the Builder for the next
+	// statement rendered with it: plasma's SELECT keeps its validation
+	// scope there, so a pooled Builder brings one along instead of the
+	// statement taking one from a pool of its own. The dialect never
+	// reads it, and PutBuilder keeps it.
+	Scratch any
 }
 
 var builderPool = sync.Pool{New: func() any { return &Builder{Buf: make([]byte, 0, 256)} }}
@@ -46,7 +78,7 @@ func PutBuilder(b *Builder) {
 	}
 	b.Buf = b.Buf[:0]
 	b.Args = nil
-	b.Outer = nil
+	b.Outer, b.Check = nil, nil
 	builderPool.Put(b)
 }
 
@@ -124,10 +156,27 @@ func (b *Builder) Ident(name string) {
 	b.Buf[n+1+len(name)] = '"'
 }
 
-// column appends a column reference, qualified when it names its table.
-// The common case, where neither name has a quote to double, is written
-// in one go.
-func (b *Builder) column(c *expr.Column) {
+// column appends a column reference: the text the Checker gives for it,
+// which also checks it, or else its names quoted.
+func (b *Builder) column(c *expr.Column) error {
+	if b.Check != nil {
+		text, err := b.Check.Column(c)
+		if err != nil {
+			return err
+		}
+		if text != "" {
+			b.WriteString(text)
+			return nil
+		}
+	}
+	b.quoteColumn(c)
+	return nil
+}
+
+// quoteColumn appends a column reference, qualified when it names its
+// table. The common case, where neither name has a quote to double, is
+// written in one go.
+func (b *Builder) quoteColumn(c *expr.Column) {
 	t, name := c.Table, c.Name
 	if t == "" {
 		b.Ident(name)
@@ -152,6 +201,22 @@ func (b *Builder) column(c *expr.Column) {
 	out[k-1] = '"'
 }
 
+// checkValue shows the Checker a value bound against a column, when x is
+// a column and v a bound value.
+func (b *Builder) checkValue(x, v expr.Expr) error {
+	if b.Check == nil {
+		return nil
+	}
+	c, ok := x.(*expr.Column)
+	if !ok {
+		return nil
+	}
+	if p, ok := v.(*expr.Param); ok {
+		return b.Check.Value(c, p.Value)
+	}
+	return nil
+}
+
 // placeholderRoom is more than any placeholder needs ("$" and an int).
 const placeholderRoom = 24
 
@@ -173,11 +238,20 @@ func (b *Builder) Bind(v any) {
 	}
 }
 
-// Expr appends the SQL for e.
-func (b *Builder) Expr(e expr.Expr) error {
+// Expr appends the SQL for e, checking it as it goes when b has a
+// Checker.
+func (b *Builder) Expr(e expr.Expr) error { return b.expr(e, false) }
+
+// Predicate appends e as an operand of AND or OR. Raw SQL is put in
+// parentheses, so that its own OR cannot bind to a neighbouring AND;
+// every other node renders its own parentheses.
+func (b *Builder) Predicate(e expr.Expr) error { return b.expr(e, true) }
+
+// expr is Expr, or Predicate when operand is set: one switch serves both.
+func (b *Builder) expr(e expr.Expr, operand bool) error {
 	switch n := e.(type) {
 	case *expr.Column:
-		b.column(n)
+		return b.column(n)
 	case *expr.Param:
 		b.Bind(n.Value)
 	case *expr.Slot:
@@ -188,19 +262,26 @@ func (b *Builder) Expr(e expr.Expr) error {
 	case *expr.Compare:
 		if c, ok := n.Left.(*expr.Column); ok {
 			if p, ok := n.Right.(*expr.Param); ok {
-				b.columnParam(c, spacedOp(n.Op), p) // the common case
-				return nil
+				return b.columnParam(c, spacedOp(n.Op), p) // the common case
 			}
 		}
-		return b.binary(n.Left, spacedOp(n.Op), n.Right)
+		if err := b.binary(n.Left, spacedOp(n.Op), n.Right); err != nil {
+			return err
+		}
+		if err := b.checkValue(n.Left, n.Right); err != nil {
+			return err
+		}
+		return b.checkValue(n.Right, n.Left)
 	case *expr.Match:
 		if c, ok := n.X.(*expr.Column); ok {
 			if p, ok := n.Pattern.(*expr.Param); ok {
-				b.columnParam(c, " LIKE ", p)
-				return nil
+				return b.columnParam(c, " LIKE ", p)
 			}
 		}
-		return b.binary(n.X, " LIKE ", n.Pattern)
+		if err := b.binary(n.X, " LIKE ", n.Pattern); err != nil {
+			return err
+		}
+		return b.checkValue(n.X, n.Pattern)
 	case *expr.Logic:
 		return b.logic(n)
 	case *expr.Negation:
@@ -216,20 +297,43 @@ func (b *Builder) Expr(e expr.Expr) error {
 	case *expr.Aggregate:
 		return b.aggregate(n)
 	case *expr.Alias:
+		if b.Check != nil {
+			if err := b.Check.Node(n); err != nil {
+				return err
+			}
+		}
 		if err := b.Expr(n.X); err != nil {
 			return err
 		}
 		b.WriteString(" AS ")
 		b.Ident(n.Name)
 	case *expr.Raw:
+		if operand {
+			return b.rawOperand(n)
+		}
 		return b.Raw(n.SQL, n.Args)
 	case *expr.Subquery:
 		return b.Subquery(n.Query)
 	case nil:
+		if b.Check != nil {
+			if err := b.Check.Node(nil); err != nil {
+				return err
+			}
+		}
 		return errors.New("plasma: nil expression")
 	default:
 		return fmt.Errorf("plasma: unknown expression node %T", e)
 	}
+	return nil
+}
+
+// rawOperand appends raw SQL in parentheses, as an operand of AND or OR.
+func (b *Builder) rawOperand(r *expr.Raw) error {
+	b.WriteString("(")
+	if err := b.Raw(r.SQL, r.Args); err != nil {
+		return err
+	}
+	b.WriteString(")")
 	return nil
 }
 
@@ -258,13 +362,25 @@ func (b *Builder) binary(l expr.Expr, op string, r expr.Expr) error {
 }
 
 // columnParam appends (c op p), as binary would, without going back
-// through Expr for either operand.
-func (b *Builder) columnParam(c *expr.Column, op string, p *expr.Param) {
+// through Expr for either operand, and has the Checker check p's value.
+func (b *Builder) columnParam(c *expr.Column, op string, p *expr.Param) error {
+	text := ""
+	if b.Check != nil {
+		var err error
+		if text, err = b.Check.ColumnValue(c, p.Value); err != nil {
+			return err
+		}
+	}
 	_ = b.WriteByte('(')
-	b.column(c)
+	if text != "" {
+		b.WriteString(text)
+	} else {
+		b.quoteColumn(c)
+	}
 	b.WriteString(op)
 	b.Bind(p.Value)
 	_ = b.WriteByte(')')
+	return nil
 }
 
 func (b *Builder) logic(n *expr.Logic) error {
@@ -294,24 +410,12 @@ func (b *Builder) logic(n *expr.Logic) error {
 	return nil
 }
 
-// Predicate appends e as an operand of AND or OR. Raw SQL is put in
-// parentheses, so that its own OR cannot bind to a neighbouring AND;
-// every other node renders its own parentheses.
-func (b *Builder) Predicate(e expr.Expr) error {
-	if r, ok := e.(*expr.Raw); ok {
-		b.WriteString("(")
-		if err := b.Raw(r.SQL, r.Args); err != nil {
-			return err
-		}
-		b.WriteString(")")
-		return nil
-	}
-	return b.Expr(e)
-}
-
 func (b *Builder) in(n *expr.In) error {
 	if n.Sub == nil && len(n.List) == 0 {
 		// x IN () is invalid SQL; an empty list matches nothing.
+		if err := b.checkOnly(n.X); err != nil {
+			return err
+		}
 		b.WriteString("(1 = 0)")
 		return nil
 	}
@@ -335,9 +439,25 @@ func (b *Builder) in(n *expr.In) error {
 		if err := b.Expr(x); err != nil {
 			return err
 		}
+		if err := b.checkValue(n.X, x); err != nil {
+			return err
+		}
 	}
 	b.WriteString("))")
 	return nil
+}
+
+// checkOnly has the Checker check e, which is not written: e is rendered
+// for the check and then taken back out of Buf and Args.
+func (b *Builder) checkOnly(e expr.Expr) error {
+	if b.Check == nil {
+		return nil
+	}
+	text, args := len(b.Buf), len(b.Args)
+	err := b.Expr(e)
+	clear(b.Args[args:])
+	b.Buf, b.Args = b.Buf[:text], b.Args[:args]
+	return err
 }
 
 func (b *Builder) nullCheck(n *expr.NullCheck) error {

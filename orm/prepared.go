@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
@@ -197,7 +196,7 @@ func copyArgs(args []any) []any {
 func checkArg(k Kind, v any) error {
 	switch x := v.(type) {
 	case string:
-		if (k == KindText || k == KindID) && utf8.ValidString(x) {
+		if (k == KindText || k == KindID) && validUTF8(x) {
 			return nil
 		}
 	case int:
@@ -262,11 +261,11 @@ func tableScope(stmt string, t *Table) *scope {
 }
 
 func selectSlotKinds(q *SelectQuery, outer *scope, out []slotKind) []slotKind {
-	s, err := q.scope(outer)
+	s, err := q.scope(outer, nil)
 	if err != nil {
 		return out
 	}
-	defer s.release()
+	defer s.release(nil)
 	p := &q.Parts
 	if p.FromSub != nil {
 		out = selectSlotKinds(p.FromSub, outer, out)

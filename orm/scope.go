@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 )
 
@@ -16,63 +17,115 @@ type source struct {
 	table *Table   // nil for a subquery
 	cols  []string // a subquery's output columns
 	kinds []Kind   // and their kinds, where known
+	// byRef says alias is the table's own (Table.Alias), so the
+	// references the table made (Table.Col) resolve to this source by
+	// their address.
+	byRef bool
 }
 
 // scope is the set of sources a column reference can resolve against; a
 // subquery's scope has its enclosing statement's as parent, so correlated
 // references resolve.
 //
-// A SELECT's scope comes from a pool (newScope, release): the statement is
+// A SELECT's scope is reused (newScope, release): the statement is
 // validated on every render and the scope is garbage as soon as rendering
-// ends. It keeps what names the statement (its FROM clause) rather than the
-// name, which is built only if an error needs it.
+// ends, so it comes from the Builder the statement renders into, or from a
+// pool. It keeps its statement rather than the statement's name, which is
+// built only if an error needs it.
+//
+// A scope is the dialect.Checker of the SELECT it belongs to: the Builder
+// asks it for each column's SQL text as it renders the statement, so the
+// statement is validated in the same pass that writes it.
 type scope struct {
 	stmt    string
 	sources []source
 	parent  *scope
 	srcBuf  [2]source // backs sources for the common one- and two-source statement
-	params  int       // bound values walk met: a hint to size the arguments
 
-	// A pooled SELECT scope names its statement from these, only when an
-	// error needs the name (see name).
-	pooled   bool
-	selFrom  *Table
-	selSub   bool
-	selAlias string
+	// sel is the SELECT a pooled scope belongs to: its name is built from
+	// it only when an error needs it (see name).
+	sel *SelectQuery
+
+	// argBuf backs the arguments of the outermost SELECT while it renders;
+	// the caller gets a copy of exactly the right length (see ownArgs).
+	argBuf [8]any
 }
 
 var scopePool = sync.Pool{New: func() any { return new(scope) }}
 
-// newScope takes an empty scope for q from the pool; release returns it.
-func newScope(q *SelectQuery, parent *scope) *scope {
-	s := scopePool.Get().(*scope)
-	s.pooled, s.parent = true, parent
-	s.selFrom, s.selSub, s.selAlias = q.Parts.From, q.Parts.FromSub != nil, q.Parts.FromAlias
+// newScope returns an empty scope for q, nested in parent. When q is
+// rendered into a Builder b, it is the scope b keeps in Scratch, if no
+// statement around q is using it; else it comes from the pool. release
+// gives it back.
+func newScope(q *SelectQuery, parent *scope, b *dialect.Builder) *scope {
+	var s *scope
+	if b != nil {
+		s, _ = b.Scratch.(*scope)
+	}
+	if s != nil {
+		b.Scratch = nil // taken: a subquery of q gets another
+	} else {
+		s = scopePool.Get().(*scope)
+	}
+	s.sel, s.parent = q, parent
 	s.sources = s.srcBuf[:0]
 	return s
 }
 
-// release returns a scope from newScope to the pool; other scopes, and
-// nil, are left alone. Nothing may refer to s afterwards: errors copy the
-// statement name, never the scope.
-func (s *scope) release() {
-	if s == nil || !s.pooled {
+// release empties a scope from newScope and leaves it with b for its next
+// statement, or returns it to the pool when b already keeps one; other
+// scopes, and nil, are left alone. Nothing may refer to s afterwards:
+// errors copy the statement name, never the scope, and ownArgs has let go
+// of argBuf.
+func (s *scope) release(b *dialect.Builder) {
+	if s == nil || s.sel == nil {
 		return
 	}
 	if len(s.sources) > len(s.srcBuf) {
 		clear(s.srcBuf[:]) // sources outgrew srcBuf, which keeps stale copies
 	}
-	clear(s.sources) // drop the references (srcBuf's, in the common case)
-	s.sources, s.parent, s.stmt, s.params = nil, nil, "", 0
-	s.pooled, s.selFrom, s.selSub, s.selAlias = false, nil, false, ""
-	scopePool.Put(s)
+	if !s.tableSources() {
+		clear(s.sources) // drop the references (srcBuf's, in the common case)
+	}
+	s.sources, s.parent, s.sel = nil, nil, nil
+	if b != nil && b.Scratch == nil {
+		b.Scratch = s
+	} else {
+		scopePool.Put(s)
+	}
+}
+
+// tableSources reports whether s's sources are its one table's own
+// (Table.self), which are the table's to keep, not s's to clear.
+func (s *scope) tableSources() bool {
+	if len(s.sources) != 1 {
+		return false
+	}
+	t := s.sources[0].table
+	return t != nil && &s.sources[0] == &t.self[0]
+}
+
+// ownArgs returns args, which a render started in argBuf, as a slice the
+// caller owns, and clears what argBuf held. None is nil, as a Builder's
+// arguments start.
+func (s *scope) ownArgs(args []any) []any {
+	if cap(args) == 0 || &args[:1][0] != &s.argBuf[0] {
+		clear(s.argBuf[:]) // they outgrew argBuf, which keeps the first ones
+		return args        // already the caller's
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	out := copyArgs(args)
+	clear(s.argBuf[:len(args)])
+	return out
 }
 
 // name is the statement's name for errors. A SELECT's is built only when
 // an error needs it, so validation allocates nothing.
 func (s *scope) name() string {
-	if s.pooled {
-		return selectName(s.selFrom, s.selSub, s.selAlias)
+	if s.sel != nil {
+		return s.sel.name()
 	}
 	return s.stmt
 }
@@ -81,11 +134,15 @@ func (s *scope) name() string {
 type resolved struct {
 	kind     Kind // zero when unknown (a subquery column)
 	nullable bool
+	sql      string // the column's SQL text when it is a table's own reference (Table.Col), else ""
 }
 
 // column resolves c in s or an enclosing scope.
 func (s *scope) column(c *expr.Column) (resolved, error) {
 	for sc := s; sc != nil; sc = sc.parent {
+		if r := sc.ref(c); r != nil {
+			return *r, nil
+		}
 		r, found, err := sc.local(c)
 		if err != nil || found {
 			return r, err
@@ -109,6 +166,21 @@ func (s *scope) hasAlias(a string) bool {
 		}
 	}
 	return false
+}
+
+// ref resolves c by its address when one of s's own tables made it
+// (Table.Col): the common case, with no name to compare. Such a reference
+// is qualified by its source's alias, which no other source of s has, so
+// local would find the same.
+func (s *scope) ref(c *expr.Column) *resolved {
+	for i := range s.sources {
+		if src := &s.sources[i]; src.byRef {
+			if j := src.table.refIndex(c); j >= 0 {
+				return &src.table.refs[j].res
+			}
+		}
+	}
+	return nil
 }
 
 // local resolves c against s's own sources only.
@@ -253,7 +325,6 @@ func (s *scope) walk(e expr.Expr) error {
 			return q.validate(s)
 		}
 	case *expr.Raw:
-		s.params += len(n.Args)
 		for _, a := range n.Args {
 			if x, ok := a.(expr.Expr); ok {
 				if err := s.walk(x); err != nil {
@@ -261,8 +332,6 @@ func (s *scope) walk(e expr.Expr) error {
 				}
 			}
 		}
-	case *expr.Param, *expr.Slot:
-		s.params++
 	case nil:
 		return &QueryError{Statement: s.name(), Err: ErrNoValues, Detail: "nil expression"}
 	}
@@ -290,7 +359,7 @@ func (s *scope) compareKinds(col, val expr.Expr) error {
 	if err != nil {
 		return err
 	}
-	return s.valueKind(c, r, p)
+	return s.valueKind(c, &r, p.Value)
 }
 
 // columnValue walks a column compared with a bound value, as walking both
@@ -300,17 +369,62 @@ func (s *scope) columnValue(c *expr.Column, p *expr.Param) error {
 	if err != nil {
 		return err
 	}
-	s.params++
-	return s.valueKind(c, r, p)
+	return s.valueKind(c, &r, p.Value)
 }
 
-// valueKind checks that p suits the column c resolved to r.
-func (s *scope) valueKind(c *expr.Column, r resolved, p *expr.Param) error {
-	if r.kind == 0 || p.Value == nil {
+// valueKind checks that v suits the column c resolved to r.
+func (s *scope) valueKind(c *expr.Column, r *resolved, v any) error {
+	if r.kind == 0 || v == nil {
 		return nil
 	}
-	if err := checkArg(r.kind, p.Value); err != nil {
+	if err := checkArg(r.kind, v); err != nil {
 		return &QueryError{Statement: s.name(), Column: qualified(c), Err: ErrValueKind, Detail: err.Error()}
+	}
+	return nil
+}
+
+// Column implements dialect.Checker: it resolves c, as walk does, and
+// gives the Builder its quoted text when c is a table's own reference.
+func (s *scope) Column(c *expr.Column) (string, error) {
+	if r := s.ref(c); r != nil {
+		return r.sql, nil
+	}
+	r, err := s.column(c)
+	return r.sql, err
+}
+
+// ColumnValue implements dialect.Checker: it resolves c and checks v
+// against it, as walk's columnValue does, resolving c once.
+func (s *scope) ColumnValue(c *expr.Column, v any) (string, error) {
+	r := s.ref(c)
+	if r == nil {
+		found, err := s.column(c)
+		if err != nil {
+			return "", err
+		}
+		r = &found
+	}
+	return r.sql, s.valueKind(c, r, v)
+}
+
+// Value implements dialect.Checker: it checks a value bound against c, as
+// compareKinds does.
+func (s *scope) Value(c *expr.Column, v any) error {
+	r, err := s.column(c)
+	if err != nil {
+		return err
+	}
+	return s.valueKind(c, &r, v)
+}
+
+// Node implements dialect.Checker: it refuses what walk refuses besides
+// columns and values.
+func (s *scope) Node(e expr.Expr) error {
+	switch n := e.(type) {
+	case *expr.Alias:
+		return checkIdent(s.name(), "alias", n.Name)
+	case nil:
+		return &QueryError{Statement: s.name(), Err: ErrNoValues, Detail: "nil expression"}
 	}
 	return nil
 }

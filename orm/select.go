@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 )
 
@@ -194,31 +195,33 @@ func selectName(from *Table, fromSub bool, alias string) string {
 	return "SELECT"
 }
 
-// scope returns the sources q's expressions resolve against, in a pooled
-// scope the caller releases.
-func (q *SelectQuery) scope(outer *scope) (*scope, error) {
-	s := newScope(q, outer)
-	if err := q.initScope(s, outer); err != nil {
-		s.release()
+// scope returns the sources q's expressions resolve against, in a scope
+// the caller releases (see newScope; b may be nil).
+func (q *SelectQuery) scope(outer *scope, b *dialect.Builder) (*scope, error) {
+	s := newScope(q, outer, b)
+	if err := q.initScope(s); err != nil {
+		s.release(b)
 		return nil, err
 	}
 	return s, nil
 }
 
 // initScope adds q's sources to s, fresh from newScope.
-func (q *SelectQuery) initScope(s *scope, outer *scope) error {
+func (q *SelectQuery) initScope(s *scope) error {
 	p := &q.Parts
 	switch {
 	case p.From != nil:
 		if err := checkTableAlias(s, p.From); err != nil {
 			return err
 		}
-		s.sources = append(s.sources, source{alias: p.From.Alias(), table: p.From})
-	case p.FromSub != nil:
-		if err := checkIdent(s.name(), "subquery alias", p.FromAlias); err != nil {
-			return err
+		if len(p.Joins) == 0 {
+			s.sources = p.From.self[:] // the common one-table SELECT: nothing to copy
+			return nil
 		}
-		if err := p.FromSub.validate(outer); err != nil {
+		s.sources = append(s.sources, p.From.self[0])
+	case p.FromSub != nil:
+		// The subquery itself is checked as it renders (appendFrom).
+		if err := checkIdent(s.name(), "subquery alias", p.FromAlias); err != nil {
 			return err
 		}
 		cols, kinds := p.FromSub.outputs()
@@ -236,7 +239,7 @@ func (q *SelectQuery) initScope(s *scope, outer *scope) error {
 				return &QueryError{Statement: s.name(), Err: ErrDuplicateAlias, Detail: strconv.Quote(src.alias)}
 			}
 		}
-		s.sources = append(s.sources, source{alias: j.Table.Alias(), table: j.Table})
+		s.sources = append(s.sources, j.Table.self[0])
 	}
 	return nil
 }
@@ -265,14 +268,14 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 	}
 	names := make([]string, len(p.Columns))
 	kinds := make([]Kind, len(p.Columns))
-	s, err := q.scope(nil)
+	s, err := q.scope(nil, nil)
 	if err != nil {
 		s = &scope{}
 	}
 	for i, c := range p.Columns {
 		names[i], kinds[i] = output(s, c)
 	}
-	s.release()
+	s.release(nil)
 	return names, kinds
 }
 
@@ -346,74 +349,16 @@ func (q *SelectQuery) resultKinds() []Kind {
 	return kinds
 }
 
-// validate checks the query before any SQL runs: every column resolves,
-// values suit their columns, selected columns are grouped when the query
-// aggregates, and LIMIT/OFFSET are not negative.
+// validate checks q inside an enclosing scope, without keeping its SQL:
+// a SELECT is checked as it renders, so it renders into a scratch Builder.
+// Write statements check their subqueries with it before rendering.
 func (q *SelectQuery) validate(outer *scope) error {
-	s, err := q.check(outer)
-	s.release()
-	return err
-}
-
-// check validates q and returns its scope, which the caller releases.
-func (q *SelectQuery) check(outer *scope) (*scope, error) {
-	s, err := q.checkClauses(outer)
-	if err != nil {
-		return nil, err
+	b := dialect.GetBuilder(sqlite.Dialect)
+	defer dialect.PutBuilder(b)
+	if outer != nil {
+		b.Outer = outer
 	}
-	if err := q.checkGrouping(s); err != nil {
-		s.release()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (q *SelectQuery) checkClauses(outer *scope) (*scope, error) {
-	p := &q.Parts
-	if p.From == nil && p.FromSub == nil && len(p.Columns) == 0 {
-		return nil, &QueryError{Statement: q.name(), Err: ErrNoTable}
-	}
-	s, err := q.scope(outer)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.walkClauses(s); err != nil {
-		s.release()
-		return nil, err
-	}
-	return s, nil
-}
-
-// walkClauses checks every clause of q against its scope s.
-func (q *SelectQuery) walkClauses(s *scope) error {
-	p := &q.Parts
-	if p.Limit < 0 || p.Offset < 0 {
-		return &QueryError{Statement: s.name(), Err: ErrBadLimit, Detail: fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, p.Offset)}
-	}
-	for _, group := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
-		for _, e := range group {
-			if err := s.walk(e); err != nil {
-				return err
-			}
-		}
-	}
-	// A join's ON sees FROM and the tables joined so far, not later ones:
-	// PostgreSQL refuses a reference to a table joined further on.
-	all, first := s.sources, len(s.sources)-len(p.Joins)
-	for i, j := range p.Joins {
-		s.sources = all[:first+i+1]
-		err := s.walk(j.On)
-		s.sources = all
-		if err != nil {
-			return err
-		}
-	}
-	for _, o := range p.OrderBy {
-		if err := s.walk(o.X); err != nil {
-			return err
-		}
-	}
-	return nil
+	return q.AppendSQL(b)
 }
 
 // checkGrouping refuses a projected column that is neither in GROUP BY nor
@@ -421,14 +366,7 @@ func (q *SelectQuery) walkClauses(s *scope) error {
 // return an arbitrary row's value; PostgreSQL refuses. plasma refuses on both.
 func (q *SelectQuery) checkGrouping(s *scope) error {
 	p := &q.Parts
-	aggregates := len(p.GroupBy) > 0 || len(p.Having) > 0
-	for _, c := range p.Columns {
-		aggregates = aggregates || hasAggregate(c)
-	}
-	for _, o := range p.OrderBy {
-		aggregates = aggregates || hasAggregate(o.X)
-	}
-	if !aggregates {
+	if !q.aggregates() {
 		return nil
 	}
 	if len(p.Columns) == 0 {
@@ -448,6 +386,26 @@ func (q *SelectQuery) checkGrouping(s *scope) error {
 		}
 	}
 	return nil
+}
+
+// aggregates reports whether q groups or calls an aggregate in its
+// projection or ordering, which makes it a grouped query.
+func (q *SelectQuery) aggregates() bool {
+	p := &q.Parts
+	if len(p.GroupBy) > 0 || len(p.Having) > 0 {
+		return true
+	}
+	for _, c := range p.Columns {
+		if _, isCol := c.(*expr.Column); !isCol && hasAggregate(c) {
+			return true
+		}
+	}
+	for _, o := range p.OrderBy {
+		if _, isCol := o.X.(*expr.Column); !isCol && hasAggregate(o.X) {
+			return true
+		}
+	}
+	return false
 }
 
 // grouping finds columns used outside GROUP BY in a grouped query.
@@ -589,28 +547,54 @@ func hasAggregate(e expr.Expr) bool {
 // AppendSQL validates q and renders it into b. It implements
 // dialect.Appender, so q renders inside another statement with one
 // placeholder counter.
+//
+// Checking and writing are one pass: q's scope is b's Checker while q's
+// clauses are written, so each column is resolved, checked and written at
+// once. Every check runs before any SQL does; an error leaves b's text
+// unfinished, and the caller drops it.
 func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
-	outer, _ := b.Outer.(*scope)
-	s, err := q.check(outer)
+	p := &q.Parts
+	if p.From == nil && p.FromSub == nil && len(p.Columns) == 0 {
+		return &QueryError{Statement: q.name(), Err: ErrNoTable}
+	}
+	outer := b.Outer
+	outerScope, _ := outer.(*scope)
+	s, err := q.scope(outerScope, b)
 	if err != nil {
 		return err
 	}
-	if b.Args == nil && s.params > 0 {
-		b.Args = make([]any, 0, s.params) // one allocation for the arguments
+	defer s.release(b)
+	if p.Limit < 0 || p.Offset < 0 {
+		return &QueryError{Statement: s.name(), Err: ErrBadLimit, Detail: fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, p.Offset)}
 	}
-	saved := b.Outer
-	b.Outer = s
-	defer func() { b.Outer = saved; s.release() }()
-	return q.appendSQL(b)
+	// The outermost statement starts the arguments in its scope's buffer
+	// and hands the caller a copy of exactly their length.
+	ownArgs := b.Args == nil
+	if ownArgs {
+		b.Args = s.argBuf[:0]
+	}
+	check := b.Check
+	b.Outer, b.Check = s, s
+	err = q.appendSQL(b, s, outer)
+	b.Outer, b.Check = outer, check
+	if ownArgs {
+		b.Args = s.ownArgs(b.Args)
+	}
+	if err != nil {
+		return err
+	}
+	return q.checkGrouping(s)
 }
 
-func (q *SelectQuery) appendSQL(b *dialect.Builder) error {
+// appendSQL writes q's clauses; s is q's scope and outer is what b.Outer
+// was before q set it.
+func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 	p := &q.Parts
 	b.WriteString("SELECT ")
 	if err := q.appendColumns(b); err != nil {
 		return err
 	}
-	if err := q.appendFrom(b); err != nil {
+	if err := q.appendFrom(b, s, outer); err != nil {
 		return err
 	}
 	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
@@ -625,7 +609,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder) error {
 	if err := appendWhere(b, " HAVING ", p.Having); err != nil {
 		return err
 	}
-	if err := q.appendOrder(b, p.OrderBy); err != nil {
+	if err := q.appendOrder(b, s, p.OrderBy); err != nil {
 		return err
 	}
 	if p.HasLimit {
@@ -651,7 +635,7 @@ func (q *SelectQuery) appendColumns(b *dialect.Builder) error {
 	// depend on the live table.
 	switch {
 	case p.From != nil:
-		appendTableColumns(b, p.From.Alias(), p.From.columns)
+		appendStar(b, p.From)
 	case p.FromSub != nil:
 		cols, _ := p.FromSub.outputs()
 		for i, c := range cols {
@@ -666,6 +650,21 @@ func (q *SelectQuery) appendColumns(b *dialect.Builder) error {
 	return nil
 }
 
+// appendStar writes every column of t, qualified, from its references'
+// quoted text.
+func appendStar(b *dialect.Builder, t *Table) {
+	if t.Alias() == "" {
+		appendTableColumns(b, "", t.columns) // the references are unqualified
+		return
+	}
+	for i := range t.refs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t.refs[i].res.sql)
+	}
+}
+
 func appendTableColumns(b *dialect.Builder, alias string, cols []Column) {
 	for i, c := range cols {
 		if i > 0 {
@@ -677,41 +676,44 @@ func appendTableColumns(b *dialect.Builder, alias string, cols []Column) {
 	}
 }
 
-func (q *SelectQuery) appendFrom(b *dialect.Builder) error {
+// appendFrom writes FROM and the joins. A join's ON sees FROM and the
+// tables joined so far, not later ones: PostgreSQL refuses a reference to
+// a table joined further on. A subquery in FROM sees the statements
+// around q (outer), not q's own sources.
+func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer any) error {
 	p := &q.Parts
 	switch {
 	case p.From != nil:
 		b.WriteString(" FROM ")
-		appendTableRef(b, p.From)
+		b.WriteString(p.From.sqlRef)
 	case p.FromSub != nil:
 		b.WriteString(" FROM ")
-		if err := b.Subquery(p.FromSub); err != nil {
+		b.Outer = outer
+		err := b.Subquery(p.FromSub)
+		b.Outer = s
+		if err != nil {
 			return err
 		}
 		b.WriteString(" AS ")
 		b.Ident(p.FromAlias)
 	}
-	for _, j := range p.Joins {
+	all, first := s.sources, len(s.sources)-len(p.Joins)
+	for i, j := range p.Joins {
 		if j.Kind == LeftJoin {
 			b.WriteString(" LEFT JOIN ")
 		} else {
 			b.WriteString(" INNER JOIN ")
 		}
-		appendTableRef(b, j.Table)
+		b.WriteString(j.Table.sqlRef)
 		b.WriteString(" ON ")
-		if err := b.Expr(j.On); err != nil {
+		s.sources = all[:first+i+1]
+		err := b.Expr(j.On)
+		s.sources = all
+		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func appendTableRef(b *dialect.Builder, t *Table) {
-	b.Ident(t.name)
-	if t.alias != "" {
-		b.WriteString(" AS ")
-		b.Ident(t.alias)
-	}
 }
 
 func appendWhere(b *dialect.Builder, keyword string, preds []expr.Expr) error {
@@ -746,9 +748,8 @@ func appendList(b *dialect.Builder, list []expr.Expr) error {
 // PostgreSQL has it: SQLite sorts it first, so on SQLite a term that can
 // be NULL says NULLS LAST (NULLS FIRST when descending), and both engines
 // return rows in one order.
-func (q *SelectQuery) appendOrder(b *dialect.Builder, terms []expr.Order) error {
-	sqlite := len(terms) > 0 && b.D.Name() == "sqlite"
-	s, _ := b.Outer.(*scope)
+func (q *SelectQuery) appendOrder(b *dialect.Builder, s *scope, terms []expr.Order) error {
+	onSQLite := len(terms) > 0 && b.D.Name() == "sqlite"
 	for i, o := range terms {
 		if i == 0 {
 			b.WriteString(" ORDER BY ")
@@ -761,7 +762,7 @@ func (q *SelectQuery) appendOrder(b *dialect.Builder, terms []expr.Order) error 
 		if o.Desc {
 			b.WriteString(" DESC")
 		}
-		if sqlite && q.mayBeNull(s, o.X) {
+		if onSQLite && q.mayBeNull(s, o.X) {
 			if o.Desc {
 				b.WriteString(" NULLS FIRST")
 			} else {

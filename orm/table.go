@@ -57,36 +57,87 @@ type Table struct {
 	opts    TableOptions
 	def     *dialect.TableDef // the engine-neutral definition, set by DefineSchema
 	// refs are Col's references, one per column in column order, so Col
-	// returns the same *expr.Column for a name every time. A narrow table
-	// finds a name by scanning refs (faster than hashing it); a wide one
-	// also has refIndex.
-	refs     []expr.Column
-	refIndex map[string]*expr.Column
+	// returns the same *expr.Column for a name every time, and a statement
+	// recognises its own table's references by address (refIndex). A
+	// narrow table finds a name by scanning refs (faster than hashing it);
+	// a wide one also has refByName.
+	refs      []columnRef
+	refByName map[string]int
+	// sqlRef is the table in a FROM or JOIN clause: its quoted name, and
+	// " AS " and its quoted alias when it has one.
+	sqlRef string
+	// self is the table as the only source of a SELECT, which the
+	// SELECT's scope uses as it is rather than copying it.
+	self [1]source
+}
+
+// columnRef is one column's reference and what it resolves to, with its
+// SQL text quoted and qualified once, so that rendering it is one copy.
+type columnRef struct {
+	col expr.Column
+	res resolved
 }
 
 // maxScanRefs is the widest table whose Col scans refs instead of
-// looking the name up in refIndex.
+// looking the name up in refByName.
 const maxScanRefs = 16
 
-// setRefs builds Col's references, qualified by alias.
-func (t *Table) setRefs(alias string) {
-	t.refs = make([]expr.Column, len(t.columns))
-	t.refIndex = nil
-	for i, c := range t.columns {
-		t.refs[i] = expr.Column{Table: alias, Name: c.def.Name}
+// setRefs builds Col's references, qualified by the table's alias (or
+// name), and the table's SQL text.
+func (t *Table) setRefs() {
+	alias := t.Alias()
+	t.refs = make([]columnRef, len(t.columns))
+	t.refByName = nil
+	for i := range t.columns {
+		d := &t.columns[i].def
+		col := expr.Column{Table: alias, Name: d.Name}
+		t.refs[i] = columnRef{col: col, res: resolved{kind: storedKind(d), nullable: d.Nullable, sql: columnSQL(&col)}}
 	}
 	if len(t.refs) > maxScanRefs {
-		t.refIndex = make(map[string]*expr.Column, len(t.refs))
+		t.refByName = make(map[string]int, len(t.refs))
 		for i := range t.refs {
-			t.refIndex[t.refs[i].Name] = &t.refs[i]
+			t.refByName[t.refs[i].col.Name] = i
 		}
 	}
+	t.self[0] = source{alias: alias, table: t, byRef: true}
+	t.sqlRef = dialect.QuoteIdent(t.name)
+	if t.alias != "" {
+		t.sqlRef += " AS " + dialect.QuoteIdent(t.alias)
+	}
+}
+
+// columnSQL is c as the dialect's Builder writes it: both engines quote
+// identifiers alike, so the text suits either.
+func columnSQL(c *expr.Column) string {
+	if c.Table == "" {
+		return dialect.QuoteIdent(c.Name)
+	}
+	return dialect.QuoteIdent(c.Table) + "." + dialect.QuoteIdent(c.Name)
+}
+
+// refIndex returns the position of c among t's references when c is one
+// of them (a pointer Col returned), or -1 for a column built elsewhere.
+// Nothing changes a node once built, so the reference still names what
+// it did when setRefs made it.
+func (t *Table) refIndex(c *expr.Column) int {
+	if t.refByName != nil {
+		if i, ok := t.refByName[c.Name]; ok && &t.refs[i].col == c {
+			return i
+		}
+		return -1
+	}
+	for i := range t.refs {
+		if &t.refs[i].col == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // NewTable declares a table with its columns.
 func NewTable(name string, columns ...Column) *Table {
 	t := &Table{name: name, columns: columns}
-	t.setRefs(name)
+	t.setRefs()
 	return t
 }
 
@@ -113,7 +164,7 @@ func (t *Table) Alias() string {
 func (t *Table) As(alias string) *Table {
 	a := *t
 	a.alias = alias
-	a.setRefs(alias)
+	a.setRefs()
 	return &a
 }
 
@@ -121,14 +172,14 @@ func (t *Table) As(alias string) *Table {
 // does not have is reported, naming the column, when a statement using it
 // is built: never a panic here.
 func (t *Table) Col(name string) *expr.Column {
-	if t.refIndex != nil {
-		if c, ok := t.refIndex[name]; ok {
-			return c
+	if t.refByName != nil {
+		if i, ok := t.refByName[name]; ok {
+			return &t.refs[i].col
 		}
 	} else {
 		for i := range t.refs {
-			if t.refs[i].Name == name {
-				return &t.refs[i]
+			if t.refs[i].col.Name == name {
+				return &t.refs[i].col
 			}
 		}
 	}
