@@ -117,6 +117,7 @@ func DefineSchema(version string, tables ...*Table) (*Schema, error) {
 	}
 	for i, t := range tables {
 		t.def = defs[i]
+		t.forgetAliases()
 	}
 	return &Schema{version: version, tables: tables, byName: c.byName}, nil
 }

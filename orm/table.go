@@ -2,6 +2,7 @@ package orm
 
 import (
 	"context"
+	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
@@ -69,6 +70,15 @@ type Table struct {
 	// self is the table as the only source of a SELECT, which the
 	// SELECT's scope uses as it is rather than copying it.
 	self [1]source
+	// aliases holds the tables As made, shared by the table and its
+	// aliases: a row-auth rule builds its aliases on every statement.
+	aliases *aliasCache
+}
+
+// aliasCache remembers As's results by alias.
+type aliasCache struct {
+	mu sync.Mutex
+	m  map[string]*Table
 }
 
 // columnRef is one column's reference and what it resolves to, with its
@@ -136,14 +146,23 @@ func (t *Table) refIndex(c *expr.Column) int {
 
 // NewTable declares a table with its columns.
 func NewTable(name string, columns ...Column) *Table {
-	t := &Table{name: name, columns: columns}
+	t := &Table{name: name, columns: columns, aliases: &aliasCache{}}
 	t.setRefs()
 	return t
+}
+
+// forgetAliases drops the aliases made so far, which copied the table as
+// it was: for With and DefineSchema, which change it.
+func (t *Table) forgetAliases() {
+	if t.aliases != nil {
+		t.aliases = &aliasCache{}
+	}
 }
 
 // With sets the table's options and returns the table.
 func (t *Table) With(opts TableOptions) *Table {
 	t.opts = opts
+	t.forgetAliases()
 	return t
 }
 
@@ -162,6 +181,30 @@ func (t *Table) Alias() string {
 // As returns the table under an alias, for joining a table twice or to
 // itself. Its Col references are qualified by the alias.
 func (t *Table) As(alias string) *Table {
+	c := t.aliases
+	if c == nil {
+		return t.as(alias)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.m[alias]; ok {
+		return a
+	}
+	a := t.as(alias)
+	if c.m == nil {
+		c.m = make(map[string]*Table)
+	}
+	if len(c.m) < maxAliases {
+		c.m[alias] = a
+	}
+	return a
+}
+
+// maxAliases bounds the aliases a table remembers (an alias could come
+// from data).
+const maxAliases = 64
+
+func (t *Table) as(alias string) *Table {
 	a := *t
 	a.alias = alias
 	a.setRefs()
