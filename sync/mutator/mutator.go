@@ -48,8 +48,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime/debug"
+	"sync"
 
 	"github.com/plasma-go/plasma/orm"
 )
@@ -143,18 +145,52 @@ func DecodeArgs[A any](raw json.RawMessage) (A, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = json.RawMessage("null")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return a, &ArgsError{Err: err}
+	d := getArgDecoder(raw)
+	if err := d.dec.Decode(&a); err != nil {
+		return a, &ArgsError{Err: err} // d is dropped: its state is unknown
 	}
-	if dec.More() {
+	if !d.drained(raw) {
 		return a, &ArgsError{Err: errors.New("trailing data after the arguments")}
 	}
+	argDecoders.Put(d)
 	if err := validate(&a); err != nil {
 		return a, err
 	}
 	return a, nil
+}
+
+// argDecoder is a strict JSON decoder kept for the next mutation's
+// arguments, with its buffer: a push decodes hundreds of small values.
+// A json.Decoder that has read one whole value, with nothing but
+// whitespace after it, goes on with the next input of its reader.
+type argDecoder struct {
+	r   *bytes.Reader
+	dec *json.Decoder
+}
+
+var argDecoders sync.Pool
+
+// jsonSpace is JSON's whitespace.
+const jsonSpace = " \t\n\r"
+
+func getArgDecoder(raw []byte) *argDecoder {
+	if d, ok := argDecoders.Get().(*argDecoder); ok {
+		d.r.Reset(raw)
+		return d
+	}
+	d := &argDecoder{r: bytes.NewReader(raw)}
+	d.dec = json.NewDecoder(d.r)
+	d.dec.DisallowUnknownFields()
+	return d
+}
+
+// drained reports whether all that is left of raw, in the decoder's
+// buffer and unread, is whitespace: then nothing of it can reach the
+// next input.
+func (d *argDecoder) drained(raw []byte) bool {
+	buffered, err := io.ReadAll(d.dec.Buffered())
+	return err == nil && len(bytes.TrimLeft(buffered, jsonSpace)) == 0 &&
+		len(bytes.TrimLeft(raw[len(raw)-d.r.Len():], jsonSpace)) == 0
 }
 
 func validate[A any](a *A) error {
