@@ -188,9 +188,23 @@ func getArgDecoder(raw []byte) *argDecoder {
 // buffer and unread, is whitespace: then nothing of it can reach the
 // next input.
 func (d *argDecoder) drained(raw []byte) bool {
-	buffered, err := io.ReadAll(d.dec.Buffered())
-	return err == nil && len(bytes.TrimLeft(buffered, jsonSpace)) == 0 &&
-		len(bytes.TrimLeft(raw[len(raw)-d.r.Len():], jsonSpace)) == 0
+	return onlySpace(d.dec.Buffered()) && len(bytes.TrimLeft(raw[len(raw)-d.r.Len():], jsonSpace)) == 0
+}
+
+// onlySpace reports whether r holds nothing but JSON whitespace.
+func onlySpace(r io.Reader) bool {
+	br, ok := r.(*bytes.Reader) // what json.Decoder.Buffered returns
+	if !ok {
+		rest, err := io.ReadAll(r)
+		return err == nil && len(bytes.TrimLeft(rest, jsonSpace)) == 0
+	}
+	for br.Len() > 0 {
+		c, _ := br.ReadByte()
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func validate[A any](a *A) error {
