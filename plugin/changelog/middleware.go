@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
@@ -296,6 +298,17 @@ func originOf(ctx context.Context) originVals {
 // insertChanges writes changes to the log through exec, which runs SQL
 // rendered for d.
 func insertChanges(d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
+	if len(changes) == 1 { // the common write: one row
+		c := changes[0]
+		var data any
+		if c.data != nil {
+			data = string(c.data)
+		}
+		if err := exec(oneChangeSQL(d), []any{region, c.table, c.id, string(c.op), data, o.clientID, o.mutationID}); err != nil {
+			return fmt.Errorf("plasma: change log: %w", err)
+		}
+		return nil
+	}
 	for len(changes) > 0 {
 		n := min(len(changes), maxChangesPerInsert)
 		chunk := changes[:n]
@@ -333,4 +346,23 @@ func insertChanges(d dialect.Dialect, region string, o originVals, changes []cha
 		}
 	}
 	return nil
+}
+
+// oneChangeSQLs holds, by dialect name, the INSERT of one change row.
+var oneChangeSQLs sync.Map
+
+// oneChangeSQL returns the INSERT of one change row for d, rendered once:
+// its placeholders take region, table, row id, op, data, client id and
+// mutation id.
+func oneChangeSQL(d dialect.Dialect) string {
+	if text, ok := oneChangeSQLs.Load(d.Name()); ok {
+		return text.(string)
+	}
+	var text string
+	_ = insertChanges(d, "", originVals{}, []change{{}, {}}, func(t string, _ []any) error {
+		text = t[:strings.Index(t, "), (")+1] // the first row's VALUES only
+		return nil
+	})
+	oneChangeSQLs.Store(d.Name(), text)
+	return text
 }
