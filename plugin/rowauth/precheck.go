@@ -7,7 +7,6 @@ import (
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
 )
 
 // On SQLite a RETURNING clause is costly (the engine collects its rows in
@@ -91,19 +90,36 @@ func (a *authz) check(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.SelectQ
 	if err != nil {
 		return err
 	}
-	buf, err := rowbuf.Read(res.Rows)
+	vals, err := oneRow(res.Rows, n)
 	if err != nil {
 		return err
 	}
-	if len(buf.Values) != 1 {
-		return a.deny(t, ErrOutsideRule)
-	}
-	for _, v := range buf.Values[0][:n] {
+	for _, v := range vals {
 		if !truthy(v) {
 			return a.deny(t, ErrOutsideRule)
 		}
 	}
 	return nil
+}
+
+// oneRow reads the single row of n columns rows holds, and closes rows;
+// no row reads as n NULLs.
+func oneRow(rows orm.Rows, n int) ([]any, error) {
+	defer rows.Close()
+	vals := make([]any, 2*n) // the values, then pointers to them
+	ptrs := vals[n:]
+	for i := range n {
+		ptrs[i] = &vals[i]
+	}
+	if rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return vals[:n], rows.Close()
 }
 
 // substitute returns the write rule e of table name with the table's
