@@ -77,6 +77,8 @@ func TestSubstitute(t *testing.T) {
 			`SELECT (? IN (SELECT "todos"."list_id" FROM "todos" WHERE ("todos"."title" = ?))) AS "ok"`, "[L1 y]"},
 		{"raw SQL", expr.SQL(`"todos"."title" = ?`, "x"), false, "", ""},
 		{"raw SQL inside", expr.And(expr.Eq(expr.ColRef("todos", "title"), "x"), expr.SQL("1 = 1")), false, "", ""},
+		{"raw SQL in a subquery", expr.InArray(expr.ColRef("todos", "list_id"),
+			orm.Select(members.Col("list_id")).From(members).Where(expr.SQL(`"todos"."title" = 'x'`))), false, "", ""},
 	} {
 		got, plain, err := substitute(c.e, "todos", value)
 		if err != nil || plain != c.plain {

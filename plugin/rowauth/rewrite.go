@@ -255,6 +255,9 @@ func requalifySelect(q expr.Query, name string, m *mapper) (expr.Query, bool, er
 			return q, false, nil
 		}
 	}
+	if !partsMention(p, name) {
+		return q, false, nil // nothing to map: no copy
+	}
 	c := s.Clone()
 	if c.Parts.FromSub != nil {
 		sub, _, err := requalifySelect(c.Parts.FromSub, name, m)
@@ -359,4 +362,72 @@ func visitSelect(s *orm.SelectQuery, fn func(expr.Expr), opaque func(expr.Query)
 	if p.FromSub != nil {
 		visitSelect(p.FromSub, fn, opaque)
 	}
+}
+
+// partsMention reports whether a mapper might change anything in a
+// SELECT's clauses: a column qualified by name, raw SQL, or a nested
+// query (each conservatively true, so that the mapper's hooks see them).
+// It only reads, so a query shared between goroutines stays untouched.
+func partsMention(p *orm.SelectParts, name string) bool {
+	if p.FromSub != nil {
+		return true
+	}
+	for _, list := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
+		for _, e := range list {
+			if mentions(e, name) {
+				return true
+			}
+		}
+	}
+	for _, o := range p.OrderBy {
+		if mentions(o.X, name) {
+			return true
+		}
+	}
+	for _, j := range p.Joins {
+		if mentions(j.On, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// mentions is partsMention for one expression.
+func mentions(e expr.Expr, name string) bool {
+	switch n := e.(type) {
+	case nil, *expr.Param, *expr.Slot:
+		return false
+	case *expr.Column:
+		return n.Table == name
+	case *expr.Compare:
+		return mentions(n.Left, name) || mentions(n.Right, name)
+	case *expr.Match:
+		return mentions(n.X, name) || mentions(n.Pattern, name)
+	case *expr.Logic:
+		for _, a := range n.Args {
+			if mentions(a, name) {
+				return true
+			}
+		}
+		return false
+	case *expr.Negation:
+		return mentions(n.X, name)
+	case *expr.In:
+		if n.Sub != nil || mentions(n.X, name) {
+			return true
+		}
+		for _, a := range n.List {
+			if mentions(a, name) {
+				return true
+			}
+		}
+		return false
+	case *expr.NullCheck:
+		return mentions(n.X, name)
+	case *expr.Aggregate:
+		return mentions(n.X, name)
+	case *expr.Alias:
+		return mentions(n.X, name)
+	}
+	return true // raw SQL, a subquery, or a node this does not know
 }
