@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
@@ -20,6 +21,7 @@ type DB struct {
 	sqlDB *sql.DB    // the pool, when plasma opened it (closed by Close)
 	tx    *sql.Tx    // the transaction, for a transaction-scoped DB
 	stmts *stmtCache // the transaction's prepared statements, if the dialect reuses them
+	vals  *txValues  // the transaction's middleware state (TxValue)
 	mws   []Middleware
 	chain Handler
 }
@@ -34,7 +36,7 @@ type DB struct {
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec}
 	if tx, ok := exec.(*sql.Tx); ok {
-		db.tx, db.stmts = tx, newStmtCache(d, tx)
+		db.tx, db.stmts, db.vals = tx, newStmtCache(d, tx), &txValues{}
 	}
 	db.setMiddleware(mws)
 	return db
@@ -137,7 +139,7 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 		return nil, fmt.Errorf("plasma: begin: %w", err)
 	}
 	n := *db
-	n.exec, n.tx, n.sqlDB, n.stmts = sqltx, sqltx, nil, newStmtCache(db.d, sqltx)
+	n.exec, n.tx, n.sqlDB, n.stmts, n.vals = sqltx, sqltx, nil, newStmtCache(db.d, sqltx), &txValues{}
 	return &Tx{DB: &n}, nil
 }
 
@@ -259,9 +261,9 @@ func (db *DB) Run(ctx context.Context, st *Statement) (*Result, error) { return 
 // exec is a *sql.Tx the result reports InTx.
 func (db *DB) WithExecutor(exec dialect.Executor) *DB {
 	n := *db
-	n.exec, n.sqlDB, n.tx, n.stmts = exec, nil, nil, nil
+	n.exec, n.sqlDB, n.tx, n.stmts, n.vals = exec, nil, nil, nil, nil
 	if tx, ok := exec.(*sql.Tx); ok {
-		n.tx, n.stmts = tx, newStmtCache(db.d, tx)
+		n.tx, n.stmts, n.vals = tx, newStmtCache(db.d, tx), &txValues{}
 	}
 	return &n
 }
@@ -298,3 +300,37 @@ func (e *ExecError) Error() string {
 }
 
 func (e *ExecError) Unwrap() error { return e.Err }
+
+// txValues holds the state middlewares keep for one transaction.
+type txValues struct {
+	mu sync.Mutex
+	m  map[any]any
+}
+
+// TxValue returns the value kept under key for db's transaction, made
+// by init on first use: the DBs running in one transaction (the Tx
+// DB.Tx or Begin hands out, and those made from it with Use) share it,
+// and it is dropped with the transaction. It is for
+// middlewares that remember something for the rest of a transaction, such
+// as row auth's check results. Outside a transaction it returns nil, and
+// with a nil init it returns nil rather than make a value.
+func (db *DB) TxValue(key any, init func() any) any {
+	v := db.vals
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if x, ok := v.m[key]; ok {
+		return x
+	}
+	if init == nil {
+		return nil
+	}
+	if v.m == nil {
+		v.m = make(map[any]any)
+	}
+	x := init()
+	v.m[key] = x
+	return x
+}
