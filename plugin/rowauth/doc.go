@@ -62,6 +62,15 @@
 // mutators with DB.Tx, which rolls back the whole transaction on the
 // error.
 //
+// On SQLite an INSERT is checked before it runs, by a SELECT of the rule
+// over the proposed rows (no row is written, so nothing needs undoing).
+// Inside a transaction the result of a one-row check is remembered until
+// a write could change what it reads: an INSERT into a table the check
+// reads, or any UPDATE, DELETE, upsert, raw statement or DDL. A push of a
+// hundred todos into one list asks once whether its user is a member. A
+// write made on the transaction's *sql.Tx directly, around plasma, is not
+// seen: make writes through the DB.
+//
 // Install rowauth outside (before) the change log, as serverdb does, so
 // that change rows are only written for authorised writes.
 //

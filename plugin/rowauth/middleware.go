@@ -19,6 +19,11 @@ import (
 func Middleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+			if st.Op != orm.OpSelect && st.DB != nil {
+				if c := cacheOf(st.DB, false); c != nil {
+					c.wrote(st)
+				}
+			}
 			if st.Query == nil || IsSystem(ctx) {
 				return next(ctx, st)
 			}

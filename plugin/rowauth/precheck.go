@@ -2,6 +2,7 @@ package rowauth
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 
@@ -56,7 +57,7 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 			return err
 		}
 		if plain {
-			return a.check(next, db, t, orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(pred)), "r0")), 1)
+			return a.checkOne(next, db, t, pred)
 		}
 	}
 	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(wp))
@@ -81,6 +82,41 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 		}
 	}
 	return nil
+}
+
+// checkOne checks one proposed row, pred being the write rule with the
+// row's values bound in, remembering the result for the transaction (see
+// checkCache).
+func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.Expr) error {
+	q := orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(pred)), "r0"))
+	cache := cacheOf(db, true)
+	var reads []string
+	if cache == nil || !collectExpr(pred, &reads) {
+		return a.check(next, db, t, q, 1)
+	}
+	text, args, err := q.Render(db.Dialect())
+	if err != nil {
+		return err
+	}
+	key, ok := checkKey(text, args)
+	if !ok {
+		return a.check(next, db, t, q, 1)
+	}
+	if r, hit := cache.get(key); hit {
+		if !r.allowed {
+			return a.deny(t, ErrOutsideRule)
+		}
+		return nil
+	}
+	err = a.check(next, db, t, q, 1)
+	var ae *AuthorizationError
+	switch {
+	case err == nil:
+		cache.put(key, checkResult{allowed: true, reads: reads})
+	case errors.As(err, &ae) && errors.Is(err, ErrOutsideRule):
+		cache.put(key, checkResult{allowed: false, reads: reads})
+	}
+	return err
 }
 
 // check runs q, a one-row SELECT of n check columns, and refuses the

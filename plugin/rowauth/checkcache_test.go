@@ -1,0 +1,78 @@
+package rowauth_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+)
+
+// Within one transaction, a write rule's check reflects every write made
+// before it: what SQLite remembers between checks never outlives a
+// change to what the check reads.
+func TestChecksFollowWritesInATransaction(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		db := open(t, tg)
+		u3 := as("u3") // a member of L1, not its owner
+		insertTodo := func(tx *orm.DB, ctx context.Context, id string) error {
+			_, err := tx.Insert(todos).Values(orm.Row{"id": id, "list_id": "L1", "title": id}).Exec(ctx)
+			return err
+		}
+		denied := func(err error) bool { return errors.Is(err, rowauth.ErrOutsideRule) }
+		steps := []struct {
+			name  string
+			run   func(tx *orm.DB) error
+			allow bool // whether u3 may then insert a todo into L1
+		}{
+			{"a member", func(*orm.DB) error { return nil }, true},
+			{"removed with DELETE", func(tx *orm.DB) error {
+				_, err := tx.Delete(members).Where(expr.Eq(members.Col("id"), "m2")).Exec(system)
+				return err
+			}, false},
+			{"added back with INSERT", func(tx *orm.DB) error {
+				_, err := tx.Insert(members).Values(orm.Row{"id": "m2", "list_id": "L1", "user_id": "u3"}).Exec(system)
+				return err
+			}, true},
+			{"moved with UPDATE", func(tx *orm.DB) error {
+				_, err := tx.Update(members).Set(orm.Row{"list_id": "L2"}).Where(expr.Eq(members.Col("id"), "m2")).Exec(system)
+				return err
+			}, false},
+			{"moved back with raw SQL", func(tx *orm.DB) error {
+				_, err := tx.Exec(system, `UPDATE "members" SET "list_id" = ? WHERE "id" = ?`, "L1", "m2")
+				return err
+			}, true},
+			{"removed inside a savepoint", func(tx *orm.DB) error {
+				_, err := tx.Exec(system, `SAVEPOINT s`)
+				if err == nil {
+					_, err = tx.Delete(members).Where(expr.Eq(members.Col("id"), "m2")).Exec(system)
+				}
+				return err
+			}, false},
+			{"the savepoint rolled back", func(tx *orm.DB) error {
+				_, err := tx.Exec(system, `ROLLBACK TO SAVEPOINT s`)
+				return err
+			}, true},
+		}
+		err := db.Tx(context.Background(), func(tx *orm.Tx) error {
+			for i, s := range steps {
+				if err := s.run(tx.DB); err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				for j := range 2 { // the second check may be remembered
+					err := insertTodo(tx.DB, u3, "x"+string(rune('a'+i))+string(rune('0'+j)))
+					if s.allow && err != nil || !s.allow && !denied(err) {
+						t.Errorf("%s, insert %d: %v (allowed: %v)", s.name, j, err, s.allow)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
