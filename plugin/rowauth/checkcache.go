@@ -114,14 +114,8 @@ func checkKey(text string, args []any) (string, bool) {
 	return string(b), true
 }
 
-// tablesRead lists the tables q reads, or reports false when q holds
-// something whose reads are not known (raw SQL, a foreign query).
-func tablesRead(q *orm.SelectQuery) ([]string, bool) {
-	var out []string
-	ok := collectSelect(q, &out)
-	return out, ok
-}
-
+// collectSelect appends the tables q reads to out, or reports false when
+// q holds something whose reads are not known (raw SQL, a foreign query).
 func collectSelect(q *orm.SelectQuery, out *[]string) bool {
 	p := &q.Parts
 	if p.From != nil {
@@ -151,6 +145,7 @@ func collectSelect(q *orm.SelectQuery, out *[]string) bool {
 	return true
 }
 
+// collectExpr is collectSelect for one expression.
 func collectExpr(e expr.Expr, out *[]string) bool {
 	switch n := e.(type) {
 	case nil, *expr.Param, *expr.Column:
