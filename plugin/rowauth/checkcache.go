@@ -147,38 +147,16 @@ func collectSelect(q *orm.SelectQuery, out *[]string) bool {
 
 // collectExpr is collectSelect for one expression.
 func collectExpr(e expr.Expr, out *[]string) bool {
-	switch n := e.(type) {
-	case nil, *expr.Param, *expr.Column:
-		return true
-	case *expr.Compare:
-		return collectExpr(n.Left, out) && collectExpr(n.Right, out)
-	case *expr.Match:
-		return collectExpr(n.X, out) && collectExpr(n.Pattern, out)
-	case *expr.Logic:
-		for _, a := range n.Args {
-			if !collectExpr(a, out) {
-				return false
-			}
+	ok := true
+	expr.Inspect(e, func(n expr.Expr) bool {
+		switch n := n.(type) {
+		case *expr.Subquery:
+			s, isSelect := n.Query.(*orm.SelectQuery)
+			ok = isSelect && collectSelect(s, out)
+		case *expr.Raw:
+			ok = false // its reads are not known
 		}
-		return true
-	case *expr.Negation:
-		return collectExpr(n.X, out)
-	case *expr.In:
-		for _, a := range n.List {
-			if !collectExpr(a, out) {
-				return false
-			}
-		}
-		return collectExpr(n.X, out) && (n.Sub == nil || collectExpr(n.Sub, out))
-	case *expr.NullCheck:
-		return collectExpr(n.X, out)
-	case *expr.Aggregate:
-		return collectExpr(n.X, out)
-	case *expr.Alias:
-		return collectExpr(n.X, out)
-	case *expr.Subquery:
-		s, ok := n.Query.(*orm.SelectQuery)
-		return ok && collectSelect(s, out)
-	}
-	return false // raw SQL: its reads are not known
+		return ok
+	})
+	return ok
 }

@@ -394,40 +394,17 @@ func partsMention(p *orm.SelectParts, name string) bool {
 
 // mentions is partsMention for one expression.
 func mentions(e expr.Expr, name string) bool {
-	switch n := e.(type) {
-	case nil, *expr.Param, *expr.Slot:
-		return false
-	case *expr.Column:
-		return n.Table == name
-	case *expr.Compare:
-		return mentions(n.Left, name) || mentions(n.Right, name)
-	case *expr.Match:
-		return mentions(n.X, name) || mentions(n.Pattern, name)
-	case *expr.Logic:
-		for _, a := range n.Args {
-			if mentions(a, name) {
-				return true
-			}
+	found := false
+	expr.Inspect(e, func(n expr.Expr) bool {
+		switch n := n.(type) {
+		case *expr.Column:
+			found = found || n.Table == name
+		case *expr.Param, *expr.Slot, *expr.Compare, *expr.Match, *expr.Logic, *expr.Negation,
+			*expr.In, *expr.NullCheck, *expr.Aggregate, *expr.Alias:
+		default: // raw SQL, a subquery, or a node this does not know
+			found = true
 		}
-		return false
-	case *expr.Negation:
-		return mentions(n.X, name)
-	case *expr.In:
-		if n.Sub != nil || mentions(n.X, name) {
-			return true
-		}
-		for _, a := range n.List {
-			if mentions(a, name) {
-				return true
-			}
-		}
-		return false
-	case *expr.NullCheck:
-		return mentions(n.X, name)
-	case *expr.Aggregate:
-		return mentions(n.X, name)
-	case *expr.Alias:
-		return mentions(n.X, name)
-	}
-	return true // raw SQL, a subquery, or a node this does not know
+		return !found
+	})
+	return found
 }
