@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/plasma-go/plasma/examples/todo"
@@ -26,44 +25,24 @@ type env struct {
 	tg     *ormtest.Target
 	h      *server.Handler[todo.AppCtx]
 	srv    *httptest.Server
-	mu     sync.Mutex
-	errors []*server.SyncServerError
+	errors synctest.ErrorLog
 }
 
 func newEnv(t *testing.T, tg *ormtest.Target) *env {
 	t.Helper()
 	e := &env{t: t, tg: tg}
 	h, err := todo.NewServer(context.Background(), tg.DB, server.Options[todo.AppCtx]{
-		OnError: func(_ context.Context, err *server.SyncServerError) {
-			e.mu.Lock()
-			e.errors = append(e.errors, err)
-			e.mu.Unlock()
-		},
+		OnError: e.errors.Record,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h = h
-	mux := http.NewServeMux()
-	mux.Handle("/sync/", h)
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		e.srv.Close()
-		if err := h.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	e.h, e.srv = h, synctest.Serve(t, h)
 	return e
 }
 
 // takeErrors returns the errors reported since the last call.
-func (e *env) takeErrors() []*server.SyncServerError {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := e.errors
-	e.errors = nil
-	return out
-}
+func (e *env) takeErrors() []*server.SyncServerError { return e.errors.Take() }
 
 // post sends body to /sync/<endpoint> with the raw Authorization header
 // auth ("" for none) and returns the status and the body.

@@ -198,8 +198,8 @@ type env struct {
 	h      *server.Handler[appCtx]
 	schema *orm.Schema
 	srv    *httptest.Server
+	errors synctest.ErrorLog
 	mu     sync.Mutex
-	errors []*server.SyncServerError
 	pushed []server.PushInfo
 }
 
@@ -208,11 +208,7 @@ func newEnv(t testing.TB, tg *ormtest.Target, db *orm.DB, tweak func(*server.Opt
 	e := &env{t: t, tg: tg}
 	opts := server.Options[appCtx]{
 		Schema: testSchema, DB: db, Mutators: testMutators, Auth: testAuth,
-		OnError: func(_ context.Context, err *server.SyncServerError) {
-			e.mu.Lock()
-			e.errors = append(e.errors, err)
-			e.mu.Unlock()
-		},
+		OnError: e.errors.Record,
 		OnPushed: func(_ context.Context, info server.PushInfo) {
 			e.mu.Lock()
 			e.pushed = append(e.pushed, info)
@@ -226,26 +222,11 @@ func newEnv(t testing.TB, tg *ormtest.Target, db *orm.DB, tweak func(*server.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h, e.schema = h, opts.Schema
-	mux := http.NewServeMux()
-	mux.Handle("/sync/", h)
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		e.srv.Close()
-		if err := h.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	e.h, e.schema, e.srv = h, opts.Schema, synctest.Serve(t, h)
 	return e
 }
 
-func (e *env) takeErrors() []*server.SyncServerError {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := e.errors
-	e.errors = nil
-	return out
-}
+func (e *env) takeErrors() []*server.SyncServerError { return e.errors.Take() }
 
 // post sends body to /sync/<endpoint> with the raw Authorization header
 // auth ("" for none) and returns the status and the body.
