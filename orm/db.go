@@ -36,7 +36,7 @@ type DB struct {
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec}
 	if tx, ok := exec.(*sql.Tx); ok {
-		db.tx, db.stmts, db.vals = tx, newStmtCache(d, tx), &txValues{}
+		db.setTx(tx)
 	}
 	db.setMiddleware(mws)
 	return db
@@ -139,8 +139,18 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 		return nil, fmt.Errorf("plasma: begin: %w", err)
 	}
 	n := *db
-	n.exec, n.tx, n.sqlDB, n.stmts, n.vals = sqltx, sqltx, nil, newStmtCache(db.d, sqltx), &txValues{}
+	n.exec, n.sqlDB = sqltx, nil
+	n.setTx(sqltx)
 	return &Tx{DB: &n}, nil
+}
+
+// setTx makes db run in tx, with the state plasma keeps per transaction
+// (nil tx: none).
+func (db *DB) setTx(tx *sql.Tx) {
+	db.tx, db.stmts, db.vals = tx, nil, nil
+	if tx != nil {
+		db.stmts, db.vals = newStmtCache(db.d, tx), &txValues{}
+	}
 }
 
 // Commit commits the transaction.
@@ -261,10 +271,9 @@ func (db *DB) Run(ctx context.Context, st *Statement) (*Result, error) { return 
 // exec is a *sql.Tx the result reports InTx.
 func (db *DB) WithExecutor(exec dialect.Executor) *DB {
 	n := *db
-	n.exec, n.sqlDB, n.tx, n.stmts, n.vals = exec, nil, nil, nil, nil
-	if tx, ok := exec.(*sql.Tx); ok {
-		n.tx, n.stmts, n.vals = tx, newStmtCache(db.d, tx), &txValues{}
-	}
+	n.exec, n.sqlDB = exec, nil
+	tx, _ := exec.(*sql.Tx)
+	n.setTx(tx)
 	return &n
 }
 

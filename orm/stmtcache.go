@@ -38,7 +38,7 @@ type cachedStmt struct {
 // newStmtCache returns a cache for tx, or nil when d does not reuse
 // statements.
 func newStmtCache(d dialect.Dialect, tx *sql.Tx) *stmtCache {
-	if r, ok := d.(dialect.StatementReuser); !ok || !r.ReusesStatements() || tx == nil {
+	if r, ok := d.(dialect.StatementReuser); !ok || !r.ReusesStatements() {
 		return nil
 	}
 	return &stmtCache{tx: tx}
