@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
@@ -298,49 +297,16 @@ func originOf(ctx context.Context) originVals {
 // insertChanges writes changes to the log through exec, which runs SQL
 // rendered for d.
 func insertChanges(d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
-	if len(changes) == 1 { // the common write: one row
-		c := changes[0]
-		var data any
-		if c.data != nil {
-			data = string(c.data)
-		}
-		if err := exec(oneChangeSQL(d), []any{region, c.table, c.id, string(c.op), data, o.clientID, o.mutationID}); err != nil {
+	if len(changes) == 1 { // the common write: one row, its SQL rendered once
+		if err := exec(oneChangeSQL(d), changes[0].values(region, o)); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
 		return nil
 	}
 	for len(changes) > 0 {
 		n := min(len(changes), maxChangesPerInsert)
-		chunk := changes[:n]
+		text, args := renderChanges(d, region, o, changes[:n])
 		changes = changes[n:]
-		b := dialect.GetBuilder(d)
-		b.WriteString(`INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
-		for i, c := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(")
-			b.Bind(region)
-			b.WriteString(", ")
-			b.Bind(c.table)
-			b.WriteString(", ")
-			b.Bind(c.id)
-			b.WriteString(", ")
-			b.Bind(string(c.op))
-			b.WriteString(", ")
-			if c.data != nil {
-				b.Bind(string(c.data))
-			} else {
-				b.Bind(nil)
-			}
-			b.WriteString(", ")
-			b.Bind(o.clientID)
-			b.WriteString(", ")
-			b.Bind(o.mutationID)
-			b.WriteString(")")
-		}
-		text, args := string(b.Buf), b.Args
-		dialect.PutBuilder(b)
 		if err := exec(text, args); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
@@ -348,21 +314,46 @@ func insertChanges(d dialect.Dialect, region string, o originVals, changes []cha
 	return nil
 }
 
+// values are c's row in the log's column order.
+func (c change) values(region string, o originVals) []any {
+	var data any
+	if c.data != nil {
+		data = string(c.data)
+	}
+	return []any{region, c.table, c.id, string(c.op), data, o.clientID, o.mutationID}
+}
+
+// renderChanges renders the INSERT of changes into the log for d.
+func renderChanges(d dialect.Dialect, region string, o originVals, changes []change) (string, []any) {
+	b := dialect.GetBuilder(d)
+	defer dialect.PutBuilder(b)
+	b.WriteString(`INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
+	for i, c := range changes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j, v := range c.values(region, o) {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.Bind(v)
+		}
+		b.WriteString(")")
+	}
+	return string(b.Buf), b.Args
+}
+
 // oneChangeSQLs holds, by dialect name, the INSERT of one change row.
 var oneChangeSQLs sync.Map
 
 // oneChangeSQL returns the INSERT of one change row for d, rendered once:
-// its placeholders take region, table, row id, op, data, client id and
-// mutation id.
+// its placeholders take change.values.
 func oneChangeSQL(d dialect.Dialect) string {
 	if text, ok := oneChangeSQLs.Load(d.Name()); ok {
 		return text.(string)
 	}
-	var text string
-	_ = insertChanges(d, "", originVals{}, []change{{}, {}}, func(t string, _ []any) error {
-		text = t[:strings.Index(t, "), (")+1] // the first row's VALUES only
-		return nil
-	})
+	text, _ := renderChanges(d, "", originVals{}, []change{{}})
 	oneChangeSQLs.Store(d.Name(), text)
 	return text
 }
