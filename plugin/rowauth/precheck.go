@@ -77,7 +77,7 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 			checks[r] = expr.As(expr.Sub(orm.Select(ok).FromSubquery(proposed, t.Name())), "r"+strconv.Itoa(r))
 		}
 		rows = rows[n:]
-		if err := a.check(next, db, t, orm.Select(checks...), n); err != nil {
+		if err := a.check(next, selectStmt(db, t, orm.Select(checks...)), n); err != nil {
 			return err
 		}
 	}
@@ -92,15 +92,17 @@ func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.E
 	cache := cacheOf(db, true)
 	var reads []string
 	if cache == nil || !collectExpr(pred, &reads) {
-		return a.check(next, db, t, q, 1)
+		return a.check(next, selectStmt(db, t, q), 1)
 	}
 	text, args, err := q.Render(db.Dialect())
 	if err != nil {
 		return err
 	}
+	// The check runs as rendered for the key: it is not rendered twice.
+	st := &orm.Statement{Op: orm.OpSelect, Table: t, SQL: text, Args: args, DB: db}
 	key, ok := checkKey(text, args)
 	if !ok {
-		return a.check(next, db, t, q, 1)
+		return a.check(next, st, 1)
 	}
 	if r, hit := cache.get(key); hit {
 		if !r.allowed {
@@ -108,7 +110,7 @@ func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.E
 		}
 		return nil
 	}
-	err = a.check(next, db, t, q, 1)
+	err = a.check(next, st, 1)
 	var ae *AuthorizationError
 	switch {
 	case err == nil:
@@ -119,10 +121,16 @@ func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.E
 	return err
 }
 
-// check runs q, a one-row SELECT of n check columns, and refuses the
-// write unless each is true.
-func (a *authz) check(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.SelectQuery, n int) error {
-	res, err := next(a.ctx, &orm.Statement{Op: orm.OpSelect, Table: t, Query: q, DB: db})
+// selectStmt is q, a check of a write to t, as a statement on db.
+func selectStmt(db *orm.DB, t *orm.Table, q *orm.SelectQuery) *orm.Statement {
+	return &orm.Statement{Op: orm.OpSelect, Table: t, Query: q, DB: db}
+}
+
+// check runs st, a one-row SELECT of n check columns, and refuses the
+// write to st.Table unless each is true.
+func (a *authz) check(next orm.Handler, st *orm.Statement, n int) error {
+	t := st.Table
+	res, err := next(a.ctx, st)
 	if err != nil {
 		return err
 	}
