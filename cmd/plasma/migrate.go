@@ -41,26 +41,15 @@ func (l *stringList) String() string     { return strings.Join(*l, ", ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), migrateUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("migrate", migrateUsage, stdout)
 	data := fs.String("data", "./plasma-data", "directory of the SQLite database file (plasma.db)")
 	pgURL := fs.String("postgres", "", "PostgreSQL URL to migrate instead of SQLite, e.g. postgres://user@host:5432/db?sslmode=disable")
 	dryRun := fs.Bool("dry-run", false, "print the diff and its SQL; apply nothing")
 	asJSON := fs.Bool("json", false, "print the diff as JSON instead of text")
 	var allow stringList
 	fs.Var(&allow, "allow", "apply this destructive step, named as the diff prints it (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	dataSet := false
 	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
