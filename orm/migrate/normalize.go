@@ -154,6 +154,14 @@ func stripParens(s string) string {
 // closingParen returns the index of the parenthesis closing s[0], skipping
 // quoted text, or -1.
 func closingParen(s string) int {
+	return scanSQL(s, func(i, depth int) bool { return s[i] == ')' && depth == 0 })
+}
+
+// scanSQL returns the first index i of s outside quoted text for which
+// at(i, depth) holds, depth being the parentheses open there (counting the
+// one at i, and not one that closes at i), or -1, also for an unclosed
+// quote.
+func scanSQL(s string, at func(i, depth int) bool) int {
 	depth := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -163,13 +171,14 @@ func closingParen(s string) int {
 				return -1
 			}
 			i = end
+			continue
 		case '(':
 			depth++
 		case ')':
 			depth--
-			if depth == 0 {
-				return i
-			}
+		}
+		if at(i, depth) {
+			return i
 		}
 	}
 	return -1
@@ -275,26 +284,9 @@ func typeWithParams(t string) bool {
 // topLevelCast returns the index of the first "::" outside quotes and
 // parentheses, or -1.
 func topLevelCast(s string) int {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'', '"':
-			end := skipQuoted(s, i)
-			if end < 0 {
-				return -1
-			}
-			i = end
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ':':
-			if depth == 0 && i+1 < len(s) && s[i+1] == ':' {
-				return i
-			}
-		}
-	}
-	return -1
+	return scanSQL(s, func(i, depth int) bool {
+		return depth == 0 && s[i] == ':' && i+1 < len(s) && s[i+1] == ':'
+	})
 }
 
 func isNumber(s string) bool {
