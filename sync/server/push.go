@@ -388,19 +388,11 @@ func (h *Handler[Ctx]) lockClient(ctx context.Context, tx *orm.DB, st *pushState
 // ensureGroup creates the client group for userID if it does not exist,
 // and refuses one that belongs to another user.
 func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userID string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
-		group, userID, time.Now().UnixMilli()); err != nil {
-		return err
+	err := BindGroup(ctx, tx, group, userID)
+	if errors.Is(err, ErrForbiddenGroup) {
+		return &errForbidden{err}
 	}
-	var owner string
-	found, err := queryRow(ctx, tx, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{group}, &owner)
-	if err != nil {
-		return err
-	}
-	if !found || owner != userID {
-		return &errForbidden{fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)}
-	}
-	return nil
+	return err
 }
 
 // runMutation runs one mutation, under a savepoint if safe. A permanent

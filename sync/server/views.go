@@ -4,20 +4,41 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/plasma-go/plasma/orm"
 )
 
-// GroupOwner returns the user client group groupID is bound to (its
-// first push binds it), read from GroupsTable in db; known is false for
-// a group that has not pushed yet. The realtime hub uses it to refuse a
-// connection to someone else's client group.
+// GroupOwner returns the user client group groupID is bound to, read
+// from GroupsTable in db; known is false for a group that no request has
+// touched yet. It binds nothing: use BindGroup to claim a group.
 func GroupOwner(ctx context.Context, db *orm.DB, groupID string) (userID string, known bool, err error) {
 	known, err = queryRow(ctx, db, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{groupID}, &userID)
 	if err != nil {
 		return "", false, err
 	}
 	return userID, known, nil
+}
+
+// BindGroup binds client group groupID to userID if no user holds it
+// yet, and reports whether it is userID's: the first authenticated pull,
+// push or WebSocket connection to a group makes it its owner's for good.
+// A group that belongs to another user returns an error matching
+// ErrForbiddenGroup, worded the same whether or not the group existed
+// before, so the answer is no oracle of other users' group ids.
+func BindGroup(ctx context.Context, db *orm.DB, groupID, userID string) error {
+	if _, err := db.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
+		groupID, userID, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	owner, found, err := GroupOwner(ctx, db, groupID)
+	if err != nil {
+		return err
+	}
+	if !found || owner != userID {
+		return fmt.Errorf("%w: group %q", ErrForbiddenGroup, groupID)
+	}
+	return nil
 }
 
 // viewsChunk is how many client groups one ViewsHolding query reads.
