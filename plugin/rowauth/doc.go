@@ -51,8 +51,34 @@
 //     write rule: the rule is evaluated on the written row in the
 //     statement's own RETURNING clause. An UPDATE that assigns no column
 //     the rule reads cannot move a row out of reach and is not checked
-//     again. An upsert is also refused if it would update an existing row
-//     outside the rule.
+//     again — unless the rule reads its own table through a subquery
+//     (under its name or an alias, such as a parent row's editor): then
+//     the UPDATE changes what the rule reads, and every written row is
+//     checked by a SELECT that runs after the UPDATE, by primary key, and
+//     sees the table as the statement left it (a subquery in RETURNING
+//     would see it as it was before the statement on PostgreSQL). This is
+//     stricter than PostgreSQL's own WITH CHECK, which reads the old
+//     snapshot. Rows the UPDATE did not write are not checked.
+//   - An upsert is also refused if it would update an existing row
+//     outside the rule. Its conflict target is matched on the proposed
+//     values, and a target column the insert leaves out on its declared
+//     default (NULL, which conflicts with nothing, without one). A column
+//     the database numbers itself (AutoIncrement) is taken to be fresh.
+//
+// # RETURNING
+//
+// The rows an UPDATE, DELETE or upsert returns are rows the caller may
+// read: the read rule is evaluated on each returned row (the new values
+// for UPDATE and upsert, the deleted row for DELETE) and rows outside it
+// are dropped from the result. The write itself is not narrowed: every
+// row the write rule allows is written, Exec counts them all, and the
+// change log records them all; only the caller does not see them. So an
+// identity that may write a row but not read it (a write rule broader
+// than the read rule, such as an author editing a message in another
+// user's inbox) cannot read it back through RETURNING. Where the read
+// rule reads its own table, an UPDATE evaluates it after the statement,
+// as the write rule is. An INSERT that is not an upsert returns the row
+// the caller proposed, unfiltered.
 //
 // A refused write returns an *AuthorizationError wrapping ErrOutsideRule
 // and leaves nothing behind: outside a transaction the statement runs in

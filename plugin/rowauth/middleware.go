@@ -242,9 +242,23 @@ func (a *authz) delete(next orm.Handler, st *orm.Statement, q *orm.DeleteQuery) 
 	if wp != nil {
 		c.Parts.Where = append(c.Parts.Where, wp)
 	}
+	rp, err := a.returnRule(st.Table, c.Parts.Returning)
+	if err != nil {
+		return nil, err
+	}
 	s := *st
 	s.Query = c
-	return next(a.ctx, &s)
+	if rp == nil {
+		return next(a.ctx, &s)
+	}
+	// The deleted rows are gone afterwards: the read rule is evaluated in
+	// RETURNING, on each row as the statement deletes it.
+	ck := addChecks(&c.Parts.Returning, st.Table, nil, rp, false)
+	res, err := next(a.ctx, &s)
+	if err != nil {
+		return nil, err
+	}
+	return a.finish(next, &s, res, ck)
 }
 
 func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) (*orm.Result, error) {
@@ -266,24 +280,46 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 	}
 	s := *st
 	s.Query = c
-	wp, err := a.rule(st.Table, true)
+	t := st.Table
+	wp, err := a.rule(t, true)
 	if err != nil {
 		return nil, err
 	}
-	if wp == nil {
+	rp, err := a.returnRule(t, c.Parts.Returning)
+	if err != nil {
+		return nil, err
+	}
+	if wp != nil {
+		// Before: only rows the rule allows are updated.
+		c.Parts.Where = append(c.Parts.Where, wp)
+		// After: checked only if the update may move a row out of the
+		// rule — it assigns a column the rule reads, or the rule reads
+		// the table itself, whose rows the update changes.
+		set := make(map[string]bool, len(c.Parts.Set))
+		for _, asg := range c.Parts.Set {
+			set[asg.Column] = true
+		}
+		if !readsTable(wp, t.Name()) && !references(wp, t.Name(), set) {
+			wp = nil
+		}
+	}
+	if wp == nil && rp == nil {
 		return next(a.ctx, &s)
 	}
-	// Before: only rows the rule allows are updated.
-	c.Parts.Where = append(c.Parts.Where, wp)
-	// After: checked only if the update assigns a column the rule reads.
-	set := make(map[string]bool, len(c.Parts.Set))
-	for _, asg := range c.Parts.Set {
-		set[asg.Column] = true
+	// A rule that reads its own table is evaluated by a SELECT after the
+	// UPDATE, which sees the table as the statement left it; in RETURNING
+	// a subquery sees it as it was before (PostgreSQL) or half-way
+	// (SQLite).
+	after := (readsTable(wp, t.Name()) || readsTable(rp, t.Name())) && len(t.PrimaryKey()) > 0
+	ck := addChecks(&c.Parts.Returning, t, wp, rp, after)
+	if wp == nil && !after {
+		res, err := next(a.ctx, &s)
+		if err != nil {
+			return nil, err
+		}
+		return a.finish(next, &s, res, ck)
 	}
-	if !references(wp, st.Table.Name(), set) {
-		return next(a.ctx, &s)
-	}
-	return a.checked(next, &s, addCheck(&c.Parts.Returning, st.Table, wp), nil)
+	return a.checked(next, &s, ck, nil)
 }
 
 func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) (*orm.Result, error) {
@@ -318,52 +354,28 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 		return res, nil
 	}
 	var pre func(db *orm.DB) error
+	var rp expr.Expr // an upsert may return an existing row: filter it
 	if oc := c.Parts.OnConflict; oc != nil && !oc.DoNothing {
 		pre = func(db *orm.DB) error { return a.checkConflicts(next, db, st.Table, c, wp) }
-	}
-	return a.checked(next, &s, addCheck(&c.Parts.Returning, st.Table, wp), pre)
-}
-
-// check locates the columns addCheck added to a RETURNING clause.
-type check struct {
-	caller int // the caller's own columns, first
-	at     int // the check column
-}
-
-// addCheck appends to r a column that is 1 when the written row satisfies
-// the write rule wp, and 0 otherwise (NULL included).
-func addCheck(r *orm.Returning, t *orm.Table, wp expr.Expr) check {
-	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", wp)
-	switch {
-	case r.All:
-		cols := make([]expr.Expr, 0, len(t.Columns())+1)
-		for _, col := range t.Columns() {
-			cols = append(cols, t.Col(col.Name()))
+		if rp, err = a.returnRule(st.Table, c.Parts.Returning); err != nil {
+			return nil, err
 		}
-		r.All = false
-		r.Columns = append(cols, ok)
-		return check{caller: len(cols), at: len(cols)}
-	case len(r.Columns) > 0:
-		k := len(r.Columns)
-		r.Columns = append(slices.Clip(r.Columns), ok)
-		return check{caller: k, at: k}
-	default:
-		r.Columns = []expr.Expr{ok}
-		return check{caller: 0, at: 0}
 	}
+	return a.checked(next, &s, addChecks(&c.Parts.Returning, st.Table, wp, rp, false), pre)
 }
 
 // savepoint names the savepoint a checked write runs under inside a
 // caller's transaction.
 const savepoint = "plasma_rowauth"
 
-// checked runs a write whose RETURNING carries a check column, refusing
-// it with ErrOutsideRule if any written row fails the check. The write's
+// checked runs a write whose RETURNING carries the columns of ck,
+// refusing it with ErrOutsideRule if any written row fails the write
+// rule (see finish). The write's
 // effects, change-log rows included, never survive a refusal: outside a
 // transaction it runs in one that is rolled back; inside the caller's
 // transaction it runs under a savepoint that is rolled back, so even a
 // caller that ignores the error cannot commit the refused row.
-func (a *authz) checked(next orm.Handler, st *orm.Statement, ck check, pre func(*orm.DB) error) (*orm.Result, error) {
+func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func(*orm.DB) error) (*orm.Result, error) {
 	ctx := a.ctx
 	run := func(s *orm.Statement) (*orm.Result, error) {
 		if pre != nil {
@@ -375,22 +387,7 @@ func (a *authz) checked(next orm.Handler, st *orm.Statement, ck check, pre func(
 		if err != nil {
 			return nil, err
 		}
-		if res.Rows == nil {
-			return nil, a.deny(st.Table, errors.New("the write returned no rows to check"))
-		}
-		buf, err := rowbuf.Read(res.Rows)
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range buf.Values {
-			if !truthy(row[ck.at]) {
-				return nil, a.deny(st.Table, ErrOutsideRule)
-			}
-		}
-		if ck.caller > 0 {
-			return buf.Result(ck.caller, res.Kinds), nil
-		}
-		return &orm.Result{RowsAffected: int64(len(buf.Values))}, nil
+		return a.finish(next, s, res, ck)
 	}
 	if !st.DB.InTx() {
 		var res *orm.Result
@@ -462,20 +459,36 @@ func truthy(v any) bool {
 
 // checkConflicts refuses an upsert whose conflict target matches an
 // existing row the write rule does not allow: the upsert would update it.
+// A target column the insert leaves out takes its declared default (and
+// NULL, which conflicts with nothing, when it has none); an upsert with no
+// target conflicts on the primary key.
 func (a *authz) checkConflicts(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
 	p := &q.Parts
-	idx := make([]int, len(p.OnConflict.Target))
-	for i, col := range p.OnConflict.Target {
+	target := p.OnConflict.Target
+	if len(target) == 0 {
+		target = t.PrimaryKey()
+	}
+	if len(target) == 0 {
+		return nil // no key to conflict on: nothing is updated
+	}
+	idx := make([]int, len(target))
+	defaults := make([]any, len(target))
+	for i, col := range target {
 		idx[i] = slices.Index(p.Columns, col)
 		if idx[i] < 0 {
-			return nil // the target takes its default; the database decides
+			c, _ := t.Column(col)
+			defaults[i] = defaultOf(t, c)
 		}
 	}
 	matches := make([]expr.Expr, 0, len(p.Rows))
 	for _, row := range p.Rows {
 		and := make([]expr.Expr, len(idx))
 		for i, j := range idx {
-			and[i] = expr.Eq(t.Col(p.OnConflict.Target[i]), expr.Bind(row[j]))
+			v := defaults[i]
+			if j >= 0 {
+				v = row[j]
+			}
+			and[i] = expr.Eq(t.Col(target[i]), expr.Bind(v))
 		}
 		matches = append(matches, expr.And(and...))
 	}
