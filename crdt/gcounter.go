@@ -70,6 +70,10 @@ func (c *GCounter) Read() int64 {
 // Count returns one client's running total (zero for an unknown client).
 func (c *GCounter) Count(clientID string) int64 { return c.counts[clientID] }
 
+// Clients returns the IDs of the clients with a non-zero total, in byte
+// order: the entries of the per-client map that Limits.MaxClients caps.
+func (c *GCounter) Clients() []string { return sortedKeys(c.counts) }
+
 // Increment adds delta to clientID's total. A negative delta is refused
 // with ErrInvalidArgument (use a PNCounter to go down); a total or sum
 // beyond int64 with ErrOverflow. (Seed: crdtIncrement.)

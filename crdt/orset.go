@@ -224,6 +224,10 @@ func (s *ORSet) Has(value json.RawMessage) bool {
 	return ok
 }
 
+// Clients returns the IDs of the clients in the version vector (every
+// client that has added to the set), in byte order.
+func (s *ORSet) Clients() []string { return sortedKeys(s.vv) }
+
 // Add inserts value on behalf of clientID: the client's counter in the
 // version vector moves on, and the element's dots become that one new dot,
 // which replaces (and so covers) every add of it seen so far. value must be

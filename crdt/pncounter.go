@@ -70,6 +70,12 @@ func (c *PNCounter) Encode() []byte {
 // are in [0, MaxInt64], so the difference always fits. (Seed: pnRead.)
 func (c *PNCounter) Read() int64 { return c.p.Read() - c.n.Read() }
 
+// Clients returns the client IDs of each half's map, in byte order: those
+// with increments, and those with decrements.
+func (c *PNCounter) Clients() (increments, decrements []string) {
+	return c.p.Clients(), c.n.Clients()
+}
+
 // Increment adds delta (>= 0) for clientID.
 func (c *PNCounter) Increment(clientID string, delta int64) error {
 	return c.p.add("increment PN-counter", clientID, delta)

@@ -71,6 +71,38 @@
 // for one row. An Op that reaches the database without the middleware
 // (or on a column that is not a CRDT column) fails with ErrNoMiddleware.
 //
+// # Per-user quota
+//
+// A counter's totals and an OR-set's version vector keep one entry per
+// client, and a state holds at most Limits.MaxClients of them (4,096 by
+// default). So that one user cannot fill a row's map with fresh client
+// IDs and make everyone else's writes fail, the entries a user's clients
+// hold in one row's map are capped by Options.ClientsPerUser
+// (DefaultClientsPerUser, 8). The user is the rowauth identity of the
+// context; trusted code (no identity, or rowauth.AsSystem) is not held to
+// the quota and writes under the plain client ID, as before.
+//
+//   - An Op run for a user writes the entry ClientKey(user, client) — not
+//     the bare client ID — while the user holds fewer than its quota of
+//     entries in that map. Past the quota, its further clients share the
+//     user's overflow entry ClientKey(user, "*"). And if the map has no
+//     room for a new entry (the last one is always kept free), the Op
+//     writes the one shared entry "*". So an Op is never refused for
+//     capacity, every increment and add counts, and a user holds at most
+//     ClientsPerUser+1 entries of a map. This keeps merges convergent: an
+//     Op is applied to the stored state under the row's lock, so the
+//     entries it writes are only ever advanced in one place, in turn, and
+//     several clients folded into one entry just add to it.
+//   - A full state written for a user may raise any entry the stored
+//     state already has (a merge takes the maximum), but the entries it
+//     adds must be the user's own (ClientKey(user, …)) and stay within the
+//     quota; otherwise the statement fails with ErrClientQuota and writes
+//     nothing. A client that builds full states names its own entry with
+//     ClientKey.
+//
+// Read a user's client's entry with ClientKey: for example
+// GCounter.Count(crdtcol.ClientKey(user, client)).
+//
 // # What is not merged
 //
 // Raw SQL (DB.Exec), statements prepared with orm.Prepare and run outside

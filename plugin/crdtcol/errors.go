@@ -33,6 +33,12 @@ var (
 	// by one: merging needs a primary key.
 	ErrNoPrimaryKey = errors.New("crdtcol: the table has no primary key to merge CRDT columns row by row")
 
+	// ErrClientQuota reports a full state, written for a user, that adds
+	// entries to a per-client map that are not the user's own
+	// (ClientKey) or that take the user past Options.ClientsPerUser. Ops
+	// are never refused for the quota: they fold (see Options).
+	ErrClientQuota = errors.New("crdtcol: the state adds per-client entries beyond the writer's own quota")
+
 	// ErrUpsertTarget reports an upsert that merges CRDT columns but does
 	// not give a value for every column of its conflict target, so the
 	// existing row cannot be found.

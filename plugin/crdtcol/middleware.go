@@ -31,13 +31,22 @@ type Options struct {
 	// clock) and Assign takes its timestamps from. Share one Clock with
 	// the rest of the server; nil means a Clock of the middleware's own.
 	Clock *crdt.Clock
+	// ClientsPerUser caps the entries of one row's per-client map (a
+	// counter's totals, an OR-set's version vector) that the clients of
+	// one user (the rowauth identity) may hold, so that no user can fill
+	// a row's map (Limits.MaxClients) for everyone else. An Op from a
+	// client past its user's quota writes the user's overflow entry
+	// instead, and when the map itself is full the one shared entry; a
+	// full state that would take the user past it is refused with
+	// ErrClientQuota. Zero or negative means DefaultClientsPerUser.
+	ClientsPerUser int
 }
 
 // Middleware returns the middleware that merges CRDT columns on every
 // INSERT, upsert and UPDATE built with the ORM; see the package
 // documentation. Install it after row auth and before the change log.
 func Middleware(opts Options) orm.Middleware {
-	m := &merger{lim: opts.Limits, clock: opts.Clock}
+	m := &merger{lim: opts.Limits, clock: opts.Clock, perUser: opts.ClientsPerUser}
 	if m.clock == nil {
 		m.clock = new(crdt.Clock)
 	}
@@ -59,8 +68,9 @@ func Middleware(opts Options) orm.Middleware {
 }
 
 type merger struct {
-	lim   crdt.Limits
-	clock *crdt.Clock
+	lim     crdt.Limits
+	clock   *crdt.Clock
+	perUser int // Options.ClientsPerUser
 }
 
 // tableInfo is what the middleware needs to know about a table with CRDT
@@ -210,7 +220,7 @@ func client(ctx context.Context, t *orm.Table, cols []string, ws []written) (str
 
 // mergeOne returns what to store in a column of kind k whose stored value
 // is stored (nil for NULL or a new row) when w is written.
-func (m *merger) mergeOne(t *orm.Table, col string, k crdt.Kind, row string, stored any, w written, clientID string) (any, error) {
+func (m *merger) mergeOne(t *orm.Table, col string, k crdt.Kind, row string, stored any, w written, who writer) (any, error) {
 	fail := func(side Side, err error) (any, error) {
 		return nil, &Error{Table: t.Name(), Column: col, Row: row, Side: side, Err: err}
 	}
@@ -230,7 +240,7 @@ func (m *merger) mergeOne(t *orm.Table, col string, k crdt.Kind, row string, sto
 		if err != nil {
 			return fail(SideStored, err)
 		}
-		if side, err := w.op.apply(s, clientID, m.clock); err != nil {
+		if side, err := w.op.apply(s, m.opKey(s, w.op, who), m.clock); err != nil {
 			return fail(side, err)
 		}
 		out := s.Encode()
@@ -247,7 +257,11 @@ func (m *merger) mergeOne(t *orm.Table, col string, k crdt.Kind, row string, sto
 			return fail(SideStored, err)
 		}
 		return string(out), nil
-	case stored == nil:
+	}
+	if err := m.checkQuota(k, sb, w.state, who); err != nil {
+		return fail(SideWritten, err)
+	}
+	if stored == nil {
 		return string(w.state), nil
 	}
 	out, err := crdt.Merge(k, sb, w.state, m.lim)
@@ -443,6 +457,7 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 	if err != nil {
 		return nil, err
 	}
+	who := writerOf(ctx, clientID)
 	return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
 		read := append(slices.Clone(info.pk), cols...)
 		rows, err := lockRows(ctx, next, db, t, read, info.pk, q.Parts.Where)
@@ -456,7 +471,7 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 			vals := make([]any, len(cols))
 			name := rowName(row[:npk])
 			for j := range cols {
-				if vals[j], err = m.mergeOne(t, cols[j], kinds[j], name, row[npk+j], ws[j], clientID); err != nil {
+				if vals[j], err = m.mergeOne(t, cols[j], kinds[j], name, row[npk+j], ws[j], who); err != nil {
 					return nil, err
 				}
 			}
@@ -606,6 +621,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 			}
 		}
 	}
+	who := writerOf(ctx, clientID)
 	c := q.Clone()
 	var lockCols []string // columns whose values key the advisory locks
 	var target []string   // the upsert's conflict target, when merging
@@ -636,7 +652,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 				if ic.idx >= len(row) {
 					continue
 				}
-				v, err := m.mergeOne(t, ic.name, ic.kind, "", nil, ws[r][j], clientID)
+				v, err := m.mergeOne(t, ic.name, ic.kind, "", nil, ws[r][j], who)
 				if err != nil {
 					return nil, err
 				}
@@ -735,7 +751,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 				if exists && mi >= 0 {
 					prev = stored[mi]
 				}
-				v, err := m.mergeOne(t, ic.name, ic.kind, name, prev, ws[r][j], clientID)
+				v, err := m.mergeOne(t, ic.name, ic.kind, name, prev, ws[r][j], who)
 				if err != nil {
 					return nil, err
 				}
