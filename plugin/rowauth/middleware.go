@@ -289,6 +289,7 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 	if err != nil {
 		return nil, err
 	}
+	selfW, selfR := readsTable(wp, t.Name()), readsTable(rp, t.Name())
 	if wp != nil {
 		// Before: only rows the rule allows are updated.
 		c.Parts.Where = append(c.Parts.Where, wp)
@@ -299,7 +300,7 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 		for _, asg := range c.Parts.Set {
 			set[asg.Column] = true
 		}
-		if !readsTable(wp, t.Name()) && !references(wp, t.Name(), set) {
+		if !selfW && !references(wp, t.Name(), set) {
 			wp = nil
 		}
 	}
@@ -309,8 +310,9 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 	// A rule that reads its own table is evaluated by a SELECT after the
 	// UPDATE, which sees the table as the statement left it; in RETURNING
 	// a subquery sees it as it was before (PostgreSQL) or half-way
-	// (SQLite).
-	after := (readsTable(wp, t.Name()) || readsTable(rp, t.Name())) && len(t.PrimaryKey()) > 0
+	// (SQLite). Without a primary key to find the rows by, RETURNING it
+	// is.
+	after := (selfW && wp != nil || selfR) && len(t.PrimaryKey()) > 0
 	ck := addChecks(&c.Parts.Returning, t, wp, rp, after)
 	if wp == nil && !after {
 		res, err := next(a.ctx, &s)
