@@ -11,92 +11,14 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/crdtcol"
 	"github.com/plasma-go/plasma/plugin/rowauth"
-	"github.com/plasma-go/plasma/plugin/serverdb"
 )
 
-var (
-	qPosts  = orm.NewTable("qposts", orm.ID(), orm.CRDTCounter("likes"), orm.CRDTPNCounter("score"), orm.CRDTORSet("tags"))
-	qSchema = orm.MustDefineSchema("1", qPosts)
-)
-
-// user is a context acting for user from client, as a sync push does.
-func user(u, client string) context.Context {
-	return changelog.WithOrigin(rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: u}), client, 1)
-}
-
-func openQuota(t *testing.T, tg *ormtest.Target) *orm.DB {
-	t.Helper()
-	sys := rowauth.AsSystem(context.Background())
-	db, err := serverdb.New(sys, qSchema, tg.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Insert(qPosts).Values(orm.Row{"id": "p1", "likes": crdt.Empty(crdt.KindCounter),
-		"score": crdt.Empty(crdt.KindPNCounter), "tags": crdt.Empty(crdt.KindORSet)}).Exec(sys); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-// TestOneUserCannotFillARow: one user incrementing a counter from 5,000
-// fresh client IDs cannot fill the row's per-client map, so another
-// user's increment still succeeds; every increment counts.
-func TestOneUserCannotFillARow(t *testing.T) {
-	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
-		db := openQuota(t, tg)
-		const fresh = 5000
-		failed := 0
-		var firstErr error
-		err := db.Tx(context.Background(), func(tx *orm.Tx) error {
-			for i := range fresh {
-				err := crdtcol.Increment(user("mallory", fmt.Sprintf("c%d", i)), tx.DB, qPosts, "p1", "likes", 1)
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-					failed++
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := crdtcol.Increment(user("bob", "bob-1"), db, qPosts, "p1", "likes", 1); err != nil {
-			t.Fatalf("bob's increment after mallory's %d clients: %v", fresh, err)
-		}
-		if failed > 0 {
-			t.Fatalf("%d of mallory's increments failed, the first with %v", failed, firstErr)
-		}
-		s, err := crdtcol.Load(rowauth.AsSystem(context.Background()), db, qPosts, "p1", "likes")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := s.(*crdt.GCounter)
-		if c.Read() != fresh+1 {
-			t.Fatalf("counter %d, want %d", c.Read(), fresh+1)
-		}
-		mine := 0
-		for _, id := range c.Clients() {
-			if strings.HasPrefix(id, crdtcol.ClientKey("mallory", "")) {
-				mine++
-			}
-		}
-		if mine > crdtcol.DefaultClientsPerUser+1 {
-			t.Fatalf("mallory holds %d entries, quota %d", mine, crdtcol.DefaultClientsPerUser)
-		}
-		if c.Count(crdtcol.ClientKey("bob", "bob-1")) != 1 || c.Count(crdtcol.ClientKey("mallory", "c0")) != 1 {
-			t.Fatalf("per-client entries within the quota are kept: %s", c.Encode())
-		}
-	})
-}
-
-// TestClientQuotaOtherKinds: the quota folds a PN-counter's decrements
-// and an OR-set's adds the same way, and refuses a full state that adds
-// entries outside the writer's own.
+// TestClientQuotaOtherKinds: past its quota a user's further clients
+// share one entry, in a G-counter, a PN-counter's decrements and an
+// OR-set's version vector; a full state that adds entries outside the
+// writer's own, or past its quota, is refused.
 func TestClientQuotaOtherKinds(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		db := openQuota(t, tg)
@@ -109,9 +31,34 @@ func TestClientQuotaOtherKinds(t *testing.T) {
 			if err := crdtcol.AddToSet(ctx, db, qPosts, "p1", "tags", i); err != nil {
 				t.Fatal(err)
 			}
+			if err := crdtcol.Increment(ctx, db, qPosts, "p1", "likes", 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := crdtcol.Increment(user("bob", "bob-1"), db, qPosts, "p1", "likes", 1); err != nil {
+			t.Fatal(err)
 		}
 		sys := rowauth.AsSystem(context.Background())
-		s, err := crdtcol.Load(sys, db, qPosts, "p1", "score")
+		s, err := crdtcol.Load(sys, db, qPosts, "p1", "likes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.(*crdt.GCounter)
+		mine := 0
+		for _, id := range c.Clients() {
+			if strings.HasPrefix(id, crdtcol.ClientKey("mallory", "")) {
+				mine++
+			}
+		}
+		if c.Read() != fresh+1 || mine != crdtcol.DefaultClientsPerUser+1 || len(c.Clients()) != mine+1 {
+			t.Fatalf("G-counter: mallory holds %d entries: %s", mine, c.Encode())
+		}
+		// Entries within the quota are the clients' own, past it shared.
+		if c.Count(crdtcol.ClientKey("bob", "bob-1")) != 1 || c.Count(crdtcol.ClientKey("mallory", "c0")) != 1 ||
+			c.Count(crdtcol.ClientKey("mallory", "*")) != fresh-crdtcol.DefaultClientsPerUser {
+			t.Fatalf("G-counter entries: %s", c.Encode())
+		}
+		s, err = crdtcol.Load(sys, db, qPosts, "p1", "score")
 		if err != nil {
 			t.Fatal(err)
 		}
