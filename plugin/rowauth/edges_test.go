@@ -33,7 +33,11 @@ var (
 	slots = orm.NewTable("slots", orm.ID(), orm.Text("owner_id"), orm.Text("slot").Unique().Default("main"),
 		orm.Text("value")).With(ownerRules("slots"))
 
-	edgeSchema = orm.MustDefineSchema("1", inbox, docs, slots)
+	// wiki: its owner writes a page; whoever is the reader of its parent
+	// page reads it (a read rule through an alias of wiki itself).
+	wiki = orm.NewTable("wiki", orm.ID(), orm.Text("owner_id"), orm.Text("parent_id"), orm.Text("reader_id"))
+
+	edgeSchema = orm.MustDefineSchema("1", inbox, docs, slots, wiki)
 )
 
 func init() {
@@ -43,6 +47,13 @@ func init() {
 		return expr.Or(expr.Eq(docs.Col("owner_id"), id.UserID), expr.InArray(docs.Col("parent_id"), edited)), nil
 	}).Rule()
 	docs.With(orm.TableOptions{Auth: orm.TableAuth{Read: rule, Write: rule}})
+	wiki.With(orm.TableOptions{Auth: orm.TableAuth{
+		Read: rowauth.AuthorizePolicy(func(_ context.Context, id rowauth.Identity) (expr.Expr, error) {
+			w2 := wiki.As("w2")
+			return expr.InArray(wiki.Col("parent_id"), orm.Select(w2.Col("id")).From(w2).Where(expr.Eq(w2.Col("reader_id"), id.UserID))), nil
+		}).Rule(),
+		Write: rowauth.Owner(expr.ColRef("wiki", "owner_id")).Rule(),
+	}})
 }
 
 func openEdges(t *testing.T, tg *ormtest.Target) *orm.DB {
@@ -61,6 +72,7 @@ func openEdges(t *testing.T, tg *ormtest.Target) *orm.DB {
 			orm.Row{"id": "D1", "owner_id": "u2", "parent_id": "D1", "editor_id": "u1"},
 			orm.Row{"id": "D2", "owner_id": "u1", "parent_id": "", "editor_id": "u1"}),
 		db.Insert(slots).Values(orm.Row{"id": "S1", "owner_id": "u2", "slot": "main", "value": "u2's"}),
+		db.Insert(wiki).Values(orm.Row{"id": "W1", "owner_id": "u1", "parent_id": "W1", "reader_id": "u1"}),
 	} {
 		if _, err := q.Exec(system); err != nil {
 			t.Fatal(err)
@@ -141,6 +153,29 @@ func TestSelfReferentialRuleAfterUpdate(t *testing.T) {
 		}
 		expect(t, strs(t, u1, done{res}), "D2")
 		expect(t, strs(t, system, db.Select(docs.Col("id"), docs.Col("editor_id")).From(docs)), "u1,D1", "u3,D2")
+	})
+}
+
+// TestSelfReferentialReadRuleReturning: an UPDATE's RETURNING is
+// filtered by a read rule that reads its own table as the UPDATE left it.
+func TestSelfReferentialReadRuleReturning(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		db := openEdges(t, tg)
+		u1 := as("u1")
+		set := func(reader string) []string {
+			t.Helper()
+			res, err := db.Update(wiki).Set(orm.Row{"reader_id": reader}).Where(expr.Eq(wiki.Col("id"), "W1")).
+				Returning(wiki.Col("id"), wiki.Col("reader_id")).Rows(u1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strs(t, u1, done{res})
+		}
+		// Giving W1's readership away hides W1 from u1 at once.
+		expect(t, set("u2"))
+		expect(t, strs(t, u1, db.Select(wiki.Col("id")).From(wiki)))
+		// u1 still owns (writes) it, and may take it back.
+		expect(t, set("u1"), "W1,u1")
 	})
 }
 
