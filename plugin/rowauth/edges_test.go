@@ -193,6 +193,14 @@ func TestUpsertDefaultTarget(t *testing.T) {
 			t.Fatalf("want ErrOutsideRule, got %v", err)
 		}
 		expect(t, strs(t, system, db.Select(slots.Col("id"), slots.Col("owner_id"), slots.Col("value")).From(slots)), "S1,u2,u2's")
+		// With no target at all, every unique key is checked (and the
+		// ORM refuses the statement besides): nothing is written.
+		_, err = db.Insert(slots).Values(orm.Row{"id": "S9", "owner_id": "u1", "value": "mine now"}).
+			OnConflictDoUpdate(nil, "owner_id", "value").Exec(u1)
+		if err == nil {
+			t.Fatal("an upsert without a conflict target went through")
+		}
+		expect(t, strs(t, system, db.Select(slots.Col("id"), slots.Col("owner_id"), slots.Col("value")).From(slots)), "S1,u2,u2's")
 
 		// u1's own default-slot row upserts as before.
 		for _, v := range []string{"one", "two"} {

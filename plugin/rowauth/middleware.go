@@ -371,12 +371,12 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 const savepoint = "plasma_rowauth"
 
 // checked runs a write whose RETURNING carries the columns of ck,
-// refusing it with ErrOutsideRule if any written row fails the write
-// rule (see finish). The write's
-// effects, change-log rows included, never survive a refusal: outside a
-// transaction it runs in one that is rolled back; inside the caller's
-// transaction it runs under a savepoint that is rolled back, so even a
-// caller that ignores the error cannot commit the refused row.
+// refusing it with ErrOutsideRule if any written row fails the write rule
+// (see finish). The write's effects, change-log rows included, never
+// survive a refusal: outside a transaction it runs in one that is rolled
+// back; inside the caller's transaction it runs under a savepoint that is
+// rolled back, so even a caller that ignores the error cannot commit the
+// refused row.
 func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func(*orm.DB) error) (*orm.Result, error) {
 	ctx := a.ctx
 	run := func(s *orm.Statement) (*orm.Result, error) {
@@ -462,37 +462,20 @@ func truthy(v any) bool {
 // checkConflicts refuses an upsert whose conflict target matches an
 // existing row the write rule does not allow: the upsert would update it.
 // A target column the insert leaves out takes its declared default (and
-// NULL, which conflicts with nothing, when it has none); an upsert with no
-// target conflicts on the primary key.
+// NULL, which conflicts with nothing, when it has none). An upsert with
+// no target (which SQLite allows) may conflict on any unique key.
 func (a *authz) checkConflicts(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
 	p := &q.Parts
-	target := p.OnConflict.Target
-	if len(target) == 0 {
-		target = t.PrimaryKey()
+	keys := [][]string{p.OnConflict.Target}
+	if len(p.OnConflict.Target) == 0 {
+		keys = uniqueKeys(t)
 	}
-	if len(target) == 0 {
+	var matches []expr.Expr
+	for _, key := range keys {
+		matches = append(matches, conflictMatches(t, p, key)...)
+	}
+	if len(matches) == 0 {
 		return nil // no key to conflict on: nothing is updated
-	}
-	idx := make([]int, len(target))
-	defaults := make([]any, len(target))
-	for i, col := range target {
-		idx[i] = slices.Index(p.Columns, col)
-		if idx[i] < 0 {
-			c, _ := t.Column(col)
-			defaults[i] = defaultOf(t, c)
-		}
-	}
-	matches := make([]expr.Expr, 0, len(p.Rows))
-	for _, row := range p.Rows {
-		and := make([]expr.Expr, len(idx))
-		for i, j := range idx {
-			v := defaults[i]
-			if j >= 0 {
-				v = row[j]
-			}
-			and[i] = expr.Eq(t.Col(target[i]), expr.Bind(v))
-		}
-		matches = append(matches, expr.And(and...))
 	}
 	sel := orm.Select(expr.CountAll()).From(t).Where(expr.Or(matches...),
 		expr.Eq(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", wp), 0))
@@ -508,6 +491,57 @@ func (a *authz) checkConflicts(next orm.Handler, db *orm.DB, t *orm.Table, q *or
 		return a.deny(t, ErrOutsideRule)
 	}
 	return nil
+}
+
+// conflictMatches returns, for each proposed row of p, the predicate
+// matching the existing row that has the row's values in the columns of
+// key.
+func conflictMatches(t *orm.Table, p *orm.InsertParts, key []string) []expr.Expr {
+	if len(key) == 0 {
+		return nil
+	}
+	idx := make([]int, len(key))
+	defaults := make([]any, len(key))
+	for i, col := range key {
+		idx[i] = slices.Index(p.Columns, col)
+		if idx[i] < 0 {
+			c, _ := t.Column(col)
+			defaults[i] = defaultOf(t, c)
+		}
+	}
+	matches := make([]expr.Expr, 0, len(p.Rows))
+	for _, row := range p.Rows {
+		and := make([]expr.Expr, len(idx))
+		for i, j := range idx {
+			v := defaults[i]
+			if j >= 0 && j < len(row) {
+				v = row[j]
+			}
+			and[i] = expr.Eq(t.Col(key[i]), expr.Bind(v))
+		}
+		matches = append(matches, expr.And(and...))
+	}
+	return matches
+}
+
+// uniqueKeys returns t's primary key and unique constraints.
+func uniqueKeys(t *orm.Table) [][]string {
+	keys := [][]string{t.PrimaryKey()}
+	def := t.Def()
+	if def == nil {
+		return keys
+	}
+	for _, c := range def.Columns {
+		if c.Unique {
+			keys = append(keys, []string{c.Name})
+		}
+	}
+	for _, ix := range def.Indexes {
+		if ix.Unique {
+			keys = append(keys, ix.Columns)
+		}
+	}
+	return keys
 }
 
 func isZero(v any) bool {
