@@ -62,8 +62,9 @@
 //   - An upsert is also refused if it would update an existing row
 //     outside the rule. Its conflict target is matched on the proposed
 //     values, and a target column the insert leaves out on its declared
-//     default (NULL, which conflicts with nothing, without one). A column
-//     the database numbers itself (AutoIncrement) is taken to be fresh.
+//     default (NULL, which conflicts with nothing, without one); with no
+//     target, on every unique key. A column the database numbers itself
+//     (AutoIncrement) is taken to be fresh.
 //
 // # RETURNING
 //
