@@ -66,21 +66,6 @@
 //     target, on every unique key. A column the database numbers itself
 //     (AutoIncrement) is taken to be fresh.
 //
-// # RETURNING
-//
-// The rows an UPDATE, DELETE or upsert returns are rows the caller may
-// read: the read rule is evaluated on each returned row (the new values
-// for UPDATE and upsert, the deleted row for DELETE) and rows outside it
-// are dropped from the result. The write itself is not narrowed: every
-// row the write rule allows is written, Exec counts them all, and the
-// change log records them all; only the caller does not see them. So an
-// identity that may write a row but not read it (a write rule broader
-// than the read rule, such as an author editing a message in another
-// user's inbox) cannot read it back through RETURNING. Where the read
-// rule reads its own table, an UPDATE evaluates it after the statement,
-// as the write rule is. An INSERT that is not an upsert returns the row
-// the caller proposed, unfiltered.
-//
 // A refused write returns an *AuthorizationError wrapping ErrOutsideRule
 // and leaves nothing behind: outside a transaction the statement runs in
 // one that is rolled back; inside the caller's transaction it runs under
@@ -100,6 +85,22 @@
 //
 // Install rowauth outside (before) the change log, as serverdb does, so
 // that change rows are only written for authorised writes.
+//
+// # RETURNING
+//
+// The rows an UPDATE, DELETE or upsert returns are rows the caller may
+// read: the read rule is evaluated on each returned row (the new values
+// for UPDATE and upsert, the deleted row for DELETE) and rows outside it
+// are dropped from the result. The write itself is not narrowed: every
+// row the write rule allows is written, Exec counts them all, and the
+// change log records them all; only the caller does not see them. So an
+// identity that may write a row but not read it (a write rule broader
+// than the read rule, such as an author editing a message in another
+// user's inbox) cannot read it back through RETURNING. Where the read
+// rule reads its own table, an UPDATE evaluates it after the statement,
+// as the write rule is. An INSERT that is not an upsert returns the row
+// the caller proposed, unfiltered. Like a SELECT, a write that returns
+// rows of a table with a read rule needs an identity (ErrNoIdentity).
 //
 // # What is not checked
 //
