@@ -23,7 +23,8 @@ const (
 	// retries.
 	KindUnauthorized Kind = "Unauthorized"
 	// KindForbidden: the client group belongs to another user, or a
-	// client of the push belongs to another group. 403. Nothing is
+	// client of the push belongs to another group. 403, with one body
+	// whatever the reason (the details go to OnError only). Nothing is
 	// applied.
 	KindForbidden Kind = "Forbidden"
 	// KindPayloadTooLarge: the body is over Options.MaxPayloadBytes. 413;
@@ -156,6 +157,11 @@ func (k Kind) defaultStatus() int {
 // ErrForbiddenGroup is the error of a KindForbidden SyncServerError for a
 // client group owned by another user.
 var ErrForbiddenGroup = errors.New("the client group belongs to another user")
+
+// forbiddenMessage is the message of every 403 body: the same whichever
+// of the request's ids belongs to someone else, and whether or not it
+// exists.
+const forbiddenMessage = "the client group, or a client of the request, belongs to another user or group"
 
 // ErrForeignClient is the error of a KindForbidden SyncServerError for a
 // client that belongs to another client group.
