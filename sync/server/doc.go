@@ -160,10 +160,13 @@
 // so a cookie can never name another snapshot's record, even after a
 // database restore reissues an order. (A client that forges a cookie
 // above the counter gets a lower one back, which its Replicache client
-// ignores: only the forger is hurt.) A counter that a client raised past
+// refuses: only the forger is hurt.) A counter that a client raised past
 // 2^52 under an older plasma (which caught up to numeric client cookies)
-// is recovered at the next pull: it restarts above the largest stored
-// order below 2^52 and the raised CVRs are dropped.
+// is recovered at the next pull that stores a CVR: it restarts above the
+// largest stored order below 2^52, and the raised CVRs are dropped.
+// Clients that pulled between the raise and the recovery hold a raised
+// cookie; their next pull is a reset under a lower cookie, which their
+// Replicache client refuses, until they start a new client group.
 //
 // # Hostile input
 //

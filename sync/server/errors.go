@@ -14,9 +14,12 @@ type Kind string
 // The kinds of SyncServerError, with the HTTP status the handler answers.
 const (
 	// KindBadRequest: the body is not a valid push or pull (not JSON, a
-	// field missing or of the wrong type, an empty id, a mutation id below
-	// 1), or the method is not POST. 400 (405 for the method). Nothing is
-	// applied.
+	// field missing or of the wrong type, an empty id or one with NUL, a
+	// mutation id below 1, a value that is no cookie), an id is over
+	// Options.MaxIDBytes, a mutation's arguments are nested deeper than
+	// Options.MaxArgsDepth, the method is not POST, or the body did not
+	// arrive before the server's read timeout. 400 (405 for the method,
+	// 408 for the timeout). Nothing is applied.
 	KindBadRequest Kind = "BadRequest"
 	// KindUnauthorized: Options.Auth refused the request, or returned no
 	// user id. 401: the Replicache client asks the app for new auth and
