@@ -416,8 +416,8 @@ func (h *Handler[Ctx]) touchCVR(ctx context.Context, group string, c protocol.Co
 
 // maxHonestOrder bounds the orders the counter reaches by honest use: a
 // new view record a microsecond would take 142 years to pass it. A counter
-// above it was raised by a client's cookie (plasma before issue 14 caught
-// up to the order a client sent) and is recovered.
+// above it was raised by a client's cookie (an older plasma caught up to
+// the order a client sent) and is recovered.
 const maxHonestOrder = protocol.MaxSafeOrder / 2
 
 // nextOrder takes the next value of the global cookie order counter. It
@@ -456,9 +456,9 @@ RETURNING "value"`, []any{orderCounter}, &order)
 
 // recoverOrder brings back a counter a client's cookie raised past
 // maxHonestOrder, to the largest honest order of a stored view record,
-// and drops the records of the raised orders: only the client that sent
-// the cookie, or one that pulled right after it, holds one, and its next
-// pull is a reset.
+// and drops the records of the raised orders, which no later order could
+// outrank: the clients holding them (the one that sent the cookie, and
+// any that pulled after it under the older plasma) get a reset.
 func recoverOrder(ctx context.Context, db *orm.DB) error {
 	if _, err := db.Exec(ctx, `UPDATE "`+CountersTable+`" SET "value" = (SELECT COALESCE(MAX("ord"), 0) FROM "`+CVRsTable+`" WHERE "ord" <= ?)
 WHERE "name" = ? AND "value" > ?`, int64(maxHonestOrder), orderCounter, int64(maxHonestOrder)); err != nil {
