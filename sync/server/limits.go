@@ -30,8 +30,8 @@ func (h *Handler[Ctx]) checkPush(req *protocol.PushRequest) error {
 		return err
 	}
 	for i, m := range req.Mutations {
-		if err := h.checkID(fmt.Sprintf("mutations[%d].clientID", i), m.ClientID); err != nil {
-			return err
+		if len(m.ClientID) > h.opts.MaxIDBytes { // the field name is only built for the error
+			return h.checkID(fmt.Sprintf("mutations[%d].clientID", i), m.ClientID)
 		}
 		if d, _ := protocol.ScanJSON(m.Args); d > h.opts.MaxArgsDepth {
 			return fmt.Errorf("mutations[%d].args nested %d deep, over the limit of %d", i, d, h.opts.MaxArgsDepth)
