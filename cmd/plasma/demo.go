@@ -127,11 +127,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  cors: %s\n", strings.Join(origins, ", "))
 	}
 
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// Read, write and idle timeouts and a header cap: a client sending a
+	// body slowly is cut off (server.DefaultReadTimeout).
+	srv := server.HTTPServer(mux)
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -21,6 +21,12 @@ var ErrUnknownMutator = errors.New("unknown mutator")
 // ErrInvalidArgs is matched (errors.Is) by every *ArgsError.
 var ErrInvalidArgs = errors.New("invalid mutator arguments")
 
+// ErrIllFormedString is the error of the *ArgsError for arguments holding
+// a string that is not well-formed Unicode: invalid UTF-8, or an escaped
+// lone surrogate ("\ud800"). Decoding would silently turn it into U+FFFD,
+// so it could not round-trip; Set.Run refuses it instead.
+var ErrIllFormedString = errors.New("a string is not well-formed Unicode (invalid UTF-8 or a lone surrogate)")
+
 // Error is a permanent mutator failure, naming the mutator. Its Err is
 // what the mutator returned (an *AuthorizationError of row auth, an
 // orm.QueryError, an application error ...), an *ArgsError, a *PanicError

@@ -2,7 +2,8 @@
 // the database on behalf of a client. The same mutators run on the sync
 // server (sync/server), which applies the mutations clients push, in
 // backend jobs (Invoke), and on the Go client against its local replica.
-// The package depends only on orm, so both sides can import it.
+// The package depends only on orm and sync/protocol, so both sides can
+// import it.
 //
 //	type CreateTodo struct {
 //		ID, ListID, Title string
@@ -29,6 +30,12 @@
 // mutator's argument type A with unknown fields refused; a body that does
 // not fit A, and a Validate method (on A or *A) that fails, make an
 // *ArgsError (errors.Is ErrInvalidArgs). An argument error is permanent.
+// Set.Run refuses, before any mutator sees them, arguments holding a
+// string that is not well-formed Unicode — invalid UTF-8, or an escaped
+// lone surrogate such as "\ud800" — since Go strings, and the databases,
+// cannot carry it unchanged (ErrIllFormedString). NUL characters are
+// well-formed: SQLite stores them, PostgreSQL's TEXT refuses them, which
+// fails the mutation there.
 //
 // # Errors: permanent or temporary
 //
@@ -54,6 +61,7 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/sync/protocol"
 )
 
 // Call is what a mutator is called with besides its context and
@@ -238,6 +246,9 @@ func (s Set[Ctx]) Run(ctx context.Context, name string, call Call[Ctx], args jso
 	m := s[name]
 	if m == nil {
 		return &Error{Mutator: name, Err: ErrUnknownMutator}
+	}
+	if _, ok := protocol.ScanJSON(args); !ok {
+		return wrap(name, &ArgsError{Err: ErrIllFormedString})
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -189,3 +189,30 @@ func TestInvoke(t *testing.T) {
 		}
 	}
 }
+
+// Arguments that would not round-trip are refused before the mutator
+// runs: encoding/json would turn them into U+FFFD silently.
+func TestRunRefusesIllFormedStrings(t *testing.T) {
+	var got []string
+	set := mutator.Set[struct{}]{"m": mutator.New(func(_ context.Context, _ mutator.Call[struct{}], a args) error {
+		got = append(got, a.Title)
+		return nil
+	})}
+	for _, raw := range []string{`{"title":"\ud800"}`, `{"title":"x\udfffy"}`, "{\"title\":\"\xff\"}", `{"title":"\ud800\u0041"}`} {
+		err := set.Run(context.Background(), "m", mutator.Call[struct{}]{}, json.RawMessage(raw))
+		if !errors.Is(err, mutator.ErrInvalidArgs) || !errors.Is(err, mutator.ErrIllFormedString) || mutator.IsTemporary(err) {
+			t.Errorf("%q: %v", raw, err)
+		}
+	}
+	if len(got) != 0 {
+		t.Fatalf("the mutator ran with %q", got)
+	}
+	for _, raw := range []string{`{"title":"\ud83d\ude00"}`, `{"title":"a\u0000b"}`, `{"title":"é"}`} {
+		if err := set.Run(context.Background(), "m", mutator.Call[struct{}]{}, json.RawMessage(raw)); err != nil {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+	if fmt.Sprintf("%q", got) != `["😀" "a\x00b" "é"]` {
+		t.Fatalf("got %q", got)
+	}
+}

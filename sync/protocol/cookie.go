@@ -46,7 +46,7 @@ func (c Cookie) JSON() json.RawMessage { return c.AppendJSON(nil) }
 
 // ParseCookie recognises a plasma cookie: a JSON object with exactly an
 // integer "order" from 1 to MaxSafeOrder and a non-empty "cvr" string of
-// at most 64 bytes. Anything else — null, a number, a string, another
+// at most 64 printable ASCII characters. Anything else — null, a number, a string, another
 // server's cookie, invalid JSON — returns false; it is never an error.
 func ParseCookie(raw json.RawMessage) (Cookie, bool) {
 	raw = bytes.TrimSpace(raw)
@@ -62,16 +62,30 @@ func ParseCookie(raw json.RawMessage) (Cookie, bool) {
 		return Cookie{}, false
 	}
 	if bytes.Equal(fields["cvr"], []byte("null")) || json.Unmarshal(fields["cvr"], &c.CVR) != nil ||
-		c.CVR == "" || len(c.CVR) > maxCVRBytes {
+		c.CVR == "" || len(c.CVR) > maxCVRBytes || !printable(c.CVR) {
 		return Cookie{}, false
 	}
 	return c, true
 }
 
+// printable reports whether s is printable ASCII: a CVR id the server
+// issued, never text a database could refuse (NUL) or mangle.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // CookieOrder returns the order of any client cookie as an integer no
 // smaller than it, when the order is a number: a cookie that is a number,
-// or an object whose "order" is a number. A server that answers with an
-// order above it is sure to be "greater" for the client. It returns false
+// or an object whose "order" is a number. A response with an order above
+// it is sure to be "greater" for the client. (plasma's server never
+// raises its own counter to a client's order: a client could then
+// exhaust it. A cookie it did not issue is answered as null.) It returns
+// false
 // for null, strings (a string order cannot be outranked by a number),
 // negative or non-finite numbers, orders above MaxSafeOrder, and
 // anything that is not JSON.

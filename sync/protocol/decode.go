@@ -157,9 +157,11 @@ func DecodePush(data []byte) (*PushRequest, error) {
 
 // DecodePull decodes and checks a pull body. It returns a *VersionError
 // for a pullVersion other than 1 and a *DecodeError for anything else
-// that is wrong. The cookie may be any JSON value: it is checked by
-// whoever interprets it (ParseCookie), and a cookie it does not recognise
-// is not an error.
+// that is wrong, including a cookie that is not one of the shapes the
+// Replicache client sends (null, a number, a string, or an object whose
+// "order" is a number or a string; see ErrBadCookie). Which cookies name
+// a stored view is for whoever interprets them (ParseCookie): a
+// well-shaped cookie it does not recognise is not an error.
 func DecodePull(data []byte) (*PullRequest, error) {
 	var raw rawPull
 	if err := decodeVersioned(data, &raw, &raw.PullVersion, "pullVersion", VersionTypePull); err != nil {
@@ -172,6 +174,9 @@ func DecodePull(data []byte) (*PullRequest, error) {
 	}
 	if raw.Cookie == nil {
 		return nil, malformed("cookie", "missing; want null or the cookie of the last pull")
+	}
+	if _, err := cookieValue(raw.Cookie); err != nil {
+		return nil, malformed("cookie", "%.40s is not a cookie: want null, a number, a string or an object with a number or string \"order\"", raw.Cookie)
 	}
 	req.Cookie = raw.Cookie
 	return req, nil
@@ -238,8 +243,9 @@ func checkVersion(field string, vt VersionType, raw json.RawMessage) error {
 	return nil
 }
 
-// str checks a string field: present, non-null, valid UTF-8, at most
-// MaxIDBytes, and not empty unless allowed.
+// str checks a string field: present, non-null, valid UTF-8 without NUL
+// (PostgreSQL's TEXT cannot hold it), at most MaxIDBytes, and not empty
+// unless allowed.
 func str(field string, p *string, emptyOK bool) (string, error) {
 	switch {
 	case p == nil:
@@ -250,6 +256,8 @@ func str(field string, p *string, emptyOK bool) (string, error) {
 		return "", malformed(field, "%d bytes, over the limit of %d", len(*p), MaxIDBytes)
 	case !utf8.ValidString(*p):
 		return "", malformed(field, "not valid UTF-8")
+	case strings.IndexByte(*p, 0) >= 0:
+		return "", malformed(field, "holds a NUL character")
 	}
 	return *p, nil
 }

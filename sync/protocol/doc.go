@@ -40,8 +40,9 @@
 // {"order":<integer>,"cvr":"<id>"}: Order is a global, monotonic counter
 // and CVR names the server-side client view record the response was
 // computed from (see package sync/server). ParseCookie recognises it; any
-// other cookie a client sends — null, a number, a string, another
-// server's object — is not an error, it simply names no stored view.
-// CookieOrder extracts the numeric order of any cookie, so a server can
-// answer with a strictly greater one.
+// other well-shaped cookie a client sends — null, a number, a string,
+// another server's object — is not an error, it simply names no stored
+// view. A value of another shape (an array, true, an object without a
+// number or string "order") makes DecodePull fail. CookieOrder extracts
+// the numeric order of any cookie.
 package protocol

@@ -176,3 +176,59 @@ func TestCookies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestScanJSON(t *testing.T) {
+	cases := []struct {
+		raw   string
+		depth int
+		ok    bool
+	}{
+		{`1`, 0, true}, {`"x"`, 0, true}, {`{}`, 1, true}, {`[1,[2,{"a":[3]}]]`, 4, true},
+		{`"[[[{"`, 0, true}, {`{"a\"]]":"}"}`, 1, true}, {`"\\"`, 0, true}, {`["\\\"["]`, 1, true},
+		{`"\ud83d\ude00"`, 0, true}, {`"\uD83D\uDE00"`, 0, true}, {`"\u00e9 é 😀"`, 0, true}, {`"\u0000"`, 0, true},
+		{`"\ud800"`, 0, false}, {`"\udc00"`, 0, false}, {`"\ud800\u0041"`, 0, false}, {`"\ud800\ud800"`, 0, false},
+		{`"\ud800x"`, 0, false}, {`{"k":["\udfff"]}`, 2, false}, {"\"\xff\"", 0, false}, {"[\"\xed\xa0\x80\"]", 1, false},
+	}
+	for _, c := range cases {
+		d, ok := protocol.ScanJSON([]byte(c.raw))
+		if d != c.depth || ok != c.ok {
+			t.Errorf("ScanJSON(%q) = %d, %v; want %d, %v", c.raw, d, ok, c.depth, c.ok)
+		}
+	}
+	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	if d, ok := protocol.ScanJSON([]byte(deep)); d != 10000 || !ok {
+		t.Errorf("deep: %d %v", d, ok)
+	}
+}
+
+func TestDecodePullRefusesBadCookies(t *testing.T) {
+	body := func(cookie string) []byte {
+		return []byte(`{"pullVersion":1,"schemaVersion":"1","profileID":"p","clientGroupID":"g","cookie":` + cookie + `}`)
+	}
+	for _, ck := range []string{`null`, `7`, `9007199254740991`, `1e300`, `"zzzz"`, `{"order":9007199254740991}`, `{"order":"x","cvr":1}`, `{"order":1,"cvr":"a"}`} {
+		if _, err := protocol.DecodePull(body(ck)); err != nil {
+			t.Errorf("cookie %s: %v", ck, err)
+		}
+	}
+	for _, ck := range []string{`[1]`, `true`, `false`, `{}`, `{"order":null}`, `{"order":[1]}`, `{"cvr":"a"}`, `1e400`} {
+		_, err := protocol.DecodePull(body(ck))
+		var de *protocol.DecodeError
+		if !errors.As(err, &de) || de.Field != "cookie" {
+			t.Errorf("cookie %s: %v; want a DecodeError of field cookie", ck, err)
+		}
+	}
+}
+
+func TestIDsRefuseNUL(t *testing.T) {
+	if _, err := protocol.DecodePull([]byte(`{"pullVersion":1,"schemaVersion":"1","profileID":"p","clientGroupID":"g\u0000","cookie":null}`)); !errors.Is(err, protocol.ErrMalformed) {
+		t.Errorf("group with NUL: %v", err)
+	}
+	if _, err := protocol.DecodePush([]byte(`{"pushVersion":1,"schemaVersion":"1","profileID":"p","clientGroupID":"g","mutations":[{"clientID":"c\u0000","id":1,"name":"m","args":{},"timestamp":1}]}`)); !errors.Is(err, protocol.ErrMalformed) {
+		t.Errorf("client with NUL: %v", err)
+	}
+	for _, raw := range []string{`{"order":1,"cvr":"a\u0000"}`, `{"order":1,"cvr":"\u00e9"}`, `{"order":1,"cvr":"a\nb"}`} {
+		if _, ok := protocol.ParseCookie(json.RawMessage(raw)); ok {
+			t.Errorf("ParseCookie(%s) accepted", raw)
+		}
+	}
+}

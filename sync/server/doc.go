@@ -6,7 +6,10 @@
 //	h, err := server.NewHandler(server.Options[User]{
 //		Schema: app.Schema, DB: db, Mutators: app.Mutators, Auth: auth,
 //	})
-//	http.Handle("/sync/", h) // POST /sync/push, POST /sync/pull
+//	mux.Handle("/sync/", h) // POST /sync/push, POST /sync/pull
+//	srv := server.HTTPServer(mux) // read, write and idle timeouts, a header cap
+//	srv.Addr = ":8080"
+//	err = srv.ListenAndServe()
 //
 // NewHandler installs row auth and the change log on Options.DB (see
 // package serverdb) and creates the tables it needs. Every request is
@@ -21,12 +24,14 @@
 // refuses, before applying anything: an unauthenticated request (401), a
 // body over Options.MaxPayloadBytes (413, not read past the limit), a
 // malformed body (400), more than Options.MaxMutationsPerPush mutations
-// (400), a schema version other than the schema's (409, or 200 with
+// (400), an id over Options.MaxIDBytes or arguments nested deeper than
+// Options.MaxArgsDepth (400), a schema version other than the schema's (409, or 200 with
 // Options.SchemaVersionMismatchStatus; the body is
 // {"error":"VersionNotSupported","versionType":"schema"}), a pushVersion
 // other than 1 (200 with versionType "push", which makes the client ask
 // for an update), a client group bound to another user, and a client that
-// belongs to another group (403).
+// belongs to another group (403, with one body for both, whether or not
+// the id exists, so that it is no oracle of other users' ids).
 //
 // Then the mutations are processed in order, in one database transaction
 // per push (Options.MutationsPerTransaction can split a push into several
@@ -106,11 +111,16 @@
 //
 // A pull, for a group and a cookie:
 //
-//  1. Refuses a group bound to another user (403).
+//  1. Refuses a group bound to another user (403), and binds a group no
+//     user holds yet to the pulling user: the first authenticated pull,
+//     push or WebSocket connection makes a group its user's for good.
+//     The owner is read first, so only a group's first pull writes.
 //  2. Finds the CVR the cookie names (its "cvr" id, in this group, for
 //     this user). A cookie that names none — null, another server's
-//     cookie, another group's (a forked tab), a pruned one — means a
-//     reset: the response starts with a clear and puts every visible row.
+//     cookie, another group's (a forked tab), a pruned one, a forged one —
+//     means a reset: the response starts with a clear and puts every
+//     visible row. A value that is no cookie at all (an array, true, an
+//     object without a number or string "order") is refused with 400.
 //  3. Fast path: if the change-log heads of the watched regions (read
 //     first; changelog.Head), the group's lastMutationIDs and the
 //     fingerprint of schema and identity are what the CVR recorded,
@@ -132,23 +142,51 @@
 //     Options.KeepCVRs, so that a client whose last response was lost, or
 //     another tab of the group with an older cookie, still gets a diff.
 //
-// Pulls never write client or group records (pushes create them); a pull
-// for a group that does not exist yet is a reset and stores a CVR.
+// Pulls never write client records (pushes create them); a pull for a
+// group that does not exist yet binds it, is a reset and stores a CVR.
 //
 // # Cookies
 //
 // The cookie is {"order":<integer>,"cvr":"<id>"} (protocol.Cookie). The
-// order comes from one counter in the database (CountersTable), bumped
-// only when a pull stores a new CVR, and always to more than the order of
-// the cookie it answers if that is a number (protocol.CookieOrder). So:
-// a response that changes anything has a strictly greater cookie; one
-// that changes nothing has the equal cookie; and orders are monotonic
-// across client groups, users and server instances — which is what a
-// Replicache tab forking another group's snapshot, cookie included,
-// needs. The cvr id is random, so a cookie can never name another
-// snapshot's record, even after a database restore reissues an order.
-// (A client cookie with a string order cannot be outranked by a number;
-// plasma never issues one.)
+// order comes from one counter in the database (CountersTable), bumped by
+// one only when a pull stores a new CVR. A client's cookie never moves it:
+// the counter is global and only grows, so the next order is above every
+// order this database issued, to any group — the cookie a pull answers, a
+// forked tab's cookie from another group of the user — and a cookie it
+// did not issue is answered as null. So: a response that changes
+// anything has a strictly greater cookie; one that changes nothing has
+// the equal cookie; and orders are monotonic across client groups, users
+// and server instances, whatever any client sends. The cvr id is random,
+// so a cookie can never name another snapshot's record, even after a
+// database restore reissues an order. (A client that forges a cookie
+// above the counter gets a lower one back, which its Replicache client
+// refuses: only the forger is hurt.) A counter that a client raised past
+// 2^52 under an older plasma (which caught up to numeric client cookies)
+// is recovered at the next pull that stores a CVR: it restarts above the
+// largest stored order below 2^52, and the raised CVRs are dropped.
+// Clients that pulled between the raise and the recovery hold a raised
+// cookie; their next pull is a reset under a lower cookie, which their
+// Replicache client refuses, until they start a new client group.
+//
+// # Hostile input
+//
+// No request makes the handler answer 5xx because of what it carries.
+// Ids with NUL are malformed (PostgreSQL's TEXT cannot hold NUL); mutation
+// arguments with a string that is not well-formed Unicode (invalid UTF-8,
+// an escaped lone surrogate) fail the mutation with
+// mutator.ErrIllFormedString, since they could not round-trip; a NUL in
+// an argument string round-trips on SQLite and fails the mutation on
+// PostgreSQL. Bodies are read through http.MaxBytesReader into a buffer
+// that grows as bytes arrive; a body cut off by the server's ReadTimeout
+// is answered 408. Serve the handler with HTTPServer's settings (or your
+// own ReadTimeout, WriteTimeout, IdleTimeout and MaxHeaderBytes) so that a
+// slow client cannot hold a connection.
+//
+// On SQLite, which has one writer at a time, the handler's write
+// transactions (push batches, CVRs, group binding, Invoke) take turns in
+// the process, in order, instead of spinning in SQLite's busy handler,
+// where under load some would wait past busy_timeout and fail. Writers
+// outside the handler still meet busy_timeout.
 //
 // # Conflicts: TableOptions.ResolveConflict
 //

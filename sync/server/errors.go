@@ -14,16 +14,20 @@ type Kind string
 // The kinds of SyncServerError, with the HTTP status the handler answers.
 const (
 	// KindBadRequest: the body is not a valid push or pull (not JSON, a
-	// field missing or of the wrong type, an empty id, a mutation id below
-	// 1), or the method is not POST. 400 (405 for the method). Nothing is
-	// applied.
+	// field missing or of the wrong type, an empty id or one with NUL, a
+	// mutation id below 1, a value that is no cookie), an id is over
+	// Options.MaxIDBytes, a mutation's arguments are nested deeper than
+	// Options.MaxArgsDepth, the method is not POST, or the body did not
+	// arrive before the server's read timeout. 400 (405 for the method,
+	// 408 for the timeout). Nothing is applied.
 	KindBadRequest Kind = "BadRequest"
 	// KindUnauthorized: Options.Auth refused the request, or returned no
 	// user id. 401: the Replicache client asks the app for new auth and
 	// retries.
 	KindUnauthorized Kind = "Unauthorized"
 	// KindForbidden: the client group belongs to another user, or a
-	// client of the push belongs to another group. 403. Nothing is
+	// client of the push belongs to another group. 403, with one body
+	// whatever the reason (the details go to OnError only). Nothing is
 	// applied.
 	KindForbidden Kind = "Forbidden"
 	// KindPayloadTooLarge: the body is over Options.MaxPayloadBytes. 413;
@@ -156,6 +160,11 @@ func (k Kind) defaultStatus() int {
 // ErrForbiddenGroup is the error of a KindForbidden SyncServerError for a
 // client group owned by another user.
 var ErrForbiddenGroup = errors.New("the client group belongs to another user")
+
+// forbiddenMessage is the message of every 403 body: the same whichever
+// of the request's ids belongs to someone else, and whether or not it
+// exists.
+const forbiddenMessage = "the client group, or a client of the request, belongs to another user or group"
 
 // ErrForeignClient is the error of a KindForbidden SyncServerError for a
 // client that belongs to another client group.

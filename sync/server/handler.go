@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -41,6 +43,9 @@ type Handler[Ctx any] struct {
 	cors      map[string]bool
 	corsAny   bool
 	bg        *background
+	// writes is held around every write transaction on SQLite (nil on
+	// PostgreSQL): see lockWrites.
+	writes chan struct{}
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
@@ -71,6 +76,12 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	}
 	if opts.MaxPayloadBytes <= 0 {
 		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if opts.MaxIDBytes <= 0 {
+		opts.MaxIDBytes = DefaultMaxIDBytes
+	}
+	if opts.MaxArgsDepth <= 0 {
+		opts.MaxArgsDepth = DefaultMaxArgsDepth
 	}
 	if opts.MutationsPerTransaction <= 0 {
 		opts.MutationsPerTransaction = opts.MaxMutationsPerPush
@@ -107,6 +118,8 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	h.postgres = opts.DB.Dialect().Name() == "postgres"
 	if h.postgres {
 		h.forUpdate = " FOR UPDATE"
+	} else {
+		h.writes = make(chan struct{}, 1)
 	}
 	if b, ok := opts.DB.Executor().(dialect.Beginner); ok {
 		h.begin = b
@@ -172,7 +185,7 @@ func (h *Handler[Ctx]) DB() *orm.DB { return h.db }
 // clients learn about the change. ctx must carry an identity
 // (rowauth.WithIdentity) or be trusted (rowauth.AsSystem).
 func (h *Handler[Ctx]) Invoke(ctx context.Context, name string, appCtx Ctx, args any) error {
-	err := mutator.Invoke(ctx, h.opts.Mutators, name, h.db, appCtx, args)
+	err := h.writing(ctx, func() error { return mutator.Invoke(ctx, h.opts.Mutators, name, h.db, appCtx, args) })
 	if err != nil {
 		return err
 	}
@@ -293,7 +306,10 @@ func (h *Handler[Ctx]) corsHeaders(w http.ResponseWriter, r *http.Request) bool 
 }
 
 // readBody reads the request body, refusing it (413) past
-// MaxPayloadBytes without reading further.
+// MaxPayloadBytes without reading further. The buffer grows as bytes
+// arrive: Content-Length only refuses a body early, it never sizes a
+// buffer, since a client may announce a megabyte and send ten bytes.
+// A body cut off by the server's ReadTimeout answers 408.
 func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *SyncServerError) {
 	max := h.opts.MaxPayloadBytes
 	tooLarge := func(n int64) *SyncServerError {
@@ -303,20 +319,49 @@ func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte,
 	if r.ContentLength > max {
 		return nil, tooLarge(r.ContentLength)
 	}
-	size := int64(512)
-	if r.ContentLength > 0 {
-		size = r.ContentLength + 1
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, max+1)))
+	var buf bytes.Buffer
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, tooLarge(max + 1)
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+			return nil, &SyncServerError{Kind: KindBadRequest, Status: http.StatusRequestTimeout,
+				Err: fmt.Errorf("reading the body: the client sent %d bytes before the server's read timeout", buf.Len())}
 		}
 		return nil, &SyncServerError{Kind: KindBadRequest, Err: fmt.Errorf("reading the body: %w", err)}
 	}
 	return buf.Bytes(), nil
+}
+
+// lockWrites waits for the handler's write turn on SQLite, which has one
+// writer at a time: requests queue here, in order, instead of spinning
+// in SQLite's busy handler, where under load some would wait past
+// busy_timeout and fail. It returns the function that ends the turn. On
+// PostgreSQL it returns at once: its row locks order the writers.
+func (h *Handler[Ctx]) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if h.writes == nil {
+		return func() {}, nil
+	}
+	select {
+	case h.writes <- struct{}{}:
+		return func() { <-h.writes }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// writing runs fn, a write transaction, in the handler's write turn
+// (lockWrites).
+func (h *Handler[Ctx]) writing(ctx context.Context, fn func() error) error {
+	unlock, err := h.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
 }
 
 // errorBody is the JSON body of a failed request. Clients only act on
@@ -333,6 +378,10 @@ func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *SyncS
 	switch e.Kind {
 	case KindInternal, KindUnavailable:
 		// no details: they may reveal the database's internals
+	case KindForbidden:
+		// One body for a group and a client of another owner, whether
+		// or not it exists: no oracle of other users' ids.
+		body.Message = forbiddenMessage
 	default:
 		if e.Err != nil {
 			body.Message = e.Err.Error()

@@ -19,6 +19,16 @@ const (
 	DefaultBackgroundQueue     = 256
 )
 
+// The defaults of the request limits of Options (MaxIDBytes,
+// MaxArgsDepth).
+const (
+	// DefaultMaxIDBytes caps clientGroupID, profileID and clientID.
+	DefaultMaxIDBytes = 128
+	// DefaultMaxArgsDepth caps the JSON nesting depth of a mutation's
+	// arguments.
+	DefaultMaxArgsDepth = 64
+)
+
 // Options configures a Handler. Schema, DB, Mutators and Auth are
 // required.
 type Options[Ctx any] struct {
@@ -71,6 +81,16 @@ type Options[Ctx any] struct {
 	// MaxPayloadBytes caps a request body; a larger one is refused with
 	// 413 and is not read past the cap. Default 1 MiB.
 	MaxPayloadBytes int64
+
+	// MaxIDBytes caps the length, in bytes, of a request's clientGroupID
+	// and profileID and of each mutation's clientID: a longer one is
+	// refused with 400 and nothing is applied. Default 128
+	// (DefaultMaxIDBytes); Replicache's ids are about 20 bytes.
+	MaxIDBytes int
+	// MaxArgsDepth caps the JSON nesting depth of a mutation's arguments
+	// (1 for {"a":1}): a push with deeper arguments is refused with 400
+	// and nothing of it is applied. Default 64 (DefaultMaxArgsDepth).
+	MaxArgsDepth int
 	// MutationsPerTransaction is how many consecutive mutations of a push
 	// share one database transaction. Default: all of them, so a push
 	// commits once (on SQLite each commit is a disk sync; a push of 100

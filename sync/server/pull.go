@@ -78,18 +78,22 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 // computePull answers a pull: the JSON response, or the kind of error.
 func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, req *protocol.PullRequest) ([]byte, Kind, error) {
 	group := req.ClientGroupID
-	owner, found, err := GroupOwner(ctx, h.base, group)
-	if err != nil {
-		return nil, internal(err), err
+	if err := h.checkIDs(group, req.ProfileID); err != nil {
+		return nil, KindBadRequest, err
 	}
-	if found && owner != ident.UserID {
-		return nil, KindForbidden, fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)
+	if kind, err := h.bindPull(ctx, group, ident.UserID); err != nil {
+		return nil, kind, err
 	}
 	fp := h.fingerprint(ident)
 	heads, err := h.heads(ctx)
 	if err != nil {
 		return nil, internal(err), err
 	}
+	// Only a cookie this server issued to this group and user names a
+	// view (loadCVR checks both); any other cookie is answered as null,
+	// with a reset. Its order is never used: the counter is global and
+	// only grows, so the next order outranks every order it issued,
+	// whichever group it went to (a forked tab's cookie included).
 	var prev *cvr
 	if c, ok := protocol.ParseCookie(req.Cookie); ok {
 		if prev, err = h.loadCVR(ctx, group, ident.UserID, c); err != nil {
@@ -162,9 +166,8 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	}
 	entries = encodeEntries(snap)
 
-	clientOrder, _ := protocol.CookieOrder(req.Cookie)
 	meta := cvrMeta{Heads: heads, LMIDs: snap.lmids, FP: fp}
-	cookie, err := h.storeCVR(ctx, group, ident.UserID, clientOrder, meta, entries)
+	cookie, err := h.storeCVR(ctx, group, ident.UserID, meta, entries)
 	if err != nil {
 		return nil, internal(err), err
 	}
@@ -404,29 +407,65 @@ func (h *Handler[Ctx]) touchCVR(ctx context.Context, group string, c protocol.Co
 	if err != nil {
 		return err
 	}
-	_, err = h.base.Exec(ctx, `UPDATE "`+CVRsTable+`" SET "meta" = ? WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
-		string(b), group, c.Order, c.CVR)
-	return err
+	return h.writing(ctx, func() error {
+		_, err := h.base.Exec(ctx, `UPDATE "`+CVRsTable+`" SET "meta" = ? WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
+			string(b), group, c.Order, c.CVR)
+		return err
+	})
 }
 
-// nextOrder takes the next value of the global cookie order counter,
-// above clientOrder too, so that a response always outranks the cookie
-// it answers, whichever group or server that cookie came from.
-func nextOrder(ctx context.Context, db *orm.DB, clientOrder int64) (int64, error) {
+// maxHonestOrder bounds the orders the counter reaches by honest use: a
+// new view record a microsecond would take 142 years to pass it. A counter
+// above it was raised by a client's cookie (an older plasma caught up to
+// the order a client sent) and is recovered.
+const maxHonestOrder = protocol.MaxSafeOrder / 2
+
+// nextOrder takes the next value of the global cookie order counter. It
+// is global, and only ever grows, so the order outranks every cookie this
+// database issued, to any group. Clients' cookies never move it.
+func nextOrder(ctx context.Context, db *orm.DB) (int64, error) {
+	order, err := bumpOrder(ctx, db)
+	if err != nil || order <= maxHonestOrder {
+		return order, err
+	}
+	if err := recoverOrder(ctx, db); err != nil {
+		return 0, err
+	}
+	if order, err = bumpOrder(ctx, db); err != nil {
+		return 0, err
+	}
+	if order > maxHonestOrder {
+		return 0, fmt.Errorf("plasma: sync: the cookie order counter is at %d after its recovery", order)
+	}
+	return order, nil
+}
+
+func bumpOrder(ctx context.Context, db *orm.DB) (int64, error) {
 	var order int64
-	found, err := queryRow(ctx, db, `INSERT INTO "`+CountersTable+`" ("name", "value") VALUES (?, ?)
-ON CONFLICT ("name") DO UPDATE SET "value" = CASE WHEN "`+CountersTable+`"."value" >= ? THEN "`+CountersTable+`"."value" + 1 ELSE ? END
-RETURNING "value"`, []any{orderCounter, clientOrder + 1, clientOrder, clientOrder + 1}, &order)
+	found, err := queryRow(ctx, db, `INSERT INTO "`+CountersTable+`" ("name", "value") VALUES (?, 1)
+ON CONFLICT ("name") DO UPDATE SET "value" = "`+CountersTable+`"."value" + 1
+RETURNING "value"`, []any{orderCounter}, &order)
 	if err != nil {
 		return 0, err
 	}
 	if !found {
 		return 0, errors.New("plasma: sync: the cookie order counter returned no row")
 	}
-	if order > protocol.MaxSafeOrder {
-		return 0, fmt.Errorf("plasma: sync: the cookie order counter passed %d", int64(protocol.MaxSafeOrder))
-	}
 	return order, nil
+}
+
+// recoverOrder brings back a counter a client's cookie raised past
+// maxHonestOrder, to the largest honest order of a stored view record,
+// and drops the records of the raised orders, which no later order could
+// outrank: the clients holding them (the one that sent the cookie, and
+// any that pulled after it under the older plasma) get a reset.
+func recoverOrder(ctx context.Context, db *orm.DB) error {
+	if _, err := db.Exec(ctx, `UPDATE "`+CountersTable+`" SET "value" = (SELECT COALESCE(MAX("ord"), 0) FROM "`+CVRsTable+`" WHERE "ord" <= ?)
+WHERE "name" = ? AND "value" > ?`, int64(maxHonestOrder), orderCounter, int64(maxHonestOrder)); err != nil {
+		return err
+	}
+	_, err := db.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "ord" > ?`, int64(maxHonestOrder))
+	return err
 }
 
 // storeCVR takes a new cookie order, stores a new view record under it
@@ -434,21 +473,26 @@ RETURNING "value"`, []any{orderCounter, clientOrder + 1, clientOrder, clientOrde
 // PostgreSQL the counter is bumped in a statement of its own, so its row
 // lock is held only for that statement; gaps in the orders are harmless.
 // SQLite has one writer at a time anyway: one transaction does it all.
-func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, clientOrder int64, meta cvrMeta, entries []byte) (protocol.Cookie, error) {
+func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta cvrMeta, entries []byte) (protocol.Cookie, error) {
 	b, err := json.Marshal(meta)
 	if err != nil {
 		return protocol.Cookie{}, err
 	}
 	c := protocol.Cookie{CVR: newCVRID()}
 	if h.postgres {
-		if c.Order, err = nextOrder(ctx, h.base, clientOrder); err != nil {
+		if c.Order, err = nextOrder(ctx, h.base); err != nil {
 			return c, err
 		}
 	}
+	unlock, err := h.lockWrites(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer unlock()
 	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
 		if !h.postgres {
 			var err error
-			if c.Order, err = nextOrder(ctx, tx.DB, clientOrder); err != nil {
+			if c.Order, err = nextOrder(ctx, tx.DB); err != nil {
 				return err
 			}
 		}

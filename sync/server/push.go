@@ -65,6 +65,10 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		failWith(KindTooManyMutations, fmt.Errorf("%d mutations, over the limit of %d", n, h.opts.MaxMutationsPerPush))
 		return
 	}
+	if err := h.checkPush(req); err != nil {
+		failWith(KindBadRequest, err)
+		return
+	}
 	if err := h.precheck(ctx, req, ident.UserID); err != nil {
 		var fe *errForbidden
 		if errors.As(err, &fe) {
@@ -244,7 +248,9 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 	plan := &batchPlan{failed: map[int]error{}}
 	for attempt := 0; ; attempt++ {
 		out = &batchOutcome{results: map[int]MutationResult{}, lost: -1}
-		err = h.db.Tx(ctx, func(tx *orm.Tx) error { return h.batchTx(ctx, tx.DB, st, i, j, out, plan) })
+		err = h.writing(ctx, func() error {
+			return h.db.Tx(ctx, func(tx *orm.Tx) error { return h.batchTx(ctx, tx.DB, st, i, j, out, plan) })
+		})
 		if !plan.safe && err != nil {
 			// A replay is not a retry: it does not count as an attempt.
 			var re *replayError

@@ -129,14 +129,12 @@ func TestClientStateNotFound(t *testing.T) {
 		}
 		// A pull never answers ClientStateNotFound: an unknown group or
 		// cookie is a reset.
-		c := e.newClient("ann", "unknown-group")
-		c.cookie = json.RawMessage(`{"order":99999,"cvr":"gone"}`)
-		r := c.pull(t)
-		if r.resp.Patch[0].Op != protocol.OpClear {
-			t.Fatal(r.raw)
-		}
-		if o, _ := protocol.CookieOrder(r.resp.Cookie); o <= 99999 {
-			t.Fatalf("reset order %d not above the client's", o)
+		// (The reset's order is the server's next, not one above the
+		// client's: a cookie the server did not issue never moves its
+		// counter.)
+		status, body = e.post("pull", "ann", pullBody("unknown-group", json.RawMessage(`{"order":99999,"cvr":"gone"}`)))
+		if status != 200 || !strings.Contains(body, `"patch":[{"op":"clear"}`) {
+			t.Fatalf("%d %s", status, body)
 		}
 	})
 }
@@ -317,8 +315,10 @@ func TestCookieOrder(t *testing.T) {
 		if status != 200 || strings.Contains(body, `"clear"`) || !strings.Contains(body, `"todos/t1"`) {
 			t.Fatalf("older cookie: %d %s", status, body)
 		}
-		// Foreign cookies of every shape: a reset above any numeric order.
-		for _, ck := range []string{`null`, `7`, `1e3`, `"abc"`, `{"order":5}`, `{"order":"x","cvr":"y"}`, `{"order":123456,"cvr":"nope"}`, `[1,2]`, `true`, `{"order":1e300}`} {
+		// Foreign cookies of every shape: a reset above every order the
+		// server issued, whatever the client's order.
+		issued := order(t, a.cookie)
+		for _, ck := range []string{`null`, `7`, `1e3`, `"abc"`, `{"order":5}`, `{"order":"x","cvr":"y"}`, `{"order":123456,"cvr":"nope"}`, `{"order":1e300}`} {
 			status, body := e.post("pull", "ann", pullBody("gA", json.RawMessage(ck)))
 			if status != 200 || !strings.Contains(body, `"patch":[{"op":"clear"}`) {
 				t.Fatalf("cookie %s: %d %s", ck, status, body)
@@ -327,8 +327,16 @@ func TestCookieOrder(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &r); err != nil {
 				t.Fatal(err)
 			}
-			if n, ok := protocol.CookieOrder(json.RawMessage(ck)); ok && order(t, r.Cookie) <= n {
-				t.Fatalf("cookie %s answered with %s", ck, r.Cookie)
+			if o := order(t, r.Cookie); o <= issued {
+				t.Fatalf("cookie %s answered with %s, not above %d", ck, r.Cookie, issued)
+			} else {
+				issued = o
+			}
+		}
+		// Values that are no cookie at all: 400.
+		for _, ck := range []string{`[1,2]`, `true`, `{}`, `{"order":null}`} {
+			if status, body := e.post("pull", "ann", pullBody("gA", json.RawMessage(ck))); status != 400 || !strings.Contains(body, `"error":"BadRequest"`) {
+				t.Fatalf("cookie %s: %d %s", ck, status, body)
 			}
 		}
 	})
