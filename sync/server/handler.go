@@ -41,6 +41,7 @@ type Handler[Ctx any] struct {
 	cors      map[string]bool
 	corsAny   bool
 	bg        *background
+	seen      seenCache // groups whose last-seen time was written lately
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
@@ -94,6 +95,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	if opts.Region == "" {
 		opts.Region = changelog.DefaultRegion
 	}
+	collectDefaults(&opts)
 
 	ctx := context.Background()
 	var sopts []serverdb.Option

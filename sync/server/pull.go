@@ -68,6 +68,7 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 		h.fail(ctx, w, &SyncServerError{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
 		return
 	}
+	h.touchGroup(ctx, "pull", ident.UserID, group)
 	resp.writeTo(w)
 }
 

@@ -74,6 +74,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		}
 		return
 	}
+	h.touchGroup(ctx, "push", ident.UserID, req.ClientGroupID)
 
 	st := &pushState[Ctx]{req: req, ident: ident, appCtx: appCtx,
 		results: make([]MutationResult, len(req.Mutations)), stopped: map[string]bool{}}
