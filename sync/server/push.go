@@ -140,7 +140,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		m := req.Mutations[lost]
 		e := base
 		e.Kind, e.ClientID, e.MutationID, e.Mutator = KindClientStateNotFound, m.ClientID, m.ID, m.Name
-		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them", m.ClientID, m.ID)
+		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them (restored from a backup, or its group idle for GroupTTL and collected)", m.ClientID, m.ID)
 		h.failBody(ctx, w, &e, protocol.ClientStateNotFound())
 	default:
 		writeRaw(w, http.StatusOK, []byte("{}"))
