@@ -201,11 +201,16 @@ func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], every time.Dur
 func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx], bound int64, log *slog.Logger) int64 {
 	head, err := changelog.Head(ctx, db, changelog.DefaultRegion)
 	if err != nil {
-		log.Error("maintenance: reading the change-log head", "err", err)
+		if ctx.Err() == nil {
+			log.Error("maintenance: reading the change-log head", "err", err)
+		}
 		return bound
 	}
 	if bound > 0 {
 		res, err := changelog.CompactChangeLog(ctx, db, changelog.DefaultRegion, bound)
+		if ctx.Err() != nil {
+			return bound // shutting down: what committed stays, the rest waits
+		}
 		if err != nil {
 			log.Error("maintenance: compacting the change log", "upTo", bound, "removed", res.Removed, "err", err)
 		} else {
@@ -213,6 +218,9 @@ func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx
 		}
 	}
 	res, err := h.Collect(ctx)
+	if ctx.Err() != nil {
+		return bound
+	}
 	if err != nil {
 		log.Error("maintenance: collecting idle client groups", "groups", res.Groups, "err", err)
 	} else {
