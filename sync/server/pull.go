@@ -120,7 +120,9 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	if err != nil {
 		return nil, internal(err), err
 	}
-	resp := &pullResponse{lmids: map[string]int64{}, reset: prev == nil, puts: &snap.puts}
+	// The response holds the puts, not the snapshot: the prior view and
+	// the scratch buffers are garbage once it is written.
+	resp := &pullResponse{lmids: map[string]int64{}, reset: prev == nil, puts: snap.puts}
 	if prev == nil {
 		maps.Copy(resp.lmids, snap.lmids)
 	} else {

@@ -114,7 +114,7 @@ type pullResponse struct {
 	cookie json.RawMessage
 	lmids  map[string]int64
 	reset  bool
-	puts   *chunks
+	puts   chunks
 	dels   []string
 }
 
@@ -192,6 +192,9 @@ func (r *pullResponse) writeTo(w http.ResponseWriter) {
 		n++
 	}
 	r.puts.eachPut(func(key, value []byte) {
+		if s.failed {
+			return
+		}
 		if n > 0 {
 			s.buf = append(s.buf, ',')
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -141,6 +142,48 @@ func TestPullStreamsLargeResponse(t *testing.T) {
 		w = e.pullTo("ann", "g1", resp.Cookie)
 		if w.body.String() != `{"cookie":`+string(resp.Cookie)+`,"lastMutationIDChanges":{},"patch":[]}` {
 			t.Fatalf("unchanged pull: %s", w.body.Bytes())
+		}
+	})
+}
+
+// failingWriter fails every Write, as a connection the client closed.
+type failingWriter struct {
+	writeRecorder
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return 0, errors.New("connection reset by peer")
+}
+
+// A client that goes away mid-response costs the handler nothing more:
+// it stops writing after the first failed write, reports no error (the
+// view record was stored before the first byte), and the client's next
+// pull from its old cookie is answered in full.
+func TestPullClientGoneMidStream(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, tg.DB, nil)
+		ctx := rowauth.AsSystem(context.Background())
+		rows := []orm.Row{}
+		for i := range 2000 {
+			rows = append(rows, orm.Row{"id": fmt.Sprintf("n%05d", i), "body": strings.Repeat("y", 100)})
+		}
+		if _, err := e.h.DB().Insert(tNotes).Values(rows...).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/sync/pull", strings.NewReader(pullBody("g1", nil)))
+		req.Header.Set("Authorization", "ann")
+		w := &failingWriter{}
+		e.h.ServeHTTP(w, req)
+		if w.code != http.StatusOK || len(w.writes) != 1 {
+			t.Fatalf("status %d, %d writes after the first failed", w.code, len(w.writes)-1)
+		}
+		if errs := e.takeErrors(); len(errs) != 0 {
+			t.Fatalf("errors %v", errs)
+		}
+		resp := decodePull(t, mustPull(t, e, "ann", "g1", nil))
+		if len(resp.Patch) != 2001 {
+			t.Fatalf("%d ops", len(resp.Patch))
 		}
 	})
 }
