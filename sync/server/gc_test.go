@@ -224,3 +224,65 @@ func TestCollectStartsClocksAndPrunes(t *testing.T) {
 		}
 	})
 }
+
+// Collect runs while clients of active groups push and pull: it deletes
+// only the idle group, and no request fails or waits on a lock cycle.
+func TestCollectConcurrentWithTraffic(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) { o.CollectBatch = 2 })
+		e.mustPush("ann", "gIdle", mut{"cIdle", 1, "bump", `{"id":"idle"}`})
+		mustPull(t, e, "ann", "gIdle", nil)
+		e.age(t, 2*server.DefaultGroupTTL, "gIdle")
+		const workers, rounds = 4, 15
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				group, client := fmt.Sprintf("g%d", w), fmt.Sprintf("c%d", w)
+				var cookie json.RawMessage
+				for i := 1; i <= rounds; i++ {
+					status, body := e.post("push", "ann", pushBody(group, mut{client, int64(i), "bump", fmt.Sprintf(`{"id":"k%d"}`, w)}))
+					if status != 200 || body != "{}" {
+						errs <- fmt.Errorf("push %s %d: %d %s", group, i, status, body)
+						return
+					}
+					status, body = e.post("pull", "ann", pullBody(group, cookie))
+					if status != 200 {
+						errs <- fmt.Errorf("pull %s: %d %s", group, status, body)
+						return
+					}
+					var resp protocol.PullResponse
+					if err := json.Unmarshal([]byte(body), &resp); err != nil {
+						errs <- err
+						return
+					}
+					cookie = resp.Cookie
+				}
+				errs <- nil
+			}()
+		}
+		var collected int64
+		for range 10 {
+			res, err := e.h.Collect(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			collected += res.Groups
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if collected != 1 || e.lmid(t, "cIdle") != -1 {
+			t.Fatalf("collected %d groups; cIdle lmid %d", collected, e.lmid(t, "cIdle"))
+		}
+		for w := range workers {
+			if n := e.lmid(t, fmt.Sprintf("c%d", w)); n != rounds {
+				t.Fatalf("c%d: lmid %d", w, n)
+			}
+		}
+		if errs := e.takeErrors(); len(errs) != 0 {
+			t.Fatalf("errors %v", errs)
+		}
+	})
+}
