@@ -228,8 +228,9 @@
 //     Replicache then disables the client group for good and starts a new
 //     one (onClientStateNotFound reloads the page by default): the
 //     mutations that group had not seen confirmed by a pull are dropped,
-//     never applied. A client idle for a whole GroupTTL rarely has any;
-//     Replicache itself drops clients idle for a week.
+//     never applied. A client idle for a whole GroupTTL rarely has any:
+//     Replicache itself drops clients idle for 24 hours to 7 days,
+//     depending on its version, with the same callback.
 //   - The group id is free again: the next request binds it to its user.
 //
 // # Pokes and pulls

@@ -122,9 +122,10 @@ type Options[Ctx any] struct {
 	// pull before Handler.Collect deletes it with its clients and client
 	// view records. A client of a collected group that pushes again gets
 	// ClientStateNotFound and starts over in a new group. Default 30 days
-	// (DefaultGroupTTL): longer than Replicache keeps an inactive client
-	// in the browser (7 days), so a group is only collected once no
-	// client of it can still have pending work in a live tab.
+	// (DefaultGroupTTL): far longer than Replicache itself keeps an
+	// inactive client in the browser (24 hours to 7 days, depending on the
+	// version), so a group is collected only long after its tabs
+	// forgot it, unless a device was offline for the whole TTL.
 	GroupTTL time.Duration
 	// CollectBatch is how many client groups one Collect transaction
 	// deletes (and how many rows its other statements touch at most).
