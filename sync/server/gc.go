@@ -104,8 +104,9 @@ func (h *Handler[Ctx]) touchGroup(ctx context.Context, endpoint, userID, group s
 	if !h.seen.due(group, now, h.touchEvery()) {
 		return
 	}
+	// Never backwards, whatever another server's clock says.
 	_, err := h.base.Exec(ctx, `INSERT INTO "`+SeenTable+`" ("group_id", "seen_at") VALUES (?, ?)
-ON CONFLICT ("group_id") DO UPDATE SET "seen_at" = excluded."seen_at"`, group, now.UnixMilli())
+ON CONFLICT ("group_id") DO UPDATE SET "seen_at" = excluded."seen_at" WHERE "`+SeenTable+`"."seen_at" < excluded."seen_at"`, group, now.UnixMilli())
 	if err != nil {
 		h.report(ctx, &SyncServerError{Kind: internal(err), Endpoint: endpoint, UserID: userID, ClientGroupID: group,
 			Err: fmt.Errorf("recording the group's last-seen time: %w", err)})
