@@ -21,10 +21,10 @@ const (
 	DefaultCollectBatch = 500
 )
 
-// maxTouchEvery bounds how often a handler writes a group's last-seen
-// time: at most once per touchEvery (GroupTTL/30, at most 20 minutes) per
-// group. The stored time may lag by up to three intervals (see
-// seenCache), an hour with the default TTL.
+// maxTouchEvery caps the interval at which a handler rewrites a group's
+// last-seen time: once per touchEvery (GroupTTL/30, at most 20 minutes)
+// per group at most. The stored time may lag by up to three intervals
+// (see seenCache): an hour with the default TTL.
 const maxTouchEvery = 20 * time.Minute
 
 func seenDDL() []string {
