@@ -70,12 +70,46 @@ func newSyncEnv(b *testing.B, tweak func(*server.Options[todo.AppCtx])) *syncEnv
 
 // serve runs one request through the handler.
 func (e *syncEnv) serve(path string, body []byte) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.serveTo(w, path, body)
+	return w
+}
+
+// serveTo runs one request through the handler, answering to w.
+func (e *syncEnv) serveTo(w http.ResponseWriter, path string, body []byte) {
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer ann")
-	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
-	return w
+}
+
+// discardWriter is an http.ResponseWriter that counts the body's bytes
+// and keeps none, as a connection that sends them on would.
+type discardWriter struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (d *discardWriter) Header() http.Header {
+	if d.header == nil {
+		d.header = http.Header{}
+	}
+	return d.header
+}
+
+func (d *discardWriter) WriteHeader(code int) {
+	if d.code == 0 {
+		d.code = code
+	}
+}
+
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	d.n += len(p)
+	return len(p), nil
 }
 
 func (e *syncEnv) mustPush(b *testing.B, body []byte) {
@@ -231,19 +265,23 @@ func benchPushRaw(b *testing.B) {
 //   - plasma: through the handler: the group and identity checks, the
 //     change-log heads, a read of every table under row auth, the patch
 //     and its JSON, and the client view record it stores.
+//   - plasma_100k: the same with 100,000 todos, written to a
+//     ResponseWriter that counts the body and keeps none of it, as a
+//     socket would: B/op is the pull's own memory, and resp-B the size
+//     of the response it sent (the goal is B/op at most twice that).
 //   - raw: the same three SELECTs with the same membership filter, written
 //     by hand with database/sql, scanned into structs, and the response
 //     (a clear and 10,002 puts keyed table/id) encoded with json.Marshal.
 func BenchmarkPull(b *testing.B) {
-	setup := func(b *testing.B) *syncEnv {
+	setupN := func(b *testing.B, n int) *syncEnv {
 		e := newSyncEnv(b, nil)
 		ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
 		rows := make([]orm.Row, 0, 500)
 		err := e.h.DB().Tx(ctx, func(tx *orm.Tx) error {
-			for i := range syncPullRows {
+			for i := range n {
 				rows = append(rows, orm.Row{"id": fmt.Sprintf("t%05d", i), "list_id": "L1",
 					"title": fmt.Sprintf("todo number %d", i), "done": i%3 == 0, "created_by": "ann"})
-				if len(rows) == cap(rows) || i == syncPullRows-1 {
+				if len(rows) == cap(rows) || i == n-1 {
 					if _, err := tx.Insert(todo.Todos).Values(rows...).Exec(ctx); err != nil {
 						return err
 					}
@@ -257,6 +295,7 @@ func BenchmarkPull(b *testing.B) {
 		}
 		return e
 	}
+	setup := func(b *testing.B) *syncEnv { return setupN(b, syncPullRows) }
 	pullBody := func(group int) []byte {
 		return fmt.Appendf(nil, `{"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":"g-pull-%d","cookie":null}`, group)
 	}
@@ -279,6 +318,32 @@ func BenchmarkPull(b *testing.B) {
 				b.Fatalf("pull: %d %s", w.Code, w.Body)
 			}
 		}
+	})
+
+	b.Run("plasma_100k", func(b *testing.B) {
+		const n = 100_000
+		e := setupN(b, n)
+		w := e.serve("/sync/pull", pullBody(-1))
+		var resp struct{ Patch []json.RawMessage }
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); w.Code != 200 || err != nil || len(resp.Patch) != n+3 {
+			b.Fatalf("pull: %d, %d patch ops, %v", w.Code, len(resp.Patch), err)
+		}
+		size := w.Body.Len()
+		w = nil
+		resp.Patch = nil
+		b.SetBytes(int64(size))
+		group := 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			group++
+			d := &discardWriter{}
+			e.serveTo(d, "/sync/pull", pullBody(group))
+			if d.code != http.StatusOK || d.n != size {
+				b.Fatalf("pull: %d, %d bytes; want 200, %d", d.code, d.n, size)
+			}
+		}
+		b.ReportMetric(float64(size), "resp-B")
 	})
 
 	b.Run("raw", func(b *testing.B) {

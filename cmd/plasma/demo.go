@@ -16,6 +16,7 @@ import (
 
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
@@ -28,7 +29,7 @@ func init() {
 	}
 }
 
-const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS]
+const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS] [-maintain INTERVAL]
 
 Serves the example todo app (examples/todo) on an embedded SQLite database
 in DIR: the Replicache v1 endpoints POST /sync/push and POST /sync/pull, the
@@ -37,7 +38,8 @@ that explains them and exercises them from the browser. Requests act for
 the user named by "Authorization: Bearer <userID>", a stand-in for real
 authentication: anyone may claim any user id. Stop it with Ctrl-C (SIGINT)
 or SIGTERM; every mutation it acknowledged is on disk, even if the process
-is killed without warning.
+is killed without warning. Every INTERVAL (default 1h) it compacts the change
+log and deletes the sync state of client groups idle for 30 days.
 
 flags:
 `
@@ -50,6 +52,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	data := fs.String("data", "./plasma-data", "directory for the SQLite database file (plasma.db)")
 	cors := fs.String("cors", "", "comma-separated origins browsers may call the endpoints from, e.g. http://localhost:5173 (* for any)")
+	maintain := fs.Duration("maintain", time.Hour, "how often to compact the change log and collect idle client groups (0: never)")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -103,7 +106,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		_ = hub.Close(context.Background())
 		return err
 	}
+	stopMaintenance := startMaintenance(db, h, *maintain, log)
 	closeAll := func(ctx context.Context) error {
+		stopMaintenance()
 		return errors.Join(hub.Close(ctx), h.Close(ctx))
 	}
 	mux := http.NewServeMux()
@@ -151,6 +156,77 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "plasma demo: stopped")
 	}
 	return err
+}
+
+// startMaintenance runs demoMaintain every interval, on a goroutine,
+// until the returned function is called; that function waits for a run
+// in progress to stop (its context is cancelled). Errors are logged: the
+// next run tries again.
+func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], every time.Duration, log *slog.Logger) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		var bound int64 // the change-log head at the previous run
+		if head, err := changelog.Head(ctx, db, changelog.DefaultRegion); err == nil {
+			bound = head
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			bound = demoMaintain(ctx, db, h, bound, log)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// demoMaintain compacts the change log up to bound, the head read at the
+// previous run, so that changes younger than one interval are never
+// folded (the realtime hub reads them within milliseconds, and folding
+// is safe for any reader anyway: see changelog.CompactChangeLog), then
+// collects idle client groups (server.Handler.Collect). It returns the
+// head to compact up to next time.
+func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx], bound int64, log *slog.Logger) int64 {
+	head, err := changelog.Head(ctx, db, changelog.DefaultRegion)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("maintenance: reading the change-log head", "err", err)
+		}
+		return bound
+	}
+	if bound > 0 {
+		res, err := changelog.CompactChangeLog(ctx, db, changelog.DefaultRegion, bound)
+		if ctx.Err() != nil {
+			return bound // shutting down: what committed stays, the rest waits
+		}
+		if err != nil {
+			log.Error("maintenance: compacting the change log", "upTo", bound, "removed", res.Removed, "err", err)
+		} else {
+			log.Info("maintenance: compacted the change log", "upTo", bound, "scanned", res.Scanned, "removed", res.Removed, "took", res.Duration)
+		}
+	}
+	res, err := h.Collect(ctx)
+	if ctx.Err() != nil {
+		return bound
+	}
+	if err != nil {
+		log.Error("maintenance: collecting idle client groups", "groups", res.Groups, "err", err)
+	} else {
+		log.Info("maintenance: collected idle client groups", "groups", res.Groups, "clients", res.Clients,
+			"cvrs", res.CVRs+res.Pruned, "took", res.Duration)
+	}
+	return head
 }
 
 var demoPage = template.Must(template.New("demo").Parse(demoHTML))

@@ -447,3 +447,52 @@ func TestDemoSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDemoMaintenance runs the demo with a short -maintain interval: the
+// change log is compacted and idle client groups are collected on
+// schedule, errors would be logged, and shutdown stops the schedule.
+func TestDemoMaintenance(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lockedBuffer{}
+	done := make(chan struct{})
+	code := -1
+	go func() {
+		defer close(done)
+		code = run(ctx, []string{"demo", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-maintain", "50ms"}, out, out)
+	}()
+	base := waitForURL(t, out, done)
+	if status, body, err := pushOne(base, 1, "createList", `{"id":"L1","name":"groceries"}`); err != nil || status != 200 {
+		t.Fatalf("push: %d %s %v", status, body, err)
+	}
+	if status, body, err := pushOne(base, 2, "createTodo", `{"id":"t1","listID":"L1","title":"milk"}`); err != nil || status != 200 {
+		t.Fatalf("push: %d %s %v", status, body, err)
+	}
+	// Each update logs a change of t1: all but the last can be folded.
+	for id := 3; id <= 6; id++ {
+		if status, body, err := pushOne(base, id, "updateTodo", fmt.Sprintf(`{"id":"t1","title":"milk %d"}`, id)); err != nil || status != 200 {
+			t.Fatalf("push: %d %s %v", status, body, err)
+		}
+	}
+	compacted := regexp.MustCompile(`compacted the change log" .*removed=[1-9]`)
+	collected := regexp.MustCompile(`collected idle client groups" groups=0`)
+	deadline := time.Now().Add(20 * time.Second)
+	for !compacted.MatchString(out.String()) || !collected.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no compaction and collection logged:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := pullAll(t, base); p.lmid != 6 || p.value["todos/t1"]["title"] != "milk 6" {
+		t.Fatalf("pull after compaction: %+v", p)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the demo did not stop:\n%s", out)
+	}
+	if code != 0 || !strings.Contains(out.String(), "plasma demo: stopped") || strings.Contains(out.String(), "level=ERROR") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}

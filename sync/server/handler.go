@@ -46,6 +46,7 @@ type Handler[Ctx any] struct {
 	// writes is held around every write transaction on SQLite (nil on
 	// PostgreSQL): see lockWrites.
 	writes chan struct{}
+	seen   seenCache // groups whose last-seen time was written lately
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
@@ -105,6 +106,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	if opts.Region == "" {
 		opts.Region = changelog.DefaultRegion
 	}
+	collectDefaults(&opts)
 
 	ctx := context.Background()
 	var sopts []serverdb.Option

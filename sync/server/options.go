@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -134,6 +135,22 @@ type Options[Ctx any] struct {
 	// BackgroundQueue is how many WaitUntil tasks may wait for a worker;
 	// WaitUntil refuses more. Default 256.
 	BackgroundQueue int
+
+	// Collection of idle client groups: see Handler.Collect.
+
+	// GroupTTL is how long a client group may go without a push or a
+	// pull before Handler.Collect deletes it with its clients and client
+	// view records. A client of a collected group that pushes again gets
+	// ClientStateNotFound and starts over in a new group. Default 30 days
+	// (DefaultGroupTTL): far longer than Replicache itself keeps an
+	// inactive client in the browser (24 hours to 7 days, depending on the
+	// version), so a group is collected only long after its tabs
+	// forgot it, unless a device was offline for the whole TTL.
+	GroupTTL time.Duration
+	// CollectBatch is how many client groups one Collect transaction
+	// deletes (and how many rows its other statements touch at most).
+	// Default 500 (DefaultCollectBatch).
+	CollectBatch int
 
 	// SkipEnsure leaves the database's tables alone: NewHandler then
 	// neither creates the schema's missing tables, the change log's, nor

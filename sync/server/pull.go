@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/plasma-go/plasma/orm"
@@ -39,21 +38,18 @@ type cvr struct {
 }
 
 // snapshot is the visible state of the database for one identity and
-// client group, read in one transaction.
+// client group, read in one transaction and diffed, as it is read,
+// against the view record the pull starts from (none for a reset). It
+// keeps every row's view entry but the JSON only of the rows the patch
+// puts.
 type snapshot struct {
-	lmids  map[string]int64
-	keys   []string
-	hashes []uint64
-	arena  []byte // the rows' JSON objects, one after the other
-	ends   []int  // row i is arena[ends[i-1]:ends[i]]
-}
-
-func (s *snapshot) value(i int) json.RawMessage {
-	start := 0
-	if i > 0 {
-		start = s.ends[i-1]
-	}
-	return s.arena[start:s.ends[i]:s.ends[i]]
+	lmids   map[string]int64
+	prior   *priorView // nil for a reset: every row is put
+	entries chunks     // each row's entry (snapshot.appendEntry)
+	puts    chunks     // the patch's puts (chunks.appendPut)
+	nputs   int
+	// scratch, reused from row to row
+	key, keyJSON, value []byte
 }
 
 const orderCounter = "cookie_order"
@@ -72,11 +68,14 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 		h.fail(ctx, w, &SyncServerError{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
 		return
 	}
-	writeRaw(w, http.StatusOK, resp)
+	h.touchGroup(ctx, "pull", ident.UserID, group)
+	resp.writeTo(w)
 }
 
-// computePull answers a pull: the JSON response, or the kind of error.
-func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, req *protocol.PullRequest) ([]byte, Kind, error) {
+// computePull answers a pull: the response, ready to be written, or the
+// kind of error. Everything that can fail, the view record stored
+// included, happens here, before the response's first byte is written.
+func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, req *protocol.PullRequest) (*pullResponse, Kind, error) {
 	group := req.ClientGroupID
 	if err := h.checkIDs(group, req.ProfileID); err != nil {
 		return nil, KindBadRequest, err
@@ -112,45 +111,32 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		}
 	}
 
-	var old map[string]uint64
+	var prior *priorView
 	if prev != nil {
-		if old, err = h.loadEntries(ctx, group, prev.cookie); err != nil {
+		if prior, err = h.loadView(ctx, group, prev.cookie); err != nil {
 			return nil, internal(err), err
 		}
-		if old == nil { // pruned since loadCVR: start over
+		if prior == nil { // pruned since loadCVR: start over
 			prev = nil
 		}
 	}
-	snap, err := h.snapshot(ctx, ident, group)
+	snap, err := h.snapshot(ctx, ident, group, prior)
 	if err != nil {
 		return nil, internal(err), err
 	}
-	resp := protocol.PullResponse{LastMutationIDChanges: map[string]int64{}}
-	var entries []byte
+	// The response holds the puts, not the snapshot: the prior view and
+	// the scratch buffers are garbage once it is written.
+	resp := &pullResponse{lmids: map[string]int64{}, reset: prev == nil, puts: snap.puts}
 	if prev == nil {
-		resp.Patch = make([]protocol.PatchOp, 0, len(snap.keys)+1)
-		resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpClear})
-		for i, k := range snap.keys {
-			resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpPut, Key: k, Value: snap.value(i)})
-		}
-		maps.Copy(resp.LastMutationIDChanges, snap.lmids)
+		maps.Copy(resp.lmids, snap.lmids)
 	} else {
-		resp.Patch = []protocol.PatchOp{}
-		for i, k := range snap.keys {
-			if hsh, ok := old[k]; !ok || hsh != snap.hashes[i] {
-				resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpPut, Key: k, Value: snap.value(i)})
-			}
-			delete(old, k)
-		}
-		for _, k := range slices.Sorted(maps.Keys(old)) {
-			resp.Patch = append(resp.Patch, protocol.PatchOp{Op: protocol.OpDel, Key: k})
-		}
+		resp.dels = prior.unseen()
 		for c, n := range snap.lmids {
 			if prev.meta.LMIDs[c] != n {
-				resp.LastMutationIDChanges[c] = n
+				resp.lmids[c] = n
 			}
 		}
-		if len(resp.Patch) == 0 && len(resp.LastMutationIDChanges) == 0 {
+		if snap.nputs == 0 && len(resp.dels) == 0 && len(resp.lmids) == 0 {
 			// Nothing changed for this group: remember the newer heads so
 			// the next pull takes the fast path, and answer the same
 			// cookie.
@@ -164,7 +150,8 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 			return unchanged(prev.cookie), "", nil
 		}
 	}
-	entries = encodeEntries(snap)
+	entries := snap.entries.bytes()
+	snap.entries = chunks{} // only the joined copy is kept, until it is stored
 
 	meta := cvrMeta{Heads: heads, LMIDs: snap.lmids, FP: fp}
 	cookie, err := h.storeCVR(ctx, group, ident.UserID, meta, entries)
@@ -172,8 +159,8 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		return nil, internal(err), err
 	}
 	h.pokeIfMoved(ctx, group, heads)
-	resp.Cookie = cookie.JSON()
-	return resp.AppendJSON(make([]byte, 0, len(snap.arena)+64*len(resp.Patch)+256)), "", nil
+	resp.cookie = cookie.JSON()
+	return resp, "", nil
 }
 
 // pokeIfMoved closes a race between a pull and the realtime layer. A
@@ -192,10 +179,6 @@ func (h *Handler[Ctx]) pokeIfMoved(ctx context.Context, group string, heads map[
 	if err != nil || !maps.Equal(now, heads) {
 		gp.Poke(group)
 	}
-}
-
-func unchanged(c protocol.Cookie) []byte {
-	return protocol.PullResponse{Cookie: c.JSON()}.AppendJSON(nil)
 }
 
 // heads reads the change-log head of every region the handler watches.
@@ -235,10 +218,11 @@ func groupLMIDs(ctx context.Context, db *orm.DB, group string) (map[string]int64
 // snapshot reads the group's lastMutationIDs and every row of the synced
 // tables that ident may read, in one read-only transaction (REPEATABLE
 // READ on PostgreSQL), so the rows show exactly the effects of the
-// mutations up to those ids.
-func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, group string) (*snapshot, error) {
+// mutations up to those ids. Rows are diffed against prior as they are
+// read (see snapshot).
+func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, group string, prior *priorView) (*snapshot, error) {
 	actx := rowauth.WithIdentity(ctx, ident)
-	snap := &snapshot{}
+	snap := &snapshot{prior: prior}
 	read := func(db *orm.DB) error {
 		var err error
 		if snap.lmids, err = groupLMIDs(ctx, db, group); err != nil {
@@ -301,14 +285,9 @@ func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap 
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		start := len(snap.arena)
-		if snap.arena, err = p.appendRow(snap.arena, vals); err != nil {
+		if err := snap.add(p, vals); err != nil {
 			return err
 		}
-		sum := sha256.Sum256(snap.arena[start:])
-		snap.keys = append(snap.keys, p.prefix+idString(vals[p.ID]))
-		snap.hashes = append(snap.hashes, binary.LittleEndian.Uint64(sum[:8]))
-		snap.ends = append(snap.ends, len(snap.arena))
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -316,20 +295,34 @@ func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap 
 	return rows.Close()
 }
 
-// encodeEntries encodes a view's entries: per row, the key's length
-// (uvarint), the key, and the first 8 bytes of the SHA-256 of its JSON.
-func encodeEntries(s *snapshot) []byte {
-	n := 0
-	for _, k := range s.keys {
-		n += len(k) + 10
+// add records one row read: its view entry, and its JSON if the patch
+// puts it.
+func (s *snapshot) add(p *tablePlan, vals []any) error {
+	var err error
+	if s.value, err = p.appendRow(s.value[:0], vals); err != nil {
+		return err
 	}
-	b := make([]byte, 0, n)
-	for i, k := range s.keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.LittleEndian.AppendUint64(b, s.hashes[i])
+	sum := sha256.Sum256(s.value)
+	hash := binary.LittleEndian.Uint64(sum[:8])
+	id := idString(vals[p.ID])
+	s.key = append(append(s.key[:0], p.prefix...), id...)
+	s.appendEntry(s.key, hash)
+	if s.prior == nil || s.prior.changed(s.key, hash) {
+		s.keyJSON = appendKeyJSON(s.keyJSON[:0], p.prefixJSON, id)
+		s.puts.appendPut(s.keyJSON, s.value)
+		s.nputs++
 	}
-	return b
+	return nil
+}
+
+// appendEntry appends a row's view entry: the key's length (uvarint),
+// the key, and the first 8 bytes of the SHA-256 of the row's JSON. A
+// view record's entries are its rows' entries one after the other.
+func (s *snapshot) appendEntry(key []byte, hash uint64) {
+	var n [binary.MaxVarintLen64]byte
+	var h [8]byte
+	binary.LittleEndian.PutUint64(h[:], hash)
+	s.entries.appendRecord(n[:binary.PutUvarint(n[:], uint64(len(key)))], key, h[:])
 }
 
 var errCorruptCVR = errors.New("plasma: sync: corrupt client view record")
@@ -347,7 +340,7 @@ func decodeEntries(b []byte) (map[string]uint64, error) {
 }
 
 // eachEntry calls fn with each entry of a view's encoded entries (see
-// encodeEntries), in order, until fn returns false. key is only valid
+// snapshot.appendEntry), in order, until fn returns false. key is only valid
 // during the call.
 func eachEntry(b []byte, fn func(key []byte, hash uint64) bool) error {
 	for len(b) > 0 {
@@ -389,15 +382,15 @@ func (h *Handler[Ctx]) loadCVR(ctx context.Context, group, userID string, c prot
 	return rec, nil
 }
 
-// loadEntries loads a view record's entries; nil if it is gone.
-func (h *Handler[Ctx]) loadEntries(ctx context.Context, group string, c protocol.Cookie) (map[string]uint64, error) {
+// loadView loads a view record's entries; nil if it is gone.
+func (h *Handler[Ctx]) loadView(ctx context.Context, group string, c protocol.Cookie) (*priorView, error) {
 	var blob []byte
 	found, err := queryRow(ctx, h.base, `SELECT "entries" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
 		[]any{group, c.Order, c.CVR}, &blob)
 	if err != nil || !found {
 		return nil, err
 	}
-	return decodeEntries(blob)
+	return decodeView(blob)
 }
 
 // touchCVR records newer heads (and fingerprint) on a view record whose

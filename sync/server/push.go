@@ -78,6 +78,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		}
 		return
 	}
+	h.touchGroup(ctx, "push", ident.UserID, req.ClientGroupID)
 
 	st := &pushState[Ctx]{req: req, ident: ident, appCtx: appCtx,
 		results: make([]MutationResult, len(req.Mutations)), stopped: map[string]bool{}}
@@ -143,7 +144,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		m := req.Mutations[lost]
 		e := base
 		e.Kind, e.ClientID, e.MutationID, e.Mutator = KindClientStateNotFound, m.ClientID, m.ID, m.Name
-		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them", m.ClientID, m.ID)
+		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them (restored from a backup, or its group idle for GroupTTL and collected)", m.ClientID, m.ID)
 		h.failBody(ctx, w, &e, protocol.ClientStateNotFound())
 	default:
 		writeRaw(w, http.StatusOK, []byte("{}"))

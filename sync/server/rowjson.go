@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 
+	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/internal/rowjson"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -14,6 +15,9 @@ type tablePlan struct {
 	*rowjson.Plan
 	table  *orm.Table
 	prefix string // "<table>/"
+	// prefixJSON is the prefix as a JSON string without its closing
+	// quote: how a patch key starts (see appendKeyJSON).
+	prefixJSON []byte
 }
 
 // colPlan is how one column's values are encoded.
@@ -21,6 +25,8 @@ type colPlan = rowjson.Column
 
 func newTablePlan(t *orm.Table) (*tablePlan, error) {
 	p := &tablePlan{Plan: rowjson.For(t), table: t, prefix: t.Name() + "/"}
+	p.prefixJSON = jsonx.AppendString(nil, p.prefix)
+	p.prefixJSON = p.prefixJSON[:len(p.prefixJSON)-1]
 	if p.ID < 0 {
 		return nil, fmt.Errorf("plasma: sync: synced table %q has no id column", t.Name())
 	}

@@ -30,7 +30,7 @@ func ddl(postgres bool) []string {
 	if postgres {
 		blob = "BYTEA"
 	}
-	return []string{
+	return append([]string{
 		`CREATE TABLE IF NOT EXISTS "` + GroupsTable + `" (
 	"id" TEXT PRIMARY KEY,
 	"user_id" TEXT NOT NULL,
@@ -58,13 +58,13 @@ func ddl(postgres bool) []string {
 	"value" ` + big + ` NOT NULL
 )`,
 		writesDDL(),
-	}
+	}, seenDDL()...)
 }
 
 var ensured sync.Map // dialect.Executor -> struct{}
 
 // EnsureTables creates the sync server's tables (GroupsTable,
-// ClientsTable, CVRsTable, CountersTable, WritesTable) where they do not exist yet, in
+// ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where they do not exist yet, in
 // one transaction. It is idempotent and cheap to call again. NewHandler
 // calls it, with orm.EnsureSchema and changelog.EnsureLog, unless
 // Options.SkipEnsure is set.
