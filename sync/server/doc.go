@@ -250,6 +250,11 @@
 // schedule (the demo in cmd/plasma runs it, with change-log compaction,
 // every hour). The application's own rows are never touched.
 //
+// Between collections, Options.MaxGroupsPerUser (default 1,000) bounds
+// what one account can hold: a push or pull that binds a new group past
+// it drops that user's least recently seen groups, just as Collect would,
+// so fresh group ids from one client cannot grow the tables for others.
+//
 // Pushes and pulls write the group's last-seen time to SeenTable, at
 // most once per GroupTTL/30 (capped at 20 minutes) per group and handler
 // process, so a busy group costs one small write per interval; the

@@ -17,8 +17,9 @@ const SeenTable = orm.ReservedPrefix + "group_seen"
 
 // The defaults of the collection options.
 const (
-	DefaultGroupTTL     = 30 * 24 * time.Hour
-	DefaultCollectBatch = 500
+	DefaultGroupTTL         = 30 * 24 * time.Hour
+	DefaultCollectBatch     = 500
+	DefaultMaxGroupsPerUser = 1000
 )
 
 // maxTouchEvery caps the interval at which a handler rewrites a group's
@@ -42,6 +43,9 @@ func collectDefaults[Ctx any](o *Options[Ctx]) {
 	}
 	if o.CollectBatch <= 0 {
 		o.CollectBatch = DefaultCollectBatch
+	}
+	if o.MaxGroupsPerUser <= 0 {
+		o.MaxGroupsPerUser = DefaultMaxGroupsPerUser
 	}
 }
 
@@ -240,7 +244,7 @@ ON CONFLICT ("group_id") DO NOTHING`
 // than cutoff, and only the groups whose row was deleted lose their state.
 func (h *Handler[Ctx]) collectGroups(ctx context.Context, ids []string, cutoff int64, res *CollectResult) error {
 	var gone []string
-	var counts [4]int64
+	var counts groupCounts
 	err := h.writing(ctx, func() error {
 		return h.base.Tx(ctx, func(tx *orm.Tx) error {
 			args := append(stringArgs(ids), cutoff)
@@ -251,18 +255,8 @@ func (h *Handler[Ctx]) collectGroups(ctx context.Context, ids []string, cutoff i
 			if gone, err = scanStrings(rows); err != nil || len(gone) == 0 {
 				return err
 			}
-			in, args := placeholders(len(gone)), stringArgs(gone)
-			for i, q := range []string{
-				`DELETE FROM "` + GroupsTable + `" WHERE "id" IN (` + in + `)`,
-				`DELETE FROM "` + ClientsTable + `" WHERE "group_id" IN (` + in + `)`,
-				`DELETE FROM "` + CVRsTable + `" WHERE "group_id" IN (` + in + `)`,
-				`DELETE FROM "` + WritesTable + `" WHERE "group_id" IN (` + in + `)`,
-			} {
-				if counts[i], err = tx.Exec(ctx, q, args...); err != nil {
-					return err
-				}
-			}
-			return nil
+			counts, err = dropGroups(ctx, tx.DB, gone)
+			return err
 		})
 	})
 	if err != nil {
@@ -270,9 +264,9 @@ func (h *Handler[Ctx]) collectGroups(ctx context.Context, ids []string, cutoff i
 	}
 	res.Batches++
 	res.Groups += int64(len(gone))
-	res.Clients += counts[1]
-	res.CVRs += counts[2]
-	res.Writes += counts[3]
+	res.Clients += counts.clients
+	res.CVRs += counts.cvrs
+	res.Writes += counts.writes
 	h.seen.forget(gone)
 	return nil
 }
@@ -334,4 +328,63 @@ func stringArgs(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// groupCounts counts the rows dropGroups deleted.
+type groupCounts struct{ groups, clients, cvrs, writes int64 }
+
+// dropGroups deletes the state of the client groups ids in db (a
+// transaction): the group rows, their clients, view records and
+// WritesTable rows. Their SeenTable rows are the caller's.
+func dropGroups(ctx context.Context, db *orm.DB, ids []string) (groupCounts, error) {
+	var c groupCounts
+	in, args := placeholders(len(ids)), stringArgs(ids)
+	for _, d := range []struct {
+		n     *int64
+		query string
+	}{
+		{&c.groups, `DELETE FROM "` + GroupsTable + `" WHERE "id" IN (` + in + `)`},
+		{&c.clients, `DELETE FROM "` + ClientsTable + `" WHERE "group_id" IN (` + in + `)`},
+		{&c.cvrs, `DELETE FROM "` + CVRsTable + `" WHERE "group_id" IN (` + in + `)`},
+		{&c.writes, `DELETE FROM "` + WritesTable + `" WHERE "group_id" IN (` + in + `)`},
+	} {
+		n, err := db.Exec(ctx, d.query, args...)
+		if err != nil {
+			return c, err
+		}
+		*d.n = n
+	}
+	return c, nil
+}
+
+// capGroups keeps userID at Options.MaxGroupsPerUser client groups once
+// group, just bound in db (a transaction), has taken the user over it:
+// the user's least recently seen other groups are dropped, as Collect
+// would drop them, so one account cannot grow the server's tables with
+// fresh group ids. A live client of a dropped group gets
+// ClientStateNotFound at its next push and starts over.
+func (h *Handler[Ctx]) capGroups(ctx context.Context, db *orm.DB, userID, group string) error {
+	var n int64
+	if _, err := queryRow(ctx, db, `SELECT COUNT(*) FROM "`+GroupsTable+`" WHERE "user_id" = ?`, []any{userID}, &n); err != nil {
+		return err
+	}
+	over := n - int64(h.opts.MaxGroupsPerUser)
+	if over <= 0 {
+		return nil
+	}
+	rows, err := db.Query(ctx, `SELECT g."id" FROM "`+GroupsTable+`" g LEFT JOIN "`+SeenTable+`" s ON s."group_id" = g."id"
+WHERE g."user_id" = ? AND g."id" <> ? ORDER BY COALESCE(s."seen_at", g."created_at"), g."id" LIMIT ?`, userID, group, over)
+	if err != nil {
+		return err
+	}
+	ids, err := scanStrings(rows)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if _, err := dropGroups(ctx, db, ids); err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `DELETE FROM "`+SeenTable+`" WHERE "group_id" IN (`+placeholders(len(ids))+`)`, stringArgs(ids)...)
+	h.seen.forget(ids)
+	return err
 }

@@ -286,3 +286,50 @@ func TestCollectConcurrentWithTraffic(t *testing.T) {
 		}
 	})
 }
+
+// One account cannot grow the server's tables with fresh client group
+// ids: binding a group past MaxGroupsPerUser, by push or by pull, drops
+// the user's least recently seen groups, whose clients then get
+// ClientStateNotFound. Other users' groups are untouched.
+func TestMaxGroupsPerUser(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) { o.MaxGroupsPerUser = 3 })
+		e.mustPush("bob", "gBob", mut{"cBob", 1, "createList", `{"ID":"L2","Name":"bob's"}`})
+		e.mustPush("ann", "g1", mut{"c1", 1, "createList", `{"ID":"L1","Name":"ann's"}`})
+		mustPull(t, e, "ann", "g2", nil)
+		mustPull(t, e, "ann", "g3", nil)
+		e.age(t, time.Hour, "g1")        // g1 is ann's least recently seen group
+		e.age(t, time.Minute, "g2")      // then g2
+		mustPull(t, e, "ann", "g3", nil) // an existing group: nothing dropped
+		if n := e.sqlCount(t, `SELECT 1 FROM "`+server.GroupsTable+`" WHERE "user_id" = ?`, "ann"); n != 3 {
+			t.Fatalf("ann holds %d groups before the cap is passed, want 3", n)
+		}
+
+		mustPull(t, e, "ann", "g4", nil) // past the cap by pull: g1 goes
+		for table, n := range e.groupRows(t, "g1") {
+			if n != 0 {
+				t.Errorf("g1: %d rows left in %s", n, table)
+			}
+		}
+		e.mustPush("ann", "g5", mut{"c5", 1, "createTodo", `{"id":"t5","listID":"L1","title":"eggs"}`}) // by push: g2 goes
+		var left []string
+		for _, g := range []string{"g1", "g2", "g3", "g4", "g5", "gBob"} {
+			if _, known, err := server.GroupOwner(context.Background(), tg.DB, g); err != nil {
+				t.Fatal(err)
+			} else if known {
+				left = append(left, g)
+			}
+		}
+		if fmt.Sprint(left) != "[g3 g4 g5 gBob]" {
+			t.Fatalf("groups left: %v, want [g3 g4 g5 gBob]", left)
+		}
+		// g1's client lost its state: ClientStateNotFound, as after Collect.
+		status, body := e.post("push", "ann", pushBody("g1", mut{"c1", 2, "createTodo", `{"id":"t6","listID":"L1","title":"jam"}`}))
+		if status != 200 || body != `{"error":"ClientStateNotFound"}` {
+			t.Fatalf("push to a dropped group: %d %s", status, body)
+		}
+		if e.lmid(t, "cBob") != 1 || e.count(t, "lists") != 2 {
+			t.Fatalf("other state changed: bob's lmid %d, %d lists", e.lmid(t, "cBob"), e.count(t, "lists"))
+		}
+	})
+}

@@ -151,6 +151,14 @@ type Options[Ctx any] struct {
 	// deletes (and how many rows its other statements touch at most).
 	// Default 500 (DefaultCollectBatch).
 	CollectBatch int
+	// MaxGroupsPerUser bounds the client groups one user holds. A push or
+	// pull that binds a new group past it drops the user's least recently
+	// seen groups, as Collect drops idle ones: their clients get
+	// ClientStateNotFound at their next push. Replicache starts a new
+	// group only when the schema or mutators change or a browser profile
+	// is new, so an honest user stays far below the default, 1,000
+	// (DefaultMaxGroupsPerUser).
+	MaxGroupsPerUser int
 
 	// SkipEnsure leaves the database's tables alone: NewHandler then
 	// neither creates the schema's missing tables, the change log's, nor

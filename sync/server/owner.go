@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/plasma-go/plasma/orm"
 )
 
 // bindPull binds an unbound group to the pulling user, as a push does,
@@ -20,7 +22,15 @@ func (h *Handler[Ctx]) bindPull(ctx context.Context, group, userID string) (Kind
 	if found {
 		return "", nil
 	}
-	err = h.writing(ctx, func() error { return BindGroup(ctx, h.base, group, userID) })
+	err = h.writing(ctx, func() error {
+		return h.base.Tx(ctx, func(tx *orm.Tx) error {
+			created, err := bindGroup(ctx, tx.DB, group, userID)
+			if err != nil || !created {
+				return err
+			}
+			return h.capGroups(ctx, tx.DB, userID, group)
+		})
+	})
 	switch {
 	case errors.Is(err, ErrForbiddenGroup): // another user bound it since
 		return KindForbidden, err

@@ -395,11 +395,14 @@ func (h *Handler[Ctx]) lockClient(ctx context.Context, tx *orm.DB, st *pushState
 // ensureGroup creates the client group for userID if it does not exist,
 // and refuses one that belongs to another user.
 func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userID string) error {
-	err := BindGroup(ctx, tx, group, userID)
-	if errors.Is(err, ErrForbiddenGroup) {
+	created, err := bindGroup(ctx, tx, group, userID)
+	switch {
+	case errors.Is(err, ErrForbiddenGroup):
 		return &errForbidden{err}
+	case err != nil || !created:
+		return err
 	}
-	return err
+	return h.capGroups(ctx, tx, userID, group)
 }
 
 // runMutation runs one mutation, under a savepoint if safe. A permanent

@@ -42,6 +42,7 @@ func ddl(postgres bool) []string {
 	"last_mutation_id" ` + big + ` NOT NULL,
 	"updated_at" ` + big + ` NOT NULL
 )`,
+		`CREATE INDEX IF NOT EXISTS "` + GroupsTable + `_user" ON "` + GroupsTable + `" ("user_id")`,
 		`CREATE INDEX IF NOT EXISTS "` + ClientsTable + `_group" ON "` + ClientsTable + `" ("group_id")`,
 		`CREATE TABLE IF NOT EXISTS "` + CVRsTable + `" (
 	"group_id" TEXT NOT NULL,

@@ -27,18 +27,29 @@ func GroupOwner(ctx context.Context, db *orm.DB, groupID string) (userID string,
 // ErrForbiddenGroup, worded the same whether or not the group existed
 // before, so the answer is no oracle of other users' group ids.
 func BindGroup(ctx context.Context, db *orm.DB, groupID, userID string) error {
-	if _, err := db.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
-		groupID, userID, time.Now().UnixMilli()); err != nil {
-		return err
+	_, err := bindGroup(ctx, db, groupID, userID)
+	return err
+}
+
+// bindGroup is BindGroup, also reporting whether this call created the
+// group.
+func bindGroup(ctx context.Context, db *orm.DB, groupID, userID string) (created bool, err error) {
+	n, err := db.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
+		groupID, userID, time.Now().UnixMilli())
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		return true, nil
 	}
 	owner, found, err := GroupOwner(ctx, db, groupID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !found || owner != userID {
-		return fmt.Errorf("%w: group %q", ErrForbiddenGroup, groupID)
+		return false, fmt.Errorf("%w: group %q", ErrForbiddenGroup, groupID)
 	}
-	return nil
+	return false, nil
 }
 
 // viewsChunk is how many client groups one ViewsHolding query reads.
