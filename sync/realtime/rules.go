@@ -1,6 +1,12 @@
 package realtime
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -8,17 +14,44 @@ import (
 
 // ruleInfo is what one identity's read rule of one table looks at.
 type ruleInfo struct {
-	// deps are the tables its subqueries read; anyDep: it may read any
-	// table (raw SQL, a subquery plasma cannot see into, a rule that
-	// failed).
+	// deps are the tables its subqueries read in a way the hub cannot
+	// narrow down to rows (no equality with the identity's values, a
+	// join); anyDep: it may read any table (raw SQL, a subquery plasma
+	// cannot see into, a rule that failed).
 	deps   map[string]bool
 	anyDep bool
+	// binds are its subqueries bound to the identity: each reads only
+	// the rows of a table whose columns equal values of the identity's
+	// (SELECT m.list_id FROM members m WHERE m.user_id = <the user>).
+	binds []bind
+}
+
+// bind is a subquery bound to an identity: it reads the rows of table
+// whose cols hold vals (and maybe fewer, if it has other conditions).
+// A change to a row of table matters to the identity only if the row
+// matches, before or after the change.
+type bind struct {
+	table string
+	cols  []string // sorted
+	vals  []any    // the identity's values, in cols order
+	key   string   // canonical vals (canonValue), joined
+	sig   string   // table and cols: binds with one sig are loaded together
+}
+
+// bindState is an identity's bind with the ids of the rows that match
+// it now, as far as the hub has seen (loaded from the database once,
+// then kept up to date from the change log by the pump).
+type bindState struct {
+	bind
+	rows   map[string]struct{}
+	loaded bool
 }
 
 // depInfo is the union of an identity's rules' dependencies.
 type depInfo struct {
-	tables map[string]bool
+	tables map[string]bool // read without a bind: any change may matter
 	any    bool
+	binds  map[string][]*bindState // per table, one per distinct bind
 }
 
 // rule analyses t's read rule for ide (cached). Called through deps
@@ -33,7 +66,7 @@ func (h *Hub) rule(ide *identity, t *orm.Table) *ruleInfo {
 		if err != nil || e == nil {
 			ri.anyDep = true
 		} else {
-			analyze(e, ri)
+			h.analyze(e, ri)
 		}
 	}
 	if ide.rules == nil {
@@ -50,7 +83,8 @@ func (h *Hub) deps(ide *identity) *depInfo {
 	if ide.deps != nil {
 		return ide.deps
 	}
-	d := &depInfo{tables: map[string]bool{}}
+	d := &depInfo{tables: map[string]bool{}, binds: map[string][]*bindState{}}
+	seen := map[string]bool{}
 	for _, t := range h.opts.Schema.Tables() {
 		if !t.Synced() || t.Options().Auth.Read == nil {
 			continue
@@ -60,30 +94,20 @@ func (h *Hub) deps(ide *identity) *depInfo {
 		for n := range ri.deps {
 			d.tables[n] = true
 		}
+		for _, b := range ri.binds {
+			if id := b.sig + "\x00" + b.key; !seen[id] {
+				seen[id] = true
+				d.binds[b.table] = append(d.binds[b.table], &bindState{bind: b, rows: map[string]struct{}{}})
+			}
+		}
 	}
 	ide.deps = d
 	return d
 }
 
-// dependsOnChange reports whether one of ide's read rules consults a
-// table that changed: then a row of another table may have entered or
-// left its view without a change of its own.
-func (h *Hub) dependsOnChange(ide *identity, cs *changeSet) bool {
-	d := h.deps(ide)
-	if d.any {
-		return len(cs.tables) > 0
-	}
-	for name := range cs.tables {
-		if d.tables[name] {
-			return true
-		}
-	}
-	return false
-}
-
 // analyze records what predicate e, a table's read rule, looks at: the
-// tables its subqueries read.
-func analyze(e expr.Expr, ri *ruleInfo) {
+// tables its subqueries read, bound to the identity or not.
+func (h *Hub) analyze(e expr.Expr, ri *ruleInfo) {
 	opaque := func() { ri.anyDep = true }
 	var walk func(e expr.Expr)
 	var walkSelect func(s *orm.SelectQuery)
@@ -97,7 +121,11 @@ func analyze(e expr.Expr, ri *ruleInfo) {
 	walkSelect = func(s *orm.SelectQuery) {
 		p := &s.Parts
 		if p.From != nil {
-			ri.deps[p.From.Name()] = true
+			if b, ok := h.bindOf(p); ok {
+				ri.binds = append(ri.binds, b)
+			} else {
+				ri.deps[p.From.Name()] = true
+			}
 		}
 		if p.FromSub != nil {
 			walkSelect(p.FromSub)
@@ -153,4 +181,153 @@ func analyze(e expr.Expr, ri *ruleInfo) {
 		}
 	}
 	walk(e)
+}
+
+// bindOf returns the bind of a subquery's own table, p.From: the
+// equalities between its columns and values (strings or integers) among
+// the conditions its WHERE ANDs together. A subquery with joins, or
+// without such an equality, has none. Its other conditions (and nested
+// subqueries, analysed on their own) only narrow the rows it reads, so
+// the bind's rows are a superset of them: a change outside the bind
+// cannot change what the subquery returns.
+func (h *Hub) bindOf(p *orm.SelectParts) (bind, bool) {
+	if p.From == nil || p.FromSub != nil || len(p.Joins) > 0 {
+		return bind{}, false
+	}
+	t := h.opts.Schema.Table(p.From.Name())
+	if t == nil {
+		return bind{}, false
+	}
+	if _, ok := t.Column("id"); !ok {
+		return bind{}, false
+	}
+	alias := p.From.Alias()
+	eqs := map[string]any{}
+	var conj func(e expr.Expr)
+	conj = func(e expr.Expr) {
+		switch n := e.(type) {
+		case *expr.Logic:
+			if n.Op == expr.OpAnd {
+				for _, a := range n.Args {
+					conj(a)
+				}
+			}
+		case *expr.Compare:
+			if n.Op != expr.OpEq {
+				return
+			}
+			col, val, ok := colParam(n.Left, n.Right)
+			if !ok {
+				col, val, ok = colParam(n.Right, n.Left)
+			}
+			if !ok || (col.Table != alias && col.Table != "") {
+				return
+			}
+			if _, known := t.Column(col.Name); !known {
+				return
+			}
+			if _, ok := canonValue(val); ok {
+				eqs[col.Name] = val
+			}
+		}
+	}
+	for _, w := range p.Where {
+		conj(w)
+	}
+	if len(eqs) == 0 {
+		return bind{}, false
+	}
+	b := bind{table: t.Name()}
+	for _, c := range slices.Sorted(func(yield func(string) bool) {
+		for c := range eqs {
+			if !yield(c) {
+				return
+			}
+		}
+	}) {
+		b.cols = append(b.cols, c)
+		b.vals = append(b.vals, eqs[c])
+	}
+	keys := make([]string, len(b.vals))
+	for i, v := range b.vals {
+		keys[i], _ = canonValue(v)
+	}
+	b.key = strings.Join(keys, "\x00")
+	b.sig = b.table + "\x00" + strings.Join(b.cols, "\x00")
+	return b, true
+}
+
+// colParam reports whether a is a column and b a bound value.
+func colParam(a, b expr.Expr) (*expr.Column, any, bool) {
+	col, ok := a.(*expr.Column)
+	if !ok {
+		return nil, nil, false
+	}
+	p, ok := b.(*expr.Param)
+	if !ok {
+		return nil, nil, false
+	}
+	return col, p.Value, true
+}
+
+// canonValue is a value's text for comparing a bind's values with the
+// values of rows, from the database or from change-log images: "s:"
+// and a string's bytes, "n:" and an integer's digits. ok is false for
+// any other value (NULL, a float, a time...), which equals no bind
+// value.
+func canonValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return "s:" + x, true
+	case []byte:
+		return "s:" + string(x), true
+	case int:
+		return "n:" + strconv.Itoa(x), true
+	case int32:
+		return "n:" + strconv.FormatInt(int64(x), 10), true
+	case int64:
+		return "n:" + strconv.FormatInt(x, 10), true
+	case float64:
+		if x == float64(int64(x)) {
+			return "n:" + strconv.FormatInt(int64(x), 10), true
+		}
+	}
+	return "", false
+}
+
+// canonJSON is canonValue for a value in a change-log image.
+func canonJSON(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return "s:" + s, true
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return "", false
+		}
+		return "n:" + strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// imageKey is the canonical key of an image's values of cols, as
+// bind.key; ok is false when a value equals no bind value.
+func imageKey(img map[string]json.RawMessage, cols []string) (string, bool) {
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		k, ok := canonJSON(img[c])
+		if !ok {
+			return "", false
+		}
+		keys[i] = k
+	}
+	return strings.Join(keys, "\x00"), true
 }
