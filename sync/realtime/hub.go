@@ -224,12 +224,16 @@ func (h *Hub) Connections() int {
 
 // ServeHTTP upgrades GET
 // {basePath}/ws?clientGroupID=<g>&clientID=<c>[&room=<r>][&userInfo=<json>][&auth=<credentials>]
-// to a WebSocket. Before the upgrade it answers 400 for a missing
-// clientGroupID or clientID, or a userInfo that is not JSON or is too
-// large; 401 when Auth refuses the Authorization header (or, without
-// one, the auth parameter); 403 for someone else's client group or a
-// room AuthorizeRoom refuses; 409 when the room already has a connection
-// of another user with that clientID; 503 once the hub is closed.
+// to a WebSocket, binding the client group to the user if no one holds
+// it yet. Before the upgrade, without binding or storing anything, it
+// answers 400 for a missing clientGroupID or clientID, an id over
+// MaxIDBytes, a userInfo that is not JSON or is too large, or a request
+// that is not a WebSocket handshake; 401 when Auth refuses the
+// Authorization header (or, without one, the auth parameter); 403 for
+// an origin CheckOrigin refuses, someone else's client group or a room
+// AuthorizeRoom refuses; 409 when the room already has a connection of
+// another user with that clientID; 429 over MaxConnsPerUser or
+// MaxRoomMembers; 503 once the hub is closed.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
