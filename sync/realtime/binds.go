@@ -95,6 +95,23 @@ func (h *Hub) loadBinds(ctx context.Context) {
 	}
 }
 
+// reloadBinds forgets what every bind has loaded and loads it again,
+// after a round that did not apply its changes to them. Run by the pump
+// only.
+func (h *Hub) reloadBinds(ctx context.Context) {
+	h.mu.Lock()
+	idents := slices.Collect(maps.Values(h.idents))
+	h.mu.Unlock()
+	for _, ide := range idents {
+		for _, list := range h.deps(ide).binds {
+			for _, bs := range list {
+				bs.loaded = false
+			}
+		}
+	}
+	h.loadBinds(ctx)
+}
+
 // loadChunk loads binds of one sig: SELECT id, <cols> FROM t WHERE
 // <cols[0]> IN (their values), matched to each bind in Go.
 func (h *Hub) loadChunk(ctx context.Context, binds []*bindState) error {
@@ -103,6 +120,9 @@ func (h *Hub) loadChunk(ctx context.Context, binds []*bindState) error {
 	cols := []expr.Expr{t.Col("id")}
 	for _, c := range b0.cols {
 		cols = append(cols, t.Col(c))
+	}
+	if b0.sel != "" {
+		cols = append(cols, t.Col(b0.sel))
 	}
 	var vals []any
 	seen := map[string]bool{}
@@ -118,7 +138,8 @@ func (h *Hub) loadChunk(ctx context.Context, binds []*bindState) error {
 		return err
 	}
 	defer res.Rows.Close()
-	byKey := map[string][]string{}
+	type row struct{ id, sel string }
+	byKey := map[string][]row{}
 	dest := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range dest {
@@ -137,7 +158,11 @@ func (h *Hub) loadChunk(ctx context.Context, binds []*bindState) error {
 		}
 		if ok {
 			k := strings.Join(keys, "\x00")
-			byKey[k] = append(byKey[k], idText(dest[0]))
+			r := row{id: idText(dest[0])}
+			if b0.sel != "" {
+				r.sel, _ = canonValue(dest[len(dest)-1]) // "": equals nothing
+			}
+			byKey[k] = append(byKey[k], r)
 		}
 	}
 	if err := res.Rows.Err(); err != nil {
@@ -145,8 +170,12 @@ func (h *Hub) loadChunk(ctx context.Context, binds []*bindState) error {
 	}
 	for _, bs := range binds {
 		clear(bs.rows)
-		for _, id := range byKey[bs.key] {
-			bs.rows[id] = struct{}{}
+		clear(bs.sels)
+		for _, r := range byKey[bs.key] {
+			bs.rows[r.id] = struct{}{}
+			if bs.sel != "" {
+				bs.sels[r.id] = r.sel
+			}
 		}
 		bs.loaded = true
 	}
@@ -218,6 +247,9 @@ func (h *Hub) applyBind(bs *bindState, tc *tableChanges, idx bindIndex, v *verdi
 	}
 	for _, id := range keys[bs.key] {
 		bs.rows[id] = struct{}{}
+		if bs.sel != "" {
+			bs.sels[id], _ = canonJSON(tc.image(id)[bs.sel])
+		}
 		v.poke, v.gained = true, true
 	}
 	for id := range bs.rows {
@@ -226,10 +258,12 @@ func (h *Hub) applyBind(bs *bindState, tc *tableChanges, idx bindIndex, v *verdi
 				// Updated out of the bind: like a gain, the identity may
 				// still read the row, so nothing is assumed.
 				delete(bs.rows, id)
+				delete(bs.sels, id)
 				v.poke, v.gained = true, true
 			}
 		} else if _, del := tc.dels[id]; del {
 			delete(bs.rows, id)
+			delete(bs.sels, id)
 			v.poke = true
 			v.lost = append(v.lost, tc.t.Name()+"/"+id)
 		}
@@ -248,4 +282,52 @@ func (tc *tableChanges) image(id string) map[string]json.RawMessage {
 	}
 	tc.imgs[id] = img
 	return img
+}
+
+// readsInGo decides, without a query, whether ide may read one of the
+// rows put in tables: possible when each table's rule is simple
+// (simpleRule) and its bind is loaded. The bind's rows hold at least the
+// rows the subquery selects, as of the changes this round applied, so
+// "no" is exact and "yes" may only be a spurious poke (a subquery with
+// further conditions). decided is false when some table needs a query.
+func (h *Hub) readsInGo(ide *identity, tables []*tableChanges) (yes, decided bool) {
+	d := h.deps(ide)
+	if d.any {
+		return false, false
+	}
+	for _, tc := range tables {
+		sr := d.simple[tc.t.Name()]
+		if sr == nil || !sr.bs.loaded {
+			return false, false
+		}
+	}
+	for _, tc := range tables {
+		sr := d.simple[tc.t.Name()]
+		vals := tc.colValues(sr.col)
+		for _, sel := range sr.bs.sels {
+			if _, hit := vals[sel]; hit && sel != "" {
+				return true, true
+			}
+		}
+	}
+	return false, true
+}
+
+// colValues returns the canonical values of col in the rows put
+// (cached).
+func (tc *tableChanges) colValues(col string) map[string]struct{} {
+	if vals, ok := tc.cols[col]; ok {
+		return vals
+	}
+	vals := map[string]struct{}{}
+	for id := range tc.puts {
+		if k, ok := canonJSON(tc.image(id)[col]); ok {
+			vals[k] = struct{}{}
+		}
+	}
+	if tc.cols == nil {
+		tc.cols = map[string]map[string]struct{}{}
+	}
+	tc.cols[col] = vals
+	return vals
 }

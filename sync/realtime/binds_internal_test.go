@@ -130,5 +130,22 @@ func TestBindsAndFallbacks(t *testing.T) {
 		if n := h.Stats().FallbackPokes; n != 4 {
 			t.Errorf("%d fallback pokes; want 4", n)
 		}
+
+		// A doc of g2, whose acl row is cid's now: the simple rules
+		// ("grp IN (bound subquery)") decide from the binds' rows, with
+		// no query; wide's rule is checked in the database, whose acl
+		// (never written by these rounds) names only g1.
+		if _, err := tg.DB.Insert(bdDocs).Values(orm.Row{"id": "d1", "grp": "g2"}).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tc := &tableChanges{t: bdDocs, puts: map[string]json.RawMessage{"d1": json.RawMessage(`{"id":"d1","grp":"g2"}`)}}
+		cs := &changeSet{tables: map[string]*tableChanges{"bd_docs": tc}, keys: []string{"bd_docs/d1"}}
+		got = map[string]bool{}
+		h.whoMayRead(ctx, cs, func(ides []*identity, _ bool) {
+			for _, ide := range ides {
+				got[ide.id.UserID] = true
+			}
+		})
+		want("a doc of g2", got, "cid")
 	})
 }

@@ -56,6 +56,11 @@ type Hub struct {
 	told     map[string]int64 // see Hub.toldSince; deleted with the group's last connection
 	handlers sync.WaitGroup   // connections past the closed check, until served
 
+	// binding queues the default BindGroup's writes on SQLite, whose one
+	// writer would otherwise answer a burst of first connections with
+	// SQLITE_BUSY once the busy timeout passes.
+	binding chan struct{}
+
 	cors    map[string]bool // Options.CORSOrigins, without trailing slashes
 	corsAny bool            // Options.CORSOrigins holds "*"
 	stats   hubStats
@@ -144,6 +149,7 @@ func New(opts Options) (*Hub, error) {
 		users:    map[string]int{},
 		told:     map[string]int64{},
 		cors:     map[string]bool{},
+		binding:  make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -396,6 +402,14 @@ func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
 		return err
 	}
 	if !known {
+		if !h.postgres {
+			select {
+			case h.binding <- struct{}{}:
+				defer func() { <-h.binding }()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		return server.BindGroup(ctx, h.db, groupID, userID)
 	}
 	if owner != userID {

@@ -275,6 +275,11 @@ func (h *Hub) round(p pending) {
 	work := p.all || len(p.groups) > 0 || (cs != nil && (cs.all || len(cs.tables) > 0))
 	if p.all || (cs != nil && cs.all) {
 		h.pokeConns(h.allConns())
+		if cs != nil && (cs.all || len(cs.tables) > 0) {
+			// Changes the binds did not see (skipped, or not applied):
+			// read them again.
+			h.reloadBinds(ctx)
+		}
 	} else {
 		h.pokeChanges(ctx, p, cs)
 	}
@@ -369,6 +374,7 @@ type tableChanges struct {
 	puts map[string]json.RawMessage // row id → image
 	dels map[string]struct{}        // row ids deleted (and not put again)
 	imgs map[string]map[string]json.RawMessage
+	cols map[string]map[string]struct{} // see colValues
 }
 
 // readChanges reads the changes since the cursors and moves them.
@@ -642,7 +648,11 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*
 			lossOnly = append(lossOnly, ide)
 			losses[ide] = v.lost
 		case len(check) > 0:
-			todo = append(todo, ide)
+			if yes, decided := h.readsInGo(ide, check); !decided {
+				todo = append(todo, ide)
+			} else if yes {
+				now = append(now, ide)
+			}
 		}
 	}
 	var mu sync.Mutex

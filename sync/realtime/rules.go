@@ -24,6 +24,17 @@ type ruleInfo struct {
 	// the rows of a table whose columns equal values of the identity's
 	// (SELECT m.list_id FROM members m WHERE m.user_id = <the user>).
 	binds []bind
+	// simple is set when the whole rule is "col IN (a bound subquery
+	// selecting one column of its table)": then whether the identity may
+	// read a row follows from the row's col and the bind's rows, with no
+	// query.
+	simple *simpleRule
+}
+
+// simpleRule is a rule "col IN (SELECT sel FROM t WHERE <bind>)".
+type simpleRule struct {
+	col string // the rule's table's column
+	id  string // the bind's sig and key
 }
 
 // bind is a subquery bound to an identity: it reads the rows of table
@@ -35,7 +46,8 @@ type bind struct {
 	cols  []string // sorted
 	vals  []any    // the identity's values, in cols order
 	key   string   // canonical vals (canonValue), joined
-	sig   string   // table and cols: binds with one sig are loaded together
+	sel   string   // the column the subquery selects, if a plain one of table
+	sig   string   // table, cols and sel: binds with one sig are loaded together
 }
 
 // bindState is an identity's bind with the ids of the rows that match
@@ -44,6 +56,7 @@ type bind struct {
 type bindState struct {
 	bind
 	rows   map[string]struct{}
+	sels   map[string]string // row id → canonical value of sel (when sel is set)
 	loaded bool
 }
 
@@ -52,6 +65,13 @@ type depInfo struct {
 	tables map[string]bool // read without a bind: any change may matter
 	any    bool
 	binds  map[string][]*bindState // per table, one per distinct bind
+	simple map[string]*simpleState // per rule's table, the simple rules
+}
+
+// simpleState is a simple rule with its identity's bind.
+type simpleState struct {
+	col string
+	bs  *bindState
 }
 
 // rule analyses t's read rule for ide (cached). Called through deps
@@ -67,6 +87,7 @@ func (h *Hub) rule(ide *identity, t *orm.Table) *ruleInfo {
 			ri.anyDep = true
 		} else {
 			h.analyze(e, ri)
+			ri.simple = h.simpleOf(t, e)
 		}
 	}
 	if ide.rules == nil {
@@ -83,8 +104,8 @@ func (h *Hub) deps(ide *identity) *depInfo {
 	if ide.deps != nil {
 		return ide.deps
 	}
-	d := &depInfo{tables: map[string]bool{}, binds: map[string][]*bindState{}}
-	seen := map[string]bool{}
+	d := &depInfo{tables: map[string]bool{}, binds: map[string][]*bindState{}, simple: map[string]*simpleState{}}
+	seen := map[string]*bindState{}
 	for _, t := range h.opts.Schema.Tables() {
 		if !t.Synced() || t.Options().Auth.Read == nil {
 			continue
@@ -95,10 +116,14 @@ func (h *Hub) deps(ide *identity) *depInfo {
 			d.tables[n] = true
 		}
 		for _, b := range ri.binds {
-			if id := b.sig + "\x00" + b.key; !seen[id] {
-				seen[id] = true
-				d.binds[b.table] = append(d.binds[b.table], &bindState{bind: b, rows: map[string]struct{}{}})
+			if id := b.sig + "\x00" + b.key; seen[id] == nil {
+				bs := &bindState{bind: b, rows: map[string]struct{}{}, sels: map[string]string{}}
+				seen[id] = bs
+				d.binds[b.table] = append(d.binds[b.table], bs)
 			}
+		}
+		if ri.simple != nil && seen[ri.simple.id] != nil {
+			d.simple[t.Name()] = &simpleState{col: ri.simple.col, bs: seen[ri.simple.id]}
 		}
 	}
 	ide.deps = d
@@ -183,6 +208,30 @@ func (h *Hub) analyze(e expr.Expr, ri *ruleInfo) {
 	walk(e)
 }
 
+// simpleOf returns e as a simple rule of t, or nil.
+func (h *Hub) simpleOf(t *orm.Table, e expr.Expr) *simpleRule {
+	in, ok := e.(*expr.In)
+	if !ok || in.Sub == nil || len(in.List) > 0 {
+		return nil
+	}
+	x, ok := in.X.(*expr.Column)
+	if !ok || (x.Table != t.Alias() && x.Table != "") {
+		return nil
+	}
+	if _, ok := t.Column(x.Name); !ok {
+		return nil
+	}
+	s, ok := in.Sub.Query.(*orm.SelectQuery)
+	if !ok || s == nil {
+		return nil
+	}
+	b, ok := h.bindOf(&s.Parts)
+	if !ok || b.sel == "" {
+		return nil
+	}
+	return &simpleRule{col: x.Name, id: b.sig + "\x00" + b.key}
+}
+
 // bindOf returns the bind of a subquery's own table, p.From: the
 // equalities between its columns and values (strings or integers) among
 // the conditions its WHERE ANDs together. A subquery with joins, or
@@ -253,7 +302,14 @@ func (h *Hub) bindOf(p *orm.SelectParts) (bind, bool) {
 		keys[i], _ = canonValue(v)
 	}
 	b.key = strings.Join(keys, "\x00")
-	b.sig = b.table + "\x00" + strings.Join(b.cols, "\x00")
+	if len(p.Columns) == 1 && len(p.GroupBy) == 0 && len(p.Having) == 0 && !p.HasLimit && p.Offset == 0 {
+		if c, ok := p.Columns[0].(*expr.Column); ok && (c.Table == alias || c.Table == "") {
+			if _, known := t.Column(c.Name); known {
+				b.sel = c.Name
+			}
+		}
+	}
+	b.sig = b.table + "\x00" + strings.Join(b.cols, "\x00") + "\x01" + b.sel
 	return b, true
 }
 
