@@ -667,7 +667,12 @@ func (h *Hub) onConnect(s *melody.Session) {
 
 func (h *Hub) onDisconnect(s *melody.Session) {
 	c := sessionConn(s)
-	if c == nil || c.ident == nil {
+	if c == nil {
+		return
+	}
+	// Its place is free by the time it is gone from Connections.
+	h.release(c)
+	if c.ident == nil {
 		return
 	}
 	h.mu.Lock()
