@@ -33,7 +33,8 @@
 // connections or the room MaxRoomMembers (1000).
 //
 // The first authenticated connection to a client group binds the group
-// to its user (server.BindGroup), as the first pull or push does: from
+// to its user (server.BindGroup; on SQLite the hub queues these writes,
+// one at a time), as the first pull or push does: from
 // then on another user can neither connect to it, and so neither join
 // its presence room nor receive its pokes, nor push to it. The refusal
 // reads the same whether or not the group existed before. Should a
@@ -82,6 +83,12 @@
 //     when it puts a row that matches its bind, or changes or deletes
 //     one that did. So one user's new list pokes that user alone, and a
 //     new member pokes the member and those who may read the member row.
+//     A rule that is just such a subquery, "col IN (SELECT one column
+//     FROM t WHERE <bind>)", is also checked without a query: the rows
+//     of the bind, kept with the column they select, say whether the
+//     identity may read a row put. (Extra conditions in the subquery
+//     only make it select fewer rows, so this may poke spuriously and
+//     never misses.)
 //     A rule the hub cannot narrow down to rows (a subquery without such
 //     an equality, a join, raw SQL, a rule that fails) pokes the
 //     identity on any change to a table it reads: Stats.FallbackPokes
