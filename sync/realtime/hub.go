@@ -53,7 +53,7 @@ type Hub struct {
 	idents   map[string]*identity
 	rooms    map[string]*room
 	users    map[string]int   // connections per user, reserved before the upgrade
-	told     map[string]int64 // see Hub.toldSince; deleted with the group's last connection
+	told     map[string]int64 // see Hub.tell; deleted with the group's last connection
 	handlers sync.WaitGroup   // connections past the closed check, until served
 
 	// binding queues the default BindGroup's writes on SQLite, whose one

@@ -104,7 +104,7 @@ func (h *Hub) deps(ide *identity) *depInfo {
 	if ide.deps != nil {
 		return ide.deps
 	}
-	d := &depInfo{tables: map[string]bool{}, binds: map[string][]*bindState{}, simple: map[string]*simpleState{}}
+	d := &depInfo{binds: map[string][]*bindState{}, simple: map[string]*simpleState{}}
 	seen := map[string]*bindState{}
 	for _, t := range h.opts.Schema.Tables() {
 		if !t.Synced() || t.Options().Auth.Read == nil {
@@ -113,6 +113,9 @@ func (h *Hub) deps(ide *identity) *depInfo {
 		ri := h.rule(ide, t)
 		d.any = d.any || ri.anyDep
 		for n := range ri.deps {
+			if d.tables == nil {
+				d.tables = map[string]bool{}
+			}
 			d.tables[n] = true
 		}
 		for _, b := range ri.binds {
@@ -127,6 +130,7 @@ func (h *Hub) deps(ide *identity) *depInfo {
 		}
 	}
 	ide.deps = d
+	ide.rules = nil // only deps reads them, and it is cached now
 	return d
 }
 
