@@ -39,8 +39,9 @@
 // its presence room nor receive its pokes, nor push to it. The refusal
 // reads the same whether or not the group existed before. Should a
 // group still turn out to be another user's (it was collected and
-// claimed again, say), that user's next push to it closes the open
-// connections of anyone else to it (close code 1008).
+// claimed again, say), that user's next push to it, served by this
+// process or another one on the same PostgreSQL database, closes the
+// open connections of anyone else to it (close code 1008).
 //
 // Messages are JSON text frames from the server; the hub ignores what
 // clients send:

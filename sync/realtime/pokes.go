@@ -298,6 +298,7 @@ func (h *Hub) round(p pending) {
 // change may concern (whoMayRead), then those whose views hold a
 // changed row (viewsHolding).
 func (h *Hub) pokeChanges(ctx context.Context, p pending, cs *changeSet) {
+	h.checkOwners(ctx, p)
 	targets := h.groupConns(p.groups)
 	h.pokeConns(targets)
 	if cs == nil || len(cs.tables) == 0 {
@@ -331,6 +332,31 @@ func (h *Hub) pokeChanges(ctx context.Context, p pending, cs *changeSet) {
 		if _, done := targets[c]; !done {
 			c.sendPoke(h.pokeMsg)
 		}
+	}
+}
+
+// checkOwners closes this hub's connections to the groups other hubs
+// were asked to poke (a push they served) that belong to another user
+// than the group's owner: Notify does the same for this hub's pushes.
+func (h *Hub) checkOwners(ctx context.Context, p pending) {
+	for g := range p.groups {
+		if _, local := p.remote[g]; local {
+			continue
+		}
+		h.mu.Lock()
+		_, open := h.groups[g]
+		h.mu.Unlock()
+		if !open {
+			continue
+		}
+		owner, known, err := server.GroupOwner(ctx, h.db, g)
+		if err != nil || !known {
+			continue
+		}
+		h.mu.Lock()
+		squatters := h.othersInGroup(g, owner)
+		h.mu.Unlock()
+		closeSquatters(squatters)
 	}
 }
 
