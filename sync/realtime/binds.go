@@ -61,17 +61,23 @@ func (h *Hub) Stats() Stats {
 // bindChunk is how many bind values one loading query names.
 const bindChunk = 500
 
-// loadBinds loads, for the identities with connections, the rows that
-// match each bind not loaded yet: one query per table, set of columns
-// and bindChunk values. Run by the pump only, before a round applies
-// changes to the binds: the rows read are at least as new as the
-// cursors, and the changes above the cursors are applied to them again,
-// which changes nothing or pokes once more. A bind that fails to load
-// stays unloaded: changes to its table poke its identity (a fallback)
-// until a later round loads it.
+// loadBinds loads the binds not loaded yet of the identities published
+// since its last run (or, after a failure or reloadBinds, of every
+// identity): the rows that match each, with one query per table, set of
+// columns and bindChunk values. Run by the pump only, at the start of
+// each round, before the round applies changes to the binds: the rows
+// read are at least as new as the cursors, and the changes above the
+// cursors are applied to them again, which changes nothing or pokes once
+// more. A bind that fails to load stays unloaded: changes to its table
+// poke its identity (a fallback) until a later round loads it.
 func (h *Hub) loadBinds(ctx context.Context) {
 	h.mu.Lock()
-	idents := slices.Collect(maps.Values(h.idents))
+	idents := h.toLoad
+	h.toLoad = nil
+	if h.ps.rescan {
+		idents = slices.Collect(maps.Values(h.idents))
+		h.ps.rescan = false
+	}
 	h.mu.Unlock()
 	bySig := map[string][]*bindState{}
 	for _, ide := range idents {
@@ -85,10 +91,13 @@ func (h *Hub) loadBinds(ctx context.Context) {
 	}
 	for _, sig := range slices.Sorted(maps.Keys(bySig)) {
 		list := bySig[sig]
-		for len(list) > 0 && ctx.Err() == nil {
+		for len(list) > 0 {
 			n := min(len(list), bindChunk)
-			if err := h.loadChunk(ctx, list[:n]); err != nil && ctx.Err() == nil {
-				h.log.Warn("plasma: realtime: loading the rows read rules depend on; poking their users on any change to the table", "table", list[0].table, "err", err)
+			if err := h.loadChunk(ctx, list[:n]); err != nil {
+				h.ps.rescan = true
+				if ctx.Err() == nil {
+					h.log.Warn("plasma: realtime: loading the rows read rules depend on; poking their users on any change to the table", "table", list[0].table, "err", err)
+				}
 			}
 			list = list[n:]
 		}
@@ -109,6 +118,7 @@ func (h *Hub) reloadBinds(ctx context.Context) {
 			}
 		}
 	}
+	h.ps.rescan = true
 	h.loadBinds(ctx)
 }
 

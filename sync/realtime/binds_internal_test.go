@@ -65,6 +65,7 @@ func TestBindsAndFallbacks(t *testing.T) {
 			h.deps(ide)
 			h.mu.Lock()
 			h.idents[ide.key] = ide
+			h.toLoad = append(h.toLoad, ide)
 			h.mu.Unlock()
 		}
 		h.loadBinds(ctx)

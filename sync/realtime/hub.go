@@ -52,6 +52,7 @@ type Hub struct {
 	groups   map[string]map[*conn]struct{}
 	idents   map[string]*identity
 	rooms    map[string]*room
+	toLoad   []*identity      // identities published since the pump last loaded binds
 	users    map[string]int   // connections per user, reserved before the upgrade
 	told     map[string]int64 // see Hub.tell; deleted with the group's last connection
 	handlers sync.WaitGroup   // connections past the closed check, until served
@@ -616,12 +617,14 @@ func (h *Hub) onConnect(s *melody.Session) {
 	// another user to it, from before the group was bound again, goes.
 	squatters := h.othersInGroup(c.group, c.id.UserID)
 	ide := h.idents[key]
-	if ide == nil {
+	created := ide == nil
+	if created {
 		ide = fresh
 		if ide == nil { // analysed by the pump when needed
 			ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
 		}
 		h.idents[key] = ide
+		h.toLoad = append(h.toLoad, ide)
 	}
 	ide.conns[c] = struct{}{}
 	c.ident = ide
@@ -659,7 +662,7 @@ func (h *Hub) onConnect(s *melody.Session) {
 	// A client may have missed changes before it was registered: one
 	// pull brings it up to date.
 	c.sendPoke(h.pokeMsg)
-	if fresh != nil && len(fresh.deps.binds) > 0 {
+	if created {
 		// Load the rows its rules depend on before a change needs them.
 		h.signal(func(p *pending) { p.load = true })
 	}

@@ -53,6 +53,9 @@ type pumpState struct {
 	retry   time.Duration
 	// pollFailing: the last poll failed (and was reported).
 	pollFailing bool
+	// rescan: some identity's binds may be unloaded (a load failed, or
+	// they were dropped); loadBinds looks at every identity.
+	rescan bool
 }
 
 // Notify pokes after a push: the pushing client group's connections
@@ -269,9 +272,7 @@ func (h *Hub) round(p pending) {
 			h.ps.retry = 0
 		}
 	}
-	if p.load || (cs != nil && len(cs.tables) > 0) {
-		h.loadBinds(ctx)
-	}
+	h.loadBinds(ctx)
 	work := p.all || len(p.groups) > 0 || (cs != nil && (cs.all || len(cs.tables) > 0))
 	if p.all || (cs != nil && cs.all) {
 		h.pokeConns(h.allConns())
