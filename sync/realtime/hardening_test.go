@@ -337,3 +337,50 @@ func TestRemovedMemberNotPoked(t *testing.T) {
 		bob.expectPoke("a todo of bob's list again", 3*time.Second)
 	})
 }
+
+// Connections racing into a room never take it past MaxRoomMembers:
+// each extra one is refused (429) or, if it passed the check before the
+// upgrade together with another, closed with the reason "room is full".
+func TestRoomCapRace(t *testing.T) {
+	tg := ormtest.SQLite(t)
+	e := newEnv(t, tg, tg.DB, func(o *realtime.Options) { o.MaxRoomMembers = 2 })
+	const rounds, racers = 5, 8
+	for r := range rounds {
+		room := fmt.Sprint("race-", r)
+		type result struct {
+			c      *client
+			status int
+		}
+		results := make(chan result, racers)
+		for i := range racers {
+			go func() {
+				u := fmt.Sprintf("u%d-%d", r, i)
+				c, status, _ := e.dial(params{user: u, group: "g-" + u, client: u, room: room})
+				results <- result{c, status}
+			}()
+		}
+		open := 0
+		for range racers {
+			res := <-results
+			switch {
+			case res.c == nil && res.status != http.StatusTooManyRequests:
+				t.Errorf("room %s: refused with %d; want 429", room, res.status)
+			case res.c != nil:
+				select {
+				case <-res.c.pokes:
+					open++ // registered: poked on connecting
+				case <-res.c.closed:
+					var ce *websocket.CloseError
+					if _, _, err := res.c.ws.ReadMessage(); errors.As(err, &ce) && ce.Text != "room is full" {
+						t.Errorf("room %s: closed with %q; want \"room is full\"", room, ce.Text)
+					}
+				case <-time.After(3 * time.Second):
+					t.Fatalf("room %s: a connection neither poked nor closed", room)
+				}
+			}
+		}
+		if open > 2 {
+			t.Errorf("room %s: %d members; the cap is 2", room, open)
+		}
+	}
+}
