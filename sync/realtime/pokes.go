@@ -562,8 +562,10 @@ func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
 // viewsHolding returns the connections, not in skip already, whose
 // client group's latest view (its last pull) holds a changed row: a
 // row deleted, or one an update may have taken out of the group's view,
-// must reach it as a del. ok is false when the view records could not
-// be read: then every connection is poked.
+// must reach it as a del. A group told (see tell) since its latest
+// record is left out: its pending pull brings the dels. ok is false
+// when the view records could not be read: then every connection is
+// poked.
 func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]struct{}) (conns map[*conn]struct{}, ok bool) {
 	if len(cs.keys) == 0 {
 		return nil, true
