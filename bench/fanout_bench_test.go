@@ -48,6 +48,15 @@ import (
 //   - distinct_users: connection i authenticates as u<i>, and every u<i>
 //     is a member of L1: the same fan-out, plus the hub's read-access
 //     check for 10,000 distinct identities.
+//   - unrelated (issue 14): connection i authenticates as u<i>, and u<i>
+//     is the only member of its own list U<i>; each op is one createList
+//     by u0, pushed by another client of u0's group g0. Only u0's
+//     connection may be poked. It reports the pokes the hub wrote
+//     (pokes/op, from Hub.Stats; the goal is 1), the connections that
+//     received one (conns-poked/op) and the time from the push's commit
+//     to the end of the hub's round that decided every poke
+//     (decide-ms/op, Stats.LastRoundDecided), instead of the latency
+//     percentiles.
 //
 // The clients run in a child process (this test binary re-executed as
 // TestFanoutClientProcess), so the server process's memory growth is the
@@ -82,15 +91,30 @@ func BenchmarkFanout(b *testing.B) {
 	if err := raiseNoFile(need); err != nil {
 		b.Fatalf("raising the open-file limit for %d connections: %v", n, err)
 	}
-	b.Run("one_user", func(b *testing.B) { benchFanout(b, n, par, inproc, false) })
-	b.Run("distinct_users", func(b *testing.B) { benchFanout(b, n, par, inproc, true) })
+	b.Run("one_user", func(b *testing.B) { benchFanout(b, n, par, inproc, fanoutOneUser) })
+	b.Run("distinct_users", func(b *testing.B) { benchFanout(b, n, par, inproc, fanoutDistinct) })
+	b.Run("unrelated", func(b *testing.B) { benchFanout(b, n, par, inproc, fanoutUnrelated) })
 }
+
+// The shapes of BenchmarkFanout.
+type fanoutMode int
+
+const (
+	fanoutOneUser fanoutMode = iota
+	fanoutDistinct
+	fanoutUnrelated
+)
+
+// fanoutSettle is how long the unrelated case waits after the pusher's
+// poke for pokes that should not come.
+const fanoutSettle = time.Second
 
 // fanoutPokeTimeout bounds the wait for every connection's poke after a
 // push; a connection without one by then counts as missing (an error).
 const fanoutPokeTimeout = 30 * time.Second
 
-func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
+func benchFanout(b *testing.B, n, par int, inproc bool, mode fanoutMode) {
+	distinct := mode != fanoutOneUser
 	ctx := context.Background()
 	sqldb, err := sqlite.Open(filepath.Join(b.TempDir(), "fanout.db"))
 	if err != nil {
@@ -112,6 +136,9 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 			}
 			return nil
 		},
+		// 10,000 connections of one user, all in one room.
+		MaxConnsPerUser: -1,
+		MaxRoomMembers:  -1,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -149,11 +176,11 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	push := func(group, client string, id int64, mut func([]byte, int64) []byte) {
+	pushAs := func(user, group, client string, id int64, mut func([]byte, int64) []byte) {
 		body := syncPushBody(group, client, id, 1, mut)
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/sync/push", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer ann")
+		req.Header.Set("Authorization", "Bearer "+user)
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			b.Fatal(err)
@@ -164,11 +191,19 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 			b.Fatalf("push: %d %s", resp.StatusCode, out)
 		}
 	}
+	push := func(group, client string, id int64, mut func([]byte, int64) []byte) {
+		pushAs("ann", group, client, id, mut)
+	}
 	// ann's list L1; with distinct users, u0..u<n-1> are its members.
 	push("g-setup", "c-setup", 1, func(dst []byte, _ int64) []byte {
 		return append(dst, `"name":"createList","args":{"id":"L1","name":"fanout"}`...)
 	})
-	if distinct {
+	if mode == fanoutUnrelated {
+		if err := seedUnrelated(ctx, h.DB(), n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if mode == fanoutDistinct {
 		actx := rowauth.WithIdentity(ctx, rowauth.Identity{UserID: "ann"})
 		err := h.DB().Tx(actx, func(tx *orm.Tx) error {
 			rows := make([]orm.Row, 0, 500)
@@ -232,6 +267,16 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 
 	var lat []time.Duration
 	stopProfile := startFanoutProfile(b, "server-"+strings.ReplaceAll(b.Name(), "/", "_"))
+	if mode == fanoutUnrelated {
+		benchUnrelated(b, hub, cl, pushAs, &committed)
+		stopProfile()
+		finishFanout(b, n, inproc, cl, dial, heap0, stack0, heap1, stack1, goroutines)
+		if err := cl.close(); err != nil {
+			b.Errorf("closing the clients: %v", err)
+		}
+		closeHub()
+		return
+	}
 	b.ResetTimer()
 	for i := range b.N {
 		if err := cl.arm(); err != nil {
@@ -239,7 +284,7 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 		}
 		push("g-pusher", "c-pusher", int64(i+1), createTodoMut)
 		t0 := committed.Load()
-		arrivals, err := cl.collect(fanoutPokeTimeout)
+		arrivals, err := cl.collect(fanoutPokeTimeout, -1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -269,6 +314,18 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 		b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
 		b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 	}
+	finishFanout(b, n, inproc, cl, dial, heap0, stack0, heap1, stack1, goroutines)
+
+	// Close everything: the clients first, then the hub (which waits for
+	// its handlers), the server and the database (deferred).
+	if err := cl.close(); err != nil {
+		b.Errorf("closing the clients: %v", err)
+	}
+	closeHub()
+}
+
+// finishFanout reports the memory and dial figures of every case.
+func finishFanout(b *testing.B, n int, inproc bool, cl fanoutClients, dial time.Duration, heap0, stack0, heap1, stack1 uint64, goroutines int) {
 	kib := func(after, before uint64) float64 { return (float64(after) - float64(before)) / float64(n) / 1024 }
 	perConn := kib(heap1+stack1, heap0+stack0)
 	b.Logf("%d connections: heap %+.2f KiB/conn, stacks %+.2f KiB/conn (this process)", n, kib(heap1, heap0), kib(stack1, stack0))
@@ -280,13 +337,81 @@ func benchFanout(b *testing.B, n, par int, inproc, distinct bool) {
 	}
 	b.ReportMetric(float64(goroutines)/float64(n), "goroutines/conn")
 	b.ReportMetric(dial.Seconds(), "dial-s")
+}
 
-	// Close everything: the clients first, then the hub (which waits for
-	// its handlers), the server and the database (deferred).
-	if err := cl.close(); err != nil {
-		b.Errorf("closing the clients: %v", err)
+// seedUnrelated gives each of u0..u<n-1> a list of its own, U<i>, of
+// which it is the only member.
+func seedUnrelated(ctx context.Context, db *orm.DB, n int) error {
+	sys := rowauth.AsSystem(ctx)
+	return db.Tx(sys, func(tx *orm.Tx) error {
+		lists := make([]orm.Row, 0, 500)
+		members := make([]orm.Row, 0, 500)
+		for i := range n {
+			u, l := "u"+strconv.Itoa(i), "U"+strconv.Itoa(i)
+			lists = append(lists, orm.Row{"id": l, "name": "list of " + u, "owner_id": u})
+			members = append(members, orm.Row{"id": todo.MemberID(l, u), "list_id": l, "user_id": u})
+			if len(lists) == cap(lists) || i == n-1 {
+				if _, err := tx.Insert(todo.Lists).Values(lists...).Exec(sys); err != nil {
+					return err
+				}
+				if _, err := tx.Insert(todo.Members).Values(members...).Exec(sys); err != nil {
+					return err
+				}
+				lists, members = lists[:0], members[:0]
+			}
+		}
+		return nil
+	})
+}
+
+// benchUnrelated times BenchmarkFanout/unrelated's ops: a createList by
+// u0, pushed by another client of u0's group g0; it waits for u0's poke,
+// then fanoutSettle for pokes that should not come, and reports what
+// the hub poked and how long it took to decide.
+func benchUnrelated(b *testing.B, hub *realtime.Hub, cl fanoutClients, pushAs func(user, group, client string, id int64, mut func([]byte, int64) []byte), committed *atomic.Int64) {
+	var pokes, poked uint64
+	var decide time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		if err := cl.arm(); err != nil {
+			b.Fatal(err)
+		}
+		before := hub.Stats()
+		pushAs("u0", "g0", "c-pusher", int64(i+1), func(dst []byte, id int64) []byte {
+			dst = append(dst, `"name":"createList","args":{"id":"N`...)
+			dst = strconv.AppendInt(dst, id, 10)
+			return append(dst, `","name":"another list"}`...)
+		})
+		t0 := committed.Load()
+		if _, err := cl.collect(fanoutPokeTimeout, 1); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		time.Sleep(fanoutSettle)
+		arrivals, err := cl.collect(0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		after := hub.Stats()
+		b.StartTimer()
+		if arrivals[0] == 0 {
+			b.Errorf("push %d: the pusher's connection had no poke", i+1)
+		}
+		for _, at := range arrivals {
+			if at != 0 {
+				poked++
+			}
+		}
+		pokes += after.Pokes - before.Pokes
+		decide += after.LastRoundDecided.Sub(time.Unix(0, t0))
+		if after.FallbackPokes != before.FallbackPokes {
+			b.Errorf("push %d: %d fallback pokes", i+1, after.FallbackPokes-before.FallbackPokes)
+		}
 	}
-	closeHub()
+	b.StopTimer()
+	b.ReportMetric(float64(pokes)/float64(b.N), "pokes/op")
+	b.ReportMetric(float64(poked)/float64(b.N), "conns-poked/op")
+	b.ReportMetric(float64(decide)/float64(time.Millisecond)/float64(b.N), "decide-ms/op")
 }
 
 // startFanoutProfile starts a CPU profile and an execution trace of the
@@ -398,10 +523,10 @@ func raiseNoFile(need uint64) error {
 type fanoutClients interface {
 	// arm makes each connection record the next poke it receives.
 	arm() error
-	// collect waits until every connection has recorded a poke since
-	// arm, or timeout, and returns the arrival times (Unix nanoseconds;
-	// 0: none).
-	collect(timeout time.Duration) ([]int64, error)
+	// collect waits until want connections (every one, for want < 0)
+	// have recorded a poke since arm, or timeout, and returns the
+	// arrival times (Unix nanoseconds; 0: none).
+	collect(timeout time.Duration, want int) ([]int64, error)
 	// close closes every connection.
 	close() error
 }
@@ -523,9 +648,12 @@ func (f *fleet) arm() error {
 	return nil
 }
 
-func (f *fleet) collect(timeout time.Duration) ([]int64, error) {
+func (f *fleet) collect(timeout time.Duration, want int) ([]int64, error) {
+	if want < 0 {
+		want = len(f.conns)
+	}
 	deadline := time.Now().Add(timeout)
-	for f.hits.Load() < int64(len(f.conns)) && time.Now().Before(deadline) {
+	for f.hits.Load() < int64(want) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	out := make([]int64, len(f.conns))
@@ -563,7 +691,7 @@ const (
 //
 //	child:  FANOUT ready <bytes of heap+stacks the clients use>
 //	parent: arm           child: FANOUT armed
-//	parent: collect <ns>  child: FANOUT arrivals <t1> <t2> ... (Unix ns, 0 = none)
+//	parent: collect <ns> <want>  child: FANOUT arrivals <t1> <t2> ... (Unix ns, 0 = none)
 //	parent: quit          child: FANOUT closed <early pokes>, then exits
 func TestFanoutClientProcess(t *testing.T) {
 	url := os.Getenv(envFanoutChild)
@@ -599,8 +727,13 @@ func TestFanoutClientProcess(t *testing.T) {
 			stopProfile = startFanoutProfile(t, "client-"+os.Getenv(envFanoutName))
 			reply("armed")
 		case "collect":
-			ns, _ := strconv.ParseInt(arg, 10, 64)
-			arrivals, _ := f.collect(time.Duration(ns))
+			a, w, _ := strings.Cut(arg, " ")
+			ns, _ := strconv.ParseInt(a, 10, 64)
+			want, err := strconv.Atoi(w)
+			if err != nil {
+				want = -1
+			}
+			arrivals, _ := f.collect(time.Duration(ns), want)
 			stopProfile()
 			var line []byte
 			line = append(line, "FANOUT arrivals"...)
@@ -698,8 +831,8 @@ func (p *clientProcess) arm() error {
 	return err
 }
 
-func (p *clientProcess) collect(timeout time.Duration) ([]int64, error) {
-	if err := p.send("collect " + strconv.FormatInt(int64(timeout), 10)); err != nil {
+func (p *clientProcess) collect(timeout time.Duration, want int) ([]int64, error) {
+	if err := p.send("collect " + strconv.FormatInt(int64(timeout), 10) + " " + strconv.Itoa(want)); err != nil {
 		return nil, err
 	}
 	line, err := p.await("arrivals", timeout+time.Minute)

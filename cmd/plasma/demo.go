@@ -86,7 +86,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 			id, _, err := todo.BearerAuth(r)
 			return id, err
 		},
-		Logger: log,
+		// Browsers may open the WebSocket from the page's own origin and
+		// from the origins the sync handler allows.
+		CORSOrigins: origins,
+		Logger:      log,
 	})
 	if err != nil {
 		return err

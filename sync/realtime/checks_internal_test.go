@@ -346,7 +346,7 @@ func whoMayReadSet(t *testing.T, h *Hub, cs *changeSet) map[string]bool {
 	t.Helper()
 	got := map[string]bool{}
 	var mu sync.Mutex
-	h.whoMayRead(context.Background(), cs, func(ides []*identity) {
+	h.whoMayRead(context.Background(), cs, func(ides []*identity, _ bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, ide := range ides {

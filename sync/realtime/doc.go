@@ -22,9 +22,26 @@
 // authentication, from its Authorization header, or from the auth
 // parameter, which carries exactly what the header would (browsers
 // cannot set headers on a WebSocket; mind that URLs end up in access
-// logs). Everything is checked before the upgrade: 401 when Auth
-// refuses, 403 for a client group bound to another user or a room
-// Options.AuthorizeRoom refuses, 400 for a bad or oversized userInfo.
+// logs). Everything is checked before the upgrade, and a refused
+// connection binds and stores nothing: 400 for a missing parameter, an
+// id (clientGroupID, clientID, room) over MaxIDBytes (128 bytes) or a
+// bad or oversized userInfo; 401 when Auth refuses; 403 for a browser
+// Origin that is neither the server's own nor in CORSOrigins (see
+// CheckOrigin), a client group bound to another user, or a room
+// AuthorizeRoom refuses; 409 for a clientID another user holds in the
+// room; 429 when the user already holds MaxConnsPerUser (64)
+// connections or the room MaxRoomMembers (1000).
+//
+// The first authenticated connection to a client group binds the group
+// to its user (server.BindGroup; on SQLite the hub queues these writes,
+// one at a time), as the first pull or push does: from
+// then on another user can neither connect to it, and so neither join
+// its presence room nor receive its pokes, nor push to it. The refusal
+// reads the same whether or not the group existed before. Should a
+// group still turn out to be another user's (it was collected and
+// claimed again, say), that user's next push to it, served by this
+// process or another one on the same PostgreSQL database, closes the
+// open connections of anyone else to it (close code 1008).
 //
 // Messages are JSON text frames from the server; the hub ignores what
 // clients send:
@@ -56,11 +73,33 @@
 //     WHERE id IN (the changed ids). A table without a read rule needs
 //     no query; an identity's connections are poked as soon as its
 //     query answers;
-//   - whose identity has a read rule that consults a changed table in a
-//     subquery (say, todos readable through a members table): a row of
-//     another table may have entered or left its view without a change
-//     of its own; a rule with raw SQL, or one that fails, counts as
-//     consulting every table.
+//   - whose identity's read rules may select other rows because of the
+//     change. A rule that reads another table through a subquery bound
+//     to the identity, one whose WHERE ANDs an equality between a column
+//     and a value of the identity's (the memberOf shape:
+//     list_id IN (SELECT m.list_id FROM members m WHERE m.user_id = <user>)),
+//     is decided from the changed rows' values: the hub loads the rows
+//     of members that match the bind once per identity and keeps them
+//     up to date from the change log, and a change pokes an identity only
+//     when it puts a row that matches its bind, or changes or deletes
+//     one that did. So one user's new list pokes that user alone, and a
+//     new member pokes the member and those who may read the member row.
+//     A rule that is just such a subquery, "col IN (SELECT one column
+//     FROM t WHERE <bind>)", is also checked without a query: the rows
+//     of the bind, kept with the column they select, say whether the
+//     identity may read a row put. (Extra conditions in the subquery
+//     only make it select fewer rows, so this may poke spuriously and
+//     never misses.)
+//     A rule the hub cannot narrow down to rows (a subquery without such
+//     an equality, a join, raw SQL, a rule that fails) pokes the
+//     identity on any change to a table it reads: Stats.FallbackPokes
+//     counts these pokes.
+//
+// A member removed from a list (its member row deleted) is poked once so
+// that it pulls the removal. Until its client group pulls again, which
+// stores a new view record since that view held the deleted row, the
+// rows its stale view still holds no longer poke it: it already has a
+// poke whose pull will delete them. Anything it may read still pokes it.
 //
 // Every connection is poked when a change is to a table the schema does
 // not know; when a round finds more changes than it looks at one by
@@ -120,6 +159,12 @@
 // the same clientID replaces its old connection. Presence is quadratic in
 // a room's size, so a room over MaxPresenceMembers gets one snapshot
 // with no entries and "truncated": true instead.
+//
+// # Metrics
+//
+// Hub.Stats returns the pokes written, the rounds run, the fallback
+// pokes, and when the latest round that read changes started and had
+// decided every poke.
 //
 // # Slow and dead clients
 //

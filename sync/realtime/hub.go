@@ -28,10 +28,6 @@ import (
 	"github.com/plasma-go/plasma/sync/server"
 )
 
-// maxNameBytes caps the client group id, client id and room name a
-// connection gives.
-const maxNameBytes = 256
-
 // connKey is the melody session key holding the *conn.
 const connKey = "plasma.conn"
 
@@ -56,7 +52,19 @@ type Hub struct {
 	groups   map[string]map[*conn]struct{}
 	idents   map[string]*identity
 	rooms    map[string]*room
-	handlers sync.WaitGroup // connections past the closed check, until served
+	toLoad   []*identity      // identities published since the pump last loaded binds
+	users    map[string]int   // connections per user, reserved before the upgrade
+	told     map[string]int64 // see Hub.tell; deleted with the group's last connection
+	handlers sync.WaitGroup   // connections past the closed check, until served
+
+	// binding queues the default BindGroup's writes on SQLite, whose one
+	// writer would otherwise answer a burst of first connections with
+	// SQLITE_BUSY once the busy timeout passes.
+	binding chan struct{}
+
+	cors    map[string]bool // Options.CORSOrigins, without trailing slashes
+	corsAny bool            // Options.CORSOrigins holds "*"
+	stats   hubStats
 
 	pmu  sync.Mutex
 	pend pending       // work for the next round, under pmu
@@ -95,6 +103,7 @@ type conn struct {
 	userInfo json.RawMessage // nil: none
 	seq      uint64          // join order, to break clientID ties
 	poke     atomic.Int32    // pokeIdle, pokeQueued, pokeDirty
+	reserved atomic.Bool     // holds a place in Hub.users
 }
 
 // The poke states of a connection: a poke waiting to be written covers
@@ -138,19 +147,27 @@ func New(opts Options) (*Hub, error) {
 		groups:   map[string]map[*conn]struct{}{},
 		idents:   map[string]*identity{},
 		rooms:    map[string]*room{},
+		users:    map[string]int{},
+		told:     map[string]int64{},
+		cors:     map[string]bool{},
+		binding:  make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
 	}
 	h.authDB = opts.DB.Use(rowauth.Middleware())
-	if opts.GroupOwner == nil {
-		h.opts.GroupOwner = func(ctx context.Context, groupID string) (string, bool, error) {
-			return server.GroupOwner(ctx, h.db, groupID)
+	if opts.BindGroup == nil {
+		h.opts.BindGroup = h.bindGroup
+	}
+	for _, o := range opts.CORSOrigins {
+		if o == "*" {
+			h.corsAny = true
 		}
+		h.cors[strings.TrimRight(o, "/")] = true
 	}
 	if !opts.SkipEnsure {
-		// The client groups (GroupOwner) and the client view records
+		// The client groups (BindGroup) and the client view records
 		// (whom a change pokes) are the sync server's tables.
 		if err := server.EnsureTables(ctx, opts.DB); err != nil {
 			cancel()
@@ -186,15 +203,13 @@ func New(opts Options) (*Hub, error) {
 	m.Upgrader.ReadBufferSize = 512
 	m.Upgrader.WriteBufferSize = 1024
 	m.Upgrader.WriteBufferPool = &sync.Pool{}
-	if opts.CheckOrigin != nil {
-		// A handshake served on its own goroutine had its origin checked
-		// (on the full request) before the connection was taken over.
-		m.Upgrader.CheckOrigin = func(r *http.Request) bool {
-			if r.Context().Value(originCheckedKey{}) != nil {
-				return true
-			}
-			return opts.CheckOrigin(r)
+	// A handshake served on its own goroutine had its origin checked
+	// (on the full request) before the connection was taken over.
+	m.Upgrader.CheckOrigin = func(r *http.Request) bool {
+		if r.Context().Value(originCheckedKey{}) != nil {
+			return true
 		}
+		return h.checkOrigin(r)
 	}
 	m.HandleConnect(h.onConnect)
 	m.HandleDisconnect(h.onDisconnect)
@@ -216,12 +231,16 @@ func (h *Hub) Connections() int {
 
 // ServeHTTP upgrades GET
 // {basePath}/ws?clientGroupID=<g>&clientID=<c>[&room=<r>][&userInfo=<json>][&auth=<credentials>]
-// to a WebSocket. Before the upgrade it answers 400 for a missing
-// clientGroupID or clientID, or a userInfo that is not JSON or is too
-// large; 401 when Auth refuses the Authorization header (or, without
-// one, the auth parameter); 403 for someone else's client group or a
-// room AuthorizeRoom refuses; 409 when the room already has a connection
-// of another user with that clientID; 503 once the hub is closed.
+// to a WebSocket, binding the client group to the user if no one holds
+// it yet. Before the upgrade, without binding or storing anything, it
+// answers 400 for a missing clientGroupID or clientID, an id over
+// MaxIDBytes, a userInfo that is not JSON or is too large, or a request
+// that is not a WebSocket handshake; 401 when Auth refuses the
+// Authorization header (or, without one, the auth parameter); 403 for
+// an origin CheckOrigin refuses, someone else's client group or a room
+// AuthorizeRoom refuses; 409 when the room already has a connection of
+// another user with that clientID; 429 over MaxConnsPerUser or
+// MaxRoomMembers; 503 once the hub is closed.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -230,12 +249,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	group, clientID := q.Get("clientGroupID"), q.Get("clientID")
+	maxID := h.opts.MaxIDBytes
 	switch {
 	case group == "" || clientID == "":
 		httpError(w, http.StatusBadRequest, "clientGroupID and clientID are required")
 		return
-	case len(group) > maxNameBytes || len(clientID) > maxNameBytes:
-		httpError(w, http.StatusBadRequest, "clientGroupID or clientID longer than %d bytes", maxNameBytes)
+	case len(group) > maxID:
+		httpError(w, http.StatusBadRequest, "clientGroupID of %d bytes, over the limit of %d", len(group), maxID)
+		return
+	case len(clientID) > maxID:
+		httpError(w, http.StatusBadRequest, "clientID of %d bytes, over the limit of %d", len(clientID), maxID)
 		return
 	}
 	id, err := h.authenticate(r, q)
@@ -259,20 +282,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info = buf.Bytes()
 	}
 	ctx := r.Context()
-	owner, known, err := h.opts.GroupOwner(ctx, group)
-	if err != nil {
-		h.log.Warn("plasma: realtime: reading the client group's owner", "group", group, "err", err)
-		httpError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	if known && owner != id.UserID {
-		httpError(w, http.StatusForbidden, "client group %q belongs to another user", group)
-		return
-	}
 	roomKey := groupRoom(group)
 	if name := q.Get("room"); name != "" && name != group {
-		if len(name) > maxNameBytes {
-			httpError(w, http.StatusBadRequest, "room longer than %d bytes", maxNameBytes)
+		if len(name) > maxID {
+			httpError(w, http.StatusBadRequest, "room of %d bytes, over the limit of %d", len(name), maxID)
 			return
 		}
 		if h.opts.AuthorizeRoom == nil {
@@ -287,36 +300,41 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		roomKey = namedRoom(name)
 	}
 
+	if !h.isHandshake(r) {
+		httpError(w, http.StatusBadRequest, "not a WebSocket handshake")
+		return
+	}
+	if !h.checkOrigin(r) {
+		httpError(w, http.StatusForbidden, "origin %q not allowed", r.Header.Get("Origin"))
+		return
+	}
+
 	c := &conn{id: id, group: group, clientID: clientID, roomKey: roomKey, userInfo: info}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		httpError(w, http.StatusServiceUnavailable, "shutting down")
+	if !h.admit(w, c) {
 		return
 	}
-	if h.clash(c) != nil {
-		h.mu.Unlock()
-		httpError(w, http.StatusConflict, "clientID %q is connected to this room by another user", clientID)
-		return
-	}
-	h.handlers.Add(1)
-	h.mu.Unlock()
-	keys := map[string]any{connKey: c}
-	if !h.handshakeOK(r) {
-		// Not a handshake the upgrader accepts: let it answer (400 or
-		// 403) on this goroutine, as net/http would.
-		defer h.handlers.Done()
-		if err := h.m.HandleRequestWithKeys(&hijackWriter{ResponseWriter: w, c: c}, r, keys); err != nil {
-			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
+	// The group is bound last, so that a refused connection binds
+	// nothing.
+	if err := h.opts.BindGroup(ctx, group, id.UserID); err != nil {
+		h.release(c)
+		h.handlers.Done()
+		if errors.Is(err, server.ErrForbiddenGroup) {
+			h.log.Debug("plasma: realtime: client group refused", "group", group, "user", id.UserID)
+			httpError(w, http.StatusForbidden, "client group %q belongs to another user", group)
+			return
 		}
+		h.log.Warn("plasma: realtime: binding the client group", "group", group, "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
+	keys := map[string]any{connKey: c}
 	// Take the connection over and serve it on a fresh goroutine, so
 	// that net/http's handler goroutine (with its deep stack) and its
 	// buffers end here: the connection costs only melody's two
 	// goroutines and small buffers for its whole life.
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		h.release(c)
 		h.handlers.Done()
 		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
 		httpError(w, http.StatusInternalServerError, "cannot take over the connection")
@@ -325,6 +343,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if brw.Reader.Buffered() > 0 {
 		// As the upgrader does: the client sent data before the
 		// handshake was answered.
+		h.release(c)
 		h.handlers.Done()
 		_ = nc.Close()
 		h.log.Debug("plasma: realtime: upgrade failed", "err", "client sent data before handshake is complete")
@@ -334,6 +353,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := upgradeRequest(r)
 	go func() {
 		defer h.handlers.Done()
+		// HandleRequestWithKeys returns when the connection has ended.
+		defer h.release(c)
 		if err := h.m.HandleRequestWithKeys(&takenWriter{nc: nc}, req, keys); err != nil {
 			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
 			_ = nc.Close()
@@ -347,17 +368,110 @@ type originCheckedKey struct{}
 
 var originCheckedCtx = context.WithValue(context.Background(), originCheckedKey{}, true)
 
-// handshakeOK reports whether the upgrader will accept r: the checks of
-// websocket.Upgrader.Upgrade, made before the connection is taken over
-// so that a refusal is still an HTTP answer.
-func (h *Hub) handshakeOK(r *http.Request) bool {
-	if !headerHasToken(r.Header, "Connection", "upgrade") ||
-		!headerHasToken(r.Header, "Upgrade", "websocket") ||
-		!headerHasToken(r.Header, "Sec-Websocket-Version", "13") ||
-		r.Header.Get("Sec-Websocket-Key") == "" {
+// isHandshake reports whether r is a handshake the upgrader accepts,
+// origin aside: its checks, made before anything is bound or the
+// connection is taken over, so that a refusal is an HTTP answer.
+func (h *Hub) isHandshake(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket") &&
+		headerHasToken(r.Header, "Sec-Websocket-Version", "13") &&
+		r.Header.Get("Sec-Websocket-Key") != ""
+}
+
+// checkOrigin runs Options.CheckOrigin or, without one, accepts no
+// Origin, the request's own origin, and Options.CORSOrigins.
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	if h.opts.CheckOrigin != nil {
+		return h.opts.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: nothing to protect it from
+	}
+	if h.corsAny || h.cors[strings.TrimRight(origin, "/")] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// bindGroup is the default Options.BindGroup: server.BindGroup, after a
+// read that spares a write when the group is bound already.
+func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
+	owner, known, err := server.GroupOwner(ctx, h.db, groupID)
+	if err != nil {
+		return err
+	}
+	if !known {
+		if !h.postgres {
+			select {
+			case h.binding <- struct{}{}:
+				defer func() { <-h.binding }()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return server.BindGroup(ctx, h.db, groupID, userID)
+	}
+	if owner != userID {
+		return fmt.Errorf("%w: group %q", server.ErrForbiddenGroup, groupID)
+	}
+	return nil
+}
+
+// admit checks, before the upgrade, that the hub is open, that c's
+// clientID is not another user's in its room and that c stays within
+// the caps, and reserves c's place among its user's connections; it
+// answers the refusal itself. After true, the caller must call
+// h.release(c) and h.handlers.Done() once the connection has ended.
+func (h *Hub) admit(w http.ResponseWriter, c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return false
+	case h.clash(c) != nil:
+		httpError(w, http.StatusConflict, "clientID %q is connected to this room by another user", c.clientID)
+		return false
+	case h.opts.MaxConnsPerUser > 0 && h.users[c.id.UserID] >= h.opts.MaxConnsPerUser:
+		httpError(w, http.StatusTooManyRequests, "user has %d WebSocket connections open, the limit", h.opts.MaxConnsPerUser)
+		return false
+	case h.roomFull(c):
+		httpError(w, http.StatusTooManyRequests, "room is full: %d connections, the limit", h.opts.MaxRoomMembers)
 		return false
 	}
-	return h.opts.CheckOrigin == nil || h.opts.CheckOrigin(r)
+	h.users[c.id.UserID]++
+	c.reserved.Store(true)
+	h.handlers.Add(1)
+	return true
+}
+
+// roomFull reports whether c's room holds MaxRoomMembers connections
+// already, none of which c replaces. Called with h.mu held.
+func (h *Hub) roomFull(c *conn) bool {
+	rm := h.rooms[c.roomKey]
+	if h.opts.MaxRoomMembers < 0 || rm == nil || len(rm.members) < h.opts.MaxRoomMembers {
+		return false
+	}
+	for o := range rm.members {
+		if o.clientID == c.clientID {
+			return false
+		}
+	}
+	return true
+}
+
+// release gives c's place among its user's connections back, once.
+func (h *Hub) release(c *conn) {
+	if !c.reserved.CompareAndSwap(true, false) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.users[c.id.UserID]--; h.users[c.id.UserID] <= 0 {
+		delete(h.users, c.id.UserID)
+	}
 }
 
 // headerHasToken reports whether a comma-separated header holds token
@@ -453,25 +567,6 @@ func httpError(w http.ResponseWriter, status int, format string, args ...any) {
 func groupRoom(group string) string { return "g:" + group }
 func namedRoom(name string) string  { return "r:" + name }
 
-// hijackWriter records the connection the upgrader hijacks, so that the
-// hub can close it at once (melody only closes it after a write fails).
-type hijackWriter struct {
-	http.ResponseWriter
-	c *conn
-}
-
-// Hijack hijacks the underlying connection and remembers it.
-func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		w.c.netConn = nc
-	}
-	return nc, brw, err
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // clash returns the member of c's room that holds c's clientID for
 // another user, if any. Called with h.mu held.
 func (h *Hub) clash(c *conn) *conn {
@@ -512,13 +607,24 @@ func (h *Hub) onConnect(s *melody.Session) {
 		c.kill()
 		return
 	}
+	if h.roomFull(c) {
+		// Connections that raced past admit: this one is stored nowhere.
+		h.mu.Unlock()
+		c.close(melody.ClosePolicyViolation, "room is full")
+		return
+	}
+	// The group is c's user's now (BindGroup said so): a connection of
+	// another user to it, from before the group was bound again, goes.
+	squatters := h.othersInGroup(c.group, c.id.UserID)
 	ide := h.idents[key]
-	if ide == nil {
+	created := ide == nil
+	if created {
 		ide = fresh
 		if ide == nil { // analysed by the pump when needed
 			ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
 		}
 		h.idents[key] = ide
+		h.toLoad = append(h.toLoad, ide)
 	}
 	ide.conns[c] = struct{}{}
 	c.ident = ide
@@ -552,14 +658,24 @@ func (h *Hub) onConnect(s *melody.Session) {
 	for _, o := range replaced {
 		o.close(melody.ClosePolicyViolation, "replaced by a newer connection of the client")
 	}
+	closeSquatters(squatters)
 	// A client may have missed changes before it was registered: one
 	// pull brings it up to date.
 	c.sendPoke(h.pokeMsg)
+	if created {
+		// Load the rows its rules depend on before a change needs them.
+		h.signal(func(p *pending) { p.load = true })
+	}
 }
 
 func (h *Hub) onDisconnect(s *melody.Session) {
 	c := sessionConn(s)
-	if c == nil || c.ident == nil {
+	if c == nil {
+		return
+	}
+	// Its place is free by the time it is gone from Connections.
+	h.release(c)
+	if c.ident == nil {
 		return
 	}
 	h.mu.Lock()
@@ -572,6 +688,7 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 		delete(g, c)
 		if len(g) == 0 {
 			delete(h.groups, c.group)
+			delete(h.told, c.group)
 		}
 	}
 	delete(c.ident.conns, c)
@@ -593,6 +710,26 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 	}
 }
 
+// othersInGroup returns the connections to group of users other than
+// userID. Called with h.mu held.
+func (h *Hub) othersInGroup(group, userID string) []*conn {
+	var out []*conn
+	for o := range h.groups[group] {
+		if o.id.UserID != userID {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// closeSquatters closes connections to a client group that belongs to
+// another user: they must not receive its pokes or sit in its room.
+func closeSquatters(conns []*conn) {
+	for _, o := range conns {
+		o.close(melody.ClosePolicyViolation, "client group belongs to another user")
+	}
+}
+
 func (h *Hub) onError(s *melody.Session, err error) {
 	if errors.Is(err, melody.ErrMessageBufferFull) {
 		if c := sessionConn(s); c != nil {
@@ -604,6 +741,7 @@ func (h *Hub) onError(s *melody.Session, err error) {
 
 func (h *Hub) onSent(s *melody.Session, msg []byte) {
 	if len(msg) > 0 && &msg[0] == &h.pokeMsg[0] {
+		h.stats.pokes.Add(1)
 		if c := sessionConn(s); c != nil {
 			c.pokeSent(h.pokeMsg)
 		}

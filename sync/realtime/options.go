@@ -27,6 +27,9 @@ const (
 	DefaultListenerMinBackoff = 250 * time.Millisecond
 	DefaultListenerMaxBackoff = 30 * time.Second
 	DefaultCheckConcurrency   = 4
+	DefaultMaxConnsPerUser    = 64
+	DefaultMaxRoomMembers     = 1000
+	DefaultMaxIDBytes         = 128
 )
 
 // The PostgreSQL notification channels the hubs of one database talk on.
@@ -72,17 +75,32 @@ type Options struct {
 	// (403 before the upgrade). Nil allows only each connection's
 	// default room, its client group's.
 	AuthorizeRoom func(ctx context.Context, id rowauth.Identity, room string) error
-	// GroupOwner returns the user a client group is bound to, and
-	// whether the group is known, so that a connection to someone
-	// else's client group is refused (403). The default is
-	// server.GroupOwner on DB. An unknown
-	// group is allowed: a new client connects before its first push.
-	GroupOwner func(ctx context.Context, groupID string) (userID string, known bool, err error)
+	// BindGroup binds client group groupID to userID when no user holds
+	// it yet, and returns an error matching server.ErrForbiddenGroup when
+	// it belongs to another user: that connection is refused with 403,
+	// with the same answer whether or not the group existed. Any other
+	// error answers 500. The default is server.BindGroup on DB, so the
+	// first authenticated pull, push or WebSocket connection to a group
+	// makes it its user's. A push to a group by a user other than the
+	// one a connection of the group authenticated as (the group was
+	// collected and claimed again, or a custom BindGroup let both in)
+	// closes that connection (close code 1008, "client group belongs to
+	// another user").
+	BindGroup func(ctx context.Context, groupID, userID string) error
 	// CheckOrigin decides whether a browser's Origin may connect. Nil
-	// accepts every origin: plasma authenticates with an Authorization
-	// value the page must hold, not with cookies, so another site cannot
-	// connect as the user. Set it when Auth reads cookies.
+	// (the default) accepts a request without an Origin header (not a
+	// browser), an Origin whose host is the request's Host (same
+	// origin), and the origins in CORSOrigins, and refuses every other
+	// one with 403 before the upgrade: a WebSocket is not subject to
+	// CORS, so without this check any site could open the endpoint with
+	// the credentials a browser attaches by itself.
 	CheckOrigin func(r *http.Request) bool
+	// CORSOrigins are the other origins browsers may connect from, as
+	// for the sync handler (give both the same list, its
+	// server.Options.CORSOrigins): exact origins such as
+	// "https://app.example.com", or "*" for any. Used by the default
+	// CheckOrigin only.
+	CORSOrigins []string
 
 	// Regions are the change-log regions whose writes the hub watches.
 	// Default: changelog.DefaultRegion. On SQLite, whose versions are
@@ -91,6 +109,22 @@ type Options struct {
 	// hub poke every connection once and watch it from then on.
 	Regions []string
 
+	// MaxConnsPerUser caps the connections one user (Identity.UserID)
+	// may hold open to this hub; one more is refused with 429 before the
+	// upgrade. Default 64; negative: no cap.
+	MaxConnsPerUser int
+	// MaxRoomMembers caps the connections, and so the presence entries,
+	// of one room (a client group's own room or a named one); one more is
+	// refused with 429 before the upgrade (or, when connections raced
+	// past that check, closed at once with close code 1008 and the
+	// reason "room is full"), and stored nowhere. A connection that
+	// replaces one of the same clientID does not count twice. Default
+	// 1000; negative: no cap.
+	MaxRoomMembers int
+	// MaxIDBytes caps the length of the clientGroupID, clientID and room
+	// a connection names; a longer one is refused with 400. Default 128
+	// bytes.
+	MaxIDBytes int
 	// MaxUserInfoBytes caps the userInfo query parameter (the JSON, after
 	// URL decoding); a larger one is refused with 400. Default 1 KiB.
 	MaxUserInfoBytes int
@@ -167,6 +201,15 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("plasma: realtime: New: Options.Schema is nil")
 	case o.Auth == nil:
 		return o, errors.New("plasma: realtime: New: Options.Auth is nil")
+	}
+	if o.MaxConnsPerUser == 0 {
+		o.MaxConnsPerUser = DefaultMaxConnsPerUser
+	}
+	if o.MaxRoomMembers == 0 {
+		o.MaxRoomMembers = DefaultMaxRoomMembers
+	}
+	if o.MaxIDBytes <= 0 {
+		o.MaxIDBytes = DefaultMaxIDBytes
 	}
 	if o.MaxUserInfoBytes <= 0 {
 		o.MaxUserInfoBytes = DefaultMaxUserInfoBytes

@@ -36,6 +36,7 @@ const (
 // pending is the work signalled since the last round.
 type pending struct {
 	scan    bool                // read the change log
+	load    bool                // load the binds of new identities
 	all     bool                // poke every connection
 	groups  map[string]struct{} // poke these client groups' connections
 	remote  map[string]struct{} // and tell the other hubs to (PostgreSQL)
@@ -52,6 +53,9 @@ type pumpState struct {
 	retry   time.Duration
 	// pollFailing: the last poll failed (and was reported).
 	pollFailing bool
+	// rescan: some identity's binds may be unloaded (a load failed, or
+	// they were dropped); loadBinds looks at every identity.
+	rescan bool
 }
 
 // Notify pokes after a push: the pushing client group's connections
@@ -59,6 +63,13 @@ type pumpState struct {
 // that may read a row the push changed. It implements the sync server's
 // Notifier; it only signals, and never blocks the push.
 func (h *Hub) Notify(ctx context.Context, info server.PushInfo) {
+	if info.ClientGroupID != "" && info.UserID != "" {
+		// The push proved the group is info.UserID's.
+		h.mu.Lock()
+		squatters := h.othersInGroup(info.ClientGroupID, info.UserID)
+		h.mu.Unlock()
+		closeSquatters(squatters)
+	}
 	if !info.Committed() {
 		return
 	}
@@ -243,6 +254,7 @@ func (h *Hub) round(p pending) {
 	if ctx.Err() != nil {
 		return
 	}
+	started := time.Now()
 	var cs *changeSet
 	if p.scan || len(p.regions) > 0 {
 		var err error
@@ -260,45 +272,92 @@ func (h *Hub) round(p pending) {
 			h.ps.retry = 0
 		}
 	}
+	h.loadBinds(ctx)
+	work := p.all || len(p.groups) > 0 || (cs != nil && (cs.all || len(cs.tables) > 0))
 	if p.all || (cs != nil && cs.all) {
 		h.pokeConns(h.allConns())
-	} else {
-		// Each connection is poked as soon as it is known to need it,
-		// and once: the pushing groups now, the identities that may read
-		// a change as their checks come in, the views holding a changed
-		// row last.
-		targets := h.groupConns(p.groups)
-		h.pokeConns(targets)
-		if cs != nil && len(cs.tables) > 0 {
-			h.whoMayRead(ctx, cs, func(ides []*identity) {
-				var fresh []*conn
-				h.mu.Lock()
-				for _, ide := range ides {
-					for c := range ide.conns {
-						if _, done := targets[c]; !done {
-							targets[c] = struct{}{}
-							fresh = append(fresh, c)
-						}
-					}
-				}
-				h.mu.Unlock()
-				for _, c := range fresh {
-					c.sendPoke(h.pokeMsg)
-				}
-			})
-			holders, ok := h.viewsHolding(ctx, cs, targets)
-			if !ok {
-				holders = h.allConns()
-			}
-			for c := range holders {
-				if _, done := targets[c]; !done {
-					c.sendPoke(h.pokeMsg)
-				}
-			}
+		if cs != nil && (cs.all || len(cs.tables) > 0) {
+			// Changes the binds did not see (skipped, or not applied):
+			// read them again.
+			h.reloadBinds(ctx)
 		}
+	} else {
+		h.pokeChanges(ctx, p, cs)
+	}
+	if work {
+		h.stats.rounds.Add(1)
+		h.stats.started.Store(started.UnixNano())
+		h.stats.decided.Store(time.Now().UnixNano())
 	}
 	if len(p.remote) > 0 && h.listener != nil {
 		h.announce(ctx, p.remote)
+	}
+}
+
+// pokeChanges pokes, once each and as soon as it is known to need it,
+// the pushing groups' connections, then those of the identities a
+// change may concern (whoMayRead), then those whose views hold a
+// changed row (viewsHolding).
+func (h *Hub) pokeChanges(ctx context.Context, p pending, cs *changeSet) {
+	h.checkOwners(ctx, p)
+	targets := h.groupConns(p.groups)
+	h.pokeConns(targets)
+	if cs == nil || len(cs.tables) == 0 {
+		return
+	}
+	losses := h.whoMayRead(ctx, cs, func(ides []*identity, untell bool) {
+		var fresh []*conn
+		h.mu.Lock()
+		for _, ide := range ides {
+			for c := range ide.conns {
+				if untell {
+					delete(h.told, c.group)
+				}
+				if _, done := targets[c]; !done {
+					targets[c] = struct{}{}
+					fresh = append(fresh, c)
+				}
+			}
+		}
+		h.mu.Unlock()
+		for _, c := range fresh {
+			c.sendPoke(h.pokeMsg)
+		}
+	})
+	h.tell(ctx, losses)
+	holders, ok := h.viewsHolding(ctx, cs, targets)
+	if !ok {
+		holders = h.allConns()
+	}
+	for c := range holders {
+		if _, done := targets[c]; !done {
+			c.sendPoke(h.pokeMsg)
+		}
+	}
+}
+
+// checkOwners closes this hub's connections to the groups other hubs
+// were asked to poke (a push they served) that belong to another user
+// than the group's owner: Notify does the same for this hub's pushes.
+func (h *Hub) checkOwners(ctx context.Context, p pending) {
+	for g := range p.groups {
+		if _, local := p.remote[g]; local {
+			continue
+		}
+		h.mu.Lock()
+		_, open := h.groups[g]
+		h.mu.Unlock()
+		if !open {
+			continue
+		}
+		owner, known, err := server.GroupOwner(ctx, h.db, g)
+		if err != nil || !known {
+			continue
+		}
+		h.mu.Lock()
+		squatters := h.othersInGroup(g, owner)
+		h.mu.Unlock()
+		closeSquatters(squatters)
 	}
 }
 
@@ -340,6 +399,9 @@ type changeSet struct {
 type tableChanges struct {
 	t    *orm.Table
 	puts map[string]json.RawMessage // row id → image
+	dels map[string]struct{}        // row ids deleted (and not put again)
+	imgs map[string]map[string]json.RawMessage
+	cols map[string]map[string]struct{} // see colValues
 }
 
 // readChanges reads the changes since the cursors and moves them.
@@ -478,7 +540,7 @@ func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
 		}
 		tc := cs.tables[c.Table]
 		if tc == nil {
-			tc = &tableChanges{t: t, puts: map[string]json.RawMessage{}}
+			tc = &tableChanges{t: t, puts: map[string]json.RawMessage{}, dels: map[string]struct{}{}}
 			cs.tables[c.Table] = tc
 		}
 		if key := c.Table + "/" + c.RowID; !seen[key] {
@@ -489,8 +551,10 @@ func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
 			// The row is gone: the groups whose views hold it are poked
 			// (viewsHolding).
 			delete(tc.puts, c.RowID)
+			tc.dels[c.RowID] = struct{}{}
 			continue
 		}
+		delete(tc.dels, c.RowID)
 		tc.puts[c.RowID] = c.Row
 	}
 }
@@ -498,18 +562,23 @@ func (h *Hub) classify(cs *changeSet, changes []changelog.Change) {
 // viewsHolding returns the connections, not in skip already, whose
 // client group's latest view (its last pull) holds a changed row: a
 // row deleted, or one an update may have taken out of the group's view,
-// must reach it as a del. ok is false when the view records could not
-// be read: then every connection is poked.
+// must reach it as a del. A group told (see tell) since its latest
+// record is left out: its pending pull brings the dels. ok is false
+// when the view records could not be read: then every connection is
+// poked.
 func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]struct{}) (conns map[*conn]struct{}, ok bool) {
 	if len(cs.keys) == 0 {
 		return nil, true
 	}
-	var groups []string
+	var groups, told []string
 	h.mu.Lock()
 	for g, members := range h.groups {
 		for c := range members {
 			if _, done := skip[c]; !done {
 				groups = append(groups, g)
+				if _, ok := h.told[g]; ok {
+					told = append(told, g)
+				}
 				break
 			}
 		}
@@ -517,6 +586,15 @@ func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]st
 	h.mu.Unlock()
 	if len(groups) == 0 {
 		return nil, true
+	}
+	// The told groups' latest records, read before what they hold (see
+	// tell).
+	var ords map[string]int64
+	if len(told) > 0 {
+		var err error
+		if ords, err = server.LatestViews(ctx, h.db, told); err != nil {
+			ords = nil // poke them
+		}
 	}
 	held, err := server.ViewsHolding(ctx, h.db, groups, cs.keys)
 	if err != nil {
@@ -526,11 +604,20 @@ func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]st
 		return nil, false
 	}
 	hit := map[string]struct{}{}
+	h.mu.Lock()
 	for g, yes := range held {
-		if yes {
-			hit[g] = struct{}{}
+		if !yes {
+			continue
 		}
+		if o, ok := h.told[g]; ok {
+			if o == ords[g] {
+				continue // poked since its last pull, which it did not make
+			}
+			delete(h.told, g)
+		}
+		hit[g] = struct{}{}
 	}
+	h.mu.Unlock()
 	return h.groupConns(hit), true
 }
 
@@ -548,11 +635,14 @@ const (
 )
 
 // whoMayRead finds the identities with connections that may read a
-// changed row now, or whose read rules consult a changed table, and
-// hands them to found as soon as they are known (found is called by one
-// goroutine at a time), so that their connections can be poked while
-// the other identities are still being checked.
-func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func([]*identity)) {
+// changed row now, or whose read rules may select other rows because of
+// the changes (affected), and hands them to found as soon as they are
+// known (found is called by one goroutine at a time), so that their
+// connections can be poked while the other identities are still being
+// checked. untell is false only for identities whose sole reason is
+// that rows their binds matched were deleted: those are returned, with
+// the keys of those rows, for tell.
+func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*identity, untell bool)) map[*identity][]string {
 	h.mu.Lock()
 	idents := slices.Collect(maps.Values(h.idents))
 	h.mu.Unlock()
@@ -572,13 +662,26 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func([]*ident
 		}
 		check = append(check, tc)
 	}
-	var now, todo []*identity
+	var now, lossOnly, todo []*identity
+	losses := map[*identity][]string{}
+	idx := bindIndex{}
 	for _, ide := range idents {
+		v := h.affected(ide, cs, idx)
+		if v.fallback {
+			h.stats.fallbacks.Add(1)
+		}
 		switch {
-		case h.dependsOnChange(ide, cs) || open:
+		case open || v.gained || v.fallback:
 			now = append(now, ide)
+		case v.poke:
+			lossOnly = append(lossOnly, ide)
+			losses[ide] = v.lost
 		case len(check) > 0:
-			todo = append(todo, ide)
+			if yes, decided := h.readsInGo(ide, check); !decided {
+				todo = append(todo, ide)
+			} else if yes {
+				now = append(now, ide)
+			}
 		}
 	}
 	var mu sync.Mutex
@@ -588,12 +691,15 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func([]*ident
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		found(ides)
+		found(ides, true)
 	}
 	report(now)
+	if len(lossOnly) > 0 {
+		found(lossOnly, false)
+	}
 
 	if len(todo) == 0 {
-		return
+		return losses
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, h.opts.CheckConcurrency)
@@ -609,6 +715,47 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func([]*ident
 		}()
 	}
 	wg.Wait()
+	return losses
+}
+
+// tell records, for each client group of an identity that lost rows of
+// its binds (a member removed from a list), whose latest view record
+// holds one of those deleted rows, that it has been poked since that
+// record: its next pull is bound to store a new record (it brings that
+// row's del), and until then viewsHolding does not poke it again for
+// rows it can no longer read. Any other reason to poke the identity
+// (it may read a changed row, a bind gained a row) forgets this
+// (found's untell).
+func (h *Hub) tell(ctx context.Context, losses map[*identity][]string) {
+	var groups, keys []string
+	h.mu.Lock()
+	for ide, lost := range losses {
+		for c := range ide.conns {
+			groups = append(groups, c.group)
+		}
+		keys = append(keys, lost...)
+	}
+	h.mu.Unlock()
+	if len(groups) == 0 || len(keys) == 0 {
+		return
+	}
+	// The orders first: a record stored in between is newer than the
+	// one remembered, which only costs a poke.
+	ords, err := server.LatestViews(ctx, h.db, groups)
+	if err != nil {
+		return
+	}
+	held, err := server.ViewsHolding(ctx, h.db, groups, keys)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for g, yes := range held {
+		if _, open := h.groups[g]; yes && open && ords[g] > 0 {
+			h.told[g] = ords[g]
+		}
+	}
 }
 
 // checkBatch reports the identities of batch that may read one of the

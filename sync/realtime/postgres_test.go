@@ -125,3 +125,24 @@ func TestPollingWithoutListener(t *testing.T) {
 	a.insert(as("alice"), tNotes, orm.Row{"id": "n1", "owner_id": "alice", "body": "x"})
 	alice.expectPoke("a write in another process, polled", 3*time.Second)
 }
+
+// A push served by process A that proves a group bob's closes alice's
+// connection to it in process B (the group was collected and claimed
+// again while she was connected).
+func TestSquatterClosedAcrossProcesses(t *testing.T) {
+	tg := ormtest.Postgres(t)
+	a := newEnv(t, tg, tg.DB, nil)
+	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), nil)
+	aliceB := b.connect(params{user: "alice", group: "g1", client: "a1"})
+	if _, err := tg.DB.Exec(context.Background(), `DELETE FROM "`+server.GroupsTable+`" WHERE "id" = ?`, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := push(a.pushHandler(), "bob", pushBody("g1", "b1", 1, "note", `{"id":"n1","body":"x"}`)); code != http.StatusOK {
+		t.Fatalf("bob's push: %d %s", code, out)
+	}
+	select {
+	case <-aliceB.closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("alice's connection in process B to a group now bob's is still open")
+	}
+}
