@@ -77,6 +77,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	defer db.Close()
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+	// The hub is the handler's Notifier, so it is made first; it binds
+	// client groups through the handler (set below, before anything is
+	// served), by the same rules and caps as pushes and pulls.
+	var h *server.Handler[todo.AppCtx]
 	// The WebSocket hub pokes clients after commits so that they pull;
 	// it is also the sync handler's Notifier.
 	hub, err := realtime.New(realtime.Options{
@@ -89,12 +93,15 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		// Browsers may open the WebSocket from the page's own origin and
 		// from the origins the sync handler allows.
 		CORSOrigins: origins,
-		Logger:      log,
+		BindGroup: func(ctx context.Context, groupID, userID string) error {
+			return h.BindGroup(ctx, groupID, userID)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
+	h, err = todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
 		CORSOrigins: origins,
 		Notifier:    hub,
 		OnError: func(ctx context.Context, e *server.SyncServerError) {

@@ -81,7 +81,9 @@ type Options struct {
 	// with the same answer whether or not the group existed. Any other
 	// error answers 500. The default is server.BindGroup on DB, so the
 	// first authenticated pull, push or WebSocket connection to a group
-	// makes it its user's. A push to a group by a user other than the
+	// makes it its user's; set it to the sync handler's BindGroup method
+	// to apply the handler's cap on groups per user
+	// (server.Options.MaxGroupsPerUser) and its SQLite write turn too. A push to a group by a user other than the
 	// one a connection of the group authenticated as (the group was
 	// collected and claimed again, or a custom BindGroup let both in)
 	// closes that connection (close code 1008, "client group belongs to
