@@ -282,9 +282,10 @@
 // a row its identity may read now or its latest view record holds. A
 // commit that lands while a pull is between reading its snapshot and
 // storing its view record could slip between the two checks, so such a
-// pull, when the handler's Notifier is also a GroupPoker, compares the
-// change-log heads after storing its record with those it read before its
-// snapshot and pokes its own group if they moved.
+// pull, when the handler's Notifier also has a Poke(groupID string)
+// method (the realtime Hub does), compares the change-log heads after
+// storing its record with those it read before its snapshot and pokes
+// its own group if they moved.
 //
 // # Costs and limits
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/plasma-go/plasma/sync/internal/store"
 )
 
 // Kind classifies a SyncServerError. There are exactly eleven kinds. A
@@ -159,7 +161,7 @@ func (k Kind) defaultStatus() int {
 
 // ErrForbiddenGroup is the error of a KindForbidden SyncServerError for a
 // client group owned by another user.
-var ErrForbiddenGroup = errors.New("the client group belongs to another user")
+var ErrForbiddenGroup = store.ErrForbiddenGroup
 
 // forbiddenMessage is the message of every 403 body: the same whichever
 // of the request's ids belongs to someone else, and whether or not it

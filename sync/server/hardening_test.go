@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -174,7 +175,7 @@ func TestPullBindsGroup(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		ann := e.newClient("ann", "gAnn")
 		ann.pull(t) // a Replicache client pulls before it ever pushes
-		if owner, known, err := server.GroupOwner(context.Background(), tg.DB, "gAnn"); err != nil || !known || owner != "ann" {
+		if owner, known, err := store.GroupOwner(context.Background(), tg.DB, "gAnn"); err != nil || !known || owner != "ann" {
 			t.Fatalf("owner after ann's pull: %q %v %v", owner, known, err)
 		}
 		status, pushBody403 := e.post("push", "mallory", pushBody("gAnn", mut{"cMal", 1, "bump", `{"id":"squat"}`}))

@@ -174,13 +174,6 @@ type Notifier interface {
 	Notify(ctx context.Context, info PushInfo)
 }
 
-// GroupPoker pokes the connections of one client group. A Notifier that
-// also implements it (the realtime Hub does) is asked to poke a group whose
-// pull raced a commit: see the package doc's "Pokes and pulls".
-type GroupPoker interface {
-	Poke(groupID string)
-}
-
 // NotifierFunc adapts a function to Notifier.
 type NotifierFunc func(ctx context.Context, info PushInfo)
 
