@@ -98,8 +98,8 @@ type Options struct {
 	// the credentials a browser attaches by itself.
 	CheckOrigin func(r *http.Request) bool
 	// CORSOrigins are the other origins browsers may connect from, as
-	// for the sync handler (give both the same list, its
-	// server.Options.CORSOrigins): exact origins such as
+	// for the sync handler (give both the same list, the one given to
+	// server.CORS): exact origins such as
 	// "https://app.example.com", or "*" for any. Used by the default
 	// CheckOrigin only.
 	CORSOrigins []string

@@ -93,8 +93,8 @@ func TestDisableFastPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := c.pull(t)
-			if r.changed != disable {
-				t.Fatalf("DisableFastPath=%v: changed=%v %s", disable, r.changed, r.raw)
+			if r.Changed != disable {
+				t.Fatalf("DisableFastPath=%v: changed=%v %s", disable, r.Changed, r.Raw)
 			}
 			if disable {
 				c.checkConverged(t)
@@ -114,11 +114,11 @@ func TestIdentityClaimsInvalidateFastPath(t *testing.T) {
 	})
 	c := e.newClient("ann", "g1")
 	c.pull(t)
-	if r := c.pull(t); r.changed {
+	if r := c.pull(t); r.Changed {
 		t.Fatal("changed")
 	}
 	role = "admin" // rules may depend on claims: the next pull rescans
-	if r := c.pull(t); r.changed {
+	if r := c.pull(t); r.Changed {
 		t.Fatal("changed without a visible change")
 	}
 }

@@ -74,7 +74,7 @@ type Options[Ctx any] struct {
 	// ones that fail a request and the ones it answers 200 to
 	// (a permanently failing mutator, a mutation out of order). It runs
 	// on the request's goroutine; keep it quick.
-	OnError func(ctx context.Context, err *SyncServerError)
+	OnError func(ctx context.Context, err *Error)
 
 	// MaxMutationsPerPush caps the mutations of one push; a push with
 	// more is refused with 400 and nothing is applied. Default 200.
@@ -111,10 +111,6 @@ type Options[Ctx any] struct {
 	// makes a Replicache client call onUpdateNeeded; the body is
 	// {"error":"VersionNotSupported","versionType":"schema"} either way.
 	SchemaVersionMismatchStatus int
-	// CORSOrigins are the origins browsers may call the endpoints from:
-	// exact origins such as "https://app.example.com", or "*" for any.
-	// Empty (the default) sends no CORS headers and refuses preflights.
-	CORSOrigins []string
 
 	// KeepCVRs is how many client view records (past pull results) are
 	// kept per client group, so that a client whose last response was

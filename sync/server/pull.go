@@ -66,7 +66,7 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 	}
 	resp, kind, err := h.computePull(ctx, ident, req)
 	if err != nil {
-		h.fail(ctx, w, &SyncServerError{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
+		h.fail(ctx, w, &Error{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
 		return
 	}
 	h.touchGroup(ctx, "pull", ident.UserID, group)

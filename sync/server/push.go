@@ -56,7 +56,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 	if !h.checkVersion(ctx, w, "push", ident.UserID, group, schemaVersion, err) {
 		return
 	}
-	base := SyncServerError{Endpoint: "push", UserID: ident.UserID, ClientGroupID: group}
+	base := Error{Endpoint: "push", UserID: ident.UserID, ClientGroupID: group}
 	failWith := func(kind Kind, err error) {
 		e := base
 		e.Kind, e.Err = kind, err
@@ -89,7 +89,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 	if len(h.resolvers) > 0 {
 		st.conflict = &conflictState{group: req.ClientGroupID}
 	}
-	var abort *SyncServerError
+	var abort *Error
 	lost := -1
 	for i := 0; i < len(req.Mutations) && abort == nil && lost < 0; i += h.opts.MutationsPerTransaction {
 		j := min(i+h.opts.MutationsPerTransaction, len(req.Mutations))

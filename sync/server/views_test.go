@@ -70,7 +70,7 @@ func TestViewsHolding(t *testing.T) {
 		// (older records still do, and do not count).
 		e.mustPush("ann", "ga", mut{"a1", 4, "deleteTodo", `{"id":"t1"}`})
 		check("deleted, not pulled yet", []string{"todos/t1"}, with("ga"))
-		if r := ann.pull(t); !r.changed {
+		if r := ann.pull(t); !r.Changed {
 			t.Fatal("the pull after the delete changed nothing")
 		}
 		check("deleted and pulled", []string{"todos/t1"}, none)
