@@ -280,10 +280,12 @@ func (e *env) newClient(user, group string) *client {
 	return &client{Client: sc, e: e, user: user, group: group}
 }
 
-// pull pulls and applies the response, failing t on a non-200 status or
-// a response that breaks the protocol's rules.
+// pull pulls from c.e's server (tests move a client to another server
+// by setting c.e) and applies the response, failing t on a non-200
+// status or a response that breaks the protocol's rules.
 func (c *client) pull(t testing.TB) synctest.PullResult {
 	t.Helper()
+	c.HTTP, c.PullURL, c.PushURL = c.e.srv.Client(), c.e.srv.URL+"/sync/pull", c.e.srv.URL+"/sync/push"
 	r, err := c.Pull()
 	if err != nil {
 		t.Fatal(err)
