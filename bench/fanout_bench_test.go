@@ -163,7 +163,7 @@ func benchFanout(b *testing.B, n, par int, inproc bool, mode fanoutMode) {
 	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
 		Notifier: hub,
 		OnPushed: func(context.Context, server.PushInfo) { committed.Store(time.Now().UnixNano()) },
-		OnError:  func(_ context.Context, e *server.SyncServerError) { b.Errorf("sync error: %v", e) },
+		OnError:  func(_ context.Context, e *server.Error) { b.Errorf("sync error: %v", e) },
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -35,7 +35,7 @@ func BenchmarkPushers(b *testing.B) {
 func benchPushers(b *testing.B, perPush int64) {
 	var fivexx atomic.Int64
 	e := newSyncEnv(b, func(o *server.Options[todo.AppCtx]) {
-		o.OnError = func(_ context.Context, err *server.SyncServerError) {
+		o.OnError = func(_ context.Context, err *server.Error) {
 			if err.Status >= 500 {
 				b.Logf("sync error: %v", err)
 			}

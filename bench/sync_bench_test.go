@@ -51,7 +51,7 @@ func newSyncEnv(b *testing.B, tweak func(*server.Options[todo.AppCtx])) *syncEnv
 	b.Cleanup(func() { sqldb.Close() })
 	db := orm.New(sqldb, sqlite.Dialect)
 	opts := server.Options[todo.AppCtx]{
-		OnError: func(_ context.Context, e *server.SyncServerError) { b.Errorf("sync error: %v", e) },
+		OnError: func(_ context.Context, e *server.Error) { b.Errorf("sync error: %v", e) },
 	}
 	if tweak != nil {
 		tweak(&opts)

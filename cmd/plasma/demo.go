@@ -102,9 +102,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	h, err = todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
-		CORSOrigins: origins,
-		Notifier:    hub,
-		OnError: func(ctx context.Context, e *server.SyncServerError) {
+		Notifier: hub,
+		OnError: func(ctx context.Context, e *server.Error) {
 			level := slog.LevelWarn
 			if e.Status >= 500 {
 				level = slog.LevelError
@@ -121,9 +120,12 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		stopMaintenance()
 		return errors.Join(hub.Close(ctx), h.Close(ctx))
 	}
+	// Each endpoint on its own method pattern; mux.Handle("/sync/", h)
+	// would serve push and pull in one line.
 	mux := http.NewServeMux()
-	mux.Handle("/sync/", h)
-	mux.Handle("/sync/ws", hub)
+	mux.Handle("POST /sync/push", h.PushHandler())
+	mux.Handle("POST /sync/pull", h.PullHandler())
+	mux.Handle("GET /sync/ws", hub)
 	mux.HandleFunc("/{$}", demoIndex)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -144,7 +146,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// Read, write and idle timeouts and a header cap: a client sending a
 	// body slowly is cut off (server.DefaultReadTimeout).
-	srv := server.HTTPServer(mux)
+	// CORS wraps the whole mux so that preflights (OPTIONS) reach it
+	// before the POST-only patterns would refuse them.
+	srv := server.HTTPServer(server.CORS(origins...)(mux))
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

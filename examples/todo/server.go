@@ -41,15 +41,16 @@ func BearerAuth(r *http.Request) (rowauth.Identity, AppCtx, error) {
 // NewServer returns the example application's sync handler on db: it
 // serves POST {BasePath}/push and POST {BasePath}/pull (BasePath default
 // "/sync") with Schema and Mutators. opts supplies everything else
-// (CORS origins, OnError, limits ...); its Schema, DB and Mutators are
+// (OnError, limits ...); its Schema, DB and Mutators are
 // replaced, and its Auth defaults to BearerAuth. Unless opts.SkipEnsure is
 // set, the schema's tables, the change log and the sync tables are
 // created where missing. db must be the database itself, without
 // plasma's server middlewares (the handler installs them); close the
 // handler (Handler.Close) before db.
 //
-//	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{CORSOrigins: []string{"http://localhost:5173"}})
+//	h, err := todo.NewServer(ctx, db, server.Options[todo.AppCtx]{})
 //	mux.Handle("/sync/", h)
+//	srv := server.HTTPServer(server.CORS("http://localhost:5173")(mux))
 func NewServer(ctx context.Context, db *orm.DB, opts server.Options[AppCtx]) (*server.Handler[AppCtx], error) {
 	if db == nil {
 		return nil, errors.New("todo: NewServer: nil database")

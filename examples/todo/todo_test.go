@@ -2,9 +2,7 @@ package todo_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
+	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
 	"github.com/plasma-go/plasma/sync/synctest"
 )
@@ -42,7 +41,7 @@ func newEnv(t *testing.T, tg *ormtest.Target) *env {
 }
 
 // takeErrors returns the errors reported since the last call.
-func (e *env) takeErrors() []*server.SyncServerError { return e.errors.Take() }
+func (e *env) takeErrors() []*server.Error { return e.errors.Take() }
 
 // post sends body to /sync/<endpoint> with the raw Authorization header
 // auth ("" for none) and returns the status and the body.
@@ -56,33 +55,27 @@ func (e *env) post(endpoint, auth, body string) (int, string) {
 }
 
 // client is one Replicache client (one client group with one client) of
-// a user: it numbers its mutations and applies pull responses to a map.
+// a user: a strict synctest.Client that numbers its mutations.
 type client struct {
-	e      *env
-	user   string
-	group  string
-	id     string
-	next   int64
-	cookie json.RawMessage
-	view   map[string]map[string]any
-	lmid   int64
+	*synctest.Client
+	e    *env
+	user string
+	id   string
+	next int64
 }
 
 func (e *env) client(user string) *client {
-	return &client{e: e, user: user, group: "g-" + user, id: "c-" + user, next: 1,
-		view: map[string]map[string]any{}}
+	sc := synctest.NewClient(e.srv.Client(), e.srv.URL+"/sync", "Bearer "+user, "g-"+user)
+	return &client{Client: sc, e: e, user: user, id: "c-" + user, next: 1}
 }
 
 // push pushes one mutation, expecting 200 {}.
 func (c *client) push(name, args string) {
 	c.e.t.Helper()
-	body := fmt.Sprintf(`{"pushVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":%q,`+
-		`"mutations":[{"clientID":%q,"id":%d,"name":%q,"args":%s,"timestamp":2722.1}]}`,
-		c.group, c.id, c.next, name, args)
+	status, resp, err := c.Push(synctest.Mutation{ClientID: c.id, ID: c.next, Name: name, Args: args})
 	c.next++
-	status, resp := c.e.post("push", "Bearer "+c.user, body)
-	if status != http.StatusOK || resp != "{}" {
-		c.e.t.Fatalf("push %s %s as %s: %d %s", name, args, c.user, status, resp)
+	if err != nil || status != http.StatusOK || resp != "{}" {
+		c.e.t.Fatalf("push %s %s as %s: %d %s %v", name, args, c.user, status, resp, err)
 	}
 }
 
@@ -105,61 +98,29 @@ func (c *client) mustFail(name, args string, want error) {
 		c.e.t.Fatalf("%s %s as %s: want one mutator failure matching %v, got %v", name, args, c.user, want, errs)
 	}
 	c.pull()
-	if c.lmid != c.next-1 {
-		c.e.t.Fatalf("after the failed %s: lastMutationID %d, want %d", name, c.lmid, c.next-1)
+	if n := c.LastMutationIDs[c.id]; n != c.next-1 {
+		c.e.t.Fatalf("after the failed %s: lastMutationID %d, want %d", name, n, c.next-1)
 	}
 }
 
-// pull pulls and applies the response; it returns the patch's ops as
+// pull pulls and applies the response, failing the test on a response
+// that breaks the protocol's rules; it returns the patch's ops as
 // "op key" strings (puts and dels only), sorted.
 func (c *client) pull() []string {
 	c.e.t.Helper()
-	cookie := c.cookie
-	if cookie == nil {
-		cookie = json.RawMessage("null")
-	}
-	body := fmt.Sprintf(`{"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":%q,"cookie":%s}`, c.group, cookie)
-	status, raw := c.e.post("pull", "Bearer "+c.user, body)
-	if status != http.StatusOK {
-		c.e.t.Fatalf("pull as %s: %d %s", c.user, status, raw)
-	}
-	var resp struct {
-		Cookie json.RawMessage              `json:"cookie"`
-		LMIDs  map[string]int64             `json:"lastMutationIDChanges"`
-		Patch  []map[string]json.RawMessage `json:"patch"`
-	}
-	if err := json.Unmarshal([]byte(raw), &resp); err != nil || resp.LMIDs == nil || resp.Patch == nil {
-		c.e.t.Fatalf("pull as %s: %v: %s", c.user, err, raw)
+	r, err := c.Pull()
+	if err != nil {
+		c.e.t.Fatalf("pull as %s: %v", c.user, err)
 	}
 	var ops []string
-	for _, p := range resp.Patch {
-		var op, key string
-		_ = json.Unmarshal(p["op"], &op)
-		_ = json.Unmarshal(p["key"], &key)
-		switch op {
-		case "clear":
-			clear(c.view)
-		case "put":
-			var v map[string]any
-			if err := json.Unmarshal(p["value"], &v); err != nil {
-				c.e.t.Fatal(err)
-			}
-			c.view[key] = v
-			ops = append(ops, "put "+key)
-		case "del":
-			delete(c.view, key)
-			ops = append(ops, "del "+key)
-		default:
-			c.e.t.Fatalf("unknown op %q", op)
+	if !r.Changed {
+		return ops
+	}
+	for _, op := range r.Response.Patch {
+		if op.Op == protocol.OpPut || op.Op == protocol.OpDel {
+			ops = append(ops, string(op.Op)+" "+op.Key)
 		}
 	}
-	if n, ok := resp.LMIDs[c.id]; ok {
-		if n < c.lmid {
-			c.e.t.Fatalf("lastMutationID went back from %d to %d", c.lmid, n)
-		}
-		c.lmid = n
-	}
-	c.cookie = resp.Cookie
 	slices.Sort(ops)
 	return ops
 }
@@ -167,7 +128,7 @@ func (c *client) pull() []string {
 // keys returns the keys of c's view with the given prefix, sorted.
 func (c *client) keys(prefix string) []string {
 	var ks []string
-	for k := range c.view {
+	for k := range c.View {
 		if strings.HasPrefix(k, prefix) {
 			ks = append(ks, k)
 		}
@@ -194,18 +155,18 @@ func TestRulesAndMutators(t *testing.T) {
 		ann.pull()
 		ann.wantKeys("lists/", "lists/L1")
 		ann.wantKeys("members/", annMember)
-		if l := ann.view["lists/L1"]; l["owner_id"] != "ann" || l["name"] != "groceries" {
+		if l := ann.Row("lists/L1"); l["owner_id"] != "ann" || l["name"] != "groceries" {
 			t.Fatalf("lists/L1 = %v", l)
 		}
 		ann.mustApply("createTodo", `{"id":"t1","listID":"L1","title":"milk"}`)
 		ann.pull()
-		if td := ann.view["todos/t1"]; td["title"] != "milk" || td["done"] != false || td["created_by"] != "ann" || td["list_id"] != "L1" {
+		if td := ann.Row("todos/t1"); td["title"] != "milk" || td["done"] != false || td["created_by"] != "ann" || td["list_id"] != "L1" {
 			t.Fatalf("todos/t1 = %v", td)
 		}
 
 		// Bob is no member: he sees nothing, and cannot write to L1.
-		if ops := bob.pull(); len(ops) != 0 || len(bob.view) != 0 {
-			t.Fatalf("bob sees %v", bob.view)
+		if ops := bob.pull(); len(ops) != 0 || len(bob.View) != 0 {
+			t.Fatalf("bob sees %v", bob.View)
 		}
 		bob.mustFail("createTodo", `{"id":"tb","listID":"L1","title":"forged"}`, rowauth.ErrOutsideRule)
 		bob.mustFail("updateTodo", `{"id":"t1","done":true}`, todo.ErrNotFound)
@@ -216,8 +177,8 @@ func TestRulesAndMutators(t *testing.T) {
 		bob.mustFail("createList", `{"id":"L1","name":"mine"}`, nil)
 		ann.pull()
 		ann.wantKeys("todos/", "todos/t1")
-		if ann.view["todos/t1"]["done"] != false || ann.view["lists/L1"]["name"] != "groceries" {
-			t.Fatalf("bob's refused mutations changed ann's data: %v", ann.view)
+		if ann.Row("todos/t1")["done"] != false || ann.Row("lists/L1")["name"] != "groceries" {
+			t.Fatalf("bob's refused mutations changed ann's data: %v", ann.View)
 		}
 
 		// addMember: bob joins L1 and sees the list, its members and todos.
@@ -233,8 +194,8 @@ func TestRulesAndMutators(t *testing.T) {
 		bob.mustFail("addMember", `{"id":"m-cat","listID":"L1","userID":"cat"}`, rowauth.ErrOutsideRule)
 		bob.mustFail("removeMember", `{"listID":"L1","userID":"ann"}`, todo.ErrNotFound)
 		ann.pull()
-		if ann.view["todos/t1"]["done"] != true || ann.view["todos/t2"]["title"] != "rye bread" || ann.view["todos/t2"]["created_by"] != "bob" {
-			t.Fatalf("ann's view after bob's edits: %v", ann.view)
+		if ann.Row("todos/t1")["done"] != true || ann.Row("todos/t2")["title"] != "rye bread" || ann.Row("todos/t2")["created_by"] != "bob" {
+			t.Fatalf("ann's view after bob's edits: %v", ann.View)
 		}
 		cat.pull()
 		cat.wantKeys("")
@@ -309,7 +270,7 @@ func TestAuth(t *testing.T) {
 		// Push binds the group to ann; bob may then neither pull it nor push to it.
 		e.takeErrors() // the 401s
 		ann := e.client("ann")
-		ann.group = "g1"
+		ann.GroupID = "g1"
 		ann.mustApply("createList", `{"id":"L1","name":"groceries"}`)
 		if status, body := e.post("pull", "Bearer bob", pull); status != http.StatusForbidden {
 			t.Errorf("bob pulling ann's group: %d %s", status, body)

@@ -1,9 +1,10 @@
 // Package mutator defines mutators: named, typed functions that change
-// the database on behalf of a client. The same mutators run on the sync
-// server (sync/server), which applies the mutations clients push, in
-// backend jobs (Invoke), and on the Go client against its local replica.
-// The package depends only on orm and sync/protocol, so both sides can
-// import it.
+// the database on behalf of a client. The sync server (sync/server) runs
+// them for the mutations clients push, and for backend jobs
+// (Handler.Invoke). Of plasma's packages it imports only orm and
+// sync/protocol, so that a future client could share an application's
+// mutators; today it also imports the SQLite and PostgreSQL drivers, whose
+// errors IsTemporary classifies.
 //
 //	type CreateTodo struct {
 //		ID, ListID, Title string

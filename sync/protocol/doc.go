@@ -1,6 +1,7 @@
 // Package protocol holds the wire types of plasma's sync protocol, which
 // is the Replicache push/pull protocol version 1, and their strict
-// decoders. The server (sync/server) and the Go client share it.
+// decoders. The server (sync/server) uses it, and so does
+// sync/synctest's client simulator.
 //
 // # Requests
 //

@@ -33,7 +33,7 @@
 // connections or the room MaxRoomMembers (1000).
 //
 // The first authenticated connection to a client group binds the group
-// to its user (server.BindGroup; on SQLite the hub queues these writes,
+// to its user (as server.Handler.BindGroup does; on SQLite the hub queues these writes,
 // one at a time), as the first pull or push does: from
 // then on another user can neither connect to it, and so neither join
 // its presence room nor receive its pokes, nor push to it. The refusal
@@ -61,7 +61,7 @@
 // cursor (changelog.ChangesSince) and pokes every connection
 //
 //   - whose client group's latest view record holds a changed row
-//     (server.ViewsHolding: one query per 500 connected groups, for the
+//     (one query per 500 connected groups, for the
 //     groups not already poked). This is what brings a del: a row
 //     deleted, or updated out of the group's view (a todo moved to a
 //     list the user cannot read), pokes exactly the groups that have it;
@@ -112,7 +112,7 @@
 // A pull in progress, whose snapshot was read before a commit and whose
 // view record is stored after the hub looked, is covered by the sync
 // server itself: such a pull sees the change-log heads move and pokes its
-// own group through Hub.Poke (server.GroupPoker).
+// own group through Hub.Poke.
 //
 // Known limits: read rules
 // that consult tables outside the change log (ChangeLogSuppressed or

@@ -17,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -81,7 +82,7 @@ func TestConnectBindsGroup(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		alice := e.connect(params{user: "alice", group: "g1", client: "a1", userInfo: `{"name":"Ann"}`})
 		alice.expectPresence(`a1={"name":"Ann"}`, 2*time.Second)
-		owner, known, err := server.GroupOwner(context.Background(), tg.DB, "g1")
+		owner, known, err := store.GroupOwner(context.Background(), tg.DB, "g1")
 		if err != nil || !known || owner != "alice" {
 			t.Fatalf("after alice's connection, g1 is %q (known %v, %v); want alice's", owner, known, err)
 		}
@@ -179,7 +180,7 @@ func TestConnectionCaps(t *testing.T) {
 		}
 		e.connect(params{user: "bob", group: "g-bob", client: "bob", room: "doc"})
 		// Refused before binding: erin's group is nobody's.
-		if _, known, _ := server.GroupOwner(context.Background(), tg.DB, "g-erin"); known {
+		if _, known, _ := store.GroupOwner(context.Background(), tg.DB, "g-erin"); known {
 			t.Error("a refused connection bound its client group")
 		}
 

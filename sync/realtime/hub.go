@@ -25,6 +25,7 @@ import (
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/server"
 )
 
@@ -395,10 +396,10 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
-// bindGroup is the default Options.BindGroup: server.BindGroup, after a
+// bindGroup is the default Options.BindGroup: store.BindGroup, after a
 // read that spares a write when the group is bound already.
 func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
-	owner, known, err := server.GroupOwner(ctx, h.db, groupID)
+	owner, known, err := store.GroupOwner(ctx, h.db, groupID)
 	if err != nil {
 		return err
 	}
@@ -411,7 +412,7 @@ func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
 				return ctx.Err()
 			}
 		}
-		return server.BindGroup(ctx, h.db, groupID, userID)
+		return store.BindGroup(ctx, h.db, groupID, userID)
 	}
 	if owner != userID {
 		return fmt.Errorf("%w: group %q", server.ErrForbiddenGroup, groupID)

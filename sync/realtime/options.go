@@ -79,7 +79,7 @@ type Options struct {
 	// it yet, and returns an error matching server.ErrForbiddenGroup when
 	// it belongs to another user: that connection is refused with 403,
 	// with the same answer whether or not the group existed. Any other
-	// error answers 500. The default is server.BindGroup on DB, so the
+	// error answers 500. The default binds on DB by the same rules, so the
 	// first authenticated pull, push or WebSocket connection to a group
 	// makes it its user's; set it to the sync handler's BindGroup method
 	// to apply the handler's cap on groups per user
@@ -98,8 +98,8 @@ type Options struct {
 	// the credentials a browser attaches by itself.
 	CheckOrigin func(r *http.Request) bool
 	// CORSOrigins are the other origins browsers may connect from, as
-	// for the sync handler (give both the same list, its
-	// server.Options.CORSOrigins): exact origins such as
+	// for the sync handler (give both the same list, the one given to
+	// server.CORS): exact origins such as
 	// "https://app.example.com", or "*" for any. Used by the default
 	// CheckOrigin only.
 	CORSOrigins []string

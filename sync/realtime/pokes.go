@@ -16,6 +16,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/server"
 )
 
@@ -350,7 +351,7 @@ func (h *Hub) checkOwners(ctx context.Context, p pending) {
 		if !open {
 			continue
 		}
-		owner, known, err := server.GroupOwner(ctx, h.db, g)
+		owner, known, err := store.GroupOwner(ctx, h.db, g)
 		if err != nil || !known {
 			continue
 		}
@@ -592,11 +593,11 @@ func (h *Hub) viewsHolding(ctx context.Context, cs *changeSet, skip map[*conn]st
 	var ords map[string]int64
 	if len(told) > 0 {
 		var err error
-		if ords, err = server.LatestViews(ctx, h.db, told); err != nil {
+		if ords, err = store.LatestViews(ctx, h.db, told); err != nil {
 			ords = nil // poke them
 		}
 	}
-	held, err := server.ViewsHolding(ctx, h.db, groups, cs.keys)
+	held, err := store.ViewsHolding(ctx, h.db, groups, cs.keys)
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.Warn("plasma: realtime: reading the client view records; poking every connection", "err", err)
@@ -741,11 +742,11 @@ func (h *Hub) tell(ctx context.Context, losses map[*identity][]string) {
 	}
 	// The orders first: a record stored in between is newer than the
 	// one remembered, which only costs a poke.
-	ords, err := server.LatestViews(ctx, h.db, groups)
+	ords, err := store.LatestViews(ctx, h.db, groups)
 	if err != nil {
 		return
 	}
-	held, err := server.ViewsHolding(ctx, h.db, groups, keys)
+	held, err := store.ViewsHolding(ctx, h.db, groups, keys)
 	if err != nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // TestConvergence runs two handlers (two connection pools, as two server
@@ -124,7 +125,7 @@ func TestConvergence(t *testing.T) {
 						return
 					}
 					s.pulls++
-					if r.changed {
+					if r.Changed {
 						s.changed++
 					}
 				}
@@ -203,8 +204,8 @@ func TestConvergence(t *testing.T) {
 				}
 				s.c.checkConverged(t)
 			}
-			if s.c.lmids[cid] != int64(perClient) {
-				t.Fatalf("%s: pulled lastMutationID %d", cid, s.c.lmids[cid])
+			if s.c.LastMutationIDs[cid] != int64(perClient) {
+				t.Fatalf("%s: pulled lastMutationID %d", cid, s.c.LastMutationIDs[cid])
 			}
 		}
 		// Fresh clients (a reset from null) converge too.
@@ -270,14 +271,14 @@ func postOnce(e *env, endpoint, auth, body string) (int, []byte, error) {
 }
 
 // pullErr is pull for use off the test goroutine.
-func (c *client) pullErr() (pullResult, error) {
-	cookie := c.cookie
+func (c *client) pullErr() (synctest.PullResult, error) {
+	cookie := c.Cookie
 	if cookie == nil {
 		cookie = json.RawMessage("null")
 	}
 	b, err := postRetry(c.e, "pull", c.user, pullBody(c.group, cookie))
 	if err != nil {
-		return pullResult{}, err
+		return synctest.PullResult{}, err
 	}
-	return c.apply(string(b))
+	return c.Apply(string(b))
 }

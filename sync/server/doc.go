@@ -1,7 +1,7 @@
 // Package server is plasma's sync server: an http.Handler that speaks the
 // Replicache push/pull protocol version 1 (package sync/protocol) over a
-// plasma database, so that the replicache npm client (15.3.0, unmodified)
-// and plasma's Go client can sync with it.
+// plasma database, so that the replicache npm client (15.3.0, unmodified),
+// or any other client of that protocol, can sync with it.
 //
 //	h, err := server.NewHandler(server.Options[User]{
 //		Schema: app.Schema, DB: db, Mutators: app.Mutators, Auth: auth,
@@ -10,6 +10,18 @@
 //	srv := server.HTTPServer(mux) // read, write and idle timeouts, a header cap
 //	srv.Addr = ":8080"
 //	err = srv.ListenAndServe()
+//
+// Or mount each endpoint on its own pattern (BasePath plays no part),
+// next to the realtime Hub, and let browsers on other origins call them
+// through the CORS middleware:
+//
+//	mux.Handle("POST /sync/push", h.PushHandler())
+//	mux.Handle("POST /sync/pull", h.PullHandler())
+//	mux.Handle("GET /sync/ws", hub) // package sync/realtime
+//	srv := server.HTTPServer(server.CORS("https://app.example.com")(mux))
+//
+// Package sync/synctest has a strict client simulator for testing an
+// application's handler.
 //
 // NewHandler installs row auth and the change log on Options.DB (see
 // package serverdb) and creates the tables it needs. Every request is
@@ -150,7 +162,7 @@
 // rows the client already has (each row read is diffed against the CVR
 // as it is read), and the new CVR's entries. The CVR is stored before
 // the response's first byte is written, so every database error is still
-// answered with a 5xx; the response is then written in pieces of 32 KiB
+// answered with a 5xx; the response is then written in pieces of about 32 KiB
 // (chunked, without a Content-Length, when it does not fit in one) rather
 // than built whole, byte for byte what protocol.PullResponse.AppendJSON
 // would make. A write error (the client went away) drops the rest of the
@@ -282,9 +294,10 @@
 // a row its identity may read now or its latest view record holds. A
 // commit that lands while a pull is between reading its snapshot and
 // storing its view record could slip between the two checks, so such a
-// pull, when the handler's Notifier is also a GroupPoker, compares the
-// change-log heads after storing its record with those it read before its
-// snapshot and pokes its own group if they moved.
+// pull, when the handler's Notifier also has a Poke(groupID string)
+// method (the realtime Hub does), compares the change-log heads after
+// storing its record with those it read before its snapshot and pokes
+// its own group if they moved.
 //
 // # Costs and limits
 //

@@ -4,14 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/plasma-go/plasma/sync/internal/store"
 )
 
-// Kind classifies a SyncServerError. There are exactly eleven kinds. A
+// Kind classifies an Error. There are exactly eleven kinds. A
 // Kind is itself an error, so errors.Is(err, server.KindForbidden) tells
-// whether err is a SyncServerError of that kind.
+// whether err is an Error of that kind.
 type Kind string
 
-// The kinds of SyncServerError, with the HTTP status the handler answers.
+// The kinds of Error, with the HTTP status the handler answers.
 const (
 	// KindBadRequest: the body is not a valid push or pull (not JSON, a
 	// field missing or of the wrong type, an empty id or one with NUL, a
@@ -87,10 +89,10 @@ var Kinds = []Kind{
 // Error returns the kind's name, so a Kind can be an errors.Is target.
 func (k Kind) Error() string { return string(k) }
 
-// SyncServerError is something that went wrong serving a push or pull.
+// Error is something that went wrong serving a push or pull.
 // The handler reports every one through Options.OnError. Match it with
 // errors.As, or its kind with errors.Is(err, server.KindX).
-type SyncServerError struct {
+type Error struct {
 	// Kind classifies the error.
 	Kind Kind
 	// Status is the HTTP status the request was answered with: 200 for
@@ -115,7 +117,7 @@ type SyncServerError struct {
 }
 
 // Error describes the error: kind, endpoint, mutation and cause.
-func (e *SyncServerError) Error() string {
+func (e *Error) Error() string {
 	msg := "plasma: sync"
 	if e.Endpoint != "" {
 		msg += " " + e.Endpoint
@@ -131,10 +133,10 @@ func (e *SyncServerError) Error() string {
 }
 
 // Unwrap returns the underlying error.
-func (e *SyncServerError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 // Is reports whether target is e's Kind.
-func (e *SyncServerError) Is(target error) bool {
+func (e *Error) Is(target error) bool {
 	k, ok := target.(Kind)
 	return ok && k == e.Kind
 }
@@ -157,15 +159,15 @@ func (k Kind) defaultStatus() int {
 	return http.StatusInternalServerError
 }
 
-// ErrForbiddenGroup is the error of a KindForbidden SyncServerError for a
+// ErrForbiddenGroup is the error of a KindForbidden Error for a
 // client group owned by another user.
-var ErrForbiddenGroup = errors.New("the client group belongs to another user")
+var ErrForbiddenGroup = store.ErrForbiddenGroup
 
 // forbiddenMessage is the message of every 403 body: the same whichever
 // of the request's ids belongs to someone else, and whether or not it
 // exists.
 const forbiddenMessage = "the client group, or a client of the request, belongs to another user or group"
 
-// ErrForeignClient is the error of a KindForbidden SyncServerError for a
+// ErrForeignClient is the error of a KindForbidden Error for a
 // client that belongs to another client group.
 var ErrForeignClient = errors.New("the client belongs to another client group")

@@ -70,7 +70,7 @@ func ExampleNewHandler() {
 			}
 			return rowauth.Identity{UserID: uid}, User{ID: uid}, nil
 		},
-		OnError: func(ctx context.Context, err *server.SyncServerError) {
+		OnError: func(ctx context.Context, err *server.Error) {
 			fmt.Println("reported:", err.Kind, err.Mutator)
 		},
 	})

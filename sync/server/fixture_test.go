@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -19,7 +18,6 @@ import (
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
-	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
 	"github.com/plasma-go/plasma/sync/synctest"
 )
@@ -226,7 +224,7 @@ func newEnv(t testing.TB, tg *ormtest.Target, db *orm.DB, tweak func(*server.Opt
 	return e
 }
 
-func (e *env) takeErrors() []*server.SyncServerError { return e.errors.Take() }
+func (e *env) takeErrors() []*server.Error { return e.errors.Take() }
 
 // post sends body to /sync/<endpoint> with the raw Authorization header
 // auth ("" for none) and returns the status and the body.
@@ -248,23 +246,15 @@ type mut struct {
 }
 
 func pushBody(group string, muts ...mut) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `{"pushVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":%q,"mutations":[`, group)
+	ms := make([]synctest.Mutation, len(muts))
 	for i, m := range muts {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `{"clientID":%q,"id":%d,"name":%q,"args":%s,"timestamp":%d.5}`, m.client, m.id, m.name, m.args, 1000+i)
+		ms[i] = synctest.Mutation{ClientID: m.client, ID: m.id, Name: m.name, Args: m.args}
 	}
-	b.WriteString("]}")
-	return b.String()
+	return synctest.PushBody(group, "1", ms...)
 }
 
 func pullBody(group string, cookie json.RawMessage) string {
-	if cookie == nil {
-		cookie = json.RawMessage("null")
-	}
-	return fmt.Sprintf(`{"pullVersion":1,"schemaVersion":"1","profileID":"p1","clientGroupID":%q,"cookie":%s}`, group, cookie)
+	return synctest.PullBody(group, "1", cookie)
 }
 
 // mustPush pushes and expects 200 {}.
@@ -276,114 +266,31 @@ func (e *env) mustPush(user, group string, muts ...mut) {
 	}
 }
 
-// client is a miniature Replicache client: it applies pull responses to
-// a map, checking the protocol's rules as it goes.
+// client is a strict Replicache client (synctest.Client) of one user's
+// group on env's server.
 type client struct {
-	e      *env
-	user   string
-	group  string
-	cookie json.RawMessage
-	view   map[string]json.RawMessage
-	lmids  map[string]int64
+	*synctest.Client
+	e     *env
+	user  string
+	group string
 }
 
 func (e *env) newClient(user, group string) *client {
-	return &client{e: e, user: user, group: group, view: map[string]json.RawMessage{}, lmids: map[string]int64{}}
+	sc := synctest.NewClient(e.srv.Client(), e.srv.URL+"/sync", user, group)
+	return &client{Client: sc, e: e, user: user, group: group}
 }
 
-// pullResult is what one pull did.
-type pullResult struct {
-	resp    protocol.PullResponse
-	raw     string
-	changed bool // the cookie moved
-}
-
-func (c *client) pull(t testing.TB) pullResult {
+// pull pulls from c.e's server (tests move a client to another server
+// by setting c.e) and applies the response, failing t on a non-200
+// status or a response that breaks the protocol's rules.
+func (c *client) pull(t testing.TB) synctest.PullResult {
 	t.Helper()
-	status, body := c.e.post("pull", c.user, pullBody(c.group, c.cookie))
-	if status != 200 {
-		t.Fatalf("pull: %d %s", status, body)
-	}
-	r, err := c.apply(body)
+	c.HTTP, c.PullURL, c.PushURL = c.e.srv.Client(), c.e.srv.URL+"/sync/pull", c.e.srv.URL+"/sync/push"
+	r, err := c.Pull()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// apply checks and applies a pull response body.
-func (c *client) apply(body string) (pullResult, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(body), &raw); err != nil {
-		return pullResult{}, fmt.Errorf("pull response is not a JSON object: %s", body)
-	}
-	if l := raw["lastMutationIDChanges"]; len(l) == 0 || l[0] != '{' {
-		return pullResult{}, fmt.Errorf("lastMutationIDChanges is not an object: %s", body)
-	}
-	if p := raw["patch"]; len(p) == 0 || p[0] != '[' {
-		return pullResult{}, fmt.Errorf("patch is not an array: %s", body)
-	}
-	var r pullResult
-	r.raw = body
-	if err := json.Unmarshal([]byte(body), &r.resp); err != nil {
-		return r, err
-	}
-	cmp, err := protocol.CompareCookies(r.resp.Cookie, c.cookie)
-	if err != nil {
-		return r, err
-	}
-	if cmp < 0 {
-		return r, fmt.Errorf("cookie went back: %s after %s", r.resp.Cookie, c.cookie)
-	}
-	if cmp == 0 {
-		if !jsonEqual(r.resp.Cookie, c.cookie) {
-			return r, fmt.Errorf("cookies of equal order differ: %s, %s", r.resp.Cookie, c.cookie)
-		}
-		if len(r.resp.Patch) > 0 || len(r.resp.LastMutationIDChanges) > 0 {
-			return r, fmt.Errorf("an unchanged cookie with changes: %s", body)
-		}
-		return r, nil
-	}
-	r.changed = true
-	for i, op := range r.resp.Patch {
-		switch op.Op {
-		case protocol.OpClear:
-			if i != 0 {
-				return r, fmt.Errorf("clear at position %d", i)
-			}
-			clear(c.view)
-		case protocol.OpPut:
-			c.view[op.Key] = op.Value
-		case protocol.OpDel:
-			delete(c.view, op.Key)
-		default:
-			return r, fmt.Errorf("unknown op %q", op.Op)
-		}
-	}
-	for id, n := range r.resp.LastMutationIDChanges {
-		if n < c.lmids[id] {
-			return r, fmt.Errorf("lastMutationID of %s went back from %d to %d", id, c.lmids[id], n)
-		}
-		c.lmids[id] = n
-	}
-	c.cookie = r.resp.Cookie
-	return r, nil
-}
-
-func jsonEqual(a, b json.RawMessage) bool {
-	var x, y any
-	if len(a) == 0 {
-		a = json.RawMessage("null")
-	}
-	if len(b) == 0 {
-		b = json.RawMessage("null")
-	}
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return bytes.Equal(a, b)
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya)
 }
 
 // visible returns what user may read, keyed as patches key rows, read
@@ -421,7 +328,7 @@ func (c *client) checkConverged(t testing.TB) {
 	t.Helper()
 	want := c.e.visible(t, c.user)
 	got := map[string]any{}
-	for k, v := range c.view {
+	for k, v := range c.View {
 		var x any
 		if err := json.Unmarshal(v, &x); err != nil {
 			t.Fatal(err)

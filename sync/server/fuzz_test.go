@@ -41,7 +41,7 @@ func newFuzzEnv(f testing.TB, tg *ormtest.Target) *fuzzEnv {
 		mut{"cAnn", 3, "bump", `{"id":"kAnn"}`})
 	c := e.newClient("ann", "gAnn")
 	c.pull(f)
-	return &fuzzEnv{env: e, tg: tg, cookie: c.cookie}
+	return &fuzzEnv{env: e, tg: tg, cookie: c.Cookie}
 }
 
 // check fails t if a request answered status 5xx or a 200 pull was not

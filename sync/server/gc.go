@@ -115,7 +115,7 @@ ON CONFLICT ("group_id") DO UPDATE SET "seen_at" = excluded."seen_at" WHERE "`+S
 		return err
 	})
 	if err != nil {
-		h.report(ctx, &SyncServerError{Kind: internal(err), Endpoint: endpoint, UserID: userID, ClientGroupID: group,
+		h.report(ctx, &Error{Kind: internal(err), Endpoint: endpoint, UserID: userID, ClientGroupID: group,
 			Err: fmt.Errorf("recording the group's last-seen time: %w", err)})
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -134,7 +135,7 @@ func TestCollectIdleGroups(t *testing.T) {
 		if e.lmid(t, "cNew") != 1 || e.lmid(t, "cNew2") != 1 {
 			t.Fatalf("fresh clients: %d %d", e.lmid(t, "cNew"), e.lmid(t, "cNew2"))
 		}
-		if owner, _, err := server.GroupOwner(context.Background(), tg.DB, "gOld"); err != nil || owner != "ann" {
+		if owner, _, err := store.GroupOwner(context.Background(), tg.DB, "gOld"); err != nil || owner != "ann" {
 			t.Fatalf("gOld owner %q %v", owner, err)
 		}
 		if errs := e.takeErrors(); len(errs) != 1 || errs[0].Kind != server.KindClientStateNotFound {
@@ -314,7 +315,7 @@ func TestMaxGroupsPerUser(t *testing.T) {
 		e.mustPush("ann", "g5", mut{"c5", 1, "createTodo", `{"id":"t5","listID":"L1","title":"eggs"}`}) // by push: g2 goes
 		var left []string
 		for _, g := range []string{"g1", "g2", "g3", "g4", "g5", "gBob"} {
-			if _, known, err := server.GroupOwner(context.Background(), tg.DB, g); err != nil {
+			if _, known, err := store.GroupOwner(context.Background(), tg.DB, g); err != nil {
 				t.Fatal(err)
 			} else if known {
 				left = append(left, g)

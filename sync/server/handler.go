@@ -26,7 +26,8 @@ import (
 )
 
 // Handler serves the sync endpoints POST {BasePath}/push and
-// POST {BasePath}/pull. It is safe for concurrent use, and several
+// POST {BasePath}/pull (ServeHTTP), or each on its own route
+// (PushHandler, PullHandler). It is safe for concurrent use, and several
 // handlers (in one process or many) may serve one database. Ctx is the
 // application context type its mutators receive.
 type Handler[Ctx any] struct {
@@ -40,8 +41,6 @@ type Handler[Ctx any] struct {
 	resolvers map[string]*tablePlan // tables with a ConflictResolver
 	schemaFP  []byte
 	regions   []string
-	cors      map[string]bool
-	corsAny   bool
 	bg        *background
 	// writes is held around every write transaction on SQLite (nil on
 	// PostgreSQL): see lockWrites.
@@ -164,15 +163,8 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 			}
 		}
 	}
-	h.cors = map[string]bool{}
-	for _, o := range opts.CORSOrigins {
-		if o == "*" {
-			h.corsAny = true
-		}
-		h.cors[strings.TrimRight(o, "/")] = true
-	}
 	h.bg = newBackground(opts.BackgroundWorkers, opts.BackgroundQueue, func(err error) {
-		h.report(context.Background(), &SyncServerError{Kind: KindInternal, Err: err})
+		h.report(context.Background(), &Error{Kind: KindInternal, Err: err})
 	})
 	return h, nil
 }
@@ -225,7 +217,7 @@ func (h *Handler[Ctx]) pushed(ctx context.Context, info PushInfo) {
 	}
 }
 
-func (h *Handler[Ctx]) report(ctx context.Context, e *SyncServerError) {
+func (h *Handler[Ctx]) report(ctx context.Context, e *Error) {
 	if e.Status == 0 {
 		e.Status = e.Kind.defaultStatus()
 	}
@@ -234,37 +226,62 @@ func (h *Handler[Ctx]) report(ctx context.Context, e *SyncServerError) {
 	}
 }
 
-// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull (and
-// their CORS preflights); any other path is 404.
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull; any
+// other path is 404. It is the one-line setup:
+//
+//	mux.Handle("/sync/", h)
+//
+// To mount the endpoints one by one on ServeMux patterns, use
+// PushHandler and PullHandler instead. Browsers on other origins need
+// the CORS middleware around either.
 func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, h.opts.BasePath)
-	var endpoint string
 	switch {
 	case ok && rest == "/push":
-		endpoint = "push"
+		h.serveEndpoint(w, r, "push")
 	case ok && rest == "/pull":
-		endpoint = "pull"
+		h.serveEndpoint(w, r, "pull")
 	default:
 		http.NotFound(w, r)
-		return
 	}
+}
+
+// PushHandler returns an http.Handler that serves the push endpoint at
+// whatever path it is mounted on (BasePath plays no part), for
+// applications that route each endpoint themselves:
+//
+//	mux.Handle("POST /sync/push", h.PushHandler())
+//
+// A method other than POST answers 405 even on a pattern without one.
+func (h *Handler[Ctx]) PushHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveEndpoint(w, r, "push") })
+}
+
+// PullHandler returns an http.Handler that serves the pull endpoint at
+// whatever path it is mounted on, as PushHandler does for push:
+//
+//	mux.Handle("POST /sync/pull", h.PullHandler())
+func (h *Handler[Ctx]) PullHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveEndpoint(w, r, "pull") })
+}
+
+// serveEndpoint serves one request to endpoint ("push" or "pull"):
+// method check, authentication, body limits, then the protocol. A panic
+// below answers 500 and is reported, never taking the server down.
+func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, endpoint string) {
 	ctx := r.Context()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			h.fail(ctx, w, &SyncServerError{Kind: KindInternal, Endpoint: endpoint,
+			h.fail(ctx, w, &Error{Kind: KindInternal, Endpoint: endpoint,
 				Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())})
 		}
 	}()
-	if h.corsHeaders(w, r) && r.Method == http.MethodOptions {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		h.fail(ctx, w, &SyncServerError{Kind: KindBadRequest, Status: http.StatusMethodNotAllowed, Endpoint: endpoint,
+		h.fail(ctx, w, &Error{Kind: KindBadRequest, Status: http.StatusMethodNotAllowed, Endpoint: endpoint,
 			Err: fmt.Errorf("method %s; want POST", r.Method)})
 		return
 	}
@@ -273,7 +290,7 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("the Auth function returned no user id")
 	}
 	if err != nil {
-		h.fail(ctx, w, &SyncServerError{Kind: KindUnauthorized, Endpoint: endpoint, Err: err})
+		h.fail(ctx, w, &Error{Kind: KindUnauthorized, Endpoint: endpoint, Err: err})
 		return
 	}
 	body, serr := h.readBody(w, r)
@@ -289,33 +306,15 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// corsHeaders sets the CORS headers for an allowed origin and reports
-// whether it did.
-func (h *Handler[Ctx]) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if len(h.cors) == 0 || origin == "" || !(h.corsAny || h.cors[strings.TrimRight(origin, "/")]) {
-		return false
-	}
-	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", origin)
-	hd.Add("Vary", "Origin")
-	if r.Method == http.MethodOptions {
-		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Replicache-RequestID")
-		hd.Set("Access-Control-Max-Age", "86400")
-	}
-	return true
-}
-
 // readBody reads the request body, refusing it (413) past
 // MaxPayloadBytes without reading further. The buffer grows as bytes
 // arrive: Content-Length only refuses a body early, it never sizes a
 // buffer, since a client may announce a megabyte and send ten bytes.
 // A body cut off by the server's ReadTimeout answers 408.
-func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *SyncServerError) {
+func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 	max := h.opts.MaxPayloadBytes
-	tooLarge := func(n int64) *SyncServerError {
-		return &SyncServerError{Kind: KindPayloadTooLarge,
+	tooLarge := func(n int64) *Error {
+		return &Error{Kind: KindPayloadTooLarge,
 			Err: fmt.Errorf("body of %d bytes or more, over the limit of %d", n, max)}
 	}
 	if r.ContentLength > max {
@@ -330,10 +329,10 @@ func (h *Handler[Ctx]) readBody(w http.ResponseWriter, r *http.Request) ([]byte,
 		case errors.As(err, &mbe):
 			return nil, tooLarge(max + 1)
 		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-			return nil, &SyncServerError{Kind: KindBadRequest, Status: http.StatusRequestTimeout,
+			return nil, &Error{Kind: KindBadRequest, Status: http.StatusRequestTimeout,
 				Err: fmt.Errorf("reading the body: the client sent %d bytes before the server's read timeout", buf.Len())}
 		}
-		return nil, &SyncServerError{Kind: KindBadRequest, Err: fmt.Errorf("reading the body: %w", err)}
+		return nil, &Error{Kind: KindBadRequest, Err: fmt.Errorf("reading the body: %w", err)}
 	}
 	return buf.Bytes(), nil
 }
@@ -374,7 +373,7 @@ type errorBody struct {
 }
 
 // fail reports e and answers the request with its status.
-func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *SyncServerError) {
+func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *Error) {
 	h.report(ctx, e)
 	body := errorBody{Error: e.Kind}
 	switch e.Kind {
@@ -394,7 +393,7 @@ func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *SyncS
 
 // failBody reports e and answers with e's status and one of the bodies
 // the client acts on.
-func (h *Handler[Ctx]) failBody(ctx context.Context, w http.ResponseWriter, e *SyncServerError, body protocol.ErrorResponse) {
+func (h *Handler[Ctx]) failBody(ctx context.Context, w http.ResponseWriter, e *Error, body protocol.ErrorResponse) {
 	h.report(ctx, e)
 	writeJSON(w, e.Status, body)
 }
@@ -421,16 +420,16 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 func (h *Handler[Ctx]) checkVersion(ctx context.Context, w http.ResponseWriter, endpoint, userID, group, schemaVersion string, err error) bool {
 	var verr *protocol.VersionError
 	if errors.As(err, &verr) {
-		h.failBody(ctx, w, &SyncServerError{Kind: KindVersionNotSupported, Status: http.StatusOK, Endpoint: endpoint, UserID: userID, Err: err},
+		h.failBody(ctx, w, &Error{Kind: KindVersionNotSupported, Status: http.StatusOK, Endpoint: endpoint, UserID: userID, Err: err},
 			protocol.VersionNotSupported(verr.VersionType))
 		return false
 	}
 	if err != nil {
-		h.fail(ctx, w, &SyncServerError{Kind: KindBadRequest, Endpoint: endpoint, UserID: userID, Err: err})
+		h.fail(ctx, w, &Error{Kind: KindBadRequest, Endpoint: endpoint, UserID: userID, Err: err})
 		return false
 	}
 	if schemaVersion != h.opts.Schema.Version() {
-		h.failBody(ctx, w, &SyncServerError{Kind: KindVersionNotSupported, Status: h.opts.SchemaVersionMismatchStatus,
+		h.failBody(ctx, w, &Error{Kind: KindVersionNotSupported, Status: h.opts.SchemaVersionMismatchStatus,
 			Endpoint: endpoint, UserID: userID, ClientGroupID: group,
 			Err: fmt.Errorf("schemaVersion %q; the server's is %q", schemaVersion, h.opts.Schema.Version())},
 			protocol.VersionNotSupported(protocol.VersionTypeSchema))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -59,15 +60,15 @@ func TestForgedCookiesMoveNothing(t *testing.T) {
 		}
 		everyoneWorks := func(e *env, round string) {
 			t.Helper()
-			e.mustPush("ann", "gAnn", mut{"cAnn", ann.lmids["cAnn"] + 1, "bump", `{"id":"ka"}`})
-			if r := ann.pull(t); !r.changed {
-				t.Fatalf("%s: ann's pull after her push changed nothing: %s", round, r.raw)
+			e.mustPush("ann", "gAnn", mut{"cAnn", ann.LastMutationIDs["cAnn"] + 1, "bump", `{"id":"ka"}`})
+			if r := ann.pull(t); !r.Changed {
+				t.Fatalf("%s: ann's pull after her push changed nothing: %s", round, r.Raw)
 			}
 			for _, user := range []string{"bob", "carol"} {
 				c := e.newClient(user, "g-"+user+"-"+round)
 				c.pull(t)
 				e.mustPush(user, c.group, mut{"c-" + user + "-" + round, 1, "bump", fmt.Sprintf(`{"id":"k-%s-%s"}`, user, round)})
-				if r := c.pull(t); !r.changed {
+				if r := c.pull(t); !r.Changed {
 					t.Fatalf("%s: %s's pull after a push changed nothing", round, user)
 				}
 				c.checkConverged(t)
@@ -93,7 +94,7 @@ func TestCookieOrdersMonotonicPerGroup(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		a := e.newClient("ann", "gA")
 		a.pull(t)
-		last := order(t, a.cookie)
+		last := order(t, a.Cookie)
 		for i, ck := range append(forgedCookies, `{"order":123,"cvr":"x"}`, `null`) {
 			for _, who := range []struct{ user, group string }{{"mallory", "gM"}, {"ann", "gOtherTab"}, {"bob", fmt.Sprintf("gB%d", i)}} {
 				if status, body := e.post("pull", who.user, pullBody(who.group, json.RawMessage(ck))); status != 200 {
@@ -102,18 +103,18 @@ func TestCookieOrdersMonotonicPerGroup(t *testing.T) {
 			}
 			e.mustPush("ann", "gA", mut{"cA", int64(i + 1), "bump", `{"id":"k"}`})
 			r := a.pull(t)
-			o := order(t, a.cookie)
+			o := order(t, a.Cookie)
 			// Each pull stores one view: 3 others and ann's make 4 steps.
-			if !r.changed || o <= last || o > last+4 {
-				t.Fatalf("after cookie %s: order %d, the last was %d: %s", ck, o, last, r.raw)
+			if !r.Changed || o <= last || o > last+4 {
+				t.Fatalf("after cookie %s: order %d, the last was %d: %s", ck, o, last, r.Raw)
 			}
 			last = o
 		}
 		// A tab of ann's forks gA's snapshot and cookie: a reset above it.
 		fork := e.newClient("ann", "gFork")
-		fork.cookie = a.cookie
-		if r := fork.pull(t); !r.changed || order(t, fork.cookie) <= last || r.resp.Patch[0].Op != protocol.OpClear {
-			t.Fatalf("fork: %s", r.raw)
+		fork.Cookie = a.Cookie
+		if r := fork.pull(t); !r.Changed || order(t, fork.Cookie) <= last || r.Response.Patch[0].Op != protocol.OpClear {
+			t.Fatalf("fork: %s", r.Raw)
 		}
 		noServerErrors(t, e)
 	})
@@ -128,7 +129,7 @@ func TestPoisonedCounterRecovers(t *testing.T) {
 		e.mustPush("ann", "gAnn", mut{"cAnn", 1, "bump", `{"id":"k"}`})
 		ann := e.newClient("ann", "gAnn")
 		ann.pull(t)
-		before := order(t, ann.cookie)
+		before := order(t, ann.Cookie)
 		// What plasma before issue 14 left after one forged pull: the
 		// counter past 2^53-1 and mallory's view at 2^53-1.
 		ph := func(n int) string {
@@ -146,16 +147,16 @@ func TestPoisonedCounterRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mustPush("ann", "gAnn", mut{"cAnn", 2, "bump", `{"id":"k"}`})
-		if r := ann.pull(t); !r.changed {
-			t.Fatalf("pull after the push: %s", r.raw)
+		if r := ann.pull(t); !r.Changed {
+			t.Fatalf("pull after the push: %s", r.Raw)
 		}
-		after := order(t, ann.cookie)
+		after := order(t, ann.Cookie)
 		if after <= before || after > before+2 {
 			t.Fatalf("order %d after %d", after, before)
 		}
 		bob := e.newClient("bob", "gBob")
 		bob.pull(t)
-		if o := order(t, bob.cookie); o <= after || o > protocol.MaxSafeOrder/2 {
+		if o := order(t, bob.Cookie); o <= after || o > protocol.MaxSafeOrder/2 {
 			t.Fatalf("bob's order %d after ann's %d", o, after)
 		}
 		var raised int
@@ -174,7 +175,7 @@ func TestPullBindsGroup(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		ann := e.newClient("ann", "gAnn")
 		ann.pull(t) // a Replicache client pulls before it ever pushes
-		if owner, known, err := server.GroupOwner(context.Background(), tg.DB, "gAnn"); err != nil || !known || owner != "ann" {
+		if owner, known, err := store.GroupOwner(context.Background(), tg.DB, "gAnn"); err != nil || !known || owner != "ann" {
 			t.Fatalf("owner after ann's pull: %q %v %v", owner, known, err)
 		}
 		status, pushBody403 := e.post("push", "mallory", pushBody("gAnn", mut{"cMal", 1, "bump", `{"id":"squat"}`}))
@@ -196,8 +197,8 @@ func TestPullBindsGroup(t *testing.T) {
 			t.Fatalf("mallory's mutation was applied")
 		}
 		e.mustPush("ann", "gAnn", mut{"cAnn", 2, "createTodo", `{"id":"t1","listID":"L1","title":"milk"}`})
-		if r := ann.pull(t); !r.changed || ann.lmids["cAnn"] != 2 {
-			t.Fatalf("ann's pull: %s", r.raw)
+		if r := ann.pull(t); !r.Changed || ann.LastMutationIDs["cAnn"] != 2 {
+			t.Fatalf("ann's pull: %s", r.Raw)
 		}
 		ann.checkConverged(t)
 		// First come, first served: a group mallory pulled first is hers.

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/server"
@@ -93,8 +96,8 @@ func TestDisableFastPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := c.pull(t)
-			if r.changed != disable {
-				t.Fatalf("DisableFastPath=%v: changed=%v %s", disable, r.changed, r.raw)
+			if r.Changed != disable {
+				t.Fatalf("DisableFastPath=%v: changed=%v %s", disable, r.Changed, r.Raw)
 			}
 			if disable {
 				c.checkConverged(t)
@@ -103,22 +106,51 @@ func TestDisableFastPath(t *testing.T) {
 	})
 }
 
+// tRoleDocs is readable by identities whose "role" claim equals a row's
+// level: what a user sees depends on claims alone.
+var tRoleDocs = orm.NewTable("role_docs", orm.ID(), orm.Text("level"))
+
+func init() {
+	tRoleDocs.With(orm.TableOptions{Auth: orm.TableAuth{
+		Read: rowauth.AuthorizePolicy(func(_ context.Context, id rowauth.Identity) (expr.Expr, error) {
+			role, _ := id.Claims["role"].(string)
+			return expr.Eq(tRoleDocs.Col("level"), role), nil
+		}).Rule(),
+	}})
+}
+
+// TestIdentityClaimsInvalidateFastPath: with no change in the database,
+// a change of the identity's claims alone must make the next pull scan
+// again, since read rules may depend on them. Were claims left out of
+// the fast path's fingerprint, the pull after the role change would
+// answer "nothing changed" and the client would never see role_docs/d1.
 func TestIdentityClaimsInvalidateFastPath(t *testing.T) {
-	tg := ormtest.SQLite(t)
-	role := "reader"
-	e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) {
-		o.Auth = func(r *http.Request) (rowauth.Identity, appCtx, error) {
-			u := r.Header.Get("Authorization")
-			return rowauth.Identity{UserID: u, Claims: map[string]any{"role": role}}, appCtx{UserID: u}, nil
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		var role atomic.Value
+		role.Store("reader")
+		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) {
+			o.Schema = orm.MustDefineSchema("1", tRoleDocs)
+			o.Auth = func(r *http.Request) (rowauth.Identity, appCtx, error) {
+				u := r.Header.Get("Authorization")
+				return rowauth.Identity{UserID: u, Claims: map[string]any{"role": role.Load()}}, appCtx{UserID: u}, nil
+			}
+		})
+		ctx := rowauth.AsSystem(context.Background())
+		if _, err := e.h.DB().Insert(tRoleDocs).Values(orm.Row{"id": "d1", "level": "admin"}).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c := e.newClient("ann", "g1")
+		c.pull(t)
+		if r := c.pull(t); r.Changed || len(c.View) != 0 {
+			t.Fatalf("a reader's second pull: %s", r.Raw)
+		}
+		role.Store("admin")
+		if r := c.pull(t); !r.Changed || c.Row("role_docs/d1")["level"] != "admin" {
+			t.Fatalf("after the claim became admin: %s", r.Raw)
+		}
+		role.Store("reader")
+		if r := c.pull(t); !r.Changed || len(c.View) != 0 {
+			t.Fatalf("after the claim went back to reader: %s", r.Raw)
 		}
 	})
-	c := e.newClient("ann", "g1")
-	c.pull(t)
-	if r := c.pull(t); r.changed {
-		t.Fatal("changed")
-	}
-	role = "admin" // rules may depend on claims: the next pull rescans
-	if r := c.pull(t); r.changed {
-		t.Fatal("changed without a visible change")
-	}
 }

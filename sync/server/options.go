@@ -74,7 +74,7 @@ type Options[Ctx any] struct {
 	// ones that fail a request and the ones it answers 200 to
 	// (a permanently failing mutator, a mutation out of order). It runs
 	// on the request's goroutine; keep it quick.
-	OnError func(ctx context.Context, err *SyncServerError)
+	OnError func(ctx context.Context, err *Error)
 
 	// MaxMutationsPerPush caps the mutations of one push; a push with
 	// more is refused with 400 and nothing is applied. Default 200.
@@ -111,10 +111,6 @@ type Options[Ctx any] struct {
 	// makes a Replicache client call onUpdateNeeded; the body is
 	// {"error":"VersionNotSupported","versionType":"schema"} either way.
 	SchemaVersionMismatchStatus int
-	// CORSOrigins are the origins browsers may call the endpoints from:
-	// exact origins such as "https://app.example.com", or "*" for any.
-	// Empty (the default) sends no CORS headers and refuses preflights.
-	CORSOrigins []string
 
 	// KeepCVRs is how many client view records (past pull results) are
 	// kept per client group, so that a client whose last response was
@@ -172,13 +168,6 @@ type Options[Ctx any] struct {
 // WebSocket, say) so that they pull.
 type Notifier interface {
 	Notify(ctx context.Context, info PushInfo)
-}
-
-// GroupPoker pokes the connections of one client group. A Notifier that
-// also implements it (the realtime Hub does) is asked to poke a group whose
-// pull raced a commit: see the package doc's "Pokes and pulls".
-type GroupPoker interface {
-	Poke(groupID string)
 }
 
 // NotifierFunc adapts a function to Notifier.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/sync/internal/store"
 )
 
 // BindGroup binds client group groupID to userID by the rules the
@@ -18,7 +19,7 @@ import (
 // groups by the same rules. The owner is read first: binding a group
 // already bound writes nothing.
 func (h *Handler[Ctx]) BindGroup(ctx context.Context, groupID, userID string) error {
-	owner, found, err := GroupOwner(ctx, h.base, groupID)
+	owner, found, err := store.GroupOwner(ctx, h.base, groupID)
 	switch {
 	case err != nil:
 		return err
@@ -29,7 +30,7 @@ func (h *Handler[Ctx]) BindGroup(ctx context.Context, groupID, userID string) er
 	}
 	return h.writing(ctx, func() error {
 		return h.base.Tx(ctx, func(tx *orm.Tx) error {
-			created, err := bindGroup(ctx, tx.DB, groupID, userID)
+			created, err := store.BindGroupCreated(ctx, tx.DB, groupID, userID)
 			if err != nil || !created {
 				return err
 			}

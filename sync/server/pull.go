@@ -17,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
 
@@ -65,7 +66,7 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 	}
 	resp, kind, err := h.computePull(ctx, ident, req)
 	if err != nil {
-		h.fail(ctx, w, &SyncServerError{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
+		h.fail(ctx, w, &Error{Kind: kind, Endpoint: "pull", UserID: ident.UserID, ClientGroupID: group, Err: err})
 		return
 	}
 	h.touchGroup(ctx, "pull", ident.UserID, group)
@@ -171,7 +172,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 // log has moved past the heads this pull read before its snapshot, the
 // group is poked: at worst a spurious poke, one empty pull.
 func (h *Handler[Ctx]) pokeIfMoved(ctx context.Context, group string, heads map[string]int64) {
-	gp, ok := h.opts.Notifier.(GroupPoker)
+	gp, ok := h.opts.Notifier.(store.GroupPoker)
 	if !ok {
 		return
 	}
@@ -325,11 +326,11 @@ func (s *snapshot) appendEntry(key []byte, hash uint64) {
 	s.entries.appendRecord(n[:binary.PutUvarint(n[:], uint64(len(key)))], key, h[:])
 }
 
-var errCorruptCVR = errors.New("plasma: sync: corrupt client view record")
+var errCorruptCVR = store.ErrCorruptCVR
 
 func decodeEntries(b []byte) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(b)/40)
-	err := eachEntry(b, func(key []byte, hash uint64) bool {
+	err := store.EachEntry(b, func(key []byte, hash uint64) bool {
 		out[string(key)] = hash
 		return true
 	})
@@ -337,24 +338,6 @@ func decodeEntries(b []byte) (map[string]uint64, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// eachEntry calls fn with each entry of a view's encoded entries (see
-// snapshot.appendEntry), in order, until fn returns false. key is only valid
-// during the call.
-func eachEntry(b []byte, fn func(key []byte, hash uint64) bool) error {
-	for len(b) > 0 {
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n+8 {
-			return errCorruptCVR
-		}
-		b = b[w:]
-		if !fn(b[:n:n], binary.LittleEndian.Uint64(b[n:])) {
-			return nil
-		}
-		b = b[n+8:]
-	}
-	return nil
 }
 
 func newCVRID() string {

@@ -13,6 +13,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
@@ -55,7 +56,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 	if !h.checkVersion(ctx, w, "push", ident.UserID, group, schemaVersion, err) {
 		return
 	}
-	base := SyncServerError{Endpoint: "push", UserID: ident.UserID, ClientGroupID: group}
+	base := Error{Endpoint: "push", UserID: ident.UserID, ClientGroupID: group}
 	failWith := func(kind Kind, err error) {
 		e := base
 		e.Kind, e.Err = kind, err
@@ -88,7 +89,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 	if len(h.resolvers) > 0 {
 		st.conflict = &conflictState{group: req.ClientGroupID}
 	}
-	var abort *SyncServerError
+	var abort *Error
 	lost := -1
 	for i := 0; i < len(req.Mutations) && abort == nil && lost < 0; i += h.opts.MutationsPerTransaction {
 		j := min(i+h.opts.MutationsPerTransaction, len(req.Mutations))
@@ -154,7 +155,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 // precheck refuses, before anything is applied, a push to another user's
 // client group or with a client of another group.
 func (h *Handler[Ctx]) precheck(ctx context.Context, req *protocol.PushRequest, userID string) error {
-	owner, found, err := GroupOwner(ctx, h.base, req.ClientGroupID)
+	owner, found, err := store.GroupOwner(ctx, h.base, req.ClientGroupID)
 	if err != nil {
 		return err
 	}
@@ -395,7 +396,7 @@ func (h *Handler[Ctx]) lockClient(ctx context.Context, tx *orm.DB, st *pushState
 // ensureGroup creates the client group for userID if it does not exist,
 // and refuses one that belongs to another user.
 func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userID string) error {
-	created, err := bindGroup(ctx, tx, group, userID)
+	created, err := store.BindGroupCreated(ctx, tx, group, userID)
 	switch {
 	case errors.Is(err, ErrForbiddenGroup):
 		return &errForbidden{err}

@@ -172,6 +172,17 @@ func TestConcurrentPushersSQLite(t *testing.T) {
 	if n := e.count(t, "counters"); n != pushers {
 		t.Fatalf("%d counters", n)
 	}
+	// Every bump ran exactly once: a lost or doubled mutation shows here,
+	// not in the number of counters.
+	for p := range pushers {
+		var n int64
+		if err := sqldb.QueryRow(`SELECT "n" FROM "counters" WHERE "id" = ?`, fmt.Sprintf("k%d", p)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != pushes*perPush || e.lmid(t, fmt.Sprintf("c%d", p)) != pushes*perPush {
+			t.Fatalf("pusher %d: counter %d, lastMutationID %d; want %d", p, n, e.lmid(t, fmt.Sprintf("c%d", p)), pushes*perPush)
+		}
+	}
 	noServerErrors(t, e)
 }
 

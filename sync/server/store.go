@@ -6,23 +6,26 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/sync/internal/store"
 )
 
 // The names of the sync server's tables. They start with
 // orm.ReservedPrefix, so no declared table can clash with them, and they
-// are plasma's bookkeeping: never synced, never in the change log.
+// are plasma's bookkeeping: never synced, never in the change log. They
+// stay exported for applications that manage these tables with their own
+// migrations (Options.SkipEnsure) or inspect them.
 const (
 	// GroupsTable holds one row per client group: its id and the user it
 	// is bound to.
-	GroupsTable = orm.ReservedPrefix + "client_groups"
+	GroupsTable = store.GroupsTable
 	// ClientsTable holds one row per client: its group and the id of the
 	// last mutation processed.
-	ClientsTable = orm.ReservedPrefix + "clients"
+	ClientsTable = store.ClientsTable
 	// CVRsTable holds the client view records: what each pull response
 	// left a client group with.
-	CVRsTable = orm.ReservedPrefix + "cvrs"
+	CVRsTable = store.CVRsTable
 	// CountersTable holds the global cookie order counter.
-	CountersTable = orm.ReservedPrefix + "sync_counters"
+	CountersTable = store.CountersTable
 )
 
 func ddl(postgres bool) []string {
@@ -101,16 +104,5 @@ func EnsureTables(ctx context.Context, db *orm.DB) error {
 // queryRow runs a raw query on db and scans its first row into dest;
 // found is false when there is none.
 func queryRow(ctx context.Context, db *orm.DB, query string, args []any, dest ...any) (found bool, err error) {
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return false, rows.Err()
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return false, err
-	}
-	return true, rows.Close()
+	return store.QueryRow(ctx, db, query, args, dest...)
 }

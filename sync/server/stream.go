@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/internal/jsonx"
+	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
 
@@ -70,7 +71,7 @@ type priorView struct {
 
 func decodeView(b []byte) (*priorView, error) {
 	v := &priorView{at: make(map[string]int, len(b)/24)}
-	err := eachEntry(b, func(key []byte, hash uint64) bool {
+	err := store.EachEntry(b, func(key []byte, hash uint64) bool {
 		v.at[string(key)] = len(v.hash)
 		v.hash = append(v.hash, hash)
 		return true

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/sync/internal/store"
 )
 
 func TestGroupOwner(t *testing.T) {
@@ -15,11 +15,11 @@ func TestGroupOwner(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		e.mustPush("ann", "ga", mut{"a1", 1, "createList", `{"ID":"l1","Name":"n"}`})
 		ctx := context.Background()
-		user, known, err := server.GroupOwner(ctx, tg.DB, "ga")
+		user, known, err := store.GroupOwner(ctx, tg.DB, "ga")
 		if err != nil || !known || user != "ann" {
 			t.Fatalf("GroupOwner(ga) = %q, %v, %v; want ann, true", user, known, err)
 		}
-		user, known, err = server.GroupOwner(ctx, tg.DB, "nobody")
+		user, known, err = store.GroupOwner(ctx, tg.DB, "nobody")
 		if err != nil || known || user != "" {
 			t.Fatalf("GroupOwner(nobody) = %q, %v, %v; want \"\", false", user, known, err)
 		}
@@ -44,7 +44,7 @@ func TestViewsHolding(t *testing.T) {
 		groups := []string{"ga", "gb", "gc", "never-seen", "ga"}
 		check := func(what string, keys []string, want map[string]bool) {
 			t.Helper()
-			got, err := server.ViewsHolding(ctx, tg.DB, groups, keys)
+			got, err := store.ViewsHolding(ctx, tg.DB, groups, keys)
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
@@ -70,7 +70,7 @@ func TestViewsHolding(t *testing.T) {
 		// (older records still do, and do not count).
 		e.mustPush("ann", "ga", mut{"a1", 4, "deleteTodo", `{"id":"t1"}`})
 		check("deleted, not pulled yet", []string{"todos/t1"}, with("ga"))
-		if r := ann.pull(t); !r.changed {
+		if r := ann.pull(t); !r.Changed {
 			t.Fatal("the pull after the delete changed nothing")
 		}
 		check("deleted and pulled", []string{"todos/t1"}, none)
@@ -82,7 +82,7 @@ func TestViewsHolding(t *testing.T) {
 			many = append(many, fmt.Sprintf("g%04d", i))
 		}
 		many = append(many, "gb")
-		got, err := server.ViewsHolding(ctx, tg.DB, many, []string{"todos/t2"})
+		got, err := store.ViewsHolding(ctx, tg.DB, many, []string{"todos/t2"})
 		if err != nil {
 			t.Fatal(err)
 		}

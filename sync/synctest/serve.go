@@ -32,18 +32,18 @@ func Serve[Ctx any](t testing.TB, h *server.Handler[Ctx]) *httptest.Server {
 // concurrent use.
 type ErrorLog struct {
 	mu   sync.Mutex
-	errs []*server.SyncServerError
+	errs []*server.Error
 }
 
 // Record appends err; its signature is Options.OnError's.
-func (l *ErrorLog) Record(_ context.Context, err *server.SyncServerError) {
+func (l *ErrorLog) Record(_ context.Context, err *server.Error) {
 	l.mu.Lock()
 	l.errs = append(l.errs, err)
 	l.mu.Unlock()
 }
 
 // Take returns the errors recorded since the last call.
-func (l *ErrorLog) Take() []*server.SyncServerError {
+func (l *ErrorLog) Take() []*server.Error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := l.errs

@@ -1,6 +1,9 @@
-// Package synctest helps test applications built on sync/server: it sends
-// push and pull bodies over HTTP as a Replicache client does, so tests can
-// use raw JSON exactly as the protocol shows it.
+// Package synctest helps test applications built on sync/server. Client
+// is a strict simulator of a Replicache client group: it pushes and
+// pulls over HTTP and fails on any response a real client would reject
+// or misread (the push/pull protocol's rules, listed on Client).
+// Post sends raw push and pull bodies, so tests can use JSON exactly as
+// the protocol shows it; Serve and ErrorLog set a handler up in a test.
 package synctest
 
 import (

@@ -1,7 +1,8 @@
-package server
+package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -11,9 +12,9 @@ import (
 
 // GroupOwner returns the user client group groupID is bound to, read
 // from GroupsTable in db; known is false for a group that no request has
-// touched yet. It binds nothing: use BindGroup to claim a group.
+// touched yet. It binds nothing: use BindGroup to claim one.
 func GroupOwner(ctx context.Context, db *orm.DB, groupID string) (userID string, known bool, err error) {
-	known, err = queryRow(ctx, db, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{groupID}, &userID)
+	known, err = QueryRow(ctx, db, `SELECT "user_id" FROM "`+GroupsTable+`" WHERE "id" = ?`, []any{groupID}, &userID)
 	if err != nil {
 		return "", false, err
 	}
@@ -27,13 +28,13 @@ func GroupOwner(ctx context.Context, db *orm.DB, groupID string) (userID string,
 // ErrForbiddenGroup, worded the same whether or not the group existed
 // before, so the answer is no oracle of other users' group ids.
 func BindGroup(ctx context.Context, db *orm.DB, groupID, userID string) error {
-	_, err := bindGroup(ctx, db, groupID, userID)
+	_, err := BindGroupCreated(ctx, db, groupID, userID)
 	return err
 }
 
-// bindGroup is BindGroup, also reporting whether this call created the
-// group.
-func bindGroup(ctx context.Context, db *orm.DB, groupID, userID string) (created bool, err error) {
+// BindGroupCreated is BindGroup, also reporting whether this call
+// created the group.
+func BindGroupCreated(ctx context.Context, db *orm.DB, groupID, userID string) (created bool, err error) {
 	n, err := db.Exec(ctx, `INSERT INTO "`+GroupsTable+`" ("id", "user_id", "created_at") VALUES (?, ?, ?) ON CONFLICT ("id") DO NOTHING`,
 		groupID, userID, time.Now().UnixMilli())
 	if err != nil {
@@ -113,7 +114,7 @@ AND c."ord" = (SELECT MAX(d."ord") FROM "` + CVRsTable + `" d WHERE d."group_id"
 			return err
 		}
 		held := false
-		err := eachEntry(blob, func(key []byte, _ uint64) bool {
+		err := EachEntry(blob, func(key []byte, _ uint64) bool {
 			_, held = want[string(key)]
 			return !held
 		})
@@ -126,4 +127,22 @@ AND c."ord" = (SELECT MAX(d."ord") FROM "` + CVRsTable + `" d WHERE d."group_id"
 		return err
 	}
 	return rows.Close()
+}
+
+// EachEntry calls fn with each entry of a view record's encoded entries
+// (as sync/server writes them: uvarint key length, key, 8-byte hash), in order, until fn returns false. key is only valid
+// during the call.
+func EachEntry(b []byte, fn func(key []byte, hash uint64) bool) error {
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n+8 {
+			return ErrCorruptCVR
+		}
+		b = b[w:]
+		if !fn(b[:n:n], binary.LittleEndian.Uint64(b[n:])) {
+			return nil
+		}
+		b = b[n+8:]
+	}
+	return nil
 }
