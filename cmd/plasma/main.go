@@ -4,11 +4,11 @@
 //	        serve the example todo app (examples/todo) on embedded SQLite in DIR:
 //	        POST /sync/push and /sync/pull (Replicache v1), and a page at / that
 //	        explains and exercises them; auth is "Authorization: Bearer <userID>"
-//	plasma migrate [-data DIR | -postgres URL] [--dry-run] [--json] [--allow STEP]...
+//	plasma migrate [-data DIR | -postgres URL] [-dry-run] [-json] [-allow STEP]...
 //	        diff the example app's schema against its database and apply the
 //	        additive changes (destructive ones only when allowed)
-//	plasma schema [-data DIR]
-//	        open the example app's SQLite database, create its tables, print the schema
+//	plasma schema [-data DIR | -postgres URL | -dialect sqlite|postgres]
+//	        create the example app's missing tables and print its DDL
 //	plasma help
 //	        list the commands
 //
@@ -16,6 +16,11 @@
 // DIR/plasma.db, shared by the three commands).
 //
 // Each subcommand lives in its own file and registers itself in commands.
+// migrate and schema are package migratecli, which any application's main
+// can run on its own schema; here they run on the example's.
+//
+// Exit codes: 0 success, 1 failure (a refused migration included), 2 bad
+// usage.
 package main
 
 import (
@@ -28,10 +33,12 @@ import (
 	"syscall"
 )
 
-// command is one subcommand: run gets the arguments after its name.
+// command is one subcommand: run gets the arguments after its name; main,
+// if set instead, gets them all and returns the exit code itself.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	main    func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 var commands = map[string]command{}
@@ -52,6 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "plasma: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
+	}
+	if cmd.main != nil {
+		return cmd.main(ctx, args, stdout, stderr)
 	}
 	if err := cmd.run(ctx, args[1:], stdout); err != nil {
 		fmt.Fprintf(stderr, "plasma %s: %v\n", args[0], err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 )
@@ -165,16 +166,39 @@ func TestMigrateCommandPostgres(t *testing.T) {
 }
 
 func TestMigrateCommandFlags(t *testing.T) {
-	if code, _, errOut := runCLI(t, "migrate", "-data", t.TempDir(), "-postgres", "postgres://x"); code != 1 || !strings.Contains(errOut, "not both") {
+	if code, _, errOut := runCLI(t, "migrate", "-data", t.TempDir(), "-postgres", "postgres://x"); code != 2 || !strings.Contains(errOut, "not both") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, "migrate", "-data", t.TempDir(), "--allow", "explode table x"); code != 1 || !strings.Contains(errOut, "unknown step kind") {
+	if code, _, errOut := runCLI(t, "migrate", "-data", t.TempDir(), "--allow", "explode table x"); code != 2 || !strings.Contains(errOut, "unknown step kind") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if code, out, _ := runCLI(t, "migrate", "-h"); code != 0 || !strings.Contains(out, "--dry-run") {
+	if code, out, _ := runCLI(t, "migrate", "-h"); code != 0 || !strings.Contains(out, "-dry-run") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	if code, out, _ := runCLI(t, "help"); code != 0 || !strings.Contains(out, "migrate") {
 		t.Fatalf("help: %s", out)
 	}
+	if code, out, _ := runCLI(t, "schema", "-h"); code != 0 || !strings.Contains(out, "-dialect") {
+		t.Fatalf("schema -h: exit %d: %s", code, out)
+	}
+}
+
+// TestSchemaCommand: plasma schema runs migratecli on the example app's
+// schema: it creates the tables in -data and prints their DDL.
+func TestSchemaCommand(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "schema", "-data", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	mustContain(t, "schema", out, "-- schema version "+todo.Schema.Version(), `CREATE TABLE "lists"`, `CREATE TABLE "todos"`)
+	code, out, _ = runCLI(t, "migrate", "-data", dir, "-dry-run")
+	if code != 0 || strings.Contains(out, "add table") {
+		t.Fatalf("after schema: exit %d\n%s", code, out)
+	}
+	code, out, errOut = runCLI(t, "schema", "-dialect", "postgres")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	mustContain(t, "schema -dialect postgres", out, `CREATE TABLE "todos"`, "BOOLEAN")
 }
