@@ -1,0 +1,7 @@
+-- the representative schema of ddl_golden_test.go, created on sqlite
+CREATE TABLE "owners" ("id" TEXT NOT NULL, "email" TEXT NOT NULL UNIQUE, "best_doc" TEXT, PRIMARY KEY ("id"), FOREIGN KEY ("best_doc") REFERENCES "docs" ("id") ON DELETE SET NULL);
+CREATE TABLE "docs" ("id" TEXT NOT NULL, "title" TEXT NOT NULL, "subtitle" TEXT, "lang" TEXT NOT NULL DEFAULT 'en', "rank" INTEGER NOT NULL DEFAULT -1, "size" BIGINT DEFAULT 1099511627776, "published" BOOLEAN NOT NULL DEFAULT 0, "thumb" BLOB, "salt" BLOB NOT NULL DEFAULT X'00ff', "meta" TEXT NOT NULL DEFAULT '{"tags":["a"],"v":1}', "extra" TEXT, "attachment" TEXT, "views" TEXT NOT NULL, "score" TEXT, "status" TEXT, "labels" TEXT, "secret" TEXT, "secret_n" TEXT NOT NULL, "slug" TEXT NOT NULL UNIQUE, "owner_id" TEXT NOT NULL, "editor_id" TEXT, "owner_email" TEXT NOT NULL, "parent_id" TEXT, PRIMARY KEY ("id"), FOREIGN KEY ("owner_id") REFERENCES "owners" ("id") ON DELETE CASCADE, FOREIGN KEY ("editor_id") REFERENCES "owners" ("id") ON DELETE SET NULL, FOREIGN KEY ("owner_email") REFERENCES "owners" ("email") ON DELETE RESTRICT, FOREIGN KEY ("parent_id") REFERENCES "docs" ("id") ON DELETE NO ACTION);
+CREATE INDEX "docs_owner" ON "docs" ("owner_id");
+CREATE UNIQUE INDEX "docs_owner_rank" ON "docs" ("owner_id", "rank");
+CREATE TABLE "events" ("seq" INTEGER PRIMARY KEY AUTOINCREMENT, "kind" TEXT NOT NULL DEFAULT 'note', "doc_id" TEXT, FOREIGN KEY ("doc_id") REFERENCES "docs" ("id") ON DELETE CASCADE);
+CREATE TABLE "pairs" ("a" TEXT NOT NULL, "b" INTEGER NOT NULL, "note" TEXT, PRIMARY KEY ("a", "b"));
