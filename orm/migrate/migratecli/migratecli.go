@@ -37,6 +37,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
@@ -46,11 +47,12 @@ import (
 
 // Exit codes Run returns.
 const (
-	ExitOK      = 0 // done, or usage asked for with -h
-	ExitFailed  = 1 // an error, or a refused migration (nothing applied)
-	ExitUsage   = 2 // bad flags or an unknown command
-	defaultData = "./plasma-data"
+	ExitOK     = 0 // done, or usage asked for with -h
+	ExitFailed = 1 // an error, or a refused migration (nothing applied)
+	ExitUsage  = 2 // bad flags or an unknown command
 )
+
+const defaultData = "./plasma-data"
 
 // Command is the migrate and schema commands for one schema.
 type Command struct {
@@ -173,16 +175,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // flagDefaults renders fs's flags as flag.PrintDefaults does.
 func flagDefaults(fs *flag.FlagSet) string {
-	var b stringWriter
+	var b strings.Builder
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	return string(b)
+	return b.String()
 }
-
-type stringWriter []byte
-
-func (w *stringWriter) Write(p []byte) (int, error) { *w = append(*w, p...); return len(p), nil }
 
 // target is where the database flags point: a SQLite directory or a
 // PostgreSQL URL.
@@ -238,7 +236,7 @@ func (c Command) open(t *target) (db *orm.DB, pool *sql.DB, where string, err er
 // (comments, which plans may hold, as they are).
 func printSQL(w io.Writer, indent string, stmts []string) {
 	for _, s := range stmts {
-		if len(s) >= 2 && s[:2] == "--" {
+		if strings.HasPrefix(s, "--") {
 			fmt.Fprintf(w, "%s%s\n", indent, s)
 		} else {
 			fmt.Fprintf(w, "%s%s;\n", indent, s)
