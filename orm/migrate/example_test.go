@@ -98,7 +98,7 @@ func ExampleDiff() {
 	// CREATE INDEX "todos_title" ON "todos" ("title")
 }
 
-// A step's ID, as Step.ID prints it and plasma migrate --allow takes it,
+// A step's ID, as Step.ID prints it and migratecli's -allow takes it,
 // reads back as the allowance for that step.
 func ExampleParseAllowance() {
 	a, err := migrate.ParseAllowance(`rename column todos.title to "the name"`)

@@ -51,7 +51,7 @@ func (e *MigrationRefused) Error() string {
 		if s.From != "" || s.To != "" {
 			fmt.Fprintf(&b, " (%s -> %s)", orNone(s.From), orNone(s.To))
 		}
-		fmt.Fprintf(&b, ": to apply it, name it in Options.Allow (or plasma migrate --allow %q)", s.ID())
+		fmt.Fprintf(&b, ": to apply it, name it in Options.Allow (with migratecli: -allow %q)", s.ID())
 		hint = hint || s.Op == OpDropColumn || s.Op == OpDropTable
 	}
 	if hint {

@@ -37,8 +37,8 @@ ALTER TABLE "docs" ALTER COLUMN "thumb" SET NOT NULL;
 ALTER TABLE "docs" DROP COLUMN "subtitle";
 DROP TABLE "pairs";
 -- refused: plasma: migration to schema version 2 refused, nothing applied: 4 step(s) need attention
---   change kind docs.rank is destructive (int (integer) -> bigint (BIGINT)): to apply it, name it in Options.Allow (or plasma migrate --allow "change kind docs.rank")
---   set not null docs.thumb is destructive (NULL -> NOT NULL): to apply it, name it in Options.Allow (or plasma migrate --allow "set not null docs.thumb")
---   drop column docs.subtitle is destructive (text (text) NULL -> none): to apply it, name it in Options.Allow (or plasma migrate --allow "drop column docs.subtitle")
---   drop table pairs is destructive (3 columns -> none): to apply it, name it in Options.Allow (or plasma migrate --allow "drop table pairs")
+--   change kind docs.rank is destructive (int (integer) -> bigint (BIGINT)): to apply it, name it in Options.Allow (with migratecli: -allow "change kind docs.rank")
+--   set not null docs.thumb is destructive (NULL -> NOT NULL): to apply it, name it in Options.Allow (with migratecli: -allow "set not null docs.thumb")
+--   drop column docs.subtitle is destructive (text (text) NULL -> none): to apply it, name it in Options.Allow (with migratecli: -allow "drop column docs.subtitle")
+--   drop table pairs is destructive (3 columns -> none): to apply it, name it in Options.Allow (with migratecli: -allow "drop table pairs")
 --   (renames are never guessed: a renamed column or table shows as a drop and an add; declare it with AllowRenameColumn or AllowRenameTable)
