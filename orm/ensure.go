@@ -35,7 +35,7 @@ type schemaKey struct{ schema *Schema }
 // transaction it runs there, lock and all, and nothing is remembered,
 // since plasma cannot know whether that transaction commits. An executor
 // that can begin no transaction and is not one runs create as it is, and
-// nothing is remembered: unlike a write (see orm.InTx), that cannot leave
+// nothing is remembered: unlike a write (see InTx), that cannot leave
 // half of something behind that a later call does not finish, since every
 // statement is a no-op where its object exists.
 func (db *DB) EnsureOnce(ctx context.Context, key any, create func(tx *DB) error) error {
