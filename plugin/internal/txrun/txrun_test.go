@@ -146,38 +146,45 @@ func TestRunRollsBack(t *testing.T) {
 func TestRunJoinsCallersTx(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := setup(t, tg)
-		tx, err := tg.DB.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
+		begin := []func() (*orm.DB, func() error, error){
+			func() (*orm.DB, func() error, error) {
+				tx, err := tg.DB.Begin(ctx)
+				if err != nil {
+					return nil, nil, err
+				}
+				return tx.DB, tx.Rollback, nil
+			},
+			func() (*orm.DB, func() error, error) {
+				sqltx, err := tg.SQL.BeginTx(ctx, nil)
+				if err != nil {
+					return nil, nil, err
+				}
+				return orm.New(sqltx, tg.Dialect), sqltx.Rollback, nil
+			},
 		}
-		sqltx, err := tg.Open(t).BeginTx(ctx, nil)
-		if err != nil && tg.Name == "postgres" {
-			t.Fatal(err)
-		}
-		dbs := []*orm.DB{tx.DB}
-		if tg.Name == "postgres" { // SQLite allows one writer at a time
-			dbs = append(dbs, orm.New(sqltx, tg.Dialect))
-		} else if sqltx != nil {
-			sqltx.Rollback()
-		}
-		for i, db := range dbs {
+		for i, b := range begin {
+			db, rollback, err := b()
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := txrun.Run(ctx, db, func(in *orm.DB) (*orm.Result, error) {
 				if in != db {
 					t.Errorf("%d: Run did not run fn on the caller's DB", i)
 				}
-				return insertReturning(ctx, in, string(rune('a'+i)))
+				return insertReturning(ctx, in, "x")
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			readTitles(t, res)
-		}
-		tx.Rollback()
-		if sqltx != nil {
-			sqltx.Rollback()
-		}
-		if got := titles(t, tg); len(got) != 0 {
-			t.Fatalf("rolled back by the caller, yet visible: %q", got)
+			if got := readTitles(t, res); len(got) != 1 {
+				t.Errorf("%d: returned %q", i, got)
+			}
+			if err := rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if got := titles(t, tg); len(got) != 0 {
+				t.Fatalf("%d: rolled back by the caller, yet visible: %q", i, got)
+			}
 		}
 	})
 }
