@@ -279,12 +279,6 @@ func isPostgres(d dialect.Dialect) bool { return d.Name() == "postgres" }
 
 func hasReturning(r orm.Returning) bool { return r.All || len(r.Columns) > 0 }
 
-// inTx runs fn in st's transaction, or in one it opens (see txrun.Run
-// for the buffering and the refusal of executors that cannot begin one).
-func inTx(ctx context.Context, st *orm.Statement, fn func(db *orm.DB) (*orm.Result, error)) (*orm.Result, error) {
-	return txrun.Run(ctx, st.DB, fn)
-}
-
 // query runs a read through the rest of the chain on db and returns its
 // rows' values.
 func query(ctx context.Context, next orm.Handler, db *orm.DB, text string, args []any) ([][]any, error) {
@@ -437,7 +431,7 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 		return nil, err
 	}
 	who := writerOf(ctx, clientID)
-	return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 		read := append(slices.Clone(info.pk), cols...)
 		rows, err := lockRows(ctx, next, db, t, read, info.pk, q.Parts.Where)
 		if err != nil {
@@ -644,7 +638,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 		if len(lockCols) == 0 {
 			return next(ctx, &run)
 		}
-		return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+		return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			if err := advisoryLock(ctx, next, db, t, lockCols, p.Columns, p.Rows); err != nil {
 				return nil, err
 			}
@@ -652,7 +646,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 			return next(ctx, &run)
 		})
 	}
-	return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 		if isPostgres(db.Dialect()) {
 			if err := advisoryLock(ctx, next, db, t, target, p.Columns, p.Rows); err != nil {
 				return nil, err
