@@ -24,6 +24,7 @@ type DB struct {
 	vals  *txValues  // the transaction's middleware state (TxValue)
 	mws   []Middleware
 	chain Handler
+	memo  *Memo // values derived from this database (Memo), shared by copies
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -34,7 +35,7 @@ type DB struct {
 // InTx reports true; Begin then refuses, and DB.Tx runs its function in
 // that transaction.
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
-	db := &DB{d: d, exec: exec}
+	db := &DB{d: d, exec: exec, memo: &Memo{}}
 	if tx, ok := exec.(*sql.Tx); ok {
 		db.setTx(tx)
 	}
@@ -210,21 +211,12 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 // InTx runs fn on a DB inside a transaction, for middlewares that add
 // statements to a write: db itself when it already runs in one, else a
 // transaction opened on db and committed when fn returns nil. An executor
-// that can begin no transaction (a custom dialect.Executor) is used as it
-// is.
+// that can begin no transaction and is not one (a custom
+// dialect.Executor) is refused with ErrNoBeginner, as plasma's own
+// plugins refuse it: it may be a pool, on which fn's statements could not
+// be made one unit.
 func InTx(ctx context.Context, db *DB, fn func(tx *DB) error) error {
-	if db.InTx() {
-		return fn(db)
-	}
-	ran := false
-	err := db.Tx(ctx, func(tx *Tx) error {
-		ran = true
-		return fn(tx.DB)
-	})
-	if !ran && errors.Is(err, ErrNoBeginner) {
-		return fn(db)
-	}
-	return err
+	return db.Tx(ctx, func(tx *Tx) error { return fn(tx.DB) })
 }
 
 // Exec runs raw SQL through the middleware chain. Its '?' placeholders

@@ -9,13 +9,70 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 )
 
-// ensured remembers which (executor, schema) pairs EnsureSchema has
-// brought up to date in this process, so later calls cost nothing.
-var ensured sync.Map // ensureKey -> struct{}
+// ensuredKey keeps, in a DB's Memo, the keys of the EnsureOnce and
+// EnsureSchema calls that have succeeded on it. One set per database, so
+// ForgetEnsured forgets every kind of bookkeeping at once.
+var ensuredKey = NewMemoKey[*sync.Map]("orm.ensured")
 
-type ensureKey struct {
-	exec   dialect.Executor
-	schema *Schema
+func (db *DB) ensured() *sync.Map {
+	return MemoLoad(db.memo, ensuredKey, func() *sync.Map { return new(sync.Map) })
+}
+
+// schemaKey is EnsureSchema's key in the ensured set.
+type schemaKey struct{ schema *Schema }
+
+// EnsureOnce runs create, which makes database objects with statements
+// that are no-ops where the objects exist (CREATE TABLE IF NOT EXISTS,
+// CREATE OR REPLACE FUNCTION ...), unless a call with the same key has
+// already succeeded on db (or a DB sharing its Memo: see Memo). The
+// change log, the sync server and the realtime hub create their
+// bookkeeping through it; key is any comparable value, usually of an
+// unexported type, that names the set of objects.
+//
+// create runs in a transaction opened on db, after the dialect's schema
+// lock (an advisory lock on PostgreSQL, so processes sharing a database
+// take turns), and is remembered once that commits. Inside a caller's
+// transaction it runs there, lock and all, and nothing is remembered,
+// since plasma cannot know whether that transaction commits. An executor
+// that can begin no transaction and is not one runs create as it is, and
+// nothing is remembered: unlike a write (see InTx), that cannot leave
+// half of something behind that a later call does not finish, since every
+// statement is a no-op where its object exists.
+func (db *DB) EnsureOnce(ctx context.Context, key any, create func(tx *DB) error) error {
+	done := db.ensured()
+	if _, ok := done.Load(key); ok {
+		return nil
+	}
+	if err := db.ensureRun(ctx, create); err != nil {
+		return err
+	}
+	if db.remembers() {
+		done.Store(key, struct{}{})
+	}
+	return nil
+}
+
+// ensureRun runs create under the schema lock, as EnsureOnce describes.
+func (db *DB) ensureRun(ctx context.Context, create func(tx *DB) error) error {
+	locked := func(tx *DB) error {
+		if lock := tx.d.LockSchema(); lock != "" {
+			if _, err := tx.run(ctx, &Statement{Op: OpDDL, SQL: lock}); err != nil {
+				return err
+			}
+		}
+		return create(tx)
+	}
+	if !db.remembers() {
+		return locked(db)
+	}
+	return db.Tx(ctx, func(tx *Tx) error { return locked(tx.DB) })
+}
+
+// remembers reports whether db opens (and so knows the fate of) the
+// transactions EnsureOnce runs in.
+func (db *DB) remembers() bool {
+	_, canBegin := db.exec.(dialect.Beginner)
+	return canBegin && !db.InTx()
 }
 
 // EnsureSchema creates the schema's tables and indexes that do not exist
@@ -23,42 +80,35 @@ type ensureKey struct {
 // existing table is the migrate package's work.
 //
 // It is cheap enough to call on every request: once it has succeeded for a
-// DB's executor and a schema, later calls return at once without touching
-// the database. The first call on an executor (a new process, a new pool)
+// DB (or one sharing its Memo) and a schema, later calls return at once
+// without touching the database. The first call (a new process, a new DB)
 // lists the existing tables, and when every table is there it stops: no
-// transaction, no lock, no DDL. Otherwise it creates what is missing in a
-// transaction; on PostgreSQL an advisory lock makes concurrent callers in
-// several processes take turns.
+// transaction, no lock, no DDL. Otherwise it creates what is missing as
+// EnsureOnce runs its function: in a transaction, under the schema lock.
 //
-// On an executor that cannot begin a transaction (a *sql.Tx, such as a
-// bun.Tx's) the statements run on the executor itself, and nothing is
-// remembered, since plasma cannot know whether that transaction commits.
+// On a caller's transaction (a *sql.Tx, such as a bun.Tx's) or an
+// executor that cannot begin one, the statements run on the executor
+// itself, and nothing is remembered, as for EnsureOnce.
 func EnsureSchema(ctx context.Context, s *Schema, db *DB) error {
 	if s == nil || db == nil {
 		return fmt.Errorf("plasma: EnsureSchema: nil schema or database")
 	}
-	key := ensureKey{exec: db.exec, schema: s}
-	if _, done := ensured.Load(key); done {
+	key := schemaKey{s}
+	done := db.ensured()
+	if _, ok := done.Load(key); ok {
 		return nil
 	}
 	existing, err := ExistingTables(ctx, db)
 	if err != nil {
 		return fmt.Errorf("plasma: EnsureSchema %s: %w", s.version, err)
 	}
-	_, canBegin := db.exec.(dialect.Beginner)
 	if !allExist(s, existing) {
-		if canBegin && !db.InTx() {
-			err = db.Tx(ctx, func(tx *Tx) error { return createMissing(ctx, s, tx.DB) })
-		} else {
-			err = createMissing(ctx, s, db)
-		}
-		if err != nil {
+		if err := db.ensureRun(ctx, func(tx *DB) error { return createMissing(ctx, s, tx) }); err != nil {
 			return fmt.Errorf("plasma: EnsureSchema %s: %w", s.version, err)
 		}
 	}
-	if canBegin && !db.InTx() {
-		// Inside a caller's transaction nothing is known to be committed.
-		ensured.Store(key, struct{}{})
+	if db.remembers() {
+		done.Store(key, struct{}{})
 	}
 	return nil
 }
@@ -72,23 +122,20 @@ func allExist(s *Schema, existing map[string]bool) bool {
 	return true
 }
 
-// ForgetEnsured drops EnsureSchema's memory of db, so the next call checks
-// the database again (after a test drops tables, say).
+// ForgetEnsured drops what EnsureSchema and EnsureOnce remember of db
+// (every schema and every set of bookkeeping objects: the change log's,
+// the sync server's, the realtime hub's), so the next calls check the
+// database again (after a test drops tables, say). It acts on the Memo db
+// shares with the DBs made from it; another DB made with New on the same
+// pool remembers on its own.
 func ForgetEnsured(db *DB) {
-	ensured.Range(func(k, _ any) bool {
-		if k.(ensureKey).exec == db.exec {
-			ensured.Delete(k)
-		}
-		return true
-	})
+	MemoForget(db.memo, ensuredKey)
 }
 
+// createMissing creates the tables of s that db's database lacks. It runs
+// under the schema lock (ensureRun), so it lists the tables again: another
+// process may have created them since the first look.
 func createMissing(ctx context.Context, s *Schema, db *DB) error {
-	if lock := db.d.LockSchema(); lock != "" {
-		if _, err := db.run(ctx, &Statement{Op: OpDDL, SQL: lock}); err != nil {
-			return err
-		}
-	}
 	existing, err := ExistingTables(ctx, db)
 	if err != nil {
 		return err

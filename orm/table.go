@@ -73,6 +73,8 @@ type Table struct {
 	// aliases holds the tables As made, shared by the table and its
 	// aliases: a row-auth rule builds its aliases on every statement.
 	aliases *aliasCache
+	// memo holds what packages derive from this table value (Memo).
+	memo *Memo
 }
 
 // aliasCache remembers As's results by alias.
@@ -146,16 +148,17 @@ func (t *Table) refIndex(c *expr.Column) int {
 
 // NewTable declares a table with its columns.
 func NewTable(name string, columns ...Column) *Table {
-	t := &Table{name: name, columns: columns, aliases: &aliasCache{}}
+	t := &Table{name: name, columns: columns, aliases: &aliasCache{}, memo: &Memo{}}
 	t.setRefs()
 	return t
 }
 
 // forgetAliases drops the aliases made so far, which copied the table as
-// it was: for With and DefineSchema, which change it.
+// it was, and the values derived from it (Memo): for With and
+// DefineSchema, which change it.
 func (t *Table) forgetAliases() {
 	if t.aliases != nil {
-		t.aliases = &aliasCache{}
+		t.aliases, t.memo = &aliasCache{}, &Memo{}
 	}
 }
 
@@ -207,6 +210,9 @@ const maxAliases = 64
 func (t *Table) as(alias string) *Table {
 	a := *t
 	a.alias = alias
+	if t.memo != nil {
+		a.memo = &Memo{}
+	}
 	a.setRefs()
 	return &a
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/plasma-go/plasma/internal/jsonx"
@@ -33,14 +32,17 @@ type Plan struct {
 	ID      int // index of the id column, -1 if the table has none
 }
 
-var plans sync.Map // *orm.Table -> *Plan
+// planKey keeps a table's plan in its Memo, which DefineSchema empties:
+// a plan made before it, not knowing the encrypted columns, is not kept.
+var planKey = orm.NewMemoKey[*Plan]("rowjson.Plan")
 
-// For returns t's plan. t must have been through orm.DefineSchema, so
-// that encrypted columns are known.
+// For returns t's plan, made once per table. t must have been through
+// orm.DefineSchema, so that encrypted columns are known.
 func For(t *orm.Table) *Plan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*Plan)
-	}
+	return orm.MemoLoad(t.Memo(), planKey, func() *Plan { return newPlan(t) })
+}
+
+func newPlan(t *orm.Table) *Plan {
 	p := &Plan{ID: -1}
 	encrypted := map[string]bool{}
 	if def := t.Def(); def != nil {
@@ -55,7 +57,6 @@ func For(t *orm.Table) *Plan {
 			p.ID = i
 		}
 	}
-	plans.Store(t, p)
 	return p
 }
 

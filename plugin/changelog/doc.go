@@ -23,7 +23,10 @@
 // An upsert logs the row as it ended up, inserted or updated; an INSERT
 // that did nothing logs nothing. A write outside a transaction runs in one
 // the middleware opens, so the write and its change rows commit or roll
-// back together; a rolled-back transaction leaves no change rows.
+// back together; a rolled-back transaction leaves no change rows. On an
+// executor that can begin no transaction and is not one (a custom
+// dialect.Executor) a logged write is refused with orm.ErrNoBeginner
+// before anything is written: hand plasma a *sql.DB, or the *sql.Tx itself.
 //
 // The images come from the write itself. On PostgreSQL the statement is
 // rewritten to RETURN every column (a DELETE its ids). A caller that asked

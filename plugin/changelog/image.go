@@ -2,7 +2,6 @@ package changelog
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/internal/rowjson"
@@ -18,18 +17,17 @@ type plan struct {
 	exprs []expr.Expr
 }
 
-var plans sync.Map // *orm.Table -> *plan
+// planKey keeps a table's plan in its Memo.
+var planKey = orm.NewMemoKey[*plan]("changelog.plan")
 
 func planFor(t *orm.Table) *plan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*plan)
-	}
-	p := &plan{Plan: rowjson.For(t)}
-	for _, c := range t.Columns() {
-		p.exprs = append(p.exprs, t.Col(c.Name()))
-	}
-	plans.Store(t, p)
-	return p
+	return orm.MemoLoad(t.Memo(), planKey, func() *plan {
+		p := &plan{Plan: rowjson.For(t)}
+		for _, c := range t.Columns() {
+			p.exprs = append(p.exprs, t.Col(c.Name()))
+		}
+		return p
+	})
 }
 
 // image encodes a row's values, in column order, as a JSON object.

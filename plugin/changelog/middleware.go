@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
 
 // DefaultRegion is the region changes are logged under when neither the
@@ -77,18 +77,14 @@ func Middleware(opts Options) orm.Middleware {
 			if !l.applies(st) {
 				return next(ctx, st)
 			}
-			var res *orm.Result
-			err := orm.InTx(ctx, st.DB, func(db *orm.DB) error {
+			// The write and its change rows commit together, or neither
+			// does; an executor that cannot begin a transaction is
+			// refused (see txrun.Run).
+			return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 				s := *st
 				s.DB = db
-				var err error
-				res, err = l.write(ctx, next, &s)
-				return err
+				return l.write(ctx, next, &s)
 			})
-			if err != nil {
-				return nil, err
-			}
-			return res, nil
 		}
 	}
 }
@@ -195,7 +191,7 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 			}
 		}
 	}
-	if err := insertChanges(st.DB.Dialect(), regionOf(ctx, l.region), originOf(ctx), changes, func(text string, args []any) error {
+	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), regionOf(ctx, l.region), originOf(ctx), changes, func(text string, args []any) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
 		return err
 	}); err != nil {
@@ -295,10 +291,10 @@ func originOf(ctx context.Context) originVals {
 }
 
 // insertChanges writes changes to the log through exec, which runs SQL
-// rendered for d.
-func insertChanges(d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
+// rendered for d; m is the Memo of a DB whose dialect is d, or nil.
+func insertChanges(m *orm.Memo, d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
 	if len(changes) == 1 { // the common write: one row, its SQL rendered once
-		if err := exec(oneChangeSQL(d), changes[0].values(region, o)); err != nil {
+		if err := exec(oneChangeSQL(m, d), changes[0].values(region, o)); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
 		return nil
@@ -344,16 +340,16 @@ func renderChanges(d dialect.Dialect, region string, o originVals, changes []cha
 	return string(b.Buf), b.Args
 }
 
-// oneChangeSQLs holds, by dialect name, the INSERT of one change row.
-var oneChangeSQLs sync.Map
+// oneChangeKey keeps, in a DB's Memo, the INSERT of one change row for
+// the DB's dialect.
+var oneChangeKey = orm.NewMemoKey[string]("changelog.oneChangeSQL")
 
-// oneChangeSQL returns the INSERT of one change row for d, rendered once:
-// its placeholders take change.values.
-func oneChangeSQL(d dialect.Dialect) string {
-	if text, ok := oneChangeSQLs.Load(d.Name()); ok {
-		return text.(string)
-	}
-	text, _ := renderChanges(d, "", originVals{}, []change{{}})
-	oneChangeSQLs.Store(d.Name(), text)
-	return text
+// oneChangeSQL returns the INSERT of one change row for d, rendered once
+// per database: m is the Memo of a DB whose dialect is d, or nil to render
+// it every time. Its placeholders take change.values.
+func oneChangeSQL(m *orm.Memo, d dialect.Dialect) string {
+	return orm.MemoLoad(m, oneChangeKey, func() string {
+		text, _ := renderChanges(d, "", originVals{}, []change{{}})
+		return text
+	})
 }

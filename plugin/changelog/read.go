@@ -9,6 +9,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
 
 // Op is what a change did to its row.
@@ -184,13 +185,15 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 				changes[i].op, changes[i].data = OpPut, img
 			}
 		}
-		// Rendered with '?' placeholders, which Exec numbers for the dialect.
-		return insertChanges(sqlite.Dialect, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
+		// Rendered with '?' placeholders, which Exec numbers for the
+		// dialect; so not kept in the DB's Memo, which holds its dialect's.
+		return insertChanges(nil, sqlite.Dialect, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
 			_, err := raw.Exec(ctx, text, args...)
 			return err
 		})
 	}
-	return orm.InTx(ctx, db, record)
+	_, err := txrun.Run(ctx, db, func(tx *orm.DB) (*orm.Result, error) { return nil, record(tx) })
+	return err
 }
 
 // rawHandler runs SELECTs built by the log on raw, a DB without

@@ -3,7 +3,6 @@ package changelog
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
@@ -19,31 +18,37 @@ const (
 	RegionTable = orm.ReservedPrefix + "region_versions"
 )
 
-// sqliteDDL creates the log on SQLite. The version is the row's
-// AUTOINCREMENT key: assigned while the writer holds SQLite's single write
-// lock, so version order is commit order, and never reused, even after the
-// newest rows are compacted away. There is no index on (region, version):
-// a reader scans the key range above its cursor, and with the
-// AUTOINCREMENT bookkeeping a second index more than doubled the cost of
-// logging a change.
-var sqliteDDL = []string{
-	`CREATE TABLE IF NOT EXISTS "_plasma_changes" (
-	"version" INTEGER PRIMARY KEY AUTOINCREMENT,
-	"region" TEXT NOT NULL,
-	"table_name" TEXT NOT NULL,
-	"row_id" TEXT NOT NULL,
-	"op" TEXT NOT NULL,
-	"data" TEXT,
-	"client_id" TEXT,
-	"mutation_id" BIGINT
-)`,
+// logColumns are the log's columns after its key, on both engines.
+var logColumns = []dialect.ColumnDef{
+	{Name: "region", Kind: dialect.KindText},
+	{Name: "table_name", Kind: dialect.KindText},
+	{Name: "row_id", Kind: dialect.KindText},
+	{Name: "op", Kind: dialect.KindText},
+	{Name: "data", Kind: dialect.KindText, Nullable: true},
+	{Name: "client_id", Kind: dialect.KindText, Nullable: true},
+	{Name: "mutation_id", Kind: dialect.KindBigInt, Nullable: true},
 }
 
-// postgresDDL creates the log on PostgreSQL. Writers insert rows with a
+// sqliteLog is the log on SQLite. The version is the row's AUTOINCREMENT
+// key: assigned while the writer holds SQLite's single write lock, so
+// version order is commit order, and never reused, even after the newest
+// rows are compacted away. There is no index on (region, version): a
+// reader scans the key range above its cursor, and with the AUTOINCREMENT
+// bookkeeping a second index more than doubled the cost of logging a
+// change.
+var sqliteLog = &dialect.TableDef{
+	Name:       LogTable,
+	Columns:    append([]dialect.ColumnDef{{Name: "version", Kind: dialect.KindBigInt, AutoIncrement: true}}, logColumns...),
+	PrimaryKey: []string{"version"},
+}
+
+// pgLogTable creates the log on PostgreSQL. Writers insert rows with a
 // NULL version; _plasma_publish numbers them after they commit (see the
-// package documentation).
-var postgresDDL = []string{
-	`CREATE TABLE IF NOT EXISTS "_plasma_changes" (
+// package documentation). It is written out because the DDL path cannot
+// say GENERATED ALWAYS (its identity columns are BY DEFAULT), which keeps
+// anyone from writing a log row's id by hand. Its other columns are
+// logColumns after "version".
+const pgLogTable = `CREATE TABLE IF NOT EXISTS "_plasma_changes" (
 	"id" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	"version" BIGINT,
 	"region" TEXT NOT NULL,
@@ -53,21 +58,34 @@ var postgresDDL = []string{
 	"data" TEXT,
 	"client_id" TEXT,
 	"mutation_id" BIGINT
-)`,
-	`CREATE UNIQUE INDEX IF NOT EXISTS "_plasma_changes_region_version" ON "_plasma_changes" ("region", "version")`,
-	`CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON "_plasma_changes" ("region", "id") WHERE "version" IS NULL`,
-	`CREATE TABLE IF NOT EXISTS "_plasma_region_versions" (
-	"region" TEXT PRIMARY KEY,
-	"version" BIGINT NOT NULL
-)`,
-	// _plasma_publish numbers the region's committed, unnumbered changes,
-	// at most publishBatch of them, and returns the region's highest
-	// version. The region row's lock serialises publishers, and the
-	// numbering runs in a statement that starts after the lock is held, so
-	// its snapshot sees every earlier publication and each row is numbered
-	// once. Rows of transactions still running are invisible to it: they
-	// are numbered by a later call, above everything numbered before.
-	`CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
+)`
+
+// regionVersionIndex makes a version unique within its region.
+var regionVersionIndex = dialect.IndexDef{Name: LogTable + "_region_version", Columns: []string{"region", "version"}, Unique: true}
+
+// pgPendingIndex finds a region's unnumbered rows; the DDL path has no
+// partial indexes, so it is written out.
+const pgPendingIndex = `CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON "_plasma_changes" ("region", "id") WHERE "version" IS NULL`
+
+// regionVersions holds each region's highest published version
+// (PostgreSQL).
+var regionVersions = &dialect.TableDef{
+	Name: RegionTable,
+	Columns: []dialect.ColumnDef{
+		{Name: "region", Kind: dialect.KindText},
+		{Name: "version", Kind: dialect.KindBigInt},
+	},
+	PrimaryKey: []string{"region"},
+}
+
+// _plasma_publish numbers the region's committed, unnumbered changes,
+// at most publishBatch of them, and returns the region's highest
+// version. The region row's lock serialises publishers, and the
+// numbering runs in a statement that starts after the lock is held, so
+// its snapshot sees every earlier publication and each row is numbered
+// once. Rows of transactions still running are invisible to it: they
+// are numbered by a later call, above everything numbered before.
+const publishFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
 LANGUAGE plpgsql AS $plasma$
 DECLARE
 	base bigint;
@@ -94,33 +112,25 @@ BEGIN
 	END IF;
 	RETURN base + n;
 END
-$plasma$`,
-}
+$plasma$`
 
-var installed sync.Map // dialect.Executor -> struct{}
+// logKey names the change log's objects for DB.EnsureOnce.
+type logKey struct{}
 
 // EnsureLog creates the change log's tables (and, on PostgreSQL, its
 // publishing function) where they do not exist yet, in one transaction.
 // Like orm.EnsureSchema it is idempotent and cheap to call again: once it
-// has succeeded for an executor, later calls return at once.
+// has succeeded for a DB, later calls return at once (orm.DB.EnsureOnce).
 func EnsureLog(ctx context.Context, db *orm.DB) error {
 	if db == nil {
 		return fmt.Errorf("plasma: changelog.EnsureLog: nil database")
 	}
-	if _, done := installed.Load(db.Executor()); done {
-		return nil
-	}
-	ddl := sqliteDDL
-	if db.Dialect().Name() == "postgres" {
-		ddl = postgresDDL
-	}
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		if lock := tx.Dialect().LockSchema(); lock != "" {
-			if err := tx.ExecDDL(ctx, nil, lock); err != nil {
-				return err
-			}
+	err := db.EnsureOnce(ctx, logKey{}, func(tx *orm.DB) error {
+		stmts, err := logDDL(tx.Dialect())
+		if err != nil {
+			return err
 		}
-		for _, stmt := range ddl {
+		for _, stmt := range stmts {
 			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
 				return err
 			}
@@ -130,10 +140,20 @@ func EnsureLog(ctx context.Context, db *orm.DB) error {
 	if err != nil {
 		return fmt.Errorf("plasma: changelog.EnsureLog: %w", err)
 	}
-	if !db.InTx() {
-		installed.Store(db.Executor(), struct{}{})
-	}
 	return nil
+}
+
+// logDDL returns the statements that create the log on d's engine.
+func logDDL(d dialect.Dialect) ([]string, error) {
+	if !isPostgres(d) {
+		return dialect.CreateTable(d, sqliteLog, true)
+	}
+	regions, err := dialect.CreateTable(d, regionVersions, true)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{pgLogTable, dialect.CreateIndex(LogTable, regionVersionIndex, true), pgPendingIndex}
+	return append(append(stmts, regions...), publishFunction), nil
 }
 
 // isPostgres reports whether d is PostgreSQL's dialect.

@@ -52,7 +52,11 @@
 // table, column, row and side (written, stored or merged) and wrapping the
 // crdt package's error, so errors.Is(err, crdt.ErrMalformed) and the like
 // work. All rows are merged before any is written, so a failed statement
-// writes nothing; a transaction the middleware opened is rolled back.
+// writes nothing; a transaction the middleware opened is rolled back. On
+// an executor that can begin no transaction and is not one (a custom
+// dialect.Executor) a merging write is refused with orm.ErrNoBeginner
+// before anything is written, as it always was: merges outside a
+// transaction would lose each other's increments.
 //
 // A written LWW register's timestamp goes through Options.Clock
 // (Clock.Update), so a client whose clock runs far ahead is refused with

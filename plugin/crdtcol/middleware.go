@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/plasma-go/plasma/crdt"
@@ -19,6 +18,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
 
 // Options configures Middleware.
@@ -81,16 +81,20 @@ type tableInfo struct {
 	crdt map[string]crdt.Kind // the CRDT columns that are not encrypted
 }
 
-var infoCache sync.Map // *orm.Table -> *tableInfo (nil for none)
+// infoKey keeps a table's info (nil for none) in its Memo, which
+// DefineSchema empties, so info made before the encrypted columns were
+// known is not kept.
+var infoKey = orm.NewMemoKey[*tableInfo]("crdtcol.tableInfo")
 
 // tableInfoOf returns t's info, or nil if t has no CRDT column to merge.
 func tableInfoOf(t *orm.Table) *tableInfo {
 	if t == nil {
 		return nil
 	}
-	if v, ok := infoCache.Load(t); ok {
-		return v.(*tableInfo)
-	}
+	return orm.MemoLoad(t.Memo(), infoKey, func() *tableInfo { return newTableInfo(t) })
+}
+
+func newTableInfo(t *orm.Table) *tableInfo {
 	encrypted := map[string]bool{}
 	def := t.Def()
 	if def != nil {
@@ -108,9 +112,6 @@ func tableInfoOf(t *orm.Table) *tableInfo {
 			info = &tableInfo{t: t, pk: t.PrimaryKey(), crdt: map[string]crdt.Kind{}}
 		}
 		info.crdt[c.Name()] = k
-	}
-	if def != nil { // a table is read-only once defined
-		infoCache.Store(t, info)
 	}
 	return info
 }
@@ -278,34 +279,6 @@ func isPostgres(d dialect.Dialect) bool { return d.Name() == "postgres" }
 
 func hasReturning(r orm.Returning) bool { return r.All || len(r.Columns) > 0 }
 
-// inTx runs fn in st's transaction, or in one it opens through st.DB. A
-// result with rows is buffered before a transaction it opened commits.
-func inTx(ctx context.Context, st *orm.Statement, fn func(db *orm.DB) (*orm.Result, error)) (*orm.Result, error) {
-	if st.DB.InTx() {
-		return fn(st.DB)
-	}
-	var res *orm.Result
-	err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
-		r, err := fn(tx.DB)
-		if err != nil {
-			return err
-		}
-		if r != nil && r.Rows != nil {
-			buf, err := rowbuf.Read(r.Rows)
-			if err != nil {
-				return err
-			}
-			r = buf.Result(len(buf.Columns), r.Kinds)
-		}
-		res = r
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
 // query runs a read through the rest of the chain on db and returns its
 // rows' values.
 func query(ctx context.Context, next orm.Handler, db *orm.DB, text string, args []any) ([][]any, error) {
@@ -458,7 +431,7 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 		return nil, err
 	}
 	who := writerOf(ctx, clientID)
-	return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 		read := append(slices.Clone(info.pk), cols...)
 		rows, err := lockRows(ctx, next, db, t, read, info.pk, q.Parts.Where)
 		if err != nil {
@@ -665,7 +638,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 		if len(lockCols) == 0 {
 			return next(ctx, &run)
 		}
-		return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+		return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			if err := advisoryLock(ctx, next, db, t, lockCols, p.Columns, p.Rows); err != nil {
 				return nil, err
 			}
@@ -673,7 +646,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 			return next(ctx, &run)
 		})
 	}
-	return inTx(ctx, st, func(db *orm.DB) (*orm.Result, error) {
+	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 		if isPostgres(db.Dialect()) {
 			if err := advisoryLock(ctx, next, db, t, target, p.Columns, p.Rows); err != nil {
 				return nil, err

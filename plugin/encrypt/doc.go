@@ -23,7 +23,10 @@
 // matched row is not the row its envelopes name, and adds that check to
 // the UPDATE's own WHERE so that a row that starts matching concurrently
 // is left alone rather than written. An UPDATE that writes an envelope
-// can therefore change at most the one row the envelope names.
+// can therefore change at most the one row the envelope names. On an
+// executor that can begin no transaction and is not one (a custom
+// dialect.Executor) such an UPDATE is refused with orm.ErrNoBeginner
+// before anything is written.
 //
 // NULL is accepted in a nullable encrypted column. Refusals are an
 // [*Error] naming the table, column and row, wrapping the reason: match it

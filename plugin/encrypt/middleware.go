@@ -14,7 +14,7 @@ import (
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
 
 // IDColumn is the column whose value is the row id of a table's encrypted
@@ -499,65 +499,18 @@ func lookup(ctx context.Context, sel *orm.SelectQuery, ncols int) ([][]any, erro
 }
 
 // inTx runs verify and then next on the statement verify returns, in one
-// transaction: the statement's own, or one it opens and commits (having
-// read any returned rows into memory first). verify gets the DB to run
-// on, and returns the statement to run with that DB.
+// transaction: the statement's own, or one it opens (see txrun.Run for
+// the buffering and the refusal of executors that cannot begin one).
+// verify gets the DB to run on, and returns the statement to run with
+// that DB.
 func inTx(ctx context.Context, st *orm.Statement, next orm.Handler, verify func(db *orm.DB) (*orm.Statement, error)) (*orm.Result, error) {
-	db := st.DB
-	if !db.InTx() {
-		tx, err := db.Begin(ctx)
-		switch {
-		case err == nil:
-			return runTx(ctx, tx, next, verify)
-		case !errors.Is(err, orm.ErrNoBeginner):
-			return nil, err
-		}
-		// An executor that cannot begin a transaction: check and write
-		// without one. The guard an UPDATE carries still keeps it to the
-		// checked rows.
-	}
-	s, err := verify(db)
-	if err != nil {
-		return nil, err
-	}
-	return next(ctx, s)
-}
-
-func runTx(ctx context.Context, tx *orm.Tx, next orm.Handler, verify func(db *orm.DB) (*orm.Statement, error)) (*orm.Result, error) {
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			_ = tx.Rollback()
-		}
-	}()
-	s, err := verify(tx.DB)
-	if err != nil {
-		return nil, err
-	}
-	res, err := next(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	if res != nil && res.Rows != nil {
-		// Read the RETURNING rows before committing, so a failed commit is
-		// the caller's error rather than lost in Rows.Close.
-		buf, err := rowbuf.Read(res.Rows)
+	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
+		s, err := verify(db)
 		if err != nil {
 			return nil, err
 		}
-		handedOff = true
-		if err := tx.Commit(); err != nil {
-			return nil, fmt.Errorf("encrypt: commit: %w", err)
-		}
-		r := *res
-		r.Rows = buf.Replay(len(buf.Columns))
-		return &r, nil
-	}
-	handedOff = true
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("encrypt: commit: %w", err)
-	}
-	return res, nil
+		return next(ctx, s)
+	})
 }
 
 // hasValuer reports whether a value at one of the given positions of the

@@ -72,7 +72,9 @@
 // a savepoint that is rolled back, so the transaction stays usable and a
 // caller that ignores the error still cannot commit the refused rows. Run
 // mutators with DB.Tx, which rolls back the whole transaction on the
-// error.
+// error. On an executor that can begin no transaction and is not one (a
+// custom dialect.Executor) a checked write is refused with
+// orm.ErrNoBeginner before anything is written: plasma could not undo it.
 //
 // On SQLite an INSERT is checked before it runs, by a SELECT of the rule
 // over the proposed rows (no row is written, so nothing needs undoing).

@@ -8,6 +8,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
 
 // Middleware returns the row-auth middleware: it rewrites every statement
@@ -340,20 +341,13 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 	}
 	if oc := c.Parts.OnConflict; !isPostgres(st.DB) && (oc == nil || oc.DoNothing) {
 		// SQLite: check the proposed rows before writing them (see precheck).
-		var res *orm.Result
-		err := orm.InTx(a.ctx, st.DB, func(db *orm.DB) error {
+		return txrun.Run(a.ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			if err := a.precheck(next, db, st.Table, c, wp); err != nil {
-				return err
+				return nil, err
 			}
 			s.DB = db
-			var err error
-			res, err = next(a.ctx, &s)
-			return err
+			return next(a.ctx, &s)
 		})
-		if err != nil {
-			return nil, err
-		}
-		return res, nil
 	}
 	var pre func(db *orm.DB) error
 	var rp expr.Expr // an upsert may return an existing row: filter it
@@ -376,7 +370,9 @@ const savepoint = "plasma_rowauth"
 // survive a refusal: outside a transaction it runs in one that is rolled
 // back; inside the caller's transaction it runs under a savepoint that is
 // rolled back, so even a caller that ignores the error cannot commit the
-// refused row.
+// refused row. An executor that can begin no transaction is refused before
+// anything is written (txrun.Run): plasma cannot know it is a
+// transaction, and a savepoint outside one would not undo the write.
 func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func(*orm.DB) error) (*orm.Result, error) {
 	ctx := a.ctx
 	run := func(s *orm.Statement) (*orm.Result, error) {
@@ -392,24 +388,13 @@ func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func
 		return a.finish(next, s, res, ck)
 	}
 	if !st.DB.InTx() {
-		var res *orm.Result
-		ran := false
-		err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
-			ran = true
+		// A transaction of its own, rolled back on refusal; an executor
+		// that cannot begin one is refused (see txrun.Run).
+		return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			s := *st
-			s.DB = tx.DB
-			var err error
-			res, err = run(&s)
-			return err
+			s.DB = db
+			return run(&s)
 		})
-		if ran || !errors.Is(err, orm.ErrNoBeginner) {
-			if err != nil {
-				return nil, err
-			}
-			return res, nil
-		}
-		// The executor is a transaction plasma did not open: use a
-		// savepoint in it, as in a caller's transaction.
 	}
 	raw := func(sql string) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: sql, DB: st.DB})

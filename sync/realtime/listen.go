@@ -55,13 +55,14 @@ END
 $plasma$`,
 }
 
-var ensured sync.Map // dialect.Executor -> struct{}
+// notifyKey names NotifyTrigger and NotifyFunction for DB.EnsureOnce.
+type notifyKey struct{}
 
 // Ensure prepares db for hubs: it creates the change log where it does
 // not exist (changelog.EnsureLog) and, on PostgreSQL, installs
 // NotifyTrigger, which makes every transaction that logs changes notify
 // ChannelChanges with each region it wrote when it commits. It is
-// idempotent and cheap to call again; New calls it unless
+// idempotent and cheap to call again (orm.DB.EnsureOnce); New calls it unless
 // Options.SkipEnsure. On SQLite there is no trigger: one process holds
 // the database and its hub polls.
 //
@@ -78,15 +79,7 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	if db.Dialect().Name() != "postgres" {
 		return nil
 	}
-	if _, done := ensured.Load(db.Executor()); done {
-		return nil
-	}
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		if lock := tx.Dialect().LockSchema(); lock != "" {
-			if err := tx.ExecDDL(ctx, nil, lock); err != nil {
-				return err
-			}
-		}
+	err := db.EnsureOnce(ctx, notifyKey{}, func(tx *orm.DB) error {
 		for _, stmt := range notifyDDL {
 			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
 				return err
@@ -96,9 +89,6 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	})
 	if err != nil {
 		return fmt.Errorf("plasma: realtime.Ensure: %w", err)
-	}
-	if !db.InTx() {
-		ensured.Store(db.Executor(), struct{}{})
 	}
 	return nil
 }

@@ -19,15 +19,6 @@ import (
 // so that a group's own unpulled writes never count as conflicts.
 const WritesTable = orm.ReservedPrefix + "group_writes"
 
-func writesDDL() string {
-	return `CREATE TABLE IF NOT EXISTS "` + WritesTable + `" (
-	"group_id" TEXT NOT NULL,
-	"row_key" TEXT NOT NULL,
-	"hash" BIGINT NOT NULL,
-	PRIMARY KEY ("group_id", "row_key")
-)`
-}
-
 type conflictKey struct{}
 
 // conflictState is what a push knows for conflict detection.

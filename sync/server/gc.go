@@ -28,14 +28,6 @@ const (
 // (see seenCache): an hour with the default TTL.
 const maxTouchEvery = 20 * time.Minute
 
-func seenDDL() []string {
-	return []string{`CREATE TABLE IF NOT EXISTS "` + SeenTable + `" (
-	"group_id" TEXT PRIMARY KEY,
-	"seen_at" BIGINT NOT NULL
-)`,
-		`CREATE INDEX IF NOT EXISTS "` + SeenTable + `_seen_at" ON "` + SeenTable + `" ("seen_at")`}
-}
-
 // collectDefaults fills in the collection options left zero.
 func collectDefaults[Ctx any](o *Options[Ctx]) {
 	if o.GroupTTL <= 0 {

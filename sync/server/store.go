@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
-	"sync"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/internal/store"
 )
@@ -28,75 +28,89 @@ const (
 	CountersTable = store.CountersTable
 )
 
-func ddl(postgres bool) []string {
-	blob, big := "BLOB", "BIGINT"
-	if postgres {
-		blob = "BYTEA"
-	}
-	return append([]string{
-		`CREATE TABLE IF NOT EXISTS "` + GroupsTable + `" (
-	"id" TEXT PRIMARY KEY,
-	"user_id" TEXT NOT NULL,
-	"created_at" ` + big + ` NOT NULL
-)`,
-		`CREATE TABLE IF NOT EXISTS "` + ClientsTable + `" (
-	"id" TEXT PRIMARY KEY,
-	"group_id" TEXT NOT NULL,
-	"last_mutation_id" ` + big + ` NOT NULL,
-	"updated_at" ` + big + ` NOT NULL
-)`,
-		`CREATE INDEX IF NOT EXISTS "` + GroupsTable + `_user" ON "` + GroupsTable + `" ("user_id")`,
-		`CREATE INDEX IF NOT EXISTS "` + ClientsTable + `_group" ON "` + ClientsTable + `" ("group_id")`,
-		`CREATE TABLE IF NOT EXISTS "` + CVRsTable + `" (
-	"group_id" TEXT NOT NULL,
-	"ord" ` + big + ` NOT NULL,
-	"cvr" TEXT NOT NULL,
-	"user_id" TEXT NOT NULL,
-	"meta" TEXT NOT NULL,
-	"entries" ` + blob + ` NOT NULL,
-	"created_at" ` + big + ` NOT NULL,
-	PRIMARY KEY ("group_id", "ord")
-)`,
-		`CREATE TABLE IF NOT EXISTS "` + CountersTable + `" (
-	"name" TEXT PRIMARY KEY,
-	"value" ` + big + ` NOT NULL
-)`,
-		writesDDL(),
-	}, seenDDL()...)
+// textCol, bigintCol and blobCol declare the bookkeeping tables' columns,
+// all NOT NULL.
+func textCol(name string) dialect.ColumnDef {
+	return dialect.ColumnDef{Name: name, Kind: dialect.KindText}
+}
+func bigintCol(name string) dialect.ColumnDef {
+	return dialect.ColumnDef{Name: name, Kind: dialect.KindBigInt}
+}
+func blobCol(name string) dialect.ColumnDef {
+	return dialect.ColumnDef{Name: name, Kind: dialect.KindBlob}
 }
 
-var ensured sync.Map // dialect.Executor -> struct{}
+// bookkeeping declares the sync server's tables; EnsureTables renders
+// them through the dialect's DDL, so each engine gets its own types
+// (BLOB or BYTEA). Their keys are NOT NULL on both engines.
+var bookkeeping = []*dialect.TableDef{
+	{
+		Name:       GroupsTable,
+		Columns:    []dialect.ColumnDef{textCol("id"), textCol("user_id"), bigintCol("created_at")},
+		PrimaryKey: []string{"id"},
+		Indexes:    []dialect.IndexDef{{Name: GroupsTable + "_user", Columns: []string{"user_id"}}},
+	},
+	{
+		Name:       ClientsTable,
+		Columns:    []dialect.ColumnDef{textCol("id"), textCol("group_id"), bigintCol("last_mutation_id"), bigintCol("updated_at")},
+		PrimaryKey: []string{"id"},
+		Indexes:    []dialect.IndexDef{{Name: ClientsTable + "_group", Columns: []string{"group_id"}}},
+	},
+	{
+		Name: CVRsTable,
+		Columns: []dialect.ColumnDef{textCol("group_id"), bigintCol("ord"), textCol("cvr"), textCol("user_id"), textCol("meta"),
+			blobCol("entries"), bigintCol("created_at")},
+		PrimaryKey: []string{"group_id", "ord"},
+	},
+	{
+		Name:       CountersTable,
+		Columns:    []dialect.ColumnDef{textCol("name"), bigintCol("value")},
+		PrimaryKey: []string{"name"},
+	},
+	{
+		// WritesTable: each group's last write per row, for conflicts.
+		Name:       WritesTable,
+		Columns:    []dialect.ColumnDef{textCol("group_id"), textCol("row_key"), bigintCol("hash")},
+		PrimaryKey: []string{"group_id", "row_key"},
+	},
+	{
+		// SeenTable: when each group was last seen, for collection.
+		Name:       SeenTable,
+		Columns:    []dialect.ColumnDef{textCol("group_id"), bigintCol("seen_at")},
+		PrimaryKey: []string{"group_id"},
+		Indexes:    []dialect.IndexDef{{Name: SeenTable + "_seen_at", Columns: []string{"seen_at"}}},
+	},
+}
+
+// tablesKey names the sync server's tables for DB.EnsureOnce.
+type tablesKey struct{}
 
 // EnsureTables creates the sync server's tables (GroupsTable,
-// ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where they do not exist yet, in
-// one transaction. It is idempotent and cheap to call again. NewHandler
-// calls it, with orm.EnsureSchema and changelog.EnsureLog, unless
-// Options.SkipEnsure is set.
+// ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where
+// they do not exist yet, in one transaction. It is idempotent and cheap
+// to call again (orm.DB.EnsureOnce). NewHandler calls it, with
+// orm.EnsureSchema and changelog.EnsureLog, unless Options.SkipEnsure is
+// set.
 func EnsureTables(ctx context.Context, db *orm.DB) error {
 	if db == nil {
 		return fmt.Errorf("plasma: sync: EnsureTables: nil database")
 	}
-	if _, done := ensured.Load(db.Executor()); done {
-		return nil
-	}
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		if lock := tx.Dialect().LockSchema(); lock != "" {
-			if err := tx.ExecDDL(ctx, nil, lock); err != nil {
+	err := db.EnsureOnce(ctx, tablesKey{}, func(tx *orm.DB) error {
+		for _, def := range bookkeeping {
+			stmts, err := dialect.CreateTable(tx.Dialect(), def, true)
+			if err != nil {
 				return err
 			}
-		}
-		for _, stmt := range ddl(tx.Dialect().Name() == "postgres") {
-			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
-				return err
+			for _, stmt := range stmts {
+				if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("plasma: sync: EnsureTables: %w", err)
-	}
-	if !db.InTx() {
-		ensured.Store(db.Executor(), struct{}{})
 	}
 	return nil
 }
