@@ -1,4 +1,16 @@
-// Package postgres is plasma's PostgreSQL dialect, on github.com/lib/pq.
+// Package postgres is plasma's PostgreSQL dialect, and its opener on
+// github.com/lib/pq. The same Dialect serves the pgx driver
+// (dialect/pgx), which opens its own pools.
+//
+// Open runs lib/pq in its one-round-trip mode (binary_parameters): a
+// statement with arguments is parsed, bound and executed in a single
+// exchange with the server, where lib/pq's default prepares an unnamed
+// statement first and so waits for the server twice. In that mode lib/pq
+// sends []byte arguments in binary format, which suits bytea columns
+// (plasma binds blobs as []byte and JSON as text); raw SQL that binds a
+// []byte to a JSON or JSONB parameter must pass it as a string, or cast
+// the parameter ($1::text::jsonb). A DSN that sets binary_parameters
+// itself is left as it is.
 //
 // Column kinds map to these PostgreSQL types:
 //
@@ -26,8 +38,9 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
-	_ "github.com/lib/pq" // registers the "postgres" driver
+	"github.com/lib/pq" // also registers the "postgres" driver
 
 	"github.com/plasma-go/plasma/dialect"
 )
@@ -100,17 +113,33 @@ func (pgDialect) LockSchema() string {
 	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(SchemaLockClass) + ", hashtext(current_schema()))"
 }
 
-// Open opens a PostgreSQL database, for example
+// Open opens a PostgreSQL database on lib/pq, for example
 // "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", and checks
-// that it answers.
+// that it answers. Statements with arguments take one round trip
+// (binary_parameters, see the package doc) unless dsn sets
+// binary_parameters itself.
 func Open(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("postgres", dsn)
+	c, err := Connector(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("plasma: open postgres: %w", err)
 	}
+	db := sql.OpenDB(c)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
 	}
 	return db, nil
+}
+
+// Connector returns the lib/pq connector Open uses, for sql.OpenDB: dsn
+// with binary_parameters on unless dsn sets it.
+func Connector(dsn string) (*pq.Connector, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(dsn, "binary_parameters") {
+		cfg.BinaryParameters = true
+	}
+	return pq.NewConnectorConfig(cfg)
 }
