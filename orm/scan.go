@@ -455,6 +455,7 @@ type fieldInfo struct {
 	offset uintptr
 	typ    reflect.Type
 	fast   fastKind
+	name   string // the Go field's name, dotted through embedded structs
 }
 
 type fastKind uint8
@@ -521,12 +522,12 @@ func structFields(t reflect.Type) map[string]*fieldInfo {
 		return m.(map[string]*fieldInfo)
 	}
 	m := make(map[string]*fieldInfo)
-	addFields(m, t, 0)
+	addFields(m, t, 0, "")
 	fieldCache.Store(t, m)
 	return m
 }
 
-func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr) {
+func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr, prefix string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("db")
@@ -534,10 +535,10 @@ func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr) {
 			continue
 		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" && !scannerType(f.Type) {
-			addFields(m, f.Type, base+f.Offset)
+			addFields(m, f.Type, base+f.Offset, prefix+f.Name+".")
 			continue
 		}
-		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type)}
+		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name}
 		if name, _, _ := strings.Cut(tag, ","); name != "" {
 			m[name] = info
 			continue

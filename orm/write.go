@@ -390,13 +390,30 @@ func (q *UpdateQuery) name() string { return "UPDATE " + tableName(q.Parts.Table
 
 // Set assigns columns; values are checked against the columns' kinds. A
 // value that is an expr.Expr is rendered as SQL (a column, expr.SQL ...).
-func (q *UpdateQuery) Set(r Row) *UpdateQuery {
+//
+// v is a Row, or a struct (or pointer to one) whose fields map to columns
+// as InsertQuery.Model says: every mapped field except the primary key's
+// is assigned, in the table's declaration order, just as a Row holding
+// each field's value would be (the primary key identifies the row, which
+// Where picks; a Row may still assign it). A field that matches no
+// column, a nil pointer or a value of another type is an error, and
+// nothing is written.
+func (q *UpdateQuery) Set(v any) *UpdateQuery {
 	if q.err != nil {
 		return q
 	}
 	if q.Parts.Table == nil {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
+	}
+	r, ok := v.(Row)
+	if !ok {
+		if m, isMap := v.(map[string]any); isMap {
+			r = m
+		} else {
+			q.err = q.setModel(v)
+			return q
+		}
 	}
 	cols, err := rowColumns(q.name(), q.Parts.Table, r)
 	if err != nil {
@@ -405,6 +422,7 @@ func (q *UpdateQuery) Set(r Row) *UpdateQuery {
 	}
 	for _, c := range cols {
 		v := r[c]
+		var err error
 		if _, isExpr := v.(expr.Expr); !isExpr {
 			if v, err = bindColumn(q.name(), q.Parts.Table, c, v); err != nil {
 				q.err = err
