@@ -30,11 +30,16 @@ type pgDriver struct {
 }
 
 // pgDrivers are the drivers BenchmarkPostgres compares: lib/pq as
-// postgres.Open opens it (one round trip per statement), lib/pq in its
-// default two-round-trip mode, and pgx.
+// postgres.Open opens it (a per-connection statement cache, and
+// binary_parameters for statements run unprepared), lib/pq with
+// binary_parameters alone (pq_bin), lib/pq as lib/pq opens it (pq_2rt:
+// two round trips per statement with arguments), and pgx.
 var pgDrivers = []pgDriver{
-	{"pq", postgres.Open},
-	{"pq_2rt", func(dsn string) (*sql.DB, error) { return postgres.Open(withParam(dsn, "binary_parameters", "no")) }},
+	{"pq", func(dsn string) (*sql.DB, error) { return postgres.Open(dsn) }},
+	{"pq_bin", func(dsn string) (*sql.DB, error) { return postgres.OpenWith(dsn, postgres.StatementCache(0)) }},
+	{"pq_2rt", func(dsn string) (*sql.DB, error) {
+		return postgres.OpenWith(withParam(dsn, "binary_parameters", "no"), postgres.StatementCache(0))
+	}},
 	{"pgx", pgx.Open},
 }
 

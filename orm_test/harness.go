@@ -8,11 +8,13 @@
 // the server unreachable they fail, so CI never silently drops half.
 //
 // The PostgreSQL half runs once per driver named in PLASMA_TEST_PG_DRIVERS,
-// a comma-separated list of "pq" (lib/pq, as postgres.Open opens it) and
-// "pgx" (pgx/v5 under database/sql, as dialect/pgx opens it); unset, it is
-// "pq". The lib/pq subtest is named "postgres", the pgx one
-// "postgres_pgx"; both targets have the Name "postgres" and tell their
-// driver in Driver.
+// a comma-separated list of "pq" (lib/pq, as postgres.Open opens it, with
+// its per-connection statement cache), "pq_nocache" (lib/pq without the
+// cache: every statement unprepared, in one round trip) and "pgx" (pgx/v5
+// under database/sql, as dialect/pgx opens it); unset, it is "pq". The
+// lib/pq subtest is named "postgres", the others "postgres_" and the
+// driver's name; every PostgreSQL target has the Name "postgres" and
+// tells its driver in Driver.
 package ormtest
 
 import (
@@ -37,13 +39,14 @@ import (
 const EnvPostgres = "PLASMA_TEST_POSTGRES"
 
 // EnvPostgresDrivers names the environment variable listing the drivers
-// the PostgreSQL half runs on: "pq", "pgx" or "pq,pgx" (unset: "pq").
+// the PostgreSQL half runs on, such as "pq,pgx" (unset: "pq").
 const EnvPostgresDrivers = "PLASMA_TEST_PG_DRIVERS"
 
 // The PostgreSQL drivers a target can use.
 const (
-	DriverPQ  = "pq"  // github.com/lib/pq, opened by postgres.Open
-	DriverPGX = "pgx" // github.com/jackc/pgx/v5/stdlib, opened by pgx.Open
+	DriverPQ        = "pq"         // github.com/lib/pq, opened by postgres.Open
+	DriverPQNoCache = "pq_nocache" // lib/pq without the statement cache
+	DriverPGX       = "pgx"        // github.com/jackc/pgx/v5/stdlib, opened by pgx.Open
 )
 
 // PostgresDrivers returns the drivers EnvPostgresDrivers names, in its
@@ -67,11 +70,11 @@ func PostgresDrivers() []string {
 type Target struct {
 	// Name is the engine: "sqlite" or "postgres".
 	Name string
-	// Driver is the PostgreSQL driver, DriverPQ or DriverPGX; "" for
-	// SQLite.
+	// Driver is the PostgreSQL driver (DriverPQ, DriverPQNoCache or
+	// DriverPGX); "" for SQLite.
 	Driver string
 	// Mode is the subtest the target runs in: "sqlite", "postgres"
-	// (lib/pq) or "postgres_pgx".
+	// (lib/pq), "postgres_pq_nocache" or "postgres_pgx".
 	Mode string
 	// DB is a plasma DB on a database no other test uses.
 	DB *orm.DB
@@ -126,17 +129,20 @@ func SQLite(t testing.TB) *Target {
 // ends, on lib/pq. It skips t when PLASMA_TEST_POSTGRES is unset.
 func Postgres(t testing.TB) *Target { t.Helper(); return PostgresDriver(t, DriverPQ) }
 
-// PostgresDriver is Postgres on the named driver, DriverPQ or DriverPGX.
+// PostgresDriver is Postgres on the named driver: DriverPQ,
+// DriverPQNoCache or DriverPGX.
 func PostgresDriver(t testing.TB, driver string) *Target {
 	t.Helper()
 	var openDB func(dsn string) (*sql.DB, error)
 	switch driver {
 	case DriverPQ:
 		openDB = postgres.Open
+	case DriverPQNoCache:
+		openDB = func(dsn string) (*sql.DB, error) { return postgres.OpenWith(dsn, postgres.StatementCache(0)) }
 	case DriverPGX:
 		openDB = pgx.Open
 	default:
-		t.Fatalf("%s: unknown PostgreSQL driver %q (want %q or %q)", EnvPostgresDrivers, driver, DriverPQ, DriverPGX)
+		t.Fatalf("%s: unknown PostgreSQL driver %q (want %q, %q or %q)", EnvPostgresDrivers, driver, DriverPQ, DriverPQNoCache, DriverPGX)
 	}
 	base := os.Getenv(EnvPostgres)
 	if base == "" {

@@ -36,6 +36,7 @@ package postgres
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strconv"
 	"strings"
@@ -113,17 +114,49 @@ func (pgDialect) LockSchema() string {
 	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(SchemaLockClass) + ", hashtext(current_schema()))"
 }
 
+// Option configures OpenWith.
+type Option func(*options)
+
+type options struct {
+	stmtCache int
+}
+
+// StatementCache sets how many prepared statements OpenWith keeps per
+// connection (DefaultStatementCache unless set); 0 keeps none, so that
+// every statement with arguments is parsed and planned again, as behind
+// a pooler that cannot hold named statements (PgBouncer in transaction
+// mode).
+func StatementCache(n int) Option { return func(o *options) { o.stmtCache = max(n, 0) } }
+
 // Open opens a PostgreSQL database on lib/pq, for example
 // "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", and checks
-// that it answers. Statements with arguments take one round trip
-// (binary_parameters, see the package doc) unless dsn sets
-// binary_parameters itself.
-func Open(dsn string) (*sql.DB, error) {
+// that it answers.
+//
+// Each connection keeps the statements it runs prepared, keyed by SQL
+// text (see StatementCache), as pgx does: a statement run again is bound
+// and executed in one round trip, with no parsing or planning on the
+// server. A statement seen for the first time, or with the cache off,
+// takes one round trip too (binary_parameters, see the package doc)
+// unless dsn sets binary_parameters itself. A statement whose cached plan
+// a schema change invalidated is prepared again and, outside a
+// transaction, run again at once.
+func Open(dsn string) (*sql.DB, error) { return OpenWith(dsn) }
+
+// OpenWith is Open with options.
+func OpenWith(dsn string, opts ...Option) (*sql.DB, error) {
+	o := options{stmtCache: DefaultStatementCache}
+	for _, f := range opts {
+		f(&o)
+	}
 	c, err := Connector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
 	}
-	db := sql.OpenDB(c)
+	var conn driver.Connector = c
+	if o.stmtCache > 0 {
+		conn = &cachingConnector{inner: c, size: o.stmtCache}
+	}
+	db := sql.OpenDB(conn)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
@@ -131,8 +164,9 @@ func Open(dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
-// Connector returns the lib/pq connector Open uses, for sql.OpenDB: dsn
-// with binary_parameters on unless dsn sets it.
+// Connector returns lib/pq's connector for dsn with binary_parameters on
+// unless dsn sets it (one round trip for a statement run unprepared), for
+// sql.OpenDB.
 func Connector(dsn string) (*pq.Connector, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
