@@ -24,6 +24,7 @@ type DB struct {
 	vals  *txValues  // the transaction's middleware state (TxValue)
 	mws   []Middleware
 	chain Handler
+	texts *textCache // rendered SQL texts, shared by the DBs made from this one
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -34,7 +35,7 @@ type DB struct {
 // InTx reports true; Begin then refuses, and DB.Tx runs its function in
 // that transaction.
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
-	db := &DB{d: d, exec: exec}
+	db := &DB{d: d, exec: exec, texts: &textCache{}}
 	if tx, ok := exec.(*sql.Tx); ok {
 		db.setTx(tx)
 	}

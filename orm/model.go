@@ -206,10 +206,18 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
-	typ, ptrs, err := structRows(v)
-	if err != nil {
-		q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
-		return q
+	var typ reflect.Type
+	var ptrs []unsafe.Pointer
+	var one [1]unsafe.Pointer
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.Type().Elem().Kind() == reflect.Struct && !rv.IsNil() {
+		typ, one[0] = rv.Type().Elem(), rv.UnsafePointer() // one struct: no slice to make
+		ptrs = one[:]
+	} else {
+		var err error
+		if typ, ptrs, err = structRows(v); err != nil {
+			q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
+			return q
+		}
 	}
 	if len(ptrs) == 0 {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty slice"}
@@ -229,8 +237,13 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 	}
 	n := len(plan.cols)
 	slab := make([]any, n*len(ptrs))
-	rows := make([][]any, 0, len(p.Rows)+len(ptrs))
-	rows = append(rows, p.Rows...)
+	var rows [][]any
+	if p.Rows == nil && len(ptrs) == 1 {
+		rows = q.row1[:0:1]
+	} else {
+		rows = make([][]any, 0, len(p.Rows)+len(ptrs))
+		rows = append(rows, p.Rows...)
+	}
 	for r, base := range ptrs {
 		vals := slab[r*n : (r+1)*n : (r+1)*n]
 		for i, f := range plan.fields {
