@@ -35,8 +35,11 @@ type cachingConn struct {
 	driver.Conn
 	size  int
 	stmts map[string]*cachedStmt
-	tick  uint64
-	inTx  bool
+	// simple holds query texts without arguments that the server would
+	// not prepare: they run by the simple protocol.
+	simple map[string]bool
+	tick   uint64
+	inTx   bool
 }
 
 type cachedStmt struct {
@@ -109,13 +112,24 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	}
 }
 
-// QueryContext is ExecContext for statements that return rows.
+// QueryContext is ExecContext for statements that return rows, except
+// that a query without arguments is prepared and cached too (it is read
+// with lib/pq's binary formats, as raw prepared statements are), unless
+// the server refuses to prepare it (several statements in one text):
+// that text then runs by the simple protocol from then on.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) == 0 {
+	if len(args) == 0 && c.simple[query] {
 		return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
 	}
 	for retry := true; ; retry = false {
 		st, err := c.stmt(ctx, query)
+		if err != nil && len(args) == 0 && SQLState(err) == "42601" && len(c.simple) < c.size {
+			if c.simple == nil {
+				c.simple = make(map[string]bool)
+			}
+			c.simple[query] = true // "cannot insert multiple commands into a prepared statement"
+			return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -37,8 +37,8 @@ func TestStatementCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := prepared(); n != 1 {
-		t.Errorf("%d statements prepared after one statement run 10 times, want 1", n)
+	if n := prepared(); n != 2 {
+		t.Errorf("%d statements prepared after one statement run 10 times and the count, want 2", n)
 	}
 	// Three texts through a cache of two: each runs right, and at most
 	// two stay prepared.
@@ -100,5 +100,50 @@ func TestStatementCache(t *testing.T) {
 	var n int
 	if err := off.QueryRow(`SELECT count(*) FROM pg_prepared_statements WHERE name <> $1`, "x").Scan(&n); err != nil || n != 0 {
 		t.Errorf("cache off: %d prepared, %v", n, err)
+	}
+}
+
+// TestStatementCacheQueries checks the queries without arguments the
+// cache prepares: one statement is prepared and reused; several in one
+// text, which the server will not prepare, run by the simple protocol.
+func TestStatementCacheQueries(t *testing.T) {
+	db, err := postgres.Open(testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for range 3 {
+		var n int
+		if err := db.QueryRow(`SELECT 41 + 1`).Scan(&n); err != nil || n != 42 {
+			t.Fatalf("SELECT 41 + 1: %d %v", n, err)
+		}
+		rows, err := db.Query(`SELECT 1; SELECT 2`)
+		if err != nil {
+			t.Fatalf("two statements: %v", err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	var prepared []string
+	rows, err := db.Query(`SELECT statement FROM pg_prepared_statements ORDER BY statement`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		prepared = append(prepared, s)
+	}
+	want := []string{`SELECT 41 + 1`, `SELECT statement FROM pg_prepared_statements ORDER BY statement`}
+	if len(prepared) != 2 || prepared[0] != want[0] || prepared[1] != want[1] {
+		t.Errorf("prepared %q, want %q", prepared, want)
 	}
 }
