@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"reflect"
@@ -384,5 +385,61 @@ func TestPostgresContendersAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPostgresCopy compares, on lib/pq as postgres.Open opens it,
+// loading n rows in one transaction by COPY ... FROM STDIN
+// (postgres.Dialect's CopyFrom, what plasma uses for a large plain
+// INSERT) with one prepared multi-row INSERT: it sets
+// orm.CopyMinRowsInTx. The table is emptied off the clock.
+func BenchmarkPostgresCopy(b *testing.B) {
+	ctx := context.Background()
+	copier := postgres.Dialect.(dialect.Copier)
+	for _, n := range []int{50, 100, 300, 1000, 5000} {
+		people := qbMakePeople(0, n)
+		rows := make([][]any, n)
+		for i := range people {
+			rows[i] = qbArgs(people[i:i+1], nil)
+		}
+		cols := strings.Split(strings.ReplaceAll(qbColumns, `"`, ""), ", ")
+		insert := pgInsertSQL(n)
+		load := map[string]func(tx *sql.Tx) error{
+			"copy": func(tx *sql.Tx) error {
+				got, err := copier.CopyFrom(ctx, tx, "people", cols, rows)
+				if err == nil && got != int64(n) {
+					err = fmt.Errorf("copied %d rows", got)
+				}
+				return err
+			},
+			"insert": func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, insert, qbArgs(people, make([]any, 0, 8*n))...)
+				return err
+			},
+		}
+		for _, how := range []string{"copy", "insert"} {
+			b.Run(fmt.Sprintf("rows=%d/%s", n, how), func(b *testing.B) {
+				pb := pgOpen(b, pgDrivers[0])
+				b.ReportAllocs()
+				for b.Loop() {
+					tx, err := pb.sql.BeginTx(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := load[how](tx); err != nil {
+						b.Fatal(err)
+					}
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					if _, err := pb.sql.ExecContext(ctx, `DELETE FROM "people"`); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
 	}
 }

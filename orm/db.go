@@ -25,6 +25,9 @@ type DB struct {
 	mws   []Middleware
 	chain Handler
 	texts *textCache // rendered SQL texts, shared by the DBs made from this one
+	// copier loads large plain INSERTs by the dialect's bulk protocol,
+	// when the dialect has one and the pool's driver supports it.
+	copier dialect.Copier
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -38,6 +41,11 @@ func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec, texts: &textCache{}}
 	if tx, ok := exec.(*sql.Tx); ok {
 		db.setTx(tx)
+	}
+	if pool, ok := exec.(*sql.DB); ok {
+		if c, ok := d.(dialect.Copier); ok && c.CopiesWith(pool.Driver()) {
+			db.copier = c
+		}
 	}
 	db.setMiddleware(mws)
 	return db

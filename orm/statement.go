@@ -105,6 +105,9 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	var kinds []Kind
 	hint := 0
 	rowsBack := st.Op == OpSelect || st.ReturnsRows || returns(st.Query)
+	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
+		return st.DB.copyInsert(ctx, st, q)
+	}
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)
