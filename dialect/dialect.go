@@ -4,7 +4,9 @@
 //
 // The two implementations live in sub-packages so that an application links
 // only the driver it uses: dialect/sqlite (embedded, pure Go) and
-// dialect/postgres (lib/pq). dialect/bunexec adapts a bun database.
+// dialect/postgres (PostgreSQL, opened on lib/pq); dialect/pgx opens
+// PostgreSQL on pgx instead, with the same dialect. dialect/bunexec adapts
+// a bun database.
 //
 // Identifiers are always quoted; values are always bound parameters. The
 // only values ever written into SQL text are column DEFAULTs in DDL, which

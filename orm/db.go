@@ -64,7 +64,13 @@ func OpenSQLite(path string, mws ...Middleware) (*DB, error) {
 }
 
 // OpenPostgres opens the PostgreSQL database named by dsn, for example
-// "postgres://user@127.0.0.1:5432/db?sslmode=disable".
+// "postgres://user@127.0.0.1:5432/db?sslmode=disable", on lib/pq as
+// postgres.Open opens it: statements prepared once per connection and
+// run in one round trip each. To run on pgx instead, open the pool with
+// dialect/pgx and hand it to New:
+//
+//	sqldb, err := pgx.Open(dsn) // github.com/plasma-go/plasma/dialect/pgx
+//	db := orm.New(sqldb, pgx.Dialect)
 func OpenPostgres(dsn string, mws ...Middleware) (*DB, error) {
 	sqldb, err := postgres.Open(dsn)
 	if err != nil {

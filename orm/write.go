@@ -62,7 +62,7 @@ func tableName(t *Table) string {
 }
 
 // Values adds rows. Every row must name the same columns; a column left
-// out takes its default.
+// out takes its default. Model adds rows from structs.
 func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 	if q.err != nil {
 		return q
