@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/pgx"
@@ -441,5 +443,170 @@ func BenchmarkPostgresCopy(b *testing.B) {
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			})
 		}
+	}
+}
+
+// pgPair is one operation of BenchmarkPostgresPaired, done once by
+// plasma and once by raw database/sql.
+type pgPair struct {
+	name        string
+	plasma, raw func(i int) error
+	between     func(i int) error // run off the clock before iteration i, if set
+}
+
+// pgPairs returns BenchmarkPostgres's operations on pb (seeded with
+// qbRows people), the plasma and raw sides sharing the table: ids written
+// by one side never collide with the other's.
+func pgPairs(b *testing.B, pb *pgBench) []pgPair {
+	ctx := context.Background()
+	idCol := qbPeople.Col("id")
+	prep := func(q string) *sql.Stmt {
+		s, err := pb.sql.PrepareContext(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	ids := make([]string, qbRows)
+	for i := range ids {
+		ids[i] = "p" + strconv.Itoa(i)
+	}
+	one := qbMakePeople(0, 1)[0]
+	insOne, insMulti, upd, selOne, selSlice := prep(pgInsertSQL(1)), prep(pgInsertSQL(qbRows)), prep(pgUpdate), prep(pgSelectOne), prep(pgSelectSlice)
+	const batches = 10
+	pl, rw := make([][]qbPerson, batches), make([][]qbPerson, batches)
+	for i := range pl {
+		pl[i], rw[i] = qbMakePeople(1_000_000+i*qbRows, qbRows), qbMakePeople(2_000_000+i*qbRows, qbRows)
+	}
+	check := func(res sql.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errors.New("no row affected")
+		}
+		return nil
+	}
+	return []pgPair{
+		{name: "Insert",
+			plasma: func(i int) error {
+				p := one
+				p.ID = "pi" + strconv.Itoa(i)
+				_, err := pb.db.Insert(qbPeople).Model(&p).Exec(ctx)
+				return err
+			},
+			raw: func(i int) error {
+				p := one
+				p.ID = "ri" + strconv.Itoa(i)
+				return check(insOne.ExecContext(ctx, p.ID, p.Name, p.Email, p.Age, p.Status, p.Score, p.Active, p.Bio))
+			}},
+		{name: "InsertMulti",
+			between: func(i int) error {
+				if i > 0 && i%batches == 0 {
+					_, err := pb.sql.ExecContext(ctx, `DELETE FROM "people" WHERE "id" NOT LIKE 'p_' AND "id" NOT LIKE 'p__'`)
+					return err
+				}
+				return nil
+			},
+			plasma: func(i int) error {
+				n, err := pb.db.Insert(qbPeople).Model(pl[i%batches]).Exec(ctx)
+				if err == nil && n != qbRows {
+					err = fmt.Errorf("inserted %d", n)
+				}
+				return err
+			},
+			raw: func(i int) error {
+				batch := rw[i%batches]
+				return check(insMulti.ExecContext(ctx, qbArgs(batch, make([]any, 0, 8*len(batch)))...))
+			}},
+		{name: "Update",
+			plasma: func(i int) error {
+				_, err := pb.db.Update(qbPeople).Set(orm.Row{"name": "renamed", "score": int64(i)}).
+					Where(expr.Eq(idCol, ids[i%qbRows])).Exec(ctx)
+				return err
+			},
+			raw: func(i int) error {
+				return check(upd.ExecContext(ctx, "renamed", int64(i), ids[(i+qbRows/2)%qbRows]))
+			}},
+		{name: "Read",
+			plasma: func(i int) error {
+				_, err := orm.One[qbPerson](ctx, pb.db.Select().From(qbPeople).Where(expr.Eq(idCol, ids[i%qbRows])))
+				return err
+			},
+			raw: func(i int) error {
+				var p qbPerson
+				return selOne.QueryRowContext(ctx, ids[i%qbRows]).Scan(&p.ID, &p.Name, &p.Email, &p.Age, &p.Status, &p.Score, &p.Active, &p.Bio)
+			}},
+		{name: "ReadSlice",
+			plasma: func(int) error {
+				out, err := orm.All[qbPerson](ctx, pb.db.Select().From(qbPeople).Limit(qbRows))
+				if err == nil && len(out) != qbRows {
+					err = fmt.Errorf("read %d", len(out))
+				}
+				return err
+			},
+			raw: func(int) error {
+				out, err := pgReadRaw(ctx, selSlice)
+				if err == nil && len(out) != qbRows {
+					err = fmt.Errorf("read %d", len(out))
+				}
+				return err
+			}},
+	}
+}
+
+// BenchmarkPostgresPaired is BenchmarkPostgres measured side by side: each
+// iteration runs the operation once by plasma and once by raw
+// database/sql on the same table, alternating which goes first, and
+// reports each side's time per operation and their ratio (plasma/raw).
+// On a loaded machine the two sides then share every disturbance, which
+// separate benchmarks, seconds apart, do not. ns/op is the pair's;
+// allocations are BenchmarkPostgres's to measure.
+func BenchmarkPostgresPaired(b *testing.B) {
+	for _, drv := range pgDrivers {
+		b.Run(drv.name, func(b *testing.B) {
+			for k, name := range []string{"Insert", "InsertMulti", "Update", "Read", "ReadSlice"} {
+				b.Run(name, func(b *testing.B) {
+					pb := pgOpen(b, drv)
+					if _, err := pb.sql.Exec(pgInsertSQL(qbRows), qbArgs(qbMakePeople(0, qbRows), nil)...); err != nil {
+						b.Fatal(err)
+					}
+					op := pgPairs(b, pb)[k]
+					if op.name != name {
+						b.Fatalf("operation %d is %s, not %s", k, op.name, name)
+					}
+					var tp, tr time.Duration
+					i := 0
+					for b.Loop() {
+						if op.between != nil {
+							b.StopTimer()
+							if err := op.between(i); err != nil {
+								b.Fatal(err)
+							}
+							b.StartTimer()
+						}
+						first, second, t1, t2 := op.plasma, op.raw, &tp, &tr
+						if i%2 == 1 {
+							first, second, t1, t2 = op.raw, op.plasma, &tr, &tp
+						}
+						s := time.Now()
+						if err := first(i); err != nil {
+							b.Fatal(err)
+						}
+						m := time.Now()
+						if err := second(i); err != nil {
+							b.Fatal(err)
+						}
+						*t1 += m.Sub(s)
+						*t2 += time.Since(m)
+						i++
+					}
+					b.ReportMetric(float64(tp.Nanoseconds())/float64(i), "plasma-ns/op")
+					b.ReportMetric(float64(tr.Nanoseconds())/float64(i), "raw-ns/op")
+					b.ReportMetric(float64(tp)/float64(tr), "plasma/raw")
+				})
+			}
+		})
 	}
 }
