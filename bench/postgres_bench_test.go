@@ -62,6 +62,7 @@ func withParam(dsn, k, v string) string {
 type pgBench struct {
 	sql *sql.DB
 	db  *orm.DB
+	dsn string // the schema's DSN, to open another pool on it
 }
 
 // pgOpen creates a schema only this benchmark uses (dropped at the end),
@@ -95,7 +96,7 @@ func pgOpen(tb testing.TB, drv pgDriver) *pgBench {
 	if err := orm.EnsureSchema(context.Background(), qbSchema, db); err != nil {
 		tb.Fatal(err)
 	}
-	return &pgBench{sql: sqldb, db: db}
+	return &pgBench{sql: sqldb, db: db, dsn: withParam(base, "search_path", schema)}
 }
 
 // pgInsertSQL is the hand-written multi-row INSERT for n rows, with
@@ -456,12 +457,13 @@ type pgPair struct {
 
 // pgPairs returns BenchmarkPostgres's operations on pb (seeded with
 // qbRows people), the plasma and raw sides sharing the table: ids written
-// by one side never collide with the other's.
-func pgPairs(b *testing.B, pb *pgBench) []pgPair {
+// by one side never collide with the other's. The raw side runs on
+// rawDB, pb's pool or another driver's on the same schema.
+func pgPairs(b *testing.B, pb *pgBench, rawDB *sql.DB) []pgPair {
 	ctx := context.Background()
 	idCol := qbPeople.Col("id")
 	prep := func(q string) *sql.Stmt {
-		s, err := pb.sql.PrepareContext(ctx, q)
+		s, err := rawDB.PrepareContext(ctx, q)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -563,16 +565,39 @@ func pgPairs(b *testing.B, pb *pgBench) []pgPair {
 // On a loaded machine the two sides then share every disturbance, which
 // separate benchmarks, seconds apart, do not. ns/op is the pair's;
 // allocations are BenchmarkPostgres's to measure.
+//
+// The last set, pq_vs_pgx_raw, runs plasma on lib/pq (the default) and
+// raw database/sql on pgx, on the same schema: the cost of plasma's
+// default against the fastest raw path.
 func BenchmarkPostgresPaired(b *testing.B) {
+	type pairing struct {
+		name   string
+		plasma pgDriver
+		raw    pgDriver
+	}
+	var sets []pairing
 	for _, drv := range pgDrivers {
-		b.Run(drv.name, func(b *testing.B) {
+		sets = append(sets, pairing{drv.name, drv, drv})
+	}
+	sets = append(sets, pairing{"pq_vs_pgx_raw", pgDrivers[0], pgDrivers[len(pgDrivers)-1]})
+	for _, set := range sets {
+		drv := set.plasma
+		b.Run(set.name, func(b *testing.B) {
 			for k, name := range []string{"Insert", "InsertMulti", "Update", "Read", "ReadSlice"} {
 				b.Run(name, func(b *testing.B) {
 					pb := pgOpen(b, drv)
 					if _, err := pb.sql.Exec(pgInsertSQL(qbRows), qbArgs(qbMakePeople(0, qbRows), nil)...); err != nil {
 						b.Fatal(err)
 					}
-					op := pgPairs(b, pb)[k]
+					rawDB := pb.sql
+					if set.raw.name != set.plasma.name {
+						var err error
+						if rawDB, err = set.raw.open(pb.dsn); err != nil {
+							b.Fatal(err)
+						}
+						defer rawDB.Close()
+					}
+					op := pgPairs(b, pb, rawDB)[k]
 					if op.name != name {
 						b.Fatalf("operation %d is %s, not %s", k, op.name, name)
 					}

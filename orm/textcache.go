@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// Bounds of a textCache: texts longer than maxCachedText (large
-// multi-row inserts) and texts past maxCachedTexts are not kept.
+// Bounds of a textCache: texts longer than maxCachedText (the largest
+// multi-row inserts) and texts past maxCachedTexts are not kept. A
+// 100-row insert of 8 columns is about 5 KiB.
 const (
-	maxCachedTexts = 2048
-	maxCachedText  = 4096
+	maxCachedTexts = 1024
+	maxCachedText  = 16 << 10
 )
 
 // textCache keeps the SQL texts a DB renders, so that a statement run
