@@ -392,56 +392,87 @@ func TestPostgresContendersAgree(t *testing.T) {
 }
 
 // BenchmarkPostgresCopy compares, on lib/pq as postgres.Open opens it,
-// loading n rows in one transaction by COPY ... FROM STDIN
-// (postgres.Dialect's CopyFrom, what plasma uses for a large plain
-// INSERT) with one prepared multi-row INSERT: it sets
-// orm.CopyMinRowsInTx. The table is emptied off the clock.
+// loading n rows by COPY ... FROM STDIN (postgres.Dialect's CopyFrom, what
+// plasma uses for a large plain INSERT) with one prepared multi-row
+// INSERT, side by side: each iteration does both, alternating which goes
+// first, and reports each one's time (copy-ns/op, insert-ns/op) and
+// copy/insert. In "tx" both run in a transaction (BEGIN, load, COMMIT);
+// in "pool" the INSERT runs alone (autocommit) while COPY, which lib/pq
+// allows only in a transaction, still needs BEGIN and COMMIT, as plasma
+// adds them on the pool. It sets orm.CopyMinRowsInTx and orm.CopyMinRows.
+// The table is emptied off the clock.
 func BenchmarkPostgresCopy(b *testing.B) {
 	ctx := context.Background()
 	copier := postgres.Dialect.(dialect.Copier)
+	cols := strings.Split(strings.ReplaceAll(qbColumns, `"`, ""), ", ")
 	for _, n := range []int{50, 100, 300, 1000, 5000} {
-		people := qbMakePeople(0, n)
-		rows := make([][]any, n)
-		for i := range people {
-			rows[i] = qbArgs(people[i:i+1], nil)
-		}
-		cols := strings.Split(strings.ReplaceAll(qbColumns, `"`, ""), ", ")
-		insert := pgInsertSQL(n)
-		load := map[string]func(tx *sql.Tx) error{
-			"copy": func(tx *sql.Tx) error {
-				got, err := copier.CopyFrom(ctx, tx, "people", cols, rows)
-				if err == nil && got != int64(n) {
-					err = fmt.Errorf("copied %d rows", got)
-				}
-				return err
-			},
-			"insert": func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, insert, qbArgs(people, make([]any, 0, 8*n))...)
-				return err
-			},
-		}
-		for _, how := range []string{"copy", "insert"} {
-			b.Run(fmt.Sprintf("rows=%d/%s", n, how), func(b *testing.B) {
+		for _, mode := range []string{"tx", "pool"} {
+			b.Run(fmt.Sprintf("rows=%d/%s", n, mode), func(b *testing.B) {
 				pb := pgOpen(b, pgDrivers[0])
-				b.ReportAllocs()
-				for b.Loop() {
+				cp, in := qbMakePeople(0, n), qbMakePeople(n, n)
+				rows := make([][]any, n)
+				for i := range cp {
+					rows[i] = qbArgs(cp[i:i+1], nil)
+				}
+				insert, err := pb.sql.PrepareContext(ctx, pgInsertSQL(n))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer insert.Close()
+				doCopy := func() error {
 					tx, err := pb.sql.BeginTx(ctx, nil)
 					if err != nil {
+						return err
+					}
+					if _, err := copier.CopyFrom(ctx, tx, "people", cols, rows); err != nil {
+						_ = tx.Rollback()
+						return err
+					}
+					return tx.Commit()
+				}
+				doInsert := func() error {
+					args := qbArgs(in, make([]any, 0, 8*n))
+					if mode == "pool" {
+						_, err := insert.ExecContext(ctx, args...)
+						return err
+					}
+					tx, err := pb.sql.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, args...); err != nil {
+						_ = tx.Rollback()
+						return err
+					}
+					return tx.Commit()
+				}
+				var tc, ti time.Duration
+				i := 0
+				for b.Loop() {
+					first, second, t1, t2 := doCopy, doInsert, &tc, &ti
+					if i%2 == 1 {
+						first, second, t1, t2 = doInsert, doCopy, &ti, &tc
+					}
+					s := time.Now()
+					if err := first(); err != nil {
 						b.Fatal(err)
 					}
-					if err := load[how](tx); err != nil {
+					m := time.Now()
+					if err := second(); err != nil {
 						b.Fatal(err)
 					}
-					if err := tx.Commit(); err != nil {
-						b.Fatal(err)
-					}
+					*t1 += m.Sub(s)
+					*t2 += time.Since(m)
+					i++
 					b.StopTimer()
 					if _, err := pb.sql.ExecContext(ctx, `DELETE FROM "people"`); err != nil {
 						b.Fatal(err)
 					}
 					b.StartTimer()
 				}
-				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric(float64(tc.Nanoseconds())/float64(i), "copy-ns/op")
+				b.ReportMetric(float64(ti.Nanoseconds())/float64(i), "insert-ns/op")
+				b.ReportMetric(float64(tc)/float64(ti), "copy/insert")
 			})
 		}
 	}
