@@ -4,7 +4,9 @@
 //
 // The two implementations live in sub-packages so that an application links
 // only the driver it uses: dialect/sqlite (embedded, pure Go) and
-// dialect/postgres (lib/pq). dialect/bunexec adapts a bun database.
+// dialect/postgres (PostgreSQL, opened on lib/pq); dialect/pgx opens
+// PostgreSQL on pgx instead, with the same dialect. dialect/bunexec adapts
+// a bun database.
 //
 // Identifiers are always quoted; values are always bound parameters. The
 // only values ever written into SQL text are column DEFAULTs in DDL, which
@@ -14,6 +16,7 @@ package dialect
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 )
 
 // Dialect is one SQL engine's spelling of the things plasma renders.
@@ -80,4 +83,17 @@ type Executor interface {
 type Beginner interface {
 	Executor
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// Copier is an optional interface of a Dialect whose engine loads rows
+// faster by a bulk protocol (PostgreSQL's COPY ... FROM STDIN) than by a
+// multi-row INSERT. plasma uses it for a plain INSERT (no ON CONFLICT, no
+// RETURNING) of many rows, inside the write's transaction, when the
+// driver under the pool supports it (CopiesWith).
+type Copier interface {
+	// CopiesWith reports whether the bulk protocol works through drv.
+	CopiesWith(drv driver.Driver) bool
+	// CopyFrom loads rows, each a value per column of cols, into table
+	// inside tx and returns the number of rows loaded.
+	CopyFrom(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) (int64, error)
 }

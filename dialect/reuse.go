@@ -7,9 +7,11 @@ package dialect
 // SQL text once per transaction and reuses it, rather than having the
 // driver compile it on every execution.
 //
-// PostgreSQL does not implement it: lib/pq already sends an unnamed
-// statement with its parameters, and a named one would cost a round trip
-// to close when the transaction ends.
+// PostgreSQL does not implement it: its drivers keep statements prepared
+// per connection themselves (pgx's statement cache, and the one
+// dialect/postgres.Open puts around lib/pq), across transactions, and a
+// statement prepared per transaction would cost a round trip to close
+// when the transaction ends.
 type StatementReuser interface {
 	ReusesStatements() bool
 }

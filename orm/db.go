@@ -24,7 +24,11 @@ type DB struct {
 	vals  *txValues  // the transaction's middleware state (TxValue)
 	mws   []Middleware
 	chain Handler
-	memo  *Memo // values derived from this database (Memo), shared by copies
+	memo  *Memo      // values derived from this database (Memo), shared by copies
+	texts *textCache // rendered SQL texts, shared by the DBs made from this one
+	// copier loads large plain INSERTs by the dialect's bulk protocol,
+	// when the dialect has one and the pool's driver supports it.
+	copier dialect.Copier
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -35,9 +39,14 @@ type DB struct {
 // InTx reports true; Begin then refuses, and DB.Tx runs its function in
 // that transaction.
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
-	db := &DB{d: d, exec: exec, memo: &Memo{}}
+	db := &DB{d: d, exec: exec, memo: &Memo{}, texts: &textCache{}}
 	if tx, ok := exec.(*sql.Tx); ok {
 		db.setTx(tx)
+	}
+	if pool, ok := exec.(*sql.DB); ok {
+		if c, ok := d.(dialect.Copier); ok && c.CopiesWith(pool.Driver()) {
+			db.copier = c
+		}
 	}
 	db.setMiddleware(mws)
 	return db
@@ -56,7 +65,13 @@ func OpenSQLite(path string, mws ...Middleware) (*DB, error) {
 }
 
 // OpenPostgres opens the PostgreSQL database named by dsn, for example
-// "postgres://user@127.0.0.1:5432/db?sslmode=disable".
+// "postgres://user@127.0.0.1:5432/db?sslmode=disable", on lib/pq as
+// postgres.Open opens it: statements prepared once per connection and
+// run in one round trip each. To run on pgx instead, open the pool with
+// dialect/pgx and hand it to New:
+//
+//	sqldb, err := pgx.Open(dsn) // github.com/plasma-go/plasma/dialect/pgx
+//	db := orm.New(sqldb, pgx.Dialect)
 func OpenPostgres(dsn string, mws ...Middleware) (*DB, error) {
 	sqldb, err := postgres.Open(dsn)
 	if err != nil {

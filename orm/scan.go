@@ -218,6 +218,16 @@ type scanner struct {
 	binds []binding
 }
 
+// smallScan is the widest result whose scanner is allocated at once
+// with its slices (smallScanner).
+const smallScan = 8
+
+type smallScanner struct {
+	s     scanner
+	dest  [smallScan]any
+	binds [smallScan]binding
+}
+
 // binding says how column i reaches its destination.
 type binding struct {
 	field  *fieldInfo // nil: the whole value (non-struct T), or a skipped column
@@ -327,7 +337,16 @@ func newScanner[T any](res *Result) (*scanner, error) {
 		return nil, err
 	}
 	t := reflect.TypeFor[T]()
-	s := &scanner{rows: res.Rows, cols: cols, dest: make([]any, len(cols)), binds: make([]binding, len(cols))}
+	var s *scanner
+	if len(cols) <= smallScan {
+		// The scanner and its per-column slices in one allocation.
+		sb := &smallScanner{}
+		sb.s = scanner{dest: sb.dest[:len(cols):len(cols)], binds: sb.binds[:len(cols):len(cols)]}
+		s = &sb.s
+	} else {
+		s = &scanner{dest: make([]any, len(cols)), binds: make([]binding, len(cols))}
+	}
+	s.rows, s.cols = res.Rows, cols
 	if t.Kind() != reflect.Struct || scannerType(t) {
 		if len(cols) != 1 {
 			return nil, fmt.Errorf("plasma: scanning into %s needs one column, the result has %d", t, len(cols))
@@ -455,6 +474,7 @@ type fieldInfo struct {
 	offset uintptr
 	typ    reflect.Type
 	fast   fastKind
+	name   string // the Go field's name, dotted through embedded structs
 }
 
 type fastKind uint8
@@ -521,12 +541,12 @@ func structFields(t reflect.Type) map[string]*fieldInfo {
 		return m.(map[string]*fieldInfo)
 	}
 	m := make(map[string]*fieldInfo)
-	addFields(m, t, 0)
+	addFields(m, t, 0, "")
 	fieldCache.Store(t, m)
 	return m
 }
 
-func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr) {
+func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr, prefix string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("db")
@@ -534,10 +554,10 @@ func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr) {
 			continue
 		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" && !scannerType(f.Type) {
-			addFields(m, f.Type, base+f.Offset)
+			addFields(m, f.Type, base+f.Offset, prefix+f.Name+".")
 			continue
 		}
-		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type)}
+		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name}
 		if name, _, _ := strings.Cut(tag, ","); name != "" {
 			m[name] = info
 			continue

@@ -45,6 +45,10 @@ type scope struct {
 	// sel is the SELECT a pooled scope belongs to: its name is built from
 	// it only when an error needs it (see name).
 	sel *SelectQuery
+	// wop and wtable are the operation ("UPDATE ", "DELETE FROM ") and
+	// table of a write's pooled scope, named the same way.
+	wop    string
+	wtable *Table
 
 	// argBuf backs the arguments of the outermost SELECT while it renders;
 	// the caller gets a copy of exactly the right length (see ownArgs).
@@ -127,7 +131,32 @@ func (s *scope) name() string {
 	if s.sel != nil {
 		return s.sel.name()
 	}
+	if s.wop != "" {
+		return s.wop + tableName(s.wtable)
+	}
 	return s.stmt
+}
+
+// writeScopeFor returns a pooled scope for an UPDATE or DELETE (op) of t,
+// nested in parent; releaseWrite gives it back.
+func writeScopeFor(op string, t *Table, parent *scope) *scope {
+	s := scopePool.Get().(*scope)
+	s.wop, s.wtable, s.parent = op, t, parent
+	s.srcBuf[0] = source{alias: t.name, table: t}
+	s.sources = s.srcBuf[:1]
+	return s
+}
+
+// releaseWrite empties a scope from writeScopeFor and returns it to the
+// pool. Nothing may refer to s afterwards: errors copy the statement
+// name, never the scope.
+func (s *scope) releaseWrite() {
+	if s == nil || s.wop == "" {
+		return
+	}
+	clear(s.srcBuf[:])
+	s.sources, s.parent, s.wop, s.wtable = nil, nil, "", nil
+	scopePool.Put(s)
 }
 
 // resolved is what a column reference names.

@@ -338,12 +338,8 @@ const maxRowsHint = 1024
 
 // resultKinds gives the scanner each output column's kind.
 func (q *SelectQuery) resultKinds() []Kind {
-	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil {
-		kinds := make([]Kind, len(p.From.columns)) // the kinds alone: one allocation
-		for i := range p.From.columns {
-			kinds[i] = storedKind(&p.From.columns[i].def)
-		}
-		return kinds
+	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
+		return p.From.kinds // the table's own, made once
 	}
 	_, kinds := q.outputs()
 	return kinds

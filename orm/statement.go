@@ -56,6 +56,10 @@ type Statement struct {
 	// DB runs the statement. For a write inside a transaction it is the
 	// transaction, so a middleware can add statements to it.
 	DB *DB
+
+	// res is the Result the last handler returns, kept in the statement
+	// so that running one costs one allocation rather than two.
+	res Result
 }
 
 // Result is what a statement returns.
@@ -84,7 +88,9 @@ type Rows interface {
 	Close() error
 }
 
-// Handler runs a statement.
+// Handler runs a statement. The Result the last handler returns lives in
+// the Statement it ran: a middleware that runs one Statement twice reads
+// the first Result before the second run.
 type Handler func(ctx context.Context, st *Statement) (*Result, error)
 
 // Middleware wraps a Handler, in the shape of net/http middleware: it may
@@ -99,13 +105,22 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	var kinds []Kind
 	hint := 0
 	rowsBack := st.Op == OpSelect || st.ReturnsRows || returns(st.Query)
+	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
+		return st.DB.copyInsert(ctx, st, q)
+	}
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)
+		if ab := st.DB.lendArgs(); ab != nil {
+			// The arguments go to database/sql, which copies them into
+			// the driver's form and keeps none: the buffer is reused.
+			b.Args = ab.s[:0]
+			defer func() { ab.s = b.Args; returnArgs(ab) }()
+		}
 		if err := st.Query.AppendSQL(b); err != nil {
 			return nil, err
 		}
-		text, args = string(b.Buf), b.Args
+		text, args = st.DB.texts.intern(b.Buf), b.Args
 		if rowsBack { // a write without RETURNING has no result columns
 			if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
 				kinds = k.resultKinds()
@@ -120,14 +135,16 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 		if err != nil {
 			return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
 		}
-		return &Result{Rows: rows, Kinds: kinds, sizeHint: hint}, nil
+		st.res = Result{Rows: rows, Kinds: kinds, sizeHint: hint}
+		return &st.res, nil
 	}
 	res, err := st.DB.execute(ctx, st.Op, text, args)
 	if err != nil {
 		return nil, &ExecError{Op: st.Op, SQL: text, Err: err}
 	}
 	n, _ := res.RowsAffected()
-	return &Result{RowsAffected: n}, nil
+	st.res = Result{RowsAffected: n}
+	return &st.res, nil
 }
 
 // returns reports whether a write statement has a RETURNING clause.

@@ -70,6 +70,9 @@ type Table struct {
 	// self is the table as the only source of a SELECT, which the
 	// SELECT's scope uses as it is rather than copying it.
 	self [1]source
+	// kinds are the columns' stored kinds in column order: the Kinds of
+	// a SELECT of the whole table, shared, never to be written.
+	kinds []Kind
 	// aliases holds the tables As made, shared by the table and its
 	// aliases: a row-auth rule builds its aliases on every statement.
 	aliases *aliasCache
@@ -99,6 +102,10 @@ const maxScanRefs = 16
 func (t *Table) setRefs() {
 	alias := t.Alias()
 	t.refs = make([]columnRef, len(t.columns))
+	t.kinds = make([]Kind, len(t.columns))
+	for i := range t.columns {
+		t.kinds[i] = storedKind(&t.columns[i].def)
+	}
 	t.refByName = nil
 	for i := range t.columns {
 		d := &t.columns[i].def

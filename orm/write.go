@@ -39,6 +39,7 @@ type InsertQuery struct {
 	db    *DB
 	Parts InsertParts
 	err   error
+	row1  [1][]any // backs Parts.Rows for a one-row insert
 }
 
 // Insert starts an INSERT into t that is not bound to a database.
@@ -61,7 +62,7 @@ func tableName(t *Table) string {
 }
 
 // Values adds rows. Every row must name the same columns; a column left
-// out takes its default.
+// out takes its default. Model adds rows from structs.
 func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 	if q.err != nil {
 		return q
@@ -71,6 +72,9 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		return q
 	}
 	var slab []any // the added rows' values share one allocation
+	if q.Parts.Rows == nil && len(rows) == 1 {
+		q.Parts.Rows = q.row1[:0:1]
+	}
 	q.Parts.Rows = slices.Grow(q.Parts.Rows, len(rows))
 	for i, r := range rows {
 		if q.err = q.addRow(r, &slab, len(rows)-i); q.err != nil {
@@ -272,9 +276,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 		return err
 	}
 	p := &q.Parts
-	if b.Args == nil {
-		b.Args = make([]any, 0, len(p.Rows)*len(p.Columns)) // one allocation for the arguments
-	}
+	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns)) // one allocation for the arguments, at most
 	b.WriteString("INSERT INTO ")
 	b.Ident(p.Table.name)
 	b.WriteString(" (")
@@ -374,6 +376,10 @@ type UpdateQuery struct {
 	db    *DB
 	Parts UpdateParts
 	err   error
+	// setBuf and whereBuf back Parts.Set and Parts.Where while they are
+	// small, so that a typical update allocates neither.
+	setBuf   [4]Assignment
+	whereBuf [1]expr.Expr
 }
 
 // Update starts an UPDATE of t that is not bound to a database.
@@ -390,7 +396,15 @@ func (q *UpdateQuery) name() string { return "UPDATE " + tableName(q.Parts.Table
 
 // Set assigns columns; values are checked against the columns' kinds. A
 // value that is an expr.Expr is rendered as SQL (a column, expr.SQL ...).
-func (q *UpdateQuery) Set(r Row) *UpdateQuery {
+//
+// v is a Row, or a struct (or pointer to one) whose fields map to columns
+// as InsertQuery.Model says: every mapped field except the primary key's
+// is assigned, in the table's declaration order, just as a Row holding
+// each field's value would be (the primary key identifies the row, which
+// Where picks; a Row may still assign it). A field that matches no
+// column, a nil pointer or a value of another type is an error, and
+// nothing is written.
+func (q *UpdateQuery) Set(v any) *UpdateQuery {
 	if q.err != nil {
 		return q
 	}
@@ -398,26 +412,48 @@ func (q *UpdateQuery) Set(r Row) *UpdateQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
-	cols, err := rowColumns(q.name(), q.Parts.Table, r)
-	if err != nil {
-		q.err = err
-		return q
+	r, ok := v.(Row)
+	if !ok {
+		if m, isMap := v.(map[string]any); isMap {
+			r = m
+		} else {
+			q.err = q.setModel(v)
+			return q
+		}
 	}
-	for _, c := range cols {
-		v := r[c]
+	t := q.Parts.Table
+	if q.Parts.Set == nil {
+		q.Parts.Set = q.setBuf[:0:len(q.setBuf)]
+	}
+	found := 0
+	for i := range t.columns { // in declaration order
+		c := &t.columns[i]
+		v, ok := r[c.def.Name]
+		if !ok {
+			continue
+		}
+		found++
 		if _, isExpr := v.(expr.Expr); !isExpr {
-			if v, err = bindColumn(q.name(), q.Parts.Table, c, v); err != nil {
-				q.err = err
+			var err error
+			if v, err = bindDef("", t, c, v); err != nil {
+				q.err = inStatement(err, q.name()) // named only on error
 				return q
 			}
 		}
-		q.Parts.Set = append(q.Parts.Set, Assignment{Column: c, Value: v})
+		q.Parts.Set = append(q.Parts.Set, Assignment{Column: c.def.Name, Value: v})
+	}
+	if found != len(r) {
+		_, err := rowColumns(q.name(), t, r) // names the unknown column
+		q.err = err
 	}
 	return q
 }
 
 // Where adds predicates, ANDed.
 func (q *UpdateQuery) Where(preds ...expr.Expr) *UpdateQuery {
+	if q.Parts.Where == nil {
+		q.Parts.Where = q.whereBuf[:0:len(q.whereBuf)]
+	}
 	q.Parts.Where = append(q.Parts.Where, preds...)
 	return q
 }
@@ -468,10 +504,11 @@ func (q *UpdateQuery) Clone() *UpdateQuery {
 // AppendSQL validates and renders the update (dialect.Appender).
 func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
 	p := &q.Parts
-	s, err := writeScope(q.name(), p.Table, q.err, p.Where, p.AllRows, b)
+	s, err := writeScope("UPDATE ", p.Table, q.err, p.Where, p.AllRows, b)
 	if err != nil {
 		return err
 	}
+	defer s.releaseWrite()
 	if len(p.Set) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "no SET"}
 	}
@@ -589,10 +626,11 @@ func (q *DeleteQuery) Clone() *DeleteQuery {
 // AppendSQL validates and renders the delete (dialect.Appender).
 func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
 	p := &q.Parts
-	s, err := writeScope(q.name(), p.Table, nil, p.Where, p.AllRows, b)
+	s, err := writeScope("DELETE FROM ", p.Table, nil, p.Where, p.AllRows, b)
 	if err != nil {
 		return err
 	}
+	defer s.releaseWrite()
 	if err := checkReturning("", p.Table, p.Returning); err != nil {
 		return inStatement(err, q.name())
 	}
@@ -609,23 +647,28 @@ func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
 
 // writeScope validates what UPDATE and DELETE share: a table, a WHERE
 // (or AllRows) whose columns resolve, and no earlier builder error.
-func writeScope(stmt string, t *Table, err error, where []expr.Expr, all bool, b *dialect.Builder) (*scope, error) {
+//
+// op is "UPDATE " or "DELETE FROM ": the statement's name, op and the
+// table's, is built only for an error. The scope comes from a pool; the
+// caller releases it (releaseWrite) once rendering ends.
+func writeScope(op string, t *Table, err error, where []expr.Expr, all bool, b *dialect.Builder) (*scope, error) {
 	if err != nil {
 		return nil, err
 	}
 	if t == nil {
-		return nil, &QueryError{Statement: stmt, Err: ErrNoTable}
+		return nil, &QueryError{Statement: op + tableName(t), Err: ErrNoTable}
 	}
 	if t.alias != "" {
-		return nil, &QueryError{Statement: stmt, Err: ErrDuplicateAlias, Detail: "writes take the table itself, not an alias"}
+		return nil, &QueryError{Statement: op + t.name, Err: ErrDuplicateAlias, Detail: "writes take the table itself, not an alias"}
 	}
 	if len(where) == 0 && !all {
-		return nil, &QueryError{Statement: stmt, Err: ErrUnsafeWrite}
+		return nil, &QueryError{Statement: op + t.name, Err: ErrUnsafeWrite}
 	}
 	outer, _ := b.Outer.(*scope)
-	s := &scope{stmt: stmt, sources: []source{{alias: t.name, table: t}}, parent: outer}
+	s := writeScopeFor(op, t, outer)
 	for _, w := range where {
 		if err := s.walk(w); err != nil {
+			s.releaseWrite()
 			return nil, err
 		}
 	}

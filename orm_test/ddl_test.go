@@ -3,7 +3,6 @@ package ormtest_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -453,9 +453,8 @@ func ddlIsFKViolation(err error) bool {
 	if err == nil {
 		return false
 	}
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		return pqErr.Code == "23503"
+	if code := postgres.SQLState(err); code != "" {
+		return code == postgres.CodeForeignKeyViolation
 	}
 	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }

@@ -1,4 +1,16 @@
-// Package postgres is plasma's PostgreSQL dialect, on github.com/lib/pq.
+// Package postgres is plasma's PostgreSQL dialect, and its opener on
+// github.com/lib/pq. The same Dialect serves the pgx driver
+// (dialect/pgx), which opens its own pools.
+//
+// Open runs lib/pq in its one-round-trip mode (binary_parameters): a
+// statement with arguments is parsed, bound and executed in a single
+// exchange with the server, where lib/pq's default prepares an unnamed
+// statement first and so waits for the server twice. In that mode lib/pq
+// sends []byte arguments in binary format, which suits bytea columns
+// (plasma binds blobs as []byte and JSON as text); raw SQL that binds a
+// []byte to a JSON or JSONB parameter must pass it as a string, or cast
+// the parameter ($1::text::jsonb). A DSN that sets binary_parameters
+// itself is left as it is.
 //
 // Column kinds map to these PostgreSQL types:
 //
@@ -24,10 +36,12 @@ package postgres
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strconv"
+	"strings"
 
-	_ "github.com/lib/pq" // registers the "postgres" driver
+	"github.com/lib/pq" // also registers the "postgres" driver
 
 	"github.com/plasma-go/plasma/dialect"
 )
@@ -100,17 +114,66 @@ func (pgDialect) LockSchema() string {
 	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(SchemaLockClass) + ", hashtext(current_schema()))"
 }
 
-// Open opens a PostgreSQL database, for example
+// Option configures OpenWith.
+type Option func(*options)
+
+type options struct {
+	stmtCache int
+}
+
+// StatementCache sets how many prepared statements OpenWith keeps per
+// connection (DefaultStatementCache unless set); 0 keeps none, so that
+// every statement with arguments is parsed and planned again, as behind
+// a pooler that cannot hold named statements (PgBouncer in transaction
+// mode).
+func StatementCache(n int) Option { return func(o *options) { o.stmtCache = max(n, 0) } }
+
+// Open opens a PostgreSQL database on lib/pq, for example
 // "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", and checks
 // that it answers.
-func Open(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		return nil, err
+//
+// Each connection keeps the statements it runs prepared, keyed by SQL
+// text (see StatementCache), as pgx does: a statement run again is bound
+// and executed in one round trip, with no parsing or planning on the
+// server. A statement seen for the first time, or with the cache off,
+// takes one round trip too (binary_parameters, see the package doc)
+// unless dsn sets binary_parameters itself. A statement whose cached plan
+// a schema change invalidated is prepared again and, outside a
+// transaction, run again at once.
+func Open(dsn string) (*sql.DB, error) { return OpenWith(dsn) }
+
+// OpenWith is Open with options.
+func OpenWith(dsn string, opts ...Option) (*sql.DB, error) {
+	o := options{stmtCache: DefaultStatementCache}
+	for _, f := range opts {
+		f(&o)
 	}
+	c, err := Connector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("plasma: open postgres: %w", err)
+	}
+	var conn driver.Connector = c
+	if o.stmtCache > 0 {
+		conn = &cachingConnector{inner: c, size: o.stmtCache}
+	}
+	db := sql.OpenDB(conn)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
 	}
 	return db, nil
+}
+
+// Connector returns lib/pq's connector for dsn with binary_parameters on
+// unless dsn sets it (one round trip for a statement run unprepared), for
+// sql.OpenDB.
+func Connector(dsn string) (*pq.Connector, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(dsn, "binary_parameters") {
+		cfg.BinaryParameters = true
+	}
+	return pq.NewConnectorConfig(cfg)
 }

@@ -1,0 +1,293 @@
+package orm
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/plasma-go/plasma/expr"
+)
+
+// ErrBadModel is wrapped by the QueryError for a value that cannot be
+// written as a row: not a struct (or pointer to, or slice of structs), a
+// nil pointer, a field that matches no column, or a tagged field that is
+// unexported.
+var ErrBadModel = errors.New("value cannot be written as a row")
+
+// writePlan is how the values of one struct type fill the columns of one
+// table: the columns the struct's fields map to, in the table's
+// declaration order, and where each value is.
+type writePlan struct {
+	cols   []string
+	decl   []int // index of each column in the table's columns
+	fields []*fieldInfo
+	err    error // the type cannot be written to the table
+}
+
+type planKey struct {
+	t   *Table
+	typ reflect.Type
+}
+
+var planCache sync.Map // planKey -> *writePlan
+
+// planFor returns the plan for writing struct type typ to t, made on
+// first use and cached. The fields map to columns as they do when rows
+// are scanned (see All): a `db:"name"` tag, else the field's name in
+// snake_case, else its name; embedded structs' fields are promoted and
+// `db:"-"` skips a field. A field that maps to no column of t is an
+// error, as is an unexported field with a db tag.
+func planFor(t *Table, typ reflect.Type) *writePlan {
+	key := planKey{t, typ}
+	if p, ok := planCache.Load(key); ok {
+		return p.(*writePlan)
+	}
+	p := makePlan(t, typ)
+	planCache.Store(key, p)
+	return p
+}
+
+func makePlan(t *Table, typ reflect.Type) *writePlan {
+	if name := unexportedTagged(typ, ""); name != "" {
+		return &writePlan{err: fmt.Errorf("%s field %s has a db tag but is unexported", typ, name)}
+	}
+	fields := structFields(typ)
+	p := &writePlan{}
+	used := make(map[*fieldInfo]bool)
+	for i := range t.columns {
+		name := t.columns[i].def.Name
+		f, ok := fields[name]
+		if !ok || used[f] {
+			continue
+		}
+		used[f] = true
+		p.cols = append(p.cols, name)
+		p.decl = append(p.decl, i)
+		p.fields = append(p.fields, f)
+	}
+	var unknown []*fieldInfo
+	for _, f := range fields {
+		if !used[f] && !slices.Contains(unknown, f) {
+			unknown = append(unknown, f)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.SortFunc(unknown, func(a, b *fieldInfo) int { return int(a.offset) - int(b.offset) })
+		return &writePlan{err: fmt.Errorf("%s field %s matches no column of %s (tag it db:\"-\" to leave it out)", typ, unknown[0].name, t.name)}
+	}
+	if len(p.cols) == 0 {
+		return &writePlan{err: fmt.Errorf("%s has no field for any column of %s", typ, t.name)}
+	}
+	return p
+}
+
+// unexportedTagged returns the name of the first unexported field of
+// struct type t (or of a struct it embeds) that has a db tag other than
+// "-": plasma cannot read it, and the tag says it was meant to be written.
+func unexportedTagged(t reflect.Type, prefix string) string {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("db")
+		if !f.IsExported() && !f.Anonymous && tag != "" && tag != "-" {
+			return prefix + f.Name
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" && !scannerType(f.Type) {
+			if n := unexportedTagged(f.Type, prefix+f.Name+"."); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// value reads the field inside the value at base as the value to bind.
+// Common types skip reflection; a Go int is bound as an int64.
+func (f *fieldInfo) value(base unsafe.Pointer) any {
+	p := unsafe.Add(base, f.offset)
+	switch f.fast {
+	case fastString:
+		return *(*string)(p)
+	case fastInt64:
+		return *(*int64)(p)
+	case fastInt:
+		return int64(*(*int)(p))
+	case fastBool:
+		return *(*bool)(p)
+	case fastFloat64:
+		return *(*float64)(p)
+	case fastBytes:
+		return *(*[]byte)(p)
+	}
+	return reflect.NewAt(f.typ, p).Elem().Interface()
+}
+
+// structRows returns the structs v holds, as pointers to each: v is a
+// struct, a pointer to one, or a slice or array of structs or of
+// pointers to structs, all of one type.
+func structRows(v any) (reflect.Type, []unsafe.Pointer, error) {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return nil, nil, fmt.Errorf("nil")
+	}
+	one := func(rv reflect.Value) (reflect.Type, unsafe.Pointer, error) {
+		switch {
+		case rv.Kind() == reflect.Pointer && rv.Type().Elem().Kind() == reflect.Struct:
+			if rv.IsNil() {
+				return nil, nil, fmt.Errorf("nil %s", rv.Type())
+			}
+			return rv.Type().Elem(), rv.UnsafePointer(), nil
+		case rv.Kind() == reflect.Struct:
+			if rv.CanAddr() {
+				return rv.Type(), rv.Addr().UnsafePointer(), nil
+			}
+			c := reflect.New(rv.Type())
+			c.Elem().Set(rv)
+			return rv.Type(), c.UnsafePointer(), nil
+		case rv.Kind() == reflect.Interface && !rv.IsNil():
+			return nil, nil, fmt.Errorf("%s holding %s: use a slice of one struct type", rv.Type(), rv.Elem().Type())
+		}
+		return nil, nil, fmt.Errorf("%s is not a struct or a pointer to one", rv.Type())
+	}
+	if k := rv.Kind(); k == reflect.Slice || k == reflect.Array {
+		if rv.Len() == 0 {
+			return nil, nil, nil
+		}
+		var typ reflect.Type
+		ptrs := make([]unsafe.Pointer, rv.Len())
+		if k == reflect.Array && !rv.CanAddr() {
+			c := reflect.New(rv.Type()).Elem()
+			c.Set(rv)
+			rv = c
+		}
+		for i := range ptrs {
+			t, p, err := one(rv.Index(i))
+			if err != nil {
+				return nil, nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			if typ != nil && t != typ {
+				return nil, nil, fmt.Errorf("element %d is a %s, element 0 a %s", i, t, typ)
+			}
+			typ, ptrs[i] = t, p
+		}
+		return typ, ptrs, nil
+	}
+	t, p, err := one(rv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, []unsafe.Pointer{p}, nil
+}
+
+// Model adds rows from Go values instead of Rows: a struct, a pointer to
+// one, or a slice of structs or of pointers to structs. Fields map to
+// columns as they do when rows are scanned (a `db:"name"` tag, else the
+// field's name in snake_case, else its name; `db:"-"` leaves a field out),
+// and every mapped field is written, as if it were a Row holding each
+// field's value: middlewares (row auth, the change log, encryption, CRDT
+// merging) see the same statement. A field that matches no column of the
+// table is an error, found on the type's first use and remembered; so is
+// a nil pointer or anything that is not a struct. A Row or []Row is
+// taken as Values takes it. On any error nothing is written.
+func (q *InsertQuery) Model(v any) *InsertQuery {
+	switch r := v.(type) {
+	case Row:
+		return q.Values(r)
+	case []Row:
+		return q.Values(r...)
+	}
+	if q.err != nil {
+		return q
+	}
+	p := &q.Parts
+	if p.Table == nil {
+		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
+		return q
+	}
+	var typ reflect.Type
+	var ptrs []unsafe.Pointer
+	var one [1]unsafe.Pointer
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.Type().Elem().Kind() == reflect.Struct && !rv.IsNil() {
+		typ, one[0] = rv.Type().Elem(), rv.UnsafePointer() // one struct: no slice to make
+		ptrs = one[:]
+	} else {
+		var err error
+		if typ, ptrs, err = structRows(v); err != nil {
+			q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
+			return q
+		}
+	}
+	if len(ptrs) == 0 {
+		q.err = &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty slice"}
+		return q
+	}
+	plan := planFor(p.Table, typ)
+	if plan.err != nil {
+		q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: plan.err.Error()}
+		return q
+	}
+	if p.Columns == nil {
+		p.Columns = plan.cols
+	} else if !slices.Equal(p.Columns, plan.cols) {
+		q.err = &QueryError{Statement: q.name(), Err: ErrRaggedRows,
+			Detail: fmt.Sprintf("%s fills columns %v, earlier rows %v", typ, plan.cols, p.Columns)}
+		return q
+	}
+	n := len(plan.cols)
+	slab := make([]any, n*len(ptrs))
+	var rows [][]any
+	if p.Rows == nil && len(ptrs) == 1 {
+		rows = q.row1[:0:1]
+	} else {
+		rows = make([][]any, 0, len(p.Rows)+len(ptrs))
+		rows = append(rows, p.Rows...)
+	}
+	for r, base := range ptrs {
+		vals := slab[r*n : (r+1)*n : (r+1)*n]
+		for i, f := range plan.fields {
+			bound, err := bindDef("", p.Table, &p.Table.columns[plan.decl[i]], f.value(base))
+			if err != nil {
+				q.err = inStatement(err, q.name())
+				return q
+			}
+			vals[i] = bound
+		}
+		rows = append(rows, vals)
+	}
+	p.Rows = rows
+	return q
+}
+
+// setModel is Set for a struct: each mapped field but the primary key
+// becomes an assignment, in the table's declaration order.
+func (q *UpdateQuery) setModel(v any) error {
+	t := q.Parts.Table
+	if k := reflect.TypeOf(v); k != nil && (k.Kind() == reflect.Slice || k.Kind() == reflect.Array) {
+		return &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: fmt.Sprintf("Set takes one struct, not a %s", k)}
+	}
+	typ, ptrs, err := structRows(v)
+	if err != nil {
+		return &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
+	}
+	plan := planFor(t, typ)
+	if plan.err != nil {
+		return &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: plan.err.Error()}
+	}
+	set := make([]Assignment, 0, len(plan.cols))
+	for i, f := range plan.fields {
+		if t.columns[plan.decl[i]].primaryKey {
+			continue // the row's identity: Where picks the rows
+		}
+		v := f.value(ptrs[0])
+		if _, isExpr := v.(expr.Expr); !isExpr {
+			if v, err = bindDef("", t, &t.columns[plan.decl[i]], v); err != nil {
+				return inStatement(err, q.name())
+			}
+		}
+		set = append(set, Assignment{Column: plan.cols[i], Value: v})
+	}
+	q.Parts.Set = append(q.Parts.Set, set...)
+	return nil
+}
