@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
-	"github.com/lib/pq"
-	sqlite "modernc.org/sqlite"
+	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 )
 
 // ErrUnknownMutator is matched (errors.Is) by the error for a mutation
@@ -131,36 +130,11 @@ func IsTemporary(err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		code := string(pe.Code)
-		switch {
-		case code == "40001", code == "40P01":
-			return true
-		case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
-			strings.HasPrefix(code, "57"), strings.HasPrefix(code, "58"):
-			return true
-		}
-		return false
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff { // the primary result code
-		case 5, 6, 10, 13: // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL
-			return true
-		}
-	}
-	return false
+	return postgres.IsTemporary(err) || sqlite.IsTemporary(err)
 }
 
 // IsRetryable reports whether err is a PostgreSQL serialization failure
 // (40001) or deadlock (40P01): a transaction that would very likely
 // succeed if run again at once. The sync server retries such a mutation a
 // few times before giving up with a temporary error.
-func IsRetryable(err error) bool {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return pe.Code == "40001" || pe.Code == "40P01"
-	}
-	return false
-}
+func IsRetryable(err error) bool { return postgres.IsRetryable(err) }

@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lib/pq"
 	"github.com/olahol/melody"
+	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -75,7 +75,7 @@ type Hub struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	bg       sync.WaitGroup // the pump and the listener loop
-	listener *pq.Listener
+	listener postgres.Listener
 	ps       pumpState // owned by the pump goroutine
 }
 

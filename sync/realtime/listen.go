@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lib/pq"
+	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -106,32 +106,35 @@ func (h *Hub) startListener() error {
 	ready := make(chan error, 1)
 	var once sync.Once
 	report := func(err error) { once.Do(func() { ready <- err }) }
-	l := pq.NewListener(h.opts.Listener, h.opts.ListenerMinBackoff, h.opts.ListenerMaxBackoff,
-		func(ev pq.ListenerEventType, err error) {
+	opts := postgres.ListenerOptions{
+		MinBackoff: h.opts.ListenerMinBackoff,
+		MaxBackoff: h.opts.ListenerMaxBackoff,
+		OnEvent: func(ev postgres.ListenerEvent, err error) {
 			switch ev {
-			case pq.ListenerEventConnectionAttemptFailed:
+			case postgres.ListenerConnectionAttemptFailed:
 				report(err)
 				h.log.Warn("plasma: realtime: listener connection attempt failed", "err", err)
-			case pq.ListenerEventDisconnected:
+			case postgres.ListenerDisconnected:
 				h.log.Warn("plasma: realtime: listener disconnected; reconnecting", "err", err)
-			case pq.ListenerEventReconnected:
+			case postgres.ListenerReconnected:
 				h.log.Info("plasma: realtime: listener reconnected; poking every connection")
 			}
-		})
+		},
+	}
+	l, err := h.opts.NewListener(h.opts.Listener, opts)
+	if err != nil {
+		return fmt.Errorf("plasma: realtime: New: listening on PostgreSQL: %w", err)
+	}
 	go func() {
-		err := l.Listen(ChannelChanges)
+		ctx, cancel := context.WithTimeout(context.Background(), listenTimeout)
+		defer cancel()
+		err := l.Listen(ctx, ChannelChanges)
 		if err == nil {
-			err = l.Listen(ChannelPokes)
+			err = l.Listen(ctx, ChannelPokes)
 		}
 		report(err)
 	}()
-	var err error
-	select {
-	case err = <-ready:
-	case <-time.After(listenTimeout):
-		err = fmt.Errorf("no connection after %v", listenTimeout)
-	}
-	if err != nil {
+	if err = <-ready; err != nil {
 		_ = l.Close()
 		return fmt.Errorf("plasma: realtime: New: listening on PostgreSQL: %w", err)
 	}
@@ -148,7 +151,7 @@ func (h *Hub) stopListener() {
 }
 
 // listen turns notifications into work for the pump.
-func (h *Hub) listen(l *pq.Listener) {
+func (h *Hub) listen(l postgres.Listener) {
 	defer h.bg.Done()
 	ping := time.NewTicker(listenerPing)
 	defer ping.Stop()
@@ -157,7 +160,7 @@ func (h *Hub) listen(l *pq.Listener) {
 		select {
 		case <-h.done:
 			return
-		case n, ok := <-l.Notify:
+		case n, ok := <-l.Notify():
 			if !ok {
 				return
 			}
@@ -168,7 +171,9 @@ func (h *Hub) listen(l *pq.Listener) {
 			if pinging.CompareAndSwap(false, true) {
 				go func() {
 					defer pinging.Store(false)
-					if err := l.Ping(); err != nil {
+					ctx, cancel := context.WithTimeout(context.Background(), listenerPing)
+					defer cancel()
+					if err := l.Ping(ctx); err != nil {
 						h.log.Debug("plasma: realtime: listener ping failed", "err", err)
 					}
 				}()
@@ -179,7 +184,7 @@ func (h *Hub) listen(l *pq.Listener) {
 
 // notified handles one notification; nil means the connection was
 // re-established and notifications may have been lost.
-func (h *Hub) notified(n *pq.Notification) {
+func (h *Hub) notified(n *postgres.Notification) {
 	switch {
 	case n == nil:
 		h.signal(func(p *pending) { p.all, p.scan = true, true })
@@ -189,11 +194,11 @@ func (h *Hub) notified(n *pq.Notification) {
 			if p.regions == nil {
 				p.regions = map[string]struct{}{}
 			}
-			p.regions[n.Extra] = struct{}{}
+			p.regions[n.Payload] = struct{}{}
 		})
 	case n.Channel == ChannelPokes:
 		var msg pokeNotice
-		if err := json.Unmarshal([]byte(n.Extra), &msg); err != nil {
+		if err := json.Unmarshal([]byte(n.Payload), &msg); err != nil {
 			h.log.Debug("plasma: realtime: unreadable poke notification", "err", err)
 			return
 		}

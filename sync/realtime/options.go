@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plasma-go/plasma/dialect/postgres"
 	"log/slog"
 	"net/http"
 	"time"
@@ -162,12 +163,17 @@ type Options struct {
 	// once while deciding whom to poke. Default 4.
 	CheckConcurrency int
 
-	// Listener is, on PostgreSQL, the connection string (as for
-	// lib/pq) of the connection the hub LISTENs on, so that writes made
-	// by other processes on the same database poke this hub's
-	// connections. Empty: the hub polls the change-log heads every
-	// PollInterval instead. Ignored on SQLite.
+	// Listener is, on PostgreSQL, the connection string of the
+	// connection the hub LISTENs on, so that writes made by other
+	// processes on the same database poke this hub's connections. Empty:
+	// the hub polls the change-log heads every PollInterval instead.
+	// Ignored on SQLite.
 	Listener string
+	// NewListener opens that connection. Nil uses lib/pq
+	// (postgres.NewListener); an application on pgx passes
+	// pgx.NewListener from dialect/pgx, which uses a dedicated pgx
+	// connection instead.
+	NewListener func(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error)
 	// ListenerMinBackoff and ListenerMaxBackoff bound the wait before
 	// the listener reconnects after losing its connection: it starts at
 	// the minimum and doubles after each failure. Defaults 250 ms and
@@ -242,6 +248,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckConcurrency <= 0 {
 		o.CheckConcurrency = DefaultCheckConcurrency
+	}
+	if o.NewListener == nil {
+		o.NewListener = func(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error) {
+			return postgres.NewListener(dsn, opts), nil
+		}
 	}
 	if o.ListenerMinBackoff <= 0 {
 		o.ListenerMinBackoff = DefaultListenerMinBackoff

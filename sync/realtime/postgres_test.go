@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect/pgx"
+	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -17,10 +19,26 @@ import (
 
 // Two processes on one PostgreSQL database: a write through process A
 // pokes the sockets process B holds, through LISTEN/NOTIFY.
-func TestAcrossProcesses(t *testing.T) {
+// Both drivers' listeners are run.
+func TestAcrossProcesses(t *testing.T) { eachListener(t, testAcrossProcesses) }
+
+// eachListener runs body with the hub listening through lib/pq (the
+// default) and through pgx.
+func eachListener(t *testing.T, body func(t *testing.T, listen func(*realtime.Options))) {
+	for _, l := range []struct {
+		name string
+		open func(string, postgres.ListenerOptions) (postgres.Listener, error)
+	}{{"pq", nil}, {"pgx", pgx.NewListener}} {
+		t.Run(l.name, func(t *testing.T) {
+			body(t, func(o *realtime.Options) { o.NewListener = l.open })
+		})
+	}
+}
+
+func testAcrossProcesses(t *testing.T, listen func(*realtime.Options)) {
 	tg := ormtest.Postgres(t)
-	a := newEnv(t, tg, tg.DB, nil)
-	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), nil)
+	a := newEnv(t, tg, tg.DB, listen)
+	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), listen)
 
 	aliceB := b.connect(params{user: "alice", group: "ga", client: "a1"})
 	bobB := b.connect(params{user: "bob", group: "gb", client: "b1"})
@@ -66,11 +84,14 @@ func TestAcrossProcesses(t *testing.T) {
 // When the listener loses its connection, the hub reconnects, pokes
 // everyone once (notifications may have been lost), and later
 // notifications arrive again.
-func TestListenerReconnects(t *testing.T) {
+func TestListenerReconnects(t *testing.T) { eachListener(t, testListenerReconnects) }
+
+func testListenerReconnects(t *testing.T, listen func(*realtime.Options)) {
 	tg := ormtest.Postgres(t)
-	a := newEnv(t, tg, tg.DB, nil)
+	a := newEnv(t, tg, tg.DB, listen)
 	app := randomName("plasma_rt_")
 	b := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), func(o *realtime.Options) {
+		listen(o)
 		o.Listener = listenerDSN(t, app)
 		o.ListenerMinBackoff = 50 * time.Millisecond
 		o.ListenerMaxBackoff = 200 * time.Millisecond

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-
+	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -257,7 +256,7 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 			// A replay is not a retry: it does not count as an attempt.
 			var re *replayError
 			switch {
-			case abortedTx(err) || errors.Is(err, pq.ErrInFailedTransaction):
+			case postgres.IsAbortedTx(err):
 				// An earlier mutator swallowed a failed statement: only
 				// savepoints tell which one.
 				plan.safe = true
@@ -436,7 +435,7 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 		}
 	}
 	_, err = tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint)
-	if err != nil && merr == nil && abortedTx(err) {
+	if err != nil && merr == nil && postgres.IsAbortedTx(err) {
 		// The mutator swallowed a PostgreSQL error, leaving the
 		// transaction unusable: count the mutation as failed.
 		merr = fmt.Errorf("the mutator left the transaction aborted (it ignored a failed statement): %w", err)
@@ -449,10 +448,4 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 		return nil, err
 	}
 	return merr, nil
-}
-
-// abortedTx reports PostgreSQL's "current transaction is aborted".
-func abortedTx(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "25P02"
 }
