@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/lib/pq"
 	"github.com/olahol/melody"
 
@@ -200,17 +201,13 @@ func New(opts Options) (*Hub, error) {
 	m.Config.PingPeriod = opts.PingInterval
 	m.Config.MaxMessageSize = 4096
 	m.Config.MessageBufferSize = opts.SendQueue
-	m.Upgrader.ReadBufferSize = 512
-	m.Upgrader.WriteBufferSize = 1024
-	m.Upgrader.WriteBufferPool = &sync.Pool{}
-	// A handshake served on its own goroutine had its origin checked
-	// (on the full request) before the connection was taken over.
-	m.Upgrader.CheckOrigin = func(r *http.Request) bool {
-		if r.Context().Value(originCheckedKey{}) != nil {
-			return true
-		}
-		return h.checkOrigin(r)
-	}
+	// No buffers of the upgrader's own: the connection reads and writes
+	// through the buffers net/http allocated for it, which it holds for
+	// as long as the handler runs, that is as long as the connection.
+	m.Upgrader.ReadBufferSize = 0
+	m.Upgrader.WriteBufferSize = 0
+	m.Upgrader.CheckOrigin = h.checkOrigin
+	m.Upgrader.Error = upgradeError
 	m.HandleConnect(h.onConnect)
 	m.HandleDisconnect(h.onDisconnect)
 	m.HandleError(h.onError)
@@ -235,12 +232,15 @@ func (h *Hub) Connections() int {
 // it yet. Before the upgrade, without binding or storing anything, it
 // answers 400 for a missing clientGroupID or clientID, an id over
 // MaxIDBytes, a userInfo that is not JSON or is too large, or a request
-// that is not a WebSocket handshake; 401 when Auth refuses the
+// that asks for no WebSocket upgrade; 401 when Auth refuses the
 // Authorization header (or, without one, the auth parameter); 403 for
 // an origin CheckOrigin refuses, someone else's client group or a room
 // AuthorizeRoom refuses; 409 when the room already has a connection of
 // another user with that clientID; 429 over MaxConnsPerUser or
-// MaxRoomMembers; 503 once the hub is closed.
+// MaxRoomMembers; 503 once the hub is closed. The upgrader (melody's)
+// then checks the rest of the handshake, once the group is bound: a
+// wrong Sec-WebSocket-Version or a missing Sec-WebSocket-Key gets 400,
+// with the same JSON body as the refusals above.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -300,7 +300,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		roomKey = namedRoom(name)
 	}
 
-	if !h.isHandshake(r) {
+	// The upgrader checks these too, but only after the group is bound.
+	if !websocket.IsWebSocketUpgrade(r) {
 		httpError(w, http.StatusBadRequest, "not a WebSocket handshake")
 		return
 	}
@@ -313,11 +314,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.admit(w, c) {
 		return
 	}
+	defer h.handlers.Done()
+	defer h.release(c)
 	// The group is bound last, so that a refused connection binds
 	// nothing.
 	if err := h.opts.BindGroup(ctx, group, id.UserID); err != nil {
-		h.release(c)
-		h.handlers.Done()
 		if errors.Is(err, server.ErrForbiddenGroup) {
 			h.log.Debug("plasma: realtime: client group refused", "group", group, "user", id.UserID)
 			httpError(w, http.StatusForbidden, "client group %q belongs to another user", group)
@@ -327,56 +328,44 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	keys := map[string]any{connKey: c}
-	// Take the connection over and serve it on a fresh goroutine, so
-	// that net/http's handler goroutine (with its deep stack) and its
-	// buffers end here: the connection costs only melody's two
-	// goroutines and small buffers for its whole life.
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		h.release(c)
-		h.handlers.Done()
+	// HandleRequestWithKeys upgrades (answering a failed upgrade itself,
+	// through upgradeError) and returns when the connection has ended.
+	err = h.m.HandleRequestWithKeys(connRecorder{ResponseWriter: w, c: c}, r, map[string]any{connKey: c})
+	if errors.Is(err, melody.ErrClosed) {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+	} else if err != nil {
 		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
-		httpError(w, http.StatusInternalServerError, "cannot take over the connection")
-		return
 	}
-	if brw.Reader.Buffered() > 0 {
-		// As the upgrader does: the client sent data before the
-		// handshake was answered.
-		h.release(c)
-		h.handlers.Done()
-		_ = nc.Close()
-		h.log.Debug("plasma: realtime: upgrade failed", "err", "client sent data before handshake is complete")
-		return
-	}
-	c.netConn = nc
-	req := upgradeRequest(r)
-	go func() {
-		defer h.handlers.Done()
-		// HandleRequestWithKeys returns when the connection has ended.
-		defer h.release(c)
-		if err := h.m.HandleRequestWithKeys(&takenWriter{nc: nc}, req, keys); err != nil {
-			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
-			_ = nc.Close()
-		}
-	}()
 }
 
-// originChecked marks the request of a handshake whose origin was
-// checked before the connection was taken over.
-type originCheckedKey struct{}
-
-var originCheckedCtx = context.WithValue(context.Background(), originCheckedKey{}, true)
-
-// isHandshake reports whether r is a handshake the upgrader accepts,
-// origin aside: its checks, made before anything is bound or the
-// connection is taken over, so that a refusal is an HTTP answer.
-func (h *Hub) isHandshake(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket") &&
-		headerHasToken(r.Header, "Sec-Websocket-Version", "13") &&
-		r.Header.Get("Sec-Websocket-Key") != ""
+// upgradeError is the upgrader's Error: it answers a handshake the
+// upgrader refuses (a wrong Sec-WebSocket-Version or a missing key, an
+// origin CheckOrigin refuses) as the hub answers its own refusals.
+func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	w.Header().Set("Sec-WebSocket-Version", "13")
+	httpError(w, status, "%v", reason)
 }
+
+// connRecorder is the ResponseWriter the upgrader takes the connection
+// over from: it is w itself, and it records the connection on c, so
+// that the hub can close it at once (conn.kill). melody's Session can
+// only queue a close frame, and a full send queue takes none.
+type connRecorder struct {
+	http.ResponseWriter
+	c *conn
+}
+
+// Hijack takes the connection over from net/http and records it.
+func (w connRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.c.netConn = nc
+	}
+	return nc, brw, err
+}
+
+// Unwrap returns the ResponseWriter for http.ResponseController.
+func (w connRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // checkOrigin runs Options.CheckOrigin or, without one, accepts no
 // Origin, the request's own origin, and Options.CORSOrigins.
@@ -472,68 +461,6 @@ func (h *Hub) release(c *conn) {
 	if h.users[c.id.UserID]--; h.users[c.id.UserID] <= 0 {
 		delete(h.users, c.id.UserID)
 	}
-}
-
-// headerHasToken reports whether a comma-separated header holds token
-// (case-insensitively).
-func headerHasToken(hd http.Header, name, token string) bool {
-	for _, v := range hd[http.CanonicalHeaderKey(name)] {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// upgradeRequest is what the upgrader and melody keep of r: the
-// handshake's method, URL and headers, on a context that lives as long
-// as the connection (r's ends with ServeHTTP), marked as origin-checked.
-func upgradeRequest(r *http.Request) *http.Request {
-	hd := make(http.Header, 8)
-	for _, k := range [...]string{"Connection", "Upgrade", "Sec-Websocket-Version", "Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Origin"} {
-		if v, ok := r.Header[k]; ok {
-			hd[k] = v
-		}
-	}
-	return (&http.Request{
-		Method:     r.Method,
-		URL:        r.URL,
-		Proto:      r.Proto,
-		ProtoMajor: r.ProtoMajor,
-		ProtoMinor: r.ProtoMinor,
-		Header:     hd,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI,
-	}).WithContext(originCheckedCtx)
-}
-
-// takenWriter is the ResponseWriter of a connection taken over from
-// net/http: its Hijack hands the upgrader the connection with tiny
-// buffers (with ReadBufferSize and a WriteBufferPool set, the upgrader
-// uses them only to look for early bytes and to write the 101), and an
-// answer written to it (a failed upgrade) is dropped: the connection is
-// closed.
-type takenWriter struct {
-	nc     net.Conn
-	header http.Header
-}
-
-func (w *takenWriter) Header() http.Header {
-	if w.header == nil {
-		w.header = http.Header{}
-	}
-	return w.header
-}
-
-func (w *takenWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-func (w *takenWriter) WriteHeader(int) {}
-
-func (w *takenWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 16), bufio.NewWriterSize(w.nc, 16)), nil
 }
 
 // authenticate runs Options.Auth with the Authorization header, or the
