@@ -644,7 +644,21 @@ const (
 // the keys of those rows, for tell.
 func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*identity, untell bool)) map[*identity][]string {
 	h.mu.Lock()
-	idents := slices.Collect(maps.Values(h.idents))
+	// An identity still waiting for its binds to load was published
+	// after this round's loadBinds, and so after the round read its
+	// changes: the poke its connection got on connecting comes after
+	// them and covers them, and its unloaded binds would only make it a
+	// fallback.
+	waiting := make(map[*identity]bool, len(h.toLoad))
+	for _, ide := range h.toLoad {
+		waiting[ide] = true
+	}
+	idents := make([]*identity, 0, len(h.idents))
+	for _, ide := range h.idents {
+		if !waiting[ide] {
+			idents = append(idents, ide)
+		}
+	}
 	h.mu.Unlock()
 
 	// The tables that need a query: those with rows put. A table with
