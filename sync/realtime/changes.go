@@ -34,93 +34,14 @@ type tableChanges struct {
 func (h *Hub) readChanges(ctx context.Context, named map[string]struct{}) (*changeSet, error) {
 	cs := &changeSet{tables: map[string]*tableChanges{}}
 	var changes []changelog.Change
-	if !h.postgres {
-		head, err := changelog.Head(ctx, h.db, "")
-		if err != nil {
-			return nil, err
-		}
-		if h.Connections() == 0 {
-			h.jump(map[string]int64{"": head})
-			return cs, nil
-		}
-		if head <= h.ps.head {
-			return cs, nil
-		}
-		// Versions are shared by the regions and follow commit order:
-		// every change up to head has committed, so each region is read
-		// up to head, and no later.
-		regions, err := h.regionsSince(ctx, h.ps.head, head)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range regions {
-			cur := h.ps.head
-			for {
-				page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
-				if err != nil {
-					return nil, err
-				}
-				for _, c := range page {
-					if c.Version <= head {
-						changes = append(changes, c)
-					}
-				}
-				if len(page) < pageSize || next >= head || len(changes) > maxRoundChanges {
-					break
-				}
-				cur = next
-			}
-			if len(changes) > maxRoundChanges {
-				break
-			}
-		}
-		h.ps.head = head
-		for r := range h.ps.cursors {
-			h.ps.cursors[r] = head
-		}
+	var err error
+	if h.postgres {
+		changes, err = h.readRegions(ctx, cs, named)
 	} else {
-		for r := range named {
-			if _, ok := h.ps.cursors[r]; ok {
-				continue
-			}
-			// A region this hub did not know: what it wrote before now
-			// is not looked at, so everyone is poked once.
-			v, err := changelog.Head(ctx, h.db, r)
-			if err != nil {
-				return nil, err
-			}
-			h.ps.cursors[r] = v
-			cs.all = true
-			h.log.Info("plasma: realtime: watching a new change-log region", "region", r)
-		}
-		if h.Connections() == 0 {
-			heads, err := h.readHeads(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if h.Connections() == 0 {
-				h.jump(heads)
-				return cs, nil
-			}
-		}
-		for _, r := range slices.Sorted(maps.Keys(h.ps.cursors)) {
-			cur := h.ps.cursors[r]
-			for {
-				page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
-				if err != nil {
-					return nil, err
-				}
-				changes = append(changes, page...)
-				cur = next
-				if len(page) < pageSize || len(changes) > maxRoundChanges {
-					break
-				}
-			}
-			h.ps.cursors[r] = cur
-			if len(changes) > maxRoundChanges {
-				break
-			}
-		}
+		changes, err = h.readShared(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(changes) > maxRoundChanges {
 		// Too many to look at one by one: poke everyone and skip ahead.
@@ -134,6 +55,108 @@ func (h *Hub) readChanges(ctx context.Context, named map[string]struct{}) (*chan
 	}
 	h.classify(cs, changes)
 	return cs, nil
+}
+
+// readShared reads the changes since the cursors on SQLite, whose
+// versions the regions share, and moves the cursors to the head. It
+// stops reading past maxRoundChanges.
+func (h *Hub) readShared(ctx context.Context) ([]changelog.Change, error) {
+	head, err := changelog.Head(ctx, h.db, "")
+	if err != nil {
+		return nil, err
+	}
+	if h.Connections() == 0 {
+		h.jump(map[string]int64{"": head})
+		return nil, nil
+	}
+	if head <= h.ps.head {
+		return nil, nil
+	}
+	// Versions are shared by the regions and follow commit order:
+	// every change up to head has committed, so each region is read
+	// up to head, and no later.
+	regions, err := h.regionsSince(ctx, h.ps.head, head)
+	if err != nil {
+		return nil, err
+	}
+	var changes []changelog.Change
+	for _, r := range regions {
+		cur := h.ps.head
+		for {
+			page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range page {
+				if c.Version <= head {
+					changes = append(changes, c)
+				}
+			}
+			if len(page) < pageSize || next >= head || len(changes) > maxRoundChanges {
+				break
+			}
+			cur = next
+		}
+		if len(changes) > maxRoundChanges {
+			break
+		}
+	}
+	h.ps.head = head
+	for r := range h.ps.cursors {
+		h.ps.cursors[r] = head
+	}
+	return changes, nil
+}
+
+// readRegions reads the changes since each region's cursor on
+// PostgreSQL and moves the cursors. A region named in a notification
+// that the hub did not watch is watched from its head on, and sets
+// cs.all. It stops reading past maxRoundChanges.
+func (h *Hub) readRegions(ctx context.Context, cs *changeSet, named map[string]struct{}) ([]changelog.Change, error) {
+	for r := range named {
+		if _, ok := h.ps.cursors[r]; ok {
+			continue
+		}
+		// A region this hub did not know: what it wrote before now
+		// is not looked at, so everyone is poked once.
+		v, err := changelog.Head(ctx, h.db, r)
+		if err != nil {
+			return nil, err
+		}
+		h.ps.cursors[r] = v
+		cs.all = true
+		h.log.Info("plasma: realtime: watching a new change-log region", "region", r)
+	}
+	if h.Connections() == 0 {
+		heads, err := h.readHeads(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if h.Connections() == 0 {
+			h.jump(heads)
+			return nil, nil
+		}
+	}
+	var changes []changelog.Change
+	for _, r := range slices.Sorted(maps.Keys(h.ps.cursors)) {
+		cur := h.ps.cursors[r]
+		for {
+			page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, page...)
+			cur = next
+			if len(page) < pageSize || len(changes) > maxRoundChanges {
+				break
+			}
+		}
+		h.ps.cursors[r] = cur
+		if len(changes) > maxRoundChanges {
+			break
+		}
+	}
+	return changes, nil
 }
 
 // regionsSince lists the regions with a change in (from, to] (SQLite).

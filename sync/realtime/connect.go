@@ -49,18 +49,7 @@ func (h *Hub) onConnect(s *melody.Session) {
 	c.s = s
 	c.seq = joinSeq.Add(1)
 	key := identityKey(c.id)
-	h.mu.Lock()
-	_, known := h.idents[key]
-	h.mu.Unlock()
-	var fresh *identity
-	if !known {
-		// A new identity's read rules are analysed here, not by the
-		// first round that needs them (10,000 new identities cost that
-		// round ≈ 30 ms). Once it is published only the pump reads them.
-		// It runs on the connection's goroutine: see onOwnStack.
-		fresh = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
-		onOwnStack(func() { h.deps(fresh) })
-	}
+	fresh := h.analysedIdentity(c, key)
 	h.mu.Lock()
 	if h.closed || h.clash(c) != nil {
 		h.mu.Unlock()
@@ -76,8 +65,47 @@ func (h *Hub) onConnect(s *melody.Session) {
 	// The group is c's user's now (BindGroup said so): a connection of
 	// another user to it, from before the group was bound again, goes.
 	squatters := h.othersInGroup(c.group, c.id.UserID)
+	created := h.register(c, key, fresh)
+	replaced := h.joinRoom(c)
+	h.mu.Unlock()
+	for _, o := range replaced {
+		o.close(melody.ClosePolicyViolation, "replaced by a newer connection of the client")
+	}
+	closeSquatters(squatters)
+	// A client may have missed changes before it was registered: one
+	// pull brings it up to date.
+	c.sendPoke(h.pokeMsg)
+	if created {
+		// Load the rows its rules depend on before a change needs them.
+		h.signal(func(p *pending) { p.load = true })
+	}
+}
+
+// analysedIdentity returns a new identity for c, with its read rules
+// analysed, when the hub holds no identity of key yet; else nil.
+func (h *Hub) analysedIdentity(c *conn, key string) *identity {
+	h.mu.Lock()
+	_, known := h.idents[key]
+	h.mu.Unlock()
+	if known {
+		return nil
+	}
+	// A new identity's read rules are analysed here, not by the
+	// first round that needs them (10,000 new identities cost that
+	// round ≈ 30 ms). Once it is published only the pump reads them.
+	// It runs on the connection's goroutine: see onOwnStack.
+	fresh := &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
+	onOwnStack(func() { h.deps(fresh) })
+	return fresh
+}
+
+// register records c among the connections, of its identity (key) and
+// of its group. Without an identity of key it publishes fresh, or a
+// new one whose rules the pump analyses when needed, and reports
+// created. Called with h.mu held.
+func (h *Hub) register(c *conn, key string, fresh *identity) (created bool) {
 	ide := h.idents[key]
-	created := ide == nil
+	created = ide == nil
 	if created {
 		ide = fresh
 		if ide == nil { // analysed by the pump when needed
@@ -95,6 +123,13 @@ func (h *Hub) onConnect(s *melody.Session) {
 		h.groups[c.group] = g
 	}
 	g[c] = struct{}{}
+	return created
+}
+
+// joinRoom makes c a member of its room and returns the connections of
+// the same clientID it replaces, for the caller to close. Called with
+// h.mu held.
+func (h *Hub) joinRoom(c *conn) (replaced []*conn) {
 	rm := h.rooms[c.roomKey]
 	if rm == nil {
 		rm = &room{key: c.roomKey, members: map[*conn]struct{}{}}
@@ -102,7 +137,6 @@ func (h *Hub) onConnect(s *melody.Session) {
 	}
 	// A client that reconnects replaces its old connection, which may
 	// linger until a write or a ping finds it dead.
-	var replaced []*conn
 	for o := range rm.members {
 		if o.clientID == c.clientID {
 			delete(rm.members, o)
@@ -114,18 +148,7 @@ func (h *Hub) onConnect(s *melody.Session) {
 		c.write(truncatedMsg) // the room said so before c joined
 	}
 	h.presenceChanged(rm)
-	h.mu.Unlock()
-	for _, o := range replaced {
-		o.close(melody.ClosePolicyViolation, "replaced by a newer connection of the client")
-	}
-	closeSquatters(squatters)
-	// A client may have missed changes before it was registered: one
-	// pull brings it up to date.
-	c.sendPoke(h.pokeMsg)
-	if created {
-		// Load the rows its rules depend on before a change needs them.
-		h.signal(func(p *pending) { p.load = true })
-	}
+	return replaced
 }
 
 func (h *Hub) onDisconnect(s *melody.Session) {

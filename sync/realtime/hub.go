@@ -149,12 +149,22 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 
+	h.m = h.newMelody()
+
+	h.bg.Add(1)
+	go h.run()
+	return h, nil
+}
+
+// newMelody configures the melody instance that upgrades and serves
+// the hub's connections.
+func (h *Hub) newMelody() *melody.Melody {
 	m := melody.New()
-	m.Config.WriteWait = opts.WriteTimeout
-	m.Config.PongWait = opts.PongTimeout
-	m.Config.PingPeriod = opts.PingInterval
+	m.Config.WriteWait = h.opts.WriteTimeout
+	m.Config.PongWait = h.opts.PongTimeout
+	m.Config.PingPeriod = h.opts.PingInterval
 	m.Config.MaxMessageSize = 4096
-	m.Config.MessageBufferSize = opts.SendQueue
+	m.Config.MessageBufferSize = h.opts.SendQueue
 	// No buffers of the upgrader's own: the connection reads and writes
 	// through the buffers net/http allocated for it, which it holds for
 	// as long as the handler runs, that is as long as the connection.
@@ -166,11 +176,7 @@ func New(opts Options) (*Hub, error) {
 	m.HandleDisconnect(h.onDisconnect)
 	m.HandleError(h.onError)
 	m.HandleSentMessage(h.onSent)
-	h.m = m
-
-	h.bg.Add(1)
-	go h.run()
-	return h, nil
+	return m
 }
 
 // Connections returns the number of open connections.

@@ -37,39 +37,8 @@ const (
 // that rows their binds matched were deleted: those are returned, with
 // the keys of those rows, for tell.
 func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*identity, untell bool)) map[*identity][]string {
-	h.mu.Lock()
-	// An identity still waiting for its binds to load was published
-	// after this round's loadBinds, and so after the round read its
-	// changes: the poke its connection got on connecting comes after
-	// them and covers them, and its unloaded binds would only make it a
-	// fallback.
-	waiting := make(map[*identity]bool, len(h.toLoad))
-	for _, ide := range h.toLoad {
-		waiting[ide] = true
-	}
-	idents := make([]*identity, 0, len(h.idents))
-	for _, ide := range h.idents {
-		if !waiting[ide] {
-			idents = append(idents, ide)
-		}
-	}
-	h.mu.Unlock()
-
-	// The tables that need a query: those with rows put. A table with
-	// rows put and no read rule is readable by everyone.
-	var check []*tableChanges
-	open := false
-	for _, name := range slices.Sorted(maps.Keys(cs.tables)) {
-		tc := cs.tables[name]
-		if len(tc.puts) == 0 {
-			continue
-		}
-		if tc.t.Options().Auth.Read == nil {
-			open = true
-			break
-		}
-		check = append(check, tc)
-	}
+	idents := h.loadedIdentities()
+	check, open := tablesToCheck(cs)
 	var now, lossOnly, todo []*identity
 	losses := map[*identity][]string{}
 	idx := bindIndex{}
@@ -106,9 +75,52 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*
 		found(lossOnly, false)
 	}
 
-	if len(todo) == 0 {
-		return losses
+	h.checkConcurrently(ctx, todo, check, report)
+	return losses
+}
+
+// loadedIdentities returns the identities whose binds a round loaded.
+func (h *Hub) loadedIdentities() []*identity {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// An identity still waiting for its binds to load was published
+	// after this round's loadBinds, and so after the round read its
+	// changes: the poke its connection got on connecting comes after
+	// them and covers them, and its unloaded binds would only make it a
+	// fallback.
+	waiting := make(map[*identity]bool, len(h.toLoad))
+	for _, ide := range h.toLoad {
+		waiting[ide] = true
 	}
+	idents := make([]*identity, 0, len(h.idents))
+	for _, ide := range h.idents {
+		if !waiting[ide] {
+			idents = append(idents, ide)
+		}
+	}
+	return idents
+}
+
+// tablesToCheck returns the tables whose changes need a read-access
+// query: those with rows put. open reports a table with rows put and
+// no read rule, readable by everyone: then no query is needed.
+func tablesToCheck(cs *changeSet) (check []*tableChanges, open bool) {
+	for _, name := range slices.Sorted(maps.Keys(cs.tables)) {
+		tc := cs.tables[name]
+		if len(tc.puts) == 0 {
+			continue
+		}
+		if tc.t.Options().Auth.Read == nil {
+			return check, true
+		}
+		check = append(check, tc)
+	}
+	return check, false
+}
+
+// checkConcurrently runs checkBatch on todo's identities, checkBatch at
+// a time, CheckConcurrency batches at once, and waits for them.
+func (h *Hub) checkConcurrently(ctx context.Context, todo []*identity, check []*tableChanges, report func([]*identity)) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, h.opts.CheckConcurrency)
 	for len(todo) > 0 {
@@ -123,7 +135,6 @@ func (h *Hub) whoMayRead(ctx context.Context, cs *changeSet, found func(ides []*
 		}()
 	}
 	wg.Wait()
-	return losses
 }
 
 // checkBatch reports the identities of batch that may read one of the
