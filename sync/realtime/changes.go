@@ -69,19 +69,19 @@ func (h *Hub) readShared(ctx context.Context) ([]changelog.Change, error) {
 		h.jump(map[string]int64{"": head})
 		return nil, nil
 	}
-	if head <= h.ps.head {
+	if head <= h.pump.head {
 		return nil, nil
 	}
 	// Versions are shared by the regions and follow commit order:
 	// every change up to head has committed, so each region is read
 	// up to head, and no later.
-	regions, err := h.regionsSince(ctx, h.ps.head, head)
+	regions, err := h.regionsSince(ctx, h.pump.head, head)
 	if err != nil {
 		return nil, err
 	}
 	var changes []changelog.Change
 	for _, r := range regions {
-		cur := h.ps.head
+		cur := h.pump.head
 		for {
 			page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
 			if err != nil {
@@ -101,9 +101,9 @@ func (h *Hub) readShared(ctx context.Context) ([]changelog.Change, error) {
 			break
 		}
 	}
-	h.ps.head = head
-	for r := range h.ps.cursors {
-		h.ps.cursors[r] = head
+	h.pump.head = head
+	for r := range h.pump.cursors {
+		h.pump.cursors[r] = head
 	}
 	return changes, nil
 }
@@ -114,7 +114,7 @@ func (h *Hub) readShared(ctx context.Context) ([]changelog.Change, error) {
 // cs.all. It stops reading past maxRoundChanges.
 func (h *Hub) readRegions(ctx context.Context, cs *changeSet, named map[string]struct{}) ([]changelog.Change, error) {
 	for r := range named {
-		if _, ok := h.ps.cursors[r]; ok {
+		if _, ok := h.pump.cursors[r]; ok {
 			continue
 		}
 		// A region this hub did not know: what it wrote before now
@@ -123,7 +123,7 @@ func (h *Hub) readRegions(ctx context.Context, cs *changeSet, named map[string]s
 		if err != nil {
 			return nil, err
 		}
-		h.ps.cursors[r] = v
+		h.pump.cursors[r] = v
 		cs.all = true
 		h.log.Info("plasma: realtime: watching a new change-log region", "region", r)
 	}
@@ -138,8 +138,8 @@ func (h *Hub) readRegions(ctx context.Context, cs *changeSet, named map[string]s
 		}
 	}
 	var changes []changelog.Change
-	for _, r := range slices.Sorted(maps.Keys(h.ps.cursors)) {
-		cur := h.ps.cursors[r]
+	for _, r := range slices.Sorted(maps.Keys(h.pump.cursors)) {
+		cur := h.pump.cursors[r]
 		for {
 			page, next, err := changelog.ChangesSince(ctx, h.db, r, cur, pageSize)
 			if err != nil {
@@ -151,7 +151,7 @@ func (h *Hub) readRegions(ctx context.Context, cs *changeSet, named map[string]s
 				break
 			}
 		}
-		h.ps.cursors[r] = cur
+		h.pump.cursors[r] = cur
 		if len(changes) > maxRoundChanges {
 			break
 		}

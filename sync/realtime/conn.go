@@ -12,17 +12,17 @@ import (
 
 // conn is one WebSocket connection.
 type conn struct {
-	s        *melody.Session
-	netConn  net.Conn // the hijacked connection, to close it at once
-	id       rowauth.Identity
-	ident    *identity
-	group    string
-	clientID string
-	roomKey  string
-	userInfo json.RawMessage // nil: none
-	seq      uint64          // join order, to break clientID ties
-	poke     atomic.Int32    // pokeIdle, pokeQueued, pokeDirty
-	reserved atomic.Bool     // holds a place in Hub.users
+	session   *melody.Session
+	netConn   net.Conn // the hijacked connection, to close it at once
+	id        rowauth.Identity
+	ident     *identity
+	group     string
+	clientID  string
+	roomKey   string
+	userInfo  json.RawMessage // nil: none
+	seq       uint64          // join order, to break clientID ties
+	pokeState atomic.Int32    // pokeIdle, pokeQueued, pokeDirty
+	reserved  atomic.Bool     // holds a place in Hub.connsPerUser
 }
 
 // The poke states of a connection: a poke waiting to be written covers
@@ -36,22 +36,22 @@ const (
 
 // write queues msg for c; a full queue closes c (onError).
 func (c *conn) write(msg []byte) {
-	if c.s != nil {
-		_ = c.s.Write(msg)
+	if c.session != nil {
+		_ = c.session.Write(msg)
 	}
 }
 
 // sendPoke queues a poke unless one is queued already.
 func (c *conn) sendPoke(msg []byte) {
 	for {
-		switch c.poke.Load() {
+		switch c.pokeState.Load() {
 		case pokeIdle:
-			if c.poke.CompareAndSwap(pokeIdle, pokeQueued) {
+			if c.pokeState.CompareAndSwap(pokeIdle, pokeQueued) {
 				c.write(msg)
 				return
 			}
 		case pokeQueued:
-			if c.poke.CompareAndSwap(pokeQueued, pokeDirty) {
+			if c.pokeState.CompareAndSwap(pokeQueued, pokeDirty) {
 				return
 			}
 		default:
@@ -64,14 +64,14 @@ func (c *conn) sendPoke(msg []byte) {
 // poke asked for meanwhile, if any.
 func (c *conn) pokeSent(msg []byte) {
 	for {
-		switch c.poke.Load() {
+		switch c.pokeState.Load() {
 		case pokeDirty:
-			if c.poke.CompareAndSwap(pokeDirty, pokeQueued) {
+			if c.pokeState.CompareAndSwap(pokeDirty, pokeQueued) {
 				c.write(msg)
 				return
 			}
 		case pokeQueued:
-			if c.poke.CompareAndSwap(pokeQueued, pokeIdle) {
+			if c.pokeState.CompareAndSwap(pokeQueued, pokeIdle) {
 				return
 			}
 		default:
@@ -82,7 +82,7 @@ func (c *conn) pokeSent(msg []byte) {
 
 // close sends a close frame, or closes c at once when its queue is full.
 func (c *conn) close(code int, reason string) {
-	if c.s == nil || c.s.CloseWithMsg(melody.FormatCloseMessage(code, reason)) != nil {
+	if c.session == nil || c.session.CloseWithMsg(melody.FormatCloseMessage(code, reason)) != nil {
 		c.kill()
 	}
 }

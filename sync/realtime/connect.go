@@ -46,7 +46,7 @@ func (h *Hub) onConnect(s *melody.Session) {
 	if c == nil {
 		return
 	}
-	c.s = s
+	c.session = s
 	c.seq = joinSeq.Add(1)
 	key := identityKey(c.id)
 	fresh := h.analysedIdentity(c, key)

@@ -30,40 +30,40 @@ type Hub struct {
 	authDB   *orm.DB // db with row auth: "may identity X read row R"
 	postgres bool
 	log      *slog.Logger
-	m        *melody.Melody
+	melody   *melody.Melody
 	id       string // tells this hub's messages on ChannelPokes from others'
 	pokeMsg  []byte
 
-	mu       sync.Mutex
-	closed   bool
-	conns    map[*conn]struct{}
-	groups   map[string]map[*conn]struct{}
-	idents   map[string]*identity
-	rooms    map[string]*room
-	toLoad   []*identity      // identities published since the pump last loaded binds
-	users    map[string]int   // connections per user, reserved before the upgrade
-	told     map[string]int64 // see Hub.tell; deleted with the group's last connection
-	handlers sync.WaitGroup   // connections past the closed check, until served
+	mu           sync.Mutex
+	closed       bool
+	conns        map[*conn]struct{}
+	groups       map[string]map[*conn]struct{}
+	idents       map[string]*identity
+	rooms        map[string]*room
+	toLoad       []*identity      // identities published since the pump last loaded binds
+	connsPerUser map[string]int   // connections per user, reserved before the upgrade
+	told         map[string]int64 // see Hub.tell; deleted with the group's last connection
+	handlers     sync.WaitGroup   // connections past the closed check, until served
 
-	// binding queues the default BindGroup's writes on SQLite, whose one
+	// bindTurn queues the default BindGroup's writes on SQLite, whose one
 	// writer would otherwise answer a burst of first connections with
 	// SQLITE_BUSY once the busy timeout passes.
-	binding chan struct{}
+	bindTurn chan struct{}
 
-	cors    map[string]bool // Options.CORSOrigins, without trailing slashes
-	corsAny bool            // Options.CORSOrigins holds "*"
-	stats   hubStats
+	corsOrigins map[string]bool // Options.CORSOrigins, without trailing slashes
+	corsAny     bool            // Options.CORSOrigins holds "*"
+	stats       hubStats
 
-	pmu  sync.Mutex
-	pend pending       // work for the next round, under pmu
-	kick chan struct{} // a round is wanted (capacity 1)
+	pendingMu sync.Mutex
+	pending   pending       // work for the next round, under pendingMu
+	wake      chan struct{} // a round is wanted (capacity 1)
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
 	done     chan struct{}
 	bg       sync.WaitGroup // the pump and the listener loop
 	listener *pq.Listener
-	ps       pumpState // owned by the pump goroutine
+	pump     pumpState // owned by the pump goroutine
 }
 
 // Compile-time check: a Hub is the sync server's Notifier.
@@ -92,24 +92,24 @@ func New(opts Options) (*Hub, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		opts:     opts,
-		db:       opts.DB,
-		postgres: opts.DB.Dialect().Name() == "postgres",
-		log:      opts.Logger,
-		id:       randomID(),
-		pokeMsg:  []byte(`{"type":"poke"}`),
-		conns:    map[*conn]struct{}{},
-		groups:   map[string]map[*conn]struct{}{},
-		idents:   map[string]*identity{},
-		rooms:    map[string]*room{},
-		users:    map[string]int{},
-		told:     map[string]int64{},
-		cors:     map[string]bool{},
-		binding:  make(chan struct{}, 1),
-		kick:     make(chan struct{}, 1),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
+		opts:         opts,
+		db:           opts.DB,
+		postgres:     opts.DB.Dialect().Name() == "postgres",
+		log:          opts.Logger,
+		id:           randomID(),
+		pokeMsg:      []byte(`{"type":"poke"}`),
+		conns:        map[*conn]struct{}{},
+		groups:       map[string]map[*conn]struct{}{},
+		idents:       map[string]*identity{},
+		rooms:        map[string]*room{},
+		connsPerUser: map[string]int{},
+		told:         map[string]int64{},
+		corsOrigins:  map[string]bool{},
+		bindTurn:     make(chan struct{}, 1),
+		wake:         make(chan struct{}, 1),
+		ctx:          ctx,
+		cancel:       cancel,
+		done:         make(chan struct{}),
 	}
 	h.authDB = opts.DB.Use(rowauth.Middleware())
 	if opts.BindGroup == nil {
@@ -119,7 +119,7 @@ func New(opts Options) (*Hub, error) {
 		if o == "*" {
 			h.corsAny = true
 		}
-		h.cors[strings.TrimRight(o, "/")] = true
+		h.corsOrigins[strings.TrimRight(o, "/")] = true
 	}
 	if !opts.SkipEnsure {
 		// The client groups (BindGroup) and the client view records
@@ -149,7 +149,7 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 
-	h.m = h.newMelody()
+	h.melody = h.newMelody()
 
 	h.bg.Add(1)
 	go h.run()
@@ -237,7 +237,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 		<-drained
 	}
-	_ = h.m.Close()
+	_ = h.melody.Close()
 	return err
 }
 

@@ -26,12 +26,12 @@ const (
 
 // pending is the work signalled since the last round.
 type pending struct {
-	scan    bool                // read the change log
-	load    bool                // load the binds of new identities
-	all     bool                // poke every connection
-	groups  map[string]struct{} // poke these client groups' connections
-	remote  map[string]struct{} // and tell the other hubs to (PostgreSQL)
-	regions map[string]struct{} // regions named by notifications
+	scan     bool                // read the change log
+	load     bool                // load the binds of new identities
+	all      bool                // poke every connection
+	groups   map[string]struct{} // poke these client groups' connections
+	announce map[string]struct{} // and tell the other hubs to (PostgreSQL)
+	regions  map[string]struct{} // regions named by notifications
 }
 
 // pumpState is the state of the pump goroutine.
@@ -84,53 +84,55 @@ func (h *Hub) Poke(groupID string) {
 	h.signal(func(p *pending) { p.addGroup(groupID, true) })
 }
 
-func (p *pending) addGroup(g string, remote bool) {
+// addGroup asks the round to poke group g's connections and, with
+// announce, the other hubs to poke theirs.
+func (p *pending) addGroup(g string, announce bool) {
 	if p.groups == nil {
 		p.groups = map[string]struct{}{}
 	}
 	p.groups[g] = struct{}{}
-	if remote {
-		if p.remote == nil {
-			p.remote = map[string]struct{}{}
+	if announce {
+		if p.announce == nil {
+			p.announce = map[string]struct{}{}
 		}
-		p.remote[g] = struct{}{}
+		p.announce[g] = struct{}{}
 	}
 }
 
 // signal records work for the next round and wakes the pump.
 func (h *Hub) signal(fn func(p *pending)) {
-	h.pmu.Lock()
-	fn(&h.pend)
-	h.pmu.Unlock()
+	h.pendingMu.Lock()
+	fn(&h.pending)
+	h.pendingMu.Unlock()
 	select {
-	case h.kick <- struct{}{}:
+	case h.wake <- struct{}{}:
 	default:
 	}
 }
 
 func (h *Hub) takePending() pending {
 	select {
-	case <-h.kick:
+	case <-h.wake:
 	default:
 	}
-	h.pmu.Lock()
-	p := h.pend
-	h.pend = pending{}
-	h.pmu.Unlock()
+	h.pendingMu.Lock()
+	p := h.pending
+	h.pending = pending{}
+	h.pendingMu.Unlock()
 	return p
 }
 
 // initCursors starts the cursors at the heads.
 func (h *Hub) initCursors(ctx context.Context) error {
-	h.ps.cursors = map[string]int64{}
+	h.pump.cursors = map[string]int64{}
 	if !h.postgres {
 		v, err := changelog.Head(ctx, h.db, "")
 		if err != nil {
 			return err
 		}
-		h.ps.head = v
+		h.pump.head = v
 		for _, r := range h.opts.Regions {
-			h.ps.cursors[r] = v
+			h.pump.cursors[r] = v
 		}
 		return nil
 	}
@@ -139,7 +141,7 @@ func (h *Hub) initCursors(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		h.ps.cursors[r] = v
+		h.pump.cursors[r] = v
 	}
 	return nil
 }
@@ -164,7 +166,7 @@ func (h *Hub) run() {
 				continue
 			}
 			h.signal(func(p *pending) { p.scan = true })
-		case <-h.kick:
+		case <-h.wake:
 		}
 		t := time.NewTimer(h.opts.CoalesceWindow)
 		select {
@@ -184,22 +186,22 @@ func (h *Hub) run() {
 func (h *Hub) headsMoved() bool {
 	heads, err := h.readHeads(h.ctx)
 	if err != nil {
-		if h.ctx.Err() == nil && !h.ps.pollFailing {
+		if h.ctx.Err() == nil && !h.pump.pollFailing {
 			h.log.Warn("plasma: realtime: reading the change-log heads (reported once until it works again)", "err", err)
 		}
-		h.ps.pollFailing = true
+		h.pump.pollFailing = true
 		return false
 	}
-	h.ps.pollFailing = false
+	h.pump.pollFailing = false
 	if h.Connections() == 0 {
 		h.jump(heads)
 		return false
 	}
 	if !h.postgres {
-		return heads[""] > h.ps.head
+		return heads[""] > h.pump.head
 	}
 	for r, v := range heads {
-		if v > h.ps.cursors[r] {
+		if v > h.pump.cursors[r] {
 			return true
 		}
 	}
@@ -213,8 +215,8 @@ func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
 		v, err := changelog.Head(ctx, h.db, "")
 		return map[string]int64{"": v}, err
 	}
-	out := make(map[string]int64, len(h.ps.cursors))
-	for r := range h.ps.cursors {
+	out := make(map[string]int64, len(h.pump.cursors))
+	for r := range h.pump.cursors {
 		v, err := changelog.Head(ctx, h.db, r)
 		if err != nil {
 			return nil, err
@@ -228,13 +230,13 @@ func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
 // are not looked at.
 func (h *Hub) jump(heads map[string]int64) {
 	if !h.postgres {
-		h.ps.head = max(h.ps.head, heads[""])
-		for r := range h.ps.cursors {
-			h.ps.cursors[r] = h.ps.head
+		h.pump.head = max(h.pump.head, heads[""])
+		for r := range h.pump.cursors {
+			h.pump.cursors[r] = h.pump.head
 		}
 	} else {
 		for r, v := range heads {
-			h.ps.cursors[r] = max(h.ps.cursors[r], v)
+			h.pump.cursors[r] = max(h.pump.cursors[r], v)
 		}
 	}
 }
@@ -256,11 +258,11 @@ func (h *Hub) round(p pending) {
 			}
 			// The cursors did not move: the changes are read again on
 			// the retry, and pulls fail meanwhile anyway.
-			h.ps.retry = min(max(2*h.ps.retry, 50*time.Millisecond), maxRetry)
-			h.log.Warn("plasma: realtime: reading the change log", "err", err, "retry", h.ps.retry)
-			time.AfterFunc(h.ps.retry, func() { h.signal(func(p *pending) { p.scan = true }) })
+			h.pump.retry = min(max(2*h.pump.retry, 50*time.Millisecond), maxRetry)
+			h.log.Warn("plasma: realtime: reading the change log", "err", err, "retry", h.pump.retry)
+			time.AfterFunc(h.pump.retry, func() { h.signal(func(p *pending) { p.scan = true }) })
 		} else {
-			h.ps.retry = 0
+			h.pump.retry = 0
 		}
 	}
 	h.loadBinds(ctx)
@@ -280,8 +282,8 @@ func (h *Hub) round(p pending) {
 		h.stats.started.Store(started.UnixNano())
 		h.stats.decided.Store(time.Now().UnixNano())
 	}
-	if len(p.remote) > 0 && h.listener != nil {
-		h.announce(ctx, p.remote)
+	if len(p.announce) > 0 && h.listener != nil {
+		h.announce(ctx, p.announce)
 	}
 }
 
@@ -332,7 +334,7 @@ func (h *Hub) pokeChanges(ctx context.Context, p pending, cs *changeSet) {
 // than the group's owner: Notify does the same for this hub's pushes.
 func (h *Hub) checkOwners(ctx context.Context, p pending) {
 	for g := range p.groups {
-		if _, local := p.remote[g]; local {
+		if _, local := p.announce[g]; local {
 			continue
 		}
 		h.mu.Lock()

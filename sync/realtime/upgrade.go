@@ -44,7 +44,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.release(c)
 	// HandleRequestWithKeys upgrades (answering a failed upgrade itself,
 	// through upgradeError) and returns when the connection has ended.
-	err := h.m.HandleRequestWithKeys(connRecorder{ResponseWriter: w, c: c}, r, map[string]any{connKey: c})
+	err := h.melody.HandleRequestWithKeys(connRecorder{ResponseWriter: w, c: c}, r, map[string]any{connKey: c})
 	if errors.Is(err, melody.ErrClosed) {
 		httpError(w, http.StatusServiceUnavailable, "shutting down")
 	} else if err != nil {
@@ -233,7 +233,7 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	if origin == "" {
 		return true // not a browser: nothing to protect it from
 	}
-	if h.corsAny || h.cors[strings.TrimRight(origin, "/")] {
+	if h.corsAny || h.corsOrigins[strings.TrimRight(origin, "/")] {
 		return true
 	}
 	u, err := url.Parse(origin)
@@ -250,8 +250,8 @@ func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
 	if !known {
 		if !h.postgres {
 			select {
-			case h.binding <- struct{}{}:
-				defer func() { <-h.binding }()
+			case h.bindTurn <- struct{}{}:
+				defer func() { <-h.bindTurn }()
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -279,14 +279,14 @@ func (h *Hub) admit(w http.ResponseWriter, c *conn) bool {
 	case h.clash(c) != nil:
 		httpError(w, http.StatusConflict, "clientID %q is connected to this room by another user", c.clientID)
 		return false
-	case h.opts.MaxConnsPerUser > 0 && h.users[c.id.UserID] >= h.opts.MaxConnsPerUser:
+	case h.opts.MaxConnsPerUser > 0 && h.connsPerUser[c.id.UserID] >= h.opts.MaxConnsPerUser:
 		httpError(w, http.StatusTooManyRequests, "user has %d WebSocket connections open, the limit", h.opts.MaxConnsPerUser)
 		return false
 	case h.roomFull(c):
 		httpError(w, http.StatusTooManyRequests, "room is full: %d connections, the limit", h.opts.MaxRoomMembers)
 		return false
 	}
-	h.users[c.id.UserID]++
+	h.connsPerUser[c.id.UserID]++
 	c.reserved.Store(true)
 	h.handlers.Add(1)
 	return true
@@ -299,8 +299,8 @@ func (h *Hub) release(c *conn) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.users[c.id.UserID]--; h.users[c.id.UserID] <= 0 {
-		delete(h.users, c.id.UserID)
+	if h.connsPerUser[c.id.UserID]--; h.connsPerUser[c.id.UserID] <= 0 {
+		delete(h.connsPerUser, c.id.UserID)
 	}
 }
 
