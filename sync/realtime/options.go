@@ -34,8 +34,10 @@ const (
 
 // The PostgreSQL notification channels the hubs of one database talk on.
 // NOTIFY channels are database-wide: hubs of applications that share a
-// database in different schemas hear each other, which only costs them
-// a read of their own change log.
+// database in different schemas hear each other. A notification on
+// ChannelChanges costs them a read of their own change log; one on
+// ChannelPokes pokes their connections to client groups of the same ids,
+// each a spurious pull.
 const (
 	// ChannelChanges carries a change-log region's name; the trigger
 	// Ensure installs sends it when a transaction that logged changes
