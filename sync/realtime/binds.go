@@ -74,9 +74,9 @@ func (h *Hub) loadBinds(ctx context.Context) {
 	h.mu.Lock()
 	idents := h.toLoad
 	h.toLoad = nil
-	if h.ps.rescan {
+	if h.pump.rescan {
 		idents = slices.Collect(maps.Values(h.idents))
-		h.ps.rescan = false
+		h.pump.rescan = false
 	}
 	h.mu.Unlock()
 	bySig := map[string][]*bindState{}
@@ -94,7 +94,7 @@ func (h *Hub) loadBinds(ctx context.Context) {
 		for len(list) > 0 {
 			n := min(len(list), bindChunk)
 			if err := h.loadChunk(ctx, list[:n]); err != nil {
-				h.ps.rescan = true
+				h.pump.rescan = true
 				if ctx.Err() == nil {
 					h.log.Warn("plasma: realtime: loading the rows read rules depend on; poking their users on any change to the table", "table", list[0].table, "err", err)
 				}
@@ -118,7 +118,7 @@ func (h *Hub) reloadBinds(ctx context.Context) {
 			}
 		}
 	}
-	h.ps.rescan = true
+	h.pump.rescan = true
 	h.loadBinds(ctx)
 }
 

@@ -150,3 +150,65 @@ func TestBindsAndFallbacks(t *testing.T) {
 		want("a doc of g2", got, "cid")
 	})
 }
+
+// An identity published after a round loaded the binds (it connected
+// meanwhile) is not poked by that round's changes, and not as a
+// fallback: its connection's own poke, sent after it was published and
+// so after the round read the changes, covers them. The next round
+// loads its binds and decides exactly. (TestExactPokesMemberOf used to
+// count such a fallback now and then, when a setup change was read in
+// the round a user connected during.)
+func TestIdentityPublishedMidRound(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		if err := orm.EnsureSchema(ctx, bdSchema, tg.DB); err != nil {
+			t.Fatal(err)
+		}
+		h, err := New(Options{
+			DB: tg.DB, Schema: bdSchema,
+			Auth:   func(*http.Request) (rowauth.Identity, error) { return rowauth.Identity{}, errors.New("no") },
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close(context.Background()) })
+		publish := func(u string) {
+			ide := &identity{key: u, id: rowauth.Identity{UserID: u}, conns: map[*conn]struct{}{}}
+			h.deps(ide)
+			h.mu.Lock()
+			h.idents[ide.key] = ide
+			h.toLoad = append(h.toLoad, ide)
+			h.mu.Unlock()
+		}
+		round := func(user string) map[string]bool {
+			tc := &tableChanges{t: bdAcl, puts: map[string]json.RawMessage{
+				"r-" + user: json.RawMessage(`{"id":"r-` + user + `","grp":"g-` + user + `","user_id":"` + user + `"}`),
+			}, dels: map[string]struct{}{}}
+			cs := &changeSet{tables: map[string]*tableChanges{"bd_acl": tc}, keys: []string{"bd_acl/r-" + user}}
+			got := map[string]bool{}
+			h.whoMayRead(ctx, cs, func(ides []*identity, _ bool) {
+				for _, ide := range ides {
+					got[ide.id.UserID] = true
+				}
+			})
+			return got
+		}
+		publish("ann")
+		h.loadBinds(ctx)
+		publish("bob") // after the round's loadBinds
+		if got := round("ann"); len(got) != 1 || !got["ann"] {
+			t.Errorf("ann's row, bob published mid-round: poked %v; want ann alone", got)
+		}
+		if n := h.Stats().FallbackPokes; n != 0 {
+			t.Errorf("%d fallback pokes; want 0", n)
+		}
+		h.loadBinds(ctx) // the next round
+		if got := round("bob"); len(got) != 1 || !got["bob"] {
+			t.Errorf("bob's row, next round: poked %v; want bob alone", got)
+		}
+		if n := h.Stats().FallbackPokes; n != 0 {
+			t.Errorf("%d fallback pokes; want 0", n)
+		}
+	})
+}

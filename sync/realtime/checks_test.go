@@ -170,6 +170,35 @@ func TestCheckOrigin(t *testing.T) {
 	})
 }
 
+// A handshake the upgrader refuses (here an unsupported
+// Sec-WebSocket-Version) is answered by the upgrader itself, on the
+// real request, with the hub's JSON body and the version it speaks.
+func TestUpgraderRefusal(t *testing.T) {
+	tg := ormtest.SQLite(t)
+	e := newEnv(t, tg, tg.DB, nil)
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/sync/ws?clientGroupID=g1&clientID=c1", nil)
+	req.Header.Set("Authorization", "Bearer alice")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "8")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Sec-WebSocket-Version") != "13" ||
+		resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"error":"websocket: unsupported version`) {
+		t.Errorf("version 8: %d %v %s; want 400, Sec-WebSocket-Version: 13 and a JSON error", resp.StatusCode, resp.Header, body)
+	}
+	if n := e.hub.Connections(); n != 0 {
+		t.Errorf("%d connections; want 0", n)
+	}
+	// The refused request left nothing behind: the same client connects.
+	e.connect(params{user: "alice", group: "g1", client: "c1"})
+}
+
 // A client that sends bytes before the handshake is answered is
 // dropped, as the upgrader would, without an upgrade.
 func TestEarlyBytesRefused(t *testing.T) {

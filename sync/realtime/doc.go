@@ -22,19 +22,26 @@
 // authentication, from its Authorization header, or from the auth
 // parameter, which carries exactly what the header would (browsers
 // cannot set headers on a WebSocket; mind that URLs end up in access
-// logs). Everything is checked before the upgrade, and a refused
-// connection binds and stores nothing: 400 for a missing parameter, an
-// id (clientGroupID, clientID, room) over MaxIDBytes (128 bytes) or a
-// bad or oversized userInfo; 401 when Auth refuses; 403 for a browser
-// Origin that is neither the server's own nor in CORSOrigins (see
+// logs). These checks come before the upgrade, as HTTP answers with a
+// JSON body {"error": "..."}, and a connection they refuse binds and
+// stores nothing: 405 for a method other than GET; 400 for a missing
+// parameter, an id (clientGroupID, clientID, room) over MaxIDBytes (128
+// bytes), a bad or oversized userInfo, or a request that asks for no
+// WebSocket upgrade; 401 when Auth refuses; 403 for a browser Origin
+// that is neither the server's own nor in CORSOrigins (see
 // CheckOrigin), a client group bound to another user, or a room
 // AuthorizeRoom refuses; 409 for a clientID another user holds in the
 // room; 429 when the user already holds MaxConnsPerUser (64)
-// connections or the room MaxRoomMembers (1000).
+// connections or the room MaxRoomMembers (1000); 503 once the hub is
+// closed. The WebSocket upgrader (melody's) then checks the rest of the
+// handshake, after the group is bound: 400, with the same kind of body,
+// for a Sec-WebSocket-Version other than 13 or a missing
+// Sec-WebSocket-Key. It applies CheckOrigin too.
 //
 // The first authenticated connection to a client group binds the group
-// to its user (as server.Handler.BindGroup does; on SQLite the hub queues these writes,
-// one at a time), as the first pull or push does: from
+// to its user (Options.BindGroup; by default the hub writes the binding
+// to the sync server's tables, one write at a time on SQLite), as the
+// first pull or push does: from
 // then on another user can neither connect to it, and so neither join
 // its presence room nor receive its pokes, nor push to it. The refusal
 // reads the same whether or not the group existed before. Should a
@@ -43,8 +50,8 @@
 // process or another one on the same PostgreSQL database, closes the
 // open connections of anyone else to it (close code 1008).
 //
-// Messages are JSON text frames from the server; the hub ignores what
-// clients send:
+// Messages are JSON text frames from the server. The hub ignores what
+// clients send, but a message over 4 KiB closes the connection:
 //
 //	{"type":"poke"}
 //	{"type":"presence","entries":[{"clientID":"c1","userInfo":{"name":"Ann"}}, ...]}
@@ -61,13 +68,15 @@
 // cursor (changelog.ChangesSince) and pokes every connection
 //
 //   - whose client group's latest view record holds a changed row
-//     (one query per 500 connected groups, for the
-//     groups not already poked). This is what brings a del: a row
-//     deleted, or updated out of the group's view (a todo moved to a
-//     list the user cannot read), pokes exactly the groups that have it;
+//     (one query per 500 connected groups, for the groups not already
+//     poked). This is what brings a del: a row deleted, or updated out
+//     of the group's view (a todo moved to a list the user cannot
+//     read), pokes exactly the groups that have it;
 //   - whose identity may read one of the rows put now: per changed
-//     table, one query per 200 distinct identities (and per 500
-//     changed ids) that reads the changed rows once and evaluates each
+//     table, one query per 500 changed ids and per at most 200
+//     distinct identities (fewer when many ids changed: a statement
+//     binds at most 20,000 values) that reads the changed rows once and
+//     evaluates each
 //     identity's read rule, as row auth applies it, in a column of its
 //     own: SELECT <rule of identity 1>, <rule of identity 2>, ... FROM t
 //     WHERE id IN (the changed ids). A table without a read rule needs
@@ -102,7 +111,7 @@
 // poke whose pull will delete them. Anything it may read still pokes it.
 //
 // Every connection is poked when a change is to a table the schema does
-// not know; when a round finds more changes than it looks at one by
+// not know or does not sync; when a round finds more changes than it looks at one by
 // one; when the view records cannot be read; when, on PostgreSQL, a
 // region the hub did not watch appears; and after the listener
 // reconnects. The pushing client group is always poked after a push (its
@@ -111,8 +120,8 @@
 //
 // A pull in progress, whose snapshot was read before a commit and whose
 // view record is stored after the hub looked, is covered by the sync
-// server itself: such a pull sees the change-log heads move and pokes its
-// own group through Hub.Poke.
+// server itself, when the hub is its Notifier: such a pull sees the
+// change-log heads move and pokes its own group through Hub.Poke.
 //
 // Known limits: read rules
 // that consult tables outside the change log (ChangeLogSuppressed or
@@ -134,7 +143,7 @@
 // only when its transaction commits, so this covers pushes handled by
 // any process and writes made through a ServerDB outside a push alike.
 // Each hub with Options.Listener LISTENs on a dedicated connection
-// (pq.Listener, reconnecting with backoff between ListenerMinBackoff and
+// (reconnecting with backoff between ListenerMinBackoff and
 // ListenerMaxBackoff); on a notification it reads the change log and
 // pokes as above. After the listener reconnects it pokes every
 // connection once, since notifications may have been lost meanwhile.

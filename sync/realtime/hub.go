@@ -1,31 +1,18 @@
 package realtime
 
 import (
-	"bufio"
-	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/olahol/melody"
 	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
-	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/server"
 )
 
@@ -43,40 +30,41 @@ type Hub struct {
 	authDB   *orm.DB // db with row auth: "may identity X read row R"
 	postgres bool
 	log      *slog.Logger
-	m        *melody.Melody
+	melody   *melody.Melody
 	id       string // tells this hub's messages on ChannelPokes from others'
+	scope    string // the PostgreSQL schema of the hub's tables: notices from hubs of other schemas are not ours
 	pokeMsg  []byte
 
-	mu       sync.Mutex
-	closed   bool
-	conns    map[*conn]struct{}
-	groups   map[string]map[*conn]struct{}
-	idents   map[string]*identity
-	rooms    map[string]*room
-	toLoad   []*identity      // identities published since the pump last loaded binds
-	users    map[string]int   // connections per user, reserved before the upgrade
-	told     map[string]int64 // see Hub.tell; deleted with the group's last connection
-	handlers sync.WaitGroup   // connections past the closed check, until served
+	mu           sync.Mutex
+	closed       bool
+	conns        map[*conn]struct{}
+	groups       map[string]map[*conn]struct{}
+	idents       map[string]*identity
+	rooms        map[string]*room
+	toLoad       []*identity      // identities published since the pump last loaded binds
+	connsPerUser map[string]int   // connections per user, reserved before the upgrade
+	told         map[string]int64 // see Hub.tell; deleted with the group's last connection
+	handlers     sync.WaitGroup   // connections past the closed check, until served
 
-	// binding queues the default BindGroup's writes on SQLite, whose one
+	// bindTurn queues the default BindGroup's writes on SQLite, whose one
 	// writer would otherwise answer a burst of first connections with
 	// SQLITE_BUSY once the busy timeout passes.
-	binding chan struct{}
+	bindTurn chan struct{}
 
-	cors    map[string]bool // Options.CORSOrigins, without trailing slashes
-	corsAny bool            // Options.CORSOrigins holds "*"
-	stats   hubStats
+	corsOrigins map[string]bool // Options.CORSOrigins, without trailing slashes
+	corsAny     bool            // Options.CORSOrigins holds "*"
+	stats       hubStats
 
-	pmu  sync.Mutex
-	pend pending       // work for the next round, under pmu
-	kick chan struct{} // a round is wanted (capacity 1)
+	pendingMu sync.Mutex
+	pending   pending       // work for the next round, under pendingMu
+	wake      chan struct{} // a round is wanted (capacity 1)
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
 	done     chan struct{}
 	bg       sync.WaitGroup // the pump and the listener loop
 	listener postgres.Listener
-	ps       pumpState // owned by the pump goroutine
+	pump     pumpState // owned by the pump goroutine
 }
 
 // Compile-time check: a Hub is the sync server's Notifier.
@@ -92,39 +80,6 @@ type identity struct {
 	deps  *depInfo             // set before the identity is published, or by the pump goroutine
 }
 
-// conn is one WebSocket connection.
-type conn struct {
-	s        *melody.Session
-	netConn  net.Conn // the hijacked connection, to close it at once
-	id       rowauth.Identity
-	ident    *identity
-	group    string
-	clientID string
-	roomKey  string
-	userInfo json.RawMessage // nil: none
-	seq      uint64          // join order, to break clientID ties
-	poke     atomic.Int32    // pokeIdle, pokeQueued, pokeDirty
-	reserved atomic.Bool     // holds a place in Hub.users
-}
-
-// The poke states of a connection: a poke waiting to be written covers
-// every later one, so at most one is queued; one asked for meanwhile is
-// remembered (dirty) and sent once the queued one has been written.
-const (
-	pokeIdle int32 = iota
-	pokeQueued
-	pokeDirty
-)
-
-// room is the set of connections that share presence.
-type room struct {
-	key       string
-	members   map[*conn]struct{}
-	lastSent  time.Time
-	timer     *time.Timer
-	truncated bool // the last snapshot said "truncated"
-}
-
 // New checks opts, prepares the database (unless Options.SkipEnsure:
 // the change log and, on PostgreSQL, the notification trigger, plus the
 // sync server's tables), starts listening
@@ -138,24 +93,24 @@ func New(opts Options) (*Hub, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		opts:     opts,
-		db:       opts.DB,
-		postgres: opts.DB.Dialect().Name() == "postgres",
-		log:      opts.Logger,
-		id:       randomID(),
-		pokeMsg:  []byte(`{"type":"poke"}`),
-		conns:    map[*conn]struct{}{},
-		groups:   map[string]map[*conn]struct{}{},
-		idents:   map[string]*identity{},
-		rooms:    map[string]*room{},
-		users:    map[string]int{},
-		told:     map[string]int64{},
-		cors:     map[string]bool{},
-		binding:  make(chan struct{}, 1),
-		kick:     make(chan struct{}, 1),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
+		opts:         opts,
+		db:           opts.DB,
+		postgres:     opts.DB.Dialect().Name() == "postgres",
+		log:          opts.Logger,
+		id:           randomID(),
+		pokeMsg:      []byte(`{"type":"poke"}`),
+		conns:        map[*conn]struct{}{},
+		groups:       map[string]map[*conn]struct{}{},
+		idents:       map[string]*identity{},
+		rooms:        map[string]*room{},
+		connsPerUser: map[string]int{},
+		told:         map[string]int64{},
+		corsOrigins:  map[string]bool{},
+		bindTurn:     make(chan struct{}, 1),
+		wake:         make(chan struct{}, 1),
+		ctx:          ctx,
+		cancel:       cancel,
+		done:         make(chan struct{}),
 	}
 	h.authDB = opts.DB.Use(rowauth.Middleware())
 	if opts.BindGroup == nil {
@@ -165,7 +120,7 @@ func New(opts Options) (*Hub, error) {
 		if o == "*" {
 			h.corsAny = true
 		}
-		h.cors[strings.TrimRight(o, "/")] = true
+		h.corsOrigins[strings.TrimRight(o, "/")] = true
 	}
 	if !opts.SkipEnsure {
 		// The client groups (BindGroup) and the client view records
@@ -175,6 +130,12 @@ func New(opts Options) (*Hub, error) {
 			return nil, err
 		}
 		if err := Ensure(ctx, opts.DB); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if h.postgres {
+		if err := h.readScope(ctx); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -195,32 +156,34 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 
-	m := melody.New()
-	m.Config.WriteWait = opts.WriteTimeout
-	m.Config.PongWait = opts.PongTimeout
-	m.Config.PingPeriod = opts.PingInterval
-	m.Config.MaxMessageSize = 4096
-	m.Config.MessageBufferSize = opts.SendQueue
-	m.Upgrader.ReadBufferSize = 512
-	m.Upgrader.WriteBufferSize = 1024
-	m.Upgrader.WriteBufferPool = &sync.Pool{}
-	// A handshake served on its own goroutine had its origin checked
-	// (on the full request) before the connection was taken over.
-	m.Upgrader.CheckOrigin = func(r *http.Request) bool {
-		if r.Context().Value(originCheckedKey{}) != nil {
-			return true
-		}
-		return h.checkOrigin(r)
-	}
-	m.HandleConnect(h.onConnect)
-	m.HandleDisconnect(h.onDisconnect)
-	m.HandleError(h.onError)
-	m.HandleSentMessage(h.onSent)
-	h.m = m
+	h.melody = h.newMelody()
 
 	h.bg.Add(1)
 	go h.run()
 	return h, nil
+}
+
+// newMelody configures the melody instance that upgrades and serves
+// the hub's connections.
+func (h *Hub) newMelody() *melody.Melody {
+	m := melody.New()
+	m.Config.WriteWait = h.opts.WriteTimeout
+	m.Config.PongWait = h.opts.PongTimeout
+	m.Config.PingPeriod = h.opts.PingInterval
+	m.Config.MaxMessageSize = 4096
+	m.Config.MessageBufferSize = h.opts.SendQueue
+	// No buffers of the upgrader's own: the connection reads and writes
+	// through the buffers net/http allocated for it, which it holds for
+	// as long as the handler runs, that is as long as the connection.
+	m.Upgrader.ReadBufferSize = 0
+	m.Upgrader.WriteBufferSize = 0
+	m.Upgrader.CheckOrigin = h.checkOrigin
+	m.Upgrader.Error = upgradeError
+	m.HandleConnect(h.onConnect)
+	m.HandleDisconnect(h.onDisconnect)
+	m.HandleError(h.onError)
+	m.HandleSentMessage(h.onSent)
+	return m
 }
 
 // Connections returns the number of open connections.
@@ -228,683 +191,6 @@ func (h *Hub) Connections() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.conns)
-}
-
-// ServeHTTP upgrades GET
-// {basePath}/ws?clientGroupID=<g>&clientID=<c>[&room=<r>][&userInfo=<json>][&auth=<credentials>]
-// to a WebSocket, binding the client group to the user if no one holds
-// it yet. Before the upgrade, without binding or storing anything, it
-// answers 400 for a missing clientGroupID or clientID, an id over
-// MaxIDBytes, a userInfo that is not JSON or is too large, or a request
-// that is not a WebSocket handshake; 401 when Auth refuses the
-// Authorization header (or, without one, the auth parameter); 403 for
-// an origin CheckOrigin refuses, someone else's client group or a room
-// AuthorizeRoom refuses; 409 when the room already has a connection of
-// another user with that clientID; 429 over MaxConnsPerUser or
-// MaxRoomMembers; 503 once the hub is closed.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		httpError(w, http.StatusMethodNotAllowed, "method %s; want GET", r.Method)
-		return
-	}
-	q := r.URL.Query()
-	group, clientID := q.Get("clientGroupID"), q.Get("clientID")
-	maxID := h.opts.MaxIDBytes
-	switch {
-	case group == "" || clientID == "":
-		httpError(w, http.StatusBadRequest, "clientGroupID and clientID are required")
-		return
-	case len(group) > maxID:
-		httpError(w, http.StatusBadRequest, "clientGroupID of %d bytes, over the limit of %d", len(group), maxID)
-		return
-	case len(clientID) > maxID:
-		httpError(w, http.StatusBadRequest, "clientID of %d bytes, over the limit of %d", len(clientID), maxID)
-		return
-	}
-	id, err := h.authenticate(r, q)
-	if err != nil {
-		h.log.Debug("plasma: realtime: connection refused", "status", http.StatusUnauthorized, "err", err)
-		httpError(w, http.StatusUnauthorized, "unauthorized")
-		return
-	}
-	var info json.RawMessage
-	if q.Has("userInfo") {
-		raw := q.Get("userInfo")
-		if len(raw) > h.opts.MaxUserInfoBytes {
-			httpError(w, http.StatusBadRequest, "userInfo of %d bytes, over the limit of %d", len(raw), h.opts.MaxUserInfoBytes)
-			return
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, []byte(raw)); err != nil {
-			httpError(w, http.StatusBadRequest, "userInfo is not JSON: %v", err)
-			return
-		}
-		info = buf.Bytes()
-	}
-	ctx := r.Context()
-	roomKey := groupRoom(group)
-	if name := q.Get("room"); name != "" && name != group {
-		if len(name) > maxID {
-			httpError(w, http.StatusBadRequest, "room of %d bytes, over the limit of %d", len(name), maxID)
-			return
-		}
-		if h.opts.AuthorizeRoom == nil {
-			httpError(w, http.StatusForbidden, "room %q refused", name)
-			return
-		}
-		if err := h.opts.AuthorizeRoom(ctx, id, name); err != nil {
-			h.log.Debug("plasma: realtime: room refused", "room", name, "user", id.UserID, "err", err)
-			httpError(w, http.StatusForbidden, "room %q refused", name)
-			return
-		}
-		roomKey = namedRoom(name)
-	}
-
-	if !h.isHandshake(r) {
-		httpError(w, http.StatusBadRequest, "not a WebSocket handshake")
-		return
-	}
-	if !h.checkOrigin(r) {
-		httpError(w, http.StatusForbidden, "origin %q not allowed", r.Header.Get("Origin"))
-		return
-	}
-
-	c := &conn{id: id, group: group, clientID: clientID, roomKey: roomKey, userInfo: info}
-	if !h.admit(w, c) {
-		return
-	}
-	// The group is bound last, so that a refused connection binds
-	// nothing.
-	if err := h.opts.BindGroup(ctx, group, id.UserID); err != nil {
-		h.release(c)
-		h.handlers.Done()
-		if errors.Is(err, server.ErrForbiddenGroup) {
-			h.log.Debug("plasma: realtime: client group refused", "group", group, "user", id.UserID)
-			httpError(w, http.StatusForbidden, "client group %q belongs to another user", group)
-			return
-		}
-		h.log.Warn("plasma: realtime: binding the client group", "group", group, "err", err)
-		httpError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	keys := map[string]any{connKey: c}
-	// Take the connection over and serve it on a fresh goroutine, so
-	// that net/http's handler goroutine (with its deep stack) and its
-	// buffers end here: the connection costs only melody's two
-	// goroutines and small buffers for its whole life.
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		h.release(c)
-		h.handlers.Done()
-		h.log.Debug("plasma: realtime: upgrade failed", "err", err)
-		httpError(w, http.StatusInternalServerError, "cannot take over the connection")
-		return
-	}
-	if brw.Reader.Buffered() > 0 {
-		// As the upgrader does: the client sent data before the
-		// handshake was answered.
-		h.release(c)
-		h.handlers.Done()
-		_ = nc.Close()
-		h.log.Debug("plasma: realtime: upgrade failed", "err", "client sent data before handshake is complete")
-		return
-	}
-	c.netConn = nc
-	req := upgradeRequest(r)
-	go func() {
-		defer h.handlers.Done()
-		// HandleRequestWithKeys returns when the connection has ended.
-		defer h.release(c)
-		if err := h.m.HandleRequestWithKeys(&takenWriter{nc: nc}, req, keys); err != nil {
-			h.log.Debug("plasma: realtime: upgrade failed", "err", err)
-			_ = nc.Close()
-		}
-	}()
-}
-
-// originChecked marks the request of a handshake whose origin was
-// checked before the connection was taken over.
-type originCheckedKey struct{}
-
-var originCheckedCtx = context.WithValue(context.Background(), originCheckedKey{}, true)
-
-// isHandshake reports whether r is a handshake the upgrader accepts,
-// origin aside: its checks, made before anything is bound or the
-// connection is taken over, so that a refusal is an HTTP answer.
-func (h *Hub) isHandshake(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket") &&
-		headerHasToken(r.Header, "Sec-Websocket-Version", "13") &&
-		r.Header.Get("Sec-Websocket-Key") != ""
-}
-
-// checkOrigin runs Options.CheckOrigin or, without one, accepts no
-// Origin, the request's own origin, and Options.CORSOrigins.
-func (h *Hub) checkOrigin(r *http.Request) bool {
-	if h.opts.CheckOrigin != nil {
-		return h.opts.CheckOrigin(r)
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true // not a browser: nothing to protect it from
-	}
-	if h.corsAny || h.cors[strings.TrimRight(origin, "/")] {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
-}
-
-// bindGroup is the default Options.BindGroup: store.BindGroup, after a
-// read that spares a write when the group is bound already.
-func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
-	owner, known, err := store.GroupOwner(ctx, h.db, groupID)
-	if err != nil {
-		return err
-	}
-	if !known {
-		if !h.postgres {
-			select {
-			case h.binding <- struct{}{}:
-				defer func() { <-h.binding }()
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return store.BindGroup(ctx, h.db, groupID, userID)
-	}
-	if owner != userID {
-		return fmt.Errorf("%w: group %q", server.ErrForbiddenGroup, groupID)
-	}
-	return nil
-}
-
-// admit checks, before the upgrade, that the hub is open, that c's
-// clientID is not another user's in its room and that c stays within
-// the caps, and reserves c's place among its user's connections; it
-// answers the refusal itself. After true, the caller must call
-// h.release(c) and h.handlers.Done() once the connection has ended.
-func (h *Hub) admit(w http.ResponseWriter, c *conn) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	switch {
-	case h.closed:
-		httpError(w, http.StatusServiceUnavailable, "shutting down")
-		return false
-	case h.clash(c) != nil:
-		httpError(w, http.StatusConflict, "clientID %q is connected to this room by another user", c.clientID)
-		return false
-	case h.opts.MaxConnsPerUser > 0 && h.users[c.id.UserID] >= h.opts.MaxConnsPerUser:
-		httpError(w, http.StatusTooManyRequests, "user has %d WebSocket connections open, the limit", h.opts.MaxConnsPerUser)
-		return false
-	case h.roomFull(c):
-		httpError(w, http.StatusTooManyRequests, "room is full: %d connections, the limit", h.opts.MaxRoomMembers)
-		return false
-	}
-	h.users[c.id.UserID]++
-	c.reserved.Store(true)
-	h.handlers.Add(1)
-	return true
-}
-
-// roomFull reports whether c's room holds MaxRoomMembers connections
-// already, none of which c replaces. Called with h.mu held.
-func (h *Hub) roomFull(c *conn) bool {
-	rm := h.rooms[c.roomKey]
-	if h.opts.MaxRoomMembers < 0 || rm == nil || len(rm.members) < h.opts.MaxRoomMembers {
-		return false
-	}
-	for o := range rm.members {
-		if o.clientID == c.clientID {
-			return false
-		}
-	}
-	return true
-}
-
-// release gives c's place among its user's connections back, once.
-func (h *Hub) release(c *conn) {
-	if !c.reserved.CompareAndSwap(true, false) {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.users[c.id.UserID]--; h.users[c.id.UserID] <= 0 {
-		delete(h.users, c.id.UserID)
-	}
-}
-
-// headerHasToken reports whether a comma-separated header holds token
-// (case-insensitively).
-func headerHasToken(hd http.Header, name, token string) bool {
-	for _, v := range hd[http.CanonicalHeaderKey(name)] {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// upgradeRequest is what the upgrader and melody keep of r: the
-// handshake's method, URL and headers, on a context that lives as long
-// as the connection (r's ends with ServeHTTP), marked as origin-checked.
-func upgradeRequest(r *http.Request) *http.Request {
-	hd := make(http.Header, 8)
-	for _, k := range [...]string{"Connection", "Upgrade", "Sec-Websocket-Version", "Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Origin"} {
-		if v, ok := r.Header[k]; ok {
-			hd[k] = v
-		}
-	}
-	return (&http.Request{
-		Method:     r.Method,
-		URL:        r.URL,
-		Proto:      r.Proto,
-		ProtoMajor: r.ProtoMajor,
-		ProtoMinor: r.ProtoMinor,
-		Header:     hd,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI,
-	}).WithContext(originCheckedCtx)
-}
-
-// takenWriter is the ResponseWriter of a connection taken over from
-// net/http: its Hijack hands the upgrader the connection with tiny
-// buffers (with ReadBufferSize and a WriteBufferPool set, the upgrader
-// uses them only to look for early bytes and to write the 101), and an
-// answer written to it (a failed upgrade) is dropped: the connection is
-// closed.
-type takenWriter struct {
-	nc     net.Conn
-	header http.Header
-}
-
-func (w *takenWriter) Header() http.Header {
-	if w.header == nil {
-		w.header = http.Header{}
-	}
-	return w.header
-}
-
-func (w *takenWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-func (w *takenWriter) WriteHeader(int) {}
-
-func (w *takenWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 16), bufio.NewWriterSize(w.nc, 16)), nil
-}
-
-// authenticate runs Options.Auth with the Authorization header, or the
-// auth parameter in its place.
-func (h *Hub) authenticate(r *http.Request, q url.Values) (rowauth.Identity, error) {
-	if r.Header.Get("Authorization") == "" {
-		if a := q.Get("auth"); a != "" {
-			r = r.Clone(r.Context())
-			r.Header.Set("Authorization", a)
-		}
-	}
-	id, err := h.opts.Auth(r)
-	if err == nil && id.UserID == "" {
-		err = errors.New("the Auth function returned no user id")
-	}
-	return id, err
-}
-
-func httpError(w http.ResponseWriter, status int, format string, args ...any) {
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-	}{fmt.Sprintf(format, args...)})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// The keys of rooms: a client group's own room and a named one never
-// share a key.
-func groupRoom(group string) string { return "g:" + group }
-func namedRoom(name string) string  { return "r:" + name }
-
-// clash returns the member of c's room that holds c's clientID for
-// another user, if any. Called with h.mu held.
-func (h *Hub) clash(c *conn) *conn {
-	if rm := h.rooms[c.roomKey]; rm != nil {
-		for o := range rm.members {
-			if o.clientID == c.clientID && o.id.UserID != c.id.UserID {
-				return o
-			}
-		}
-	}
-	return nil
-}
-
-var joinSeq atomic.Uint64
-
-func (h *Hub) onConnect(s *melody.Session) {
-	c := sessionConn(s)
-	if c == nil {
-		return
-	}
-	c.s = s
-	c.seq = joinSeq.Add(1)
-	key := identityKey(c.id)
-	h.mu.Lock()
-	_, known := h.idents[key]
-	h.mu.Unlock()
-	var fresh *identity
-	if !known {
-		// A new identity's read rules are analysed here, not by the
-		// first round that needs them (10,000 new identities cost that
-		// round ≈ 30 ms). Once it is published only the pump reads them.
-		fresh = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
-		h.deps(fresh)
-	}
-	h.mu.Lock()
-	if h.closed || h.clash(c) != nil {
-		h.mu.Unlock()
-		c.kill()
-		return
-	}
-	if h.roomFull(c) {
-		// Connections that raced past admit: this one is stored nowhere.
-		h.mu.Unlock()
-		c.close(melody.ClosePolicyViolation, "room is full")
-		return
-	}
-	// The group is c's user's now (BindGroup said so): a connection of
-	// another user to it, from before the group was bound again, goes.
-	squatters := h.othersInGroup(c.group, c.id.UserID)
-	ide := h.idents[key]
-	created := ide == nil
-	if created {
-		ide = fresh
-		if ide == nil { // analysed by the pump when needed
-			ide = &identity{key: key, id: c.id, conns: map[*conn]struct{}{}}
-		}
-		h.idents[key] = ide
-		h.toLoad = append(h.toLoad, ide)
-	}
-	ide.conns[c] = struct{}{}
-	c.ident = ide
-	h.conns[c] = struct{}{}
-	g := h.groups[c.group]
-	if g == nil {
-		g = map[*conn]struct{}{}
-		h.groups[c.group] = g
-	}
-	g[c] = struct{}{}
-	rm := h.rooms[c.roomKey]
-	if rm == nil {
-		rm = &room{key: c.roomKey, members: map[*conn]struct{}{}}
-		h.rooms[c.roomKey] = rm
-	}
-	// A client that reconnects replaces its old connection, which may
-	// linger until a write or a ping finds it dead.
-	var replaced []*conn
-	for o := range rm.members {
-		if o.clientID == c.clientID {
-			delete(rm.members, o)
-			replaced = append(replaced, o)
-		}
-	}
-	rm.members[c] = struct{}{}
-	if rm.truncated && len(rm.members) > h.opts.MaxPresenceMembers {
-		c.write(truncatedMsg) // the room said so before c joined
-	}
-	h.presenceChanged(rm)
-	h.mu.Unlock()
-	for _, o := range replaced {
-		o.close(melody.ClosePolicyViolation, "replaced by a newer connection of the client")
-	}
-	closeSquatters(squatters)
-	// A client may have missed changes before it was registered: one
-	// pull brings it up to date.
-	c.sendPoke(h.pokeMsg)
-	if created {
-		// Load the rows its rules depend on before a change needs them.
-		h.signal(func(p *pending) { p.load = true })
-	}
-}
-
-func (h *Hub) onDisconnect(s *melody.Session) {
-	c := sessionConn(s)
-	if c == nil {
-		return
-	}
-	// Its place is free by the time it is gone from Connections.
-	h.release(c)
-	if c.ident == nil {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.conns[c]; !ok {
-		return
-	}
-	delete(h.conns, c)
-	if g := h.groups[c.group]; g != nil {
-		delete(g, c)
-		if len(g) == 0 {
-			delete(h.groups, c.group)
-			delete(h.told, c.group)
-		}
-	}
-	delete(c.ident.conns, c)
-	if len(c.ident.conns) == 0 && h.idents[c.ident.key] == c.ident {
-		delete(h.idents, c.ident.key)
-	}
-	if rm := h.rooms[c.roomKey]; rm != nil {
-		if _, ok := rm.members[c]; ok {
-			delete(rm.members, c)
-			if len(rm.members) == 0 {
-				if rm.timer != nil {
-					rm.timer.Stop()
-				}
-				delete(h.rooms, c.roomKey)
-			} else {
-				h.presenceChanged(rm)
-			}
-		}
-	}
-}
-
-// othersInGroup returns the connections to group of users other than
-// userID. Called with h.mu held.
-func (h *Hub) othersInGroup(group, userID string) []*conn {
-	var out []*conn
-	for o := range h.groups[group] {
-		if o.id.UserID != userID {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// closeSquatters closes connections to a client group that belongs to
-// another user: they must not receive its pokes or sit in its room.
-func closeSquatters(conns []*conn) {
-	for _, o := range conns {
-		o.close(melody.ClosePolicyViolation, "client group belongs to another user")
-	}
-}
-
-func (h *Hub) onError(s *melody.Session, err error) {
-	if errors.Is(err, melody.ErrMessageBufferFull) {
-		if c := sessionConn(s); c != nil {
-			h.log.Debug("plasma: realtime: send queue full; closing the connection", "clientID", c.clientID)
-			c.kill()
-		}
-	}
-}
-
-func (h *Hub) onSent(s *melody.Session, msg []byte) {
-	if len(msg) > 0 && &msg[0] == &h.pokeMsg[0] {
-		h.stats.pokes.Add(1)
-		if c := sessionConn(s); c != nil {
-			c.pokeSent(h.pokeMsg)
-		}
-	}
-}
-
-func sessionConn(s *melody.Session) *conn {
-	v, _ := s.Get(connKey)
-	c, _ := v.(*conn)
-	return c
-}
-
-// identityKey identifies an identity: its user and claims.
-func identityKey(id rowauth.Identity) string {
-	if len(id.Claims) == 0 {
-		return id.UserID
-	}
-	b, err := json.Marshal(id.Claims)
-	if err != nil {
-		b = fmt.Appendf(nil, "%v", id.Claims)
-	}
-	return id.UserID + "\x00" + string(b)
-}
-
-// write queues msg for c; a full queue closes c (onError).
-func (c *conn) write(msg []byte) {
-	if c.s != nil {
-		_ = c.s.Write(msg)
-	}
-}
-
-// sendPoke queues a poke unless one is queued already.
-func (c *conn) sendPoke(msg []byte) {
-	for {
-		switch c.poke.Load() {
-		case pokeIdle:
-			if c.poke.CompareAndSwap(pokeIdle, pokeQueued) {
-				c.write(msg)
-				return
-			}
-		case pokeQueued:
-			if c.poke.CompareAndSwap(pokeQueued, pokeDirty) {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-// pokeSent records that the queued poke was written, and queues the
-// poke asked for meanwhile, if any.
-func (c *conn) pokeSent(msg []byte) {
-	for {
-		switch c.poke.Load() {
-		case pokeDirty:
-			if c.poke.CompareAndSwap(pokeDirty, pokeQueued) {
-				c.write(msg)
-				return
-			}
-		case pokeQueued:
-			if c.poke.CompareAndSwap(pokeQueued, pokeIdle) {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-// close sends a close frame, or closes c at once when its queue is full.
-func (c *conn) close(code int, reason string) {
-	if c.s == nil || c.s.CloseWithMsg(melody.FormatCloseMessage(code, reason)) != nil {
-		c.kill()
-	}
-}
-
-// kill closes c's network connection: its read and write loops fail and
-// the hub forgets it.
-func (c *conn) kill() {
-	if c.netConn != nil {
-		_ = c.netConn.Close()
-	}
-}
-
-// presence
-
-type presenceEntry struct {
-	ClientID string          `json:"clientID"`
-	UserInfo json.RawMessage `json:"userInfo"`
-}
-
-type presenceMsg struct {
-	Type      string          `json:"type"`
-	Entries   []presenceEntry `json:"entries"`
-	Truncated bool            `json:"truncated,omitempty"`
-}
-
-var truncatedMsg = mustJSON(presenceMsg{Type: "presence", Entries: []presenceEntry{}, Truncated: true})
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// presenceChanged sends rm's snapshot now, or when the throttle interval
-// since the last one ends. Called with h.mu held.
-func (h *Hub) presenceChanged(rm *room) {
-	if h.opts.MaxPresenceMembers < 0 || rm.timer != nil {
-		return // off, or a trailing snapshot is due and will be current
-	}
-	wait := h.opts.PresenceThrottle - time.Since(rm.lastSent)
-	if wait <= 0 {
-		h.sendPresence(rm)
-		return
-	}
-	rm.timer = time.AfterFunc(wait, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.rooms[rm.key] != rm || h.closed {
-			return
-		}
-		rm.timer = nil
-		h.sendPresence(rm)
-	})
-}
-
-// sendPresence sends rm's snapshot to its members. Called with h.mu
-// held.
-func (h *Hub) sendPresence(rm *room) {
-	rm.lastSent = time.Now()
-	var msg []byte
-	if len(rm.members) > h.opts.MaxPresenceMembers {
-		if rm.truncated {
-			return
-		}
-		rm.truncated = true
-		msg = truncatedMsg
-	} else {
-		rm.truncated = false
-		members := make([]*conn, 0, len(rm.members))
-		for c := range rm.members {
-			members = append(members, c)
-		}
-		slices.SortFunc(members, func(a, b *conn) int {
-			if c := strings.Compare(a.clientID, b.clientID); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.seq, b.seq)
-		})
-		p := presenceMsg{Type: "presence", Entries: make([]presenceEntry, len(members))}
-		for i, c := range members {
-			p.Entries[i] = presenceEntry{ClientID: c.clientID, UserInfo: c.userInfo}
-		}
-		msg = mustJSON(p)
-	}
-	for c := range rm.members {
-		c.write(msg)
-	}
 }
 
 // Close shuts the hub down: it stops poking and listening, refuses new
@@ -958,7 +244,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 		<-drained
 	}
-	_ = h.m.Close()
+	_ = h.melody.Close()
 	return err
 }
 

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,24 @@ const listenTimeout = 30 * time.Second
 // listenerPing is how often the listener's connection is pinged, so
 // that a connection that died silently is noticed and replaced.
 const listenerPing = 30 * time.Second
+
+// readScope reads the schema the hub's tables resolve to, which tells
+// its poke notices from those of apps in other schemas of the database.
+func (h *Hub) readScope(ctx context.Context) error {
+	rows, err := h.db.Query(ctx, `SELECT current_schema()`)
+	if err != nil {
+		return fmt.Errorf("plasma: realtime: New: reading the current schema: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var scope sql.NullString
+		if err := rows.Scan(&scope); err != nil {
+			return fmt.Errorf("plasma: realtime: New: reading the current schema: %w", err)
+		}
+		h.scope = scope.String
+	}
+	return rows.Err()
+}
 
 // startListener connects the listener and waits until it listens on
 // both channels; the first failed connection attempt fails it.
@@ -202,7 +221,7 @@ func (h *Hub) notified(n *postgres.Notification) {
 			h.log.Debug("plasma: realtime: unreadable poke notification", "err", err)
 			return
 		}
-		if msg.Hub == h.id || len(msg.Groups) == 0 {
+		if msg.Hub == h.id || msg.Scope != h.scope || len(msg.Groups) == 0 {
 			return
 		}
 		h.signal(func(p *pending) {

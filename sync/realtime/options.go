@@ -35,8 +35,10 @@ const (
 
 // The PostgreSQL notification channels the hubs of one database talk on.
 // NOTIFY channels are database-wide: hubs of applications that share a
-// database in different schemas hear each other, which only costs them
-// a read of their own change log.
+// database in different schemas hear each other. A notification on
+// ChannelChanges costs them a read of their own change log; one on
+// ChannelPokes pokes their connections to client groups of the same ids,
+// each a spurious pull.
 const (
 	// ChannelChanges carries a change-log region's name; the trigger
 	// Ensure installs sends it when a transaction that logged changes
@@ -80,11 +82,13 @@ type Options struct {
 	// it yet, and returns an error matching server.ErrForbiddenGroup when
 	// it belongs to another user: that connection is refused with 403,
 	// with the same answer whether or not the group existed. Any other
-	// error answers 500. The default binds on DB by the same rules, so the
-	// first authenticated pull, push or WebSocket connection to a group
-	// makes it its user's; set it to the sync handler's BindGroup method
-	// to apply the handler's cap on groups per user
-	// (server.Options.MaxGroupsPerUser) and its SQLite write turn too. A push to a group by a user other than the
+	// error answers 500. The default writes the binding to the sync
+	// server's tables on DB, as a pull or push does, so the first
+	// authenticated pull, push or WebSocket connection to a group makes
+	// it its user's; set it to the sync handler's BindGroup method to
+	// apply the handler's cap on groups per user
+	// (server.Options.MaxGroupsPerUser) and its SQLite write turn too.
+	// A push to a group by a user other than the
 	// one a connection of the group authenticated as (the group was
 	// collected and claimed again, or a custom BindGroup let both in)
 	// closes that connection (close code 1008, "client group belongs to
@@ -96,11 +100,12 @@ type Options struct {
 	// origin), and the origins in CORSOrigins, and refuses every other
 	// one with 403 before the upgrade: a WebSocket is not subject to
 	// CORS, so without this check any site could open the endpoint with
-	// the credentials a browser attaches by itself.
+	// the credentials a browser attaches by itself. It is called with
+	// the handshake request, before the client group is bound, and
+	// again by the upgrader.
 	CheckOrigin func(r *http.Request) bool
 	// CORSOrigins are the other origins browsers may connect from, as
-	// for the sync handler (give both the same list, the one given to
-	// server.CORS): exact origins such as
+	// for the sync handler (give both the same list): exact origins such as
 	// "https://app.example.com", or "*" for any. Used by the default
 	// CheckOrigin only.
 	CORSOrigins []string

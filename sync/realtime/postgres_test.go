@@ -167,3 +167,22 @@ func TestSquatterClosedAcrossProcesses(t *testing.T) {
 		t.Fatal("alice's connection in process B to a group now bob's is still open")
 	}
 }
+
+// Apps in two schemas of one database share the poke channel: a poke in
+// one app never reaches the other's connection of the same group id.
+func TestPokesStayInTheirSchema(t *testing.T) {
+	tg1, tg2 := ormtest.Postgres(t), ormtest.Postgres(t)
+	a := newEnv(t, tg1, tg1.DB, nil)
+	b := newEnv(t, tg2, tg2.DB, nil)
+	mine := a.connect(params{user: "alice", group: "ga", client: "a1"})
+	other := b.connect(params{user: "alice", group: "ga", client: "a1"})
+	// Both hubs listen; a third process of app A's schema proves the
+	// notice still crosses processes within the schema.
+	c := newEnv(t, tg1, orm.New(tg1.Open(t), tg1.Dialect), nil)
+	sibling := c.connect(params{user: "alice", group: "ga", client: "a2"})
+
+	a.hub.Poke("ga")
+	mine.expectPoke("Poke in the same hub", 3*time.Second)
+	sibling.expectPoke("Poke in another process of the same schema", 3*time.Second)
+	other.expectNoPoke("a poke in another schema", quiet)
+}
