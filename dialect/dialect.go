@@ -42,6 +42,8 @@ type Dialect interface {
 	// of the current transaction, serialising schema changes across
 	// processes, or "" where transactions already serialise them.
 	LockSchema() string
+	// Features reports the engine's capabilities (see Feature).
+	Features() Feature
 }
 
 // ReferenceChecker is an optional interface of a Dialect. A dialect whose
