@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
@@ -187,7 +187,7 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 		}
 		// Rendered with '?' placeholders, which Exec numbers for the
 		// dialect; so not kept in the DB's Memo, which holds its dialect's.
-		return insertChanges(nil, sqlite.Dialect, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
+		return insertChanges(nil, dialect.Placeholders, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
 			_, err := raw.Exec(ctx, text, args...)
 			return err
 		})
