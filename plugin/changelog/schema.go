@@ -156,5 +156,8 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	return append(append(stmts, regions...), publishFunction), nil
 }
 
-// isPostgres reports whether d is PostgreSQL's dialect.
-func isPostgres(d dialect.Dialect) bool { return d.Name() == "postgres" }
+// isPostgres reports whether d's engine runs writers concurrently, as
+// PostgreSQL does: the log then numbers versions per region at publish
+// time. Where one writer runs at a time (SQLite) the versions are handed
+// out in commit order as rows are written.
+func isPostgres(d dialect.Dialect) bool { return d.Features().Has(dialect.ConcurrentWrites) }

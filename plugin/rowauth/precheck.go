@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -24,7 +25,9 @@ import (
 // precheckRows bounds the rows checked by one query.
 const precheckRows = 100
 
-func isPostgres(db *orm.DB) bool { return db.Dialect().Name() == "postgres" }
+// cheapReturning reports whether db's engine returns rows cheaply; where
+// it does not (SQLite), an INSERT is prechecked instead.
+func cheapReturning(db *orm.DB) bool { return db.Dialect().Features().Has(dialect.CheapReturning) }
 
 // precheck refuses q if one of its proposed rows is outside wp.
 func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/olahol/melody"
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
@@ -95,7 +96,7 @@ func New(opts Options) (*Hub, error) {
 	h := &Hub{
 		opts:         opts,
 		db:           opts.DB,
-		postgres:     opts.DB.Dialect().Name() == "postgres",
+		postgres:     opts.DB.Dialect().Features().Has(dialect.NotifyListen),
 		log:          opts.Logger,
 		id:           randomID(),
 		pokeMsg:      []byte(`{"type":"poke"}`),

@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/server"
@@ -394,7 +396,7 @@ func (h *Hub) announce(ctx context.Context, groups map[string]struct{}) {
 			list = list[1:]
 			continue
 		}
-		if _, err := h.db.Exec(ctx, `SELECT pg_notify(?, ?)`, ChannelPokes, string(mustJSON(msg))); err != nil && ctx.Err() == nil {
+		if err := h.notify(ctx, ChannelPokes, string(mustJSON(msg))); err != nil && ctx.Err() == nil {
 			h.log.Warn("plasma: realtime: announcing pokes to other processes", "err", err)
 		}
 	}
@@ -407,4 +409,20 @@ type pokeNotice struct {
 	Hub    string   `json:"hub"`
 	Scope  string   `json:"scope"`
 	Groups []string `json:"groups"`
+}
+
+// notify sends payload to the other processes listening on channel, in
+// the spelling of the hub's dialect (which has NotifyListen when the hub
+// announces pokes). The statement is rendered with '?' placeholders,
+// which Exec numbers for the dialect.
+func (h *Hub) notify(ctx context.Context, channel, payload string) error {
+	n, ok := h.db.Dialect().(dialect.Notifier)
+	if !ok {
+		return fmt.Errorf("plasma: realtime: dialect %q cannot notify", h.db.Dialect().Name())
+	}
+	b := dialect.GetBuilder(dialect.Placeholders)
+	defer dialect.PutBuilder(b)
+	n.AppendNotify(b, channel, payload)
+	_, err := h.db.Exec(ctx, string(b.Buf), b.Args...)
+	return err
 }

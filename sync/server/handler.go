@@ -37,6 +37,8 @@ type Handler[Ctx any] struct {
 	begin     dialect.Beginner
 	postgres  bool
 	forUpdate string
+	// errs classifies the errors of the database's engine.
+	errs      dialect.ErrorClassifier
 	plans     []*tablePlan
 	resolvers map[string]*tablePlan // tables with a ConflictResolver
 	schemaFP  []byte
@@ -116,10 +118,12 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		return nil, err
 	}
 	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
-	h.postgres = opts.DB.Dialect().Name() == "postgres"
-	if h.postgres {
-		h.forUpdate = " FOR UPDATE"
-	} else {
+	h.errs = dialect.Classifier(opts.DB.Dialect())
+	h.postgres = opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites)
+	if l, ok := opts.DB.Dialect().(dialect.RowLocker); ok && opts.DB.Dialect().Features().Has(dialect.RowLocking) {
+		h.forUpdate = string(l.AppendForUpdate(nil))
+	}
+	if !h.postgres {
 		h.writes = make(chan struct{}, 1)
 	}
 	if b, ok := opts.DB.Executor().(dialect.Beginner); ok {
