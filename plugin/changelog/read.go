@@ -65,7 +65,7 @@ func ChangesSince(ctx context.Context, db *orm.DB, region string, cursor int64, 
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	if isPostgres(db.Dialect()) {
+	if concurrentWrites(db.Dialect()) {
 		if _, err := publish(ctx, db, region); err != nil {
 			return nil, cursor, err
 		}
@@ -111,7 +111,7 @@ func Head(ctx context.Context, db *orm.DB, region string) (int64, error) {
 	if region == "" {
 		region = DefaultRegion
 	}
-	if isPostgres(db.Dialect()) {
+	if concurrentWrites(db.Dialect()) {
 		return publish(ctx, db, region)
 	}
 	rows, err := db.Query(ctx, `SELECT "seq" FROM "sqlite_sequence" WHERE "name" = ?`, LogTable)

@@ -128,7 +128,7 @@ func (h *Hub) takePending() pending {
 // initCursors starts the cursors at the heads.
 func (h *Hub) initCursors(ctx context.Context) error {
 	h.pump.cursors = map[string]int64{}
-	if !h.postgres {
+	if !h.perRegion {
 		v, err := changelog.Head(ctx, h.db, "")
 		if err != nil {
 			return err
@@ -155,7 +155,7 @@ func (h *Hub) initCursors(ctx context.Context) error {
 func (h *Hub) run() {
 	defer h.bg.Done()
 	var tick <-chan time.Time
-	if !h.postgres || h.listener == nil {
+	if !h.perRegion || h.listener == nil {
 		t := time.NewTicker(h.opts.PollInterval)
 		defer t.Stop()
 		tick = t.C
@@ -200,7 +200,7 @@ func (h *Hub) headsMoved() bool {
 		h.jump(heads)
 		return false
 	}
-	if !h.postgres {
+	if !h.perRegion {
 		return heads[""] > h.pump.head
 	}
 	for r, v := range heads {
@@ -214,7 +214,7 @@ func (h *Hub) headsMoved() bool {
 // readHeads reads the heads of the watched regions; on SQLite the one
 // head, under "".
 func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
-	if !h.postgres {
+	if !h.perRegion {
 		v, err := changelog.Head(ctx, h.db, "")
 		return map[string]int64{"": v}, err
 	}
@@ -232,7 +232,7 @@ func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
 // jump moves the cursors to heads read earlier: the changes in between
 // are not looked at.
 func (h *Hub) jump(heads map[string]int64) {
-	if !h.postgres {
+	if !h.perRegion {
 		h.pump.head = max(h.pump.head, heads[""])
 		for r := range h.pump.cursors {
 			h.pump.cursors[r] = h.pump.head
