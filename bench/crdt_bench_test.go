@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/plasma-go/plasma/crdt"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/crdtcol"
@@ -95,7 +96,7 @@ func BenchmarkORSetMerge(b *testing.B) {
 	b.Run("sqlite-update", func(b *testing.B) {
 		ctx := context.Background()
 		sets := orm.NewTable("crdt_bench_sets", orm.ID(), orm.CRDTORSet("members").Nullable())
-		db, err := orm.OpenSQLite(":memory:", crdtcol.Middleware(crdtcol.Options{}))
+		db, err := orm.Open(sqlite.Dialect, ":memory:", crdtcol.Middleware(crdtcol.Options{}))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,14 @@
 // PostgreSQL on pgx instead, with the same dialect. dialect/bunexec adapts
 // a bun database.
 //
+// The layers above branch on an engine's capabilities, never its Name:
+// Features reports them (row locks, advisory locks, notify/listen,
+// concurrent writers, ...), optional interfaces render them (RowLocker,
+// AdvisoryLocker, Notifier), open a pool (Opener) and classify errors
+// (ErrorClassifier). Upserts need neither: both engines spell them
+// INSERT ... ON CONFLICT (cols) DO UPDATE SET ... excluded.col / DO
+// NOTHING, so plasma writes that SQL once for both.
+//
 // Identifiers are always quoted; values are always bound parameters. The
 // only values ever written into SQL text are column DEFAULTs in DDL, which
 // have no parameter form; they are rendered as escaped literals.
@@ -42,6 +50,8 @@ type Dialect interface {
 	// of the current transaction, serialising schema changes across
 	// processes, or "" where transactions already serialise them.
 	LockSchema() string
+	// Features reports the engine's capabilities (see Feature).
+	Features() Feature
 }
 
 // ReferenceChecker is an optional interface of a Dialect. A dialect whose

@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/postgres"
-	"github.com/plasma-go/plasma/dialect/sqlite"
 )
 
 // DB runs statements on one database through a middleware chain. It is
@@ -52,37 +50,35 @@ func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	return db
 }
 
-// OpenSQLite opens (creating if need be) the SQLite database at path, or a
-// private in-memory one for ":memory:", configured as sqlite.Open says.
-func OpenSQLite(path string, mws ...Middleware) (*DB, error) {
-	sqldb, err := sqlite.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	db := New(sqldb, sqlite.Dialect, mws...)
-	db.sqlDB = sqldb
-	return db, nil
-}
-
-// OpenPostgres opens the PostgreSQL database named by dsn, for example
-// "postgres://user@127.0.0.1:5432/db?sslmode=disable", on lib/pq as
-// postgres.Open opens it: statements prepared once per connection and
-// run in one round trip each. To run on pgx instead, open the pool with
-// dialect/pgx and hand it to New:
+// Open opens a pool on d's engine with the driver its dialect package
+// links, and returns a DB that owns it (Close closes it): for example
+//
+//	db, err := orm.Open(sqlite.Dialect, "app.db")   // dialect/sqlite, modernc.org/sqlite
+//	db, err := orm.Open(postgres.Dialect, dsn)      // dialect/postgres, lib/pq
+//
+// dsn is what the dialect package's Open takes: a file path (or
+// ":memory:") for SQLite, a URL or key=value string for PostgreSQL. The
+// driver is linked by the dialect package the caller imports, never by
+// orm, so a program links only the engines it names. To run PostgreSQL on
+// pgx instead, open the pool with dialect/pgx and hand it to New:
 //
 //	sqldb, err := pgx.Open(dsn) // github.com/plasma-go/plasma/dialect/pgx
 //	db := orm.New(sqldb, pgx.Dialect)
-func OpenPostgres(dsn string, mws ...Middleware) (*DB, error) {
-	sqldb, err := postgres.Open(dsn)
+func Open(d dialect.Dialect, dsn string, mws ...Middleware) (*DB, error) {
+	o, ok := d.(dialect.Opener)
+	if !ok {
+		return nil, fmt.Errorf("plasma: orm.Open: dialect %q cannot open a database; open the pool yourself and use orm.New", d.Name())
+	}
+	sqldb, err := o.Open(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db := New(sqldb, postgres.Dialect, mws...)
+	db := New(sqldb, d, mws...)
 	db.sqlDB = sqldb
 	return db, nil
 }
 
-// Close closes the connection pool if OpenSQLite or OpenPostgres opened
+// Close closes the connection pool if Open opened
 // it; a DB made with New leaves its executor to its owner.
 func (db *DB) Close() error {
 	if db.sqlDB == nil {

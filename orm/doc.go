@@ -28,8 +28,12 @@
 //
 // # Open
 //
-// New wraps a database/sql pool (or another dialect.Executor, such as a
-// bun database through dialect/bunexec) with the dialect to render for.
+// Open opens a pool through a dialect package (orm.Open(sqlite.Dialect,
+// "app.db"), orm.Open(postgres.Dialect, dsn)); package orm links no
+// driver itself, so a program links only the engines whose dialect
+// packages it imports. New wraps a pool the caller opened (or another
+// dialect.Executor, such as a bun database through dialect/bunexec) with
+// the dialect to render for.
 // EnsureSchema creates the tables and indexes that are missing and never
 // alters anything; orm/migrate diffs a schema against a live database and
 // applies the additive part, and orm/migrate/migratecli puts that behind

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -28,7 +29,7 @@ var (
 // exampleDB opens an in-memory SQLite database with the example schema
 // and a few rows.
 func exampleDB(ctx context.Context) *orm.DB {
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -74,7 +75,7 @@ func ExampleEnsureSchema() {
 	schema := orm.MustDefineSchema("1", users)
 
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -297,7 +297,7 @@ func TestPrepareSubquery(t *testing.T) {
 
 func TestPrepareRunsOnSQLite(t *testing.T) {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package orm
 
-import (
-	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/sqlite"
-)
+import "github.com/plasma-go/plasma/dialect"
 
 // render validates and renders a statement for d.
 func render(d dialect.Dialect, a dialect.Appender) (string, []any, error) {
@@ -17,7 +14,7 @@ func render(d dialect.Dialect, a dialect.Appender) (string, []any, error) {
 
 // toSQL renders with '?' placeholders, the form squirrel.Sqlizer callers
 // expect (squirrel renumbers them for PostgreSQL itself).
-func toSQL(a dialect.Appender) (string, []any, error) { return render(sqlite.Dialect, a) }
+func toSQL(a dialect.Appender) (string, []any, error) { return render(dialect.Placeholders, a) }
 
 func errNoDB(stmt string) error {
 	return &QueryError{Statement: stmt, Err: ErrNoDB}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 )
 
@@ -349,7 +348,7 @@ func (q *SelectQuery) resultKinds() []Kind {
 // a SELECT is checked as it renders, so it renders into a scratch Builder.
 // Write statements check their subqueries with it before rendering.
 func (q *SelectQuery) validate(outer *scope) error {
-	b := dialect.GetBuilder(sqlite.Dialect)
+	b := dialect.GetBuilder(dialect.Placeholders)
 	defer dialect.PutBuilder(b)
 	if outer != nil {
 		b.Outer = outer
@@ -613,7 +612,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 		b.WriteInt(p.Limit)
 	}
 	if p.Offset > 0 {
-		if !p.HasLimit && b.D.Name() == "sqlite" {
+		if !p.HasLimit && b.D.Features().Has(dialect.OffsetNeedsLimit) {
 			b.WriteString(" LIMIT -1") // SQLite has no OFFSET without LIMIT
 		}
 		b.WriteString(" OFFSET ")
@@ -745,7 +744,7 @@ func appendList(b *dialect.Builder, list []expr.Expr) error {
 // be NULL says NULLS LAST (NULLS FIRST when descending), and both engines
 // return rows in one order.
 func (q *SelectQuery) appendOrder(b *dialect.Builder, s *scope, terms []expr.Order) error {
-	onSQLite := len(terms) > 0 && b.D.Name() == "sqlite"
+	onSQLite := len(terms) > 0 && b.D.Features().Has(dialect.NullsSortFirst)
 	for i, o := range terms {
 		if i == 0 {
 			b.WriteString(" ORDER BY ")

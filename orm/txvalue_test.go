@@ -4,11 +4,12 @@ import (
 	"context"
 	"testing"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 )
 
 func TestTxValue(t *testing.T) {
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -70,7 +71,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	// WAL journal, synchronous commits: a mutation is acknowledged only
 	// once its transaction is in the WAL file, so it survives the process
 	// being killed.
-	db, err := orm.OpenSQLite(path)
+	db, err := orm.Open(sqlite.Dialect, path)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
@@ -101,7 +102,7 @@ func migrateFlow(t *testing.T, target []string, exec func(string)) {
 func TestMigrateCommandSQLite(t *testing.T) {
 	dir := t.TempDir()
 	migrateFlow(t, []string{"-data", dir}, func(q string) {
-		db, err := orm.OpenSQLite(filepath.Join(dir, "plasma.db"))
+		db, err := orm.Open(sqlite.Dialect, filepath.Join(dir, "plasma.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +112,7 @@ func TestMigrateCommandSQLite(t *testing.T) {
 		}
 	})
 	// The rows survived the table rebuild that dropped the column.
-	db, err := orm.OpenSQLite(filepath.Join(dir, "plasma.db"))
+	db, err := orm.Open(sqlite.Dialect, filepath.Join(dir, "plasma.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestMigrateCommandPostgres(t *testing.T) {
 	u.RawQuery = qv.Encode()
 	dsn := u.String()
 	migrateFlow(t, []string{"-postgres", dsn}, func(q string) {
-		db, err := orm.OpenPostgres(dsn)
+		db, err := orm.Open(postgres.Dialect, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}

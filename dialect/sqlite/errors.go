@@ -36,3 +36,20 @@ func IsTemporary(err error) bool {
 	}
 	return false
 }
+
+// The extended result codes of unique and primary key violations.
+const (
+	codeConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
+	codeConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
+)
+
+// IsUniqueViolation reports whether err is SQLite refusing a row that
+// breaks a unique or primary key constraint.
+func IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code()
+	return c == codeConstraintPrimaryKey || c == codeConstraintUnique
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/server"
@@ -15,7 +16,7 @@ import (
 
 func ExampleNewServer() {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -227,7 +227,7 @@ type differ struct {
 
 func compare(d dialect.Dialect, s *orm.Schema, live *Database, snap *snapshot, allow []Allowance) *SchemaDiff {
 	df := &differ{
-		d: d, pg: d.Name() == "postgres", live: live, snap: snap,
+		d: d, pg: d.Features().Has(dialect.PrimaryKeyNotNull), live: live, snap: snap,
 		allow:    make(map[Allowance]bool, len(allow)),
 		diff:     &SchemaDiff{Dialect: d.Name(), DeclaredVersion: s.Version(), Steps: []Step{}},
 		declared: make(map[string]*dialect.TableDef),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 )
@@ -21,7 +22,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	db, err := orm.OpenSQLite(filepath.Join(dir, "app.db"))
+	db, err := orm.Open(sqlite.Dialect, filepath.Join(dir, "app.db"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func Example() {
 // nothing.
 func ExampleDiff() {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -953,7 +954,7 @@ func FuzzNames(f *testing.F) {
 		if err != nil || column == "id" {
 			return // not a valid schema
 		}
-		db, err := orm.OpenSQLite(":memory:")
+		db, err := orm.Open(sqlite.Dialect, ":memory:")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1037,7 +1038,7 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 // migration and must turn it back on, whether the migration succeeds,
 // is refused or fails.
 func TestSQLiteConnectionRestored(t *testing.T) {
-	db, err := orm.OpenSQLite(":memory:") // one connection: the one Run uses
+	db, err := orm.Open(sqlite.Dialect, ":memory:") // one connection: the one Run uses
 	if err != nil {
 		t.Fatal(err)
 	}

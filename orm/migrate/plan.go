@@ -117,10 +117,10 @@ func (pl *planner) liveColumn(table, col string) *ColumnInfo {
 func buildPlan(d dialect.Dialect, s *orm.Schema, live *Database, diff *SchemaDiff) (*plan, error) {
 	pl := &planner{d: d, s: s, live: live, diff: diff, p: &plan{}}
 	var err error
-	if d.Name() == "sqlite" {
-		err = pl.sqlite()
-	} else {
+	if d.Features().Has(dialect.AlterColumn) {
 		err = pl.postgres()
+	} else {
+		err = pl.sqlite()
 	}
 	if err != nil {
 		return nil, err

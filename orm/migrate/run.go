@@ -92,7 +92,7 @@ func Diff(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*Schema
 // the transaction, as table rebuilds require, and the affected tables'
 // foreign keys are checked before committing.
 //
-// db must be a pool (orm.OpenSQLite, orm.OpenPostgres, or orm.New on a
+// db must be a pool (orm.Open, or orm.New on a
 // *sql.DB) or a *sql.Conn, not a transaction: Run takes a connection of
 // its own. Its statements run on that connection directly, not through
 // db's middleware; opts.Progress reports them. Tables whose names start
@@ -446,7 +446,7 @@ func indexNamed(ddl, name string) bool {
 // checkForeignKeys runs SQLite's foreign key check on the tables a
 // migration touched; any violation fails the migration.
 func (s *session) checkForeignKeys(ctx context.Context, tables []string) error {
-	if s.d.Name() != "sqlite" {
+	if s.d.Features().Has(dialect.AlterColumn) { // no table was rebuilt
 		return nil
 	}
 	var problems []string

@@ -281,7 +281,7 @@ func (c *compactor) page(ctx context.Context, hi int64, limit int) (int, int64, 
 // DELETE removes. Inside the caller's transaction, which cannot be rolled
 // back here, the SELECT always runs.
 func (c *compactor) flush(ctx context.Context, victims []victim) error {
-	pg := isPostgres(c.db.Dialect())
+	pg := concurrentWrites(c.db.Dialect())
 	gone := map[int64]bool{}
 	all := false // every victim was deleted
 	run := func(count bool) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -11,7 +12,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	base, err := orm.OpenSQLite(":memory:")
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}
@@ -56,7 +57,7 @@ func Example() {
 
 func ExampleRecord() {
 	ctx := context.Background()
-	base, err := orm.OpenSQLite(":memory:")
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}
@@ -91,7 +92,7 @@ func ExampleRecord() {
 
 func ExampleCompactChangeLog() {
 	ctx := context.Background()
-	base, err := orm.OpenSQLite(":memory:")
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

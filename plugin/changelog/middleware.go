@@ -161,7 +161,7 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	var changes []change
 	var out *orm.Result
 	direct := false
-	if logged && !isPostgres(st.DB.Dialect()) && !hasReturning(st.Query) {
+	if logged && !concurrentWrites(st.DB.Dialect()) && !hasReturning(st.Query) {
 		var err error
 		if out, changes, direct, err = l.writeDirect(ctx, next, st, p); err != nil {
 			return nil, err

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
 )
@@ -65,7 +65,7 @@ func ChangesSince(ctx context.Context, db *orm.DB, region string, cursor int64, 
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	if isPostgres(db.Dialect()) {
+	if concurrentWrites(db.Dialect()) {
 		if _, err := publish(ctx, db, region); err != nil {
 			return nil, cursor, err
 		}
@@ -111,7 +111,7 @@ func Head(ctx context.Context, db *orm.DB, region string) (int64, error) {
 	if region == "" {
 		region = DefaultRegion
 	}
-	if isPostgres(db.Dialect()) {
+	if concurrentWrites(db.Dialect()) {
 		return publish(ctx, db, region)
 	}
 	rows, err := db.Query(ctx, `SELECT "seq" FROM "sqlite_sequence" WHERE "name" = ?`, LogTable)
@@ -187,7 +187,7 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 		}
 		// Rendered with '?' placeholders, which Exec numbers for the
 		// dialect; so not kept in the DB's Memo, which holds its dialect's.
-		return insertChanges(nil, sqlite.Dialect, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
+		return insertChanges(nil, dialect.Placeholders, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
 			_, err := raw.Exec(ctx, text, args...)
 			return err
 		})

@@ -145,7 +145,7 @@ func EnsureLog(ctx context.Context, db *orm.DB) error {
 
 // logDDL returns the statements that create the log on d's engine.
 func logDDL(d dialect.Dialect) ([]string, error) {
-	if !isPostgres(d) {
+	if !concurrentWrites(d) {
 		return dialect.CreateTable(d, sqliteLog, true)
 	}
 	regions, err := dialect.CreateTable(d, regionVersions, true)
@@ -156,5 +156,8 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	return append(append(stmts, regions...), publishFunction), nil
 }
 
-// isPostgres reports whether d is PostgreSQL's dialect.
-func isPostgres(d dialect.Dialect) bool { return d.Name() == "postgres" }
+// concurrentWrites reports whether d's engine runs writers concurrently, as
+// PostgreSQL does: the log then numbers versions per region at publish
+// time. Where one writer runs at a time (SQLite) the versions are handed
+// out in commit order as rows are written.
+func concurrentWrites(d dialect.Dialect) bool { return d.Features().Has(dialect.ConcurrentWrites) }

@@ -9,7 +9,7 @@
 // incrementing one counter, two devices adding to one set) all count, and
 // a stale state written late never lowers what is stored.
 //
-//	db, err := orm.OpenPostgres(dsn,
+//	db, err := orm.Open(postgres.Dialect, dsn,
 //		rowauth.Middleware(...),              // outermost: narrows what a write may touch
 //		crdtcol.Middleware(crdtcol.Options{}), // merges CRDT columns
 //		changelog.Middleware(...),            // innermost: logs what is written

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/plasma-go/plasma/crdt"
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -22,7 +23,7 @@ var articles = orm.NewTable("articles",
 // full state of the counter: every increment counts and nothing is lost.
 func Example() {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:", crdtcol.Middleware(crdtcol.Options{}))
+	db, err := orm.Open(sqlite.Dialect, ":memory:", crdtcol.Middleware(crdtcol.Options{}))
 	if err != nil {
 		panic(err)
 	}

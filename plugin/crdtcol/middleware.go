@@ -275,7 +275,10 @@ func (m *merger) mergeOne(t *orm.Table, col string, k crdt.Kind, row string, sto
 	return string(out), nil
 }
 
-func isPostgres(d dialect.Dialect) bool { return d.Name() == "postgres" }
+// concurrent reports whether d's engine runs writers concurrently, so
+// that rows read before a merge must be locked (SQLite runs one writer
+// at a time).
+func concurrent(d dialect.Dialect) bool { return d.Features().Has(dialect.ConcurrentWrites) }
 
 func hasReturning(r orm.Returning) bool { return r.All || len(r.Columns) > 0 }
 
@@ -314,8 +317,8 @@ func lockRows(ctx context.Context, next orm.Handler, db *orm.DB, t *orm.Table, c
 	if err != nil {
 		return nil, err
 	}
-	if isPostgres(db.Dialect()) {
-		text += " FOR UPDATE"
+	if l, ok := db.Dialect().(dialect.RowLocker); ok && db.Dialect().Features().Has(dialect.RowLocking) {
+		text = string(l.AppendForUpdate([]byte(text)))
 	}
 	return query(ctx, next, db, text, args)
 }
@@ -609,7 +612,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 			return nil, err
 		}
 		lockCols = target
-	} else if oc == nil && isPostgres(st.DB.Dialect()) && len(info.pk) > 0 {
+	} else if oc == nil && concurrent(st.DB.Dialect()) && len(info.pk) > 0 {
 		lockCols = info.pk
 		for _, pc := range info.pk {
 			if !slices.Contains(p.Columns, pc) {
@@ -647,7 +650,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 		})
 	}
 	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
-		if isPostgres(db.Dialect()) {
+		if db.Dialect().Features().Has(dialect.AdvisoryLocks) {
 			if err := advisoryLock(ctx, next, db, t, target, p.Columns, p.Rows); err != nil {
 				return nil, err
 			}
@@ -780,16 +783,7 @@ func advisoryLock(ctx context.Context, next orm.Handler, db *orm.DB, t *orm.Tabl
 	for len(locks) > 0 {
 		n := min(len(locks), maxKeysPerRead)
 		b := dialect.GetBuilder(db.Dialect())
-		b.WriteString("SELECT pg_advisory_xact_lock(k) FROM (VALUES ")
-		for i, l := range locks[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(")
-			b.Bind(l)
-			b.WriteString("::bigint)")
-		}
-		b.WriteString(") AS v(k)")
+		db.Dialect().(dialect.AdvisoryLocker).AppendAdvisoryLocks(b, locks[:n])
 		text, args := string(b.Buf), slices.Clone(b.Args)
 		dialect.PutBuilder(b)
 		locks = locks[n:]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -21,7 +22,7 @@ func ExampleMiddleware() {
 	schema := orm.MustDefineSchema("1", users)
 
 	// The server enforces envelopes without holding any key.
-	db, err := orm.OpenSQLite(":memory:", encrypt.Middleware(encrypt.Options{
+	db, err := orm.Open(sqlite.Dialect, ":memory:", encrypt.Middleware(encrypt.Options{
 		Limits: envelope.Limits{AllowedKeyIDs: []string{"2026-01"}},
 	}))
 	if err != nil {

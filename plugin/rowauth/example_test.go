@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -12,7 +13,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	base, err := orm.OpenSQLite(":memory:")
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -339,7 +339,7 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 	if wp == nil {
 		return next(a.ctx, &s)
 	}
-	if oc := c.Parts.OnConflict; !isPostgres(st.DB) && (oc == nil || oc.DoNothing) {
+	if oc := c.Parts.OnConflict; !cheapReturning(st.DB) && (oc == nil || oc.DoNothing) {
 		// SQLite: check the proposed rows before writing them (see precheck).
 		return txrun.Run(a.ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			if err := a.precheck(next, db, st.Table, c, wp); err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -24,7 +25,9 @@ import (
 // precheckRows bounds the rows checked by one query.
 const precheckRows = 100
 
-func isPostgres(db *orm.DB) bool { return db.Dialect().Name() == "postgres" }
+// cheapReturning reports whether db's engine returns rows cheaply; where
+// it does not (SQLite), an INSERT is prechecked instead.
+func cheapReturning(db *orm.DB) bool { return db.Dialect().Features().Has(dialect.CheapReturning) }
 
 // precheck refuses q if one of its proposed rows is outside wp.
 func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
@@ -60,7 +63,7 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 			return a.checkOne(next, db, t, pred)
 		}
 	}
-	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(wp))
+	ok := expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", orm.CorrelateIn(wp))
 	for rows := p.Rows; len(rows) > 0; {
 		n := min(len(rows), precheckRows)
 		checks := make([]expr.Expr, n)
@@ -88,7 +91,7 @@ func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.Inse
 // row's values bound in, remembering the result for the transaction (see
 // checkCache).
 func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.Expr) error {
-	q := orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", positiveExists(pred)), "r0"))
+	q := orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", orm.CorrelateIn(pred)), "r0"))
 	cache := cacheOf(db, true)
 	var reads []string
 	if cache == nil || !collectExpr(pred, &reads) {
@@ -235,78 +238,4 @@ func defaultOf(t *orm.Table, c orm.Column) any {
 		}
 	}
 	return v
-}
-
-// positiveExists rewrites the IN (subquery) tests of predicate e that
-// stand in a positive context — reached from the root through AND and OR
-// only — as correlated EXISTS tests: x IN (SELECT c FROM … WHERE w)
-// becomes EXISTS (SELECT 1 FROM … WHERE w AND x = c). SQLite runs an IN
-// (subquery) by filling an ephemeral table, which the pure-Go build
-// allocates afresh for each statement (several times the cost of the
-// probe); EXISTS probes the subquery's index directly. Where the two
-// differ — a NULL x, or no match in a list holding NULL, give NULL for IN
-// and false for EXISTS — a positive context does not tell NULL from false.
-// Only plain subqueries are rewritten: one plain column, no GROUP BY,
-// HAVING, LIMIT or OFFSET; and x a bound value or a qualified column of a
-// table the subquery does not name itself, so that it keeps referring to
-// the row checked.
-func positiveExists(e expr.Expr) expr.Expr {
-	switch n := e.(type) {
-	case *expr.Logic:
-		var args []expr.Expr
-		for i, a := range n.Args {
-			x := positiveExists(a)
-			if x != a && args == nil {
-				args = append(make([]expr.Expr, 0, len(n.Args)), n.Args[:i]...)
-			}
-			if args != nil {
-				args = append(args, x)
-			}
-		}
-		if args == nil {
-			return e
-		}
-		return &expr.Logic{Op: n.Op, Args: args}
-	case *expr.In:
-		if n.Sub == nil || len(n.List) > 0 {
-			return e
-		}
-		s, ok := n.Sub.Query.(*orm.SelectQuery)
-		if !ok {
-			return e
-		}
-		p := &s.Parts
-		if len(p.Columns) != 1 || len(p.GroupBy) > 0 || len(p.Having) > 0 || p.HasLimit || p.Offset != 0 {
-			return e
-		}
-		col, ok := p.Columns[0].(*expr.Column)
-		if !ok {
-			if a, isAlias := p.Columns[0].(*expr.Alias); isAlias {
-				col, ok = a.X.(*expr.Column)
-			}
-			if !ok {
-				return e
-			}
-		}
-		switch x := n.X.(type) {
-		case *expr.Param:
-		case *expr.Column:
-			if x.Table == "" || (p.From != nil && p.From.Alias() == x.Table) || (p.FromSub != nil && p.FromAlias == x.Table) {
-				return e
-			}
-			for _, j := range p.Joins {
-				if j.Table == nil || j.Table.Alias() == x.Table {
-					return e
-				}
-			}
-		default:
-			return e
-		}
-		c := s.Clone()
-		c.Parts.Columns = []expr.Expr{expr.SQL("1")}
-		c.Parts.Where = append(slices.Clip(c.Parts.Where), &expr.Compare{Op: expr.OpEq, Left: n.X, Right: col})
-		c.Parts.OrderBy = nil
-		return expr.SQL("EXISTS ?", expr.Sub(c))
-	}
-	return e
 }

@@ -38,12 +38,12 @@ func TestPositiveExists(t *testing.T) {
 		{expr.InArray(expr.ColRef("", "list_id"), mine), false},
 		{expr.InArray(expr.ColRef("todos", "list_id"), orm.Select(members.Col("list_id")).From(members).Limit(1)), false},
 	} {
-		got := render(positiveExists(c.e))
+		got := render(orm.CorrelateIn(c.e))
 		if strings.Contains(got, "EXISTS") != c.exists || (c.exists && strings.Contains(got, " IN ")) {
 			t.Errorf("%s: got %s", render(c.e), got)
 		}
 	}
-	if got := render(positiveExists(in)); !strings.Contains(got, `EXISTS (SELECT 1 FROM "members" WHERE ("members"."user_id" = ?) AND ("todos"."list_id" = "members"."list_id"))`) {
+	if got := render(orm.CorrelateIn(in)); !strings.Contains(got, `EXISTS (SELECT 1 FROM "members" WHERE ("members"."user_id" = ?) AND ("todos"."list_id" = "members"."list_id"))`) {
 		t.Errorf("got %s", got)
 	}
 }

@@ -11,8 +11,8 @@
 //	err = db.Tx(rowauth.AsSystem(ctx), ...)
 //
 // It is the design's ServerDB(schema, executor, ctx), spelled the Go way:
-// context first, and a *orm.DB (orm.New(executor, dialect), orm.OpenSQLite,
-// orm.OpenPostgres) rather than a bare executor, since an executor does
+// context first, and a *orm.DB (orm.New(executor, dialect) or
+// orm.Open(dialect, dsn)) rather than a bare executor, since an executor does
 // not say which SQL dialect it speaks.
 package serverdb
 

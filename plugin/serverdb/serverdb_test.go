@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -70,7 +71,7 @@ func TestServerDB(t *testing.T) {
 
 func Example() {
 	ctx := context.Background()
-	base, err := orm.OpenSQLite(":memory:")
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

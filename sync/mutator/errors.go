@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/plasma-go/plasma/dialect/postgres"
-	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/dialect"
 )
 
 // ErrUnknownMutator is matched (errors.Is) by the error for a mutation
@@ -114,6 +113,9 @@ func Temporary(err error) error {
 // (40P01), connection exceptions (class 08), insufficient resources
 // (class 53), operator intervention (class 57: shutdown, cancelled
 // statement) and system errors (class 58). Anything else is permanent.
+// Database errors are classified by the dialects the program links (each
+// registers its dialect.ErrorClassifier), so this package links no
+// engine.
 func IsTemporary(err error) bool {
 	if err == nil {
 		return false
@@ -130,11 +132,11 @@ func IsTemporary(err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	return postgres.IsTemporary(err) || sqlite.IsTemporary(err)
+	return dialect.IsTemporary(err)
 }
 
 // IsRetryable reports whether err is a PostgreSQL serialization failure
 // (40001) or deadlock (40P01): a transaction that would very likely
 // succeed if run again at once. The sync server retries such a mutation a
 // few times before giving up with a temporary error.
-func IsRetryable(err error) bool { return postgres.IsRetryable(err) }
+func IsRetryable(err error) bool { return dialect.IsRetryable(err) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/mutator"
@@ -51,7 +52,7 @@ var bankMutators = mutator.Set[Job]{
 
 func ExampleInvoke() {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/lib/pq"
 
+	_ "github.com/plasma-go/plasma/dialect/postgres" // its error classifier, for the pq errors below
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/mutator"
@@ -147,7 +149,7 @@ func TestIsTemporary(t *testing.T) {
 }
 
 func TestInvoke(t *testing.T) {
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (h *Hub) readChanges(ctx context.Context, named map[string]struct{}) (*chan
 	cs := &changeSet{tables: map[string]*tableChanges{}}
 	var changes []changelog.Change
 	var err error
-	if h.postgres {
+	if h.perRegion {
 		changes, err = h.readRegions(ctx, cs, named)
 	} else {
 		changes, err = h.readShared(ctx)

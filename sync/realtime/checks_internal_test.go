@@ -147,7 +147,7 @@ func selectIDs(t *testing.T, ctx context.Context, q *orm.SelectQuery) []string {
 	return out
 }
 
-// The rewrite of correlateIn keeps the rows a predicate selects, in a
+// The rewrite of orm.CorrelateIn keeps the rows a predicate selects, in a
 // WHERE and as a result column (the batched check's form), and leaves an
 // IN under NOT alone.
 func TestCorrelateInSameRows(t *testing.T) {
@@ -189,7 +189,7 @@ func TestCorrelateInSameRows(t *testing.T) {
 			for _, tc := range []struct {
 				name    string
 				e       expr.Expr
-				rewrite bool // correlateIn must change it
+				rewrite bool // orm.CorrelateIn must change it
 			}{
 				{"IN alone", in(user), true},
 				{"IN under AND", expr.And(in(user), expr.Not(owner("o3"))), true},
@@ -204,11 +204,11 @@ func TestCorrelateInSameRows(t *testing.T) {
 				{"IN list", expr.InArray(d.Col("grp"), []string{"g1", "g3"}), false},
 			} {
 				name := user + "/" + tc.name
-				got := correlateIn(tc.e)
+				got := orm.CorrelateIn(tc.e)
 				if changed := got != tc.e; changed != tc.rewrite {
 					t.Errorf("%s: rewritten %v; want %v", name, changed, tc.rewrite)
 				}
-				if !tc.rewrite && containsNullCheckSub(got) {
+				if !tc.rewrite && containsExists(got) {
 					t.Errorf("%s: a NOT IN was rewritten", name)
 				}
 				want := selectIDs(t, ctx, tg.DB.Select(d.Col("id")).From(d).Where(tc.e))
@@ -260,17 +260,16 @@ func truthyIDs(t *testing.T, ctx context.Context, db *orm.DB, e expr.Expr) []str
 	return out
 }
 
-// containsNullCheckSub reports whether e holds the rewrite's shape, a
-// NullCheck over a subquery.
-func containsNullCheckSub(e expr.Expr) bool {
+// containsExists reports whether e holds the rewrite's shape, a
+// correlated EXISTS over a subquery.
+func containsExists(e expr.Expr) bool {
 	switch n := e.(type) {
 	case *expr.Logic:
-		return slices.ContainsFunc(n.Args, containsNullCheckSub)
+		return slices.ContainsFunc(n.Args, containsExists)
 	case *expr.Negation:
-		return containsNullCheckSub(n.X)
-	case *expr.NullCheck:
-		_, ok := n.X.(*expr.Subquery)
-		return ok
+		return containsExists(n.X)
+	case *expr.Raw:
+		return strings.HasPrefix(n.SQL, "EXISTS ")
 	}
 	return false
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
@@ -29,7 +30,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	db, err := orm.OpenSQLite(filepath.Join(dir, "app.db"))
+	db, err := orm.Open(sqlite.Dialect, filepath.Join(dir, "app.db"))
 	if err != nil {
 		log.Fatal(err)
 	}

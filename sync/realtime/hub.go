@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/olahol/melody"
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
@@ -25,15 +26,18 @@ const connKey = "plasma.conn"
 // handler as its Notifier. It is safe for concurrent use. Close it when
 // the server shuts down.
 type Hub struct {
-	opts     Options
-	db       *orm.DB // Options.DB
-	authDB   *orm.DB // db with row auth: "may identity X read row R"
-	postgres bool
-	log      *slog.Logger
-	melody   *melody.Melody
-	id       string // tells this hub's messages on ChannelPokes from others'
-	scope    string // the PostgreSQL schema of the hub's tables: notices from hubs of other schemas are not ours
-	pokeMsg  []byte
+	opts   Options
+	db     *orm.DB // Options.DB
+	authDB *orm.DB // db with row auth: "may identity X read row R"
+	// perRegion: the change log numbers versions per region, as it does
+	// where writers run concurrently (dialect.ConcurrentWrites); elsewhere
+	// one sequence covers every region.
+	perRegion bool
+	log       *slog.Logger
+	melody    *melody.Melody
+	id        string // tells this hub's messages on ChannelPokes from others'
+	scope     string // the PostgreSQL schema of the hub's tables: notices from hubs of other schemas are not ours
+	pokeMsg   []byte
 
 	mu           sync.Mutex
 	closed       bool
@@ -95,7 +99,7 @@ func New(opts Options) (*Hub, error) {
 	h := &Hub{
 		opts:         opts,
 		db:           opts.DB,
-		postgres:     opts.DB.Dialect().Name() == "postgres",
+		perRegion:    opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites),
 		log:          opts.Logger,
 		id:           randomID(),
 		pokeMsg:      []byte(`{"type":"poke"}`),
@@ -134,13 +138,13 @@ func New(opts Options) (*Hub, error) {
 			return nil, err
 		}
 	}
-	if h.postgres {
+	if h.perRegion {
 		if err := h.readScope(ctx); err != nil {
 			cancel()
 			return nil, err
 		}
 	}
-	if h.postgres && opts.Listener != "" {
+	if opts.DB.Dialect().Features().Has(dialect.NotifyListen) && opts.Listener != "" {
 		if err := h.startListener(); err != nil {
 			cancel()
 			return nil, err

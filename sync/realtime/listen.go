@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
@@ -77,7 +78,7 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	if err := changelog.EnsureLog(ctx, db); err != nil {
 		return err
 	}
-	if db.Dialect().Name() != "postgres" {
+	if !db.Dialect().Features().Has(dialect.NotifyListen) {
 		return nil
 	}
 	err := db.EnsureOnce(ctx, notifyKey{}, func(tx *orm.DB) error {

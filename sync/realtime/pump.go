@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/server"
@@ -126,7 +128,7 @@ func (h *Hub) takePending() pending {
 // initCursors starts the cursors at the heads.
 func (h *Hub) initCursors(ctx context.Context) error {
 	h.pump.cursors = map[string]int64{}
-	if !h.postgres {
+	if !h.perRegion {
 		v, err := changelog.Head(ctx, h.db, "")
 		if err != nil {
 			return err
@@ -153,7 +155,7 @@ func (h *Hub) initCursors(ctx context.Context) error {
 func (h *Hub) run() {
 	defer h.bg.Done()
 	var tick <-chan time.Time
-	if !h.postgres || h.listener == nil {
+	if !h.perRegion || h.listener == nil {
 		t := time.NewTicker(h.opts.PollInterval)
 		defer t.Stop()
 		tick = t.C
@@ -198,7 +200,7 @@ func (h *Hub) headsMoved() bool {
 		h.jump(heads)
 		return false
 	}
-	if !h.postgres {
+	if !h.perRegion {
 		return heads[""] > h.pump.head
 	}
 	for r, v := range heads {
@@ -212,7 +214,7 @@ func (h *Hub) headsMoved() bool {
 // readHeads reads the heads of the watched regions; on SQLite the one
 // head, under "".
 func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
-	if !h.postgres {
+	if !h.perRegion {
 		v, err := changelog.Head(ctx, h.db, "")
 		return map[string]int64{"": v}, err
 	}
@@ -230,7 +232,7 @@ func (h *Hub) readHeads(ctx context.Context) (map[string]int64, error) {
 // jump moves the cursors to heads read earlier: the changes in between
 // are not looked at.
 func (h *Hub) jump(heads map[string]int64) {
-	if !h.postgres {
+	if !h.perRegion {
 		h.pump.head = max(h.pump.head, heads[""])
 		for r := range h.pump.cursors {
 			h.pump.cursors[r] = h.pump.head
@@ -394,7 +396,7 @@ func (h *Hub) announce(ctx context.Context, groups map[string]struct{}) {
 			list = list[1:]
 			continue
 		}
-		if _, err := h.db.Exec(ctx, `SELECT pg_notify(?, ?)`, ChannelPokes, string(mustJSON(msg))); err != nil && ctx.Err() == nil {
+		if err := h.notify(ctx, ChannelPokes, string(mustJSON(msg))); err != nil && ctx.Err() == nil {
 			h.log.Warn("plasma: realtime: announcing pokes to other processes", "err", err)
 		}
 	}
@@ -407,4 +409,20 @@ type pokeNotice struct {
 	Hub    string   `json:"hub"`
 	Scope  string   `json:"scope"`
 	Groups []string `json:"groups"`
+}
+
+// notify sends payload to the other processes listening on channel, in
+// the spelling of the hub's dialect (which has NotifyListen when the hub
+// announces pokes). The statement is rendered with '?' placeholders,
+// which Exec numbers for the dialect.
+func (h *Hub) notify(ctx context.Context, channel, payload string) error {
+	n, ok := h.db.Dialect().(dialect.Notifier)
+	if !ok {
+		return fmt.Errorf("plasma: realtime: dialect %q cannot notify", h.db.Dialect().Name())
+	}
+	b := dialect.GetBuilder(dialect.Placeholders)
+	defer dialect.PutBuilder(b)
+	n.AppendNotify(b, channel, payload)
+	_, err := h.db.Exec(ctx, string(b.Buf), b.Args...)
+	return err
 }

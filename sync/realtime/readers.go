@@ -212,7 +212,7 @@ func (h *Hub) mayReadRows(ctx context.Context, part []*identity, t *orm.Table, v
 		if len(p.Where) == 2 {
 			pred = p.Where[1]
 		}
-		cols = append(cols, correlateIn(pred))
+		cols = append(cols, orm.CorrelateIn(pred))
 		asked = append(asked, ide)
 	}
 	if len(asked) == 0 {
@@ -360,19 +360,15 @@ func (h *Hub) mayRead(ctx context.Context, part []*identity, t *orm.Table, vals 
 	return append(yes, hits...)
 }
 
-// correlated returns q with each "x IN (SELECT c FROM … WHERE p)" in a
-// positive position of its WHERE (under AND and OR only) turned into
-// "(SELECT c FROM … WHERE p AND c = x LIMIT 1) IS NOT NULL": the same
-// truth value there (true exactly when some row has p and c = x; only
-// NULL and false, both "no", may trade places), but SQLite, which runs
-// an uncorrelated IN subquery by reading all its rows into a temporary
-// table (every member of every list, say, for each identity), can then
-// look the one row up in an index, with no temporary table. It returns
-// q itself when there is nothing to change.
+// correlated returns q with each term of its WHERE rewritten by
+// orm.CorrelateIn (an IN subquery in a positive position becomes a
+// correlated EXISTS, which SQLite looks up in an index instead of
+// reading every member of every list into a temporary table for each
+// identity). It returns q itself when there is nothing to change.
 func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	var where []expr.Expr
 	for i, e := range q.Parts.Where {
-		if x := correlateIn(e); x != e {
+		if x := orm.CorrelateIn(e); x != e {
 			if where == nil {
 				where = slices.Clone(q.Parts.Where)
 			}
@@ -385,53 +381,6 @@ func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	c := q.Clone()
 	c.Parts.Where = where
 	return c
-}
-
-// correlateIn rewrites e for correlated, without changing e.
-func correlateIn(e expr.Expr) expr.Expr {
-	switch n := e.(type) {
-	case *expr.Logic:
-		var args []expr.Expr
-		for i, a := range n.Args {
-			if x := correlateIn(a); x != a {
-				if args == nil {
-					args = slices.Clone(n.Args)
-				}
-				args[i] = x
-			}
-		}
-		if args == nil {
-			return e
-		}
-		return &expr.Logic{Op: n.Op, Args: args}
-	case *expr.In:
-		x, ok := n.X.(*expr.Column)
-		if !ok || x.Table == "" || n.Sub == nil || len(n.List) > 0 {
-			return e
-		}
-		s, ok := n.Sub.Query.(*orm.SelectQuery)
-		if !ok || s == nil {
-			return e
-		}
-		p := &s.Parts
-		if len(p.Columns) != 1 || p.From == nil || p.FromSub != nil || len(p.GroupBy) > 0 || len(p.Having) > 0 || p.HasLimit || p.Offset > 0 {
-			return e
-		}
-		// x must name the outer row, not a table of the subquery.
-		if p.From.Alias() == x.Table {
-			return e
-		}
-		for _, j := range p.Joins {
-			if j.Table == nil || j.Table.Alias() == x.Table {
-				return e
-			}
-		}
-		sub := s.Clone()
-		sub.Parts.Where = append(slices.Clone(p.Where), expr.Eq(p.Columns[0], x))
-		sub.Limit(1)
-		return &expr.NullCheck{X: &expr.Subquery{Query: sub}, Negated: true}
-	}
-	return e
 }
 
 // idValues converts change-log row ids to values of the id column's

@@ -250,7 +250,7 @@ func (h *Hub) bindGroup(ctx context.Context, groupID, userID string) error {
 		return err
 	}
 	if !known {
-		if !h.postgres {
+		if !h.perRegion {
 			select {
 			case h.bindTurn <- struct{}{}:
 				defer func() { <-h.bindTurn }()

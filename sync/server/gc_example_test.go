@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/server"
@@ -15,7 +16,7 @@ import (
 
 // Collect runs on a schedule, on a goroutine stopped with the server.
 func ExampleHandler_Collect() {
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -31,12 +31,16 @@ import (
 // handlers (in one process or many) may serve one database. Ctx is the
 // application context type its mutators receive.
 type Handler[Ctx any] struct {
-	opts      Options[Ctx]
-	base      *orm.DB // Options.DB
-	db        *orm.DB // base with row auth and the change log
-	begin     dialect.Beginner
-	postgres  bool
+	opts  Options[Ctx]
+	base  *orm.DB // Options.DB
+	db    *orm.DB // base with row auth and the change log
+	begin dialect.Beginner
+	// perRegion: the change log numbers versions per region
+	// (dialect.ConcurrentWrites); elsewhere one sequence covers them all.
+	perRegion bool
 	forUpdate string
+	// errs classifies the errors of the database's engine.
+	errs      dialect.ErrorClassifier
 	plans     []*tablePlan
 	resolvers map[string]*tablePlan // tables with a ConflictResolver
 	schemaFP  []byte
@@ -116,11 +120,13 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		return nil, err
 	}
 	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
-	h.postgres = opts.DB.Dialect().Name() == "postgres"
-	if h.postgres {
-		h.forUpdate = " FOR UPDATE"
-	} else {
-		h.writes = make(chan struct{}, 1)
+	h.errs = dialect.Classifier(opts.DB.Dialect())
+	h.perRegion = opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites)
+	if l, ok := opts.DB.Dialect().(dialect.RowLocker); ok && opts.DB.Dialect().Features().Has(dialect.RowLocking) {
+		h.forUpdate = string(l.AppendForUpdate(nil))
+	}
+	if !opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites) {
+		h.writes = make(chan struct{}, 1) // one writer at a time: queue here
 	}
 	if b, ok := opts.DB.Executor().(dialect.Beginner); ok {
 		h.begin = b
@@ -156,7 +162,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	}
 	h.db = db
 	h.regions = []string{opts.Region}
-	if h.postgres { // SQLite's head covers every region
+	if h.perRegion { // SQLite's head covers every region
 		for _, r := range opts.Regions {
 			if r != "" && !slices.Contains(h.regions, r) {
 				h.regions = append(h.regions, r)

@@ -241,7 +241,7 @@ func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, gro
 		return snap, err
 	}
 	opts := &sql.TxOptions{ReadOnly: true}
-	if h.postgres {
+	if h.perRegion {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
 	// One snapshot for the lmids and every table, on the handler's DB so
@@ -455,7 +455,7 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return protocol.Cookie{}, err
 	}
 	c := protocol.Cookie{CVR: newCVRID()}
-	if h.postgres {
+	if h.perRegion {
 		if c.Order, err = nextOrder(ctx, h.base); err != nil {
 			return c, err
 		}
@@ -466,7 +466,7 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 	}
 	defer unlock()
 	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
-		if !h.postgres {
+		if !h.perRegion {
 			var err error
 			if c.Order, err = nextOrder(ctx, tx.DB); err != nil {
 				return err

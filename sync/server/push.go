@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -256,7 +255,7 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 			// A replay is not a retry: it does not count as an attempt.
 			var re *replayError
 			switch {
-			case postgres.IsAbortedTx(err):
+			case h.errs.IsAbortedTx(err):
 				// An earlier mutator swallowed a failed statement: only
 				// savepoints tell which one.
 				plan.safe = true
@@ -269,7 +268,7 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 				continue
 			}
 		}
-		if err == nil || attempt >= retries || !mutator.IsRetryable(err) {
+		if err == nil || attempt >= retries || !h.errs.IsRetryable(err) {
 			break
 		}
 		select {
@@ -435,7 +434,7 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 		}
 	}
 	_, err = tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint)
-	if err != nil && merr == nil && postgres.IsAbortedTx(err) {
+	if err != nil && merr == nil && h.errs.IsAbortedTx(err) {
 		// The mutator swallowed a PostgreSQL error, leaving the
 		// transaction unusable: count the mutation as failed.
 		merr = fmt.Errorf("the mutator left the transaction aborted (it ignored a failed statement): %w", err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/server"
@@ -16,7 +17,7 @@ import (
 // checking every pull response as the replicache client would.
 func ExampleClient() {
 	ctx := context.Background()
-	db, err := orm.OpenSQLite(":memory:")
+	db, err := orm.Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		panic(err)
 	}

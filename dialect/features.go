@@ -1,0 +1,172 @@
+package dialect
+
+import (
+	"database/sql"
+	"strconv"
+	"sync"
+)
+
+// Feature is a set of engine capabilities that the layers above dialect
+// branch on, instead of on the engine's Name (bun's feature flags are the
+// model). A Dialect reports its own with Features.
+type Feature uint64
+
+const (
+	// RowLocking: SELECT ... FOR UPDATE locks the rows it reads until the
+	// transaction ends (the dialect implements RowLocker).
+	RowLocking Feature = 1 << iota
+	// AdvisoryLocks: transaction-scoped locks on int64 keys (the dialect
+	// implements AdvisoryLocker).
+	AdvisoryLocks
+	// NotifyListen: a statement notifies a channel that other connections
+	// listen on (the dialect implements Notifier).
+	NotifyListen
+	// ConcurrentWrites: write transactions run concurrently. Without it
+	// (SQLite) one write transaction runs at a time, so a writer sees no
+	// other in flight and numbers handed out in order commit in order.
+	ConcurrentWrites
+	// CheapReturning: RETURNING costs little beyond the statement. SQLite
+	// collects RETURNING rows in an ephemeral table, which the pure-Go
+	// build allocates afresh for every statement.
+	CheapReturning
+	// AlterColumn: ALTER TABLE changes a column's type, nullability or
+	// default in place. Without it a migration rebuilds the table, with
+	// foreign keys checked afterwards.
+	AlterColumn
+	// PrimaryKeyNotNull: primary key columns are NOT NULL whatever their
+	// declaration says.
+	PrimaryKeyNotNull
+	// OffsetNeedsLimit: OFFSET is allowed only after a LIMIT.
+	OffsetNeedsLimit
+	// NullsSortFirst: NULL sorts before every value in ascending order.
+	NullsSortFirst
+)
+
+// Has reports whether every feature of g is in f.
+func (f Feature) Has(g Feature) bool { return f&g == g }
+
+// RowLocker renders row locks; a dialect with RowLocking implements it.
+type RowLocker interface {
+	// AppendForUpdate appends the clause that locks a SELECT's rows.
+	AppendForUpdate(b []byte) []byte
+}
+
+// AdvisoryLocker renders advisory locks; a dialect with AdvisoryLocks
+// implements it.
+type AdvisoryLocker interface {
+	// AppendAdvisoryLocks appends a statement that takes a lock on each
+	// key, held until the transaction ends, binding the keys on b.
+	AppendAdvisoryLocks(b *Builder, keys []int64)
+}
+
+// Notifier renders notifications; a dialect with NotifyListen implements
+// it.
+type Notifier interface {
+	// AppendNotify appends a statement that sends payload to channel
+	// when the transaction commits (at once outside one), binding both
+	// on b.
+	AppendNotify(b *Builder, channel, payload string)
+}
+
+// Opener is an optional interface of a Dialect that opens a pool on its
+// engine's default driver; orm.Open uses it. dsn is the engine's: a file
+// path for SQLite, a URL or key=value string for PostgreSQL.
+type Opener interface {
+	Open(dsn string) (*sql.DB, error)
+}
+
+// ErrorClassifier is an optional interface of a Dialect that tells what
+// its engine's errors mean (pgconn's SafeToRetry is the model). Both
+// dialects implement it; callers holding a dialect ask it rather than
+// inspecting driver types.
+type ErrorClassifier interface {
+	// IsRetryable: the transaction would very likely succeed if run
+	// again from its start (serialization failure, deadlock).
+	IsRetryable(err error) bool
+	// IsTemporary: the database is unavailable for now rather than the
+	// statement wrong; running it later may succeed.
+	IsTemporary(err error) bool
+	// IsUniqueViolation: a unique or primary key constraint refused a row.
+	IsUniqueViolation(err error) bool
+	// IsSerializationFailure: the transaction conflicted with another.
+	IsSerializationFailure(err error) bool
+	// IsAbortedTx: the engine refuses statements in a transaction that
+	// an earlier failed statement aborted.
+	IsAbortedTx(err error) bool
+}
+
+var classifiers struct {
+	sync.RWMutex
+	list []ErrorClassifier
+}
+
+// RegisterClassifier adds c to the classifiers IsTemporary and
+// IsRetryable ask. A dialect package registers its own when it is
+// linked, as database/sql drivers register themselves, so code without a
+// dialect at hand classifies the errors of every engine the program
+// links, and links no engine itself.
+func RegisterClassifier(c ErrorClassifier) {
+	classifiers.Lock()
+	defer classifiers.Unlock()
+	classifiers.list = append(classifiers.list, c)
+}
+
+func anyClassifier(f func(ErrorClassifier) bool) bool {
+	classifiers.RLock()
+	defer classifiers.RUnlock()
+	for _, c := range classifiers.list {
+		if f(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTemporary reports whether a registered classifier finds err
+// temporary.
+func IsTemporary(err error) bool {
+	return err != nil && anyClassifier(func(c ErrorClassifier) bool { return c.IsTemporary(err) })
+}
+
+// IsRetryable reports whether a registered classifier finds err
+// retryable.
+func IsRetryable(err error) bool {
+	return err != nil && anyClassifier(func(c ErrorClassifier) bool { return c.IsRetryable(err) })
+}
+
+// Classifier returns d's ErrorClassifier, or one that finds nothing when
+// d has none.
+func Classifier(d Dialect) ErrorClassifier {
+	if c, ok := d.(ErrorClassifier); ok {
+		return c
+	}
+	return noClassifier{}
+}
+
+type noClassifier struct{}
+
+func (noClassifier) IsRetryable(error) bool            { return false }
+func (noClassifier) IsTemporary(error) bool            { return false }
+func (noClassifier) IsUniqueViolation(error) bool      { return false }
+func (noClassifier) IsSerializationFailure(error) bool { return false }
+func (noClassifier) IsAbortedTx(error) bool            { return false }
+
+// Placeholders renders statements with '?' placeholders whatever the
+// engine, for callers that want the text rather than a statement to run
+// (squirrel's Sqlizer form, validation). It spells the rest as SQLite
+// does, so the text it produces is what plasma always produced there.
+var Placeholders Dialect = placeholders{}
+
+type placeholders struct{}
+
+func (placeholders) Name() string                             { return "placeholders" }
+func (placeholders) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
+func (placeholders) ColumnType(*ColumnDef) string             { return "TEXT" }
+func (placeholders) AutoIncrementType() (string, bool)        { return "INTEGER PRIMARY KEY", true }
+func (placeholders) AppendBool(b []byte, v bool) []byte       { return strconv.AppendBool(b, v) }
+func (placeholders) AppendBytes(b []byte, v []byte) []byte {
+	return append(HexBlob(append(b, "X'"...), v), '\'')
+}
+func (placeholders) TablesQuery() string { return "" }
+func (placeholders) LockSchema() string  { return "" }
+func (placeholders) Features() Feature   { return OffsetNeedsLimit | NullsSortFirst }
