@@ -28,8 +28,8 @@ type Join struct {
 	On    expr.Expr
 }
 
-// SelectParts are the clauses of a SELECT, exported so that a middleware
-// can inspect a statement and rewrite a clone of it.
+// SelectParts are the clauses of a SELECT, as SelectQuery.Parts copies
+// them and SelectQuery.Rewrite hands them to a middleware to edit.
 type SelectParts struct {
 	Columns   []expr.Expr // the projection; empty means every column of FROM
 	From      *Table
@@ -51,8 +51,9 @@ type SelectParts struct {
 // be rendered and run any number of times.
 type SelectQuery struct {
 	db *DB
-	// Parts holds the clauses.
-	Parts SelectParts
+	// parts holds the clauses; middleware reads them with Parts and
+	// changes them only on a clone, through Rewrite.
+	parts SelectParts
 
 	// Small inline buffers keep the common statement to one allocation,
 	// kept small so the allocation is too: exprBuf backs the projection
@@ -65,7 +66,7 @@ type SelectQuery struct {
 // setColumnsAndWhere points Columns at a copy of cols and Where at the
 // rest of exprBuf, followed by where's predicates.
 func (q *SelectQuery) setColumnsAndWhere(cols, where []expr.Expr) {
-	p := &q.Parts
+	p := &q.parts
 	if len(cols) <= len(q.exprBuf) {
 		n := copy(q.exprBuf[:], cols)
 		p.Columns = q.exprBuf[:n:n]
@@ -82,7 +83,7 @@ func (q *SelectQuery) setColumnsAndWhere(cols, where []expr.Expr) {
 func Select(cols ...expr.Expr) *SelectQuery {
 	q := &SelectQuery{}
 	q.setColumnsAndWhere(cols, nil)
-	q.Parts.OrderBy = q.orderBuf[:0]
+	q.parts.OrderBy = q.orderBuf[:0]
 	return q
 }
 
@@ -96,73 +97,73 @@ func (db *DB) Select(cols ...expr.Expr) *SelectQuery {
 // Clone returns an independent copy of q, to build two statements from one
 // base or to rewrite a statement in a middleware.
 func (q *SelectQuery) Clone() *SelectQuery {
-	c := &SelectQuery{db: q.db, Parts: q.Parts}
-	p := &c.Parts
-	c.setColumnsAndWhere(q.Parts.Columns, q.Parts.Where)
-	p.OrderBy = append(c.orderBuf[:0], q.Parts.OrderBy...)
-	p.Joins = slices.Clone(q.Parts.Joins)
-	p.GroupBy = slices.Clone(q.Parts.GroupBy)
-	p.Having = slices.Clone(q.Parts.Having)
+	c := &SelectQuery{db: q.db, parts: q.parts}
+	p := &c.parts
+	c.setColumnsAndWhere(q.parts.Columns, q.parts.Where)
+	p.OrderBy = append(c.orderBuf[:0], q.parts.OrderBy...)
+	p.Joins = slices.Clone(q.parts.Joins)
+	p.GroupBy = slices.Clone(q.parts.GroupBy)
+	p.Having = slices.Clone(q.parts.Having)
 	return c
 }
 
 // From sets the table rows come from.
-func (q *SelectQuery) From(t *Table) *SelectQuery { q.Parts.From = t; return q }
+func (q *SelectQuery) From(t *Table) *SelectQuery { q.parts.From = t; return q }
 
 // FromSubquery reads rows from inner under alias; refer to its columns
 // with expr.ColRef(alias, column).
 func (q *SelectQuery) FromSubquery(inner *SelectQuery, alias string) *SelectQuery {
-	q.Parts.FromSub, q.Parts.FromAlias = inner, alias
+	q.parts.FromSub, q.parts.FromAlias = inner, alias
 	return q
 }
 
 // Where adds predicates, ANDed with each other and with earlier ones.
 func (q *SelectQuery) Where(preds ...expr.Expr) *SelectQuery {
-	q.Parts.Where = append(q.Parts.Where, preds...)
+	q.parts.Where = append(q.parts.Where, preds...)
 	return q
 }
 
 // InnerJoin joins t on a condition. Join a table twice under aliases
 // (Table.As).
 func (q *SelectQuery) InnerJoin(t *Table, on expr.Expr) *SelectQuery {
-	q.Parts.Joins = append(q.Parts.Joins, Join{Kind: InnerJoin, Table: t, On: on})
+	q.parts.Joins = append(q.parts.Joins, Join{Kind: InnerJoin, Table: t, On: on})
 	return q
 }
 
 // LeftJoin left-joins t on a condition: rows of the left side without a
 // match come back once, with t's columns NULL.
 func (q *SelectQuery) LeftJoin(t *Table, on expr.Expr) *SelectQuery {
-	q.Parts.Joins = append(q.Parts.Joins, Join{Kind: LeftJoin, Table: t, On: on})
+	q.parts.Joins = append(q.parts.Joins, Join{Kind: LeftJoin, Table: t, On: on})
 	return q
 }
 
 // GroupBy groups rows by the given expressions.
 func (q *SelectQuery) GroupBy(cols ...expr.Expr) *SelectQuery {
-	q.Parts.GroupBy = append(q.Parts.GroupBy, cols...)
+	q.parts.GroupBy = append(q.parts.GroupBy, cols...)
 	return q
 }
 
 // Having filters groups; predicates are ANDed.
 func (q *SelectQuery) Having(preds ...expr.Expr) *SelectQuery {
-	q.Parts.Having = append(q.Parts.Having, preds...)
+	q.parts.Having = append(q.parts.Having, preds...)
 	return q
 }
 
 // OrderBy adds ordering terms, made with expr.Asc and expr.Desc.
 func (q *SelectQuery) OrderBy(terms ...expr.Order) *SelectQuery {
-	q.Parts.OrderBy = append(q.Parts.OrderBy, terms...)
+	q.parts.OrderBy = append(q.parts.OrderBy, terms...)
 	return q
 }
 
 // Limit caps the number of rows. A negative n is reported when the query
 // is rendered.
 func (q *SelectQuery) Limit(n int64) *SelectQuery {
-	q.Parts.Limit, q.Parts.HasLimit = n, true
+	q.parts.Limit, q.parts.HasLimit = n, true
 	return q
 }
 
 // Offset skips the first n rows; order the query for stable pages.
-func (q *SelectQuery) Offset(n int64) *SelectQuery { q.Parts.Offset = n; return q }
+func (q *SelectQuery) Offset(n int64) *SelectQuery { q.parts.Offset = n; return q }
 
 // Rows runs the query through the middleware chain. The caller closes
 // Result.Rows; All, One, Scalar and Maps do that for you.
@@ -170,7 +171,7 @@ func (q *SelectQuery) Rows(ctx context.Context) (*Result, error) {
 	if q.db == nil {
 		return nil, errNoDB("SELECT")
 	}
-	return q.db.run(ctx, &Statement{Op: OpSelect, Table: q.Parts.From, Query: q})
+	return q.db.run(ctx, &Statement{Op: OpSelect, Table: q.parts.From, Query: q})
 }
 
 // ToSql renders the query with '?' placeholders, as squirrel.Sqlizer does,
@@ -181,7 +182,7 @@ func (q *SelectQuery) ToSql() (string, []any, error) { return toSQL(q) }
 func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
 
 func (q *SelectQuery) name() string {
-	return selectName(q.Parts.From, q.Parts.FromSub != nil, q.Parts.FromAlias)
+	return selectName(q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias)
 }
 
 // selectName names a SELECT for errors from its FROM clause.
@@ -208,7 +209,7 @@ func (q *SelectQuery) scope(outer *scope, b *dialect.Builder) (*scope, error) {
 
 // initScope adds q's sources to s, fresh from newScope.
 func (q *SelectQuery) initScope(s *scope) error {
-	p := &q.Parts
+	p := &q.parts
 	switch {
 	case p.From != nil:
 		if err := checkTableAlias(s, p.From); err != nil {
@@ -256,7 +257,7 @@ func checkTableAlias(s *scope, t *Table) error {
 // outputs names the columns the query returns, with their kinds where a
 // column is projected as it is.
 func (q *SelectQuery) outputs() ([]string, []Kind) {
-	p := &q.Parts
+	p := &q.parts
 	if len(p.Columns) == 0 {
 		if p.From != nil {
 			return tableOutputs(p.From)
@@ -327,7 +328,7 @@ func tableOutputs(t *Table) ([]string, []Kind) {
 // rowsHint is how many rows to make room for when collecting the
 // result: the LIMIT, when there is a modest one.
 func (q *SelectQuery) rowsHint() int {
-	if p := &q.Parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
+	if p := &q.parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
 		return int(p.Limit)
 	}
 	return 0
@@ -338,7 +339,7 @@ const maxRowsHint = 1024
 
 // resultKinds gives the scanner each output column's kind.
 func (q *SelectQuery) resultKinds() []Kind {
-	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
+	if p := &q.parts; len(p.Columns) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
 		return p.From.kinds // the table's own, made once
 	}
 	_, kinds := q.outputs()
@@ -361,7 +362,7 @@ func (q *SelectQuery) validate(outer *scope) error {
 // inside an aggregate, when the query groups or aggregates. SQLite would
 // return an arbitrary row's value; PostgreSQL refuses. plasma refuses on both.
 func (q *SelectQuery) checkGrouping(s *scope) error {
-	p := &q.Parts
+	p := &q.parts
 	if !q.aggregates() {
 		return nil
 	}
@@ -387,7 +388,7 @@ func (q *SelectQuery) checkGrouping(s *scope) error {
 // aggregates reports whether q groups or calls an aggregate in its
 // projection or ordering, which makes it a grouped query.
 func (q *SelectQuery) aggregates() bool {
-	p := &q.Parts
+	p := &q.parts
 	if len(p.GroupBy) > 0 || len(p.Having) > 0 {
 		return true
 	}
@@ -549,7 +550,7 @@ func hasAggregate(e expr.Expr) bool {
 // once. Every check runs before any SQL does; an error leaves b's text
 // unfinished, and the caller drops it.
 func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
-	p := &q.Parts
+	p := &q.parts
 	if p.From == nil && p.FromSub == nil && len(p.Columns) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
@@ -585,7 +586,7 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 // appendSQL writes q's clauses; s is q's scope and outer is what b.Outer
 // was before q set it.
 func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
-	p := &q.Parts
+	p := &q.parts
 	b.WriteString("SELECT ")
 	if err := q.appendColumns(b); err != nil {
 		return err
@@ -623,7 +624,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 }
 
 func (q *SelectQuery) appendColumns(b *dialect.Builder) error {
-	p := &q.Parts
+	p := &q.parts
 	if len(p.Columns) > 0 {
 		return appendList(b, p.Columns)
 	}
@@ -677,7 +678,7 @@ func appendTableColumns(b *dialect.Builder, alias string, cols []Column) {
 // a table joined further on. A subquery in FROM sees the statements
 // around q (outer), not q's own sources.
 func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer any) error {
-	p := &q.Parts
+	p := &q.parts
 	switch {
 	case p.From != nil:
 		b.WriteString(" FROM ")
@@ -782,7 +783,7 @@ func (q *SelectQuery) mayBeNull(s *scope, e expr.Expr) bool {
 		if err != nil || r.nullable {
 			return true
 		}
-		for _, j := range q.Parts.Joins {
+		for _, j := range q.parts.Joins {
 			if j.Kind != LeftJoin {
 				continue
 			}

@@ -28,7 +28,7 @@ func isPostgres(db *orm.DB) bool { return db.Dialect().Name() == "postgres" }
 
 // precheck refuses q if one of its proposed rows is outside wp.
 func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
-	p := &q.Parts
+	p := q.Parts()
 	cols := t.Columns()
 	// Where each of the table's columns gets its value: an index into the
 	// proposed row, or -1 for the column's default.
@@ -275,7 +275,7 @@ func positiveExists(e expr.Expr) expr.Expr {
 		if !ok {
 			return e
 		}
-		p := &s.Parts
+		p := s.Parts()
 		if len(p.Columns) != 1 || len(p.GroupBy) > 0 || len(p.Having) > 0 || p.HasLimit || p.Offset != 0 {
 			return e
 		}
@@ -302,10 +302,10 @@ func positiveExists(e expr.Expr) expr.Expr {
 		default:
 			return e
 		}
-		c := s.Clone()
-		c.Parts.Columns = []expr.Expr{expr.SQL("1")}
-		c.Parts.Where = append(slices.Clip(c.Parts.Where), &expr.Compare{Op: expr.OpEq, Left: n.X, Right: col})
-		c.Parts.OrderBy = nil
+		c, cp := s.Rewrite()
+		cp.Columns = []expr.Expr{expr.SQL("1")}
+		cp.Where = append(slices.Clip(cp.Where), &expr.Compare{Op: expr.OpEq, Left: n.X, Right: col})
+		cp.OrderBy = nil
 		return expr.SQL("EXISTS ?", expr.Sub(c))
 	}
 	return e

@@ -204,7 +204,7 @@ func (h *Hub) mayReadRows(ctx context.Context, part []*identity, t *orm.Table, v
 			yes = append(yes, ide)
 			continue
 		}
-		p := rewritten.Parts
+		p := rewritten.Parts()
 		if p.From != t || p.FromSub != nil || len(p.Joins) > 0 || len(p.Where) < 2 {
 			return nil, false
 		}
@@ -371,10 +371,10 @@ func (h *Hub) mayRead(ctx context.Context, part []*identity, t *orm.Table, vals 
 // q itself when there is nothing to change.
 func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	var where []expr.Expr
-	for i, e := range q.Parts.Where {
+	for i, e := range q.Parts().Where {
 		if x := correlateIn(e); x != e {
 			if where == nil {
-				where = slices.Clone(q.Parts.Where)
+				where = slices.Clone(q.Parts().Where)
 			}
 			where[i] = x
 		}
@@ -382,8 +382,8 @@ func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	if where == nil {
 		return q
 	}
-	c := q.Clone()
-	c.Parts.Where = where
+	c, cp := q.Rewrite()
+	cp.Where = where
 	return c
 }
 
@@ -413,7 +413,7 @@ func correlateIn(e expr.Expr) expr.Expr {
 		if !ok || s == nil {
 			return e
 		}
-		p := &s.Parts
+		p := s.Parts()
 		if len(p.Columns) != 1 || p.From == nil || p.FromSub != nil || len(p.GroupBy) > 0 || len(p.Having) > 0 || p.HasLimit || p.Offset > 0 {
 			return e
 		}
@@ -426,8 +426,8 @@ func correlateIn(e expr.Expr) expr.Expr {
 				return e
 			}
 		}
-		sub := s.Clone()
-		sub.Parts.Where = append(slices.Clone(p.Where), expr.Eq(p.Columns[0], x))
+		sub, subp := s.Rewrite()
+		subp.Where = append(slices.Clone(p.Where), expr.Eq(p.Columns[0], x))
 		sub.Limit(1)
 		return &expr.NullCheck{X: &expr.Subquery{Query: sub}, Negated: true}
 	}
