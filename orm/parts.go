@@ -12,7 +12,7 @@ import "slices"
 // length, so appending to one allocates instead of writing into q; the
 // elements are q's, to read, not to change.
 func (q *SelectQuery) Parts() SelectParts {
-	p := q.parts
+	p := q.view()
 	p.Columns, p.Joins, p.Where = slices.Clip(p.Columns), slices.Clip(p.Joins), slices.Clip(p.Where)
 	p.GroupBy, p.Having, p.OrderBy = slices.Clip(p.GroupBy), slices.Clip(p.Having), slices.Clip(p.OrderBy)
 	return p
@@ -25,6 +25,15 @@ func (q *SelectQuery) Parts() SelectParts {
 // clauses alone.
 func (q *SelectQuery) Rewrite() (*SelectQuery, *SelectParts) {
 	c := q.Clone()
+	if !c.sliced {
+		// The clone is on the heap already: its slices may point into
+		// its own buffers. WHERE keeps the rest of exprBuf as room to
+		// append to, as Columns is capped at its length.
+		nc, nw := int(c.nCols), int(c.nCols)+int(c.nWhere)
+		c.parts.Columns, c.parts.Where = c.exprBuf[:nc:nc], c.exprBuf[nc:nw]
+		c.parts.OrderBy = c.orderBuf[:c.nOrder]
+		c.sliced = true
+	}
 	return c, &c.parts
 }
 

@@ -95,3 +95,53 @@ func TestRewriteLeavesTheQuery(t *testing.T) {
 		t.Errorf("INSERT: Rewrite changed the query's row: %v", args)
 	}
 }
+
+// TestSelectOutgrowsInlineClauses: a SELECT whose projection, WHERE or
+// ORDER BY outgrows the query's inline room renders every term, in order,
+// and so do its Clone and its Rewrite clone, which leave it as it is.
+func TestSelectOutgrowsInlineClauses(t *testing.T) {
+	u := rtUsers
+	small := func() *orm.SelectQuery {
+		return orm.Select(u.Col("id"), u.Col("name")).From(u).
+			Where(expr.Eq(u.Col("age"), 1)).OrderBy(expr.Asc(u.Col("id")))
+	}
+	const want = `SELECT "users"."id", "users"."name", "users"."id", "users"."name", "users"."id", "users"."name", "users"."id", "users"."name" ` +
+		`FROM "users" WHERE ("users"."age" = ?) AND ("users"."age" = ?) AND ("users"."age" = ?) AND ("users"."age" = ?) AND ("users"."age" = ?) ` +
+		`ORDER BY "users"."id", "users"."name" DESC`
+	cols := []expr.Expr{u.Col("id"), u.Col("name"), u.Col("id"), u.Col("name"), u.Col("id"), u.Col("name"), u.Col("id"), u.Col("name")}
+	grow := func(q *orm.SelectQuery) *orm.SelectQuery {
+		return q.Where(expr.Eq(u.Col("age"), 2), expr.Eq(u.Col("age"), 3)).
+			Where(expr.Eq(u.Col("age"), 4), expr.Eq(u.Col("age"), 5)).
+			OrderBy(expr.Desc(u.Col("name")))
+	}
+	wide := grow(orm.Select(cols...).From(u).Where(expr.Eq(u.Col("age"), 1)).OrderBy(expr.Asc(u.Col("id"))))
+	if got := renders(t, wide); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if got := renders(t, wide.Clone()); got != want {
+		t.Fatalf("Clone: got %s", got)
+	}
+	c, p := wide.Rewrite()
+	p.Where = append(p.Where, expr.Eq(u.Col("age"), 6))
+	if got := renders(t, c); got == want {
+		t.Fatalf("Rewrite: the clone was not rewritten: %s", got)
+	}
+	if got := renders(t, wide); got != want {
+		t.Fatalf("Rewrite changed the query: %s", got)
+	}
+
+	// A small query that spills after a Clone: the clone keeps its own.
+	base := small()
+	before := renders(t, base)
+	grow(base.Clone())
+	if got := renders(t, base); got != before {
+		t.Fatalf("growing a clone changed the base: %s", got)
+	}
+	// After Rewrite, appending through the builder keeps what f set.
+	rc, rp := small().Rewrite()
+	rp.Where = append(rp.Where, expr.Eq(u.Col("age"), 9))
+	rc.Where(expr.Eq(u.Col("age"), 10))
+	if got := len(rc.Parts().Where); got != 3 {
+		t.Fatalf("after Rewrite and Where: %d predicates, want 3", got)
+	}
+}

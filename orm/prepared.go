@@ -270,13 +270,13 @@ func selectSlotKinds(q *SelectQuery, outer *scope, out []slotKind) []slotKind {
 	if p.FromSub != nil {
 		out = selectSlotKinds(p.FromSub, outer, out)
 	}
-	for _, group := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
+	for _, group := range [...][]expr.Expr{q.columns(), q.where(), p.GroupBy, p.Having} {
 		out = exprsSlotKinds(s, group, out)
 	}
 	for _, j := range p.Joins {
 		out = exprSlotKinds(s, j.On, out)
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		out = exprSlotKinds(s, o.X, out)
 	}
 	return out

@@ -52,39 +52,100 @@ type SelectParts struct {
 type SelectQuery struct {
 	db *DB
 	// parts holds the clauses; middleware reads them with Parts and
-	// changes them only on a clone, through Rewrite.
+	// changes them only on a clone, through Rewrite. While sliced is
+	// false, Columns, Where and OrderBy are not in parts but in the
+	// inline buffers (see view).
 	parts SelectParts
 
-	// Small inline buffers keep the common statement to one allocation,
-	// kept small so the allocation is too: exprBuf backs the projection
-	// and, after it, WHERE (Columns is capped at its length, so appending
-	// to it never overwrites WHERE); orderBuf backs one ORDER BY term.
-	exprBuf  [7]expr.Expr
-	orderBuf [1]expr.Order
+	// Small inline buffers keep the common statement to no allocation of
+	// its own: exprBuf holds the projection (nCols) and, after it, WHERE
+	// (nWhere); orderBuf holds one ORDER BY term (nOrder). They are
+	// counted, not sliced: a slice of them stored in the query would point
+	// into the query itself, and the compiler moves such a query to the
+	// heap. A clause that outgrows them moves all three into parts' own
+	// slices (spill), and sliced says so.
+	sliced                bool
+	nCols, nWhere, nOrder uint8
+	exprBuf               [7]expr.Expr
+	orderBuf              [1]expr.Order
 }
 
-// setColumnsAndWhere points Columns at a copy of cols and Where at the
-// rest of exprBuf, followed by where's predicates.
-func (q *SelectQuery) setColumnsAndWhere(cols, where []expr.Expr) {
-	p := &q.parts
-	if len(cols) <= len(q.exprBuf) {
-		n := copy(q.exprBuf[:], cols)
-		p.Columns = q.exprBuf[:n:n]
-		p.Where = append(q.exprBuf[n:n], where...)
+// view returns q's clauses with Columns, Where and OrderBy filled in
+// from the inline buffers when they are there. The slices are q's: to
+// read while q is not changed.
+func (q *SelectQuery) view() SelectParts {
+	p := q.parts
+	p.Columns, p.Where, p.OrderBy = q.columns(), q.where(), q.orderBy()
+	return p
+}
+
+// columns returns the projection, to read while q is not changed.
+func (q *SelectQuery) columns() []expr.Expr {
+	if q.sliced {
+		return q.parts.Columns
+	}
+	return q.exprBuf[:q.nCols:q.nCols]
+}
+
+// where returns the WHERE predicates, to read while q is not changed.
+func (q *SelectQuery) where() []expr.Expr {
+	if q.sliced {
+		return q.parts.Where
+	}
+	nc, nw := int(q.nCols), int(q.nCols)+int(q.nWhere)
+	return q.exprBuf[nc:nw:nw]
+}
+
+// orderBy returns the ORDER BY terms, to read while q is not changed.
+func (q *SelectQuery) orderBy() []expr.Order {
+	if q.sliced {
+		return q.parts.OrderBy
+	}
+	return q.orderBuf[:q.nOrder:q.nOrder]
+}
+
+// spill moves Columns, Where and OrderBy out of the inline buffers into
+// slices of their own, with room for a few more predicates.
+func (q *SelectQuery) spill() {
+	if q.sliced {
 		return
 	}
-	p.Columns = slices.Clone(cols)
-	p.Where = append(q.exprBuf[:0], where...)
+	v := q.view()
+	nc, nw := len(v.Columns), len(v.Where)
+	buf := make([]expr.Expr, nc+nw, nc+nw+4)
+	copy(buf, v.Columns)
+	copy(buf[nc:], v.Where)
+	// Columns is capped at its length, so appending to it never
+	// overwrites WHERE.
+	q.parts.Columns, q.parts.Where = buf[:nc:nc], buf[nc:]
+	q.parts.OrderBy = slices.Clone(v.OrderBy)
+	q.sliced = true
+	clear(q.exprBuf[:])
+	clear(q.orderBuf[:])
 }
 
 // Select starts a SELECT of cols (columns, aggregates, aliased expressions)
 // that is not bound to a database: use it for subqueries, or render it with
 // Render. DB.Select starts one that can run.
 func Select(cols ...expr.Expr) *SelectQuery {
+	// Kept small enough to inline: the query is then allocated in the
+	// caller's frame, where it stays when the caller only builds and
+	// renders it (BenchmarkBuildSelect: no allocation for the query).
 	q := &SelectQuery{}
-	q.setColumnsAndWhere(cols, nil)
-	q.parts.OrderBy = q.orderBuf[:0]
+	q.setColumns(cols)
 	return q
+}
+
+// setColumns sets the projection of a query fresh from Select.
+func (q *SelectQuery) setColumns(cols []expr.Expr) {
+	if len(cols) <= len(q.exprBuf) {
+		q.nCols = uint8(copy(q.exprBuf[:], cols))
+		return
+	}
+	q.sliced = true
+	q.parts.Columns = slices.Clone(cols)
+	q.parts.Where = []expr.Expr{}
+	q.parts.OrderBy = []expr.Order{}
 }
 
 // Select starts a SELECT on db.
@@ -97,10 +158,17 @@ func (db *DB) Select(cols ...expr.Expr) *SelectQuery {
 // Clone returns an independent copy of q, to build two statements from one
 // base or to rewrite a statement in a middleware.
 func (q *SelectQuery) Clone() *SelectQuery {
-	c := &SelectQuery{db: q.db, parts: q.parts}
+	c := new(SelectQuery)
+	*c = *q
+	if q.sliced {
+		v := q.view()
+		c.sliced, c.nCols, c.nWhere, c.nOrder = false, 0, 0, 0
+		c.parts.Columns, c.parts.Where, c.parts.OrderBy = nil, nil, nil
+		c.setColumns(v.Columns)
+		c.Where(v.Where...)
+		c.OrderBy(v.OrderBy...)
+	}
 	p := &c.parts
-	c.setColumnsAndWhere(q.parts.Columns, q.parts.Where)
-	p.OrderBy = append(c.orderBuf[:0], q.parts.OrderBy...)
 	p.Joins = slices.Clone(q.parts.Joins)
 	p.GroupBy = slices.Clone(q.parts.GroupBy)
 	p.Having = slices.Clone(q.parts.Having)
@@ -119,6 +187,14 @@ func (q *SelectQuery) FromSubquery(inner *SelectQuery, alias string) *SelectQuer
 
 // Where adds predicates, ANDed with each other and with earlier ones.
 func (q *SelectQuery) Where(preds ...expr.Expr) *SelectQuery {
+	if !q.sliced {
+		n := int(q.nCols) + int(q.nWhere)
+		if len(preds) <= len(q.exprBuf)-n {
+			q.nWhere += uint8(copy(q.exprBuf[n:], preds))
+			return q
+		}
+		q.spill()
+	}
 	q.parts.Where = append(q.parts.Where, preds...)
 	return q
 }
@@ -151,6 +227,14 @@ func (q *SelectQuery) Having(preds ...expr.Expr) *SelectQuery {
 
 // OrderBy adds ordering terms, made with expr.Asc and expr.Desc.
 func (q *SelectQuery) OrderBy(terms ...expr.Order) *SelectQuery {
+	if !q.sliced {
+		n := int(q.nOrder)
+		if len(terms) <= len(q.orderBuf)-n {
+			q.nOrder += uint8(copy(q.orderBuf[n:], terms))
+			return q
+		}
+		q.spill()
+	}
 	q.parts.OrderBy = append(q.parts.OrderBy, terms...)
 	return q
 }
@@ -179,7 +263,16 @@ func (q *SelectQuery) Rows(ctx context.Context) (*Result, error) {
 func (q *SelectQuery) ToSql() (string, []any, error) { return toSQL(q) }
 
 // Render renders the query for a dialect.
-func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
+func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) {
+	// Not render(d, q): through the interface the query would have to
+	// live on the heap; called directly it can stay on the caller's stack.
+	b := dialect.GetBuilder(d)
+	defer dialect.PutBuilder(b)
+	if err := q.AppendSQL(b); err != nil {
+		return "", nil, err
+	}
+	return string(b.Buf), b.Args, nil
+}
 
 func (q *SelectQuery) name() string {
 	return selectName(q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias)
@@ -258,7 +351,7 @@ func checkTableAlias(s *scope, t *Table) error {
 // column is projected as it is.
 func (q *SelectQuery) outputs() ([]string, []Kind) {
 	p := &q.parts
-	if len(p.Columns) == 0 {
+	if len(q.columns()) == 0 {
 		if p.From != nil {
 			return tableOutputs(p.From)
 		}
@@ -267,13 +360,13 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 		}
 		return nil, nil
 	}
-	names := make([]string, len(p.Columns))
-	kinds := make([]Kind, len(p.Columns))
+	names := make([]string, len(q.columns()))
+	kinds := make([]Kind, len(q.columns()))
 	s, err := q.scope(nil, nil)
 	if err != nil {
 		s = &scope{}
 	}
-	for i, c := range p.Columns {
+	for i, c := range q.columns() {
 		names[i], kinds[i] = output(s, c)
 	}
 	s.release(nil)
@@ -339,7 +432,7 @@ const maxRowsHint = 1024
 
 // resultKinds gives the scanner each output column's kind.
 func (q *SelectQuery) resultKinds() []Kind {
-	if p := &q.parts; len(p.Columns) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
+	if p := &q.parts; len(q.columns()) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
 		return p.From.kinds // the table's own, made once
 	}
 	_, kinds := q.outputs()
@@ -366,18 +459,18 @@ func (q *SelectQuery) checkGrouping(s *scope) error {
 	if !q.aggregates() {
 		return nil
 	}
-	if len(p.Columns) == 0 {
+	if len(q.columns()) == 0 {
 		return &QueryError{Statement: s.name(), Err: ErrUngrouped, Detail: "a grouped query must name its columns"}
 	}
 	g := grouping{s: s, groups: p.GroupBy}
-	for _, list := range [...][]expr.Expr{p.Columns, p.Having} {
+	for _, list := range [...][]expr.Expr{q.columns(), p.Having} {
 		for _, e := range list {
 			if col := g.ungrouped(e); col != nil {
 				return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped}
 			}
 		}
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		if col := g.ungrouped(o.X); col != nil {
 			return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped, Detail: "in ORDER BY"}
 		}
@@ -392,12 +485,12 @@ func (q *SelectQuery) aggregates() bool {
 	if len(p.GroupBy) > 0 || len(p.Having) > 0 {
 		return true
 	}
-	for _, c := range p.Columns {
+	for _, c := range q.columns() {
 		if _, isCol := c.(*expr.Column); !isCol && hasAggregate(c) {
 			return true
 		}
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		if _, isCol := o.X.(*expr.Column); !isCol && hasAggregate(o.X) {
 			return true
 		}
@@ -551,7 +644,7 @@ func hasAggregate(e expr.Expr) bool {
 // unfinished, and the caller drops it.
 func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 	p := &q.parts
-	if p.From == nil && p.FromSub == nil && len(p.Columns) == 0 {
+	if p.From == nil && p.FromSub == nil && len(q.columns()) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
 	outer := b.Outer
@@ -594,7 +687,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 	if err := q.appendFrom(b, s, outer); err != nil {
 		return err
 	}
-	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
+	if err := appendWhere(b, " WHERE ", q.where()); err != nil {
 		return err
 	}
 	if len(p.GroupBy) > 0 {
@@ -606,7 +699,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 	if err := appendWhere(b, " HAVING ", p.Having); err != nil {
 		return err
 	}
-	if err := q.appendOrder(b, s, p.OrderBy); err != nil {
+	if err := q.appendOrder(b, s, q.orderBy()); err != nil {
 		return err
 	}
 	if p.HasLimit {
@@ -625,8 +718,8 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 
 func (q *SelectQuery) appendColumns(b *dialect.Builder) error {
 	p := &q.parts
-	if len(p.Columns) > 0 {
-		return appendList(b, p.Columns)
+	if len(q.columns()) > 0 {
+		return appendList(b, q.columns())
 	}
 	// Every column of FROM, spelled out so the result's shape does not
 	// depend on the live table.
