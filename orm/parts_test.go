@@ -145,3 +145,26 @@ func TestSelectOutgrowsInlineClauses(t *testing.T) {
 		t.Fatalf("after Rewrite and Where: %d predicates, want 3", got)
 	}
 }
+
+// TestSelectBuiltAndRenderedStaysOnTheStack counts what building and
+// rendering a SELECT allocates (a count, not a timing): its three
+// predicate nodes, the SQL text and the arguments. A fifth allocation
+// would be the query itself, forced onto the heap again, as it was while
+// its clauses held slices of its own inline buffers.
+func TestSelectBuiltAndRenderedStaysOnTheStack(t *testing.T) {
+	u := rtUsers
+	const age, name = 18, "a%"
+	var text string
+	allocs := testing.AllocsPerRun(100, func() {
+		q := orm.Select(u.Col("id"), u.Col("name")).From(u).
+			Where(expr.Gt(u.Col("age"), age), expr.Like(u.Col("name"), name), expr.IsNotNull(u.Col("bio"))).
+			OrderBy(expr.Desc(u.Col("id"))).Limit(10)
+		var err error
+		if text, _, err = q.Render(postgres.Dialect); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 5 {
+		t.Errorf("building and rendering a SELECT allocates %v times, want at most 5 (%s)", allocs, text)
+	}
+}
