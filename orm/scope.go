@@ -99,7 +99,7 @@ func (s *scope) release(b *dialect.Builder) {
 		clear(s.sources) // drop the references (srcBuf's, in the common case)
 	}
 	s.sources, s.parent, s.pooled = nil, nil, false
-	s.selFrom, s.selAlias = nil, ""
+	s.selFrom, s.selSub, s.selAlias = nil, false, ""
 	if b != nil && b.Scratch == nil {
 		b.Scratch = s
 	} else {
