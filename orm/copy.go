@@ -23,7 +23,7 @@ const (
 // enough rows (CopyMinRowsInTx in a transaction, else CopyMinRows), with
 // no ON CONFLICT and no RETURNING.
 func (q *InsertQuery) copies(inTx bool) bool {
-	p := &q.Parts
+	p := &q.parts
 	least := CopyMinRows
 	if inTx {
 		least = CopyMinRowsInTx
@@ -48,7 +48,7 @@ func (db *DB) canCopy() bool {
 // writes its rows in the same transaction); the result is the rows
 // affected, as for an INSERT.
 func (db *DB) copyInsert(ctx context.Context, st *Statement, q *InsertQuery) (*Result, error) {
-	p := &q.Parts
+	p := &q.parts
 	run := func(tx *sql.Tx) (int64, error) {
 		return db.copier.CopyFrom(ctx, tx, p.Table.name, p.Columns, p.Rows)
 	}

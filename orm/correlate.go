@@ -43,10 +43,10 @@ func CorrelateIn(e expr.Expr) expr.Expr {
 		return &expr.Logic{Op: n.Op, Args: args}
 	case *expr.In:
 		if s, col, ok := correlatable(n); ok {
-			c := s.Clone()
-			c.Parts.Columns = []expr.Expr{expr.SQL("1")}
-			c.Parts.Where = append(slices.Clip(c.Parts.Where), &expr.Compare{Op: expr.OpEq, Left: n.X, Right: col})
-			c.Parts.OrderBy = nil
+			c, cp := s.Rewrite()
+			cp.Columns = []expr.Expr{expr.SQL("1")}
+			cp.Where = append(slices.Clip(cp.Where), &expr.Compare{Op: expr.OpEq, Left: n.X, Right: col})
+			cp.OrderBy = nil
 			return expr.SQL("EXISTS ?", expr.Sub(c))
 		}
 	}
@@ -63,7 +63,7 @@ func correlatable(n *expr.In) (*SelectQuery, *expr.Column, bool) {
 	if !ok || s == nil {
 		return nil, nil, false
 	}
-	p := &s.Parts
+	p := s.Parts()
 	if len(p.Columns) != 1 || len(p.GroupBy) > 0 || len(p.Having) > 0 || p.HasLimit || p.Offset != 0 {
 		return nil, nil, false
 	}

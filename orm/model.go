@@ -201,7 +201,7 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 	if q.err != nil {
 		return q
 	}
-	p := &q.Parts
+	p := &q.parts
 	if p.Table == nil {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
@@ -263,7 +263,7 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 // setModel is Set for a struct: each mapped field but the primary key
 // becomes an assignment, in the table's declaration order.
 func (q *UpdateQuery) setModel(v any) error {
-	t := q.Parts.Table
+	t := q.parts.Table
 	if k := reflect.TypeOf(v); k != nil && (k.Kind() == reflect.Slice || k.Kind() == reflect.Array) {
 		return &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: fmt.Sprintf("Set takes one struct, not a %s", k)}
 	}
@@ -288,6 +288,6 @@ func (q *UpdateQuery) setModel(v any) error {
 		}
 		set = append(set, Assignment{Column: plan.cols[i], Value: v})
 	}
-	q.Parts.Set = append(q.Parts.Set, set...)
+	q.parts.Set = append(q.parts.Set, set...)
 	return nil
 }

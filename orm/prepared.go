@@ -233,22 +233,22 @@ func slotKinds(stmt dialect.Appender) ([]slotKind, map[*expr.Slot]writeTarget) {
 	case *SelectQuery:
 		out = selectSlotKinds(q, nil, out)
 	case *UpdateQuery:
-		s := tableScope(q.name(), q.Parts.Table)
-		for _, a := range q.Parts.Set {
+		s := tableScope(q.name(), q.parts.Table)
+		for _, a := range q.parts.Set {
 			if slot, ok := a.Value.(*expr.Slot); ok {
-				writes[slot] = writeTarget{table: q.Parts.Table, col: a.Column}
+				writes[slot] = writeTarget{table: q.parts.Table, col: a.Column}
 			} else if e, ok := a.Value.(expr.Expr); ok {
 				out = exprSlotKinds(s, e, out)
 			}
 		}
-		out = exprsSlotKinds(s, q.Parts.Where, out)
+		out = exprsSlotKinds(s, q.parts.Where, out)
 	case *DeleteQuery:
-		out = exprsSlotKinds(tableScope(q.name(), q.Parts.Table), q.Parts.Where, out)
+		out = exprsSlotKinds(tableScope(q.name(), q.parts.Table), q.parts.Where, out)
 	case *InsertQuery:
-		for _, row := range q.Parts.Rows {
+		for _, row := range q.parts.Rows {
 			for j, v := range row {
-				if slot, ok := v.(*expr.Slot); ok && j < len(q.Parts.Columns) {
-					writes[slot] = writeTarget{table: q.Parts.Table, col: q.Parts.Columns[j]}
+				if slot, ok := v.(*expr.Slot); ok && j < len(q.parts.Columns) {
+					writes[slot] = writeTarget{table: q.parts.Table, col: q.parts.Columns[j]}
 				}
 			}
 		}
@@ -266,17 +266,17 @@ func selectSlotKinds(q *SelectQuery, outer *scope, out []slotKind) []slotKind {
 		return out
 	}
 	defer s.release(nil)
-	p := &q.Parts
+	p := &q.parts
 	if p.FromSub != nil {
 		out = selectSlotKinds(p.FromSub, outer, out)
 	}
-	for _, group := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
+	for _, group := range [...][]expr.Expr{q.columns(), q.where(), p.GroupBy, p.Having} {
 		out = exprsSlotKinds(s, group, out)
 	}
 	for _, j := range p.Joins {
 		out = exprSlotKinds(s, j.On, out)
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		out = exprSlotKinds(s, o.X, out)
 	}
 	return out

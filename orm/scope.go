@@ -42,9 +42,15 @@ type scope struct {
 	parent  *scope
 	srcBuf  [2]source // backs sources for the common one- and two-source statement
 
-	// sel is the SELECT a pooled scope belongs to: its name is built from
-	// it only when an error needs it (see name).
-	sel *SelectQuery
+	// pooled says s came from newScope. selFrom, selSub and selAlias are
+	// the FROM clause of its SELECT, from which the statement's name is
+	// built only when an error needs it (see name). The scope keeps them
+	// rather than the query so that the query need not outlive its
+	// rendering, and can stay on its caller's stack.
+	pooled   bool
+	selFrom  *Table
+	selSub   bool
+	selAlias string
 	// wop and wtable are the operation ("UPDATE ", "DELETE FROM ") and
 	// table of a write's pooled scope, named the same way.
 	wop    string
@@ -71,7 +77,8 @@ func newScope(q *SelectQuery, parent *scope, b *dialect.Builder) *scope {
 	} else {
 		s = scopePool.Get().(*scope)
 	}
-	s.sel, s.parent = q, parent
+	s.pooled, s.parent = true, parent
+	s.selFrom, s.selSub, s.selAlias = q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias
 	s.sources = s.srcBuf[:0]
 	return s
 }
@@ -82,7 +89,7 @@ func newScope(q *SelectQuery, parent *scope, b *dialect.Builder) *scope {
 // errors copy the statement name, never the scope, and ownArgs has let go
 // of argBuf.
 func (s *scope) release(b *dialect.Builder) {
-	if s == nil || s.sel == nil {
+	if s == nil || !s.pooled {
 		return
 	}
 	if len(s.sources) > len(s.srcBuf) {
@@ -91,7 +98,8 @@ func (s *scope) release(b *dialect.Builder) {
 	if !s.tableSources() {
 		clear(s.sources) // drop the references (srcBuf's, in the common case)
 	}
-	s.sources, s.parent, s.sel = nil, nil, nil
+	s.sources, s.parent, s.pooled = nil, nil, false
+	s.selFrom, s.selSub, s.selAlias = nil, false, ""
 	if b != nil && b.Scratch == nil {
 		b.Scratch = s
 	} else {
@@ -128,8 +136,8 @@ func (s *scope) ownArgs(args []any) []any {
 // name is the statement's name for errors. A SELECT's is built only when
 // an error needs it, so validation allocates nothing.
 func (s *scope) name() string {
-	if s.sel != nil {
-		return s.sel.name()
+	if s.pooled {
+		return selectName(s.selFrom, s.selSub, s.selAlias)
 	}
 	if s.wop != "" {
 		return s.wop + tableName(s.wtable)

@@ -27,8 +27,8 @@ type Join struct {
 	On    expr.Expr
 }
 
-// SelectParts are the clauses of a SELECT, exported so that a middleware
-// can inspect a statement and rewrite a clone of it.
+// SelectParts are the clauses of a SELECT, as SelectQuery.Parts copies
+// them and SelectQuery.Rewrite hands them to a middleware to edit.
 type SelectParts struct {
 	Columns   []expr.Expr // the projection; empty means every column of FROM
 	From      *Table
@@ -50,39 +50,101 @@ type SelectParts struct {
 // be rendered and run any number of times.
 type SelectQuery struct {
 	db *DB
-	// Parts holds the clauses.
-	Parts SelectParts
+	// parts holds the clauses; middleware reads them with Parts and
+	// changes them only on a clone, through Rewrite. While sliced is
+	// false, Columns, Where and OrderBy are not in parts but in the
+	// inline buffers (see view).
+	parts SelectParts
 
-	// Small inline buffers keep the common statement to one allocation,
-	// kept small so the allocation is too: exprBuf backs the projection
-	// and, after it, WHERE (Columns is capped at its length, so appending
-	// to it never overwrites WHERE); orderBuf backs one ORDER BY term.
-	exprBuf  [7]expr.Expr
-	orderBuf [1]expr.Order
+	// Small inline buffers keep the common statement to no allocation of
+	// its own: exprBuf holds the projection (nCols) and, after it, WHERE
+	// (nWhere); orderBuf holds one ORDER BY term (nOrder). They are
+	// counted, not sliced: a slice of them stored in the query would point
+	// into the query itself, and the compiler moves such a query to the
+	// heap. A clause that outgrows them moves all three into parts' own
+	// slices (spill), and sliced says so.
+	sliced                bool
+	nCols, nWhere, nOrder uint8
+	exprBuf               [7]expr.Expr
+	orderBuf              [1]expr.Order
 }
 
-// setColumnsAndWhere points Columns at a copy of cols and Where at the
-// rest of exprBuf, followed by where's predicates.
-func (q *SelectQuery) setColumnsAndWhere(cols, where []expr.Expr) {
-	p := &q.Parts
-	if len(cols) <= len(q.exprBuf) {
-		n := copy(q.exprBuf[:], cols)
-		p.Columns = q.exprBuf[:n:n]
-		p.Where = append(q.exprBuf[n:n], where...)
+// view returns q's clauses with Columns, Where and OrderBy filled in
+// from the inline buffers when they are there. The slices are q's: to
+// read while q is not changed.
+func (q *SelectQuery) view() SelectParts {
+	p := q.parts
+	p.Columns, p.Where, p.OrderBy = q.columns(), q.where(), q.orderBy()
+	return p
+}
+
+// columns returns the projection, to read while q is not changed.
+func (q *SelectQuery) columns() []expr.Expr {
+	if q.sliced {
+		return q.parts.Columns
+	}
+	return q.exprBuf[:q.nCols:q.nCols]
+}
+
+// where returns the WHERE predicates, to read while q is not changed.
+func (q *SelectQuery) where() []expr.Expr {
+	if q.sliced {
+		return q.parts.Where
+	}
+	nc, nw := int(q.nCols), int(q.nCols)+int(q.nWhere)
+	return q.exprBuf[nc:nw:nw]
+}
+
+// orderBy returns the ORDER BY terms, to read while q is not changed.
+func (q *SelectQuery) orderBy() []expr.Order {
+	if q.sliced {
+		return q.parts.OrderBy
+	}
+	return q.orderBuf[:q.nOrder:q.nOrder]
+}
+
+// spill moves Columns, Where and OrderBy out of the inline buffers into
+// slices of their own, with room for a few more predicates.
+func (q *SelectQuery) spill() {
+	if q.sliced {
 		return
 	}
-	p.Columns = slices.Clone(cols)
-	p.Where = append(q.exprBuf[:0], where...)
+	v := q.view()
+	nc, nw := len(v.Columns), len(v.Where)
+	buf := make([]expr.Expr, nc+nw, nc+nw+4)
+	copy(buf, v.Columns)
+	copy(buf[nc:], v.Where)
+	// Columns is capped at its length, so appending to it never
+	// overwrites WHERE.
+	q.parts.Columns, q.parts.Where = buf[:nc:nc], buf[nc:]
+	q.parts.OrderBy = slices.Clone(v.OrderBy)
+	q.sliced = true
+	clear(q.exprBuf[:])
+	clear(q.orderBuf[:])
 }
 
 // Select starts a SELECT of cols (columns, aggregates, aliased expressions)
 // that is not bound to a database: use it for subqueries, or render it with
 // Render. DB.Select starts one that can run.
 func Select(cols ...expr.Expr) *SelectQuery {
+	// Kept small enough to inline: the query is then allocated in the
+	// caller's frame, where it stays when the caller only builds and
+	// renders it (BenchmarkBuildSelect: no allocation for the query).
 	q := &SelectQuery{}
-	q.setColumnsAndWhere(cols, nil)
-	q.Parts.OrderBy = q.orderBuf[:0]
+	q.setColumns(cols)
 	return q
+}
+
+// setColumns sets the projection of a query fresh from Select.
+func (q *SelectQuery) setColumns(cols []expr.Expr) {
+	if len(cols) <= len(q.exprBuf) {
+		q.nCols = uint8(copy(q.exprBuf[:], cols))
+		return
+	}
+	q.sliced = true
+	q.parts.Columns = slices.Clone(cols)
+	q.parts.Where = []expr.Expr{}
+	q.parts.OrderBy = []expr.Order{}
 }
 
 // Select starts a SELECT on db.
@@ -95,73 +157,96 @@ func (db *DB) Select(cols ...expr.Expr) *SelectQuery {
 // Clone returns an independent copy of q, to build two statements from one
 // base or to rewrite a statement in a middleware.
 func (q *SelectQuery) Clone() *SelectQuery {
-	c := &SelectQuery{db: q.db, Parts: q.Parts}
-	p := &c.Parts
-	c.setColumnsAndWhere(q.Parts.Columns, q.Parts.Where)
-	p.OrderBy = append(c.orderBuf[:0], q.Parts.OrderBy...)
-	p.Joins = slices.Clone(q.Parts.Joins)
-	p.GroupBy = slices.Clone(q.Parts.GroupBy)
-	p.Having = slices.Clone(q.Parts.Having)
+	c := new(SelectQuery)
+	*c = *q
+	if q.sliced {
+		v := q.view()
+		c.sliced, c.nCols, c.nWhere, c.nOrder = false, 0, 0, 0
+		c.parts.Columns, c.parts.Where, c.parts.OrderBy = nil, nil, nil
+		c.setColumns(v.Columns)
+		c.Where(v.Where...)
+		c.OrderBy(v.OrderBy...)
+	}
+	p := &c.parts
+	p.Joins = slices.Clone(q.parts.Joins)
+	p.GroupBy = slices.Clone(q.parts.GroupBy)
+	p.Having = slices.Clone(q.parts.Having)
 	return c
 }
 
 // From sets the table rows come from.
-func (q *SelectQuery) From(t *Table) *SelectQuery { q.Parts.From = t; return q }
+func (q *SelectQuery) From(t *Table) *SelectQuery { q.parts.From = t; return q }
 
 // FromSubquery reads rows from inner under alias; refer to its columns
 // with expr.ColRef(alias, column).
 func (q *SelectQuery) FromSubquery(inner *SelectQuery, alias string) *SelectQuery {
-	q.Parts.FromSub, q.Parts.FromAlias = inner, alias
+	q.parts.FromSub, q.parts.FromAlias = inner, alias
 	return q
 }
 
 // Where adds predicates, ANDed with each other and with earlier ones.
 func (q *SelectQuery) Where(preds ...expr.Expr) *SelectQuery {
-	q.Parts.Where = append(q.Parts.Where, preds...)
+	if !q.sliced {
+		n := int(q.nCols) + int(q.nWhere)
+		if len(preds) <= len(q.exprBuf)-n {
+			q.nWhere += uint8(copy(q.exprBuf[n:], preds))
+			return q
+		}
+		q.spill()
+	}
+	q.parts.Where = append(q.parts.Where, preds...)
 	return q
 }
 
 // InnerJoin joins t on a condition. Join a table twice under aliases
 // (Table.As).
 func (q *SelectQuery) InnerJoin(t *Table, on expr.Expr) *SelectQuery {
-	q.Parts.Joins = append(q.Parts.Joins, Join{Kind: InnerJoin, Table: t, On: on})
+	q.parts.Joins = append(q.parts.Joins, Join{Kind: InnerJoin, Table: t, On: on})
 	return q
 }
 
 // LeftJoin left-joins t on a condition: rows of the left side without a
 // match come back once, with t's columns NULL.
 func (q *SelectQuery) LeftJoin(t *Table, on expr.Expr) *SelectQuery {
-	q.Parts.Joins = append(q.Parts.Joins, Join{Kind: LeftJoin, Table: t, On: on})
+	q.parts.Joins = append(q.parts.Joins, Join{Kind: LeftJoin, Table: t, On: on})
 	return q
 }
 
 // GroupBy groups rows by the given expressions.
 func (q *SelectQuery) GroupBy(cols ...expr.Expr) *SelectQuery {
-	q.Parts.GroupBy = append(q.Parts.GroupBy, cols...)
+	q.parts.GroupBy = append(q.parts.GroupBy, cols...)
 	return q
 }
 
 // Having filters groups; predicates are ANDed.
 func (q *SelectQuery) Having(preds ...expr.Expr) *SelectQuery {
-	q.Parts.Having = append(q.Parts.Having, preds...)
+	q.parts.Having = append(q.parts.Having, preds...)
 	return q
 }
 
 // OrderBy adds ordering terms, made with expr.Asc and expr.Desc.
 func (q *SelectQuery) OrderBy(terms ...expr.Order) *SelectQuery {
-	q.Parts.OrderBy = append(q.Parts.OrderBy, terms...)
+	if !q.sliced {
+		n := int(q.nOrder)
+		if len(terms) <= len(q.orderBuf)-n {
+			q.nOrder += uint8(copy(q.orderBuf[n:], terms))
+			return q
+		}
+		q.spill()
+	}
+	q.parts.OrderBy = append(q.parts.OrderBy, terms...)
 	return q
 }
 
 // Limit caps the number of rows. A negative n is reported when the query
 // is rendered.
 func (q *SelectQuery) Limit(n int64) *SelectQuery {
-	q.Parts.Limit, q.Parts.HasLimit = n, true
+	q.parts.Limit, q.parts.HasLimit = n, true
 	return q
 }
 
 // Offset skips the first n rows; order the query for stable pages.
-func (q *SelectQuery) Offset(n int64) *SelectQuery { q.Parts.Offset = n; return q }
+func (q *SelectQuery) Offset(n int64) *SelectQuery { q.parts.Offset = n; return q }
 
 // Rows runs the query through the middleware chain. The caller closes
 // Result.Rows; All, One, Scalar and Maps do that for you.
@@ -169,7 +254,7 @@ func (q *SelectQuery) Rows(ctx context.Context) (*Result, error) {
 	if q.db == nil {
 		return nil, errNoDB("SELECT")
 	}
-	return q.db.run(ctx, &Statement{Op: OpSelect, Table: q.Parts.From, Query: q})
+	return q.db.run(ctx, &Statement{Op: OpSelect, Table: q.parts.From, Query: q})
 }
 
 // ToSql renders the query with '?' placeholders, as squirrel.Sqlizer does,
@@ -177,10 +262,19 @@ func (q *SelectQuery) Rows(ctx context.Context) (*Result, error) {
 func (q *SelectQuery) ToSql() (string, []any, error) { return toSQL(q) }
 
 // Render renders the query for a dialect.
-func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) { return render(d, q) }
+func (q *SelectQuery) Render(d dialect.Dialect) (string, []any, error) {
+	// Not render(d, q): through the interface the query would have to
+	// live on the heap; called directly it can stay on the caller's stack.
+	b := dialect.GetBuilder(d)
+	defer dialect.PutBuilder(b)
+	if err := q.AppendSQL(b); err != nil {
+		return "", nil, err
+	}
+	return string(b.Buf), b.Args, nil
+}
 
 func (q *SelectQuery) name() string {
-	return selectName(q.Parts.From, q.Parts.FromSub != nil, q.Parts.FromAlias)
+	return selectName(q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias)
 }
 
 // selectName names a SELECT for errors from its FROM clause.
@@ -207,7 +301,7 @@ func (q *SelectQuery) scope(outer *scope, b *dialect.Builder) (*scope, error) {
 
 // initScope adds q's sources to s, fresh from newScope.
 func (q *SelectQuery) initScope(s *scope) error {
-	p := &q.Parts
+	p := &q.parts
 	switch {
 	case p.From != nil:
 		if err := checkTableAlias(s, p.From); err != nil {
@@ -255,8 +349,8 @@ func checkTableAlias(s *scope, t *Table) error {
 // outputs names the columns the query returns, with their kinds where a
 // column is projected as it is.
 func (q *SelectQuery) outputs() ([]string, []Kind) {
-	p := &q.Parts
-	if len(p.Columns) == 0 {
+	p := &q.parts
+	if len(q.columns()) == 0 {
 		if p.From != nil {
 			return tableOutputs(p.From)
 		}
@@ -265,13 +359,13 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 		}
 		return nil, nil
 	}
-	names := make([]string, len(p.Columns))
-	kinds := make([]Kind, len(p.Columns))
+	names := make([]string, len(q.columns()))
+	kinds := make([]Kind, len(q.columns()))
 	s, err := q.scope(nil, nil)
 	if err != nil {
 		s = &scope{}
 	}
-	for i, c := range p.Columns {
+	for i, c := range q.columns() {
 		names[i], kinds[i] = output(s, c)
 	}
 	s.release(nil)
@@ -326,7 +420,7 @@ func tableOutputs(t *Table) ([]string, []Kind) {
 // rowsHint is how many rows to make room for when collecting the
 // result: the LIMIT, when there is a modest one.
 func (q *SelectQuery) rowsHint() int {
-	if p := &q.Parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
+	if p := &q.parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
 		return int(p.Limit)
 	}
 	return 0
@@ -337,7 +431,7 @@ const maxRowsHint = 1024
 
 // resultKinds gives the scanner each output column's kind.
 func (q *SelectQuery) resultKinds() []Kind {
-	if p := &q.Parts; len(p.Columns) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
+	if p := &q.parts; len(q.columns()) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
 		return p.From.kinds // the table's own, made once
 	}
 	_, kinds := q.outputs()
@@ -360,22 +454,22 @@ func (q *SelectQuery) validate(outer *scope) error {
 // inside an aggregate, when the query groups or aggregates. SQLite would
 // return an arbitrary row's value; PostgreSQL refuses. plasma refuses on both.
 func (q *SelectQuery) checkGrouping(s *scope) error {
-	p := &q.Parts
+	p := &q.parts
 	if !q.aggregates() {
 		return nil
 	}
-	if len(p.Columns) == 0 {
+	if len(q.columns()) == 0 {
 		return &QueryError{Statement: s.name(), Err: ErrUngrouped, Detail: "a grouped query must name its columns"}
 	}
 	g := grouping{s: s, groups: p.GroupBy}
-	for _, list := range [...][]expr.Expr{p.Columns, p.Having} {
+	for _, list := range [...][]expr.Expr{q.columns(), p.Having} {
 		for _, e := range list {
 			if col := g.ungrouped(e); col != nil {
 				return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped}
 			}
 		}
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		if col := g.ungrouped(o.X); col != nil {
 			return &QueryError{Statement: s.name(), Column: qualified(col), Err: ErrUngrouped, Detail: "in ORDER BY"}
 		}
@@ -386,16 +480,16 @@ func (q *SelectQuery) checkGrouping(s *scope) error {
 // aggregates reports whether q groups or calls an aggregate in its
 // projection or ordering, which makes it a grouped query.
 func (q *SelectQuery) aggregates() bool {
-	p := &q.Parts
+	p := &q.parts
 	if len(p.GroupBy) > 0 || len(p.Having) > 0 {
 		return true
 	}
-	for _, c := range p.Columns {
+	for _, c := range q.columns() {
 		if _, isCol := c.(*expr.Column); !isCol && hasAggregate(c) {
 			return true
 		}
 	}
-	for _, o := range p.OrderBy {
+	for _, o := range q.orderBy() {
 		if _, isCol := o.X.(*expr.Column); !isCol && hasAggregate(o.X) {
 			return true
 		}
@@ -548,8 +642,8 @@ func hasAggregate(e expr.Expr) bool {
 // once. Every check runs before any SQL does; an error leaves b's text
 // unfinished, and the caller drops it.
 func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
-	p := &q.Parts
-	if p.From == nil && p.FromSub == nil && len(p.Columns) == 0 {
+	p := &q.parts
+	if p.From == nil && p.FromSub == nil && len(q.columns()) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
 	outer := b.Outer
@@ -584,7 +678,7 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 // appendSQL writes q's clauses; s is q's scope and outer is what b.Outer
 // was before q set it.
 func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
-	p := &q.Parts
+	p := &q.parts
 	b.WriteString("SELECT ")
 	if err := q.appendColumns(b); err != nil {
 		return err
@@ -592,7 +686,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 	if err := q.appendFrom(b, s, outer); err != nil {
 		return err
 	}
-	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
+	if err := appendWhere(b, " WHERE ", q.where()); err != nil {
 		return err
 	}
 	if len(p.GroupBy) > 0 {
@@ -604,7 +698,7 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 	if err := appendWhere(b, " HAVING ", p.Having); err != nil {
 		return err
 	}
-	if err := q.appendOrder(b, s, p.OrderBy); err != nil {
+	if err := q.appendOrder(b, s, q.orderBy()); err != nil {
 		return err
 	}
 	if p.HasLimit {
@@ -622,9 +716,9 @@ func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
 }
 
 func (q *SelectQuery) appendColumns(b *dialect.Builder) error {
-	p := &q.Parts
-	if len(p.Columns) > 0 {
-		return appendList(b, p.Columns)
+	p := &q.parts
+	if len(q.columns()) > 0 {
+		return appendList(b, q.columns())
 	}
 	// Every column of FROM, spelled out so the result's shape does not
 	// depend on the live table.
@@ -676,7 +770,7 @@ func appendTableColumns(b *dialect.Builder, alias string, cols []Column) {
 // a table joined further on. A subquery in FROM sees the statements
 // around q (outer), not q's own sources.
 func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer any) error {
-	p := &q.Parts
+	p := &q.parts
 	switch {
 	case p.From != nil:
 		b.WriteString(" FROM ")
@@ -781,7 +875,7 @@ func (q *SelectQuery) mayBeNull(s *scope, e expr.Expr) bool {
 		if err != nil || r.nullable {
 			return true
 		}
-		for _, j := range q.Parts.Joins {
+		for _, j := range q.parts.Joins {
 			if j.Kind != LeftJoin {
 				continue
 			}

@@ -23,7 +23,8 @@ type OnConflict struct {
 	Update    []string // columns set from the proposed row (excluded.col)
 }
 
-// InsertParts are the clauses of an INSERT, exported for middlewares.
+// InsertParts are the clauses of an INSERT, as InsertQuery.Parts copies
+// them and InsertQuery.Rewrite hands them to a middleware to edit.
 type InsertParts struct {
 	Table      *Table
 	Columns    []string // in the table's declaration order
@@ -37,13 +38,13 @@ type InsertParts struct {
 // added; any problem is reported when the statement runs or renders.
 type InsertQuery struct {
 	db    *DB
-	Parts InsertParts
+	parts InsertParts
 	err   error
-	row1  [1][]any // backs Parts.Rows for a one-row insert
+	row1  [1][]any // backs parts.Rows for a one-row insert
 }
 
 // Insert starts an INSERT into t that is not bound to a database.
-func Insert(t *Table) *InsertQuery { return &InsertQuery{Parts: InsertParts{Table: t}} }
+func Insert(t *Table) *InsertQuery { return &InsertQuery{parts: InsertParts{Table: t}} }
 
 // Insert starts an INSERT into t on db.
 func (db *DB) Insert(t *Table) *InsertQuery {
@@ -52,7 +53,7 @@ func (db *DB) Insert(t *Table) *InsertQuery {
 	return q
 }
 
-func (q *InsertQuery) name() string { return "INSERT INTO " + tableName(q.Parts.Table) }
+func (q *InsertQuery) name() string { return "INSERT INTO " + tableName(q.parts.Table) }
 
 func tableName(t *Table) string {
 	if t == nil {
@@ -67,15 +68,15 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 	if q.err != nil {
 		return q
 	}
-	if q.Parts.Table == nil {
+	if q.parts.Table == nil {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
 	var slab []any // the added rows' values share one allocation
-	if q.Parts.Rows == nil && len(rows) == 1 {
-		q.Parts.Rows = q.row1[:0:1]
+	if q.parts.Rows == nil && len(rows) == 1 {
+		q.parts.Rows = q.row1[:0:1]
 	}
-	q.Parts.Rows = slices.Grow(q.Parts.Rows, len(rows))
+	q.parts.Rows = slices.Grow(q.parts.Rows, len(rows))
 	for i, r := range rows {
 		if q.err = q.addRow(r, &slab, len(rows)-i); q.err != nil {
 			return q
@@ -97,7 +98,7 @@ func carve(slab *[]any, n, left int) []any {
 }
 
 func (q *InsertQuery) addRow(r Row, slab *[]any, left int) error {
-	p := &q.Parts
+	p := &q.parts
 	if len(r) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty row"}
 	}
@@ -187,7 +188,7 @@ func bindDef(stmt string, t *Table, c *Column, v any) (any, error) {
 // OnConflictDoNothing makes the insert skip rows that conflict on target
 // (any unique constraint when target is empty).
 func (q *InsertQuery) OnConflictDoNothing(target ...string) *InsertQuery {
-	q.Parts.OnConflict = &OnConflict{Target: target, DoNothing: true}
+	q.parts.OnConflict = &OnConflict{Target: target, DoNothing: true}
 	return q
 }
 
@@ -195,26 +196,26 @@ func (q *InsertQuery) OnConflictDoNothing(target ...string) *InsertQuery {
 // target updates the existing row's columns cols from the proposed row.
 // With no cols, every inserted column outside target is updated.
 func (q *InsertQuery) OnConflictDoUpdate(target []string, cols ...string) *InsertQuery {
-	q.Parts.OnConflict = &OnConflict{Target: target, Update: cols}
+	q.parts.OnConflict = &OnConflict{Target: target, Update: cols}
 	return q
 }
 
 // Returning makes the insert return the given expressions of each
 // inserted row; with none, every column.
 func (q *InsertQuery) Returning(cols ...expr.Expr) *InsertQuery {
-	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	q.parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
 	return q
 }
 
 func (q *InsertQuery) hasReturning() bool {
-	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
 
 // Exec runs the insert and returns the number of rows written.
 func (q *InsertQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpInsert, q.Parts.Table, q)
+	return execWrite(ctx, q.db, OpInsert, q.parts.Table, q)
 }
 
 // Rows runs the insert and returns its RETURNING rows.
@@ -222,7 +223,7 @@ func (q *InsertQuery) Rows(ctx context.Context) (*Result, error) {
 	if q.db == nil {
 		return nil, errNoDB(q.name())
 	}
-	return q.db.run(ctx, &Statement{Op: OpInsert, Table: q.Parts.Table, Query: q})
+	return q.db.run(ctx, &Statement{Op: OpInsert, Table: q.parts.Table, Query: q})
 }
 
 // ToSql renders the insert with '?' placeholders (squirrel.Sqlizer).
@@ -234,17 +235,18 @@ func (q *InsertQuery) Render(d dialect.Dialect) (string, []any, error) { return 
 // Clone returns an independent copy of q.
 func (q *InsertQuery) Clone() *InsertQuery {
 	c := *q
-	c.Parts.Columns = slices.Clone(q.Parts.Columns)
-	c.Parts.Rows = slices.Clone(q.Parts.Rows)
-	if q.Parts.OnConflict != nil {
-		oc := *q.Parts.OnConflict
-		c.Parts.OnConflict = &oc
+	c.parts.Columns = slices.Clone(q.parts.Columns)
+	c.parts.Rows = slices.Clone(q.parts.Rows)
+	if q.parts.OnConflict != nil {
+		oc := *q.parts.OnConflict
+		c.parts.OnConflict = &oc
 	}
+	c.parts.Returning.Columns = slices.Clone(q.parts.Returning.Columns)
 	return &c
 }
 
 func (q *InsertQuery) check() error {
-	p := &q.Parts
+	p := &q.parts
 	if q.err != nil {
 		return q.err
 	}
@@ -275,7 +277,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 	if err := q.check(); err != nil {
 		return err
 	}
-	p := &q.Parts
+	p := &q.parts
 	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns)) // one allocation for the arguments, at most
 	b.WriteString("INSERT INTO ")
 	b.Ident(p.Table.name)
@@ -316,7 +318,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 }
 
 func (q *InsertQuery) appendConflict(b *dialect.Builder) {
-	oc := q.Parts.OnConflict
+	oc := q.parts.OnConflict
 	if oc == nil {
 		return
 	}
@@ -333,7 +335,7 @@ func (q *InsertQuery) appendConflict(b *dialect.Builder) {
 	}
 	update := oc.Update
 	if !oc.DoNothing && len(update) == 0 {
-		for _, c := range q.Parts.Columns {
+		for _, c := range q.parts.Columns {
 			if !slices.Contains(oc.Target, c) {
 				update = append(update, c)
 			}
@@ -354,7 +356,8 @@ func (q *InsertQuery) appendConflict(b *dialect.Builder) {
 	}
 }
 
-// UpdateParts are the clauses of an UPDATE, exported for middlewares.
+// UpdateParts are the clauses of an UPDATE, as UpdateQuery.Parts copies
+// them and UpdateQuery.Rewrite hands them to a middleware to edit.
 type UpdateParts struct {
 	Table     *Table
 	Set       []Assignment
@@ -374,16 +377,16 @@ type Assignment struct {
 // AllRows says every row is meant.
 type UpdateQuery struct {
 	db    *DB
-	Parts UpdateParts
+	parts UpdateParts
 	err   error
-	// setBuf and whereBuf back Parts.Set and Parts.Where while they are
+	// setBuf and whereBuf back parts.Set and parts.Where while they are
 	// small, so that a typical update allocates neither.
 	setBuf   [4]Assignment
 	whereBuf [1]expr.Expr
 }
 
 // Update starts an UPDATE of t that is not bound to a database.
-func Update(t *Table) *UpdateQuery { return &UpdateQuery{Parts: UpdateParts{Table: t}} }
+func Update(t *Table) *UpdateQuery { return &UpdateQuery{parts: UpdateParts{Table: t}} }
 
 // Update starts an UPDATE of t on db.
 func (db *DB) Update(t *Table) *UpdateQuery {
@@ -392,7 +395,7 @@ func (db *DB) Update(t *Table) *UpdateQuery {
 	return q
 }
 
-func (q *UpdateQuery) name() string { return "UPDATE " + tableName(q.Parts.Table) }
+func (q *UpdateQuery) name() string { return "UPDATE " + tableName(q.parts.Table) }
 
 // Set assigns columns; values are checked against the columns' kinds. A
 // value that is an expr.Expr is rendered as SQL (a column, expr.SQL ...).
@@ -408,7 +411,7 @@ func (q *UpdateQuery) Set(v any) *UpdateQuery {
 	if q.err != nil {
 		return q
 	}
-	if q.Parts.Table == nil {
+	if q.parts.Table == nil {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
@@ -421,9 +424,9 @@ func (q *UpdateQuery) Set(v any) *UpdateQuery {
 			return q
 		}
 	}
-	t := q.Parts.Table
-	if q.Parts.Set == nil {
-		q.Parts.Set = q.setBuf[:0:len(q.setBuf)]
+	t := q.parts.Table
+	if q.parts.Set == nil {
+		q.parts.Set = q.setBuf[:0:len(q.setBuf)]
 	}
 	found := 0
 	for i := range t.columns { // in declaration order
@@ -440,7 +443,7 @@ func (q *UpdateQuery) Set(v any) *UpdateQuery {
 				return q
 			}
 		}
-		q.Parts.Set = append(q.Parts.Set, Assignment{Column: c.def.Name, Value: v})
+		q.parts.Set = append(q.parts.Set, Assignment{Column: c.def.Name, Value: v})
 	}
 	if found != len(r) {
 		_, err := rowColumns(q.name(), t, r) // names the unknown column
@@ -451,32 +454,32 @@ func (q *UpdateQuery) Set(v any) *UpdateQuery {
 
 // Where adds predicates, ANDed.
 func (q *UpdateQuery) Where(preds ...expr.Expr) *UpdateQuery {
-	if q.Parts.Where == nil {
-		q.Parts.Where = q.whereBuf[:0:len(q.whereBuf)]
+	if q.parts.Where == nil {
+		q.parts.Where = q.whereBuf[:0:len(q.whereBuf)]
 	}
-	q.Parts.Where = append(q.Parts.Where, preds...)
+	q.parts.Where = append(q.parts.Where, preds...)
 	return q
 }
 
 // AllRows says the update is meant for every row of the table.
-func (q *UpdateQuery) AllRows() *UpdateQuery { q.Parts.AllRows = true; return q }
+func (q *UpdateQuery) AllRows() *UpdateQuery { q.parts.AllRows = true; return q }
 
 // Returning makes the update return the given expressions of each changed
 // row; with none, every column.
 func (q *UpdateQuery) Returning(cols ...expr.Expr) *UpdateQuery {
-	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	q.parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
 	return q
 }
 
 func (q *UpdateQuery) hasReturning() bool {
-	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
 
 // Exec runs the update and returns the number of rows changed.
 func (q *UpdateQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpUpdate, q.Parts.Table, q)
+	return execWrite(ctx, q.db, OpUpdate, q.parts.Table, q)
 }
 
 // Rows runs the update and returns its RETURNING rows.
@@ -484,7 +487,7 @@ func (q *UpdateQuery) Rows(ctx context.Context) (*Result, error) {
 	if q.db == nil {
 		return nil, errNoDB(q.name())
 	}
-	return q.db.run(ctx, &Statement{Op: OpUpdate, Table: q.Parts.Table, Query: q})
+	return q.db.run(ctx, &Statement{Op: OpUpdate, Table: q.parts.Table, Query: q})
 }
 
 // ToSql renders the update with '?' placeholders (squirrel.Sqlizer).
@@ -496,14 +499,15 @@ func (q *UpdateQuery) Render(d dialect.Dialect) (string, []any, error) { return 
 // Clone returns an independent copy of q.
 func (q *UpdateQuery) Clone() *UpdateQuery {
 	c := *q
-	c.Parts.Set = slices.Clone(q.Parts.Set)
-	c.Parts.Where = slices.Clone(q.Parts.Where)
+	c.parts.Set = slices.Clone(q.parts.Set)
+	c.parts.Where = slices.Clone(q.parts.Where)
+	c.parts.Returning.Columns = slices.Clone(q.parts.Returning.Columns)
 	return &c
 }
 
 // AppendSQL validates and renders the update (dialect.Appender).
 func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
-	p := &q.Parts
+	p := &q.parts
 	s, err := writeScope("UPDATE ", p.Table, q.err, p.Where, p.AllRows, b)
 	if err != nil {
 		return err
@@ -548,7 +552,8 @@ func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
 	return appendReturning(b, p.Table, p.Returning)
 }
 
-// DeleteParts are the clauses of a DELETE, exported for middlewares.
+// DeleteParts are the clauses of a DELETE, as DeleteQuery.Parts copies
+// them and DeleteQuery.Rewrite hands them to a middleware to edit.
 type DeleteParts struct {
 	Table     *Table
 	Where     []expr.Expr
@@ -560,11 +565,11 @@ type DeleteParts struct {
 // AllRows says every row is meant.
 type DeleteQuery struct {
 	db    *DB
-	Parts DeleteParts
+	parts DeleteParts
 }
 
 // Delete starts a DELETE from t that is not bound to a database.
-func Delete(t *Table) *DeleteQuery { return &DeleteQuery{Parts: DeleteParts{Table: t}} }
+func Delete(t *Table) *DeleteQuery { return &DeleteQuery{parts: DeleteParts{Table: t}} }
 
 // Delete starts a DELETE from t on db.
 func (db *DB) Delete(t *Table) *DeleteQuery {
@@ -573,33 +578,33 @@ func (db *DB) Delete(t *Table) *DeleteQuery {
 	return q
 }
 
-func (q *DeleteQuery) name() string { return "DELETE FROM " + tableName(q.Parts.Table) }
+func (q *DeleteQuery) name() string { return "DELETE FROM " + tableName(q.parts.Table) }
 
 // Where adds predicates, ANDed.
 func (q *DeleteQuery) Where(preds ...expr.Expr) *DeleteQuery {
-	q.Parts.Where = append(q.Parts.Where, preds...)
+	q.parts.Where = append(q.parts.Where, preds...)
 	return q
 }
 
 // AllRows says the delete is meant for every row of the table.
-func (q *DeleteQuery) AllRows() *DeleteQuery { q.Parts.AllRows = true; return q }
+func (q *DeleteQuery) AllRows() *DeleteQuery { q.parts.AllRows = true; return q }
 
 // Returning makes the delete return the given expressions of each deleted
 // row; with none, every column.
 func (q *DeleteQuery) Returning(cols ...expr.Expr) *DeleteQuery {
-	q.Parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
+	q.parts.Returning = Returning{Columns: cols, All: len(cols) == 0}
 	return q
 }
 
 func (q *DeleteQuery) hasReturning() bool {
-	return q.Parts.Returning.All || len(q.Parts.Returning.Columns) > 0
+	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.Parts.Table, q.Parts.Returning) }
+func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
 
 // Exec runs the delete and returns the number of rows removed.
 func (q *DeleteQuery) Exec(ctx context.Context) (int64, error) {
-	return execWrite(ctx, q.db, OpDelete, q.Parts.Table, q)
+	return execWrite(ctx, q.db, OpDelete, q.parts.Table, q)
 }
 
 // Rows runs the delete and returns its RETURNING rows.
@@ -607,7 +612,7 @@ func (q *DeleteQuery) Rows(ctx context.Context) (*Result, error) {
 	if q.db == nil {
 		return nil, errNoDB(q.name())
 	}
-	return q.db.run(ctx, &Statement{Op: OpDelete, Table: q.Parts.Table, Query: q})
+	return q.db.run(ctx, &Statement{Op: OpDelete, Table: q.parts.Table, Query: q})
 }
 
 // ToSql renders the delete with '?' placeholders (squirrel.Sqlizer).
@@ -619,13 +624,14 @@ func (q *DeleteQuery) Render(d dialect.Dialect) (string, []any, error) { return 
 // Clone returns an independent copy of q.
 func (q *DeleteQuery) Clone() *DeleteQuery {
 	c := *q
-	c.Parts.Where = slices.Clone(q.Parts.Where)
+	c.parts.Where = slices.Clone(q.parts.Where)
+	c.parts.Returning.Columns = slices.Clone(q.parts.Returning.Columns)
 	return &c
 }
 
 // AppendSQL validates and renders the delete (dialect.Appender).
 func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
-	p := &q.Parts
+	p := &q.parts
 	s, err := writeScope("DELETE FROM ", p.Table, nil, p.Where, p.AllRows, b)
 	if err != nil {
 		return err

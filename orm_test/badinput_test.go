@@ -78,8 +78,8 @@ func sel(q *orm.SelectQuery) func(ctx context.Context, db *orm.DB) error {
 
 // bindTo returns a SELECT on db with q's clauses.
 func bindTo(db *orm.DB, q *orm.SelectQuery) *orm.SelectQuery {
-	b := db.Select()
-	b.Parts = q.Clone().Parts
+	b, p := db.Select().Rewrite()
+	*p = q.Clone().Parts()
 	return b
 }
 

@@ -191,12 +191,12 @@ func TestMiddlewareRewrites(t *testing.T) {
 					}
 				case *orm.InsertQuery:
 					// Stamp every inserted row's team.
-					c := q.Clone()
-					if i := slices.Index(c.Parts.Columns, "team"); i >= 0 {
-						for r := range c.Parts.Rows {
-							row := slices.Clone(c.Parts.Rows[r])
+					c, cp := q.Rewrite()
+					if i := slices.Index(cp.Columns, "team"); i >= 0 {
+						for r := range cp.Rows {
+							row := slices.Clone(cp.Rows[r])
 							row[i] = "red"
-							c.Parts.Rows[r] = row
+							cp.Rows[r] = row
 						}
 					}
 					st.Query = c
@@ -214,8 +214,8 @@ func TestMiddlewareRewrites(t *testing.T) {
 			t.Errorf("rewritten select: %v", got)
 		}
 		rec("select", got)
-		if len(q.Parts.Where) != 0 {
-			t.Errorf("the caller's query was changed: %v", q.Parts.Where)
+		if len(q.Parts().Where) != 0 {
+			t.Errorf("the caller's query was changed: %v", q.Parts().Where)
 		}
 		// The same query object again: rewritten again, not twice.
 		if again, _ := orm.All[string](ctx, q); !slices.Equal(again, got) {
@@ -372,7 +372,7 @@ func TestMiddlewareAddsToTx(t *testing.T) {
 					return nil, errors.New("audit needs a transaction")
 				}
 				ins := st.Query.(*orm.InsertQuery)
-				id := ins.Parts.Rows[0][slices.Index(ins.Parts.Columns, "id")].(string)
+				id := ins.Parts().Rows[0][slices.Index(ins.Parts().Columns, "id")].(string)
 				if _, err := st.DB.Insert(qOrders).Values(orm.Row{"id": "audit-" + id, "person_id": id, "amount": 0}).Exec(ctx); err != nil {
 					return nil, err
 				}

@@ -36,19 +36,19 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 	var single bool
 	switch q := st.Query.(type) {
 	case *orm.InsertQuery:
-		col := slices.Index(q.Parts.Columns, "id")
+		col := slices.Index(q.Parts().Columns, "id")
 		if col < 0 {
 			return nil, nil, false, nil
 		}
-		ids = make([]string, 0, len(q.Parts.Rows))
-		for _, row := range q.Parts.Rows {
+		ids = make([]string, 0, len(q.Parts().Rows))
+		for _, row := range q.Parts().Rows {
 			v, ok := row[col].(string)
 			if !ok {
 				return nil, nil, false, nil
 			}
 			ids = append(ids, v)
 		}
-		if oc := q.Parts.OnConflict; oc != nil {
+		if oc := q.Parts().OnConflict; oc != nil {
 			switch {
 			case oc.DoNothing:
 				existing := map[string]bool{}
@@ -69,18 +69,18 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 			}
 		}
 	case *orm.UpdateQuery:
-		ids, single = singleID(q.Parts.Where, t)
+		ids, single = singleID(q.Parts().Where, t)
 		if !single {
 			var err error
-			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts.Where...); err != nil {
+			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts().Where...); err != nil {
 				return nil, nil, true, err
 			}
 		}
 	case *orm.DeleteQuery:
-		ids, single = singleID(q.Parts.Where, t)
+		ids, single = singleID(q.Parts().Where, t)
 		if !single {
 			var err error
-			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts.Where...); err != nil {
+			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts().Where...); err != nil {
 				return nil, nil, true, err
 			}
 		}

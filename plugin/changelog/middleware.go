@@ -147,12 +147,12 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	var casc *cascade
 	if q, ok := st.Query.(*orm.DeleteQuery); ok && len(l.edges[t.Name()]) > 0 {
 		var err error
-		if casc, err = l.beforeDelete(ctx, next, st.DB, t, q.Parts.Where); err != nil {
+		if casc, err = l.beforeDelete(ctx, next, st.DB, t, q.Parts().Where); err != nil {
 			return nil, err
 		}
 	}
 	if q, ok := st.Query.(*orm.UpdateQuery); ok && logged {
-		for _, a := range q.Parts.Set {
+		for _, a := range q.Parts().Set {
 			if a.Column == "id" {
 				return nil, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
 			}
@@ -213,16 +213,16 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 	var cp capture
 	switch q := st.Query.(type) {
 	case *orm.InsertQuery:
-		c := q.Clone()
-		cp = rewriteReturning(&c.Parts.Returning, p, false)
+		c, parts := q.Rewrite()
+		cp = rewriteReturning(&parts.Returning, p, false)
 		run.Query = c
 	case *orm.UpdateQuery:
-		c := q.Clone()
-		cp = rewriteReturning(&c.Parts.Returning, p, false)
+		c, parts := q.Rewrite()
+		cp = rewriteReturning(&parts.Returning, p, false)
 		run.Query = c
 	case *orm.DeleteQuery:
-		c := q.Clone()
-		cp = rewriteReturning(&c.Parts.Returning, p, true)
+		c, parts := q.Rewrite()
+		cp = rewriteReturning(&parts.Returning, p, true)
 		run.Query = c
 	default:
 		res, err := next(ctx, st)
@@ -261,11 +261,11 @@ func hasReturning(q any) bool {
 	var r orm.Returning
 	switch q := q.(type) {
 	case *orm.InsertQuery:
-		r = q.Parts.Returning
+		r = q.Parts().Returning
 	case *orm.UpdateQuery:
-		r = q.Parts.Returning
+		r = q.Parts().Returning
 	case *orm.DeleteQuery:
-		r = q.Parts.Returning
+		r = q.Parts().Returning
 	}
 	return r.All || len(r.Columns) > 0
 }

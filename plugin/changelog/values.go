@@ -20,7 +20,7 @@ import (
 // The values are those the change log sees: a middleware installed after
 // it must not change what an INSERT writes.
 func valueImages(t *orm.Table, p *plan, q *orm.InsertQuery) ([][]byte, bool) {
-	parts := &q.Parts
+	parts := q.Parts()
 	if parts.OnConflict != nil {
 		return nil, false
 	}

@@ -653,7 +653,7 @@ func TestInnerMiddlewareSeesMerged(t *testing.T) {
 					if !st.DB.InTx() {
 						t.Errorf("inner middleware outside a transaction")
 					}
-					for _, a := range q.Parts.Set {
+					for _, a := range q.Parts().Set {
 						if a.Column == "likes" {
 							mu.Lock()
 							seen = append(seen, fmt.Sprint(a.Value))

@@ -54,11 +54,11 @@ func Middleware(opts Options) orm.Middleware {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
 			switch q := st.Query.(type) {
 			case *orm.UpdateQuery:
-				if info := tableInfoOf(q.Parts.Table); info != nil {
+				if info := tableInfoOf(q.Parts().Table); info != nil {
 					return m.update(ctx, next, st, q, info)
 				}
 			case *orm.InsertQuery:
-				if info := tableInfoOf(q.Parts.Table); info != nil {
+				if info := tableInfoOf(q.Parts().Table); info != nil {
 					return m.insert(ctx, next, st, q, info)
 				}
 			}
@@ -403,12 +403,12 @@ func pkWhere(t *orm.Table, cols []string, vals []any) []expr.Expr {
 
 // update merges the CRDT columns an UPDATE sets into each matched row.
 func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.UpdateQuery, info *tableInfo) (*orm.Result, error) {
-	t := q.Parts.Table
-	var sets []int // indexes into q.Parts.Set
+	t := q.Parts().Table
+	var sets []int // indexes into q.Parts().Set
 	var cols []string
 	var kinds []crdt.Kind
 	var ws []written
-	for i, a := range q.Parts.Set {
+	for i, a := range q.Parts().Set {
 		k, ok := info.crdt[a.Column]
 		if !ok {
 			continue
@@ -436,7 +436,7 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 	who := writerOf(ctx, clientID)
 	return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 		read := append(slices.Clone(info.pk), cols...)
-		rows, err := lockRows(ctx, next, db, t, read, info.pk, q.Parts.Where)
+		rows, err := lockRows(ctx, next, db, t, read, info.pk, q.Parts().Where)
 		if err != nil {
 			return nil, err
 		}
@@ -454,23 +454,23 @@ func (m *merger) update(ctx context.Context, next orm.Handler, st *orm.Statement
 			merged[r] = vals
 		}
 		if len(rows) == 0 {
-			if !hasReturning(q.Parts.Returning) {
+			if !hasReturning(q.Parts().Returning) {
 				return &orm.Result{}, nil
 			}
 			// The caller expects a result set: run the statement so that
 			// it matches nothing, for the columns and their kinds.
-			c := q.Clone()
-			c.Parts.Where = append(slices.Clip(c.Parts.Where), expr.SQL("1 = 0"))
+			c, cp := q.Rewrite()
+			cp.Where = append(slices.Clip(cp.Where), expr.SQL("1 = 0"))
 			return next(ctx, &orm.Statement{Op: orm.OpUpdate, Table: t, Query: c, DB: db})
 		}
 		var out collector
 		for r, row := range rows {
-			c := q.Clone()
+			c, cp := q.Rewrite()
 			for j, i := range sets {
-				c.Parts.Set[i].Value = merged[r][j]
+				cp.Set[i].Value = merged[r][j]
 			}
-			c.Parts.Where = pkWhere(t, info.pk, row[:npk])
-			c.Parts.AllRows = false
+			cp.Where = pkWhere(t, info.pk, row[:npk])
+			cp.AllRows = false
 			res, err := next(ctx, &orm.Statement{Op: orm.OpUpdate, Table: t, Query: c, DB: db})
 			if err != nil {
 				out.close()
@@ -532,7 +532,7 @@ func (c *collector) close() {
 
 // icol is a CRDT column of an INSERT.
 type icol struct {
-	idx   int // in Parts.Columns
+	idx   int // in the INSERT's Columns
 	name  string
 	kind  crdt.Kind
 	merge bool // the upsert's DO UPDATE sets it
@@ -541,7 +541,7 @@ type icol struct {
 // insert validates the CRDT states an INSERT writes and, for an upsert
 // that updates CRDT columns, merges them with the existing rows'.
 func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.InsertQuery, info *tableInfo) (*orm.Result, error) {
-	p := &q.Parts
+	p := q.Parts()
 	t := p.Table
 	oc := p.OnConflict
 	var update []string // the columns a conflicting row has set
@@ -598,7 +598,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 		}
 	}
 	who := writerOf(ctx, clientID)
-	c := q.Clone()
+	c, cp := q.Rewrite()
 	var lockCols []string // columns whose values key the advisory locks
 	var target []string   // the upsert's conflict target, when merging
 	if merging {
@@ -634,7 +634,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 				}
 				nr[ic.idx] = v
 			}
-			c.Parts.Rows[r] = nr
+			cp.Rows[r] = nr
 		}
 		run := *st
 		run.Query = c
@@ -739,7 +739,7 @@ func (m *merger) insert(ctx context.Context, next orm.Handler, st *orm.Statement
 			if keyed {
 				base[key] = after
 			}
-			c.Parts.Rows[r] = nr
+			cp.Rows[r] = nr
 		}
 		return next(ctx, &orm.Statement{Op: orm.OpInsert, Table: t, Query: c, DB: db})
 	})

@@ -122,7 +122,8 @@ func (m *enforcer) validate(text string, cell envelope.Cell) (envelope.Sealed, e
 
 // insert checks an INSERT, and an upsert's DO UPDATE.
 func (m *enforcer) insert(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.InsertQuery) (*orm.Result, error) {
-	p := &q.Parts
+	parts := q.Parts()
+	p := &parts
 	def := encryptedDef(p.Table)
 	if def == nil {
 		return next(ctx, st)
@@ -153,8 +154,7 @@ func (m *enforcer) insert(ctx context.Context, next orm.Handler, st *orm.Stateme
 	// is checked is what is written: work on a copy of the rows then.
 	copied := hasValuer(p.Rows, enc, idIdx)
 	if copied {
-		q = q.Clone()
-		p = &q.Parts
+		q, p = q.Rewrite()
 		for r := range p.Rows {
 			p.Rows[r] = slices.Clone(p.Rows[r])
 		}
@@ -330,7 +330,8 @@ func (u *upsert) check(ctx context.Context, db *orm.DB, p *orm.InsertParts, ids 
 
 // update checks an UPDATE.
 func (m *enforcer) update(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) (*orm.Result, error) {
-	p := &q.Parts
+	parts := q.Parts()
+	p := &parts
 	def := encryptedDef(p.Table)
 	if def == nil {
 		return next(ctx, st)
@@ -358,8 +359,7 @@ func (m *enforcer) update(ctx context.Context, next orm.Handler, st *orm.Stateme
 	}
 
 	// Work on a copy whose values are the checked texts.
-	q = q.Clone()
-	p = &q.Parts
+	q, p = q.Rewrite()
 	var target, claimCol string // the row id the envelopes name, and where the first is
 	for _, i := range encSet {
 		a := &p.Set[i]

@@ -68,7 +68,7 @@ func (c *checkCache) wrote(st *orm.Statement) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if q, ok := st.Query.(*orm.InsertQuery); ok && st.Table != nil &&
-		(q.Parts.OnConflict == nil || q.Parts.OnConflict.DoNothing) {
+		(q.Parts().OnConflict == nil || q.Parts().OnConflict.DoNothing) {
 		for k, r := range c.m {
 			for _, t := range r.reads {
 				if t == st.Table.Name() {
@@ -117,7 +117,7 @@ func checkKey(text string, args []any) (string, bool) {
 // collectSelect appends the tables q reads to out, or reports false when
 // q holds something whose reads are not known (raw SQL, a foreign query).
 func collectSelect(q *orm.SelectQuery, out *[]string) bool {
-	p := &q.Parts
+	p := q.Parts()
 	if p.From != nil {
 		*out = append(*out, p.From.Name())
 	}

@@ -154,8 +154,7 @@ func (a *authz) exprs(list []expr.Expr) error {
 // every subquery, at any depth. The rules' own subqueries are trusted and
 // not rewritten.
 func (a *authz) selectQuery(q *orm.SelectQuery) (*orm.SelectQuery, error) {
-	c := q.Clone()
-	p := &c.Parts
+	c, p := q.Rewrite()
 	if p.FromSub != nil {
 		sub, err := a.selectQuery(p.FromSub)
 		if err != nil {
@@ -229,11 +228,11 @@ func (a *authz) returning(r *orm.Returning) error {
 }
 
 func (a *authz) delete(next orm.Handler, st *orm.Statement, q *orm.DeleteQuery) (*orm.Result, error) {
-	c := q.Clone()
-	if err := a.exprs(c.Parts.Where); err != nil {
+	c, cp := q.Rewrite()
+	if err := a.exprs(cp.Where); err != nil {
 		return nil, err
 	}
-	if err := a.returning(&c.Parts.Returning); err != nil {
+	if err := a.returning(&cp.Returning); err != nil {
 		return nil, err
 	}
 	wp, err := a.rule(st.Table, true)
@@ -241,9 +240,9 @@ func (a *authz) delete(next orm.Handler, st *orm.Statement, q *orm.DeleteQuery) 
 		return nil, err
 	}
 	if wp != nil {
-		c.Parts.Where = append(c.Parts.Where, wp)
+		cp.Where = append(cp.Where, wp)
 	}
-	rp, err := a.returnRule(st.Table, c.Parts.Returning)
+	rp, err := a.returnRule(st.Table, cp.Returning)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +253,7 @@ func (a *authz) delete(next orm.Handler, st *orm.Statement, q *orm.DeleteQuery) 
 	}
 	// The deleted rows are gone afterwards: the read rule is evaluated in
 	// RETURNING, on each row as the statement deletes it.
-	ck := addChecks(&c.Parts.Returning, st.Table, nil, rp, false)
+	ck := addChecks(&cp.Returning, st.Table, nil, rp, false)
 	res, err := next(a.ctx, &s)
 	if err != nil {
 		return nil, err
@@ -263,20 +262,20 @@ func (a *authz) delete(next orm.Handler, st *orm.Statement, q *orm.DeleteQuery) 
 }
 
 func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) (*orm.Result, error) {
-	c := q.Clone()
-	if err := a.exprs(c.Parts.Where); err != nil {
+	c, cp := q.Rewrite()
+	if err := a.exprs(cp.Where); err != nil {
 		return nil, err
 	}
-	for i, set := range c.Parts.Set {
+	for i, set := range cp.Set {
 		if e, ok := set.Value.(expr.Expr); ok {
 			x, err := a.expr(e)
 			if err != nil {
 				return nil, err
 			}
-			c.Parts.Set[i].Value = x
+			cp.Set[i].Value = x
 		}
 	}
-	if err := a.returning(&c.Parts.Returning); err != nil {
+	if err := a.returning(&cp.Returning); err != nil {
 		return nil, err
 	}
 	s := *st
@@ -286,19 +285,19 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 	if err != nil {
 		return nil, err
 	}
-	rp, err := a.returnRule(t, c.Parts.Returning)
+	rp, err := a.returnRule(t, cp.Returning)
 	if err != nil {
 		return nil, err
 	}
 	selfW, selfR := readsTable(wp, t.Name()), readsTable(rp, t.Name())
 	if wp != nil {
 		// Before: only rows the rule allows are updated.
-		c.Parts.Where = append(c.Parts.Where, wp)
+		cp.Where = append(cp.Where, wp)
 		// After: checked only if the update may move a row out of the
 		// rule — it assigns a column the rule reads, or the rule reads
 		// the table itself, whose rows the update changes.
-		set := make(map[string]bool, len(c.Parts.Set))
-		for _, asg := range c.Parts.Set {
+		set := make(map[string]bool, len(cp.Set))
+		for _, asg := range cp.Set {
 			set[asg.Column] = true
 		}
 		if !selfW && !references(wp, t.Name(), set) {
@@ -314,7 +313,7 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 	// (SQLite). Without a primary key to find the rows by, RETURNING it
 	// is.
 	after := (selfW && wp != nil || selfR) && len(t.PrimaryKey()) > 0
-	ck := addChecks(&c.Parts.Returning, t, wp, rp, after)
+	ck := addChecks(&cp.Returning, t, wp, rp, after)
 	if wp == nil && !after {
 		res, err := next(a.ctx, &s)
 		if err != nil {
@@ -326,8 +325,8 @@ func (a *authz) update(next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) 
 }
 
 func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) (*orm.Result, error) {
-	c := q.Clone()
-	if err := a.returning(&c.Parts.Returning); err != nil {
+	c, cp := q.Rewrite()
+	if err := a.returning(&cp.Returning); err != nil {
 		return nil, err
 	}
 	s := *st
@@ -339,7 +338,7 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 	if wp == nil {
 		return next(a.ctx, &s)
 	}
-	if oc := c.Parts.OnConflict; !cheapReturning(st.DB) && (oc == nil || oc.DoNothing) {
+	if oc := cp.OnConflict; !cheapReturning(st.DB) && (oc == nil || oc.DoNothing) {
 		// SQLite: check the proposed rows before writing them (see precheck).
 		return txrun.Run(a.ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {
 			if err := a.precheck(next, db, st.Table, c, wp); err != nil {
@@ -351,13 +350,13 @@ func (a *authz) insert(next orm.Handler, st *orm.Statement, q *orm.InsertQuery) 
 	}
 	var pre func(db *orm.DB) error
 	var rp expr.Expr // an upsert may return an existing row: filter it
-	if oc := c.Parts.OnConflict; oc != nil && !oc.DoNothing {
+	if oc := cp.OnConflict; oc != nil && !oc.DoNothing {
 		pre = func(db *orm.DB) error { return a.checkConflicts(next, db, st.Table, c, wp) }
-		if rp, err = a.returnRule(st.Table, c.Parts.Returning); err != nil {
+		if rp, err = a.returnRule(st.Table, cp.Returning); err != nil {
 			return nil, err
 		}
 	}
-	return a.checked(next, &s, addChecks(&c.Parts.Returning, st.Table, wp, rp, false), pre)
+	return a.checked(next, &s, addChecks(&cp.Returning, st.Table, wp, rp, false), pre)
 }
 
 // savepoint names the savepoint a checked write runs under inside a
@@ -450,14 +449,14 @@ func truthy(v any) bool {
 // NULL, which conflicts with nothing, when it has none). An upsert with
 // no target (which SQLite allows) may conflict on any unique key.
 func (a *authz) checkConflicts(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
-	p := &q.Parts
+	p := q.Parts()
 	keys := [][]string{p.OnConflict.Target}
 	if len(p.OnConflict.Target) == 0 {
 		keys = uniqueKeys(t)
 	}
 	var matches []expr.Expr
 	for _, key := range keys {
-		matches = append(matches, conflictMatches(t, p, key)...)
+		matches = append(matches, conflictMatches(t, &p, key)...)
 	}
 	if len(matches) == 0 {
 		return nil // no key to conflict on: nothing is updated

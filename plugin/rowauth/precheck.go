@@ -31,7 +31,7 @@ func cheapReturning(db *orm.DB) bool { return db.Dialect().Features().Has(dialec
 
 // precheck refuses q if one of its proposed rows is outside wp.
 func (a *authz) precheck(next orm.Handler, db *orm.DB, t *orm.Table, q *orm.InsertQuery, wp expr.Expr) error {
-	p := &q.Parts
+	p := q.Parts()
 	cols := t.Columns()
 	// Where each of the table's columns gets its value: an index into the
 	// proposed row, or -1 for the column's default.

@@ -217,7 +217,7 @@ func rawMayRead(r *expr.Raw) bool {
 // sources, or through its FROM subquery. Its expressions' subqueries are
 // left to the caller's walk.
 func selectReads(s *orm.SelectQuery, name string) bool {
-	p := &s.Parts
+	p := s.Parts()
 	if p.From != nil && p.From.Name() == name {
 		return true
 	}

@@ -246,7 +246,7 @@ func requalifySelect(q expr.Query, name string, m *mapper) (expr.Query, bool, er
 	if !ok || name == "" {
 		return q, false, nil
 	}
-	p := &s.Parts
+	p := s.Parts()
 	if (p.From != nil && p.From.Alias() == name) || (p.FromSub != nil && p.FromAlias == name) {
 		return q, false, nil
 	}
@@ -255,18 +255,18 @@ func requalifySelect(q expr.Query, name string, m *mapper) (expr.Query, bool, er
 			return q, false, nil
 		}
 	}
-	if !partsMention(p, name) {
+	if !partsMention(&p, name) {
 		return q, false, nil // nothing to map: no copy
 	}
-	c := s.Clone()
-	if c.Parts.FromSub != nil {
-		sub, _, err := requalifySelect(c.Parts.FromSub, name, m)
+	c, cp := s.Rewrite()
+	if cp.FromSub != nil {
+		sub, _, err := requalifySelect(cp.FromSub, name, m)
 		if err != nil {
 			return nil, false, err
 		}
-		c.Parts.FromSub = sub.(*orm.SelectQuery)
+		cp.FromSub = sub.(*orm.SelectQuery)
 	}
-	if err := m.selectParts(&c.Parts); err != nil {
+	if err := m.selectParts(cp); err != nil {
 		return nil, false, err
 	}
 	return c, true, nil
@@ -347,7 +347,7 @@ func visit(e expr.Expr, fn func(expr.Expr), opaque func(expr.Query)) {
 }
 
 func visitSelect(s *orm.SelectQuery, fn func(expr.Expr), opaque func(expr.Query)) {
-	p := &s.Parts
+	p := s.Parts()
 	for _, list := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
 		for _, e := range list {
 			visit(e, fn, opaque)

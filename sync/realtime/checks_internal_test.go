@@ -225,7 +225,7 @@ func TestCorrelateInSameRows(t *testing.T) {
 				if (c != q) != tc.rewrite {
 					t.Errorf("%s: correlated changed the query: %v; want %v", name, c != q, tc.rewrite)
 				}
-				if len(q.Parts.Where) != 2 || q.Parts.Where[1] != tc.e {
+				if len(q.Parts().Where) != 2 || q.Parts().Where[1] != tc.e {
 					t.Errorf("%s: correlated changed its argument", name)
 				}
 			}

@@ -204,7 +204,7 @@ func (h *Hub) mayReadRows(ctx context.Context, part []*identity, t *orm.Table, v
 			yes = append(yes, ide)
 			continue
 		}
-		p := rewritten.Parts
+		p := rewritten.Parts()
 		if p.From != t || p.FromSub != nil || len(p.Joins) > 0 || len(p.Where) < 2 {
 			return nil, false
 		}
@@ -367,10 +367,10 @@ func (h *Hub) mayRead(ctx context.Context, part []*identity, t *orm.Table, vals 
 // identity). It returns q itself when there is nothing to change.
 func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	var where []expr.Expr
-	for i, e := range q.Parts.Where {
+	for i, e := range q.Parts().Where {
 		if x := orm.CorrelateIn(e); x != e {
 			if where == nil {
-				where = slices.Clone(q.Parts.Where)
+				where = slices.Clone(q.Parts().Where)
 			}
 			where[i] = x
 		}
@@ -378,8 +378,8 @@ func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 	if where == nil {
 		return q
 	}
-	c := q.Clone()
-	c.Parts.Where = where
+	c, cp := q.Rewrite()
+	cp.Where = where
 	return c
 }
 

@@ -148,9 +148,9 @@ func (h *Hub) analyze(e expr.Expr, ri *ruleInfo) {
 		}
 	}
 	walkSelect = func(s *orm.SelectQuery) {
-		p := &s.Parts
+		p := s.Parts()
 		if p.From != nil {
-			if b, ok := h.bindOf(p); ok {
+			if b, ok := h.bindOf(&p); ok {
 				ri.binds = append(ri.binds, b)
 			} else {
 				ri.deps[p.From.Name()] = true
@@ -229,7 +229,8 @@ func (h *Hub) simpleOf(t *orm.Table, e expr.Expr) *simpleRule {
 	if !ok || s == nil {
 		return nil
 	}
-	b, ok := h.bindOf(&s.Parts)
+	p := s.Parts()
+	b, ok := h.bindOf(&p)
 	if !ok || b.sel == "" {
 		return nil
 	}

@@ -96,8 +96,8 @@ func (h *Handler[Ctx]) conflictMiddleware() orm.Middleware {
 					return nil, err
 				}
 				var ids []string
-				if i := slicesIndex(q.Parts.Columns, "id"); i >= 0 {
-					for _, r := range q.Parts.Rows {
+				if i := slicesIndex(q.Parts().Columns, "id"); i >= 0 {
+					for _, r := range q.Parts().Rows {
 						ids = append(ids, idString(r[i]))
 					}
 				}
@@ -131,12 +131,12 @@ func closeResult(r *orm.Result) {
 // statement as it is, then, for each row it matched whose stored content
 // the group had not seen, the resolver's row.
 func (h *Handler[Ctx]) resolveUpdate(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.UpdateQuery, p *tablePlan, cs *conflictState) (*orm.Result, error) {
-	stored, err := h.readRows(ctx, st.DB, p, q.Parts.Where)
+	stored, err := h.readRows(ctx, st.DB, p, q.Parts().Where)
 	if err != nil {
 		return nil, err
 	}
 	computable := true // incoming rows can be computed in Go
-	for _, a := range q.Parts.Set {
+	for _, a := range q.Parts().Set {
 		if _, isExpr := a.Value.(expr.Expr); isExpr {
 			computable = false
 		}
@@ -165,7 +165,7 @@ func (h *Handler[Ctx]) resolveUpdate(ctx context.Context, next orm.Handler, st *
 		for k, v := range c.row {
 			incoming[k] = v
 		}
-		for _, a := range q.Parts.Set {
+		for _, a := range q.Parts().Set {
 			incoming[a.Column] = normalizeValue(p.col(a.Column), a.Value)
 		}
 		resolved, err := resolve(ctx, cloneRow(c.row), incoming)
