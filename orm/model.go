@@ -219,16 +219,6 @@ func structRows(v any) (reflect.Type, []unsafe.Pointer, error) {
 		if rv.Len() == 0 {
 			return nil, nil, nil
 		}
-		if et := rv.Type().Elem(); k == reflect.Slice && et.Kind() == reflect.Struct {
-			// A slice of structs: each is at its offset in the backing
-			// array, with no element to look at one by one.
-			base, size := rv.UnsafePointer(), et.Size()
-			ptrs := make([]unsafe.Pointer, rv.Len())
-			for i := range ptrs {
-				ptrs[i] = unsafe.Add(base, uintptr(i)*size)
-			}
-			return et, ptrs, nil
-		}
 		var typ reflect.Type
 		ptrs := make([]unsafe.Pointer, rv.Len())
 		if k == reflect.Array && !rv.CanAddr() {
