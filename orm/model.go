@@ -3,6 +3,7 @@ package orm
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -24,7 +25,69 @@ type writePlan struct {
 	cols   []string
 	decl   []int // index of each column in the table's columns
 	fields []*fieldInfo
-	err    error // the type cannot be written to the table
+	binds  []bindMode // how each field's value is checked
+	err    error      // the type cannot be written to the table
+}
+
+// bindMode is how a field's value is checked against its column when the
+// field's Go type already fits the column's kind, so that the checks of
+// bindValue that cannot fail are skipped: the value is still checked as
+// far as its type does not settle it (text for UTF-8, an int column for
+// its 32-bit range), and any value that fails goes through bindDef,
+// which reports it.
+type bindMode uint8
+
+const (
+	bindChecked bindMode = iota // bindDef: the general check
+	bindAsIs                    // the type settles it (int64 to bigint, bool to boolean)
+	bindText                    // a string to a text or id column: valid UTF-8
+	bindInt32                   // an integer to an int column: within 32 bits
+)
+
+// bindModeOf returns how a value of field f is checked for column c.
+func bindModeOf(f *fieldInfo, c *Column) bindMode {
+	if c.def.Encrypted {
+		return bindChecked
+	}
+	k := c.def.Kind
+	switch f.fast {
+	case fastString:
+		if k == KindText || k == KindID {
+			return bindText
+		}
+	case fastInt64, fastInt: // value binds both as an int64
+		switch k {
+		case KindBigInt:
+			return bindAsIs
+		case KindInt:
+			return bindInt32
+		}
+	case fastBool:
+		if k == KindBool {
+			return bindAsIs
+		}
+	}
+	return bindChecked
+}
+
+// bind returns the value of field i of the plan in the struct at base,
+// checked against its column of t as bindDef checks it.
+func (p *writePlan) bind(t *Table, i int, base unsafe.Pointer) (any, error) {
+	f := p.fields[i]
+	switch p.binds[i] {
+	case bindAsIs:
+		return f.value(base), nil
+	case bindText:
+		if s := *(*string)(unsafe.Add(base, f.offset)); validUTF8(s) {
+			return s, nil
+		}
+	case bindInt32:
+		v := f.value(base)
+		if n := v.(int64); n >= math.MinInt32 && n <= math.MaxInt32 {
+			return v, nil
+		}
+	}
+	return bindDef("", t, &t.columns[p.decl[i]], f.value(base))
 }
 
 type planKey struct {
@@ -67,6 +130,7 @@ func makePlan(t *Table, typ reflect.Type) *writePlan {
 		p.cols = append(p.cols, name)
 		p.decl = append(p.decl, i)
 		p.fields = append(p.fields, f)
+		p.binds = append(p.binds, bindModeOf(f, &t.columns[i]))
 	}
 	var unknown []*fieldInfo
 	for _, f := range fields {
@@ -246,8 +310,8 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 	}
 	for r, base := range ptrs {
 		vals := slab[r*n : (r+1)*n : (r+1)*n]
-		for i, f := range plan.fields {
-			bound, err := bindDef("", p.Table, &p.Table.columns[plan.decl[i]], f.value(base))
+		for i := range plan.fields {
+			bound, err := plan.bind(p.Table, i, base)
 			if err != nil {
 				q.err = inStatement(err, q.name())
 				return q

@@ -117,10 +117,22 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 			b.Args = ab.s[:0]
 			defer func() { ab.s = b.Args; returnArgs(ab) }()
 		}
-		if err := st.Query.AppendSQL(b); err != nil {
-			return nil, err
+		iq, _ := st.Query.(*InsertQuery)
+		cached := false
+		if iq != nil {
+			text, cached = iq.appendCached(b, st.DB.texts)
 		}
-		text, args = st.DB.texts.intern(b.Buf), b.Args
+		if !cached {
+			plain := iq != nil && iq.plain(b)
+			if err := st.Query.AppendSQL(b); err != nil {
+				return nil, err
+			}
+			text = st.DB.texts.intern(b.Buf)
+			if plain {
+				st.DB.texts.keepInsert(iq.Parts.Table, iq.Parts.Columns, len(iq.Parts.Rows), text)
+			}
+		}
+		args = b.Args
 		if rowsBack { // a write without RETURNING has no result columns
 			if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
 				kinds = k.resultKinds()

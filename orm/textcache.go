@@ -2,6 +2,7 @@ package orm
 
 import (
 	"database/sql"
+	"slices"
 	"sync"
 )
 
@@ -18,9 +19,15 @@ const (
 // one: the render itself writes into a pooled buffer, and the driver
 // (pgx's statement cache, lib/pq's in dialect/postgres) looks the text up
 // by value anyway.
+//
+// It also keeps, by shape (insertShape), the text of each plain INSERT it
+// has rendered: a multi-row insert run again with as many rows of the
+// same columns takes its text from there, without rendering its
+// placeholders again or hashing the whole text to intern it.
 type textCache struct {
-	mu sync.RWMutex
-	m  map[string]string
+	mu  sync.RWMutex
+	m   map[string]string
+	ins map[insertShape]insertText
 }
 
 // intern returns buf as a string, the cached one if buf was seen before.
@@ -74,4 +81,53 @@ func returnArgs(ab *argsBuf) {
 	clear(ab.s) // what lies past len was cleared before, or never set
 	ab.s = ab.s[:0]
 	argsPool.Put(ab)
+}
+
+// insertShape is what the text of a plain INSERT (no ON CONFLICT, no
+// RETURNING, rendered on its own) depends on besides its columns: the
+// table and the number of rows and of columns. The DB's dialect is fixed.
+type insertShape struct {
+	t          *Table
+	rows, cols int
+}
+
+// insertText is the text rendered for one insertShape and the columns it
+// names.
+type insertText struct {
+	cols []string
+	text string
+}
+
+// maxCachedInserts bounds the insert texts a textCache keeps by shape.
+const maxCachedInserts = 256
+
+// insertText returns the text rendered before for an INSERT of rows rows
+// of cols into t, if there is one.
+func (c *textCache) insertText(t *Table, cols []string, rows int) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.RLock()
+	it, ok := c.ins[insertShape{t, rows, len(cols)}]
+	c.mu.RUnlock()
+	if !ok || !slices.Equal(it.cols, cols) {
+		return "", false
+	}
+	return it.text, true
+}
+
+// keepInsert remembers text as the rendering of an INSERT of rows rows of
+// cols into t (a copy of cols is kept).
+func (c *textCache) keepInsert(t *Table, cols []string, rows int, text string) {
+	if c == nil || len(text) > maxCachedText {
+		return
+	}
+	c.mu.Lock()
+	if len(c.ins) < maxCachedInserts {
+		if c.ins == nil {
+			c.ins = make(map[insertShape]insertText)
+		}
+		c.ins[insertShape{t, rows, len(cols)}] = insertText{cols: slices.Clone(cols), text: text}
+	}
+	c.mu.Unlock()
 }

@@ -317,6 +317,43 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 	return appendReturning(b, p.Table, p.Returning)
 }
 
+// plain reports whether q renders to a text that depends only on its
+// table, columns and number of rows (see textCache.insertText): a valid
+// INSERT without ON CONFLICT or RETURNING whose rows each have a value
+// per column, rendered on its own into b (placeholders numbered from 1).
+func (q *InsertQuery) plain(b *dialect.Builder) bool {
+	p := &q.Parts
+	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.hasReturning() ||
+		len(b.Buf) != 0 || len(b.Args) != 0 {
+		return false
+	}
+	for _, row := range p.Rows {
+		if len(row) != len(p.Columns) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCached appends q's arguments to b and returns its text when c has
+// the text of an INSERT of q's shape (textCache.insertText); else it
+// leaves b as it was and returns false, for AppendSQL to render it.
+func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bool) {
+	p := &q.Parts
+	if !q.plain(b) {
+		return "", false
+	}
+	text, ok := c.insertText(p.Table, p.Columns, len(p.Rows))
+	if !ok {
+		return "", false
+	}
+	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns))
+	for _, row := range p.Rows {
+		b.Args = append(b.Args, row...)
+	}
+	return text, true
+}
+
 func (q *InsertQuery) appendConflict(b *dialect.Builder) {
 	oc := q.parts.OnConflict
 	if oc == nil {
