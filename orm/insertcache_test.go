@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 )
 
@@ -20,7 +21,7 @@ type icRow struct {
 func icDB(t *testing.T) (*DB, *Table) {
 	t.Helper()
 	tbl := NewTable("ic", ID(), Text("title").Nullable(), Int("n").Nullable(), BigInt("big").Nullable(), Boolean("done").Nullable())
-	db, err := OpenSQLite(":memory:")
+	db, err := Open(sqlite.Dialect, ":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 			}
 			text = st.DB.texts.intern(b.Buf)
 			if plain {
-				st.DB.texts.keepInsert(iq.Parts.Table, iq.Parts.Columns, len(iq.Parts.Rows), text)
+				st.DB.texts.keepInsert(iq.parts.Table, iq.parts.Columns, len(iq.parts.Rows), text)
 			}
 		}
 		args = b.Args

@@ -322,7 +322,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 // INSERT without ON CONFLICT or RETURNING whose rows each have a value
 // per column, rendered on its own into b (placeholders numbered from 1).
 func (q *InsertQuery) plain(b *dialect.Builder) bool {
-	p := &q.Parts
+	p := &q.parts
 	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.hasReturning() ||
 		len(b.Buf) != 0 || len(b.Args) != 0 {
 		return false
@@ -339,7 +339,7 @@ func (q *InsertQuery) plain(b *dialect.Builder) bool {
 // the text of an INSERT of q's shape (textCache.insertText); else it
 // leaves b as it was and returns false, for AppendSQL to render it.
 func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bool) {
-	p := &q.Parts
+	p := &q.parts
 	if !q.plain(b) {
 		return "", false
 	}
