@@ -470,6 +470,9 @@ func TestHostileValuesNeverInSQL(t *testing.T) {
 // unchanged, with the tables intact, on both engines.
 func TestHostileValuesRoundTrip(t *testing.T) {
 	both(t, func(t *testing.T, tg *ormtest.Target, rec recorder) {
+		if tg.AbortsOnError() {
+			tg.SkipExec(t, "the body goes on after PostgreSQL refuses a NUL in text; a failed statement aborts the caller's PostgreSQL transaction", ormtest.ExecTx)
+		}
 		ctx, db := seed(t, tg)
 		var stored []string
 		for i, v := range qHostileValues() {

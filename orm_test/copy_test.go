@@ -41,6 +41,9 @@ func TestBulkInsert(t *testing.T) {
 		rows[i] = r
 	}
 	both(t, func(t *testing.T, tg *ormtest.Target, rec recorder) {
+		if tg.AbortsOnError() {
+			tg.SkipExec(t, "the body goes on after a duplicate key fails a bulk insert; a failed statement aborts the caller's PostgreSQL transaction", ormtest.ExecTx)
+		}
 		ctx, db := seed(t, tg)
 		if err := orm.EnsureSchema(ctx, qKindsSchema, db); err != nil {
 			t.Fatal(err)
@@ -97,7 +100,10 @@ func TestBulkInsert(t *testing.T) {
 		if !errors.As(err, &ee) {
 			t.Fatalf("duplicate key in a bulk insert: %v", err)
 		}
-		usesCopy := tg.Driver == ormtest.DriverPQ || tg.Driver == ormtest.DriverPQNoCache
+		// COPY needs the driver, which orm.New finds only on a pool: a DB
+		// built on a *sql.Conn or a caller's *sql.Tx inserts rows.
+		usesCopy := (tg.Driver == ormtest.DriverPQ || tg.Driver == ormtest.DriverPQNoCache) &&
+			(tg.Exec == ormtest.ExecPool || tg.Exec == ormtest.ExecBun)
 		if strings.HasPrefix(ee.SQL, "COPY ") != usesCopy {
 			t.Errorf("on %s the bulk insert ran as %.40s", tg.Mode, ee.SQL)
 		}

@@ -28,6 +28,7 @@ type onceKey struct{ name string }
 // cannot begin a transaction it runs on the executor every time.
 func TestEnsureOnce(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "EnsureOnce remembers nothing in a caller's transaction, by design, and the body's second executor would wait on the schema lock that transaction holds", ormtest.ExecTx)
 		ctx := context.Background()
 		runs := 0
 		create := func(tx *orm.DB) error {

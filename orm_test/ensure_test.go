@@ -104,6 +104,7 @@ func ensCounted(tg *ormtest.Target, pool *sql.DB) (*orm.DB, *ensCountingExec, *e
 
 func TestEnsureSchemaSecondCallIssuesNothing(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		db, ce, sc := ensCounted(tg, tg.SQL)
 		if err := orm.EnsureSchema(ctx, ensSchema, db); err != nil {
@@ -144,6 +145,7 @@ func TestEnsureSchemaSecondCallIssuesNothing(t *testing.T) {
 // issues no DDL, no lock and no transaction.
 func TestEnsureSchemaFreshProcess(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		if err := orm.EnsureSchema(ctx, ensSchema, tg.DB); err != nil {
 			t.Fatal(err)
@@ -189,6 +191,7 @@ func TestEnsureSchemaFreshProcess(t *testing.T) {
 // and only it.
 func TestEnsureSchemaCreatesOnlyWhatIsMissing(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		if err := orm.EnsureSchema(ctx, ensSchema, tg.DB); err != nil {
 			t.Fatal(err)
@@ -215,6 +218,7 @@ func TestEnsureSchemaCreatesOnlyWhatIsMissing(t *testing.T) {
 // PostgreSQL, immediate transactions on SQLite) and re-check inside.
 func TestEnsureSchemaConcurrent(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		const n = 8
 		sc := &ensCounter{}
@@ -261,6 +265,7 @@ func TestEnsureSchemaConcurrent(t *testing.T) {
 // success.
 func TestEnsureSchemaInCallerTx(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		db, _, sc := ensCounted(tg, tg.SQL)
 		tx, err := db.Begin(ctx)
@@ -290,6 +295,7 @@ func TestEnsureSchemaInCallerTx(t *testing.T) {
 // *sql.Tx, as under a bun.Tx) still works: the DDL runs in it.
 func TestEnsureSchemaOnRawTx(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		tg.SkipExec(t, "it counts EnsureSchema's statements on DBs of its own over the pool or a second pool, which wait on the schema lock the caller's open transaction holds and cannot see its tables", ormtest.ExecTx)
 		ctx := context.Background()
 		sqltx, err := tg.SQL.BeginTx(ctx, nil)
 		if err != nil {

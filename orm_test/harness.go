@@ -15,6 +15,13 @@
 // lib/pq subtest is named "postgres", the others "postgres_" and the
 // driver's name; every PostgreSQL target has the Name "postgres" and
 // tells its driver in Driver.
+//
+// Each engine target runs once per executor mode named in
+// PLASMA_TEST_EXEC_MODES (see EnvExecModes), as pgxtest runs a test once
+// per query exec mode: the body's DB is built on the pool, on a *sql.Tx
+// or *sql.Conn its caller (the harness) manages, or on what
+// bunexec.From returns for a bun database. A body that cannot run on some
+// executor says so with SkipExec, which names the mode and the reason.
 package ormtest
 
 import (
@@ -28,7 +35,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/schema"
+
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/dialect/bunexec"
 	"github.com/plasma-go/plasma/dialect/pgx"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
@@ -49,13 +62,49 @@ const (
 	DriverPGX       = "pgx"        // github.com/jackc/pgx/v5/stdlib, opened by pgx.Open
 )
 
+// EnvExecModes names the environment variable listing the executor modes
+// each engine target runs in, such as "pool,tx,conn,bun" (unset: "pool",
+// so that suites outside orm_test do not multiply their time).
+const EnvExecModes = "PLASMA_TEST_EXEC_MODES"
+
+// The executor modes a target's DB can be built on.
+const (
+	// ExecPool builds DB on the *sql.DB pool, as an application does.
+	ExecPool = "pool"
+	// ExecTx builds DB on a *sql.Tx the harness begins before the body:
+	// DB.InTx reports true, DB.Begin refuses and DB.Tx joins it. The
+	// transaction is committed when the body ends without failing, so
+	// the commit is exercised and a body that left it aborted (a failed
+	// statement on PostgreSQL) fails; after a failure it is rolled back.
+	ExecTx = "tx"
+	// ExecConn builds DB on one *sql.Conn taken from the pool and closed
+	// when the test ends: every statement, and every transaction DB
+	// begins, runs on that one connection.
+	ExecConn = "conn"
+	// ExecBun builds DB on bunexec.From of a *bun.DB opened on the pool,
+	// as an application adopting plasma from bun does.
+	ExecBun = "bun"
+)
+
+// AllExecModes lists every executor mode, in the order Run runs them.
+var AllExecModes = []string{ExecPool, ExecTx, ExecConn, ExecBun}
+
+// ExecModes returns the executor modes EnvExecModes names, in its order;
+// unknown names are kept, so that Run fails on them rather than silently
+// skip.
+func ExecModes() []string { return envList(EnvExecModes, ExecPool) }
+
 // PostgresDrivers returns the drivers EnvPostgresDrivers names, in its
 // order; unknown names are kept, so that Run fails on them rather than
 // silently skip.
-func PostgresDrivers() []string {
-	v := os.Getenv(EnvPostgresDrivers)
+func PostgresDrivers() []string { return envList(EnvPostgresDrivers, DriverPQ) }
+
+// envList splits the comma-separated list in the environment variable
+// name, or returns def when it is unset or blank.
+func envList(name, def string) []string {
+	v := os.Getenv(name)
 	if strings.TrimSpace(v) == "" {
-		return []string{DriverPQ}
+		return []string{def}
 	}
 	var out []string
 	for _, d := range strings.Split(v, ",") {
@@ -73,12 +122,23 @@ type Target struct {
 	// Driver is the PostgreSQL driver (DriverPQ, DriverPQNoCache or
 	// DriverPGX); "" for SQLite.
 	Driver string
-	// Mode is the subtest the target runs in: "sqlite", "postgres"
-	// (lib/pq), "postgres_pq_nocache" or "postgres_pgx".
+	// Mode is the engine subtest the target runs in: "sqlite", "postgres"
+	// (lib/pq), "postgres_pq_nocache" or "postgres_pgx". Run adds "_"
+	// and the executor mode to the subtest name for modes other than
+	// ExecPool.
 	Mode string
-	// DB is a plasma DB on a database no other test uses.
+	// Exec is the executor mode DB is built on: ExecPool, ExecTx,
+	// ExecConn or ExecBun.
+	Exec string
+	// DB is a plasma DB on a database no other test uses, built on the
+	// executor Exec names.
 	DB *orm.DB
-	// SQL is the pool under DB, for assertions that bypass plasma.
+	// Executor is the executor under DB (the pool, the caller's
+	// transaction or connection), for assertions that bypass plasma
+	// but must see what DB sees, uncommitted rows included.
+	Executor dialect.Executor
+	// SQL is the pool, for assertions that bypass plasma and for
+	// statements that must run outside DB's transaction.
 	SQL *sql.DB
 	// Dialect is DB's dialect.
 	Dialect dialect.Dialect
@@ -90,14 +150,120 @@ type Target struct {
 
 // Run runs body as subtests, "sqlite" and one per PostgreSQL driver
 // ("postgres" for lib/pq, "postgres_pgx" for pgx: see
-// EnvPostgresDrivers), each on a fresh database that is removed when the
+// EnvPostgresDrivers), each once per executor mode (EnvExecModes, on the
+// first PostgreSQL driver only: the others run on the pool; the
+// subtest is named "sqlite_tx", "postgres_pgx_conn" and so on for modes
+// other than ExecPool), each on a fresh database that is removed when the
 // subtest ends.
 func Run(t *testing.T, body func(t *testing.T, tg *Target)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { body(t, SQLite(t)) })
-	for _, drv := range PostgresDrivers() {
-		t.Run(modeName(drv), func(t *testing.T) { body(t, PostgresDriver(t, drv)) })
+	execs := ExecModes()
+	for _, ex := range execs {
+		t.Run(subtestName("sqlite", ex), func(t *testing.T) { body(t, SQLite(t).in(t, ex)) })
 	}
+	for i, drv := range PostgresDrivers() {
+		for _, ex := range execs {
+			if i > 0 && ex != ExecPool {
+				// Driver and executor are separate axes: the other
+				// executors run on the first driver only, so that
+				// the suite's time adds rather than multiplies.
+				continue
+			}
+			t.Run(subtestName(modeName(drv), ex), func(t *testing.T) { body(t, PostgresDriver(t, drv).in(t, ex)) })
+		}
+	}
+}
+
+// subtestName names the subtest of an engine mode in an executor mode.
+func subtestName(mode, exec string) string {
+	if exec == ExecPool {
+		return mode
+	}
+	return mode + "_" + exec
+}
+
+// SkipExec skips t, saying why, when tg's executor mode is one of modes.
+// It is for bodies whose subject cannot exist on that executor (a test of
+// DB.Begin inside a caller's transaction), never to hide a failure: why
+// must say what the mode lacks.
+func (tg *Target) SkipExec(t testing.TB, why string, modes ...string) {
+	t.Helper()
+	for _, m := range modes {
+		if m == tg.Exec {
+			t.Skipf("not run on the %s executor: %s", m, why)
+		}
+	}
+}
+
+// in builds tg's DB on the executor mode ex, over the pool tg.SQL.
+func (tg *Target) in(t testing.TB, ex string) *Target {
+	t.Helper()
+	ctx := context.Background()
+	tg.Exec = ex
+	switch ex {
+	case ExecPool:
+		return tg
+	case ExecTx:
+		tx, err := tg.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatalf("begin the caller's transaction: %v", err)
+		}
+		t.Cleanup(func() { endTx(t, tx) })
+		tg.Executor = tx
+	case ExecConn:
+		conn, err := tg.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatalf("take a connection: %v", err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		tg.Executor = conn
+	case ExecBun:
+		// bun.DB.Close would close the pool, which the target owns: the
+		// bun value is left to the garbage collector.
+		exec, err := bunexec.From(bun.NewDB(tg.SQL, bunDialect(tg.Name)))
+		if err != nil {
+			t.Fatalf("bunexec.From: %v", err)
+		}
+		tg.Executor = exec
+	default:
+		t.Fatalf("%s: unknown executor mode %q (want one of %v)", EnvExecModes, ex, AllExecModes)
+	}
+	tg.DB = orm.New(tg.Executor, tg.Dialect)
+	return tg
+}
+
+// QueryRow runs query on tg.Executor, so that it sees what DB sees (the
+// caller's uncommitted transaction included), and returns its one row.
+func (tg *Target) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tg.Executor.(interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}).QueryRowContext(ctx, query, args...)
+}
+
+// AbortsOnError reports whether a failed statement leaves DB unusable until
+// its transaction ends: DB runs in the caller's transaction on PostgreSQL,
+// which aborts a transaction at its first error. A body that goes on after
+// an expected error declares it with SkipExec.
+func (tg *Target) AbortsOnError() bool { return tg.Exec == ExecTx && tg.Name == "postgres" }
+
+// endTx commits the caller's transaction after a body that passed, and
+// rolls it back after one that failed.
+func endTx(t testing.TB, tx *sql.Tx) {
+	if t.Failed() {
+		_ = tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		t.Errorf("commit the caller's transaction after the body: %v", err)
+	}
+}
+
+// bunDialect is bun's dialect for the engine name.
+func bunDialect(engine string) schema.Dialect {
+	if engine == "postgres" {
+		return pgdialect.New()
+	}
+	return sqlitedialect.New()
 }
 
 // modeName is the subtest name of a PostgreSQL driver.
@@ -122,7 +288,7 @@ func SQLite(t testing.TB) *Target {
 		return db
 	}
 	sqldb := open(t)
-	return &Target{Name: "sqlite", Mode: "sqlite", SQL: sqldb, DB: orm.New(sqldb, sqlite.Dialect), Dialect: sqlite.Dialect, Open: open}
+	return &Target{Name: "sqlite", Mode: "sqlite", Exec: ExecPool, Executor: sqldb, SQL: sqldb, DB: orm.New(sqldb, sqlite.Dialect), Dialect: sqlite.Dialect, Open: open}
 }
 
 // Postgres returns a target on a new PostgreSQL schema, dropped when t
@@ -178,7 +344,7 @@ func PostgresDriver(t testing.TB, driver string) *Target {
 		return db
 	}
 	sqldb := open(t)
-	return &Target{Name: "postgres", Driver: driver, Mode: modeName(driver), SQL: sqldb, DB: orm.New(sqldb, postgres.Dialect), Dialect: postgres.Dialect, Open: open}
+	return &Target{Name: "postgres", Driver: driver, Mode: modeName(driver), Exec: ExecPool, Executor: sqldb, SQL: sqldb, DB: orm.New(sqldb, postgres.Dialect), Dialect: postgres.Dialect, Open: open}
 }
 
 // withSearchPath adds the schema as the connection's search_path; lib/pq

@@ -117,13 +117,17 @@ func TestHostileIdentifiersRoundTrip(t *testing.T) {
 			t.Errorf("wide table columns %q", wideGot)
 		}
 
-		// A fresh pool finds every table by its exact name: no DDL.
-		fresh, _, sc := ensCounted(tg, tg.Open(t))
-		if err := orm.EnsureSchema(ctx, s, fresh); err != nil {
-			t.Fatal(err)
-		}
-		if _, ddl, _, _ := sc.snapshot(); ddl != 0 {
-			t.Errorf("EnsureSchema on existing hostile tables issued DDL: %q", sc.sql)
+		// A fresh pool finds every table by its exact name: no DDL. Not
+		// in the caller's transaction, whose tables (and schema lock) a
+		// fresh pool cannot see until the test ends.
+		if tg.Exec != ormtest.ExecTx {
+			fresh, _, sc := ensCounted(tg, tg.Open(t))
+			if err := orm.EnsureSchema(ctx, s, fresh); err != nil {
+				t.Fatal(err)
+			}
+			if _, ddl, _, _ := sc.snapshot(); ddl != 0 {
+				t.Errorf("EnsureSchema on existing hostile tables issued DDL: %q", sc.sql)
+			}
 		}
 
 		// Insert and select through every table, defaults included.

@@ -32,7 +32,7 @@ func TestMemoScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if memoOf(orm.New(tg.SQL, tg.Dialect).Memo()) == v {
+		if memoOf(orm.New(tg.Executor, tg.Dialect).Memo()) == v {
 			t.Error("a new DB on the same pool shares the Memo")
 		}
 		orm.MemoForget(db.Memo(), memoKey)

@@ -24,6 +24,9 @@ func i64(n int64) *int64 { return &n }
 
 func TestInsert(t *testing.T) {
 	both(t, func(t *testing.T, tg *ormtest.Target, rec recorder) {
+		if tg.AbortsOnError() {
+			tg.SkipExec(t, "the body goes on after a duplicate key fails an insert; a failed statement aborts the caller's PostgreSQL transaction", ormtest.ExecTx)
+		}
 		ctx, db := seed(t, tg)
 		// One row; omitted columns take their defaults.
 		n := mustN(t)(db.Insert(qPeople).Values(orm.Row{"id": "p6", "name": "fay"}).Exec(ctx))
