@@ -55,7 +55,8 @@ func TestMemoScope(t *testing.T) {
 	}
 	// A Table not made by NewTable keeps nothing, and does not panic.
 	var zero orm.Table
-	if memoOf(zero.Memo()) == memoOf(zero.Memo()) {
+	first, second := memoOf(zero.Memo()), memoOf(zero.Memo())
+	if first == second {
 		t.Error("a zero Table kept a value")
 	}
 }
