@@ -202,7 +202,12 @@ func BenchmarkReadSlice(b *testing.B) {
 // slice's element (scanning into a local and appending it would cost an
 // extra allocation per row, as the local escapes through Scan).
 func qbReadRaw(ctx context.Context, db *sql.DB, query string) ([]qbPerson, error) {
-	rs, err := db.QueryContext(ctx, query)
+	return qbScanPeople(db.QueryContext(ctx, query))
+}
+
+// qbScanPeople reads the rows of a query into people, for the raw
+// contenders.
+func qbScanPeople(rs *sql.Rows, err error) ([]qbPerson, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -332,23 +332,7 @@ func benchPostgres(b *testing.B, drv pgDriver) {
 
 // pgReadRaw is qbReadRaw on a prepared statement.
 func pgReadRaw(ctx context.Context, stmt *sql.Stmt) ([]qbPerson, error) {
-	rs, err := stmt.QueryContext(ctx, qbRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	out := make([]qbPerson, 0, qbRows)
-	for rs.Next() {
-		out = append(out, qbPerson{})
-		p := &out[len(out)-1]
-		if err := rs.Scan(&p.ID, &p.Name, &p.Email, &p.Age, &p.Status, &p.Score, &p.Active, &p.Bio); err != nil {
-			return nil, err
-		}
-	}
-	if err := rs.Err(); err != nil {
-		return nil, err
-	}
-	return out, rs.Close()
+	return qbScanPeople(stmt.QueryContext(ctx, qbRows))
 }
 
 // TestPostgresContendersAgree checks, on each driver, that plasma and the
