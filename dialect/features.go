@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"strconv"
 	"sync"
+
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Feature is a set of engine capabilities that the layers above dialect
@@ -161,7 +163,7 @@ type placeholders struct{}
 
 func (placeholders) Name() string                             { return "placeholders" }
 func (placeholders) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
-func (placeholders) ColumnType(*ColumnDef) string             { return "TEXT" }
+func (placeholders) ColumnType(*tabledef.Column) string       { return "TEXT" }
 func (placeholders) AutoIncrementType() (string, bool)        { return "INTEGER PRIMARY KEY", true }
 func (placeholders) AppendBool(b []byte, v bool) []byte       { return strconv.AppendBool(b, v) }
 func (placeholders) AppendBytes(b []byte, v []byte) []byte {

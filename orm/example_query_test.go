@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -21,7 +23,7 @@ var (
 		orm.ID(),
 		orm.Text("title"),
 		orm.Boolean("done").Default(false),
-		orm.Text("owner_id").References("users", "id", orm.OnDeleteCascade),
+		orm.Text("owner_id").References("users", "id", tabledef.Cascade),
 	)
 	exSchema = orm.MustDefineSchema("1", exUsers, exTodos)
 )

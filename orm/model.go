@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/expr"
 )
 
@@ -52,18 +54,18 @@ func bindModeOf(f *fieldInfo, c *Column) bindMode {
 	k := c.def.Kind
 	switch f.fast {
 	case fastString:
-		if k == KindText || k == KindID {
+		if k == tabledef.KindText || k == tabledef.KindID {
 			return bindText
 		}
 	case fastInt64, fastInt: // value binds both as an int64
 		switch k {
-		case KindBigInt:
+		case tabledef.KindBigInt:
 			return bindAsIs
-		case KindInt:
+		case tabledef.KindInt:
 			return bindInt32
 		}
 	case fastBool:
-		if k == KindBool {
+		if k == tabledef.KindBool {
 			return bindAsIs
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 )
@@ -56,7 +58,7 @@ type slotPlace struct {
 // column of kind kind.
 type slotKind struct {
 	arg    int
-	kind   Kind
+	kind   tabledef.Kind
 	column string
 }
 
@@ -193,22 +195,22 @@ func copyArgs(args []any) []any {
 
 // checkArg checks v against kind k as rendering checks a bound value,
 // taking the common cases without reflection.
-func checkArg(k Kind, v any) error {
+func checkArg(k tabledef.Kind, v any) error {
 	switch x := v.(type) {
 	case string:
-		if (k == KindText || k == KindID) && validUTF8(x) {
+		if (k == tabledef.KindText || k == tabledef.KindID) && validUTF8(x) {
 			return nil
 		}
 	case int:
-		if k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
+		if k == tabledef.KindBigInt || (k == tabledef.KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
 			return nil
 		}
 	case int64:
-		if k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
+		if k == tabledef.KindBigInt || (k == tabledef.KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
 			return nil
 		}
 	case bool:
-		if k == KindBool {
+		if k == tabledef.KindBool {
 			return nil
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 )
@@ -14,9 +16,9 @@ import (
 // (possibly aliased) or a subquery under an alias.
 type source struct {
 	alias string
-	table *Table   // nil for a subquery
-	cols  []string // a subquery's output columns
-	kinds []Kind   // and their kinds, where known
+	table *Table          // nil for a subquery
+	cols  []string        // a subquery's output columns
+	kinds []tabledef.Kind // and their kinds, where known
 	// byRef says alias is the table's own (Table.Alias), so the
 	// references the table made (Table.Col) resolve to this source by
 	// their address.
@@ -169,7 +171,7 @@ func (s *scope) releaseWrite() {
 
 // resolved is what a column reference names.
 type resolved struct {
-	kind     Kind // zero when unknown (a subquery column)
+	kind     tabledef.Kind // zero when unknown (a subquery column)
 	nullable bool
 	sql      string // the column's SQL text when it is a table's own reference (Table.Col), else ""
 }
@@ -260,7 +262,7 @@ func (src *source) lookup(name string) (resolved, bool) {
 	}
 	for i, n := range src.cols {
 		if n == name {
-			var k Kind
+			var k tabledef.Kind
 			if i < len(src.kinds) {
 				k = src.kinds[i]
 			}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 )
@@ -348,7 +350,7 @@ func checkTableAlias(s *scope, t *Table) error {
 
 // outputs names the columns the query returns, with their kinds where a
 // column is projected as it is.
-func (q *SelectQuery) outputs() ([]string, []Kind) {
+func (q *SelectQuery) outputs() ([]string, []tabledef.Kind) {
 	p := &q.parts
 	if len(q.columns()) == 0 {
 		if p.From != nil {
@@ -360,7 +362,7 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 		return nil, nil
 	}
 	names := make([]string, len(q.columns()))
-	kinds := make([]Kind, len(q.columns()))
+	kinds := make([]tabledef.Kind, len(q.columns()))
 	s, err := q.scope(nil, nil)
 	if err != nil {
 		s = &scope{}
@@ -374,7 +376,7 @@ func (q *SelectQuery) outputs() ([]string, []Kind) {
 
 // output names a projected expression and gives its kind where it is a
 // column, or MAX/MIN of one.
-func output(s *scope, c expr.Expr) (string, Kind) {
+func output(s *scope, c expr.Expr) (string, tabledef.Kind) {
 	switch n := c.(type) {
 	case *expr.Column:
 		r, _, _ := s.local(n)
@@ -388,12 +390,12 @@ func output(s *scope, c expr.Expr) (string, Kind) {
 			_, k := output(s, n.X)
 			return "", k
 		case expr.AggCount:
-			return "", KindBigInt
+			return "", tabledef.KindBigInt
 		case expr.AggSum:
 			// PostgreSQL sums a bigint as numeric (text to the driver),
 			// SQLite as an integer: the kind makes both read as int64.
-			if _, k := output(s, n.X); k == KindInt || k == KindBigInt {
-				return "", KindBigInt
+			if _, k := output(s, n.X); k == tabledef.KindInt || k == tabledef.KindBigInt {
+				return "", tabledef.KindBigInt
 			}
 		case expr.AggAvg:
 			// PostgreSQL averages integers as numeric, SQLite as REAL.
@@ -406,11 +408,11 @@ func output(s *scope, c expr.Expr) (string, Kind) {
 // kindFloat is the kind of a result column that is a floating-point
 // number, such as AVG: no column is declared with it, but it tells the
 // scanner to read PostgreSQL's numeric text as a float64, as SQLite's REAL.
-const kindFloat Kind = 255
+const kindFloat tabledef.Kind = 255
 
-func tableOutputs(t *Table) ([]string, []Kind) {
+func tableOutputs(t *Table) ([]string, []tabledef.Kind) {
 	names := make([]string, len(t.columns))
-	kinds := make([]Kind, len(t.columns))
+	kinds := make([]tabledef.Kind, len(t.columns))
 	for i, c := range t.columns {
 		names[i], kinds[i] = c.def.Name, storedKind(&c.def)
 	}
@@ -430,7 +432,7 @@ func (q *SelectQuery) rowsHint() int {
 const maxRowsHint = 1024
 
 // resultKinds gives the scanner each output column's kind.
-func (q *SelectQuery) resultKinds() []Kind {
+func (q *SelectQuery) resultKinds() []tabledef.Kind {
 	if p := &q.parts; len(q.columns()) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
 		return p.From.kinds // the table's own, made once
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 )
 
@@ -70,7 +72,7 @@ type Result struct {
 	// Kinds gives the declared kind of each result column where known
 	// (zero where not), so scanning decodes JSON and booleans the same way
 	// on every engine.
-	Kinds []Kind
+	Kinds []tabledef.Kind
 	// RowsAffected counts the rows a write without RETURNING changed.
 	RowsAffected int64
 
@@ -102,7 +104,7 @@ type Middleware func(next Handler) Handler
 // the statement's executor.
 func execute(ctx context.Context, st *Statement) (*Result, error) {
 	text, args := st.SQL, st.Args
-	var kinds []Kind
+	var kinds []tabledef.Kind
 	hint := 0
 	rowsBack := st.Op == OpSelect || st.ReturnsRows || returns(st.Query)
 	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
@@ -134,7 +136,7 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 		}
 		args = b.Args
 		if rowsBack { // a write without RETURNING has no result columns
-			if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
+			if k, ok := st.Query.(interface{ resultKinds() []tabledef.Kind }); ok {
 				kinds = k.resultKinds()
 			}
 			if h, ok := st.Query.(interface{ rowsHint() int }); ok {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 )
@@ -211,7 +213,9 @@ func (q *InsertQuery) hasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *InsertQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
+func (q *InsertQuery) resultKinds() []tabledef.Kind {
+	return returningKinds(q.parts.Table, q.parts.Returning)
+}
 
 // Exec runs the insert and returns the number of rows written.
 func (q *InsertQuery) Exec(ctx context.Context) (int64, error) {
@@ -512,7 +516,9 @@ func (q *UpdateQuery) hasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *UpdateQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
+func (q *UpdateQuery) resultKinds() []tabledef.Kind {
+	return returningKinds(q.parts.Table, q.parts.Returning)
+}
 
 // Exec runs the update and returns the number of rows changed.
 func (q *UpdateQuery) Exec(ctx context.Context) (int64, error) {
@@ -637,7 +643,9 @@ func (q *DeleteQuery) hasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *DeleteQuery) resultKinds() []Kind { return returningKinds(q.parts.Table, q.parts.Returning) }
+func (q *DeleteQuery) resultKinds() []tabledef.Kind {
+	return returningKinds(q.parts.Table, q.parts.Returning)
+}
 
 // Exec runs the delete and returns the number of rows removed.
 func (q *DeleteQuery) Exec(ctx context.Context) (int64, error) {
@@ -743,7 +751,7 @@ func appendReturning(b *dialect.Builder, t *Table, r Returning) error {
 	return nil
 }
 
-func returningKinds(t *Table, r Returning) []Kind {
+func returningKinds(t *Table, r Returning) []tabledef.Kind {
 	if t == nil {
 		return nil
 	}
@@ -752,7 +760,7 @@ func returningKinds(t *Table, r Returning) []Kind {
 		return kinds
 	}
 	s := &scope{sources: []source{{alias: t.name, table: t}}}
-	kinds := make([]Kind, len(r.Columns))
+	kinds := make([]tabledef.Kind, len(r.Columns))
 	for i, c := range r.Columns {
 		_, kinds[i] = output(s, c)
 	}

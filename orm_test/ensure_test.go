@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -19,10 +21,10 @@ var (
 	ensUsers = orm.NewTable("ens_users", orm.ID(), orm.Text("email").Unique())
 	ensTodos = orm.NewTable("ens_todos",
 		orm.ID(),
-		orm.Text("owner_id").References("ens_users", "id", orm.OnDeleteCascade),
+		orm.Text("owner_id").References("ens_users", "id", tabledef.Cascade),
 		orm.Text("title"),
 	).With(orm.TableOptions{Indexes: []orm.Index{{Name: "ens_todos_owner", Columns: []string{"owner_id"}}}})
-	ensTags = orm.NewTable("ens_tags", orm.ID(), orm.Text("todo_id").References("ens_todos", "id", orm.OnDeleteCascade))
+	ensTags = orm.NewTable("ens_tags", orm.ID(), orm.Text("todo_id").References("ens_todos", "id", tabledef.Cascade))
 	// Declared leaf first, so creation must reorder.
 	ensSchema = orm.MustDefineSchema("ens-1", ensTags, ensTodos, ensUsers)
 )

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -53,7 +55,7 @@ func identHostileSchema(t *testing.T) (*orm.Schema, []*orm.Table, *orm.Table) {
 		cols := []orm.Column{orm.ID(), orm.Text(n).Default(n)}
 		if i > 0 {
 			cols = append(cols, orm.Text("ref "+identHostileNames[i-1]).Nullable().
-				References(identHostileNames[i-1], "id", orm.OnDeleteCascade))
+				References(identHostileNames[i-1], "id", tabledef.Cascade))
 		}
 		tables = append(tables, orm.NewTable(n, cols...).With(orm.TableOptions{
 			Indexes: []orm.Index{{Name: "ix " + n, Columns: []string{n}}},

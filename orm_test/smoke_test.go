@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -13,7 +15,7 @@ import (
 
 var (
 	smokeUsers = orm.NewTable("users", orm.ID(), orm.Text("name"), orm.Int("age").Default(0), orm.Boolean("active").Default(true))
-	smokeTodos = orm.NewTable("todos", orm.ID(), orm.Text("title"), orm.Text("owner_id").References("users", "id", orm.OnDeleteCascade),
+	smokeTodos = orm.NewTable("todos", orm.ID(), orm.Text("title"), orm.Text("owner_id").References("users", "id", tabledef.Cascade),
 		orm.JSON("meta").Nullable())
 	smokeSchema = orm.MustDefineSchema("1", smokeTodos, smokeUsers)
 )

@@ -21,6 +21,8 @@ package todo
 import (
 	"context"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -41,12 +43,12 @@ var (
 	)
 	Members = orm.NewTable("members",
 		orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("user_id"),
 	)
 	Todos = orm.NewTable("todos",
 		orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("title"),
 		orm.Boolean("done").Default(false),
 		orm.Text("created_by"),

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -52,8 +54,8 @@ func introspect(ctx context.Context, ex dialect.Executor, d dialect.Dialect) (*D
 		for i := range t.Columns {
 			c := &t.Columns[i]
 			c.Kind = kindOfClass(typeClass(db.Dialect, c.Type))
-			if c.AutoIncrement && (c.Kind == dialect.KindInt || c.Kind == dialect.KindBigInt) {
-				c.Kind = dialect.KindBigInt // plasma's auto-increment columns are bigint
+			if c.AutoIncrement && (c.Kind == tabledef.KindInt || c.Kind == tabledef.KindBigInt) {
+				c.Kind = tabledef.KindBigInt // plasma's auto-increment columns are bigint
 			}
 		}
 		sort.Slice(t.Indexes, func(i, j int) bool { return t.Indexes[i].Name < t.Indexes[j].Name })

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -81,7 +83,7 @@ type planner struct {
 
 func q(name string) string { return dialect.QuoteIdent(name) }
 
-func (pl *planner) def(table string) *dialect.TableDef {
+func (pl *planner) def(table string) *tabledef.Table {
 	if t := pl.s.Table(table); t != nil {
 		return t.Def()
 	}
@@ -174,7 +176,7 @@ func (pl *planner) addTables(idx []int) error {
 		}
 		state[name] = 2
 		if checks {
-			var cols []dialect.ColumnDef
+			var cols []tabledef.Column
 			for _, c := range def.Columns {
 				if fk := c.References; fk != nil && fk.Table != name && !created[fk.Table] {
 					if _, isNew := added[fk.Table]; isNew {
@@ -257,7 +259,7 @@ func (pl *planner) pgStep(st Step) ([]string, error) {
 	t := q(st.Table)
 	alter := "ALTER TABLE " + t + " "
 	def := pl.def(st.Table)
-	var c *dialect.ColumnDef
+	var c *tabledef.Column
 	if def != nil && st.Name != "" {
 		c = def.Column(st.Name)
 	}
@@ -341,13 +343,13 @@ func (pl *planner) pgStep(st Step) ([]string, error) {
 	return nil, fmt.Errorf("plasma: migrate: no plan for step %s", st.ID())
 }
 
-func indexDef(def *dialect.TableDef, name string) *dialect.IndexDef {
+func indexDef(def *tabledef.Table, name string) *tabledef.Index {
 	for i := range def.Indexes {
 		if def.Indexes[i].Name == name {
 			return &def.Indexes[i]
 		}
 	}
-	return &dialect.IndexDef{Name: name}
+	return &tabledef.Index{Name: name}
 }
 
 func identList(names []string) string {

@@ -11,17 +11,18 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
 	lists = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.JSON("meta").Nullable())
 	todos = orm.NewTable("todos", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("title"), orm.Boolean("done").Default(false), orm.Int("n").Default(0), orm.Blob("pic").Nullable())
 	notes = orm.NewTable("notes", orm.ID(),
-		orm.Text("todo_id").Nullable().References("todos", "id", orm.OnDeleteSetNull), orm.Text("body"))
+		orm.Text("todo_id").Nullable().References("todos", "id", tabledef.SetNull), orm.Text("body"))
 	secrets = orm.NewTable("secrets", orm.ID(), orm.Text("v")).With(orm.TableOptions{ChangeLogSuppressed: true})
-	tree    = orm.NewTable("tree", orm.ID(), orm.Text("parent").Nullable().References("tree", "id", orm.OnDeleteCascade))
+	tree    = orm.NewTable("tree", orm.ID(), orm.Text("parent").Nullable().References("tree", "id", tabledef.Cascade))
 	schema  = orm.MustDefineSchema("1", lists, todos, notes, secrets, tree)
 )
 

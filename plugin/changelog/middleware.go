@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -65,10 +67,10 @@ func Middleware(opts Options) orm.Middleware {
 			}
 			for _, c := range def.Columns {
 				fk := c.References
-				if fk == nil || (fk.OnDelete != dialect.Cascade && fk.OnDelete != dialect.SetNull) {
+				if fk == nil || (fk.OnDelete != tabledef.Cascade && fk.OnDelete != tabledef.SetNull) {
 					continue
 				}
-				l.edges[fk.Table] = append(l.edges[fk.Table], edge{child: child, fk: c.Name, ref: fk.Column, setNull: fk.OnDelete == dialect.SetNull})
+				l.edges[fk.Table] = append(l.edges[fk.Table], edge{child: child, fk: c.Name, ref: fk.Column, setNull: fk.OnDelete == tabledef.SetNull})
 			}
 		}
 	}

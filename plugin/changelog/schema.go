@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -19,14 +21,14 @@ const (
 )
 
 // logColumns are the log's columns after its key, on both engines.
-var logColumns = []dialect.ColumnDef{
-	{Name: "region", Kind: dialect.KindText},
-	{Name: "table_name", Kind: dialect.KindText},
-	{Name: "row_id", Kind: dialect.KindText},
-	{Name: "op", Kind: dialect.KindText},
-	{Name: "data", Kind: dialect.KindText, Nullable: true},
-	{Name: "client_id", Kind: dialect.KindText, Nullable: true},
-	{Name: "mutation_id", Kind: dialect.KindBigInt, Nullable: true},
+var logColumns = []tabledef.Column{
+	{Name: "region", Kind: tabledef.KindText},
+	{Name: "table_name", Kind: tabledef.KindText},
+	{Name: "row_id", Kind: tabledef.KindText},
+	{Name: "op", Kind: tabledef.KindText},
+	{Name: "data", Kind: tabledef.KindText, Nullable: true},
+	{Name: "client_id", Kind: tabledef.KindText, Nullable: true},
+	{Name: "mutation_id", Kind: tabledef.KindBigInt, Nullable: true},
 }
 
 // sqliteLog is the log on SQLite. The version is the row's AUTOINCREMENT
@@ -36,9 +38,9 @@ var logColumns = []dialect.ColumnDef{
 // reader scans the key range above its cursor, and with the AUTOINCREMENT
 // bookkeeping a second index more than doubled the cost of logging a
 // change.
-var sqliteLog = &dialect.TableDef{
+var sqliteLog = &tabledef.Table{
 	Name:       LogTable,
-	Columns:    append([]dialect.ColumnDef{{Name: "version", Kind: dialect.KindBigInt, AutoIncrement: true}}, logColumns...),
+	Columns:    append([]tabledef.Column{{Name: "version", Kind: tabledef.KindBigInt, AutoIncrement: true}}, logColumns...),
 	PrimaryKey: []string{"version"},
 }
 
@@ -61,7 +63,7 @@ const pgLogTable = `CREATE TABLE IF NOT EXISTS "_plasma_changes" (
 )`
 
 // regionVersionIndex makes a version unique within its region.
-var regionVersionIndex = dialect.IndexDef{Name: LogTable + "_region_version", Columns: []string{"region", "version"}, Unique: true}
+var regionVersionIndex = tabledef.Index{Name: LogTable + "_region_version", Columns: []string{"region", "version"}, Unique: true}
 
 // pgPendingIndex finds a region's unnumbered rows; the DDL path has no
 // partial indexes, so it is written out.
@@ -69,11 +71,11 @@ const pgPendingIndex = `CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON 
 
 // regionVersions holds each region's highest published version
 // (PostgreSQL).
-var regionVersions = &dialect.TableDef{
+var regionVersions = &tabledef.Table{
 	Name: RegionTable,
-	Columns: []dialect.ColumnDef{
-		{Name: "region", Kind: dialect.KindText},
-		{Name: "version", Kind: dialect.KindBigInt},
+	Columns: []tabledef.Column{
+		{Name: "region", Kind: tabledef.KindText},
+		{Name: "version", Kind: tabledef.KindBigInt},
 	},
 	PrimaryKey: []string{"region"},
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
@@ -116,15 +118,15 @@ func newTableInfo(t *orm.Table) *tableInfo {
 	return info
 }
 
-func crdtKind(k orm.Kind) crdt.Kind {
+func crdtKind(k tabledef.Kind) crdt.Kind {
 	switch k {
-	case orm.KindCounter:
+	case tabledef.KindCounter:
 		return crdt.KindCounter
-	case orm.KindPNCounter:
+	case tabledef.KindPNCounter:
 		return crdt.KindPNCounter
-	case orm.KindLWWRegister:
+	case tabledef.KindLWWRegister:
 		return crdt.KindLWWRegister
-	case orm.KindORSet:
+	case tabledef.KindORSet:
 		return crdt.KindORSet
 	}
 	return 0
@@ -392,7 +394,7 @@ func pkWhere(t *orm.Table, cols []string, vals []any) []expr.Expr {
 	for i, c := range cols {
 		v := vals[i]
 		if b, ok := v.([]byte); ok {
-			if col, _ := t.Column(c); col.Kind() != orm.KindBlob {
+			if col, _ := t.Column(c); col.Kind() != tabledef.KindBlob {
 				v = string(b)
 			}
 		}
@@ -490,7 +492,7 @@ type collector struct {
 	single   *orm.Result
 	affected int64
 	buf      *rowbuf.Buffer
-	kinds    []orm.Kind
+	kinds    []tabledef.Kind
 }
 
 func (c *collector) add(res *orm.Result, only bool) error {

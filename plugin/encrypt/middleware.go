@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/expr"
@@ -68,7 +70,7 @@ type enforcer struct {
 }
 
 // encryptedDef returns t's definition if t has an encrypted column.
-func encryptedDef(t *orm.Table) *dialect.TableDef {
+func encryptedDef(t *orm.Table) *tabledef.Table {
 	if t == nil {
 		return nil
 	}
@@ -84,7 +86,7 @@ func encryptedDef(t *orm.Table) *dialect.TableDef {
 	return nil
 }
 
-func isEncrypted(def *dialect.TableDef, col string) bool {
+func isEncrypted(def *tabledef.Table, col string) bool {
 	c := def.Column(col)
 	return c != nil && c.Encrypted
 }
@@ -230,7 +232,7 @@ type upsert struct {
 // planUpsert returns nil when an upsert needs no lookup: no DO UPDATE, a
 // conflict target that includes the id (so the conflicting row is the
 // inserted row's namesake), or a DO UPDATE that touches no encrypted cell.
-func planUpsert(def *dialect.TableDef, p *orm.InsertParts) *upsert {
+func planUpsert(def *tabledef.Table, p *orm.InsertParts) *upsert {
 	oc := p.OnConflict
 	if oc == nil || oc.DoNothing || slices.Contains(oc.Target, IDColumn) {
 		return nil
@@ -637,9 +639,9 @@ func rowIDString(v any) (string, bool) {
 
 // idValue returns the id value to compare the id column with for the row
 // id text s.
-func idValue(id *dialect.ColumnDef, s string) (any, bool) {
+func idValue(id *tabledef.Column, s string) (any, bool) {
 	switch id.Kind {
-	case dialect.KindInt, dialect.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		n, err := strconv.ParseInt(s, 10, 64)
 		return n, err == nil
 	}

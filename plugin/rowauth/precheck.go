@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -221,7 +223,7 @@ func defaultOf(t *orm.Table, c orm.Column) any {
 	if cd.Kind.IsJSONText() || cd.Encrypted {
 		switch x := v.(type) {
 		case string:
-			if cd.Kind == orm.KindJSON && !cd.Encrypted {
+			if cd.Kind == tabledef.KindJSON && !cd.Encrypted {
 				b, _ := json.Marshal(x) // a Go string in a JSON column is a JSON string
 				v = string(b)
 			}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/plasma-go/plasma/expr"
@@ -35,9 +37,9 @@ var (
 	tNotes   = orm.NewTable("notes", orm.ID(), orm.Text("owner_id"), orm.Text("body"))
 	tLists   = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.Text("owner_id"))
 	tMembers = orm.NewTable("members", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("user_id"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("user_id"))
 	tTodos = orm.NewTable("todos", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("title"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("title"))
 	tPublic = orm.NewTable("public", orm.ID(), orm.Text("body"))
 
 	testSchema = orm.MustDefineSchema("1", tNotes, tLists, tMembers, tTodos, tPublic)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -385,11 +387,11 @@ func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 
 // idValues converts change-log row ids to values of the id column's
 // kind.
-func idValues(k orm.Kind, ids []string) ([]any, bool) {
+func idValues(k tabledef.Kind, ids []string) ([]any, bool) {
 	out := make([]any, len(ids))
 	for i, id := range ids {
 		switch k {
-		case orm.KindInt, orm.KindBigInt:
+		case tabledef.KindInt, tabledef.KindBigInt:
 			n, err := strconv.ParseInt(id, 10, 64)
 			if err != nil {
 				return nil, false

@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strconv"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -298,11 +300,11 @@ func normalizeValue(c *colPlan, v any) any {
 		return v
 	}
 	switch c.Kind {
-	case orm.KindBool:
+	case tabledef.KindBool:
 		if n, ok := v.(int64); ok {
 			return n != 0
 		}
-	case orm.KindInt, orm.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		switch t := v.(type) {
 		case []byte:
 			if n, err := strconv.ParseInt(string(t), 10, 64); err == nil {
@@ -313,7 +315,7 @@ func normalizeValue(c *colPlan, v any) any {
 				return n
 			}
 		}
-	case orm.KindBlob:
+	case tabledef.KindBlob:
 		if b, ok := v.([]byte); ok {
 			return append([]byte{}, b...)
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
@@ -29,7 +31,7 @@ func appV1() *orm.Schema {
 	return orm.MustDefineSchema("1",
 		orm.NewTable("notes", orm.ID(), orm.Text("title"), orm.Text("legacy").Nullable()).
 			With(orm.TableOptions{Indexes: []orm.Index{{Name: "notes_title", Columns: []string{"title"}}}}),
-		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", orm.OnDeleteCascade), orm.Text("name").Nullable()),
+		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", tabledef.Cascade), orm.Text("name").Nullable()),
 	)
 }
 
@@ -37,7 +39,7 @@ func appV2() *orm.Schema {
 	return orm.MustDefineSchema("2",
 		orm.NewTable("notes", orm.ID(), orm.Text("title"), orm.Boolean("pinned").Default(false)).
 			With(orm.TableOptions{Indexes: []orm.Index{{Name: "notes_title", Columns: []string{"title"}}}}),
-		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", orm.OnDeleteCascade)),
+		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", tabledef.Cascade)),
 	)
 }
 

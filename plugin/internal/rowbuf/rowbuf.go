@@ -17,6 +17,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/plasma-go/plasma/tabledef"
+
 	"github.com/plasma-go/plasma/orm"
 )
 
@@ -69,7 +71,7 @@ func (b *Buffer) Replay(n int) *Rows {
 
 // Result wraps the first n columns of b as a statement result, with kinds
 // the kinds of those columns.
-func (b *Buffer) Result(n int, kinds []orm.Kind) *orm.Result {
+func (b *Buffer) Result(n int, kinds []tabledef.Kind) *orm.Result {
 	if len(kinds) > n {
 		kinds = kinds[:n]
 	}
