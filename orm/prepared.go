@@ -263,11 +263,11 @@ func tableScope(stmt string, t *Table) *scope {
 }
 
 func selectSlotKinds(q *SelectQuery, outer *scope, out []slotKind) []slotKind {
-	s, err := q.scope(outer, nil)
+	s, err := q.scope(outer)
 	if err != nil {
 		return out
 	}
-	defer s.release(nil)
+	defer s.release()
 	p := &q.parts
 	if p.FromSub != nil {
 		out = selectSlotKinds(p.FromSub, outer, out)

@@ -65,32 +65,21 @@ type scope struct {
 
 var scopePool = sync.Pool{New: func() any { return new(scope) }}
 
-// newScope returns an empty scope for q, nested in parent. When q is
-// rendered into a Builder b, it is the scope b keeps in Scratch, if no
-// statement around q is using it; else it comes from the pool. release
-// gives it back.
-func newScope(q *SelectQuery, parent *scope, b *dialect.Builder) *scope {
-	var s *scope
-	if b != nil {
-		s, _ = b.Scratch.(*scope)
-	}
-	if s != nil {
-		b.Scratch = nil // taken: a subquery of q gets another
-	} else {
-		s = scopePool.Get().(*scope)
-	}
+// newScope returns an empty scope for q, nested in parent, from the
+// pool; release gives it back.
+func newScope(q *SelectQuery, parent *scope) *scope {
+	s := scopePool.Get().(*scope)
 	s.pooled, s.parent = true, parent
 	s.selFrom, s.selSub, s.selAlias = q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias
 	s.sources = s.srcBuf[:0]
 	return s
 }
 
-// release empties a scope from newScope and leaves it with b for its next
-// statement, or returns it to the pool when b already keeps one; other
+// release empties a scope from newScope and returns it to the pool; other
 // scopes, and nil, are left alone. Nothing may refer to s afterwards:
 // errors copy the statement name, never the scope, and ownArgs has let go
 // of argBuf.
-func (s *scope) release(b *dialect.Builder) {
+func (s *scope) release() {
 	if s == nil || !s.pooled {
 		return
 	}
@@ -102,12 +91,48 @@ func (s *scope) release(b *dialect.Builder) {
 	}
 	s.sources, s.parent, s.pooled = nil, nil, false
 	s.selFrom, s.selSub, s.selAlias = nil, false, ""
-	if b != nil && b.Scratch == nil {
-		b.Scratch = s
-	} else {
-		scopePool.Put(s)
-	}
+	scopePool.Put(s)
 }
+
+// enclosing returns the scope of the statement being rendered into b, for
+// a statement nested in it (a subquery) to resolve correlated columns
+// against, or nil at the top. plasma's statements find it through
+// b.Check, which is orm's own while one of them renders: a SELECT's
+// scope, which checks its clauses, or an outerScope, which only carries
+// one. Any other Checker, or none, means no enclosing plasma statement.
+func enclosing(b *dialect.Builder) *scope {
+	switch c := b.Check.(type) {
+	case *scope:
+		return c
+	case outerScope:
+		return c.s
+	}
+	return nil
+}
+
+// withOuter returns the Checker that lets a statement rendered next into
+// a Builder see s as its enclosing scope (see enclosing) while checking
+// nothing itself, or nil for no scope. outerScope holds one pointer, so
+// the conversion to an interface does not allocate.
+func withOuter(s *scope) dialect.Checker {
+	if s == nil {
+		return nil
+	}
+	return outerScope{s}
+}
+
+// outerScope is the Checker of a Builder while something other than a
+// SELECT's own clauses renders: an UPDATE's or DELETE's (checked before
+// rendering, by walk), a SELECT's FROM subquery (which sees the
+// statements around the SELECT, not the SELECT), or a subquery checked
+// alone (validate). It resolves nothing, so the Builder quotes each
+// column from its names as it does with no Checker, and checks nothing.
+type outerScope struct{ s *scope }
+
+func (outerScope) Column(*expr.Column) (string, error)           { return "", nil }
+func (outerScope) ColumnValue(*expr.Column, any) (string, error) { return "", nil }
+func (outerScope) Value(*expr.Column, any) error                 { return nil }
+func (outerScope) Node(expr.Expr) error                          { return nil }
 
 // tableSources reports whether s's sources are its one table's own
 // (Table.self), which are the table's to keep, not s's to clear.

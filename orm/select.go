@@ -291,11 +291,11 @@ func selectName(from *Table, fromSub bool, alias string) string {
 }
 
 // scope returns the sources q's expressions resolve against, in a scope
-// the caller releases (see newScope; b may be nil).
-func (q *SelectQuery) scope(outer *scope, b *dialect.Builder) (*scope, error) {
-	s := newScope(q, outer, b)
+// the caller releases (see newScope).
+func (q *SelectQuery) scope(outer *scope) (*scope, error) {
+	s := newScope(q, outer)
 	if err := q.initScope(s); err != nil {
-		s.release(b)
+		s.release()
 		return nil, err
 	}
 	return s, nil
@@ -363,14 +363,14 @@ func (q *SelectQuery) outputs() ([]string, []tabledef.Kind) {
 	}
 	names := make([]string, len(q.columns()))
 	kinds := make([]tabledef.Kind, len(q.columns()))
-	s, err := q.scope(nil, nil)
+	s, err := q.scope(nil)
 	if err != nil {
 		s = &scope{}
 	}
 	for i, c := range q.columns() {
 		names[i], kinds[i] = output(s, c)
 	}
-	s.release(nil)
+	s.release()
 	return names, kinds
 }
 
@@ -446,9 +446,7 @@ func (q *SelectQuery) resultKinds() []tabledef.Kind {
 func (q *SelectQuery) validate(outer *scope) error {
 	b := dialect.GetBuilder(dialect.Placeholders)
 	defer dialect.PutBuilder(b)
-	if outer != nil {
-		b.Outer = outer
-	}
+	b.Check = withOuter(outer)
 	return q.AppendSQL(b)
 }
 
@@ -648,13 +646,12 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 	if p.From == nil && p.FromSub == nil && len(q.columns()) == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
-	outer := b.Outer
-	outerScope, _ := outer.(*scope)
-	s, err := q.scope(outerScope, b)
+	outer := b.Check // restored when q ends; enclosing(b) is its scope
+	s, err := q.scope(enclosing(b))
 	if err != nil {
 		return err
 	}
-	defer s.release(b)
+	defer s.release()
 	if p.Limit < 0 || p.Offset < 0 {
 		return &QueryError{Statement: s.name(), Err: ErrBadLimit, Detail: fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, p.Offset)}
 	}
@@ -664,10 +661,9 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 	if ownArgs {
 		b.Args = s.argBuf[:0]
 	}
-	check := b.Check
-	b.Outer, b.Check = s, s
+	b.Check = s
 	err = q.appendSQL(b, s, outer)
-	b.Outer, b.Check = outer, check
+	b.Check = outer
 	if ownArgs {
 		b.Args = s.ownArgs(b.Args)
 	}
@@ -677,9 +673,9 @@ func (q *SelectQuery) AppendSQL(b *dialect.Builder) error {
 	return q.checkGrouping(s)
 }
 
-// appendSQL writes q's clauses; s is q's scope and outer is what b.Outer
+// appendSQL writes q's clauses; s is q's scope and outer is what b.Check
 // was before q set it.
-func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer any) error {
+func (q *SelectQuery) appendSQL(b *dialect.Builder, s *scope, outer dialect.Checker) error {
 	p := &q.parts
 	b.WriteString("SELECT ")
 	if err := q.appendColumns(b); err != nil {
@@ -771,7 +767,7 @@ func appendTableColumns(b *dialect.Builder, alias string, cols []Column) {
 // tables joined so far, not later ones: PostgreSQL refuses a reference to
 // a table joined further on. A subquery in FROM sees the statements
 // around q (outer), not q's own sources.
-func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer any) error {
+func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer dialect.Checker) error {
 	p := &q.parts
 	switch {
 	case p.From != nil:
@@ -779,9 +775,9 @@ func (q *SelectQuery) appendFrom(b *dialect.Builder, s *scope, outer any) error 
 		b.WriteString(p.From.sqlRef)
 	case p.FromSub != nil:
 		b.WriteString(" FROM ")
-		b.Outer = outer
+		b.Check = outer
 		err := b.Subquery(p.FromSub)
-		b.Outer = s
+		b.Check = s
 		if err != nil {
 			return err
 		}

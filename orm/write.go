@@ -569,9 +569,9 @@ func (q *UpdateQuery) AppendSQL(b *dialect.Builder) error {
 	if err := checkReturning("", p.Table, p.Returning); err != nil {
 		return inStatement(err, q.name())
 	}
-	saved := b.Outer
-	b.Outer = s
-	defer func() { b.Outer = saved }()
+	saved := b.Check
+	b.Check = withOuter(s) // for a correlated subquery; s checked the rest
+	defer func() { b.Check = saved }()
 	b.WriteString("UPDATE ")
 	b.Ident(p.Table.name)
 	b.WriteString(" SET ")
@@ -685,9 +685,9 @@ func (q *DeleteQuery) AppendSQL(b *dialect.Builder) error {
 	if err := checkReturning("", p.Table, p.Returning); err != nil {
 		return inStatement(err, q.name())
 	}
-	saved := b.Outer
-	b.Outer = s
-	defer func() { b.Outer = saved }()
+	saved := b.Check
+	b.Check = withOuter(s) // for a correlated subquery; s checked the rest
+	defer func() { b.Check = saved }()
 	b.WriteString("DELETE FROM ")
 	b.Ident(p.Table.name)
 	if err := appendWhere(b, " WHERE ", p.Where); err != nil {
@@ -715,8 +715,7 @@ func writeScope(op string, t *Table, err error, where []expr.Expr, all bool, b *
 	if len(where) == 0 && !all {
 		return nil, &QueryError{Statement: op + t.name, Err: ErrUnsafeWrite}
 	}
-	outer, _ := b.Outer.(*scope)
-	s := writeScopeFor(op, t, outer)
+	s := writeScopeFor(op, t, enclosing(b))
 	for _, w := range where {
 		if err := s.walk(w); err != nil {
 			s.releaseWrite()
