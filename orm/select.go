@@ -419,9 +419,9 @@ func tableOutputs(t *Table) ([]string, []tabledef.Kind) {
 	return names, kinds
 }
 
-// rowsHint is how many rows to make room for when collecting the
-// result: the LIMIT, when there is a modest one.
-func (q *SelectQuery) rowsHint() int {
+// RowsHint is how many rows to make room for when collecting the
+// result: the LIMIT, when there is a modest one (RowsHinter).
+func (q *SelectQuery) RowsHint() int {
 	if p := &q.parts; p.HasLimit && p.Limit > 0 && p.Limit <= maxRowsHint {
 		return int(p.Limit)
 	}
@@ -431,8 +431,9 @@ func (q *SelectQuery) rowsHint() int {
 // maxRowsHint bounds the room made for rows ahead of reading them.
 const maxRowsHint = 1024
 
-// resultKinds gives the scanner each output column's kind.
-func (q *SelectQuery) resultKinds() []tabledef.Kind {
+// ResultKinds gives the scanner each output column's kind, zero where
+// an output is not a column projected as it is (ResultKinder).
+func (q *SelectQuery) ResultKinds() []tabledef.Kind {
 	if p := &q.parts; len(q.columns()) == 0 && p.From != nil && len(p.From.kinds) == len(p.From.columns) {
 		return p.From.kinds // the table's own, made once
 	}

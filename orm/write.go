@@ -209,11 +209,13 @@ func (q *InsertQuery) Returning(cols ...expr.Expr) *InsertQuery {
 	return q
 }
 
-func (q *InsertQuery) hasReturning() bool {
+// HasReturning reports whether the insert has a RETURNING clause (Returner).
+func (q *InsertQuery) HasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *InsertQuery) resultKinds() []tabledef.Kind {
+// ResultKinds gives the kind of each RETURNING column (ResultKinder).
+func (q *InsertQuery) ResultKinds() []tabledef.Kind {
 	return returningKinds(q.parts.Table, q.parts.Returning)
 }
 
@@ -327,7 +329,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 // per column, rendered on its own into b (placeholders numbered from 1).
 func (q *InsertQuery) plain(b *dialect.Builder) bool {
 	p := &q.parts
-	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.hasReturning() ||
+	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.HasReturning() ||
 		len(b.Buf) != 0 || len(b.Args) != 0 {
 		return false
 	}
@@ -512,11 +514,13 @@ func (q *UpdateQuery) Returning(cols ...expr.Expr) *UpdateQuery {
 	return q
 }
 
-func (q *UpdateQuery) hasReturning() bool {
+// HasReturning reports whether the update has a RETURNING clause (Returner).
+func (q *UpdateQuery) HasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *UpdateQuery) resultKinds() []tabledef.Kind {
+// ResultKinds gives the kind of each RETURNING column (ResultKinder).
+func (q *UpdateQuery) ResultKinds() []tabledef.Kind {
 	return returningKinds(q.parts.Table, q.parts.Returning)
 }
 
@@ -639,11 +643,13 @@ func (q *DeleteQuery) Returning(cols ...expr.Expr) *DeleteQuery {
 	return q
 }
 
-func (q *DeleteQuery) hasReturning() bool {
+// HasReturning reports whether the delete has a RETURNING clause (Returner).
+func (q *DeleteQuery) HasReturning() bool {
 	return q.parts.Returning.All || len(q.parts.Returning.Columns) > 0
 }
 
-func (q *DeleteQuery) resultKinds() []tabledef.Kind {
+// ResultKinds gives the kind of each RETURNING column (ResultKinder).
+func (q *DeleteQuery) ResultKinds() []tabledef.Kind {
 	return returningKinds(q.parts.Table, q.parts.Returning)
 }
 
