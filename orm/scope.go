@@ -322,34 +322,9 @@ func (s *scope) walk(e expr.Expr) error {
 		_, err := s.column(n)
 		return err
 	case *expr.Compare:
-		if c, ok := n.Left.(*expr.Column); ok {
-			if p, ok := n.Right.(*expr.Param); ok {
-				return s.columnValue(c, p) // the common case, resolved once
-			}
-		}
-		if err := s.walk(n.Left); err != nil {
-			return err
-		}
-		if err := s.walk(n.Right); err != nil {
-			return err
-		}
-		if err := s.compareKinds(n.Left, n.Right); err != nil {
-			return err
-		}
-		return s.compareKinds(n.Right, n.Left)
+		return s.walkCompare(n)
 	case *expr.Match:
-		if c, ok := n.X.(*expr.Column); ok {
-			if p, ok := n.Pattern.(*expr.Param); ok {
-				return s.columnValue(c, p)
-			}
-		}
-		if err := s.walk(n.X); err != nil {
-			return err
-		}
-		if err := s.walk(n.Pattern); err != nil {
-			return err
-		}
-		return s.compareKinds(n.X, n.Pattern)
+		return s.walkMatch(n)
 	case *expr.Logic:
 		for _, a := range n.Args {
 			if err := s.walk(a); err != nil {
@@ -359,20 +334,7 @@ func (s *scope) walk(e expr.Expr) error {
 	case *expr.Negation:
 		return s.walk(n.X)
 	case *expr.In:
-		if err := s.walk(n.X); err != nil {
-			return err
-		}
-		for _, x := range n.List {
-			if err := s.walk(x); err != nil {
-				return err
-			}
-			if err := s.compareKinds(n.X, x); err != nil {
-				return err
-			}
-		}
-		if n.Sub != nil {
-			return s.walk(n.Sub)
-		}
+		return s.walkIn(n)
 	case *expr.NullCheck:
 		return s.walk(n.X)
 	case *expr.Aggregate:
@@ -398,6 +360,61 @@ func (s *scope) walk(e expr.Expr) error {
 		}
 	case nil:
 		return &QueryError{Statement: s.name(), Err: ErrNoValues, Detail: "nil expression"}
+	}
+	return nil
+}
+
+// walkCompare walks both sides of a comparison and checks each against
+// the other's kind.
+func (s *scope) walkCompare(n *expr.Compare) error {
+	if c, ok := n.Left.(*expr.Column); ok {
+		if p, ok := n.Right.(*expr.Param); ok {
+			return s.columnValue(c, p) // the common case, resolved once
+		}
+	}
+	if err := s.walk(n.Left); err != nil {
+		return err
+	}
+	if err := s.walk(n.Right); err != nil {
+		return err
+	}
+	if err := s.compareKinds(n.Left, n.Right); err != nil {
+		return err
+	}
+	return s.compareKinds(n.Right, n.Left)
+}
+
+// walkMatch walks a LIKE and checks its pattern against the column.
+func (s *scope) walkMatch(n *expr.Match) error {
+	if c, ok := n.X.(*expr.Column); ok {
+		if p, ok := n.Pattern.(*expr.Param); ok {
+			return s.columnValue(c, p)
+		}
+	}
+	if err := s.walk(n.X); err != nil {
+		return err
+	}
+	if err := s.walk(n.Pattern); err != nil {
+		return err
+	}
+	return s.compareKinds(n.X, n.Pattern)
+}
+
+// walkIn walks an IN and checks each element of its list against x.
+func (s *scope) walkIn(n *expr.In) error {
+	if err := s.walk(n.X); err != nil {
+		return err
+	}
+	for _, x := range n.List {
+		if err := s.walk(x); err != nil {
+			return err
+		}
+		if err := s.compareKinds(n.X, x); err != nil {
+			return err
+		}
+	}
+	if n.Sub != nil {
+		return s.walk(n.Sub)
 	}
 	return nil
 }

@@ -46,6 +46,21 @@ ORDER BY t.relname, i.relname, k.i`
 func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, error) {
 	db := &Database{Dialect: "postgres"}
 	byName := map[string]*TableInfo{}
+	if err := pgReadColumns(ctx, ex, db, byName); err != nil {
+		return nil, err
+	}
+	if err := pgReadConstraints(ctx, ex, byName); err != nil {
+		return nil, err
+	}
+	if err := pgReadIndexes(ctx, ex, byName); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// pgReadColumns adds every column of the current schema's tables to db,
+// a table to db and byName the first time one of its columns is read.
+func pgReadColumns(ctx context.Context, ex dialect.Executor, db *Database, byName map[string]*TableInfo) error {
 	table := func(name string) *TableInfo {
 		t := byName[name]
 		if t == nil {
@@ -55,7 +70,7 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 		}
 		return t
 	}
-	err := queryRows(ctx, ex, pgColumns, nil, func(r *sql.Rows) error {
+	return queryRows(ctx, ex, pgColumns, nil, func(r *sql.Rows) error {
 		var tname string
 		var c ColumnInfo
 		var notNull, identity bool
@@ -70,9 +85,12 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 		t.Columns = append(t.Columns, c)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
+}
+
+// pgReadConstraints adds the primary keys, single-column UNIQUE and
+// FOREIGN KEY constraints to the tables read, and notes the rest as
+// unsupported.
+func pgReadConstraints(ctx context.Context, ex dialect.Executor, byName map[string]*TableInfo) error {
 	type conCol struct{ col, refTable, refCol string }
 	type con struct {
 		table, name, typ, onDelete string
@@ -81,7 +99,7 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 	}
 	var cons []*con
 	var last *con
-	err = queryRows(ctx, ex, pgConstraints, nil, func(r *sql.Rows) error {
+	err := queryRows(ctx, ex, pgConstraints, nil, func(r *sql.Rows) error {
 		var tname, name, typ, col, refTable, refCol, del string
 		var n, i int
 		if err := r.Scan(&tname, &name, &typ, &n, &i, &col, &refTable, &refCol, &del); err != nil {
@@ -95,7 +113,7 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range cons {
 		t := byName[k.table]
@@ -130,9 +148,15 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 			t.Unsupported = appendOnce(t.Unsupported, "EXCLUDE")
 		}
 	}
+	return nil
+}
+
+// pgReadIndexes adds the indexes that back no constraint to the tables
+// read: one row per column of each.
+func pgReadIndexes(ctx context.Context, ex dialect.Executor, byName map[string]*TableInfo) error {
 	var lastIx *IndexInfo
 	var lastTable string
-	err = queryRows(ctx, ex, pgIndexes, nil, func(r *sql.Rows) error {
+	return queryRows(ctx, ex, pgIndexes, nil, func(r *sql.Rows) error {
 		var tname, iname, col string
 		var unique, partial, exprs bool
 		var i int
@@ -153,10 +177,6 @@ func introspectPostgres(ctx context.Context, ex dialect.Executor) (*Database, er
 		lastIx.Columns = append(lastIx.Columns, col)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return db, nil
 }
 
 func pgAction(c string) string {

@@ -33,7 +33,20 @@ func introspectSQLite(ctx context.Context, ex dialect.Executor) (*Database, erro
 	return db, nil
 }
 
+// sqliteTable reads t's columns, keys and indexes from SQLite's pragmas.
 func sqliteTable(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
+	if err := sqliteColumns(ctx, ex, t); err != nil {
+		return err
+	}
+	if err := sqliteForeignKeys(ctx, ex, t); err != nil {
+		return err
+	}
+	return sqliteIndexes(ctx, ex, t)
+}
+
+// sqliteColumns reads t's columns and primary key from pragma_table_xinfo
+// and the table's SQL text, noting what plasma does not model.
+func sqliteColumns(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 	type pkCol struct {
 		name string
 		pos  int
@@ -80,15 +93,19 @@ func sqliteTable(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 			t.Unsupported = append(t.Unsupported, w)
 		}
 	}
+	return nil
+}
 
-	// Foreign keys: one row per column of each constraint.
+// sqliteForeignKeys reads t's foreign keys from pragma_foreign_key_list:
+// one row per column of each constraint.
+func sqliteForeignKeys(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 	type fkRow struct {
 		id                  int
 		table, from, to, on string
 		toNull              bool
 	}
 	var fks []fkRow
-	err = queryRows(ctx, ex, `SELECT id, "table", "from", "to", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`,
+	err := queryRows(ctx, ex, `SELECT id, "table", "from", "to", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`,
 		[]any{t.Name}, func(r *sql.Rows) error {
 			var f fkRow
 			var to sql.NullString
@@ -124,8 +141,12 @@ func sqliteTable(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 		}
 		c.References = &ForeignKeyInfo{Table: f.table, Column: to, OnDelete: strings.ToUpper(f.on)}
 	}
+	return nil
+}
 
-	// Indexes and UNIQUE constraints.
+// sqliteIndexes reads t's indexes and UNIQUE constraints from
+// pragma_index_list and pragma_index_info.
+func sqliteIndexes(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 	type ixRow struct {
 		name    string
 		unique  bool
@@ -133,7 +154,7 @@ func sqliteTable(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 		partial bool
 	}
 	var ixs []ixRow
-	err = queryRows(ctx, ex, `SELECT name, "unique", origin, partial FROM pragma_index_list(?)`,
+	err := queryRows(ctx, ex, `SELECT name, "unique", origin, partial FROM pragma_index_list(?)`,
 		[]any{t.Name}, func(r *sql.Rows) error {
 			var x ixRow
 			var unique, partial int

@@ -31,8 +31,33 @@ func (pl *planner) sqliteRebuilds(st Step) bool {
 // rebuildPrefix names the temporary table of a SQLite rebuild.
 const rebuildPrefix = orm.ReservedPrefix + "rebuild_"
 
+// sqlite plans the diff for SQLite, in phases: renames and dropped
+// indexes, new tables, table rebuilds for what ALTER TABLE cannot do,
+// in-place alterations, then the foreign key checks the migration ends
+// with. touched collects the tables whose foreign keys need checking.
 func (pl *planner) sqlite() error {
 	touched := map[string]bool{}
+	pl.sqliteRenames(touched)
+	added := pl.steps(isOp(OpAddTable))
+	for _, i := range added {
+		touched[pl.diff.Steps[i].Table] = true
+	}
+	if err := pl.addTables(added); err != nil {
+		return err
+	}
+	rebuild, err := pl.sqliteRebuildTables(touched)
+	if err != nil {
+		return err
+	}
+	if err := pl.sqliteAlters(rebuild, touched); err != nil {
+		return err
+	}
+	pl.sqliteFKChecks(touched)
+	return nil
+}
+
+// sqliteRenames plans the renames and dropped indexes, which run first.
+func (pl *planner) sqliteRenames(touched map[string]bool) {
 	for i, st := range pl.diff.Steps {
 		if phase(st) >= phase(Step{Op: OpAddTable}) {
 			break
@@ -48,13 +73,12 @@ func (pl *planner) sqlite() error {
 			pl.add([]int{i}, raw("DROP INDEX "+q(st.Name))...)
 		}
 	}
-	added := pl.steps(isOp(OpAddTable))
-	for _, i := range added {
-		touched[pl.diff.Steps[i].Table] = true
-	}
-	if err := pl.addTables(added); err != nil {
-		return err
-	}
+}
+
+// sqliteRebuildTables plans a rebuild of each table with a step that
+// ALTER TABLE cannot apply on SQLite, and returns the steps each rebuild
+// applies, by table.
+func (pl *planner) sqliteRebuildTables(touched map[string]bool) (map[string][]int, error) {
 	// Tables to rebuild: every step of theirs is applied by the rebuild.
 	rebuild := map[string][]int{}
 	var order []string
@@ -88,11 +112,16 @@ func (pl *planner) sqlite() error {
 		}
 		rb, err := pl.sqliteRebuild(table)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pl.p.actions = append(pl.p.actions, action{steps: steps, rebuild: rb})
 		touched[table] = true
 	}
+	return rebuild, nil
+}
+
+// sqliteAlters plans the steps of the tables not rebuilt, in place.
+func (pl *planner) sqliteAlters(rebuild map[string][]int, touched map[string]bool) error {
 	for i, st := range pl.diff.Steps {
 		if phase(st) <= phase(Step{Op: OpAddTable}) || rebuild[st.Table] != nil {
 			continue
@@ -119,8 +148,13 @@ func (pl *planner) sqlite() error {
 			return fmt.Errorf("plasma: migrate: no SQLite plan for step %s", st.ID())
 		}
 	}
-	// Check the foreign keys of touched tables and of the tables that
-	// reference them, by their names after the migration.
+	return nil
+}
+
+// sqliteFKChecks lists the tables whose foreign keys the migration
+// checks: the touched tables and the tables that reference them, by
+// their names after the migration.
+func (pl *planner) sqliteFKChecks(touched map[string]bool) {
 	newName := map[string]string{}
 	for _, st := range pl.diff.Steps {
 		switch st.Op {
@@ -161,7 +195,6 @@ func (pl *planner) sqlite() error {
 			pl.p.fkCheck = append(pl.p.fkCheck, l.Name)
 		}
 	}
-	return nil
 }
 
 // rebuild is a SQLite table rebuild, run by execRebuild.
