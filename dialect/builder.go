@@ -248,7 +248,7 @@ func (b *Builder) expr(e expr.Expr, operand bool) error {
 		b.Bind(n.Value)
 	case *expr.Slot:
 		// A prepared statement's argument: the slot itself stands as the
-		// bound value until orm.Prepare finds it in Args and Bind replaces
+		// bound value until orm.PrepareUnchained finds it in Args and Bind replaces
 		// it; left unbound, its driver.Valuer reports the mistake.
 		b.Bind(n)
 	case *expr.Compare:

@@ -74,7 +74,7 @@ func (db *DB) ensureRun(ctx context.Context, create func(tx *DB) error) error {
 // transactions EnsureOnce runs in.
 func (db *DB) remembers() bool {
 	_, canBegin := db.exec.(dialect.Beginner)
-	return canBegin && !db.InTx()
+	return canBegin && !db.IsTx()
 }
 
 // EnsureSchema creates the schema's tables and indexes that do not exist

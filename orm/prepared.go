@@ -16,7 +16,7 @@ import (
 // more or fewer values than the prepared statement has arguments.
 var ErrArgCount = errors.New("wrong number of arguments for a prepared statement")
 
-// ErrBadSlot is wrapped by the QueryError Prepare returns for argument
+// ErrBadSlot is wrapped by the QueryError PrepareUnchained returns for argument
 // slots that do not number 0, 1, ... n-1 (a negative index, or a gap).
 var ErrBadSlot = errors.New("argument slots must be numbered from 0 without gaps")
 
@@ -62,14 +62,19 @@ type slotKind struct {
 	column string
 }
 
-// Prepare validates stmt (a *SelectQuery, *InsertQuery, *UpdateQuery or
-// *DeleteQuery) and renders it for d once. Values that vary between uses
-// are written in the statement as argument slots, expr.Arg(0),
-// expr.Arg(1), ..., and supplied to Bind in that order; other values are
-// bound as constants. Where a slot is compared with a column, or written
-// to one, Bind checks its value against the column's kind as rendering
-// would.
-func Prepare(d dialect.Dialect, stmt dialect.Appender) (*Prepared, error) {
+// PrepareUnchained validates stmt (a *SelectQuery, *InsertQuery,
+// *UpdateQuery or *DeleteQuery) and renders it for d once. Values that vary
+// between uses are written in the statement as argument slots,
+// expr.Arg(0), expr.Arg(1), ..., and supplied to Bind in that order; other
+// values are bound as constants. Where a slot is compared with a column, or
+// written to one, Bind checks its value against the column's kind as
+// rendering would.
+//
+// The name says what it leaves out: no DB's middleware chain sees the
+// statement, now or when its text runs, so row auth, the change log and
+// every other middleware are skipped. Use it for statements the chain
+// would add nothing to; run anything a middleware must see through a DB.
+func PrepareUnchained(d dialect.Dialect, stmt dialect.Appender) (*Prepared, error) {
 	name := "statement"
 	if n, ok := stmt.(interface{ name() string }); ok {
 		name = n.name()

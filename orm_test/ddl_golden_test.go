@@ -273,7 +273,7 @@ func refusal(t *testing.T, ctx context.Context, s *orm.Schema, db *orm.DB) strin
 		t.Fatal(err)
 	}
 	_, err = migrate.Run(ctx, s, db, migrate.Options{})
-	var refused *migrate.MigrationRefused
+	var refused *migrate.RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("want a refusal, got %v", err)
 	}

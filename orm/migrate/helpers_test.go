@@ -111,11 +111,11 @@ func ops(diff *migrate.SchemaDiff) []string {
 	return out
 }
 
-func refused(t testing.TB, err error) *migrate.MigrationRefused {
+func refused(t testing.TB, err error) *migrate.RefusedError {
 	t.Helper()
-	var r *migrate.MigrationRefused
+	var r *migrate.RefusedError
 	if !errors.As(err, &r) {
-		t.Fatalf("want *MigrationRefused, got %v", err)
+		t.Fatalf("want *RefusedError, got %v", err)
 	}
 	return r
 }

@@ -650,7 +650,7 @@ func TestInnerMiddlewareSeesMerged(t *testing.T) {
 		rec := func(next orm.Handler) orm.Handler {
 			return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
 				if q, ok := st.Query.(*orm.UpdateQuery); ok {
-					if !st.DB.InTx() {
+					if !st.DB.IsTx() {
 						t.Errorf("inner middleware outside a transaction")
 					}
 					for _, a := range q.Parts().Set {

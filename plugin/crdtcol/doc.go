@@ -109,7 +109,7 @@
 //
 // # What is not merged
 //
-// Raw SQL (DB.Exec), statements prepared with orm.Prepare and run outside
+// Raw SQL (DB.Exec), statements prepared with orm.PrepareUnchained and run outside
 // the chain, and SQL expressions assigned to a CRDT column (refused with
 // ErrExpression) are not seen by the middleware. On PostgreSQL a plain
 // INSERT takes the same advisory lock on its primary key as an upsert

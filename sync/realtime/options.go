@@ -208,7 +208,7 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.DB == nil:
 		return o, errors.New("plasma: realtime: New: Options.DB is nil")
-	case o.DB.InTx():
+	case o.DB.IsTx():
 		return o, errors.New("plasma: realtime: New: Options.DB is a transaction; give the database")
 	case o.Schema == nil:
 		return o, errors.New("plasma: realtime: New: Options.Schema is nil")

@@ -81,7 +81,7 @@ type storedRow struct {
 func (h *Handler[Ctx]) conflictMiddleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-			if st.Query == nil || st.Table == nil || !st.Op.IsWrite() || !st.DB.InTx() {
+			if st.Query == nil || st.Table == nil || !st.Op.IsWrite() || !st.DB.IsTx() {
 				return next(ctx, st)
 			}
 			p := h.resolvers[st.Table.Name()]

@@ -61,7 +61,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		return nil, errors.New("plasma: sync: NewHandler: Options.Schema is nil")
 	case opts.DB == nil:
 		return nil, errors.New("plasma: sync: NewHandler: Options.DB is nil")
-	case opts.DB.InTx():
+	case opts.DB.IsTx():
 		return nil, errors.New("plasma: sync: NewHandler: Options.DB is a transaction; give the database")
 	case opts.Auth == nil:
 		return nil, errors.New("plasma: sync: NewHandler: Options.Auth is nil")

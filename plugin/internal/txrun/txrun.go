@@ -35,9 +35,9 @@ import (
 // a row without its change-log entry, a refused row left in place, a CRDT
 // merge lost to a concurrent one. Wrap a caller-managed transaction by
 // handing plasma the *sql.Tx itself (orm.New or DB.WithExecutor), so that
-// DB.InTx reports it and fn joins it.
+// DB.IsTx reports it and fn joins it.
 func Run(ctx context.Context, db *orm.DB, fn func(tx *orm.DB) (*orm.Result, error)) (*orm.Result, error) {
-	if db.InTx() {
+	if db.IsTx() {
 		return fn(db)
 	}
 	var res *orm.Result

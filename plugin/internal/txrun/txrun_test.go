@@ -104,7 +104,7 @@ func TestRunOpensCommitsAndBuffers(t *testing.T) {
 		}{{"pool", tg.DB}, {"conn", tg.DB.WithExecutor(conn)}} {
 			var inside bool
 			res, err := txrun.Run(ctx, c.db, func(tx *orm.DB) (*orm.Result, error) {
-				inside = tx.InTx()
+				inside = tx.IsTx()
 				return insertReturning(ctx, tx, c.name)
 			})
 			if err != nil || !inside {
