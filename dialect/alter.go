@@ -19,18 +19,18 @@ func AddColumn(d Dialect, table string, c *tabledef.Column) (string, error) {
 	b = append(b, "ALTER TABLE "...)
 	b = AppendIdent(b, table)
 	b = append(b, " ADD COLUMN "...)
-	b, err := AppendColumnDef(d, b, c)
+	b, err := appendColumnDef(d, b, c)
 	if err != nil {
 		return "", fmt.Errorf("plasma: table %q: %w", table, err)
 	}
 	return string(b), nil
 }
 
-// AppendColumnDef appends c's definition as CREATE TABLE spells it (name,
+// appendColumnDef appends c's definition as CREATE TABLE spells it (name,
 // type, NOT NULL, DEFAULT, UNIQUE), followed by its foreign key as an
 // inline REFERENCES clause. An auto-increment column is spelled with the
 // dialect's AutoIncrementType.
-func AppendColumnDef(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
+func appendColumnDef(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
 	b, _, err := appendColumn(d, b, c)
 	if err != nil {
 		return nil, err

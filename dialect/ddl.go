@@ -151,7 +151,7 @@ func AppendDefault(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
 			return d.AppendBytes(b, p), nil
 		}
 	default: // JSON-valued kinds: the default is JSON text or a value to encode
-		text, err := JSONText(v)
+		text, err := jsonText(v)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: default: %w", c.Name, err)
 		}
@@ -160,9 +160,9 @@ func AppendDefault(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
 	return nil, fmt.Errorf("column %q: default %#v is not a %s value", c.Name, v, c.Kind)
 }
 
-// JSONText returns v as JSON text: a json.RawMessage is checked and kept,
+// jsonText returns v as JSON text: a json.RawMessage is checked and kept,
 // anything else is encoded.
-func JSONText(v any) (string, error) {
+func jsonText(v any) (string, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return "", fmt.Errorf("invalid JSON %q", raw)

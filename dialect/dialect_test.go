@@ -493,21 +493,6 @@ func TestAsInt64(t *testing.T) {
 	}
 }
 
-func TestJSONText(t *testing.T) {
-	if s, err := dialect.JSONText(json.RawMessage(` {"a": 1} `)); err != nil || s != ` {"a": 1} ` {
-		t.Errorf("raw: %q %v", s, err)
-	}
-	if s, err := dialect.JSONText("it's"); err != nil || s != `"it's"` {
-		t.Errorf("string: %q %v", s, err)
-	}
-	if _, err := dialect.JSONText(json.RawMessage(`{`)); err == nil {
-		t.Error("invalid raw JSON accepted")
-	}
-	if _, err := dialect.JSONText(make(chan int)); err == nil {
-		t.Error("channel encoded")
-	}
-}
-
 func TestDialectQueries(t *testing.T) {
 	if sqlite.Dialect.Name() != "sqlite" || postgres.Dialect.Name() != "postgres" {
 		t.Error("names")
