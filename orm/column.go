@@ -108,7 +108,8 @@ func (c Column) PrimaryKey() Column { c.primaryKey = true; return c }
 
 // References adds a foreign key to column of table, resolved by name when
 // the schema is defined, so tables may reference each other (and
-// themselves) in any declaration order.
+// themselves) in any declaration order. onDelete is one of the tabledef
+// actions: tabledef.NoAction, Cascade, Restrict or SetNull.
 func (c Column) References(table, column string, onDelete tabledef.Action) Column {
 	c.ref = &reference{table: table, column: column, onDelete: onDelete}
 	return c
