@@ -3,11 +3,10 @@ package dialect_test
 import (
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 func TestAddColumn(t *testing.T) {

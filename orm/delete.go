@@ -4,10 +4,9 @@ import (
 	"context"
 	"slices"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // DeleteParts are the clauses of a DELETE, as DeleteQuery.Parts copies

@@ -6,9 +6,8 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ensuredKey keeps, in a DB's Memo, the keys of the EnsureOnce and

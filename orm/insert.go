@@ -6,10 +6,9 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // InsertParts are the clauses of an INSERT, as InsertQuery.Parts copies

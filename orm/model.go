@@ -9,9 +9,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ErrBadModel is wrapped by the QueryError for a value that cannot be

@@ -6,10 +6,9 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ErrArgCount is wrapped by the QueryError Bind returns when it is given

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // schemaErrors returns the *SchemaErrors a DefineSchema error joins.

@@ -6,10 +6,9 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // source is one row source a statement's columns can come from: a table

@@ -1,9 +1,8 @@
 package orm
 
 import (
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // outputs names the columns the query returns, with their kinds where a

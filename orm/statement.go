@@ -4,9 +4,8 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Op is what a statement does.

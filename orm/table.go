@@ -4,10 +4,9 @@ import (
 	"context"
 	"sync"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // AuthFunc returns the predicate a request may see or touch in a table,

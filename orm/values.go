@@ -9,9 +9,8 @@ import (
 	"reflect"
 	"unicode/utf8"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // bindValue checks that v suits a column of kind k and returns the value

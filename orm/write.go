@@ -3,10 +3,9 @@ package orm
 import (
 	"context"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Returning is the RETURNING clause of a write.

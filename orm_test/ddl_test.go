@@ -11,14 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/lib/pq"
 
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The DDL schema: every column kind and every modifier, an External table

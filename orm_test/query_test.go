@@ -7,13 +7,12 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	sq "github.com/Masterminds/squirrel"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The query fixture: five people, four orders, three teams. Every query

@@ -41,11 +41,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/lib/pq" // also registers the "postgres" driver
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Dialect is PostgreSQL's dialect.

@@ -36,11 +36,10 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Dialect is SQLite's dialect.

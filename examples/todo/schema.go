@@ -21,11 +21,10 @@ package todo
 import (
 	"context"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // SchemaVersion is the version clients must match.

@@ -14,10 +14,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Column is how one column's values are encoded.

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Introspect reads the schema of db's database: on SQLite the whole

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // MetaTable is plasma's key/value table of facts about the database,

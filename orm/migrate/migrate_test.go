@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // allKinds declares every column kind and every modifier, with defaults

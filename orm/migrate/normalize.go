@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Type classes: the normalised form of a SQL type. Two columns whose types

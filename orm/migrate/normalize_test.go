@@ -6,11 +6,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 func TestTypeClass(t *testing.T) {

@@ -4,10 +4,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // stmt is one statement of a plan.

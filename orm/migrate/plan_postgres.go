@@ -3,9 +3,8 @@ package migrate
 import (
 	"fmt"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 func (pl *planner) postgres() error {

@@ -3,11 +3,10 @@ package changelog
 import (
 	"context"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // cascade lists, before a DELETE runs, the rows of synced tables that its

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // DefaultRegion is the region changes are logged under when neither the

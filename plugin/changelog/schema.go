@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The names of the change log's tables. Both start with orm.ReservedPrefix,

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
@@ -21,6 +19,7 @@ import (
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Options configures Middleware.

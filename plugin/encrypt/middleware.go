@@ -10,13 +10,12 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // IDColumn is the column whose value is the row id of a table's encrypted

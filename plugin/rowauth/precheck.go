@@ -6,11 +6,10 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // On SQLite a RETURNING clause is costly (the engine collects its rows in

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/gorilla/websocket"
 
 	"github.com/plasma-go/plasma/expr"
@@ -28,6 +26,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The test schema: notes readable by their owner; lists shared through

@@ -10,10 +10,9 @@ import (
 	"reflect"
 	"strconv"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // WritesTable records, per client group, the content hash each row of a

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -22,6 +20,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/server"
 	"github.com/plasma-go/plasma/sync/synctest"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The test schema: the demo's shape, lists shared through members, with

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/internal/store"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The names of the sync server's tables. They start with

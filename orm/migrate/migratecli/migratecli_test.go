@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
@@ -21,6 +19,7 @@ import (
 	"github.com/plasma-go/plasma/orm/migrate"
 	"github.com/plasma-go/plasma/orm/migrate/migratecli"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var ctx = context.Background()

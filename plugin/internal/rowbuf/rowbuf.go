@@ -17,9 +17,8 @@ import (
 	"io"
 	"sync"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Buffer is a result set held in memory.
