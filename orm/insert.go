@@ -11,6 +11,13 @@ import (
 	"github.com/plasma-go/plasma/tabledef"
 )
 
+// OnConflict is an upsert's ON CONFLICT clause.
+type OnConflict struct {
+	Target    []string // the unique or primary-key columns that conflict
+	DoNothing bool
+	Update    []string // columns set from the proposed row (excluded.col)
+}
+
 // InsertParts are the clauses of an INSERT, as InsertQuery.Parts copies
 // them and InsertQuery.Rewrite hands them to a middleware to edit.
 type InsertParts struct {
@@ -376,11 +383,4 @@ func (q *InsertQuery) appendConflict(b *dialect.Builder) {
 		b.WriteString(" = excluded.")
 		b.Ident(c)
 	}
-}
-
-// OnConflict is an upsert's ON CONFLICT clause.
-type OnConflict struct {
-	Target    []string // the unique or primary-key columns that conflict
-	DoNothing bool
-	Update    []string // columns set from the proposed row (excluded.col)
 }
