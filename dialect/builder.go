@@ -247,9 +247,10 @@ func (b *Builder) expr(e expr.Expr, operand bool) error {
 	case *expr.Param:
 		b.Bind(n.Value)
 	case *expr.Slot:
-		// A prepared statement's argument: the slot itself stands as the
-		// bound value until orm.PrepareUnchained finds it in Args and Bind replaces
-		// it; left unbound, its driver.Valuer reports the mistake.
+		// A prepared statement's argument: the slot itself stands as
+		// the bound value until orm.PrepareUnchained finds it in Args
+		// and Bind replaces it; left unbound, its driver.Valuer reports
+		// the mistake.
 		b.Bind(n)
 	case *expr.Compare:
 		if c, ok := n.Left.(*expr.Column); ok {

@@ -11,10 +11,10 @@ import (
 // orm.Prepared.Bind; one index may appear several times.
 //
 // A Slot is an Expr, so it stands wherever a value may: expr.Eq(col,
-// expr.Arg(0)). It renders as an ordinary placeholder. A statement holding
-// slots must be prepared (orm.PrepareUnchained) before it runs; rendered and run
-// directly, the slot reaches the driver as a value, and its Value method
-// refuses it with an error naming the slot.
+// expr.Arg(0)). It renders as an ordinary placeholder. A statement
+// holding slots must be prepared (orm.PrepareUnchained) before it runs;
+// rendered and run directly, the slot reaches the driver as a value, and
+// its Value method refuses it with an error naming the slot.
 type Slot struct {
 	Index int
 }
