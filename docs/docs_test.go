@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
@@ -354,22 +355,69 @@ func postgresURL(t *testing.T, cs []checked) string {
 // mdLink matches a Markdown link's target.
 var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 
+// fencedBlock and codeSpan match what is code, not links.
+var (
+	fencedBlock = regexp.MustCompile("(?ms)^```.*?^```")
+	codeSpan    = regexp.MustCompile("`[^`\n]*`")
+)
+
+// anchors returns the GitHub anchors of the headings of md.
+func anchors(md string) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(fencedBlock.ReplaceAllString(md, ""), "\n") {
+		h, ok := strings.CutPrefix(line, "#")
+		if !ok {
+			continue
+		}
+		h = strings.ToLower(strings.TrimSpace(strings.TrimLeft(h, "#")))
+		var b strings.Builder
+		for _, r := range h {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
+}
+
 // TestLinks checks that every relative link of the guides names a file
-// that exists, so the capability page never points at a missing guide.
+// that exists, and a heading of it where it names one, so the capability
+// page never points at a missing guide or section.
 func TestLinks(t *testing.T) {
 	for _, f := range guides(t) {
 		md, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range mdLink.FindAllStringSubmatch(string(md), -1) {
+		text := codeSpan.ReplaceAllString(fencedBlock.ReplaceAllString(string(md), ""), "")
+		for _, m := range mdLink.FindAllStringSubmatch(text, -1) {
 			target := m[1]
-			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
 				continue
 			}
-			path, _, _ := strings.Cut(target, "#")
-			if !fileExists(filepath.Join(filepath.Dir(f), filepath.FromSlash(path))) {
+			path, anchor, _ := strings.Cut(target, "#")
+			if path == "" {
+				path = f
+			}
+			full := filepath.Join(filepath.Dir(f), filepath.FromSlash(path))
+			if !fileExists(full) {
 				t.Errorf("%s: link to %s: no such file", f, target)
+				continue
+			}
+			if anchor == "" {
+				continue
+			}
+			other, err := os.ReadFile(full)
+			if err != nil {
+				t.Errorf("%s: link to %s: %v", f, target, err)
+				continue
+			}
+			if !anchors(string(other))[anchor] {
+				t.Errorf("%s: link to %s: no heading with that anchor", f, target)
 			}
 		}
 	}
