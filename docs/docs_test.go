@@ -285,7 +285,7 @@ func buildSnippets(t *testing.T, cs []checked) string {
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	cmd := exec.Command(goTool(), "build", "-o", bin, "./"+filepath.ToSlash(filepath.Join(dir, "run")))
+	cmd := exec.Command(goTool(t), "build", "-o", bin, "./"+filepath.ToSlash(filepath.Join(dir, "run")))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the snippets do not compile:\n%s", out)
@@ -303,12 +303,19 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-// goTool is the go command of the toolchain running the test.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+// goTool is the go command: the one on PATH, else $GOROOT/bin/go.
+func goTool(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	t.Fatal("the docs test builds the snippets with the go command: put it on PATH")
+	return ""
 }
 
 func fileExists(p string) bool {
