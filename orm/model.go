@@ -220,8 +220,16 @@ func structRows(v any) (reflect.Type, []unsafe.Pointer, error) {
 		if rv.Len() == 0 {
 			return nil, nil, nil
 		}
-		var typ reflect.Type
 		ptrs := make([]unsafe.Pointer, rv.Len())
+		if et := rv.Type().Elem(); k == reflect.Slice && et.Kind() == reflect.Struct {
+			// The elements sit one after another in the backing array.
+			base, size := rv.UnsafePointer(), et.Size()
+			for i := range ptrs {
+				ptrs[i] = unsafe.Add(base, uintptr(i)*size)
+			}
+			return et, ptrs, nil
+		}
+		var typ reflect.Type
 		if k == reflect.Array && !rv.CanAddr() {
 			c := reflect.New(rv.Type()).Elem()
 			c.Set(rv)
