@@ -10,7 +10,6 @@ import (
 
 	"github.com/olahol/melody"
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -67,7 +66,7 @@ type Hub struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	bg       sync.WaitGroup // the pump and the listener loop
-	listener postgres.Listener
+	listener dialect.Listener
 	pump     pumpState // owned by the pump goroutine
 }
 

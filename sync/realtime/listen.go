@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -123,20 +122,23 @@ func (h *Hub) readScope(ctx context.Context) error {
 // startListener connects the listener and waits until it listens on
 // both channels; the first failed connection attempt fails it.
 func (h *Hub) startListener() error {
+	if h.opts.NewListener == nil {
+		return fmt.Errorf("plasma: realtime: New: Options.Listener is set, and the %s dialect opens no listener: set Options.NewListener", h.db.Dialect().Name())
+	}
 	ready := make(chan error, 1)
 	var once sync.Once
 	report := func(err error) { once.Do(func() { ready <- err }) }
-	opts := postgres.ListenerOptions{
+	opts := dialect.ListenerOptions{
 		MinBackoff: h.opts.ListenerMinBackoff,
 		MaxBackoff: h.opts.ListenerMaxBackoff,
-		OnEvent: func(ev postgres.ListenerEvent, err error) {
+		OnEvent: func(ev dialect.ListenerEvent, err error) {
 			switch ev {
-			case postgres.ListenerConnectionAttemptFailed:
+			case dialect.ListenerConnectionAttemptFailed:
 				report(err)
 				h.log.Warn("plasma: realtime: listener connection attempt failed", "err", err)
-			case postgres.ListenerDisconnected:
+			case dialect.ListenerDisconnected:
 				h.log.Warn("plasma: realtime: listener disconnected; reconnecting", "err", err)
-			case postgres.ListenerReconnected:
+			case dialect.ListenerReconnected:
 				h.log.Info("plasma: realtime: listener reconnected; poking every connection")
 			}
 		},
@@ -171,7 +173,7 @@ func (h *Hub) stopListener() {
 }
 
 // listen turns notifications into work for the pump.
-func (h *Hub) listen(l postgres.Listener) {
+func (h *Hub) listen(l dialect.Listener) {
 	defer h.bg.Done()
 	ping := time.NewTicker(listenerPing)
 	defer ping.Stop()
@@ -204,7 +206,7 @@ func (h *Hub) listen(l postgres.Listener) {
 
 // notified handles one notification; nil means the connection was
 // re-established and notifications may have been lost.
-func (h *Hub) notified(n *postgres.Notification) {
+func (h *Hub) notified(n *dialect.Notification) {
 	switch {
 	case n == nil:
 		h.signal(func(p *pending) { p.all, p.scan = true, true })
