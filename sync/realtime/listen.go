@@ -26,36 +26,6 @@ const (
 	NotifyTrigger = orm.ReservedPrefix + "changes_notify"
 )
 
-// notifyDDL installs the trigger. A NOTIFY is delivered when the
-// transaction that sent it commits, and not at all if it rolls back; the
-// notifications of one transaction with the same payload are folded into
-// one. So each committed transaction that logged changes announces each
-// region it wrote once, whether it came from a push or from backend code
-// writing through a ServerDB.
-var notifyDDL = []string{
-	`CREATE OR REPLACE FUNCTION "` + NotifyFunction + `"() RETURNS trigger
-LANGUAGE plpgsql AS $plasma$
-DECLARE
-	r text;
-BEGIN
-	FOR r IN SELECT DISTINCT "region" FROM plasma_new_changes LOOP
-		PERFORM pg_notify('` + ChannelChanges + `', r);
-	END LOOP;
-	RETURN NULL;
-END
-$plasma$`,
-	`DO $plasma$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_trigger
-		WHERE tgrelid = '"` + changelog.LogTable + `"'::regclass AND tgname = '` + NotifyTrigger + `') THEN
-		CREATE TRIGGER "` + NotifyTrigger + `" AFTER INSERT ON "` + changelog.LogTable + `"
-			REFERENCING NEW TABLE AS plasma_new_changes
-			FOR EACH STATEMENT EXECUTE FUNCTION "` + NotifyFunction + `"();
-	END IF;
-END
-$plasma$`,
-}
-
 // notifyKey names NotifyTrigger and NotifyFunction for DB.EnsureOnce.
 type notifyKey struct{}
 
@@ -77,11 +47,16 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	if err := changelog.EnsureLog(ctx, db); err != nil {
 		return err
 	}
-	if !db.Dialect().Features().Has(dialect.NotifyListen) {
+	n, ok := db.Dialect().(dialect.InsertNotifier)
+	if !ok || !db.Dialect().Features().Has(dialect.NotifyListen) {
 		return nil
 	}
+	// Each committed transaction that logged changes announces each
+	// region it wrote once, whether it came from a push or from backend
+	// code writing through a ServerDB.
+	ddl := n.NotifyOnInsert(changelog.LogTable, "region", ChannelChanges, NotifyFunction, NotifyTrigger)
 	err := db.EnsureOnce(ctx, notifyKey{}, func(tx *orm.DB) error {
-		for _, stmt := range notifyDDL {
+		for _, stmt := range ddl {
 			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
 				return err
 			}
