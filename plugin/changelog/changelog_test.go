@@ -33,7 +33,7 @@ func setup(t *testing.T, tg *ormtest.Target) *orm.DB {
 	if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	return db

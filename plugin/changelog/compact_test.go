@@ -36,7 +36,7 @@ func csetup(t testing.TB, tg *ormtest.Target) *orm.DB {
 	if err := orm.EnsureSchema(ctx, cSchema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	return db

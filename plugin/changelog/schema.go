@@ -118,13 +118,13 @@ $plasma$`
 // logKey names the change log's objects for DB.EnsureOnce.
 type logKey struct{}
 
-// EnsureLog creates the change log's tables (and, on PostgreSQL, its
+// Ensure creates the change log's tables (and, on PostgreSQL, its
 // publishing function) where they do not exist yet, in one transaction.
 // Like orm.EnsureSchema it is idempotent and cheap to call again: once it
 // has succeeded for a DB, later calls return at once (orm.DB.EnsureOnce).
-func EnsureLog(ctx context.Context, db *orm.DB) error {
+func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
-		return fmt.Errorf("plasma: changelog.EnsureLog: nil database")
+		return fmt.Errorf("plasma: changelog.Ensure: nil database")
 	}
 	err := db.EnsureOnce(ctx, logKey{}, func(tx *orm.DB) error {
 		stmts, err := logDDL(tx.Dialect())
@@ -139,7 +139,7 @@ func EnsureLog(ctx context.Context, db *orm.DB) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("plasma: changelog.EnsureLog: %w", err)
+		return fmt.Errorf("plasma: changelog.Ensure: %w", err)
 	}
 	return nil
 }

@@ -128,7 +128,7 @@ func New(opts Options) (*Hub, error) {
 	if !opts.SkipEnsure {
 		// The client groups (BindGroup) and the client view records
 		// (whom a change pokes) are the sync server's tables.
-		if err := server.EnsureTables(ctx, opts.DB); err != nil {
+		if err := server.Ensure(ctx, opts.DB); err != nil {
 			cancel()
 			return nil, err
 		}

@@ -30,7 +30,7 @@ const (
 type notifyKey struct{}
 
 // Ensure prepares db for hubs: it creates the change log where it does
-// not exist (changelog.EnsureLog) and, on PostgreSQL, installs
+// not exist (changelog.Ensure) and, on PostgreSQL, installs
 // NotifyTrigger, which makes every transaction that logs changes notify
 // ChannelChanges with each region it wrote when it commits. It is
 // idempotent and cheap to call again (orm.DB.EnsureOnce); New calls it unless
@@ -44,7 +44,7 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
 		return errors.New("plasma: realtime.Ensure: nil database")
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		return err
 	}
 	n, ok := db.Dialect().(dialect.InsertNotifier)

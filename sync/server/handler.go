@@ -53,7 +53,7 @@ type Handler[Ctx any] struct {
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
-// Options.SkipEnsure: the schema's, the change log's and EnsureTables'),
+// Options.SkipEnsure: the schema's, the change log's and Ensure'),
 // and returns the handler. Close it to drain WaitUntil's tasks.
 func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	if err := opts.check(); err != nil {
@@ -64,7 +64,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	sopts = append(sopts, serverdb.Region(opts.Region))
 	if opts.SkipEnsure {
 		sopts = append(sopts, serverdb.SkipEnsure())
-	} else if err := EnsureTables(ctx, opts.DB); err != nil {
+	} else if err := Ensure(ctx, opts.DB); err != nil {
 		return nil, err
 	}
 	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
