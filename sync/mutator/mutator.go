@@ -61,8 +61,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/sync/protocol"
 )
 
 // Call is what a mutator is called with besides its context and
@@ -248,7 +248,7 @@ func (s Set[Ctx]) Run(ctx context.Context, name string, call Call[Ctx], args jso
 	if m == nil {
 		return &Error{Mutator: name, Err: ErrUnknownMutator}
 	}
-	if _, ok := protocol.ScanJSON(args); !ok {
+	if _, ok := jsonx.Scan(args); !ok {
 		return wrap(name, &ArgsError{Err: ErrIllFormedString})
 	}
 	defer func() {
