@@ -1,10 +1,9 @@
 // Package mutator defines mutators: named, typed functions that change
 // the database on behalf of a client. The sync server (sync/server) runs
 // them for the mutations clients push, and for backend jobs
-// (Handler.Invoke). Of plasma's packages it imports only orm and
-// sync/protocol, so that a future client could share an application's
-// mutators; today it also imports the SQLite and PostgreSQL drivers, whose
-// errors IsTemporary classifies.
+// (Handler.Invoke). Of plasma's packages it imports orm, dialect (whose
+// error classifiers IsTemporary asks) and an internal JSON scanner; it
+// imports neither the sync server nor any database driver.
 //
 //	type CreateTodo struct {
 //		ID, ListID, Title string

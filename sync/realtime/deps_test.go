@@ -30,6 +30,9 @@ func TestSyncAndPluginsLinkNoDriver(t *testing.T) {
 		if !slices.Contains(list, mod+"dialect") {
 			t.Fatalf("go list -deps %s looks wrong: %v", pkg, list)
 		}
+		if pkg == "sync/mutator" && slices.Contains(list, mod+"sync/server") {
+			t.Errorf("sync/mutator links the sync server")
+		}
 		for _, p := range list {
 			for _, drv := range drivers {
 				if p == drv || strings.HasPrefix(p, drv+"/") {

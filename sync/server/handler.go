@@ -224,7 +224,7 @@ func (h *Handler[Ctx]) Invoke(ctx context.Context, name string, appCtx Ctx, args
 
 // WaitUntil runs fn in the background, on one of a bounded number of
 // workers (Options.BackgroundWorkers), for work that must not hold up a
-// response (the seed's waitUntil): sending an email, warming a cache.
+// response: sending an email, warming a cache.
 // It returns false, without running fn, when the queue
 // (Options.BackgroundQueue) is full or the handler is closed. fn's
 // context is cancelled when Close gives up waiting; a panic in fn is
