@@ -420,6 +420,9 @@ func testCompactConvergence(t *testing.T, seed uint64) {
 }
 
 // TestCompactStats compacts a small, known log.
+//
+// It is one long function on purpose: the log is built, then compacted
+// step by step, each step checked against the one before.
 func TestCompactStats(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()
@@ -608,6 +611,9 @@ func keys(r orm.Row) []string {
 // contended rows and readers follow the log: every reader, and every
 // client resumed from a cursor it held before some of the compactions,
 // ends with exactly the server's rows, and no version is renumbered.
+//
+// It is one long function on purpose: the soak's setup, its concurrent
+// run and its final checks share one state.
 func TestCompactConcurrent(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()
