@@ -93,7 +93,17 @@ func CreateIndex(table string, ix IndexDef, ifNotExists bool) string {
 	b = AppendIdent(b, table)
 	b = append(b, " ("...)
 	b = appendIdentList(b, ix.Columns)
-	return string(append(b, ')'))
+	b = append(b, ')')
+	for i, c := range ix.WhereNull {
+		if i == 0 {
+			b = append(b, " WHERE "...)
+		} else {
+			b = append(b, " AND "...)
+		}
+		b = AppendIdent(b, c)
+		b = append(b, " IS NULL"...)
+	}
+	return string(b)
 }
 
 func appendColumn(d Dialect, b []byte, c *ColumnDef) (_ []byte, inlinePK bool, err error) {
@@ -101,6 +111,9 @@ func appendColumn(d Dialect, b []byte, c *ColumnDef) (_ []byte, inlinePK bool, e
 	b = append(b, ' ')
 	if c.AutoIncrement {
 		typ, inl := d.AutoIncrementType()
+		if g, ok := d.(GeneratedKeyer); ok && c.AlwaysGenerated {
+			typ, inl = g.GeneratedKeyType()
+		}
 		return append(b, typ...), inl, nil
 	}
 	b = append(b, d.ColumnType(c)...)
