@@ -95,7 +95,17 @@ func CreateIndex(table string, ix tabledef.Index, ifNotExists bool) string {
 	b = AppendIdent(b, table)
 	b = append(b, " ("...)
 	b = appendIdentList(b, ix.Columns)
-	return string(append(b, ')'))
+	b = append(b, ')')
+	for i, c := range ix.WhereNull {
+		if i == 0 {
+			b = append(b, " WHERE "...)
+		} else {
+			b = append(b, " AND "...)
+		}
+		b = AppendIdent(b, c)
+		b = append(b, " IS NULL"...)
+	}
+	return string(b)
 }
 
 func appendColumn(d Dialect, b []byte, c *tabledef.Column) (_ []byte, inlinePK bool, err error) {
@@ -103,6 +113,9 @@ func appendColumn(d Dialect, b []byte, c *tabledef.Column) (_ []byte, inlinePK b
 	b = append(b, ' ')
 	if c.AutoIncrement {
 		typ, inl := d.AutoIncrementType()
+		if g, ok := d.(GeneratedKeyer); ok && c.AlwaysGenerated {
+			typ, inl = g.GeneratedKeyType()
+		}
 		return append(b, typ...), inl, nil
 	}
 	b = append(b, d.ColumnType(c)...)

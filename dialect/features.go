@@ -70,6 +70,28 @@ type Notifier interface {
 	AppendNotify(b *Builder, channel, payload string)
 }
 
+// InsertNotifier is an optional interface of a Dialect with NotifyListen
+// whose engine notifies from inside the database, so that writes made by
+// any process are announced.
+type InsertNotifier interface {
+	// NotifyOnInsert returns the statements that install, where they are
+	// not installed yet, a trigger named trigger, running a function
+	// named function, after every statement that inserts into table: it
+	// notifies channel once with each distinct value of column among the
+	// inserted rows, when the transaction commits (and not at all if it
+	// rolls back).
+	NotifyOnInsert(table, column, channel, function, trigger string) []string
+}
+
+// GeneratedKeyer is an optional interface of a Dialect whose engine can
+// generate an integer key that no statement may write (see
+// tabledef.Column.AlwaysGenerated).
+type GeneratedKeyer interface {
+	// GeneratedKeyType returns such a column's type and, as
+	// AutoIncrementType does, whether it carries PRIMARY KEY inline.
+	GeneratedKeyType() (typ string, inlinePK bool)
+}
+
 // Opener is an optional interface of a Dialect that opens a pool on its
 // engine's default driver; orm.Open uses it. dsn is the engine's: a file
 // path for SQLite, a URL or key=value string for PostgreSQL.

@@ -17,7 +17,11 @@ type Column struct {
 	Unique        bool
 	Encrypted     bool // stored as an envelope (JSON text) whatever the kind
 	AutoIncrement bool // integer primary key assigned by the database
-	References    *ForeignKey
+	// AlwaysGenerated, with AutoIncrement, asks that no statement may
+	// write the key, where the engine can refuse one (a dialect that is a
+	// dialect.GeneratedKeyer); elsewhere the column is a plain AutoIncrement.
+	AlwaysGenerated bool
+	References      *ForeignKey
 }
 
 // Index is a secondary index.
@@ -25,6 +29,9 @@ type Index struct {
 	Name    string
 	Columns []string
 	Unique  bool
+	// WhereNull makes a partial index: it holds only the rows where
+	// every one of these columns is NULL. Both engines have them.
+	WhereNull []string
 }
 
 // Table is a table as the DDL sees it: the engine-neutral result of a

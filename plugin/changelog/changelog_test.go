@@ -34,7 +34,7 @@ func setup(t *testing.T, tg *ormtest.Target) *orm.DB {
 	if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -110,6 +110,9 @@ func todoRow(id, list, title string, done bool, n float64) map[string]any {
 	return map[string]any{"id": id, "list_id": list, "title": title, "done": done, "n": n, "pic": nil}
 }
 
+// TestWriteShapes follows one log through every shape of write. It is
+// one long function on purpose: each step's expected changes depend on
+// the rows the earlier steps left.
 func TestWriteShapes(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()

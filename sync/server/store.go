@@ -41,7 +41,7 @@ func blobCol(name string) tabledef.Column {
 	return tabledef.Column{Name: name, Kind: tabledef.KindBlob}
 }
 
-// bookkeeping declares the sync server's tables; EnsureTables renders
+// bookkeeping declares the sync server's tables; Ensure renders
 // them through the dialect's DDL, so each engine gets its own types
 // (BLOB or BYTEA). Their keys are NOT NULL on both engines.
 var bookkeeping = []*tabledef.Table{
@@ -86,15 +86,15 @@ var bookkeeping = []*tabledef.Table{
 // tablesKey names the sync server's tables for DB.EnsureOnce.
 type tablesKey struct{}
 
-// EnsureTables creates the sync server's tables (GroupsTable,
+// Ensure creates the sync server's tables (GroupsTable,
 // ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where
 // they do not exist yet, in one transaction. It is idempotent and cheap
 // to call again (orm.DB.EnsureOnce). NewHandler calls it, with
-// orm.EnsureSchema and changelog.EnsureLog, unless Options.SkipEnsure is
+// orm.EnsureSchema and changelog.Ensure, unless Options.SkipEnsure is
 // set.
-func EnsureTables(ctx context.Context, db *orm.DB) error {
+func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
-		return fmt.Errorf("plasma: sync: EnsureTables: nil database")
+		return fmt.Errorf("plasma: sync: Ensure: nil database")
 	}
 	err := db.EnsureOnce(ctx, tablesKey{}, func(tx *orm.DB) error {
 		for _, def := range bookkeeping {
@@ -111,7 +111,7 @@ func EnsureTables(ctx context.Context, db *orm.DB) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("plasma: sync: EnsureTables: %w", err)
+		return fmt.Errorf("plasma: sync: Ensure: %w", err)
 	}
 	return nil
 }

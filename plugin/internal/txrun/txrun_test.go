@@ -45,7 +45,7 @@ func setup(t *testing.T, tg *ormtest.Target) context.Context {
 	if err := orm.EnsureSchema(ctx, schema, tg.DB); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, tg.DB); err != nil {
+	if err := changelog.Ensure(ctx, tg.DB); err != nil {
 		t.Fatal(err)
 	}
 	return ctx
