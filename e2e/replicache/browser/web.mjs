@@ -295,12 +295,20 @@ async function main() {
   await eventually('ann\'s page shows bob\'s changes, pulled on a poke', shows(ann, groceries([milkDone, eggs, bread], [BOB])));
 
   // 6. A client that is not a page (a raw push as bob, in a client group of
-  //    its own) adds butter: both pages show it.
+  //    its own) adds a todo whose title is markup: both pages show it, as
+  //    text (the page never parses rows as HTML).
   const listID = Object.values(await serverView(ANN)).find(r => r.name === 'Groceries')?.id;
-  await rawPush(BOB, 'createTodo', {id: `t-zzzz-${run}`, listID, title: 'butter'});
-  const butter = {title: 'butter', done: false, by: `by ${BOB}`};
+  const hostile = '<img src=x onerror="window.__pwned=1">butter';
+  await rawPush(BOB, 'createTodo', {id: `t-zzzz-${run}`, listID, title: hostile});
+  const butter = {title: hostile, done: false, by: `by ${BOB}`};
   await eventually('a todo pushed by another client appears on ann\'s page', shows(ann, groceries([milkDone, eggs, bread, butter], [BOB])));
   await eventually('... and on bob\'s page', shows(bob, bobSees([milkDone, eggs, bread, butter])));
+  for (const p of [ann, bob]) {
+    if ((await p.page.evaluate(() => window.__pwned)) !== undefined || (await p.page.locator('#lists img').count()) !== 0) {
+      await fail(`${p.who}'s page turned a todo's title into markup`);
+    }
+  }
+  ok('a title that is markup shows as text on both pages');
 
   // 7. Ann deletes eggs; bob's page drops it.
   await todoItem(ann, 'Groceries', 'eggs').locator('button[data-action=delete]').click();
