@@ -210,12 +210,12 @@ function newSection(listID) {
   const owner = el('small', {className: 'muted owner'});
   const todos = el('ul', {className: 'todos'});
   const addTodo = el('form', {className: 'new-todo'}, [
-    el('input', {name: 'title', placeholder: 'New todo', required: true, maxLength: 500}),
+    el('input', {name: 'title', placeholder: 'New todo', ariaLabel: 'New todo', required: true, maxLength: 500}),
     el('button', {textContent: 'Add'}),
   ]);
   const members = el('p', {className: 'members muted'});
   const share = el('form', {className: 'share'}, [
-    el('input', {name: 'user', placeholder: 'user id', required: true, maxLength: 128}),
+    el('input', {name: 'user', placeholder: 'user id', ariaLabel: 'Share with user id', required: true, maxLength: 128}),
     el('button', {textContent: 'Share'}),
   ]);
   root.append(el('h2', {}, [name, ' ', owner]), todos, addTodo, members, share);
@@ -231,7 +231,7 @@ function renderTodos(ul, todos) {
         ' ',
         el('small', {className: 'muted', textContent: `by ${t.created_by}`}),
         ' ',
-        el('button', {type: 'button', textContent: '×', title: 'Delete', dataset: {action: 'delete'}}),
+        el('button', {type: 'button', textContent: '×', title: 'Delete', ariaLabel: `Delete ${t.title}`, dataset: {action: 'delete'}}),
       ]),
     ),
   );
