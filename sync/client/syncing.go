@@ -1,0 +1,242 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
+
+// PullOnce pulls once and applies the answer: the server state is
+// replaced by the patch and the still-pending mutations are re-run on it,
+// in one local transaction. It reports whether the replica changed. A
+// refused answer (ErrBadResponse) leaves the replica as it was.
+func (c *Client[C]) PullOnce(ctx context.Context) (changed bool, err error) {
+	changed, err = c.pull(ctx)
+	return changed, c.handle(ctx, err)
+}
+
+// PushOnce pushes one batch of pending mutations (up to PushBatch, in
+// order) and returns how many it sent. They stay queued until a pull
+// reports them processed.
+func (c *Client[C]) PushOnce(ctx context.Context) (int, error) {
+	n, err := c.push(ctx)
+	return n, c.handle(ctx, err)
+}
+
+// Flush pushes every pending mutation and pulls until the server has
+// confirmed them all (or an error stops it).
+func (c *Client[C]) Flush(ctx context.Context) error {
+	stuck := 0
+	for {
+		before := c.LastMutationID()
+		n, err := c.PushOnce(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := c.PullOnce(ctx); err != nil {
+			return err
+		}
+		if n == 0 && c.pendingCount() == 0 {
+			return nil
+		}
+		if c.LastMutationID() == before {
+			if stuck++; stuck > 3 {
+				return fmt.Errorf("plasma: client: Flush: the server confirms none of the %d pending mutations", c.pendingCount())
+			}
+		} else {
+			stuck = 0
+		}
+	}
+}
+
+func (c *Client[C]) pendingCount() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.next - 1 - c.st.lmid
+}
+
+// ready refuses to sync when closed, offline or halted.
+func (c *Client[C]) ready() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.offline.Load() {
+		return ErrOffline
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.halted
+}
+
+// handle reacts to the errors that change the client's course, and
+// reports every error to OnError.
+func (c *Client[C]) handle(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, ErrSchemaMismatch) && !errors.Is(err, errHalted):
+		if c.opts.OnSchemaMismatch == SchemaReset {
+			if rerr := c.ResetLocalState(ctx); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		} else {
+			c.mu.Lock()
+			c.halted = fmt.Errorf("%w: %w", errHalted, err)
+			c.mu.Unlock()
+		}
+	case isClientStateNotFound(err):
+		if rerr := c.ResetLocalState(ctx); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	c.report(err)
+	return err
+}
+
+// errHalted marks the stored mismatch error, so it is not handled twice.
+var errHalted = errors.New("syncing stopped")
+
+func (c *Client[C]) pull(ctx context.Context) (bool, error) {
+	c.pullMu.Lock()
+	defer c.pullMu.Unlock()
+	if err := c.ready(); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	before := c.st
+	c.mu.Unlock()
+	body, err := json.Marshal(protocol.PullRequest{PullVersion: protocol.PullVersion, SchemaVersion: c.opts.Schema.Version(),
+		ProfileID: c.opts.ProfileID, ClientGroupID: before.group, Cookie: before.cookie})
+	if err != nil {
+		return false, err
+	}
+	data, err := c.post(ctx, "pull", body, MaxPullBytes)
+	if err != nil {
+		return false, err
+	}
+	r, err := decodePull(data, c.tables)
+	if err != nil {
+		return false, err
+	}
+	return c.applyPull(ctx, before.group, r)
+}
+
+// applyPull checks a decoded answer against the state and applies it.
+func (c *Client[C]) applyPull(ctx context.Context, group string, r *pullResult) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return false, ErrClosed
+	}
+	if c.st.group != group {
+		return false, nil // reset meanwhile: the answer is for the old group
+	}
+	cmp, err := protocol.CompareCookies(r.cookie, c.st.cookie)
+	if err != nil {
+		return false, badPull("cookie: %v", err)
+	}
+	if cmp < 0 {
+		return false, badPull("cookie went back: %.60s after %.60s", r.cookie, c.st.cookie)
+	}
+	if cmp == 0 {
+		return false, nil // as replicache: an unchanged cookie means no changes
+	}
+	lmid, ok := r.lmids[c.st.clientID]
+	if !ok {
+		lmid = c.st.lmid
+	}
+	if lmid < c.st.lmid {
+		return false, badPull("lastMutationID went back from %d to %d", c.st.lmid, lmid)
+	}
+	if lmid >= c.st.next {
+		return false, badPull("lastMutationID %d is beyond the %d mutations this client made", lmid, c.st.next-1)
+	}
+	st := c.st
+	st.cookie, st.lmid = append(json.RawMessage(nil), r.cookie...), lmid
+	err = c.db.Tx(ctx, func(tx *orm.Tx) error { return c.rebase(ctx, tx, r, st) })
+	if err != nil {
+		return false, fmt.Errorf("plasma: client: apply pull: %w", err)
+	}
+	c.st = st
+	defer c.changed(Change{Kind: ChangeRebase, Tables: r.tableNames()})
+	return true, nil
+}
+
+// rebase is one pull's local transaction: patch the server state, drop
+// the confirmed mutations, put the view back to the server state where
+// it differs, re-run what is still pending, save the state.
+func (c *Client[C]) rebase(ctx context.Context, tx *orm.Tx, r *pullResult, st state) error {
+	ex := tx.Executor()
+	if err := c.applyPatch(ctx, ex, r); err != nil {
+		return err
+	}
+	if _, err := ex.ExecContext(ctx, `DELETE FROM `+outboxTable+` WHERE id <= ?`, st.lmid); err != nil {
+		return err
+	}
+	if err := c.restore(ctx, ex, r.clear); err != nil {
+		return err
+	}
+	if st.lmid < st.next-1 {
+		if err := c.replay(ctx, tx, st.lmid); err != nil {
+			return err
+		}
+	}
+	return saveState(ctx, ex, st)
+}
+
+func (r *pullResult) tableNames() []string {
+	if r.clear {
+		return nil
+	}
+	out := make([]string, 0, len(r.tables))
+	for ti := range r.tables {
+		out = append(out, ti.name)
+	}
+	return out
+}
+
+func (c *Client[C]) push(ctx context.Context) (int, error) {
+	c.pushMu.Lock()
+	defer c.pushMu.Unlock()
+	if err := c.ready(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	st := c.st
+	ps, err := loadPending(ctx, c.sqldb, st.lmid, c.opts.PushBatch)
+	if err == nil && len(ps) > 0 && ps[len(ps)-1].id > st.sentThrough {
+		// Recorded before the request: once sent, a mutation may be
+		// applied by the server, so it can no longer be discarded.
+		_, err = c.sqldb.ExecContext(ctx, `UPDATE `+metaTable+` SET sent_through = ? WHERE k = 1`, ps[len(ps)-1].id)
+		if err == nil {
+			c.st.sentThrough = ps[len(ps)-1].id
+		}
+	}
+	c.mu.Unlock()
+	if err != nil || len(ps) == 0 {
+		return 0, err
+	}
+	req := protocol.PushRequest{PushVersion: protocol.PushVersion, SchemaVersion: c.opts.Schema.Version(),
+		ProfileID: c.opts.ProfileID, ClientGroupID: st.group}
+	size := 0
+	for _, p := range ps {
+		if size += len(p.args) + len(p.name) + 100; size > c.opts.PushBytes && len(req.Mutations) > 0 {
+			break
+		}
+		req.Mutations = append(req.Mutations, protocol.Mutation{ClientID: st.clientID, ID: p.id, Name: p.name,
+			Args: json.RawMessage(p.args), Timestamp: p.ts})
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.post(ctx, "push", body, 1<<20); err != nil {
+		return 0, err
+	}
+	return len(req.Mutations), nil
+}
