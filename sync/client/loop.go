@@ -67,6 +67,7 @@ func (c *Client[C]) SetOffline(offline bool) {
 	close(c.online)
 	c.online = make(chan struct{})
 	c.loopMu.Unlock()
+	poke(c.presence.wake)
 	poke(c.kickPush)
 	poke(c.kickPull)
 }

@@ -36,6 +36,7 @@ type presenceState struct {
 	userInfo json.RawMessage
 	conn     *websocket.Conn
 	updates  chan Presence
+	wake     chan struct{} // a refused socket waits for it
 }
 
 func (p *presenceState) init(room string, userInfo any) {
@@ -45,11 +46,13 @@ func (p *presenceState) init(room string, userInfo any) {
 		p.userInfo = nil
 	}
 	p.updates = make(chan Presence, 1)
+	p.wake = make(chan struct{}, 1)
 }
 
 // reconnect closes the current socket; the socket loop dials again (with
 // the current room) unless offline.
 func (p *presenceState) reconnect() {
+	poke(p.wake)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conn != nil {
@@ -122,7 +125,17 @@ func (c *Client[C]) runSocket(ctx context.Context) {
 			}
 			continue
 		}
-		up := c.serveSocket(ctx)
+		up, refused := c.serveSocket(ctx)
+		if refused {
+			// A 4xx is not retried: the loop pulls on its interval
+			// until JoinRoom, ResetLocalState or going online again.
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.presence.wake:
+			}
+			continue
+		}
 		if up {
 			wait = c.opts.MinBackoff
 		} else {
@@ -132,18 +145,20 @@ func (c *Client[C]) runSocket(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.presence.wake:
 		case <-c.opts.Clock.After(d):
 		}
 	}
 }
 
 // serveSocket dials once and reads messages until the socket ends; it
-// reports whether the dial succeeded.
-func (c *Client[C]) serveSocket(ctx context.Context) bool {
+// reports whether the dial succeeded, and whether the server refused it
+// with a 4xx.
+func (c *Client[C]) serveSocket(ctx context.Context) (up, refused bool) {
 	u, h, err := c.wsURL()
 	if err != nil {
 		c.report(fmt.Errorf("plasma: client: ws: auth: %w", err))
-		return false
+		return false, false
 	}
 	d := c.opts.WebSocketDialer
 	if d == nil {
@@ -152,9 +167,11 @@ func (c *Client[C]) serveSocket(ctx context.Context) bool {
 	conn, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			c.report(&ServerError{Endpoint: "ws", Status: resp.StatusCode})
+			se := &ServerError{Endpoint: "ws", Status: resp.StatusCode}
+			c.report(se)
+			return false, !se.Temporary()
 		}
-		return false
+		return false, false
 	}
 	conn.SetReadLimit(1 << 20)
 	c.presence.mu.Lock()
@@ -170,7 +187,7 @@ func (c *Client[C]) serveSocket(ctx context.Context) bool {
 	for {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
-			return true
+			return true, false
 		}
 		c.onMessage(room, data)
 	}

@@ -94,7 +94,9 @@ func (c *Client[C]) handle(ctx context.Context, err error) error {
 			err = errors.Join(err, rerr)
 		}
 	}
-	c.report(err)
+	if !errors.Is(err, ErrOffline) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+		c.report(err)
+	}
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,8 +47,8 @@ type Client[C any] struct {
 	started bool
 	// Errors counts the errors the client reported to OnError.
 	Errors atomic.Int64
-	// LastError is the latest of them.
-	LastError atomic.Value
+	mu      sync.Mutex
+	lastErr error
 }
 
 var clientSeq atomic.Int64
@@ -69,8 +70,10 @@ func (s *Server[C]) NewClient(o ClientOptions[C]) *Client[C] {
 		MinBackoff:      5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		PullInterval: 500 * time.Millisecond,
 		OnError: func(err error) {
+			tc.mu.Lock()
+			tc.lastErr = err
+			tc.mu.Unlock()
 			tc.Errors.Add(1)
-			tc.LastError.Store(err)
 		},
 	}
 	if o.Clock != nil {
@@ -96,6 +99,13 @@ func (c *Client[C]) open() {
 			c.server.t.Fatal(err)
 		}
 	}
+}
+
+// LastError returns the latest error the client reported to OnError.
+func (c *Client[C]) LastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
 }
 
 // Partition cuts or restores the client's network: unlike SetOffline,

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/orm"
+	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/realtime"
