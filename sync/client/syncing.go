@@ -142,6 +142,9 @@ func (c *Client[C]) applyPull(ctx context.Context, group string, r *pullResult) 
 	if err != nil {
 		return false, badPull("cookie: %v", err)
 	}
+	if a, b := cookieKind(r.cookie), cookieKind(c.st.cookie); a != 0 && b != 0 && a != b {
+		return false, badPull("cookie order changed type: %.60s after %.60s", r.cookie, c.st.cookie)
+	}
 	if cmp < 0 {
 		return false, badPull("cookie went back: %.60s after %.60s", r.cookie, c.st.cookie)
 	}
@@ -241,4 +244,23 @@ func (c *Client[C]) push(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(req.Mutations), nil
+}
+
+// cookieKind is 0 for a null cookie, 1 for a numeric order, 2 for a
+// string one: the protocol never compares the two.
+func cookieKind(raw json.RawMessage) int {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return 0
+	}
+	if m, ok := v.(map[string]any); ok {
+		v = m["order"]
+	}
+	switch v.(type) {
+	case float64:
+		return 1
+	case string:
+		return 2
+	}
+	return 0
 }

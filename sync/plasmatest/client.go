@@ -46,7 +46,7 @@ type Client[C any] struct {
 	opts    client.Options[C]
 	started bool
 	// Errors counts the errors the client reported to OnError.
-	Errors atomic.Int64
+	Errors  atomic.Int64
 	mu      sync.Mutex
 	lastErr error
 }
