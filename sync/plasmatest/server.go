@@ -37,6 +37,9 @@ type ServerOptions[C any] struct {
 	// NoRealtime serves no WebSocket endpoint: clients pull on their
 	// interval only.
 	NoRealtime bool
+	// AuthorizeRoom decides who may join a named presence room (nil:
+	// everyone, in tests).
+	AuthorizeRoom func(ctx context.Context, id rowauth.Identity, room string) error
 	// Tweak may change the sync handler's options before it is made.
 	Tweak func(*server.Options[C])
 }
@@ -63,6 +66,9 @@ func NewServer[C any](t testing.TB, opts ServerOptions[C]) *Server[C] {
 	if opts.Header == nil {
 		opts.Header = func(user string) string { return "Bearer " + user }
 	}
+	if opts.AuthorizeRoom == nil {
+		opts.AuthorizeRoom = func(context.Context, rowauth.Identity, string) error { return nil }
+	}
 	s := &Server[C]{t: t, opts: opts}
 	switch opts.Engine {
 	case Postgres:
@@ -85,8 +91,9 @@ func NewServer[C any](t testing.TB, opts ServerOptions[C]) *Server[C] {
 				id, _, err := opts.Auth(r)
 				return id, err
 			},
-			Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
-			PollInterval: 50 * time.Millisecond,
+			Logger:        slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+			PollInterval:  50 * time.Millisecond,
+			AuthorizeRoom: opts.AuthorizeRoom,
 		})
 		if err != nil {
 			t.Fatal(err)
