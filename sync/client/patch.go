@@ -24,7 +24,8 @@ type pullResult struct {
 // tablePatch is one table's part of a patch: the final image of each
 // key (nil for a del), in first-seen order.
 type tablePatch struct {
-	ids  []any
+	ids  []any            // the row ids, in the id column's type
+	keys []string         // the same ids as the keys spell them
 	rows map[string][]any // by the key's id; nil value = deleted
 }
 
@@ -112,6 +113,7 @@ func (r *pullResult) add(i int, op rawOp, tables map[string]*tableInfo) error {
 			return badPull("patch[%d]: key %.80q: %v", i, *op.Key, err)
 		}
 		tp.ids = append(tp.ids, idv)
+		tp.keys = append(tp.keys, id)
 	}
 	tp.rows[id] = row
 	return nil

@@ -42,8 +42,8 @@ func (c *Client[C]) applyPatch(ctx context.Context, ex dialect.Executor, r *pull
 		}
 		var dels []any
 		var puts [][]any
-		for i, id := range tp.ids {
-			if row := tp.rows[idText(id)]; row != nil {
+		for i, key := range tp.keys {
+			if row := tp.rows[key]; row != nil {
 				puts = append(puts, row)
 			} else {
 				dels = append(dels, tp.ids[i])

@@ -1,0 +1,54 @@
+package client
+
+import (
+	"testing"
+
+	"github.com/plasma-go/plasma/orm"
+)
+
+var fuzzSchema = func() *orm.Schema {
+	t := orm.NewTable("items", orm.ID(), orm.Text("title"), orm.Int("n"), orm.BigInt("big"), orm.Boolean("done"),
+		orm.Blob("data"), orm.JSON("meta"), orm.Text("secret").Encrypted().Nullable())
+	return orm.MustDefineSchema("1", t)
+}()
+
+// FuzzDecodePull: any bytes either decode into a patch of the replica's
+// tables or are refused with a ResponseError; never a panic.
+func FuzzDecodePull(f *testing.F) {
+	for _, s := range []string{
+		`{"cookie":1,"lastMutationIDChanges":{},"patch":[]}`,
+		`{"cookie":{"order":3,"cvr":"x"},"lastMutationIDChanges":{"c":2},"patch":[{"op":"clear"},{"op":"put","key":"items/a","value":{"id":"a","title":"t","n":3,"big":9007199254740993,"done":true,"data":"AAE=","meta":{"x":[1]},"secret":{"v":1}}},{"op":"del","key":"items/b"}]}`,
+		`{"cookie":null,"lastMutationIDChanges":{},"patch":[{"op":"put","key":"items/a","value":{"id":"b"}}]}`,
+		`{"cookie":"s","lastMutationIDChanges":null,"patch":[]}`,
+		`[]`, `null`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	byName, _, err := planTables(fuzzSchema)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodePull(data, byName)
+		if err != nil {
+			if _, ok := err.(*ResponseError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		for ti, tp := range r.tables {
+			if len(tp.ids) != len(tp.keys) {
+				t.Fatal("ids and keys differ in length")
+			}
+			for _, key := range tp.keys {
+				row, ok := tp.rows[key]
+				if !ok {
+					t.Fatalf("key %q without a row entry", key)
+				}
+				if row != nil && len(row) != len(ti.cols) {
+					t.Fatalf("row of %d values", len(row))
+				}
+			}
+		}
+	})
+}
