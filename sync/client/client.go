@@ -33,6 +33,9 @@ type Client[C any] struct {
 	halted error // set when a schema mismatch stopped syncing (SchemaStay)
 	closed atomic.Bool
 
+	commits       atomic.Int64 // local commits, for checkpoints
+	checkpointing atomic.Bool
+
 	pushMu sync.Mutex // one push at a time
 	pullMu sync.Mutex // one pull at a time
 
@@ -121,6 +124,9 @@ func (c *Client[C]) Close() error {
 	c.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.checkpointing.Load() {
+		time.Sleep(time.Millisecond)
+	}
 	return c.sqldb.Close()
 }
 
@@ -182,9 +188,37 @@ func (c *Client[C]) MutateID(ctx context.Context, name string, args any) (int64,
 	if err != nil {
 		return 0, err
 	}
+	c.maybeCheckpoint(1)
 	c.changed(Change{Kind: ChangeMutate})
 	poke(c.kickPush)
 	return p.id, nil
+}
+
+// checkpointEvery is the number of local commits between WAL
+// checkpoints of a file replica.
+const checkpointEvery = 256
+
+// maybeCheckpoint counts commits and, every checkpointEvery, copies the
+// WAL back into the file in the background. SQLite's automatic
+// checkpoint is off (see openSQLite): it would run inside whichever
+// commit crosses the threshold and make that Mutate slow.
+func (c *Client[C]) maybeCheckpoint(commits int64) {
+	if c.opts.Replica == "" {
+		return
+	}
+	if n := c.commits.Add(commits); n/checkpointEvery == (n-commits)/checkpointEvery {
+		return // no multiple of checkpointEvery crossed
+	}
+	if !c.checkpointing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.checkpointing.Store(false)
+		if c.closed.Load() {
+			return
+		}
+		_, _ = c.sqldb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}()
 }
 
 func marshalArgs(args any) (json.RawMessage, error) {

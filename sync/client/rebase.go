@@ -13,9 +13,11 @@ import (
 // the dirty-row triggers skip those writes.
 const quietTable = "_plasma_quiet"
 
-// rowsPerInsert keeps a multi-row INSERT well under SQLite's 32,766
-// bound parameters.
-const maxParams = 30000
+// maxParams bounds the parameters of one statement: modernc.org/sqlite
+// binds in time that grows faster than linearly with their number, so
+// a few thousand per statement is fastest (and well under SQLite's
+// 32,766).
+const maxParams = 2500
 
 // pending is one outbox row.
 type pending struct {

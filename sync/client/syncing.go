@@ -168,6 +168,7 @@ func (c *Client[C]) applyPull(ctx context.Context, group string, r *pullResult) 
 		return false, fmt.Errorf("plasma: client: apply pull: %w", err)
 	}
 	c.st = st
+	c.maybeCheckpoint(int64(r.nops) + 1)
 	defer c.changed(Change{Kind: ChangeRebase, Tables: r.tableNames()})
 	return true, nil
 }
