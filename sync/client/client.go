@@ -149,6 +149,8 @@ func (c *Client[C]) run(ctx context.Context, db *orm.DB, p pending) error {
 // Mutate runs the named mutator on the replica at once, in a local
 // transaction, and queues it for the server. A mutator that fails
 // locally changes nothing and is not queued; its error is returned.
+// args is the mutator's argument value (a struct, marshalled to JSON as
+// it will be pushed), or its JSON as a json.RawMessage or []byte.
 func (c *Client[C]) Mutate(ctx context.Context, name string, args any) error {
 	_, err := c.MutateID(ctx, name, args)
 	return err
@@ -228,6 +230,8 @@ func marshalArgs(args any) (json.RawMessage, error) {
 			return nil, fmt.Errorf("arguments are not valid JSON")
 		}
 		return a, nil
+	case []byte:
+		return marshalArgs(json.RawMessage(a))
 	case nil:
 		return json.RawMessage("null"), nil
 	}

@@ -90,6 +90,11 @@ type Options[C any] struct {
 	PushBatch int
 	PushBytes int
 
+	// MaxResponseBytes bounds a pull answer the client reads
+	// (MaxPullBytes, the protocol's 64 MiB, by default); a longer one is
+	// refused with ErrBadResponse.
+	MaxResponseBytes int64
+
 	// OnSchemaMismatch picks the reaction to a schema version mismatch
 	// (SchemaReset by default).
 	OnSchemaMismatch SchemaPolicy
@@ -154,6 +159,9 @@ func (o *Options[C]) withDefaults() error {
 	}
 	if o.PushBytes <= 0 {
 		o.PushBytes = DefaultPushBytes
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = MaxPullBytes
 	}
 	if o.ProfileID == "" {
 		o.ProfileID = "plasma-go"

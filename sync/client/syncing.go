@@ -117,7 +117,7 @@ func (c *Client[C]) pull(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	data, err := c.post(ctx, "pull", body, MaxPullBytes)
+	data, err := c.post(ctx, "pull", body, c.opts.MaxResponseBytes)
 	if err != nil {
 		return false, err
 	}

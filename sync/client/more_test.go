@@ -1,0 +1,146 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/plasma-go/plasma/examples/todo"
+	"github.com/plasma-go/plasma/sync/client"
+	"github.com/plasma-go/plasma/sync/plasmatest"
+)
+
+// OnChange is the seam for live queries: it fires after each local
+// mutation and each rebase, once committed.
+func TestOnChangeFiresAfterCommits(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	var mu sync.Mutex
+	var kinds []client.ChangeKind
+	var tables []string
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) {
+			co.OnChange = func(ch client.Change) {
+				mu.Lock()
+				kinds = append(kinds, ch.Kind)
+				tables = append(tables, ch.Tables...)
+				mu.Unlock()
+			}
+		}
+	})
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	if err := ann.Mutate(ctx, todo.MutDeleteTodo, todo.DeleteTodo{ID: "none"}); err == nil {
+		t.Fatal("delete of nothing succeeded")
+	}
+	must(t, ann.Flush(ctx)) // the first pull clears: Tables is nil (all)
+	must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t1", ListID: "L1", Title: "a"}))
+	must(t, ann.Flush(ctx))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kinds) < 2 || kinds[0] != client.ChangeMutate || kinds[len(kinds)-1] != client.ChangeRebase {
+		t.Fatalf("changes %v", kinds)
+	}
+	if !strings.Contains(strings.Join(tables, ","), "todos") {
+		t.Fatalf("tables %v", tables)
+	}
+}
+
+// More mutations than one push may carry go out in several pushes, in
+// order, within the server's limits.
+func TestPushBatches(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	var pushes atomic.Int64
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) { co.PushBatch = 40 }
+	})
+	ann.Net.Fail = func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/push") {
+			pushes.Add(1)
+		}
+		return nil, nil
+	}
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	for i := range 99 {
+		must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t" + string(rune('a'+i%26)) + string(rune('a'+i/26)), ListID: "L1", Title: "x"}))
+	}
+	must(t, ann.Flush(ctx))
+	if n := pushes.Load(); n != 3 {
+		t.Fatalf("%d pushes for 100 mutations in batches of 40", n)
+	}
+	if ann.LastMutationID() != 100 {
+		t.Fatalf("lastMutationID %d", ann.LastMutationID())
+	}
+	mustConverge(t, ann)
+}
+
+// ClientStateNotFound makes the client start over as a new group, as
+// replicache does.
+func TestClientStateNotFoundResets(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	ann := newClient(s, "ann")
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	must(t, ann.Flush(ctx))
+	gid := ann.ClientGroupID()
+	ann.Net.Fail = func(r *http.Request) (*http.Response, error) {
+		return answer(200, `{"error":"ClientStateNotFound"}`), nil
+	}
+	if _, err := ann.PullOnce(ctx); err == nil {
+		t.Fatal("no error")
+	}
+	ann.Net.Fail = nil
+	if ann.ClientGroupID() == gid {
+		t.Fatal("group not replaced")
+	}
+	mustConverge(t, ann)
+}
+
+func TestOversizedPullAnswer(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) { co.MaxResponseBytes = 1 << 10 }
+	})
+	ann.Net.Fail = func(r *http.Request) (*http.Response, error) {
+		return answer(200, `{"cookie":1,"lastMutationIDChanges":{},"patch":[`+strings.Repeat(`{"op":"del","key":"todos/x"},`, 100)+`{"op":"clear"}]}`), nil
+	}
+	if _, err := ann.PullOnce(ctx); !errors.Is(err, client.ErrBadResponse) {
+		t.Fatalf("oversized: %v", err)
+	}
+	if ann.Cookie() != nil {
+		t.Fatal("applied")
+	}
+}
+
+// Mutate refuses arguments it cannot send, and a closed client.
+func TestMutateBadInput(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	ann := newClient(s, "ann")
+	if err := ann.Mutate(ctx, todo.MutCreateList, make(chan int)); err == nil {
+		t.Fatal("unencodable args accepted")
+	}
+	for _, raw := range []string{`{`, `{"id":"L1","name":"x","extra":1}`, `"\ud800"`, `[]`} {
+		if err := ann.Mutate(ctx, todo.MutCreateList, []byte(raw)); err == nil {
+			t.Fatalf("args %s accepted", raw)
+		}
+	}
+	if err := ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: strings.Repeat("x", 1000), Name: "l"}); err == nil {
+		t.Fatal("oversized id accepted")
+	}
+	if p, _ := ann.Pending(ctx); len(p) != 0 {
+		t.Fatalf("queued: %v", p)
+	}
+	must(t, ann.Close())
+	if err := ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+	if _, err := ann.PullOnce(ctx); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("pull after close: %v", err)
+	}
+}
