@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/plasma-go/plasma/dialect"
@@ -175,16 +174,6 @@ func (c *Client[C]) restore(ctx context.Context, ex dialect.Executor, all bool) 
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// hasDirty reports whether a local write left rows to restore.
-func hasDirty(ctx context.Context, ex dialect.Executor) (bool, error) {
-	var one int
-	err := queryRow(ctx, ex, `SELECT 1 FROM `+dirtyTable+` LIMIT 1`).Scan(&one)
-	if err == sql.ErrNoRows {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // loadPending reads the outbox rows above lmid, in order.
 func loadPending(ctx context.Context, ex dialect.Executor, lmid int64, limit int) ([]pending, error) {
 	rows, err := ex.QueryContext(ctx, `SELECT id, name, args, ts FROM `+outboxTable+` WHERE id > ? ORDER BY id LIMIT ?`, lmid, limit)
@@ -233,34 +222,4 @@ func (c *Client[C]) runSaved(ctx context.Context, tx *orm.Tx, p pending) error {
 	}
 	_, err := ex.ExecContext(ctx, `RELEASE plasma_replay`)
 	return err
-}
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-type errRow struct{ err error }
-
-func (e errRow) Scan(...any) error { return e.err }
-
-type oneRow struct{ rows *sql.Rows }
-
-func (o oneRow) Scan(dest ...any) error {
-	defer o.rows.Close()
-	if !o.rows.Next() {
-		if err := o.rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := o.rows.Scan(dest...); err != nil {
-		return err
-	}
-	return o.rows.Close()
-}
-
-func queryRow(ctx context.Context, ex dialect.Executor, q string, args ...any) rowScanner {
-	rows, err := ex.QueryContext(ctx, q, args...)
-	if err != nil {
-		return errRow{err}
-	}
-	return oneRow{rows}
 }
