@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/mutator"
 )
@@ -33,7 +34,8 @@ type Client[C any] struct {
 	halted error // set when a schema mismatch stopped syncing (SchemaStay)
 	closed atomic.Bool
 
-	commits       atomic.Int64 // local commits, for checkpoints
+	keys          atomic.Pointer[envelope.Keyset] // at-rest keys, nil when off
+	commits       atomic.Int64                    // local commits, for checkpoints
 	checkpointing atomic.Bool
 
 	pushMu sync.Mutex // one push at a time
@@ -60,7 +62,7 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := openSQLite(opts.Replica)
+	sqldb, err := openSQLite(opts.Replica, opts.AtRest != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +71,18 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 	c.offline.Store(opts.Offline)
 	st, mismatch, err := prepareReplica(ctx, c.db, opts.Schema, list, opts.OnSchemaMismatch)
 	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if opts.AtRest != nil {
+		if opts.AtRest.Keys == nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("%w: Options.AtRest has no keys", ErrAtRest)
+		}
+		c.keys.Store(opts.AtRest.Keys)
+		c.seal = c.sealRow
+	}
+	if err := ensureAtRest(ctx, sqldb, list, opts.AtRest != nil); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
@@ -177,6 +191,9 @@ func (c *Client[C]) MutateID(ctx context.Context, name string, args any) (int64,
 			return err
 		}
 		ex := tx.Executor()
+		if err := c.sealPending(ctx, ex); err != nil {
+			return err
+		}
 		if _, err := ex.ExecContext(ctx, `INSERT INTO `+outboxTable+` (id, name, args, ts) VALUES (?, ?, ?, ?)`, p.id, p.name, p.args, p.ts); err != nil {
 			return err
 		}
@@ -318,7 +335,10 @@ func (c *Client[C]) DiscardMutation(ctx context.Context, id int64) error {
 		if err := c.restore(ctx, ex, false); err != nil {
 			return err
 		}
-		return c.replay(ctx, tx, c.st.lmid)
+		if err := c.replay(ctx, tx, c.st.lmid); err != nil {
+			return err
+		}
+		return c.sealPending(ctx, ex)
 	})
 	if err == nil {
 		c.st.next--

@@ -114,6 +114,10 @@ type Options[C any] struct {
 	Room     string
 	UserInfo any
 
+	// AtRest, when set, seals the replica's cells of Encrypted() columns
+	// with a local keyset (see AtRest).
+	AtRest *AtRest
+
 	// ProfileID is sent in every request ("" uses a fixed "plasma-go").
 	ProfileID string
 	// Clock drives the loop's timers; nil uses the real clock. The test

@@ -30,10 +30,17 @@ var memSeq atomic.Uint64
 // openSQLite opens the replica's pool. Foreign keys are not enforced: the
 // replica holds the part of the server's data the user may read, applied
 // in the patch's order, and the server judges every write anyway.
-func openSQLite(path string) (*sql.DB, error) {
+// With secure set (at-rest encryption), SQLite overwrites deleted content,
+// so that a cell's clear text, written by a mutator and sealed in the same
+// transaction, leaves no trace in the file's free space.
+func openSQLite(path string, secure bool) (*sql.DB, error) {
+	extra := ""
+	if secure {
+		extra = "&_pragma=secure_delete(1)"
+	}
 	if path == "" {
 		db, err := sql.Open("sqlite", "file:plasma-client-"+strconv.FormatUint(memSeq.Add(1), 10)+
-			"?mode=memory&_pragma=foreign_keys(0)&_txlock=immediate")
+			"?mode=memory&_pragma=foreign_keys(0)&_txlock=immediate"+extra)
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +51,7 @@ func openSQLite(path string) (*sql.DB, error) {
 		return db, nil
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(0)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(0)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate" + extra
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -211,7 +218,7 @@ func wipe(ctx context.Context, ex dialect.Executor, tables []*tableInfo) error {
 			}
 		}
 	}
-	for _, q := range []string{`DELETE FROM ` + outboxTable, `DELETE FROM ` + dirtyTable} {
+	for _, q := range []string{`DELETE FROM ` + outboxTable, `DELETE FROM ` + dirtyTable, `DELETE FROM ` + unsealedTable} {
 		if _, err := ex.ExecContext(ctx, q); err != nil {
 			return err
 		}

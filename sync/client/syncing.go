@@ -191,6 +191,9 @@ func (c *Client[C]) rebase(ctx context.Context, tx *orm.Tx, r *pullResult, st st
 		if err := c.replay(ctx, tx, st.lmid); err != nil {
 			return err
 		}
+		if err := c.sealPending(ctx, ex); err != nil {
+			return err
+		}
 	}
 	return saveState(ctx, ex, st)
 }

@@ -125,7 +125,7 @@ func (c *Client[C]) Restart() {
 }
 
 // View returns the client's replica as patch keys and row JSON, encoded
-// as the server encodes rows.
+// as the server encodes rows (cells sealed at rest are opened).
 func (c *Client[C]) View(ctx context.Context) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	for _, t := range c.server.opts.Schema.Tables() {
@@ -133,6 +133,10 @@ func (c *Client[C]) View(ctx context.Context) (map[string]json.RawMessage, error
 			continue
 		}
 		plan := rowjson.For(t)
+		encrypted := map[int]bool{}
+		for i, col := range t.Def().Columns {
+			encrypted[i] = col.Encrypted
+		}
 		cols := make([]string, len(plan.Columns))
 		for i, col := range plan.Columns {
 			cols[i] = dialect.QuoteIdent(col.Name)
@@ -151,12 +155,23 @@ func (c *Client[C]) View(ctx context.Context) (map[string]json.RawMessage, error
 				rows.Close()
 				return nil, err
 			}
+			id := rowjson.IDString(vals[plan.ID])
+			for i := range vals {
+				if encrypted[i] && vals[i] != nil { // at rest, the cell may be sealed
+					plain, err := c.Unseal(t.Name(), id, plan.Columns[i].Name, vals[i])
+					if err != nil {
+						rows.Close()
+						return nil, err
+					}
+					vals[i] = string(plain)
+				}
+			}
 			b, err := plan.AppendRow(nil, vals)
 			if err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[t.Name()+"/"+rowjson.IDString(vals[plan.ID])] = b
+			out[t.Name()+"/"+id] = b
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -45,7 +45,9 @@ func TestFakeClockDrivesPullInterval(t *testing.T) {
 	clock := plasmatest.NewClock()
 	ann := s.NewClient(plasmatest.ClientOptions[todo.AppCtx]{User: "ann", Ctx: todo.AppCtx{UserID: "ann"}})
 	ann2 := s.NewClient(plasmatest.ClientOptions[todo.AppCtx]{User: "ann", Ctx: todo.AppCtx{UserID: "ann"}, Clock: clock, Start: true})
-	plasmatest.Eventually(t, 5*time.Second, "the loop waits on the clock", func() bool { return clock.Waiters() > 0 })
+	// Each round of the loop arms one timer: the third is armed once the
+	// two kicks of Start (push, pull) are done.
+	plasmatest.Eventually(t, 5*time.Second, "the loop waits on the clock", func() bool { return clock.Waiters() >= 3 })
 	if err := ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}); err != nil {
 		t.Fatal(err)
 	}
