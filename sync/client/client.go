@@ -310,7 +310,15 @@ func (c *Client[C]) DiscardMutation(ctx context.Context, id int64) error {
 	c.pushMu.Lock() // no push may pick the outbox up meanwhile
 	defer c.pushMu.Unlock()
 	c.mu.Lock()
-	defer func() { c.mu.Unlock(); c.changed(Change{Kind: ChangeDiscard}) }()
+	err := c.discardLocked(ctx, id)
+	c.mu.Unlock()
+	if err == nil {
+		c.changed(Change{Kind: ChangeDiscard})
+	}
+	return err
+}
+
+func (c *Client[C]) discardLocked(ctx context.Context, id int64) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}

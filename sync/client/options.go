@@ -65,8 +65,8 @@ type Options[C any] struct {
 	// HTTPClient sends push and pull; nil uses a client on Transport (or
 	// http.DefaultTransport).
 	HTTPClient *http.Client
-	// Transport is the RoundTripper of the default HTTP client and of
-	// the WebSocket handshake's proxy-less dial, when HTTPClient is nil.
+	// Transport is the RoundTripper of the default HTTP client, when
+	// HTTPClient is nil (the socket dials with WebSocketDialer).
 	Transport http.RoundTripper
 
 	// WebSocketDialer dials the poke socket (nil: websocket.DefaultDialer).
