@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/plasma-go/plasma/orm"
@@ -48,6 +50,33 @@ func FuzzDecodePull(f *testing.F) {
 				if row != nil && len(row) != len(ti.cols) {
 					t.Fatalf("row of %d values", len(row))
 				}
+			}
+		}
+	})
+}
+
+// FuzzEachMember: on any valid JSON object the scanner finds the members
+// encoding/json finds (the last of duplicate keys winning), byte for byte.
+func FuzzEachMember(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":"x\"y","c":{"d":[1,{"e":"}"}]},"a":null}`, ` { "k" : true , "\u00e9" : [ ] } `, `{"\ud800":"\xff"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want map[string]json.RawMessage
+		if json.Unmarshal(data, &want) != nil || want == nil {
+			return
+		}
+		got := map[string]json.RawMessage{}
+		ok, err := eachMember(data, func(k string, v []byte) error { got[k] = v; return nil })
+		if !ok || err != nil {
+			t.Fatalf("not an object: %q", data)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d members, want %d: %q", len(got), len(want), data)
+		}
+		for k, v := range want {
+			if string(bytes.TrimSpace(got[k])) != string(bytes.TrimSpace(v)) {
+				t.Fatalf("member %q = %q, want %q", k, got[k], v)
 			}
 		}
 	})

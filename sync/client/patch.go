@@ -138,29 +138,43 @@ func (ti *tableInfo) idValue(id string) (any, error) {
 
 // decodeRow turns a put's value into the table's column values.
 func (ti *tableInfo) decodeRow(value json.RawMessage, keyID string) ([]any, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(value, &obj); err != nil || obj == nil {
-		return nil, patchError("value is not a JSON object")
-	}
 	row := make([]any, len(ti.cols))
-	for i, c := range ti.cols {
-		raw, ok := obj[c.name]
-		if !ok {
-			if i == ti.idCol {
-				return nil, patchError("value has no id")
-			}
-			continue // NULL: a column the server did not send
+	seenID := false
+	isObject, err := eachMember(value, func(key string, raw []byte) error {
+		i := ti.colIndex(key)
+		if i < 0 {
+			return nil // a column this client does not know
 		}
-		v, err := decodeCell(c, raw)
+		v, err := decodeCell(ti.cols[i], raw)
 		if err != nil {
-			return nil, patchError("column " + strconv.Quote(c.name) + ": " + err.Error())
+			return patchError("column " + strconv.Quote(key) + ": " + err.Error())
 		}
 		row[i] = v
+		seenID = seenID || i == ti.idCol
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !isObject:
+		return nil, patchError("value is not a JSON object")
+	case !seenID || row[ti.idCol] == nil:
+		return nil, patchError("value has no id")
 	}
 	if got := idText(row[ti.idCol]); got != keyID {
 		return nil, patchError("value's id " + strconv.Quote(got) + " differs from the key's")
 	}
 	return row, nil
+}
+
+// colIndex returns the index of the named column, or -1.
+func (ti *tableInfo) colIndex(name string) int {
+	for i := range ti.cols {
+		if ti.cols[i].name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func idText(v any) string {
@@ -213,11 +227,8 @@ func decodeCell(c columnInfo, raw json.RawMessage) (any, error) {
 		}
 		return b, nil
 	}
-	if raw[0] != '"' {
-		return nil, patchError("want a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		return nil, patchError("want a string")
 	}
 	return s, nil
