@@ -39,6 +39,7 @@ type ResponseError struct {
 	Problem  string
 }
 
+// Error describes the refused answer.
 func (e *ResponseError) Error() string {
 	return fmt.Sprintf("plasma: client: bad %s response: %s", e.Endpoint, e.Problem)
 }
@@ -62,6 +63,7 @@ type ServerError struct {
 	Message     string
 }
 
+// Error describes the server's answer.
 func (e *ServerError) Error() string {
 	msg := fmt.Sprintf("plasma: client: %s: status %d", e.Endpoint, e.Status)
 	if e.Kind != "" {
@@ -94,6 +96,7 @@ type NetworkError struct {
 	Err      error
 }
 
+// Error describes the transport's failure.
 func (e *NetworkError) Error() string {
 	return fmt.Sprintf("plasma: client: %s: %v", e.Endpoint, e.Err)
 }
