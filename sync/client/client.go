@@ -357,7 +357,11 @@ func (c *Client[C]) discardLocked(ctx context.Context, id int64) error {
 // ResetLocalState wipes the replica (its data and the pending mutations)
 // and starts over as a new client in a new client group; the next pull
 // loads everything again.
-func (c *Client[C]) ResetLocalState(ctx context.Context) error {
+func (c *Client[C]) ResetLocalState(ctx context.Context) error { return c.reset(ctx, true) }
+
+// reset wipes the replica; with resync, the socket reconnects (under the
+// new ids) and the loop pulls at once.
+func (c *Client[C]) reset(ctx context.Context, resync bool) error {
 	c.pushMu.Lock()
 	defer c.pushMu.Unlock()
 	c.mu.Lock()
@@ -365,8 +369,10 @@ func (c *Client[C]) ResetLocalState(ctx context.Context) error {
 	c.mu.Unlock()
 	if err == nil {
 		c.changed(Change{Kind: ChangeReset})
-		c.presence.reconnect()
-		poke(c.kickPull)
+		if resync {
+			c.presence.reconnect()
+			poke(c.kickPull)
+		}
 	}
 	return err
 }
@@ -387,6 +393,9 @@ func (c *Client[C]) resetLocked(ctx context.Context) error {
 				return err
 			}
 			if err := ensureShadows(ctx, ex, c.tableList); err != nil {
+				return err
+			}
+			if err := ensureAtRest(ctx, ex, c.tableList, c.atRest() != nil); err != nil {
 				return err
 			}
 		}

@@ -31,8 +31,9 @@ type SchemaPolicy int
 
 const (
 	// SchemaReset wipes the replica (pending mutations included) and
-	// starts a new client group; syncing goes on, retrying with backoff
-	// while the server still refuses the version.
+	// starts a new client group; while the server still refuses the
+	// version, the loop tries again on its pull interval (and on pokes),
+	// without wiping the fresh replica again.
 	SchemaReset SchemaPolicy = iota
 	// SchemaStay keeps the local data and stops syncing; the failure is
 	// reported (ErrSchemaMismatch) and Mutate still works locally.

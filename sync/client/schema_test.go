@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,4 +135,33 @@ func TestPresence(t *testing.T) {
 			t.Fatal("no presence snapshot with both members")
 		}
 	}
+}
+
+// A server that keeps refusing the schema makes a SchemaReset client
+// wipe once, not on every refusal.
+func TestSchemaResetDoesNotSpin(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	var resets atomic.Int64
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) {
+			co.OnChange = func(ch client.Change) {
+				if ch.Kind == client.ChangeReset {
+					resets.Add(1)
+				}
+			}
+			co.PullInterval = 20 * time.Millisecond
+			co.NoWebSocket = true // the interval drives the retries
+		}
+	})
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	must(t, ann.Flush(ctx))
+	ann.Net.Fail = refuseSchema
+	must(t, ann.Start(ctx))
+	plasmatest.Eventually(t, 5*time.Second, "refusals", func() bool { return ann.Errors.Load() >= 5 })
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("%d resets", n)
+	}
+	ann.Net.Fail = nil
+	mustConverge(t, ann)
 }

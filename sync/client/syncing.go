@@ -81,8 +81,13 @@ func (c *Client[C]) handle(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, ErrSchemaMismatch) && !errors.Is(err, errHalted):
 		if c.opts.OnSchemaMismatch == SchemaReset {
-			if rerr := c.ResetLocalState(ctx); rerr != nil {
-				err = errors.Join(err, rerr)
+			// Wipe once: a fresh replica (no cookie, nothing pending) has
+			// nothing to reset, and resetting it again on every refusal
+			// would spin. The loop tries again on its interval or a poke.
+			if c.hasLocalState() {
+				if rerr := c.reset(ctx, false); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
 			}
 		} else {
 			c.mu.Lock()
@@ -90,7 +95,7 @@ func (c *Client[C]) handle(ctx context.Context, err error) error {
 			c.mu.Unlock()
 		}
 	case isClientStateNotFound(err):
-		if rerr := c.ResetLocalState(ctx); rerr != nil {
+		if rerr := c.reset(ctx, true); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}
@@ -98,6 +103,12 @@ func (c *Client[C]) handle(ctx context.Context, err error) error {
 		c.report(err)
 	}
 	return err
+}
+
+func (c *Client[C]) hasLocalState() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.cookie != nil || c.st.next > 1
 }
 
 // errHalted marks the stored mismatch error, so it is not handled twice.
