@@ -91,9 +91,7 @@ func (c *Client[C]) runLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-c.kickPush:
-			if c.retry(ctx, func() error { _, err := c.pushAll(ctx); return err }) {
-				c.retry(ctx, func() error { _, err := c.PullOnce(ctx); return err })
-			}
+			c.retry(ctx, func() error { return c.pushAll(ctx) })
 		case <-c.kickPull:
 			c.retry(ctx, func() error { _, err := c.PullOnce(ctx); return err })
 		case <-timer:
@@ -102,17 +100,22 @@ func (c *Client[C]) runLoop(ctx context.Context) {
 	}
 }
 
-// pushAll pushes batches until the outbox has nothing unsent.
-func (c *Client[C]) pushAll(ctx context.Context) (int, error) {
-	total := 0
+// pushAll pushes a batch and pulls, until nothing is pending: a push
+// always starts at the first unconfirmed mutation, so the pull that
+// confirms a batch is what lets the next one go out. It stops when a
+// round confirms nothing (the next kick or poke tries again).
+func (c *Client[C]) pushAll(ctx context.Context) error {
 	for {
-		c.mu.Lock()
-		unsent := c.st.next - 1 - max(c.st.lmid, c.st.sentThrough)
-		c.mu.Unlock()
+		before := c.LastMutationID()
 		n, err := c.PushOnce(ctx)
-		total += n
-		if err != nil || n == 0 || unsent <= int64(n) {
-			return total, err
+		if err != nil {
+			return err
+		}
+		if _, err := c.PullOnce(ctx); err != nil {
+			return err
+		}
+		if n == 0 || c.pendingCount() == 0 || c.LastMutationID() == before {
+			return nil
 		}
 	}
 }

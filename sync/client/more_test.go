@@ -3,11 +3,13 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/sync/client"
@@ -142,5 +144,33 @@ func TestMutateBadInput(t *testing.T) {
 	}
 	if _, err := ann.PullOnce(ctx); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("pull after close: %v", err)
+	}
+}
+
+// The loop sends a backlog larger than one push in several pushes, each
+// confirmed by a pull before the next, and never re-sends a batch in a
+// loop.
+func TestLoopSendsBacklogInBatches(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	var pushes atomic.Int64
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) { co.PushBatch = 30; co.Offline = true }
+	})
+	ann.Net.Fail = func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/push") {
+			pushes.Add(1)
+		}
+		return nil, nil
+	}
+	must(t, ann.Start(ctx))
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	for i := range 99 {
+		must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: fmt.Sprintf("t%d", i), ListID: "L1", Title: "x"}))
+	}
+	ann.SetOffline(false)
+	plasmatest.Eventually(t, 10*time.Second, "all confirmed", func() bool { return ann.LastMutationID() == 100 })
+	if n := pushes.Load(); n < 4 || n > 6 {
+		t.Fatalf("%d pushes for 100 mutations in batches of 30", n)
 	}
 }

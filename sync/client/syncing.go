@@ -28,19 +28,19 @@ func (c *Client[C]) PushOnce(ctx context.Context) (int, error) {
 }
 
 // Flush pushes every pending mutation and pulls until the server has
-// confirmed them all (or an error stops it).
+// confirmed them all. It does not retry: the first error stops it (the
+// loop, if started, retries on its own).
 func (c *Client[C]) Flush(ctx context.Context) error {
 	stuck := 0
 	for {
 		before := c.LastMutationID()
-		n, err := c.PushOnce(ctx)
-		if err != nil {
+		if _, err := c.PushOnce(ctx); err != nil {
 			return err
 		}
 		if _, err := c.PullOnce(ctx); err != nil {
 			return err
 		}
-		if n == 0 && c.pendingCount() == 0 {
+		if c.pendingCount() == 0 {
 			return nil
 		}
 		if c.LastMutationID() == before {
