@@ -14,7 +14,7 @@ import (
 	"github.com/plasma-go/plasma/sync/server"
 )
 
-var soakOps = flag.Int("client.ops", 0, "operations per client in the convergence test (default 150; more for a soak)")
+var soakOps = flag.Int("client.ops", 0, "operations per client in the convergence test (default 300, 100 under -race; more for a soak)")
 
 // processed counts, per client and mutation id, how often the server
 // processed (applied or failed) a mutation.
@@ -72,12 +72,15 @@ func (w *world) add(to *[]string, id string) {
 // server exactly once.
 func TestConvergence(t *testing.T) {
 	engines(t, func(t *testing.T, engine string) {
-		ops := 150
-		if *soakOps > 0 {
-			ops = *soakOps
+		ops := 300 // 2,400 operations per engine
+		if raceEnabled {
+			ops = 100
 		}
 		if testing.Short() {
 			ops = 30
+		}
+		if *soakOps > 0 {
+			ops = *soakOps
 		}
 		proc := &processed{counts: map[string]map[int64]int{}}
 		s := newServer(t, engine, func(o *plasmatest.ServerOptions[todo.AppCtx]) {
