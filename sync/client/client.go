@@ -49,6 +49,9 @@ type Client[C any] struct {
 	loopMu   sync.Mutex
 	loop     *loop
 	presence presenceState
+
+	watchMu  sync.Mutex
+	watchers map[*watcher]struct{}
 }
 
 // Open opens (or creates) the replica and returns a client on it. The
@@ -265,6 +268,36 @@ func poke(ch chan struct{}) {
 func (c *Client[C]) changed(ch Change) {
 	if c.opts.OnChange != nil {
 		c.opts.OnChange(ch)
+	}
+	c.watchMu.Lock()
+	ws := make([]*watcher, 0, len(c.watchers))
+	for w := range c.watchers {
+		ws = append(ws, w)
+	}
+	c.watchMu.Unlock()
+	for _, w := range ws {
+		w.fn(ch)
+	}
+}
+
+type watcher struct{ fn func(Change) }
+
+// Watch calls fn after every committed change of the replica's visible
+// state, as Options.OnChange, until stop is called: the hook a live
+// query over DB() re-evaluates from. fn runs on the goroutine that made
+// the change and must not block.
+func (c *Client[C]) Watch(fn func(Change)) (stop func()) {
+	w := &watcher{fn: fn}
+	c.watchMu.Lock()
+	if c.watchers == nil {
+		c.watchers = map[*watcher]struct{}{}
+	}
+	c.watchers[w] = struct{}{}
+	c.watchMu.Unlock()
+	return func() {
+		c.watchMu.Lock()
+		delete(c.watchers, w)
+		c.watchMu.Unlock()
 	}
 }
 

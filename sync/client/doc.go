@@ -91,9 +91,9 @@
 // # Live queries
 //
 // The live package is not part of this client yet. The seam for it is
-// Options.OnChange: it is called after every committed change of the
-// replica's visible state (a local mutation, a rebase, a discard, a
-// reset), with the tables a rebase's patch touched; a live query on
+// Watch (and Options.OnChange): it is called after every committed change
+// of the replica's visible state (a local mutation, a rebase, a discard,
+// a reset), with the tables a rebase's patch touched; a live query on
 // c.DB() re-runs or maintains itself from there.
 //
 // # Tests

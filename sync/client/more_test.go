@@ -174,3 +174,25 @@ func TestLoopSendsBacklogInBatches(t *testing.T) {
 		t.Fatalf("%d pushes for 100 mutations in batches of 30", n)
 	}
 }
+
+func TestWatch(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	ann := newClient(s, "ann")
+	var n atomic.Int64
+	stop := ann.Watch(func(ch client.Change) {
+		// A live query would re-run here; the change is committed.
+		if ch.Kind == client.ChangeMutate {
+			if got := todos(t, ann.DB()); len(got) == 1 {
+				n.Add(1)
+			}
+		}
+	})
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t1", ListID: "L1", Title: "a"}))
+	stop()
+	must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t2", ListID: "L1", Title: "b"}))
+	if n.Load() != 1 {
+		t.Fatalf("watch saw the todo %d times", n.Load())
+	}
+}
