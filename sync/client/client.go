@@ -38,8 +38,9 @@ type Client[C any] struct {
 	commits       atomic.Int64                    // local commits, for checkpoints
 	checkpointing atomic.Bool
 
-	pushMu sync.Mutex // one push at a time
-	pullMu sync.Mutex // one pull at a time
+	pushMu     sync.Mutex // one push at a time
+	pushLimits pushLimits
+	pullMu     sync.Mutex // one pull at a time
 
 	offline  atomic.Bool
 	socketUp atomic.Bool
@@ -72,6 +73,7 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 	c := &Client[C]{opts: opts, sqldb: sqldb, db: orm.New(sqldb, sqlite.Dialect), tables: byName, tableList: list,
 		started: time.Now(), kickPush: make(chan struct{}, 1), kickPull: make(chan struct{}, 1), online: make(chan struct{})}
 	c.offline.Store(opts.Offline)
+	c.pushLimits = pushLimits{count: opts.PushBatch, bytes: opts.PushBytes}
 	st, mismatch, err := prepareReplica(ctx, c.db, opts.Schema, list, opts.OnSchemaMismatch)
 	if err != nil {
 		sqldb.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/sync/client"
 	"github.com/plasma-go/plasma/sync/plasmatest"
+	"github.com/plasma-go/plasma/sync/server"
 )
 
 // OnChange is the seam for live queries: it fires after each local
@@ -195,4 +196,23 @@ func TestWatch(t *testing.T) {
 	if n.Load() != 1 {
 		t.Fatalf("watch saw the todo %d times", n.Load())
 	}
+}
+
+// A server whose push limit is below the client's batch refuses the
+// push; the client halves its batch until the server takes it.
+func TestPushAdaptsToServerLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite, func(o *plasmatest.ServerOptions[todo.AppCtx]) {
+		o.Tweak = func(so *server.Options[todo.AppCtx]) { so.MaxMutationsPerPush = 7 }
+	})
+	ann := newClient(s, "ann")
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	for i := range 29 {
+		must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: fmt.Sprintf("t%d", i), ListID: "L1", Title: "x"}))
+	}
+	must(t, ann.Flush(ctx))
+	if ann.LastMutationID() != 30 {
+		t.Fatalf("lastMutationID %d", ann.LastMutationID())
+	}
+	mustConverge(t, ann)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/protocol"
@@ -226,17 +228,54 @@ func (c *Client[C]) push(ctx context.Context) (int, error) {
 	if err := c.ready(); err != nil {
 		return 0, err
 	}
+	for {
+		n, err := c.pushBatch(ctx)
+		if !tooBig(err) || c.pushLimits.shrink(n) {
+			return n, err
+		}
+		// The server's limits are below ours: a smaller batch goes now.
+	}
+}
+
+// tooBig reports the server's refusals of a push over its limits.
+func tooBig(err error) bool {
+	var se *ServerError
+	return errors.As(err, &se) && (se.Kind == "TooManyMutations" || se.Status == http.StatusRequestEntityTooLarge)
+}
+
+// pushLimits is the batch size the server accepts, learnt from its
+// refusals: it starts at PushBatch/PushBytes and halves on each.
+type pushLimits struct {
+	mu           sync.Mutex
+	count, bytes int
+}
+
+// shrink halves the limits below a refused batch of n mutations; it
+// reports whether they cannot shrink further.
+func (l *pushLimits) shrink(n int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n <= 1 {
+		return true
+	}
+	l.count = max(1, min(l.count, n)/2)
+	l.bytes = max(1, l.bytes/2)
+	return false
+}
+
+func (l *pushLimits) get() (count, bytes int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count, l.bytes
+}
+
+// pushBatch sends the first batch of pending mutations; it returns the
+// number sent (or attempted, with an error).
+func (c *Client[C]) pushBatch(ctx context.Context) (int, error) {
+	limit, limitBytes := c.pushLimits.get()
 	c.mu.Lock()
 	st := c.st
-	ps, err := loadPending(ctx, c.sqldb, st.lmid, c.opts.PushBatch)
-	if err == nil && len(ps) > 0 && ps[len(ps)-1].id > st.sentThrough {
-		// Recorded before the request: once sent, a mutation may be
-		// applied by the server, so it can no longer be discarded.
-		_, err = c.sqldb.ExecContext(ctx, `UPDATE `+metaTable+` SET sent_through = ? WHERE k = 1`, ps[len(ps)-1].id)
-		if err == nil {
-			c.st.sentThrough = ps[len(ps)-1].id
-		}
-	}
+	ps, err := loadPending(ctx, c.sqldb, st.lmid, limit)
 	c.mu.Unlock()
 	if err != nil || len(ps) == 0 {
 		return 0, err
@@ -245,20 +284,39 @@ func (c *Client[C]) push(ctx context.Context) (int, error) {
 		ProfileID: c.opts.ProfileID, ClientGroupID: st.group}
 	size := 0
 	for _, p := range ps {
-		if size += len(p.args) + len(p.name) + 100; size > c.opts.PushBytes && len(req.Mutations) > 0 {
+		if size += len(p.args) + len(p.name) + 100; size > limitBytes && len(req.Mutations) > 0 {
 			break
 		}
 		req.Mutations = append(req.Mutations, protocol.Mutation{ClientID: st.clientID, ID: p.id, Name: p.name,
 			Args: json.RawMessage(p.args), Timestamp: p.ts})
+	}
+	if err := c.markSent(ctx, req.Mutations[len(req.Mutations)-1].ID); err != nil {
+		return 0, err
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := c.post(ctx, "push", body, 1<<20); err != nil {
-		return 0, err
+		return len(req.Mutations), err
 	}
 	return len(req.Mutations), nil
+}
+
+// markSent records, before the request, that the mutations up to id were
+// handed to the server: from then on the server may apply them, so they
+// can no longer be discarded.
+func (c *Client[C]) markSent(ctx context.Context, id int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id <= c.st.sentThrough {
+		return nil
+	}
+	if _, err := c.sqldb.ExecContext(ctx, `UPDATE `+metaTable+` SET sent_through = ? WHERE k = 1`, id); err != nil {
+		return err
+	}
+	c.st.sentThrough = id
+	return nil
 }
 
 // cookieKind is 0 for a null cookie, 1 for a numeric order, 2 for a
