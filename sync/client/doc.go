@@ -67,19 +67,22 @@
 // # The loop
 //
 // Start runs the loop: it pushes after each Mutate (batches of PushBatch
-// mutations, at most PushBytes), pulls after each push, on every poke of
-// the WebSocket at {Server}/ws and, while no socket is up, every
-// PullInterval. Network errors and 5xx answers are retried with capped
-// exponential backoff and jitter; other 4xx answers are not retried and
-// go to OnError, with the server's error kind (ServerError.Kind). PushOnce,
-// PullOnce and Flush work with or without the loop. SetOffline (and the
+// mutations, at most PushBytes, halved at once if the server refuses a
+// push as over its limits), pulls after each push (a push always starts at
+// the first unconfirmed mutation, so that pull is what lets the next
+// batch go), on every poke of the WebSocket at {Server}/ws and, while no
+// socket is up, every PullInterval. Network errors and 5xx answers are
+// retried with capped exponential backoff and jitter; other 4xx answers
+// are not retried and go to OnError, with the server's error kind
+// (ServerError.Kind). PushOnce, PullOnce and Flush work with or without
+// the loop. SetOffline (and the
 // Offline option) stop all traffic; mutations keep queueing and go out
 // when the client is back online.
 //
 // A schema version mismatch (the server answers VersionNotSupported for
 // the schema, or the replica was written under another version) is
-// handled as OnSchemaMismatch says: SchemaReset wipes the replica and
-// starts a new client group; SchemaStay keeps the local data and stops
+// handled as OnSchemaMismatch says: SchemaReset wipes the replica (once)
+// and starts a new client group; SchemaStay keeps the local data and stops
 // syncing until ResetLocalState. ClientStateNotFound resets, as
 // Replicache does.
 //
