@@ -216,3 +216,33 @@ func TestPushAdaptsToServerLimit(t *testing.T) {
 	}
 	mustConverge(t, ann)
 }
+
+// The mutators' application context comes from CtxFunc at every local
+// run; when it fails, the mutation fails and is not queued.
+func TestCtxFunc(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, plasmatest.SQLite)
+	var user atomic.Value
+	user.Store("ann")
+	ann := newClient(s, "ann", func(o *plasmatest.ClientOptions[todo.AppCtx]) {
+		o.Tweak = func(co *client.Options[todo.AppCtx]) {
+			co.CtxFunc = func(context.Context) (todo.AppCtx, error) {
+				u := user.Load().(string)
+				if u == "" {
+					return todo.AppCtx{}, errors.New("signed out")
+				}
+				return todo.AppCtx{UserID: u}, nil
+			}
+		}
+	})
+	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+	user.Store("")
+	if err := ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t1", ListID: "L1", Title: "x"}); err == nil {
+		t.Fatal("mutate without a context succeeded")
+	}
+	if p, _ := ann.Pending(ctx); len(p) != 1 {
+		t.Fatalf("pending %v", p)
+	}
+	user.Store("ann")
+	mustConverge(t, ann)
+}
