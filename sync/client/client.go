@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type Client[C any] struct {
 	tables    map[string]*tableInfo
 	tableList []*tableInfo
 	seal      func(ti *tableInfo, row []any) ([]any, error)
+	lock      *os.File // the replica file's lock, if any
 	started   time.Time
 
 	// mu serializes the writes to the replica and guards st and halted.
@@ -66,29 +68,32 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 	if err != nil {
 		return nil, err
 	}
+	var lock *os.File
+	if opts.Replica != "" {
+		if lock, err = lockReplica(opts.Replica); err != nil {
+			return nil, err
+		}
+	}
 	sqldb, err := openSQLite(opts.Replica, opts.AtRest != nil)
 	if err != nil {
+		closeLock(lock)
 		return nil, err
 	}
-	c := &Client[C]{opts: opts, sqldb: sqldb, db: orm.New(sqldb, sqlite.Dialect), tables: byName, tableList: list,
+	c := &Client[C]{opts: opts, sqldb: sqldb, lock: lock, db: orm.New(sqldb, sqlite.Dialect), tables: byName, tableList: list,
 		started: time.Now(), kickPush: make(chan struct{}, 1), kickPull: make(chan struct{}, 1), online: make(chan struct{})}
 	c.offline.Store(opts.Offline)
 	c.pushLimits = pushLimits{count: opts.PushBatch, bytes: opts.PushBytes}
 	st, mismatch, err := prepareReplica(ctx, c.db, opts.Schema, list, opts.OnSchemaMismatch)
 	if err != nil {
-		sqldb.Close()
+		c.abort()
 		return nil, err
 	}
 	if opts.AtRest != nil {
-		if opts.AtRest.Keys == nil {
-			sqldb.Close()
-			return nil, fmt.Errorf("%w: Options.AtRest has no keys", ErrAtRest)
-		}
 		c.keys.Store(opts.AtRest.Keys)
 		c.seal = c.sealRow
 	}
 	if err := ensureAtRest(ctx, sqldb, list, opts.AtRest != nil); err != nil {
-		sqldb.Close()
+		c.abort()
 		return nil, err
 	}
 	c.st = st
@@ -97,6 +102,18 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 	}
 	c.presence.init(opts.Room, opts.UserInfo)
 	return c, nil
+}
+
+// abort undoes a failed Open.
+func (c *Client[C]) abort() {
+	c.sqldb.Close()
+	closeLock(c.lock)
+}
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
 
 // DB returns the replica as an *orm.DB for the query builder. Read
@@ -146,7 +163,9 @@ func (c *Client[C]) Close() error {
 	for c.checkpointing.Load() {
 		time.Sleep(time.Millisecond)
 	}
-	return c.sqldb.Close()
+	err := c.sqldb.Close()
+	closeLock(c.lock)
+	return err
 }
 
 func (c *Client[C]) appCtx(ctx context.Context) (C, error) {

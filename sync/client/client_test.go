@@ -1,8 +1,12 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/plasma-go/plasma/examples/todo"
@@ -100,5 +104,50 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 			c.Close()
 			t.Errorf("Open(%+v) succeeded", o)
 		}
+	}
+}
+
+func TestReplicaFileIsLockedAndChecked(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.db")
+	opts := client.Options[todo.AppCtx]{Server: "http://127.0.0.1:1/sync", Schema: todo.Schema, Mutators: todo.Mutators, Replica: path}
+	a, err := client.Open(ctx, opts)
+	must(t, err)
+	if b, err := client.Open(ctx, opts); !errors.Is(err, client.ErrReplicaInUse) {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("second Open: %v", err)
+	}
+	must(t, a.Close())
+	b, err := client.Open(ctx, opts)
+	must(t, err)
+	must(t, b.Close())
+
+	// Not a database, or another app's database: an error, no panic.
+	garbage := filepath.Join(dir, "garbage.db")
+	must(t, os.WriteFile(garbage, bytes.Repeat([]byte("not sqlite "), 1000), 0o600))
+	opts.Replica = garbage
+	if c, err := client.Open(ctx, opts); err == nil {
+		c.Close()
+		t.Fatal("a garbage replica opened")
+	}
+	other := filepath.Join(dir, "other.db")
+	sq, err := sql.Open("sqlite", other)
+	must(t, err)
+	_, err = sq.Exec(`CREATE TABLE _plasma_client (k INTEGER PRIMARY KEY, x TEXT); INSERT INTO _plasma_client VALUES (1, 'x')`)
+	must(t, err)
+	sq.Close()
+	opts.Replica = other
+	if c, err := client.Open(ctx, opts); !errors.Is(err, client.ErrReplica) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("a foreign table: %v", err)
+	}
+	opts.Replica, opts.AtRest = "", &client.AtRest{}
+	if _, err := client.Open(ctx, opts); !errors.Is(err, client.ErrAtRest) {
+		t.Fatalf("AtRest without keys: %v", err)
 	}
 }

@@ -26,6 +26,10 @@ var (
 	// was sent to the server already: the server may have applied it, so
 	// it can no longer be taken back.
 	ErrMutationSent = errors.New("plasma: client: the mutation was sent already")
+	// ErrReplicaInUse is returned by Open for a replica file another
+	// client (in this process or another) has open: two clients on one
+	// replica would push as the same client.
+	ErrReplicaInUse = errors.New("plasma: client: the replica is in use by another client")
 	// ErrReplica reports a replica file that is not a plasma replica, or
 	// one written for another schema than the client's tables.
 	ErrReplica = errors.New("plasma: client: unusable replica")

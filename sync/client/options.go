@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -148,6 +149,8 @@ func (o *Options[C]) withDefaults() error {
 		return errors.New("plasma: client.Open: Options.Schema is nil")
 	case o.Mutators == nil:
 		return errors.New("plasma: client.Open: Options.Mutators is nil")
+	case o.AtRest != nil && o.AtRest.Keys == nil:
+		return fmt.Errorf("%w: Options.AtRest has no keys", ErrAtRest)
 	}
 	o.Server = strings.TrimRight(o.Server, "/")
 	if o.PullInterval <= 0 {
