@@ -30,7 +30,9 @@
 // pending mutations (name, JSON arguments) in id order, and
 // _plasma_client the client group id, client id, cookie,
 // lastMutationID and the next mutation id. Everything the client knows
-// is in the file, so a crash or a restart loses nothing committed.
+// is in the file, so a crash or a restart loses nothing committed. On
+// unix the file is locked (an advisory lock on <file>.lock) while a
+// client has it open: a second Open fails with ErrReplicaInUse.
 //
 // Mutate runs the mutator through the same mutator.Set the server runs,
 // in one local transaction that also appends the mutation to the outbox;
