@@ -362,10 +362,10 @@ func (c *Client[C]) Pending(ctx context.Context) ([]Mutation, error) {
 // was sent may have been applied by the server: ErrMutationSent.
 func (c *Client[C]) DiscardMutation(ctx context.Context, id int64) error {
 	c.pushMu.Lock() // no push may pick the outbox up meanwhile
-	defer c.pushMu.Unlock()
 	c.mu.Lock()
 	err := c.discardLocked(ctx, id)
 	c.mu.Unlock()
+	c.pushMu.Unlock()
 	if err == nil {
 		c.changed(Change{Kind: ChangeDiscard})
 	}
@@ -417,10 +417,10 @@ func (c *Client[C]) ResetLocalState(ctx context.Context) error { return c.reset(
 // new ids) and the loop pulls at once.
 func (c *Client[C]) reset(ctx context.Context, resync bool) error {
 	c.pushMu.Lock()
-	defer c.pushMu.Unlock()
 	c.mu.Lock()
 	err := c.resetLocked(ctx)
 	c.mu.Unlock()
+	c.pushMu.Unlock()
 	if err == nil {
 		c.changed(Change{Kind: ChangeReset})
 		if resync {

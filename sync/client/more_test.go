@@ -181,8 +181,13 @@ func TestWatch(t *testing.T) {
 	s := newServer(t, plasmatest.SQLite)
 	ann := newClient(s, "ann")
 	var n atomic.Int64
+	var rebases atomic.Int64
 	stop := ann.Watch(func(ch client.Change) {
-		// A live query would re-run here; the change is committed.
+		// A live query would re-run here; the change is committed and
+		// the client free to use.
+		if ch.Kind == client.ChangeRebase && ann.LastMutationID() > 0 {
+			rebases.Add(1)
+		}
 		if ch.Kind == client.ChangeMutate {
 			if got := todos(t, ann.DB()); len(got) == 1 {
 				n.Add(1)
@@ -191,6 +196,10 @@ func TestWatch(t *testing.T) {
 	})
 	must(t, ann.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
 	must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t1", ListID: "L1", Title: "a"}))
+	must(t, ann.Flush(ctx))
+	if rebases.Load() == 0 {
+		t.Fatal("no rebase seen")
+	}
 	stop()
 	must(t, ann.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: "t2", ListID: "L1", Title: "b"}))
 	if n.Load() != 1 {

@@ -101,13 +101,15 @@ type Options[C any] struct {
 	// (SchemaReset by default).
 	OnSchemaMismatch SchemaPolicy
 	// OnError is told every failure of the background loop (and of
-	// PushOnce/PullOnce/Flush, which also return it). It must not block.
+	// PushOnce/PullOnce/Flush, which also return it). It must not block,
+	// nor call Stop or Close (it may run on the loop's goroutine).
 	OnError func(err error)
 	// OnChange is called after every committed change of the replica's
 	// visible state: a local mutation, a rebase, a discard, a reset. It
 	// is the seam live queries hook onto (see the package doc). It runs
 	// on the goroutine that made the change, after the commit, and must
-	// not block.
+	// not block, nor call Stop or Close. It may use the client
+	// otherwise (read DB(), Mutate).
 	OnChange func(Change)
 	// OnPresence receives the presence snapshots of the client's room.
 	OnPresence func(Presence)

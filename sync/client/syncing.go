@@ -144,7 +144,15 @@ func (c *Client[C]) pull(ctx context.Context) (bool, error) {
 // applyPull checks a decoded answer against the state and applies it.
 func (c *Client[C]) applyPull(ctx context.Context, group string, r *pullResult) (bool, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	changed, err := c.applyPullLocked(ctx, group, r)
+	c.mu.Unlock()
+	if changed {
+		c.changed(Change{Kind: ChangeRebase, Tables: r.tableNames()})
+	}
+	return changed, err
+}
+
+func (c *Client[C]) applyPullLocked(ctx context.Context, group string, r *pullResult) (bool, error) {
 	if c.closed.Load() {
 		return false, ErrClosed
 	}
@@ -182,7 +190,6 @@ func (c *Client[C]) applyPull(ctx context.Context, group string, r *pullResult) 
 	}
 	c.st = st
 	c.maybeCheckpoint(int64(r.nops) + 1)
-	defer c.changed(Change{Kind: ChangeRebase, Tables: r.tableNames()})
 	return true, nil
 }
 
