@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -138,4 +139,21 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Close stops the loop's goroutines.
+func TestCloseStopsGoroutines(t *testing.T) {
+	ctx := context.Background()
+	before := runtime.NumGoroutine()
+	for range 5 {
+		c, err := client.Open(ctx, client.Options[todo.AppCtx]{Server: "http://127.0.0.1:1/sync", Schema: todo.Schema,
+			Mutators: todo.Mutators, Offline: true})
+		must(t, err)
+		must(t, c.Start(ctx))
+		must(t, c.Mutate(ctx, todo.MutCreateList, todo.CreateList{ID: "L1", Name: "l"}))
+		c.SetOffline(false) // the loop and the socket now fail and back off
+		time.Sleep(20 * time.Millisecond)
+		must(t, c.Close())
+	}
+	plasmatest.Eventually(t, 5*time.Second, "goroutines gone", func() bool { return runtime.NumGoroutine() <= before+2 })
 }
