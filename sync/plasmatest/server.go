@@ -80,7 +80,7 @@ func NewServer[C any](t testing.TB, opts ServerOptions[C]) *Server[C] {
 	if err := orm.EnsureSchema(ctx, opts.Schema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := server.EnsureTables(ctx, db); err != nil {
+	if err := server.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
