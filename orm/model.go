@@ -91,27 +91,24 @@ func (p *writePlan) bind(t *Table, i int, base unsafe.Pointer) (any, error) {
 	return bindDef("", t, &t.columns[p.decl[i]], f.value(base))
 }
 
-type planKey struct {
-	t   *Table
-	typ reflect.Type
-}
-
-var planCache sync.Map // planKey -> *writePlan
+// plansKey holds a table's write plans, one per struct type, in the
+// table's Memo: they go away with the table, and With, which can change
+// its columns, starts them afresh.
+var plansKey = NewMemoKey[*sync.Map]("orm.writePlans")
 
 // planFor returns the plan for writing struct type typ to t, made on
-// first use and cached. The fields map to columns as they do when rows
+// first use and kept with t. The fields map to columns as they do when rows
 // are scanned (see All): a `db:"name"` tag, else the field's name in
 // snake_case, else its name; embedded structs' fields are promoted and
 // `db:"-"` skips a field. A field that maps to no column of t is an
 // error, as is an unexported field with a db tag.
 func planFor(t *Table, typ reflect.Type) *writePlan {
-	key := planKey{t, typ}
-	if p, ok := planCache.Load(key); ok {
+	plans := MemoLoad(t.memo, plansKey, func() *sync.Map { return new(sync.Map) })
+	if p, ok := plans.Load(typ); ok {
 		return p.(*writePlan)
 	}
-	p := makePlan(t, typ)
-	planCache.Store(key, p)
-	return p
+	p, _ := plans.LoadOrStore(typ, makePlan(t, typ))
+	return p.(*writePlan)
 }
 
 func makePlan(t *Table, typ reflect.Type) *writePlan {
