@@ -28,11 +28,15 @@ var ensureDDL = []string{
 	`CREATE TABLE IF NOT EXISTS "` + ownersTable + `" ("hash" TEXT NOT NULL, "user_id" TEXT NOT NULL, PRIMARY KEY ("hash", "user_id"))`,
 }
 
-// Ensure creates the Service's tables and, for every file column, an
+// Ensure creates the schema's missing tables (orm.EnsureSchema), the
+// Service's own and, for every file column, an
 // index on the hash inside its ref, which downloads, GC and possession
 // checks look rows up by. It is idempotent; New runs it unless
 // Options.SkipEnsure.
 func (s *Service) Ensure(ctx context.Context) error {
+	if err := orm.EnsureSchema(ctx, s.opts.Schema, s.base); err != nil {
+		return err
+	}
 	stmts := append([]string(nil), ensureDDL...)
 	for _, tf := range s.ordered {
 		for _, c := range tf.cols {

@@ -232,7 +232,8 @@ func (h *Handler[Ctx]) report(ctx context.Context, e *Error) {
 	}
 }
 
-// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull; any
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, and
+// with Options.Files the file endpoints under {BasePath}/files/; any
 // other path is 404. It is the one-line setup:
 //
 //	mux.Handle("/sync/", h)
@@ -247,6 +248,8 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveEndpoint(w, r, "push")
 	case ok && rest == "/pull":
 		h.serveEndpoint(w, r, "pull")
+	case ok && h.opts.Files != nil && strings.HasPrefix(rest, "/files/"):
+		h.serveFiles(w, r)
 	default:
 		http.NotFound(w, r)
 	}
