@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/files"
 	"github.com/plasma-go/plasma/files/s3"
@@ -314,4 +316,13 @@ func (e *env) uploadAs(user string, h files.Hash, body []byte) (int, string, err
 	req.Header.Set("Content-Type", "text/plain")
 	status, resp := e.do(req)
 	return status, resp, nil
+}
+
+func openSQLite(t testing.TB) *orm.DB {
+	db, err := orm.Open(sqlite.Dialect, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -157,6 +157,13 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if err != nil {
 		return false, err
 	}
+	if created || s.opts.Now().UnixMilli()-at > s.opts.TouchInterval.Milliseconds() {
+		// Again once stored: a slow upload's ref write must find the
+		// blob fresh, not only its start.
+		if err := s.touch(sys, s.base, ref.Hash, ref.Size); err != nil {
+			return false, err
+		}
+	}
 	if user != "" {
 		if own, err := s.isOwner(sys, s.base, ref.Hash, user); err != nil || own {
 			return created, err

@@ -42,21 +42,50 @@ import (
 func (s *Service) Middleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-			var err error
+			var check func(db *orm.DB) error
+			returning := false
 			switch q := st.Query.(type) {
 			case *orm.InsertQuery:
-				if tf := s.tableOf(q.Parts().Table); tf != nil {
-					err = s.checkInsert(ctx, st.DB, tf, q)
+				p := q.Parts()
+				if tf := s.tableOf(p.Table); tf != nil {
+					check = func(db *orm.DB) error { return s.checkInsert(ctx, db, tf, q) }
+					returning = p.Returning.All || len(p.Returning.Columns) > 0
 				}
 			case *orm.UpdateQuery:
-				if tf := s.tableOf(q.Parts().Table); tf != nil {
-					err = s.checkUpdate(ctx, st.DB, tf, q)
+				p := q.Parts()
+				if tf := s.tableOf(p.Table); tf != nil {
+					check = func(db *orm.DB) error { return s.checkUpdate(ctx, db, tf, q) }
+					returning = p.Returning.All || len(p.Returning.Columns) > 0
 				}
 			}
-			if err != nil {
-				return nil, err
+			switch {
+			case check == nil:
+				return next(ctx, st)
+			case st.DB.InTx() || returning:
+				// A RETURNING write outside a transaction runs as it
+				// is (its rows would not outlive a commit here): its
+				// touch then guards it for GC's grace period only.
+				if err := check(st.DB); err != nil {
+					return nil, err
+				}
+				return next(ctx, st)
 			}
-			return next(ctx, st)
+			// The check's touch must hold its lock until the write
+			// commits, so GC cannot slip between them: one transaction.
+			var res *orm.Result
+			err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
+				if err := check(tx.DB); err != nil {
+					return err
+				}
+				in := *st
+				in.DB = tx.DB
+				r, err := next(ctx, &in)
+				if err == nil {
+					res = &orm.Result{RowsAffected: r.RowsAffected, Kinds: r.Kinds}
+				}
+				return err
+			})
+			return res, err
 		}
 	}
 }
