@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -134,7 +133,7 @@ type env struct {
 	now      atomic.Int64 // the service's clock, Unix ms; 0 means real time
 	mu       sync.Mutex
 	mutIDs   map[string]int64 // the next mutation id per client
-	fsWrites *orm.DB // the handler's DB: row auth, change log, and the write check
+	fsWrites *orm.DB          // the handler's DB: row auth, change log, and the write check
 }
 
 // storageKinds are the adapters every flow test runs on.
@@ -307,7 +306,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-var _ = fmt.Sprint
 
 // uploadAs PUTs body under hash h for attachments.file, as user.
 func (e *env) uploadAs(user string, h files.Hash, body []byte) (int, string, error) {
