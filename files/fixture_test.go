@@ -306,7 +306,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-
 // uploadAs PUTs body under hash h for attachments.file, as user.
 func (e *env) uploadAs(user string, h files.Hash, body []byte) (int, string, error) {
 	req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/sync/files/"+h.String()+"?table=attachments&column=file", bytes.NewReader(body))
