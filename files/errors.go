@@ -66,7 +66,7 @@ func (e *WriteError) Error() string {
 		b.WriteByte(')')
 	}
 	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
+	b.WriteString(strings.ReplaceAll(e.Err.Error(), "files: ", ""))
 	return b.String()
 }
 
