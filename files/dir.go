@@ -117,6 +117,15 @@ type sectionCloser struct {
 
 func (s sectionCloser) Close() error { return s.f.Close() }
 
+// OpenSeeker opens the blob's file, for downloads (SeekOpener).
+func (d *DirStorage) OpenSeeker(_ context.Context, h Hash) (io.ReadSeekCloser, error) {
+	f, err := os.Open(d.path(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	return f, err
+}
+
 // Head stats the blob.
 func (d *DirStorage) Head(_ context.Context, h Hash) (Info, error) {
 	st, err := os.Stat(d.path(h))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 )
 
@@ -137,18 +138,15 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	unlock := s.locks.lock(ref.Hash)
 	defer unlock()
 	sys := rowauth.AsSystem(ctx)
-	at, err := s.touchedAt(sys, ref.Hash)
-	if err != nil {
-		return false, err
-	}
-	if s.opts.Now().UnixMilli()-at > s.opts.TouchInterval.Milliseconds() {
-		if err := s.touch(sys, s.base, ref.Hash, ref.Size); err != nil {
-			return false, err
-		}
-	}
 	info, err := st.Head(ctx, ref.Hash)
 	switch {
 	case err == nil && info.Size == ref.Size:
+		// Stored already, maybe long ago: touch it before verifying, so
+		// GC spares it from now on (a new blob needs no touch first: GC
+		// spares it for its fresh modification time).
+		if err := s.touchIfStale(sys, ref.Hash, ref.Size); err != nil {
+			return false, err
+		}
 		err = Verify(ref.Hash, ref.Size, r)
 	case err == nil || errors.Is(err, ErrNotFound):
 		created = true
@@ -157,20 +155,30 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if err != nil {
 		return false, err
 	}
-	if created || s.opts.Now().UnixMilli()-at > s.opts.TouchInterval.Milliseconds() {
-		// Again once stored: a slow upload's ref write must find the
-		// blob fresh, not only its start.
-		if err := s.touch(sys, s.base, ref.Hash, ref.Size); err != nil {
-			return false, err
-		}
+	return created, s.recordUpload(sys, ref, user)
+}
+
+// touchIfStale touches h unless it was touched within TouchInterval.
+func (s *Service) touchIfStale(ctx context.Context, h Hash, size int64) error {
+	at, err := s.touchedAt(ctx, h)
+	if err != nil || s.opts.Now().UnixMilli()-at <= s.opts.TouchInterval.Milliseconds() {
+		return err
 	}
-	if user != "" {
-		if own, err := s.isOwner(sys, s.base, ref.Hash, user); err != nil || own {
-			return created, err
+	return s.touch(ctx, s.base, h, size)
+}
+
+// recordUpload touches the hash and records the uploader, in one
+// transaction (one commit, one disk sync on SQLite).
+func (s *Service) recordUpload(ctx context.Context, ref Ref, user string) error {
+	return s.base.Tx(ctx, func(tx *orm.Tx) error {
+		if err := s.touch(ctx, tx.DB, ref.Hash, ref.Size); err != nil {
+			return err
 		}
-		return created, s.addOwner(sys, s.base, ref.Hash, user)
-	}
-	return created, nil
+		if user == "" {
+			return nil
+		}
+		return s.addOwner(ctx, tx.DB, ref.Hash, user)
+	})
 }
 
 // download serves the blob if a row referencing it is readable.
@@ -201,7 +209,16 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	// origin, whatever its type says.
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	hd.Set("Content-Disposition", disposition(ref))
-	rs := newBlobSeeker(ctx, st, h, info.Size)
+	var rs io.ReadSeekCloser
+	if so, ok := st.(SeekOpener); ok {
+		// An *os.File lets the server send it with sendfile(2).
+		if rs, err = so.OpenSeeker(ctx, h); err != nil {
+			notFound(w)
+			return
+		}
+	} else {
+		rs = newBlobSeeker(ctx, st, h, info.Size)
+	}
 	defer rs.Close()
 	http.ServeContent(w, r, "", time.Time{}, rs)
 }

@@ -31,6 +31,14 @@ type Storage interface {
 	List(ctx context.Context, fn func(Info) error) error
 }
 
+// SeekOpener is an optional Storage method for adapters whose blobs are
+// seekable in place: downloads then serve what it returns (for DirStorage
+// an *os.File, which the HTTP server sends with sendfile) instead of
+// ranged Gets.
+type SeekOpener interface {
+	OpenSeeker(ctx context.Context, h Hash) (io.ReadSeekCloser, error)
+}
+
 // Info describes a stored blob.
 type Info struct {
 	Hash Hash
