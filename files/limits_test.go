@@ -161,6 +161,11 @@ func TestSchemaErrors(t *testing.T) {
 	if !errors.Is(err, files.ErrMalformed) {
 		t.Fatalf("bad allow list: %v", err)
 	}
+	_, err = files.New(context.Background(), files.Options{Schema: testSchema, DB: db,
+		Storages: map[string]files.Storage{"default": st, "avatars": st}, Columns: map[string]files.ColumnOptions{"avatars.file": {MIMEAllowList: []string{"image/png", "image/*", "text/plain"}}}})
+	if err != nil {
+		t.Fatalf("a good allow list: %v", err)
+	}
 	_, err = files.New(context.Background(), files.Options{Schema: testSchema, DB: db, Storages: map[string]files.Storage{"avatars": st}})
 	if err == nil {
 		t.Fatal("no default storage accepted")

@@ -213,7 +213,10 @@ func (s *Service) planTable(t *orm.Table) (*tableFiles, error) {
 
 func checkAllowList(fc *fileColumn) error {
 	for _, m := range fc.opts.MIMEAllowList {
-		pat := strings.TrimSuffix(m, "/*") + "/x"
+		pat := m
+		if base, ok := strings.CutSuffix(m, "/*"); ok {
+			pat = base + "/x"
+		}
 		if _, err := NormalizeMIME(pat); err != nil || m != strings.ToLower(m) {
 			return &orm.SchemaError{Table: fc.table, Column: fc.name, Err: ErrMalformed,
 				Detail: fmt.Sprintf("MIMEAllowList entry %q is not a lower-case type/subtype or type/*", m)}
