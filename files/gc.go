@@ -88,7 +88,7 @@ var errSpare = errors.New("spare")
 
 // collect decides about one candidate blob in one transaction.
 func (s *Service) collect(ctx context.Context, st Storage, c Info, cutoff time.Time) (bool, error) {
-	unlock := s.locks.lock(c.Hash)
+	unlock := s.locks.lock(ctx, c.Hash, 0)
 	defer unlock()
 	hs := c.Hash.String()
 	err := s.base.Tx(ctx, func(tx *orm.Tx) error {

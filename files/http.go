@@ -105,7 +105,7 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	if err := c.check(ref); err != nil {
-		httpFail(w, err)
+		s.httpFail(ctx, w, err)
 		return
 	}
 	// The body is read through a limit one byte past the declared size,
@@ -114,7 +114,7 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 	body := http.MaxBytesReader(w, r.Body, ref.Size+1)
 	created, err := s.Put(ctx, tf.name, ref, body, id.UserID)
 	if err != nil {
-		httpFail(w, err)
+		s.httpFail(ctx, w, err)
 		return
 	}
 	status := http.StatusOK
@@ -129,13 +129,14 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 // the upload for GC, then writes the blob, or verifies r against it when
 // it is stored already, then records user as an owner (the proof of
 // possession a ref write needs; "" records none). created reports that
-// the blob was new. Uploads of one hash are serialised in the process.
+// the blob was new. Uploads of one hash are serialised in the process,
+// each waiting at most a second for the one before.
 func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader, user string) (created bool, err error) {
 	st := s.opts.Storages[storage]
 	if st == nil {
 		return false, fmt.Errorf("%w: %q", ErrUnknownStorage, storage)
 	}
-	unlock := s.locks.lock(ref.Hash)
+	unlock := s.locks.lock(ctx, ref.Hash, maxLockWait)
 	defer unlock()
 	sys := rowauth.AsSystem(ctx)
 	info, err := st.Head(ctx, ref.Hash)
@@ -155,11 +156,16 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if err != nil {
 		return false, err
 	}
-	return created, s.recordUpload(sys, ref, user)
+	return created, s.recordUpload(sys, ref, user, created)
 }
 
 // touchIfStale touches h unless it was touched within TouchInterval.
 func (s *Service) touchIfStale(ctx context.Context, h Hash, size int64) error {
+	release, err := s.dbTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	at, err := s.touchedAt(ctx, h)
 	if err != nil || s.opts.Now().UnixMilli()-at <= s.opts.TouchInterval.Milliseconds() {
 		return err
@@ -168,8 +174,29 @@ func (s *Service) touchIfStale(ctx context.Context, h Hash, size int64) error {
 }
 
 // recordUpload touches the hash and records the uploader, in one
-// transaction (one commit, one disk sync on SQLite).
-func (s *Service) recordUpload(ctx context.Context, ref Ref, user string) error {
+// transaction (one commit, one disk sync on SQLite). A repeated upload
+// of a fresh blob by a recorded owner writes nothing: it only reads.
+func (s *Service) recordUpload(ctx context.Context, ref Ref, user string, created bool) error {
+	release, err := s.dbTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if !created {
+		at, err := s.touchedAt(ctx, ref.Hash)
+		if err != nil {
+			return err
+		}
+		own := user == ""
+		if !own {
+			if own, err = s.isOwner(ctx, s.base, ref.Hash, user); err != nil {
+				return err
+			}
+		}
+		if own && s.opts.Now().UnixMilli()-at <= s.opts.TouchInterval.Milliseconds() {
+			return nil
+		}
+	}
 	return s.base.Tx(ctx, func(tx *orm.Tx) error {
 		if err := s.touch(ctx, tx.DB, ref.Hash, ref.Size); err != nil {
 			return err
@@ -185,7 +212,7 @@ func (s *Service) recordUpload(ctx context.Context, ref Ref, user string) error 
 func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.Request, h Hash) {
 	ref, ok, err := s.readable(ctx, h)
 	if err != nil {
-		httpError(w, http.StatusInternalServerError, "Internal", "")
+		s.internal(ctx, w, err)
 		return
 	}
 	var info Info
@@ -262,8 +289,9 @@ func notFound(w http.ResponseWriter) {
 	httpError(w, http.StatusNotFound, "NotFound", "no such file")
 }
 
-// httpFail maps an error of the package to a status.
-func httpFail(w http.ResponseWriter, err error) {
+// httpFail maps an error of the package to a status; an unexpected one
+// is reported (Options.OnError) and answered 500 without details.
+func (s *Service) httpFail(ctx context.Context, w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, ErrTooLarge):
@@ -279,8 +307,16 @@ func httpFail(w http.ResponseWriter, err error) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		httpError(w, http.StatusRequestTimeout, "Timeout", "the upload did not finish")
 	default:
-		httpError(w, http.StatusInternalServerError, "Internal", "")
+		s.internal(ctx, w, err)
 	}
+}
+
+// internal reports err and answers 500.
+func (s *Service) internal(ctx context.Context, w http.ResponseWriter, err error) {
+	if s.opts.OnError != nil {
+		s.opts.OnError(ctx, err)
+	}
+	httpError(w, http.StatusInternalServerError, "Internal", "")
 }
 
 func httpError(w http.ResponseWriter, status int, code, msg string) {

@@ -27,6 +27,8 @@ const (
 	DefaultMaxSize = 1 << 30
 	// DefaultTouchInterval: see Options.TouchInterval.
 	DefaultTouchInterval = time.Minute
+	// DefaultMaxConcurrentRecords: see Options.MaxConcurrentRecords.
+	DefaultMaxConcurrentRecords = 8
 )
 
 // ColumnOptions are a file column's limits.
@@ -71,6 +73,13 @@ type Options struct {
 	// SkipEnsure leaves the database alone: New then creates neither the
 	// files tables nor the hash indexes (see Ensure).
 	SkipEnsure bool
+	// MaxConcurrentRecords caps the uploads writing or reading their
+	// bookkeeping rows at once, so a burst of uploads cannot take every
+	// connection of the pool. Default DefaultMaxConcurrentRecords.
+	MaxConcurrentRecords int
+	// OnError, if set, is told about the errors the endpoints answer 500
+	// for (the answer itself carries no details).
+	OnError func(ctx context.Context, err error)
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
 }
@@ -86,6 +95,7 @@ type Service struct {
 	tables  map[string]*tableFiles
 	ordered []*tableFiles // tables with file columns, by name
 	locks   keyedLocks
+	dbSem   chan struct{} // MaxConcurrentRecords tokens
 }
 
 // tableFiles is what the Service knows about a table with file columns.
@@ -129,7 +139,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{opts: opts, base: opts.DB, authDB: opts.DB.Use(rowauth.Middleware()), tables: map[string]*tableFiles{}}
+	if opts.MaxConcurrentRecords <= 0 {
+		opts.MaxConcurrentRecords = DefaultMaxConcurrentRecords
+	}
+	s := &Service{opts: opts, base: opts.DB, authDB: opts.DB.Use(rowauth.Middleware()), tables: map[string]*tableFiles{},
+		dbSem: make(chan struct{}, opts.MaxConcurrentRecords)}
 	if err := s.plan(); err != nil {
 		return nil, err
 	}
@@ -276,33 +290,68 @@ func (c *fileColumn) checkMIME(m string) error {
 	return fmt.Errorf("%w: %s (allowed: %s)", ErrMIMENotAllowed, base, strings.Join(c.opts.MIMEAllowList, ", "))
 }
 
+// dbTurn waits for one of the MaxConcurrentRecords turns at the
+// bookkeeping tables.
+func (s *Service) dbTurn(ctx context.Context) (release func(), err error) {
+	select {
+	case s.dbSem <- struct{}{}:
+		return func() { <-s.dbSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // keyedLocks serialises work on one hash within the process: the uploads
-// of one content, and GC deciding about it.
+// of one content, and GC deciding about it. It is an optimisation (the
+// storage and the database order everything on their own): a wait is
+// bounded, so a client uploading a popular hash slowly cannot hold up
+// everyone else's uploads of it.
 type keyedLocks struct {
 	mu sync.Mutex
 	m  map[Hash]*keyedLock
 }
 
 type keyedLock struct {
-	mu   sync.Mutex
+	ch   chan struct{} // holds a token while locked
 	refs int
 }
 
-func (k *keyedLocks) lock(h Hash) func() {
+// maxLockWait bounds how long an upload waits for another upload of the
+// same hash before going ahead on its own.
+const maxLockWait = time.Second
+
+// lock takes h's lock, waiting at most wait (forever if wait <= 0) or
+// until ctx ends; it returns the unlock function, which does nothing if
+// the lock was not taken.
+func (k *keyedLocks) lock(ctx context.Context, h Hash, wait time.Duration) func() {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = map[Hash]*keyedLock{}
 	}
 	l := k.m[h]
 	if l == nil {
-		l = &keyedLock{}
+		l = &keyedLock{ch: make(chan struct{}, 1)}
 		k.m[h] = l
 	}
 	l.refs++
 	k.mu.Unlock()
-	l.mu.Lock()
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	taken := false
+	select {
+	case l.ch <- struct{}{}:
+		taken = true
+	case <-timeout:
+	case <-ctx.Done():
+	}
 	return func() {
-		l.mu.Unlock()
+		if taken {
+			<-l.ch
+		}
 		k.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(k.m, h)
