@@ -97,8 +97,8 @@ func TestConcurrentSameContent(t *testing.T) {
 		data := bytes.Repeat([]byte("same content "), 100)
 		target := "/sync/files/" + files.HashOf(data).String() + "?table=attachments&column=file"
 		n := 10000
-		if testing.Short() {
-			n = 1000
+		if testing.Short() || raceEnabled {
+			n = 2000 // see raceEnabled
 		}
 		var mu sync.Mutex
 		codes := map[int]int{}
