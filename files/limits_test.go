@@ -8,6 +8,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/files"
 	"github.com/plasma-go/plasma/orm"
+	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 )
 
@@ -170,4 +171,29 @@ func TestSchemaErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("no default storage accepted")
 	}
+}
+
+// TestNoIdentity: on a database without row auth, code with a bare
+// context writes refs under the same limits (the possession rule needs an
+// identity, so it does not apply).
+func TestNoIdentity(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, "dir", nil)
+		ctx := context.Background()
+		db := tg.DB.Use(e.fs.Middleware())
+		ref := e.mustUpload("alice", "avatars", "file", "image/png", png)
+		_, err := db.Insert(tAvatars).Values(orm.Row{"id": "x", "owner_id": "x", "file": ref}).Exec(ctx)
+		must(t, err)
+		other := e.mustUpload("alice", "avatars", "file", "image/png", append(png, '?'))
+		_, err = db.Update(tAvatars).Set(orm.Row{"file": other}).Where(expr.Eq(tAvatars.Col("id"), "x")).Exec(ctx)
+		if !errors.Is(err, files.ErrImmutable) {
+			t.Fatalf("immutable without identity: %v", err)
+		}
+		big := ref
+		big.Size = 1000
+		_, err = db.Insert(tAvatars).Values(orm.Row{"id": "y", "owner_id": "x", "file": big}).Exec(ctx)
+		if !errors.Is(err, files.ErrTooLarge) {
+			t.Fatalf("limit without identity: %v", err)
+		}
+	})
 }
