@@ -161,6 +161,9 @@ func each(t *testing.T, body func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, tg *ormtest.Target, kind string, tweak func(*files.Options)) *env {
 	t.Helper()
+	// A server owns its pool: the service, like the sync handler, refuses
+	// a transaction, and a single connection would deadlock its reads.
+	tg.SkipExec(t, "the files service serves a pool", ormtest.ExecTx, ormtest.ExecConn)
 	e := &env{t: t, tg: tg, store: newStorage(t, kind), avatars: newStorage(t, kind)}
 	fopts := files.Options{
 		Schema: testSchema, DB: tg.DB, Columns: columnOpts,
