@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DirStorage stores blobs as files under a directory: the blob
@@ -169,6 +170,27 @@ func (d *DirStorage) List(ctx context.Context, fn func(Info) error) error {
 		}
 		return fn(Info{Hash: h, Size: st.Size(), ModTime: st.ModTime()})
 	})
+}
+
+// SweepTemp removes temporary files older than before: what uploads cut
+// off by a crash left behind. GCOrphans calls it (TempSweeper).
+func (d *DirStorage) SweepTemp(_ context.Context, before time.Time) (int, error) {
+	dir := filepath.Join(d.root, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || e.IsDir() || !info.ModTime().Before(before) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // ctxReader stops a copy when ctx ends.

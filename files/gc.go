@@ -27,6 +27,9 @@ type GCReport struct {
 	Scanned, Deleted int
 	// Bytes is the size of the deleted blobs.
 	Bytes int64
+	// Temp counts the leftovers of interrupted uploads removed
+	// (storages implementing TempSweeper).
+	Temp int
 }
 
 // GCOrphans deletes, from every registered storage, the blobs that no
@@ -55,6 +58,13 @@ func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, erro
 			continue
 		}
 		seen[st] = true
+		if ts, ok := st.(TempSweeper); ok {
+			n, err := ts.SweepTemp(ctx, cutoff)
+			rep.Temp += n
+			if err != nil {
+				return rep, err
+			}
+		}
 		var cands []Info
 		err := st.List(ctx, func(i Info) error {
 			rep.Scanned++

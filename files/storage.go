@@ -39,6 +39,13 @@ type SeekOpener interface {
 	OpenSeeker(ctx context.Context, h Hash) (io.ReadSeekCloser, error)
 }
 
+// TempSweeper is an optional Storage method removing the leftovers of
+// interrupted writes older than before (DirStorage's temporary files);
+// GCOrphans calls it with its cutoff.
+type TempSweeper interface {
+	SweepTemp(ctx context.Context, before time.Time) (int, error)
+}
+
 // Info describes a stored blob.
 type Info struct {
 	Hash Hash
