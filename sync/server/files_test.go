@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -62,4 +63,30 @@ func TestFilesMount(t *testing.T) {
 		t.Fatalf("FilesHandler without Files: %d", st)
 	}
 	withFiles.takeErrors()
+}
+
+// TestFilesCORS: a preflight from an allowed origin allows the file
+// endpoints' methods and headers; a response exposes the download's.
+func TestFilesCORS(t *testing.T) {
+	h := server.CORS("https://app.example")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	pre := httptest.NewRequest(http.MethodOptions, "/sync/files/x", nil)
+	pre.Header.Set("Origin", "https://app.example")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, pre)
+	m, hd := rec.Header().Get("Access-Control-Allow-Methods"), rec.Header().Get("Access-Control-Allow-Headers")
+	for _, want := range []string{"PUT", "GET", "HEAD", "POST"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("preflight methods %q lack %s", m, want)
+		}
+	}
+	if !strings.Contains(hd, "Range") {
+		t.Errorf("preflight headers %q lack Range", hd)
+	}
+	get := httptest.NewRequest(http.MethodGet, "/sync/files/x", nil)
+	get.Header.Set("Origin", "https://app.example")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, get)
+	if !strings.Contains(rec.Header().Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("expose headers: %q", rec.Header().Get("Access-Control-Expose-Headers"))
+	}
 }
