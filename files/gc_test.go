@@ -182,3 +182,26 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 }
+
+// TestGarbageRow: a row whose file column holds text that is not JSON
+// (written with raw SQL, around the check) breaks neither downloads nor
+// GC nor reconcile; reconcile reports it.
+func TestGarbageRow(t *testing.T) {
+	e := newEnv(t, ormtest.SQLite(t), "dir", nil)
+	ctx := context.Background()
+	e.share("L")
+	ref := e.mustUpload("alice", "attachments", "file", "text/plain", []byte("fine"))
+	e.mustPush("alice", "attach", attachArgs{ID: "A", ListID: "L", File: ref})
+	_, err := e.tg.SQL.Exec(`INSERT INTO attachments (id, list_id, file) VALUES ('G', 'L', 'not json {')`)
+	must(t, err)
+	if status, _, _ := e.download("bob", ref.Hash.String()); status != 200 {
+		t.Fatalf("download next to a garbage row: %d", status)
+	}
+	if _, err := e.fs.GCOrphans(ctx, files.GCOptions{Grace: 10 * time.Minute}); err != nil {
+		t.Fatalf("GC next to a garbage row: %v", err)
+	}
+	broken, err := e.fs.ReconcileRefs(ctx, files.ReconcileOptions{})
+	if err != nil || len(broken) != 1 || broken[0].RowID != "G" {
+		t.Fatalf("reconcile: %+v, %v", broken, err)
+	}
+}

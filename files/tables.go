@@ -41,7 +41,7 @@ func (s *Service) Ensure(ctx context.Context) error {
 	for _, tf := range s.ordered {
 		for _, c := range tf.cols {
 			stmts = append(stmts, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`,
-				dialect.QuoteIdent(indexName(tf.t.Name(), c.name)), dialect.QuoteIdent(tf.t.Name()),
+				dialect.QuoteIdent(indexName(tf.t.Name(), c.name, s.indexExpr(c.name))), dialect.QuoteIdent(tf.t.Name()),
 				s.indexExpr(c.name)))
 		}
 	}
@@ -54,9 +54,10 @@ func (s *Service) Ensure(ctx context.Context) error {
 }
 
 // indexName is a name within PostgreSQL's 63 bytes for any table and
-// column names.
-func indexName(table, col string) string {
-	sum := sha256.Sum256([]byte(table + "\x00" + col))
+// column names; it covers the expression, so a changed expression gets
+// a new index rather than finding the old one there.
+func indexName(table, col, expr string) string {
+	sum := sha256.Sum256([]byte(table + "\x00" + col + "\x00" + expr))
 	return "plasma_files_" + hex.EncodeToString(sum[:8])
 }
 
@@ -66,7 +67,11 @@ func (s *Service) sqlite() bool { return s.base.Dialect().Name() == "sqlite" }
 // SQLite, JSONB on PostgreSQL.
 func (s *Service) hashExpr(col string) string {
 	if s.sqlite() {
-		return "json_extract(" + dialect.QuoteIdent(col) + `, '$.hash')`
+		// json_extract fails the whole statement on text that is not
+		// JSON (a row written with raw SQL): such a row references
+		// nothing, rather than breaking downloads and GC for all.
+		q := dialect.QuoteIdent(col)
+		return "(CASE WHEN json_valid(" + q + ") THEN json_extract(" + q + `, '$.hash') END)`
 	}
 	return "(" + dialect.QuoteIdent(col) + "->>'hash')"
 }
