@@ -59,7 +59,13 @@ func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, erro
 		}
 		seen[st] = true
 		if ts, ok := st.(TempSweeper); ok {
-			n, err := ts.SweepTemp(ctx, cutoff)
+			// A temporary file is an upload in progress until it is
+			// an hour old, however short the grace period.
+			before := s.opts.Now().Add(-tempMinAge)
+			if cutoff.Before(before) {
+				before = cutoff
+			}
+			n, err := ts.SweepTemp(ctx, before)
 			rep.Temp += n
 			if err != nil {
 				return rep, err
@@ -92,6 +98,9 @@ func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, erro
 	}
 	return rep, nil
 }
+
+// tempMinAge is the youngest temporary file GCOrphans removes.
+const tempMinAge = time.Hour
 
 // errSpare rolls back a candidate's transaction: the blob stays.
 var errSpare = errors.New("spare")
