@@ -168,7 +168,7 @@ func newEnv(t testing.TB, tg *ormtest.Target, kind string, tweak func(*files.Opt
 	fopts := files.Options{
 		Schema: testSchema, DB: tg.DB, Columns: columnOpts,
 		Storages: map[string]files.Storage{files.DefaultStorage: e.store, "avatars": e.avatars},
-		OnError: func(_ context.Context, err error) { t.Errorf("files endpoint: %v", err) },
+		OnError:  func(_ context.Context, err error) { t.Errorf("files endpoint: %v", err) },
 		Now: func() time.Time {
 			if ms := e.now.Load(); ms != 0 {
 				return time.UnixMilli(ms)
