@@ -6,8 +6,28 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 )
+
+// ErrBlobsWithoutFiles reports a schema whose table names a blob storage
+// (TableOptions.Blobs) given to a handler without Options.Files: the
+// storage would be silently ignored.
+var ErrBlobsWithoutFiles = errors.New("TableOptions.Blobs names a storage, but the handler has no Options.Files")
+
+// checkBlobs refuses, at startup, a table's Blobs without a file server
+// (the files service itself checks that the name is registered).
+func checkBlobs(schema *orm.Schema, files FileServer) error {
+	if files != nil {
+		return nil
+	}
+	for _, t := range schema.Tables() {
+		if b := t.Options().Blobs; b != "" {
+			return &orm.SchemaError{Table: t.Name(), Err: ErrBlobsWithoutFiles, Detail: fmt.Sprintf("Blobs is %q", b)}
+		}
+	}
+	return nil
+}
 
 // FileServer serves the file endpoints for an identity the handler has
 // authenticated; the hash is the last segment of the request's path.

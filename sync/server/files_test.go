@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/server"
@@ -88,5 +90,17 @@ func TestFilesCORS(t *testing.T) {
 	h.ServeHTTP(rec, get)
 	if !strings.Contains(rec.Header().Get("Access-Control-Expose-Headers"), "ETag") {
 		t.Errorf("expose headers: %q", rec.Header().Get("Access-Control-Expose-Headers"))
+	}
+}
+
+// TestBlobsNeedFiles: a table naming a blob storage is refused at
+// startup by a handler without Options.Files.
+func TestBlobsNeedFiles(t *testing.T) {
+	tb := orm.NewTable("pics", orm.ID(), orm.File("f")).With(orm.TableOptions{Blobs: "pictures"})
+	s := orm.MustDefineSchema("1", tb)
+	_, err := server.NewHandler(server.Options[appCtx]{Schema: s, DB: ormtest.SQLite(t).DB, Mutators: testMutators, Auth: testAuth})
+	var se *orm.SchemaError
+	if !errors.Is(err, server.ErrBlobsWithoutFiles) || !errors.As(err, &se) || se.Table != "pics" {
+		t.Fatalf("NewHandler: %v", err)
 	}
 }

@@ -68,6 +68,9 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	case opts.Mutators == nil:
 		return nil, errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
 	}
+	if err := checkBlobs(opts.Schema, opts.Files); err != nil {
+		return nil, err
+	}
 	if opts.BasePath == "" {
 		opts.BasePath = DefaultBasePath
 	}
