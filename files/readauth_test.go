@@ -39,6 +39,16 @@ func TestReadAuthMaxRefs(t *testing.T) {
 		if status, _, body := e.download("bob", ref.Hash.String()); status != 200 || body != string(data) {
 			t.Fatalf("readable row within the cap: %d", status)
 		}
+		many := "bytes=0-0"
+		for i := 1; i < 40; i++ {
+			many += fmt.Sprintf(",%d-%d", i, i)
+		}
+		if status, _, body := e.download("bob", ref.Hash.String(), "Range: "+many); status != 200 || body != string(data) {
+			t.Fatalf("40 ranges: %d (want the whole blob)", status)
+		}
+		if status, _, _ := e.download("bob", ref.Hash.String(), "Range: bytes=0-0,2-2"); status != 206 {
+			t.Fatalf("2 ranges: %d", status)
+		}
 		req, _ := http.NewRequest(http.MethodHead, e.srv.URL+"/sync/files/"+ref.Hash.String(), nil)
 		req.Header.Set("Authorization", "bob")
 		resp, err := e.srv.Client().Do(req)
