@@ -129,12 +129,14 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // Put stores the content of ref (verified against its hash and size) in
-// the named storage for user, as the upload endpoint does: it records
-// the upload for GC, then writes the blob, or verifies r against it when
-// it is stored already, then records user as an owner (the proof of
-// possession a ref write needs; "" records none). created reports that
-// the blob was new. Uploads of one hash are serialised in the process,
-// each waiting at most a second for the one before.
+// the named storage for user, as the upload endpoint does after checking
+// the column's limits (which are the caller's to check here): it writes
+// the blob, or, when it is stored already, touches it for GC and
+// verifies r against it; then it records the upload for GC and user as
+// an owner (the proof of possession a ref write needs; "" records none).
+// created reports that the blob was new. Uploads of one hash are
+// serialised in the process, each waiting at most a second for the one
+// before. Backend code may use it to import files.
 func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader, user string) (created bool, err error) {
 	st := s.opts.Storages[storage]
 	if st == nil {
