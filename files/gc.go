@@ -38,12 +38,15 @@ type GCReport struct {
 // safe against concurrent uploads and ref writes, in this process or
 // others on the same database: each candidate is decided in its own
 // transaction that first locks the hash's _plasma_blobs row (inserting
-// it if absent) and deletes it only if it is stale. An upload touches
-// that row before it stores anything and a ref write touches it, in the
-// write's transaction, before it checks the blob is stored; so either
-// GC sees the fresh touch and spares the blob, or the upload or write
-// waits for GC's commit and then finds the blob gone (the upload
-// stores it again; the write is refused with ErrNotStored).
+// it if absent) and deletes it only if it is stale. A new blob is spared
+// for its fresh modification time, and its upload touches the row once
+// stored; an upload of a blob stored long ago touches the row before
+// verifying the body; a ref write touches it, in the write's
+// transaction, before it checks the blob is stored. So either GC sees
+// the fresh touch and spares the blob, or the upload or write waits for
+// GC's commit and then finds the blob gone (the upload stores it again;
+// the write is refused with ErrNotStored). Temporary files of
+// interrupted uploads (TempSweeper) over an hour old go too.
 func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, error) {
 	var rep GCReport
 	if opts.Grace < 4*s.opts.TouchInterval {
