@@ -37,6 +37,9 @@ var (
 	// ErrUnknownStorage reports a TableOptions.Blobs name with no storage
 	// registered under it.
 	ErrUnknownStorage = errors.New("files: unknown storage name")
+	// ErrCollected reports an upload of content already stored that GC
+	// collected while the upload verified it: upload it again.
+	ErrCollected = errors.New("files: the blob was collected during the upload; upload it again")
 	// ErrUnknownColumn reports a table.column that is not a file column.
 	ErrUnknownColumn = errors.New("files: not a file column of the schema")
 )

@@ -205,3 +205,45 @@ func TestGarbageRow(t *testing.T) {
 		t.Fatalf("reconcile: %+v, %v", broken, err)
 	}
 }
+
+// collectingStore deletes a blob behind the service's back on the n-th
+// Head after arm, as a GC in another process could between an upload's
+// checks.
+type collectingStore struct {
+	files.Storage
+	mu    sync.Mutex
+	heads int // Heads left before the deletion; 0: disarmed
+}
+
+func (c *collectingStore) Head(ctx context.Context, h files.Hash) (files.Info, error) {
+	c.mu.Lock()
+	if c.heads > 0 {
+		if c.heads--; c.heads == 0 {
+			c.Storage.Delete(ctx, h)
+		}
+	}
+	c.mu.Unlock()
+	return c.Storage.Head(ctx, h)
+}
+
+// TestUploadCollectedMidway: content already stored, collected while a
+// repeated upload verifies it, is answered 503 with Retry-After, not
+// 200 for a blob that is gone; the retry stores it again.
+func TestUploadCollectedMidway(t *testing.T) {
+	var cs *collectingStore
+	e := newEnv(t, ormtest.SQLite(t), "dir", func(o *files.Options) {
+		cs = &collectingStore{Storage: o.Storages[files.DefaultStorage]}
+		o.Storages[files.DefaultStorage] = cs
+	})
+	data := []byte("stored once, collected during the second upload")
+	e.mustUpload("alice", "attachments", "file", "text/plain", data)
+	cs.mu.Lock()
+	cs.heads = 2
+	cs.mu.Unlock()
+	if status, _, body := e.upload("bob", "attachments", "file", "text/plain", data); status != 503 {
+		t.Fatalf("upload of collected content: %d %s", status, body)
+	}
+	if status, _, body := e.upload("bob", "attachments", "file", "text/plain", data); status != 201 {
+		t.Fatalf("retry: %d %s", status, body)
+	}
+}

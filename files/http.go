@@ -36,7 +36,8 @@ import (
 // Error statuses: 400 malformed hash or parameters, 401 unauthenticated
 // (Handler only), 405 other methods, 411 no Content-Length, 413 over the
 // column's MaxSize, 415 MIME type not allowed, 422 body not matching its
-// hash or declared size. The body of an error is
+// hash or declared size, 503 (Retry-After) for content GC collected while
+// it was being verified. The body of an error is
 // {"error":"<code>","message":"…"}.
 
 // maxRanges is the most ranges one download may ask for; a request for
@@ -162,7 +163,16 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if err != nil {
 		return false, err
 	}
-	return created, s.recordUpload(sys, ref, user, created)
+	if err := s.recordUpload(sys, ref, user, created); err != nil {
+		return false, err
+	}
+	if !created {
+		// GC may have taken the blob between Head and the touch.
+		if _, err := st.Head(ctx, ref.Hash); errors.Is(err, ErrNotFound) {
+			return false, ErrCollected
+		}
+	}
+	return created, nil
 }
 
 // touchIfStale touches h unless it was touched within TouchInterval.
@@ -313,6 +323,9 @@ func (s *Service) httpFail(ctx context.Context, w http.ResponseWriter, err error
 		httpError(w, http.StatusUnprocessableEntity, "HashMismatch", err.Error())
 	case errors.Is(err, ErrSizeMismatch), errors.As(err, &mbe):
 		httpError(w, http.StatusUnprocessableEntity, "SizeMismatch", err.Error())
+	case errors.Is(err, ErrCollected):
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "Collected", err.Error())
 	case errors.Is(err, ErrMalformed):
 		httpError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
