@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/plasma-go/plasma/files"
@@ -58,4 +59,29 @@ func TestReadAuthMaxRefs(t *testing.T) {
 			t.Fatalf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
 		}
 	})
+}
+
+// TestStandaloneHandler: Service.Handler serves the endpoints on any
+// mount with its own auth; no identity answers 401.
+func TestStandaloneHandler(t *testing.T) {
+	e := newEnv(t, ormtest.SQLite(t), "dir", nil)
+	ref := e.mustUpload("alice", "attachments", "file", "text/plain", []byte("standalone"))
+	e.share("L")
+	e.mustPush("alice", "attach", attachArgs{ID: "A", ListID: "L", File: ref})
+	mux := http.NewServeMux()
+	mux.Handle("/blobs/", e.fs.Handler(func(r *http.Request) (rowauth.Identity, error) {
+		return rowauth.Identity{UserID: r.Header.Get("X-User")}, nil
+	}))
+	for _, c := range []struct {
+		user string
+		want int
+	}{{"bob", 200}, {"eve", 404}, {"", 401}} {
+		req := httptest.NewRequest(http.MethodGet, "/blobs/"+ref.Hash.String(), nil)
+		req.Header.Set("X-User", c.user)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%q: %d, want %d", c.user, rec.Code, c.want)
+		}
+	}
 }
