@@ -16,6 +16,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/examples/todo"
+	"github.com/plasma-go/plasma/files"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -80,6 +81,17 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer db.Close()
 
+	// Attachments' bytes live in a directory beside the database,
+	// content-addressed; the rows hold refs (examples/todo, attachments.go).
+	store, err := files.Dir(filepath.Join(*data, "blobs"))
+	if err != nil {
+		return err
+	}
+	fsvc, err := todo.NewFiles(ctx, db, store)
+	if err != nil {
+		return err
+	}
+
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	// The hub is the handler's Notifier, so it is made first; it binds
 	// client groups through the handler (set below, before anything is
@@ -107,6 +119,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	h, err = todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
 		Notifier: hub,
+		Files:    fsvc,
 		OnError: func(ctx context.Context, e *server.Error) {
 			level := slog.LevelWarn
 			if e.Status >= 500 {
@@ -119,7 +132,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		_ = hub.Close(context.Background())
 		return err
 	}
-	stopMaintenance := startMaintenance(db, h, *maintain, log)
+	stopMaintenance := startMaintenance(db, h, fsvc, *maintain, log)
 	closeAll := func(ctx context.Context) error {
 		stopMaintenance()
 		return errors.Join(hub.Close(ctx), h.Close(ctx))
@@ -130,6 +143,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.Handle("POST /sync/push", h.PushHandler())
 	mux.Handle("POST /sync/pull", h.PullHandler())
 	mux.Handle("GET /sync/ws", hub)
+	mux.Handle("/sync/files/", h.FilesHandler()) // PUT upload, GET/HEAD download
 	mux.HandleFunc("/{$}", demoIndex)
 	if *web != "" {
 		if err := serveWebDir(mux, *web); err != nil {
@@ -147,6 +161,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "plasma demo: serving the todo example (schema version %s) on %s/\n", todo.SchemaVersion, base)
 	fmt.Fprintf(stdout, "  push: POST %s/sync/push\n", base)
 	fmt.Fprintf(stdout, "  pull: POST %s/sync/pull\n", base)
+	fmt.Fprintf(stdout, "  file: PUT  %s/sync/files/sha256:<hex>?table=attachments&column=file, GET to download\n", base)
 	fmt.Fprintf(stdout, "  poke: GET  ws://%s/sync/ws?clientGroupID=G&clientID=C&auth=Bearer%%20USER\n", ln.Addr())
 	fmt.Fprintf(stdout, "  auth: Authorization: Bearer <userID> (a stand-in: anyone may claim any id)\n")
 	fmt.Fprintf(stdout, "  data: %s\n", path)
@@ -189,7 +204,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 // until the returned function is called; that function waits for a run
 // in progress to stop (its context is cancelled). Errors are logged: the
 // next run tries again.
-func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], every time.Duration, log *slog.Logger) (stop func()) {
+func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Service, every time.Duration, log *slog.Logger) (stop func()) {
 	if every <= 0 {
 		return func() {}
 	}
@@ -210,6 +225,7 @@ func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], every time.Dur
 			case <-tick.C:
 			}
 			bound = demoMaintain(ctx, db, h, bound, log)
+			demoFiles(ctx, h, fsvc, log)
 		}
 	}()
 	return func() {
@@ -254,6 +270,31 @@ func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx
 			"cvrs", res.CVRs+res.Pruned, "took", res.Duration)
 	}
 	return head
+}
+
+// demoBlobGrace is how long an uploaded attachment may stay unreferenced
+// before GC deletes it: an upload's ref is committed within seconds.
+const demoBlobGrace = 24 * time.Hour
+
+// demoFiles deletes blobs no attachment references (files.GCOrphans)
+// and reports attachments whose blob is gone (files.ReconcileRefs).
+func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.Service, log *slog.Logger) {
+	rep, err := fsvc.GCOrphans(ctx, files.GCOptions{Grace: demoBlobGrace})
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		log.Error("maintenance: collecting orphaned blobs", "deleted", rep.Deleted, "err", err)
+	} else {
+		log.Info("maintenance: collected orphaned blobs", "scanned", rep.Scanned, "deleted", rep.Deleted, "bytes", rep.Bytes)
+	}
+	// attachments.file is NOT NULL: broken refs are reported, not cleared.
+	broken, err := fsvc.ReconcileRefs(ctx, files.ReconcileOptions{DB: h.DB()})
+	if err != nil && ctx.Err() == nil {
+		log.Error("maintenance: reconciling file refs", "err", err)
+	} else if len(broken) > 0 {
+		log.Warn("maintenance: refs to missing blobs", "rows", len(broken))
+	}
 }
 
 var demoPage = template.Must(template.New("demo").Parse(demoHTML))
@@ -440,6 +481,9 @@ function render() {
       cb.onchange = () => mutate("updateTodo", {id: t.id, done: cb.checked});
       li.append(cb, el("span", " " + t.title + " "), el("span", "by " + t.created_by, {className: "muted"}),
         button("delete", () => mutate("deleteTodo", {id: t.id})));
+      for (const a of rows("attachments").filter((a) => a.todo_id === t.id)) li.append(" ", fileLink(a.file));
+      const pick = el("input", "", {type: "file"});
+      li.append(" ", pick, button("attach", () => pick.files[0] && attach(t.id, pick.files[0])));
       ul.append(li);
     }
     const title = el("input", "", {placeholder: "new todo"});
@@ -447,6 +491,37 @@ function render() {
       mutate("createTodo", {id: "t-" + Date.now().toString(36) + rand(), listID: l.id, title: title.value.trim()})));
     box.append(d);
   }
+}
+
+// Files travel by upload, then ref: PUT the bytes under their SHA-256,
+// then run attachFile with the ref the server answers.
+async function attach(todoID, file) {
+  const buf = await file.arrayBuffer();
+  const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", buf))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const r = await fetch("/sync/files/sha256:" + hex + "?table=attachments&column=file&name=" + encodeURIComponent(file.name), {
+    method: "PUT", body: buf, headers: {"Content-Type": file.type || "application/octet-stream", "Authorization": "Bearer " + user()}});
+  const text = await r.text();
+  log("PUT /sync/files/sha256:" + hex.slice(0, 12) + "… as " + user() + " -> " + r.status + " " + text.slice(0, 300));
+  if (!r.ok) return;
+  await mutate("attachFile", {id: "a-" + rand(), todoID: todoID, file: JSON.parse(text)});
+}
+
+// A download needs the Authorization header, so it is fetched and shown
+// from a blob URL: images inline, anything else as a link.
+function fileLink(ref) {
+  const span = el("span", "");
+  const a = el("a", "📎 " + (ref.name || ref.hash.slice(7, 19)), {href: "#"});
+  a.onclick = async (ev) => {
+    ev.preventDefault();
+    const r = await fetch("/sync/files/" + ref.hash, {headers: {"Authorization": "Bearer " + user()}});
+    log("GET /sync/files/" + ref.hash.slice(0, 19) + "… as " + user() + " -> " + r.status);
+    if (!r.ok) return;
+    const url = URL.createObjectURL(await r.blob());
+    if (ref.mime.startsWith("image/")) span.replaceChildren(el("img", "", {src: url, style: "max-height:6em;vertical-align:middle"}));
+    else { a.href = url; a.download = ref.name || "file"; a.onclick = null; a.click(); }
+  };
+  span.append(a);
+  return span;
 }
 
 // The WebSocket: a poke means "pull now".

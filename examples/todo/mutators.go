@@ -69,6 +69,7 @@ var Mutators = mutator.Set[AppCtx]{
 	MutCreateTodo:   mutator.New(createTodo),
 	MutUpdateTodo:   mutator.New(updateTodo),
 	MutDeleteTodo:   mutator.New(deleteTodo),
+	MutAttachFile:   mutator.New(attachFile),
 }
 
 // CreateList is createList's arguments: a new list, owned by the acting

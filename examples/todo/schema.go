@@ -11,6 +11,9 @@
 //     that list, write if you own the list.
 //   - todos (id, list_id → lists, title, done, created_by): read and write
 //     if you are a member of the list.
+//   - attachments (id, todo_id → todos, file): a file column holding a
+//     files.Ref; read and write if you are a member of the todo's list
+//     (attachments.go, with the attachFile mutator and NewFiles).
 //
 // Deleting a list deletes its members and todos. The rules are row auth
 // rules (plugin/rowauth) evaluated for the identity a request acts for, so
@@ -81,7 +84,8 @@ func init() {
 		},
 		Indexes: []orm.Index{{Name: "todos_list", Columns: []string{"list_id"}}},
 	})
-	Schema = orm.MustDefineSchema(SchemaVersion, Lists, Members, Todos)
+	Attachments.With(attachmentOptions())
+	Schema = orm.MustDefineSchema(SchemaVersion, Lists, Members, Todos, Attachments)
 }
 
 // memberOf is the policy "listID is a list the identity is a member of":

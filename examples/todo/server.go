@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plasma-go/plasma/files"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/server"
@@ -44,7 +45,9 @@ func BearerAuth(r *http.Request) (rowauth.Identity, AppCtx, error) {
 // (OnError, limits ...); its Schema, DB and Mutators are
 // replaced, and its Auth defaults to BearerAuth. Unless opts.SkipEnsure is
 // set, the schema's tables, the change log and the sync tables are
-// created where missing. db must be the database itself, without
+// created where missing. With opts.Files a *files.Service (NewFiles), the
+// file endpoints are served under {BasePath}/files/ and its write check
+// is installed. db must be the database itself, without
 // plasma's server middlewares (the handler installs them); close the
 // handler (Handler.Close) before db.
 //
@@ -64,6 +67,9 @@ func NewServer(ctx context.Context, db *orm.DB, opts server.Options[AppCtx]) (*s
 		if err := server.Ensure(ctx, db); err != nil {
 			return nil, err
 		}
+	}
+	if fs, ok := opts.Files.(*files.Service); ok {
+		db = db.Use(fs.Middleware()) // file columns are checked on every write
 	}
 	opts.Schema, opts.DB, opts.Mutators = Schema, db, Mutators
 	if opts.Auth == nil {

@@ -6,8 +6,17 @@ import (
 )
 
 // corsAllowHeaders are the request headers a Replicache client sends,
-// which a cross-origin preflight must allow.
-const corsAllowHeaders = "Authorization, Content-Type, X-Replicache-RequestID"
+// which a cross-origin preflight must allow, and the ones a file
+// download may send (Range, If-None-Match).
+const corsAllowHeaders = "Authorization, Content-Type, X-Replicache-RequestID, Range, If-None-Match"
+
+// corsAllowMethods are POST for push and pull, PUT, GET and HEAD for the
+// file endpoints (Options.Files).
+const corsAllowMethods = "GET, HEAD, POST, PUT, OPTIONS"
+
+// corsExposeHeaders are the response headers of a file download a page
+// may read.
+const corsExposeHeaders = "Content-Disposition, Content-Range, ETag"
 
 // CORS returns a middleware that lets browsers on origins call the
 // handlers it wraps: exact origins such as "https://app.example.com"
@@ -19,7 +28,8 @@ const corsAllowHeaders = "Authorization, Content-Type, X-Replicache-RequestID"
 //
 // For a request from an allowed origin it sets Access-Control-Allow-Origin
 // to that origin, and it answers a preflight (OPTIONS) itself with 204,
-// allowing POST and the headers in corsAllowHeaders for a day. A request
+// allowing POST (and PUT, GET and HEAD for the file endpoints) and the
+// headers in corsAllowHeaders for a day. A request
 // from any other origin, or without an Origin header, gets no CORS
 // headers and passes through unchanged, so a foreign preflight gets
 // whatever the wrapped handler answers OPTIONS with (405 from the sync
@@ -52,12 +62,13 @@ func CORS(origins ...string) func(http.Handler) http.Handler {
 			}
 			hd.Set("Access-Control-Allow-Origin", origin)
 			if r.Method == http.MethodOptions {
-				hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+				hd.Set("Access-Control-Allow-Methods", corsAllowMethods)
 				hd.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 				hd.Set("Access-Control-Max-Age", "86400")
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
+			hd.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -110,6 +110,9 @@ func (opts *Options[Ctx]) check() error {
 	case opts.Mutators == nil:
 		return errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
 	}
+	if err := checkBlobs(opts.Schema, opts.Files); err != nil {
+		return nil, err
+	}
 	if opts.BasePath == "" {
 		opts.BasePath = DefaultBasePath
 	}
@@ -257,7 +260,8 @@ func (h *Handler[Ctx]) report(ctx context.Context, e *Error) {
 	}
 }
 
-// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull; any
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, and
+// with Options.Files the file endpoints under {BasePath}/files/; any
 // other path is 404. It is the one-line setup:
 //
 //	mux.Handle("/sync/", h)
@@ -272,6 +276,8 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveEndpoint(w, r, "push")
 	case ok && rest == "/pull":
 		h.serveEndpoint(w, r, "pull")
+	case ok && h.opts.Files != nil && strings.HasPrefix(rest, "/files/"):
+		h.serveFiles(w, r)
 	default:
 		http.NotFound(w, r)
 	}

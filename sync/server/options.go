@@ -156,6 +156,12 @@ type Options[Ctx any] struct {
 	// (DefaultMaxGroupsPerUser).
 	MaxGroupsPerUser int
 
+	// Files, if set, serves the file endpoints (upload and download of
+	// content-addressed blobs) at {BasePath}/files/…, authenticated by
+	// Auth: a *files.Service is one. Install its Middleware in DB so
+	// that writes of file columns are checked too.
+	Files FileServer
+
 	// SkipEnsure leaves the database's tables alone: NewHandler then
 	// neither creates the schema's missing tables, the change log's, nor
 	// the sync tables (see Ensure). Use it when migrations manage

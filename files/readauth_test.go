@@ -1,0 +1,87 @@
+package files_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/plasma-go/plasma/files"
+	"github.com/plasma-go/plasma/orm"
+	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+)
+
+// TestReadAuthMaxRefs: a download checks at most ReadAuthMaxRefs rows
+// referencing the hash (by id); a readable row past them does not grant
+// access. HEAD answers like GET without a body.
+func TestReadAuthMaxRefs(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, "dir", func(o *files.Options) { o.ReadAuthMaxRefs = 3 })
+		sys := rowauth.AsSystem(context.Background())
+		data := []byte("shared by many lists")
+		ref := e.mustUpload("alice", "attachments", "file", "text/plain", data)
+		for i := range 4 {
+			l := fmt.Sprint("L", i)
+			_, err := e.fsWrites.Insert(tLists).Values(orm.Row{"id": l, "name": l, "owner_id": "alice"}).Exec(sys)
+			must(t, err)
+			_, err = e.fsWrites.Insert(tAttachments).Values(orm.Row{"id": fmt.Sprint("A", i), "list_id": l, "file": ref}).Exec(sys)
+			must(t, err)
+		}
+		// bob is a member of L3 only, whose row A3 is the fourth by id.
+		_, err := e.fsWrites.Insert(tMembers).Values(orm.Row{"id": "m", "list_id": "L3", "user_id": "bob"}).Exec(sys)
+		must(t, err)
+		if status, _, _ := e.download("bob", ref.Hash.String()); status != 404 {
+			t.Fatalf("readable row past the cap: %d", status)
+		}
+		_, err = e.fsWrites.Insert(tMembers).Values(orm.Row{"id": "m2", "list_id": "L2", "user_id": "bob"}).Exec(sys)
+		must(t, err)
+		if status, _, body := e.download("bob", ref.Hash.String()); status != 200 || body != string(data) {
+			t.Fatalf("readable row within the cap: %d", status)
+		}
+		many := "bytes=0-0"
+		for i := 1; i < 40; i++ {
+			many += fmt.Sprintf(",%d-%d", i, i)
+		}
+		if status, _, body := e.download("bob", ref.Hash.String(), "Range: "+many); status != 200 || body != string(data) {
+			t.Fatalf("40 ranges: %d (want the whole blob)", status)
+		}
+		if status, _, _ := e.download("bob", ref.Hash.String(), "Range: bytes=0-0,2-2"); status != 206 {
+			t.Fatalf("2 ranges: %d", status)
+		}
+		req, _ := http.NewRequest(http.MethodHead, e.srv.URL+"/sync/files/"+ref.Hash.String(), nil)
+		req.Header.Set("Authorization", "bob")
+		resp, err := e.srv.Client().Do(req)
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(data)) {
+			t.Fatalf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
+		}
+	})
+}
+
+// TestStandaloneHandler: Service.Handler serves the endpoints on any
+// mount with its own auth; no identity answers 401.
+func TestStandaloneHandler(t *testing.T) {
+	e := newEnv(t, ormtest.SQLite(t), "dir", nil)
+	ref := e.mustUpload("alice", "attachments", "file", "text/plain", []byte("standalone"))
+	e.share("L")
+	e.mustPush("alice", "attach", attachArgs{ID: "A", ListID: "L", File: ref})
+	mux := http.NewServeMux()
+	mux.Handle("/blobs/", e.fs.Handler(func(r *http.Request) (rowauth.Identity, error) {
+		return rowauth.Identity{UserID: r.Header.Get("X-User")}, nil
+	}))
+	for _, c := range []struct {
+		user string
+		want int
+	}{{"bob", 200}, {"eve", 404}, {"", 401}} {
+		req := httptest.NewRequest(http.MethodGet, "/blobs/"+ref.Hash.String(), nil)
+		req.Header.Set("X-User", c.user)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%q: %d, want %d", c.user, rec.Code, c.want)
+		}
+	}
+}
