@@ -26,6 +26,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/server"
 	"github.com/plasma-go/plasma/sync/synctest"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The test schema: lists shared through members; attachments belong to
@@ -34,9 +35,9 @@ import (
 var (
 	tLists   = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.Text("owner_id"))
 	tMembers = orm.NewTable("members", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("user_id"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("user_id"))
 	tAttachments = orm.NewTable("attachments", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.File("file").Nullable())
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.File("file").Nullable())
 	tAvatars = orm.NewTable("avatars", orm.ID(), orm.Text("owner_id"), orm.File("file"))
 
 	testSchema = orm.MustDefineSchema("1", tLists, tMembers, tAttachments, tAvatars)

@@ -61,7 +61,7 @@ func (s *Service) Middleware() orm.Middleware {
 			switch {
 			case check == nil:
 				return next(ctx, st)
-			case st.DB.InTx() || returning:
+			case st.DB.IsTx() || returning:
 				// A RETURNING write outside a transaction runs as it
 				// is (its rows would not outlive a commit here): its
 				// touch then guards it for GC's grace period only.

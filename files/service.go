@@ -13,6 +13,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // DefaultStorage is the name of the storage tables use when their
@@ -125,7 +126,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		return nil, errors.New("files: New: Options.Schema is nil")
 	case opts.DB == nil:
 		return nil, errors.New("files: New: Options.DB is nil")
-	case opts.DB.InTx():
+	case opts.DB.IsTx():
 		return nil, errors.New("files: New: Options.DB is a transaction; give the database")
 	case opts.Storages[DefaultStorage] == nil:
 		return nil, fmt.Errorf("files: New: Options.Storages has no %q storage", DefaultStorage)
@@ -202,7 +203,7 @@ func (s *Service) planTable(t *orm.Table) (*tableFiles, error) {
 		}
 	}
 	for _, c := range t.Columns() {
-		if c.Kind() != orm.KindFile || encrypted[c.Name()] {
+		if c.Kind() != tabledef.KindFile || encrypted[c.Name()] {
 			continue // an encrypted ref is opaque to the server
 		}
 		fc := &fileColumn{table: t.Name(), name: c.Name(), opts: s.opts.Columns[t.Name()+"."+c.Name()]}

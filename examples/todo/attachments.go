@@ -9,6 +9,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/mutator"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // MutAttachFile names the attachFile mutator.
@@ -27,7 +28,7 @@ var AttachmentMIMETypes = []string{"image/*", "text/plain", "application/pdf"}
 // unreferenced.
 var Attachments = orm.NewTable("attachments",
 	orm.ID(),
-	orm.Text("todo_id").References("todos", "id", orm.OnDeleteCascade),
+	orm.Text("todo_id").References("todos", "id", tabledef.Cascade),
 	orm.File("file"),
 )
 

@@ -111,7 +111,7 @@ func (opts *Options[Ctx]) check() error {
 		return errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
 	}
 	if err := checkBlobs(opts.Schema, opts.Files); err != nil {
-		return nil, err
+		return err
 	}
 	if opts.BasePath == "" {
 		opts.BasePath = DefaultBasePath
