@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,11 +37,12 @@ import (
 var heapFlag = flag.Bool("files.heap", false, "run TestFilesHeap1GiB: a 1 GiB upload and download, measuring the heap")
 
 type filesEnv struct {
-	store *files.DirStorage
-	srv   *httptest.Server
-	plain *httptest.Server // the storage behind a bare handler: the transport's cost
-	db    *orm.DB
-	docs  *orm.Table
+	store   *files.DirStorage
+	srv     *httptest.Server
+	plain   *httptest.Server // the storage behind a bare handler: the transport's cost
+	handler http.Handler     // the sync handler srv serves, for in-process requests
+	db      *orm.DB
+	docs    *orm.Table
 }
 
 func newFilesEnv(tb testing.TB) *filesEnv {
@@ -95,7 +95,7 @@ func newFilesEnv(tb testing.TB) *filesEnv {
 		io.Copy(w, rc)
 	}))
 	tb.Cleanup(plain.Close)
-	return &filesEnv{store: store, srv: srv, plain: plain, db: h.DB(), docs: docs}
+	return &filesEnv{store: store, srv: srv, plain: plain, handler: h, db: h.DB(), docs: docs}
 }
 
 // put uploads size bytes from r under h through the handler.
@@ -305,64 +305,100 @@ func TestFilesHeap1GiB(t *testing.T) {
 	}
 }
 
-var ratioFlag = flag.Bool("files.ratio", false, "run TestFilesRatio: paired handler/direct throughput ratios")
-
-// TestFilesRatio alternates handler, bare-HTTP and direct transfers of
-// the same bytes, round after round, and reports the median of each and
-// their ratios: on a shared, loaded machine a paired median is steadier
-// than separate benchmark runs. Behind -files.ratio.
-func TestFilesRatio(t *testing.T) {
-	if !*ratioFlag {
-		t.Skip("run with -files.ratio")
+// serveInProc runs one request through the handler in this goroutine.
+// A download must send want bytes.
+func (e *filesEnv) serveInProc(tb testing.TB, method string, h files.Hash, size int64, body io.Reader, want int) {
+	req := httptest.NewRequest(method, "/sync/files/"+h.String()+"?table=docs&column=file", body)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	w := &discardWriter{}
+	e.handler.ServeHTTP(w, req)
+	if w.code >= 300 || (method == http.MethodGet && w.n != want) {
+		tb.Fatalf("%s in process: %d, %d bytes", method, w.code, w.n)
 	}
+}
+
+// BenchmarkFilesPaired moves the same bytes four ways in every iteration,
+// in a rotating order, so that all four share the machine's disturbances:
+// through the handler over loopback HTTP ("handler"), through the handler
+// called in process with a ResponseWriter that keeps nothing ("inproc":
+// the handler's own cost), through a bare net/http handler over the same
+// loopback ("plainhttp": the transport's cost), and straight to or from
+// the storage ("direct"). It reports each way's throughput relative to
+// direct and to plainhttp: x/direct is direct's time over x's.
+func BenchmarkFilesPaired(b *testing.B) {
 	ctx := context.Background()
 	for _, sz := range fileSizes {
 		data := randomBytes(sz.n)
 		h := files.HashOf(data)
-		e := newFilesEnv(t)
-		rounds := 15
-		if sz.n > 10<<20 {
-			rounds = 7
-		}
-		var up, down [3][]time.Duration // handler, plainhttp, direct
-		for range rounds {
-			for i, srv := range []*httptest.Server{e.srv, e.plain, nil} {
-				e.store.Delete(ctx, h)
-				start := time.Now()
-				if srv != nil {
-					e.put(t, srv, h, int64(sz.n), bytes.NewReader(data))
-				} else if err := e.store.Put(ctx, h, int64(sz.n), bytes.NewReader(data)); err != nil {
-					t.Fatal(err)
+		ref := files.Ref{Hash: h, Size: int64(sz.n), MIME: "application/octet-stream"}
+		for _, op := range []string{"upload", "download"} {
+			b.Run(op+"/"+sz.name, func(b *testing.B) {
+				e := newFilesEnv(b)
+				if op == "download" {
+					e.put(b, e.srv, h, int64(sz.n), bytes.NewReader(data))
+					e.reference(b, ref)
 				}
-				up[i] = append(up[i], time.Since(start))
-			}
-		}
-		e.put(t, e.srv, h, int64(sz.n), bytes.NewReader(data))
-		e.reference(t, files.Ref{Hash: h, Size: int64(sz.n), MIME: "application/octet-stream"})
-		for range rounds {
-			for i, srv := range []*httptest.Server{e.srv, e.plain, nil} {
-				start := time.Now()
-				if srv != nil {
-					e.get(t, srv, h)
-				} else {
-					rc, err := e.store.Get(ctx, h, 0, -1)
-					if err != nil {
-						t.Fatal(err)
+				ways := []func(){
+					func() { e.transfer(b, op, e.srv, h, data) },
+					func() {
+						if op == "upload" {
+							e.serveInProc(b, http.MethodPut, h, int64(sz.n), bytes.NewReader(data), 0)
+						} else {
+							e.serveInProc(b, http.MethodGet, h, 0, nil, sz.n)
+						}
+					},
+					func() { e.transfer(b, op, e.plain, h, data) },
+					func() { e.direct(b, op, h, data) },
+				}
+				var took [4]time.Duration
+				b.SetBytes(int64(sz.n))
+				i := 0
+				for b.Loop() {
+					for k := range ways {
+						w := (i + k) % len(ways)
+						if op == "upload" {
+							b.StopTimer()
+							e.store.Delete(ctx, h)
+							b.StartTimer()
+						}
+						start := time.Now()
+						ways[w]()
+						took[w] += time.Since(start)
 					}
-					io.Copy(io.Discard, rc)
-					rc.Close()
+					i++
 				}
-				down[i] = append(down[i], time.Since(start))
-			}
-		}
-		for name, ds := range map[string][3][]time.Duration{"upload": up, "download": down} {
-			m := [3]float64{}
-			for i := range ds {
-				slices.Sort(ds[i])
-				m[i] = float64(sz.n) / ds[i][len(ds[i])/2].Seconds() / 1e6
-			}
-			t.Logf("%s %s (median of %d): handler %.0f MB/s, plainhttp %.0f MB/s, direct %.0f MB/s; handler/direct %.2f, handler/plainhttp %.2f",
-				name, sz.name, rounds, m[0], m[1], m[2], m[0]/m[2], m[0]/m[1])
+				ratio := func(a, base int) float64 { return took[base].Seconds() / took[a].Seconds() }
+				b.ReportMetric(ratio(0, 3), "handler/direct")
+				b.ReportMetric(ratio(1, 3), "inproc/direct")
+				b.ReportMetric(ratio(0, 2), "handler/plainhttp")
+			})
 		}
 	}
+}
+
+// transfer uploads data, or downloads h, through srv.
+func (e *filesEnv) transfer(tb testing.TB, op string, srv *httptest.Server, h files.Hash, data []byte) {
+	if op == "upload" {
+		e.put(tb, srv, h, int64(len(data)), bytes.NewReader(data))
+	} else {
+		e.get(tb, srv, h)
+	}
+}
+
+// direct puts data into, or copies h out of, the storage itself.
+func (e *filesEnv) direct(tb testing.TB, op string, h files.Hash, data []byte) {
+	ctx := context.Background()
+	if op == "upload" {
+		if err := e.store.Put(ctx, h, int64(len(data)), bytes.NewReader(data)); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	rc, err := e.store.Get(ctx, h, 0, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
 }
