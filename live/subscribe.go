@@ -1,0 +1,348 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/internal/sqleval"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+)
+
+// Delta is what changed in a subscription's result, keyed by primary key
+// (by group for an aggregate; by the row's values for a re-run query
+// whose result has no primary key column). A row that moved within the
+// order without changing is in none of the maps: read the order from
+// Snapshot.
+type Delta[T any] struct {
+	Added   map[string]T
+	Changed map[string]T
+	Removed []string
+}
+
+// Empty reports whether d changes nothing.
+func (d Delta[T]) Empty() bool {
+	return len(d.Added) == 0 && len(d.Changed) == 0 && len(d.Removed) == 0
+}
+
+// ErrClosed is Err's answer once a subscription was closed by Close or
+// its context.
+var ErrClosed = errors.New("plasma: live: subscription closed")
+
+// Subscription is a live query: its snapshot, the deltas that follow it,
+// and the signal that the first snapshot is there.
+type Subscription[T any] struct {
+	core  *core
+	class Class
+
+	mu    sync.Mutex
+	names []string
+	kinds []dialect.Kind
+	order []string         // the latest result's keys, in order
+	vals  map[string][]any // the latest result's values by key
+	rows  map[string]T     // ... and rows
+	sent  map[string][]any // what the consumer has been told
+	err   error
+
+	notify    chan struct{}
+	deltas    chan Delta[T]
+	fn        func(Delta[T])
+	ready     chan struct{}
+	readyOnce sync.Once
+	done      chan struct{}
+	exited    chan struct{}
+	closeOnce sync.Once
+}
+
+// Subscribe starts a live query of q on db under ctx's identity: row
+// auth applies to it as to orm.All[T](ctx, q). It returns at once;
+// Ready is closed when the first snapshot is there. The subscription
+// ends with Close, or when ctx ends.
+//
+// Results are in q's order with ties broken by the primary key (the
+// key is appended to ORDER BY for Select-class queries and their
+// re-run fallbacks), so a LIMIT window is well defined.
+//
+// Deltas never block writers or the engine: a consumer that does not
+// keep up receives one delta from what it was last told to the latest
+// result (deltas coalesce). Changes are applied only after their commit,
+// in commit order, so every snapshot is a state some transaction left.
+func Subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery) (*Subscription[T], error) {
+	return subscribe[T](ctx, db, q, nil)
+}
+
+// SubscribeFunc is Subscribe with a callback: fn receives each
+// coalesced delta on the subscription's own goroutine, one at a time. A
+// call running when Close is called may finish after Close returns.
+func SubscribeFunc[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn func(Delta[T])) (*Subscription[T], error) {
+	if fn == nil {
+		return nil, errors.New("plasma: live: SubscribeFunc: nil callback")
+	}
+	return subscribe[T](ctx, db, q, fn)
+}
+
+func subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn func(Delta[T])) (*Subscription[T], error) {
+	if db == nil || q == nil {
+		return nil, errors.New("plasma: live: Subscribe: nil database or query")
+	}
+	if _, _, err := q.Render(db.Dialect()); err != nil {
+		return nil, fmt.Errorf("plasma: live: Subscribe: %w", err)
+	}
+	e := engineFor(db)
+	if err := e.facts(ctx); err != nil {
+		return nil, err
+	}
+	c := &core{e: e, db: db, ctx: ctx, q: q}
+	c.p = compilePlan(q, optionsFor(db.Dialect(), e.pgByteOrder))
+	c.mode = c.p.class
+	if err := c.withReadRule(); err != nil {
+		return nil, err
+	}
+	switch c.mode {
+	case Select:
+		c.sel = newSelState(c.p)
+	case None:
+		c.anyTable = c.anyTable || c.p.any
+	}
+	s := &Subscription[T]{
+		core: c, class: c.mode, fn: fn,
+		notify: make(chan struct{}, 1), ready: make(chan struct{}),
+		done: make(chan struct{}), exited: make(chan struct{}),
+	}
+	if fn == nil {
+		s.deltas = make(chan Delta[T])
+	}
+	c.out = s
+	go s.deliver()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
+	}()
+	e.add(c)
+	return s, nil
+}
+
+// withReadRule folds the FROM table's read rule into the Go predicate,
+// as row auth folds it into the SQL. A rule Go cannot evaluate (one that
+// reads other tables, whose own inputs may change) makes the
+// subscription re-run on every change to any table, so that it sees
+// exactly what its identity may read, also when a membership goes.
+func (c *core) withReadRule() error {
+	if c.p.t == nil {
+		return nil
+	}
+	f := c.p.t.Options().Auth.Read
+	if f == nil || rowauth.IsSystem(c.ctx) {
+		return nil
+	}
+	if _, ok := rowauth.IdentityFrom(c.ctx); !ok {
+		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Err: rowauth.ErrNoIdentity}
+	}
+	rule, err := f(c.ctx)
+	if err != nil {
+		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Err: err}
+	}
+	if c.mode == None {
+		c.anyTable = true
+		return nil
+	}
+	pred, err := sqleval.Compile(rule, c.p.column, c.p.opt)
+	if err != nil {
+		c.mode, c.anyTable = None, true
+		return nil
+	}
+	where := c.p.pred
+	c.p.pred = func(r []any) sqleval.Tri {
+		if pred(r) != sqleval.True {
+			return sqleval.False
+		}
+		return where(r)
+	}
+	return nil
+}
+
+// Class reports how the subscription is maintained: its query's class,
+// or None when it is re-run (a read rule Go cannot evaluate).
+func (s *Subscription[T]) Class() Class { return s.class }
+
+// Ready is closed once the first snapshot is there (or the subscription
+// failed: see Err).
+func (s *Subscription[T]) Ready() <-chan struct{} { return s.ready }
+
+// Deltas returns the channel of deltas after the first snapshot; it is
+// closed when the subscription ends. Nil for SubscribeFunc.
+func (s *Subscription[T]) Deltas() <-chan Delta[T] { return s.deltas }
+
+// Err returns why the subscription ended: nil while it runs, ErrClosed
+// after Close, or the error that stopped it.
+func (s *Subscription[T]) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Snapshot returns the latest result, in the query's order.
+func (s *Subscription[T]) Snapshot() []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]T, len(s.order))
+	for i, k := range s.order {
+		out[i] = s.rows[k]
+	}
+	return out
+}
+
+// Close ends the subscription and closes Deltas. It is safe to call more
+// than once and from any goroutine.
+func (s *Subscription[T]) Close() {
+	s.end(ErrClosed)
+}
+
+func (s *Subscription[T]) end(err error) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+		s.core.close()
+		close(s.done)
+		s.readyOnce.Do(func() { close(s.ready) })
+		s.core.e.remove(s.core)
+	})
+	if s.fn == nil {
+		<-s.exited
+	}
+}
+
+// publish takes a new result from the engine; it never blocks.
+func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []outRow) {
+	s.mu.Lock()
+	if s.vals == nil {
+		s.vals, s.rows = map[string][]any{}, map[string]T{}
+	}
+	var fresh [][]any
+	var freshKeys []string
+	vals := make(map[string][]any, len(rows))
+	order := make([]string, len(rows))
+	for i, r := range rows {
+		order[i] = r.key
+		vals[r.key] = r.vals
+		if old, ok := s.vals[r.key]; !ok || !sameVals(old, r.vals) {
+			fresh, freshKeys = append(fresh, r.vals), append(freshKeys, r.key)
+		}
+	}
+	ts, err := collect[T](names, kinds, fresh)
+	if err != nil {
+		s.mu.Unlock()
+		s.fail(fmt.Errorf("plasma: live: scanning a row: %w", err))
+		return
+	}
+	for k := range s.rows {
+		if _, ok := vals[k]; !ok {
+			delete(s.rows, k)
+		}
+	}
+	for i, k := range freshKeys {
+		s.rows[k] = ts[i]
+	}
+	s.names, s.kinds, s.order, s.vals = names, kinds, order, vals
+	first := s.sent == nil
+	if first {
+		s.sent = vals
+	}
+	s.mu.Unlock()
+	if first {
+		s.readyOnce.Do(func() { close(s.ready) })
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Subscription[T]) fail(err error) {
+	go s.end(err)
+}
+
+func sameVals(a, b []any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// diff is the delta from what the consumer was told to the latest
+// result, and the result it brings the consumer to.
+func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d Delta[T]
+	for k, v := range s.vals {
+		old, ok := s.sent[k]
+		switch {
+		case !ok:
+			if d.Added == nil {
+				d.Added = map[string]T{}
+			}
+			d.Added[k] = s.rows[k]
+		case !sameVals(old, v):
+			if d.Changed == nil {
+				d.Changed = map[string]T{}
+			}
+			d.Changed[k] = s.rows[k]
+		}
+	}
+	for k := range s.sent {
+		if _, ok := s.vals[k]; !ok {
+			d.Removed = append(d.Removed, k)
+		}
+	}
+	return d, s.vals
+}
+
+// deliver hands deltas to the consumer, coalescing while it is busy.
+func (s *Subscription[T]) deliver() {
+	defer close(s.exited)
+	if s.deltas != nil {
+		defer close(s.deltas)
+	}
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.notify:
+		}
+		for {
+			d, to := s.diff()
+			if d.Empty() {
+				break
+			}
+			if s.fn != nil {
+				s.fn(d)
+			} else {
+				select {
+				case s.deltas <- d:
+				case <-s.notify:
+					continue // coalesce with what came meanwhile
+				case <-s.done:
+					return
+				}
+			}
+			s.mu.Lock()
+			s.sent = to
+			s.mu.Unlock()
+		}
+	}
+}
