@@ -45,6 +45,9 @@ type core struct {
 	rerun []outRow
 
 	out sink
+	// watch, for ServerSelect, hears that a read table changed; the
+	// engine runs no query for it.
+	watch chan struct{}
 
 	mu       sync.Mutex
 	isClosed bool
@@ -91,6 +94,13 @@ func (c *core) applyAll(rd *roundData) {
 	if c.mode == None {
 		for t := range rd.changes {
 			if c.reads(t) {
+				if c.watch != nil {
+					select {
+					case c.watch <- struct{}{}:
+					default:
+					}
+					return
+				}
 				if !c.dirty {
 					c.dirty, c.dirtyAt = true, time.Now()
 				}

@@ -297,19 +297,19 @@ func (e *engine) round(ctx context.Context) {
 	if e.cursors == nil {
 		h, err := e.heads(ctx)
 		if err != nil {
-			failAll(subs, err)
+			failAll(ctx, subs, err)
 			return
 		}
 		e.cursors = h
 	}
 	heads, err := e.heads(ctx)
 	if err != nil {
-		failAll(subs, err)
+		failAll(ctx, subs, err)
 		return
 	}
 	changes, err := e.read(ctx, heads)
 	if err != nil {
-		failAll(subs, err)
+		failAll(ctx, subs, err)
 		return
 	}
 	rd := &roundData{changes: map[string][]changelog.Change{}, dec: map[string][]rowChange{}, errs: map[string]error{}}
@@ -333,7 +333,7 @@ func (e *engine) round(ctx context.Context) {
 	var hold map[string]int64
 	if queried {
 		if hold, err = e.heads(ctx); err != nil {
-			failAll(subs, err)
+			failAll(ctx, subs, err)
 			return
 		}
 	}
@@ -366,7 +366,13 @@ func (e *engine) debounce() time.Duration {
 	return 20 * time.Millisecond
 }
 
-func failAll(subs []*core, err error) {
+// failAll ends every subscription with err: the change log cannot be
+// read, so none of them can be kept up to date. The engine stopping
+// (ctx ended) fails nobody.
+func failAll(ctx context.Context, subs []*core, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	for _, c := range subs {
 		c.fail(err)
 	}

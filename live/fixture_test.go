@@ -47,7 +47,7 @@ func mustSchema(s *orm.Schema, err error) *orm.Schema {
 // engine is one database target of a test.
 type engine struct {
 	name string
-	db   *orm.DB       // with plasma's plugins
+	db   *orm.DB        // with plasma's plugins
 	open func() *orm.DB // another *orm.DB (own pool) on the same database
 	dsn  string         // PostgreSQL: for a listener
 }
