@@ -48,6 +48,10 @@ type core struct {
 	// watch, for ServerSelect, hears that a read table changed; the
 	// engine runs no query for it.
 	watch chan struct{}
+	// joined is closed by the first round that sees the core: changes
+	// committed after it are applied to it.
+	joined     chan struct{}
+	joinedOnce sync.Once
 
 	mu       sync.Mutex
 	isClosed bool

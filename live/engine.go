@@ -322,6 +322,9 @@ func (e *engine) round(ctx context.Context) {
 		if c.closed() {
 			continue
 		}
+		if c.joined != nil {
+			c.joinedOnce.Do(func() { close(c.joined) })
+		}
 		c.applyAll(rd)
 		q, err := c.catchUp(now, e.debounce())
 		if err != nil {

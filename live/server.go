@@ -46,10 +46,17 @@ func ServerSelect[T any](ctx context.Context, db *orm.DB, o ServerSelectOptions[
 	}
 	w := &watcher{signal: make(chan struct{}, 1)}
 	c := &core{e: engineFor(db), db: db, ctx: ctx, mode: None, loaded: true, out: w,
-		p: &plan{tables: o.Tables}, anyTable: len(o.Tables) == 0, watch: w.signal}
+		p: &plan{tables: o.Tables}, anyTable: len(o.Tables) == 0, watch: w.signal, joined: make(chan struct{})}
 	c.e.add(c)
 	defer c.e.remove(c)
 	defer c.close()
+	// The first Fetch reads after the engine's cursor: no commit falls
+	// between the two.
+	select {
+	case <-c.joined:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	var poll <-chan time.Time
 	if o.Poll > 0 {
 		t := time.NewTicker(o.Poll)

@@ -47,14 +47,16 @@ type Subscription[T any] struct {
 	sent  map[string][]any // what the consumer has been told
 	err   error
 
-	notify    chan struct{}
-	deltas    chan Delta[T]
-	fn        func(Delta[T])
-	ready     chan struct{}
-	readyOnce sync.Once
-	done      chan struct{}
-	exited    chan struct{}
-	closeOnce sync.Once
+	notify     chan struct{}
+	deltas     chan Delta[T]
+	fn         func(Delta[T])
+	ready      chan struct{}
+	readyOnce  sync.Once
+	done       chan struct{}
+	delivering bool           // a delivery goroutine runs
+	wg         sync.WaitGroup // the delivery goroutine
+	stopCtx    func() bool
+	closeOnce  sync.Once
 }
 
 // Subscribe starts a live query of q on db under ctx's identity: row
@@ -110,20 +112,16 @@ func subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn fu
 	s := &Subscription[T]{
 		core: c, class: c.mode, fn: fn,
 		notify: make(chan struct{}, 1), ready: make(chan struct{}),
-		done: make(chan struct{}), exited: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	if fn == nil {
 		s.deltas = make(chan Delta[T])
 	}
 	c.out = s
-	go s.deliver()
-	go func() {
-		select {
-		case <-ctx.Done():
-			s.Close()
-		case <-s.done:
-		}
-	}()
+	// No goroutine waits on an idle subscription: the context's end
+	// calls Close, and a delivery goroutine runs only while there is
+	// something to deliver.
+	s.stopCtx = context.AfterFunc(ctx, s.Close)
 	e.add(c)
 	return s, nil
 }
@@ -215,10 +213,14 @@ func (s *Subscription[T]) end(err error) {
 		close(s.done)
 		s.readyOnce.Do(func() { close(s.ready) })
 		s.core.e.remove(s.core)
+		if s.stopCtx != nil {
+			s.stopCtx()
+		}
+		if s.fn == nil {
+			s.wg.Wait()
+			close(s.deltas)
+		}
 	})
-	if s.fn == nil {
-		<-s.exited
-	}
 }
 
 // publish takes a new result from the engine; it never blocks.
@@ -257,9 +259,23 @@ func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []o
 	if first {
 		s.sent = vals
 	}
+	start := !first && !s.delivering
+	if start {
+		select {
+		case <-s.done:
+			start = false
+		default:
+			s.delivering = true
+			s.wg.Add(1)
+		}
+	}
 	s.mu.Unlock()
 	if first {
 		s.readyOnce.Do(func() { close(s.ready) })
+	}
+	if start {
+		go s.deliver()
+		return
 	}
 	select {
 	case s.notify <- struct{}{}:
@@ -284,7 +300,9 @@ func sameVals(a, b []any) bool {
 }
 
 // diff is the delta from what the consumer was told to the latest
-// result, and the result it brings the consumer to.
+// result, and the result it brings the consumer to. When there is
+// nothing to deliver it ends the delivery goroutine's turn, under the
+// same lock publish starts one with.
 func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -309,40 +327,42 @@ func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 			d.Removed = append(d.Removed, k)
 		}
 	}
+	if d.Empty() {
+		s.delivering = false
+	}
 	return d, s.vals
 }
 
-// deliver hands deltas to the consumer, coalescing while it is busy.
+// deliver hands deltas to the consumer until it has been told the
+// latest result, coalescing what arrives while it is busy.
 func (s *Subscription[T]) deliver() {
-	defer close(s.exited)
-	if s.deltas != nil {
-		defer close(s.deltas)
-	}
+	defer s.wg.Done()
 	for {
-		select {
-		case <-s.done:
+		d, to := s.diff()
+		if d.Empty() {
 			return
-		case <-s.notify:
 		}
-		for {
-			d, to := s.diff()
-			if d.Empty() {
-				break
+		if s.fn != nil {
+			select {
+			case <-s.done:
+				s.mu.Lock()
+				s.delivering = false
+				s.mu.Unlock()
+				return
+			default:
 			}
-			if s.fn != nil {
-				s.fn(d)
-			} else {
-				select {
-				case s.deltas <- d:
-				case <-s.notify:
-					continue // coalesce with what came meanwhile
-				case <-s.done:
-					return
-				}
+			s.fn(d)
+		} else {
+			select {
+			case s.deltas <- d:
+			case <-s.notify:
+				continue // coalesce with what came meanwhile
+			case <-s.done:
+				return
 			}
-			s.mu.Lock()
-			s.sent = to
-			s.mu.Unlock()
 		}
+		s.mu.Lock()
+		s.sent = to
+		s.mu.Unlock()
 	}
 }
