@@ -273,3 +273,24 @@ func TestServerSelect(t *testing.T) {
 		}
 	})
 }
+
+func TestSubscribeFunc(t *testing.T) {
+	forEngines(t, func(t *testing.T, e engine) {
+		insert(t, e.db, todo("a", "L", "t", false))
+		got := make(chan live.Delta[Todo], 4)
+		sub, err := live.SubscribeFunc(context.Background(), e.db, listQuery(e.db, "L"), func(d live.Delta[Todo]) { got <- d })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		select {
+		case <-sub.Ready():
+		case <-time.After(5 * time.Second):
+			t.Fatal("not ready")
+		}
+		insert(t, e.db, todo("b", "L", "t", false))
+		if d := <-got; len(d.Added) != 1 {
+			t.Fatalf("delta %+v", d)
+		}
+	})
+}

@@ -14,7 +14,10 @@ import (
 
 // sink receives a subscription's results; it never blocks.
 type sink interface {
-	publish(names []string, kinds []dialect.Kind, rows []outRow)
+	// publish hands over the result; changed, when not nil, holds the
+	// only keys whose rows may differ from the last result (nil value:
+	// gone), else any row may have.
+	publish(names []string, kinds []dialect.Kind, rows []outRow, changed map[string][]any)
 	fail(err error)
 }
 
@@ -35,6 +38,7 @@ type core struct {
 
 	loaded  bool
 	changed bool
+	full    bool             // the next publication may change any row
 	queried bool             // loaded this round: hold at the heads after
 	hold    map[string]int64 // publish once the cursors reach it
 	dirty   bool             // re-run: a read table changed
@@ -164,11 +168,15 @@ func (c *core) publish() {
 	c.changed = false
 	switch c.mode {
 	case Select:
-		c.out.publish(c.p.names, c.p.okind, c.sel.result())
+		c.out.publish(c.p.names, c.p.okind, c.sel.result(), nil)
 	case Aggregate:
-		c.out.publish(c.p.names, c.p.okind, c.agg.result())
+		rows, changed := c.agg.result()
+		if c.full {
+			changed, c.full = nil, false
+		}
+		c.out.publish(c.p.names, c.p.okind, rows, changed)
 	default:
-		c.out.publish(c.names, c.kinds, c.rerun)
+		c.out.publish(c.names, c.kinds, c.rerun, nil)
 	}
 }
 
@@ -206,7 +214,7 @@ func (c *core) load() error {
 		c.sel.reset(rows)
 		return nil
 	}
-	c.agg = newAggState(c.p)
+	c.agg, c.full = newAggState(c.p), true
 	for _, r := range rows {
 		c.agg.add(pkString(r[c.p.pk]), r)
 	}

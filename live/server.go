@@ -102,5 +102,5 @@ func ServerSelect[T any](ctx context.Context, db *orm.DB, o ServerSelectOptions[
 // watcher is ServerSelect's sink: it only hears that a table changed.
 type watcher struct{ signal chan struct{} }
 
-func (*watcher) publish([]string, []dialect.Kind, []outRow) {}
-func (*watcher) fail(error)                                 {}
+func (*watcher) publish([]string, []dialect.Kind, []outRow, map[string][]any) {}
+func (*watcher) fail(error)                                                   {}

@@ -178,12 +178,17 @@ type group struct {
 	count   int64
 	accs    []acc
 	members map[string][]any // pk → aggregate inputs, with MIN or MAX
+	out     []any            // the output row, as of the last result
+	keep    bool             // HAVING kept it
+	gone    bool             // deleted since the last result
 }
 
 // aggState maintains an Aggregate-class result.
 type aggState struct {
 	p        *plan
 	groups   map[string]*group
+	sorted   []*group // every group, in output order
+	dirty    map[*group]bool
 	members  map[string]member
 	minmax   bool
 	overflow bool // a sum left int64: the subscription is re-run
@@ -195,7 +200,7 @@ type member struct {
 }
 
 func newAggState(p *plan) *aggState {
-	s := &aggState{p: p, groups: map[string]*group{}, members: map[string]member{}}
+	s := &aggState{p: p, groups: map[string]*group{}, members: map[string]member{}, dirty: map[*group]bool{}}
 	for _, a := range p.aggs {
 		if a.fn == expr.AggMin || a.fn == expr.AggMax {
 			s.minmax = true
@@ -216,8 +221,18 @@ func (s *aggState) group(keyVals []any) *group {
 			g.members = map[string][]any{}
 		}
 		s.groups[k] = g
+		i, _ := slices.BinarySearchFunc(s.sorted, g, s.cmpGroups)
+		s.sorted = slices.Insert(s.sorted, i, g)
 	}
+	s.dirty[g] = true
 	return g
+}
+
+func (s *aggState) cmpGroups(a, b *group) int {
+	if d := cmpOrder(s.p.gorder, a.keyVals, b.keyVals); d != 0 {
+		return d
+	}
+	return strings.Compare(a.key, b.key)
 }
 
 // apply applies one row's change (vals nil: deleted); it always reports a
@@ -274,6 +289,7 @@ func (s *aggState) add(pk string, vals []any) {
 
 func (s *aggState) remove(pk string, m member) {
 	g := m.g
+	s.dirty[g] = true
 	g.count--
 	for i, a := range s.p.aggs {
 		v := m.args[i]
@@ -300,6 +316,10 @@ func (s *aggState) remove(pk string, m member) {
 	delete(s.members, pk)
 	if g.count == 0 && len(s.p.group) > 0 {
 		delete(s.groups, g.key)
+		if i, ok := slices.BinarySearchFunc(s.sorted, g, s.cmpGroups); ok {
+			s.sorted = slices.Delete(s.sorted, i, i+1)
+		}
+		g.gone = true
 	}
 }
 
@@ -322,7 +342,7 @@ func (s *aggState) refresh() {
 	if !s.minmax {
 		return
 	}
-	for _, g := range s.groups {
+	for g := range s.dirty {
 		for i, a := range s.p.aggs {
 			ac := &g.accs[i]
 			if !ac.stale {
@@ -362,37 +382,48 @@ func (s *aggState) value(g *group, i int) any {
 	return ac.ext
 }
 
-// result returns the groups HAVING keeps, ordered.
-func (s *aggState) result() []outRow {
+// result returns the groups HAVING keeps, ordered, and the output rows
+// of the groups changed since the last result (nil: gone). Only changed
+// groups are evaluated again: O(changed groups) plus a copy of the order.
+func (s *aggState) result() ([]outRow, map[string][]any) {
 	s.refresh()
-	type row struct {
-		g    *group
-		vals []any
-	}
-	rows := make([]row, 0, len(s.groups))
+	changed := make(map[string][]any, len(s.dirty))
 	slot := make([]any, len(s.p.group)+len(s.p.aggs))
-	for _, g := range s.groups {
-		copy(slot, g.keyVals)
-		for i := range s.p.aggs {
-			slot[len(s.p.group)+i] = s.value(g, i)
-		}
-		if s.p.having(slot) != sqleval.True {
-			continue
-		}
-		vals := make([]any, len(s.p.outs))
-		for i, o := range s.p.outs {
-			if o.group >= 0 {
-				vals[i] = g.keyVals[o.group]
-			} else {
-				vals[i] = slot[len(s.p.group)+o.agg]
+	for g := range s.dirty {
+		wasKept := g.keep
+		if g.gone {
+			g.keep = false
+		} else {
+			copy(slot, g.keyVals)
+			for i := range s.p.aggs {
+				slot[len(s.p.group)+i] = s.value(g, i)
+			}
+			g.keep = s.p.having(slot) == sqleval.True
+			if g.keep {
+				g.out = make([]any, len(s.p.outs))
+				for i, o := range s.p.outs {
+					if o.group >= 0 {
+						g.out[i] = g.keyVals[o.group]
+					} else {
+						g.out[i] = slot[len(s.p.group)+o.agg]
+					}
+				}
 			}
 		}
-		rows = append(rows, row{g: g, vals: vals})
+		if g.keep {
+			changed[g.key] = g.out
+		} else if _, set := changed[g.key]; wasKept && !set {
+			// A group gone and made again in one round is one key:
+			// the kept one wins, whichever comes first.
+			changed[g.key] = nil
+		}
 	}
-	slices.SortFunc(rows, func(a, b row) int { return cmpOrder(s.p.gorder, a.g.keyVals, b.g.keyVals) })
-	out := make([]outRow, len(rows))
-	for i, r := range rows {
-		out[i] = outRow{key: r.g.key, vals: r.vals}
+	clear(s.dirty)
+	out := make([]outRow, 0, len(s.sorted))
+	for _, g := range s.sorted {
+		if g.keep {
+			out = append(out, outRow{key: g.key, vals: g.out})
+		}
 	}
-	return out
+	return out, changed
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
@@ -45,7 +47,11 @@ type Subscription[T any] struct {
 	vals  map[string][]any // the latest result's values by key
 	rows  map[string]T     // ... and rows
 	sent  map[string][]any // what the consumer has been told
-	err   error
+	// pending are the keys that may differ between vals and sent;
+	// pendingAll: any key may.
+	pending    map[string]bool
+	pendingAll bool
+	err        error
 
 	notify     chan struct{}
 	deltas     chan Delta[T]
@@ -223,21 +229,47 @@ func (s *Subscription[T]) end(err error) {
 	})
 }
 
-// publish takes a new result from the engine; it never blocks.
-func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []outRow) {
+// publish takes a new result from the engine; it never blocks. Rows
+// are converted to T once, when their values change.
+func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []outRow, changed map[string][]any) {
 	s.mu.Lock()
-	if s.vals == nil {
-		s.vals, s.rows = map[string][]any{}, map[string]T{}
+	first := s.vals == nil
+	if first {
+		s.vals, s.rows, s.pending = map[string][]any{}, map[string]T{}, map[string]bool{}
 	}
 	var fresh [][]any
 	var freshKeys []string
-	vals := make(map[string][]any, len(rows))
 	order := make([]string, len(rows))
-	for i, r := range rows {
-		order[i] = r.key
-		vals[r.key] = r.vals
-		if old, ok := s.vals[r.key]; !ok || !sameVals(old, r.vals) {
-			fresh, freshKeys = append(fresh, r.vals), append(freshKeys, r.key)
+	if changed == nil {
+		keep := make(map[string]bool, len(rows))
+		for i, r := range rows {
+			order[i] = r.key
+			keep[r.key] = true
+			if old, ok := s.vals[r.key]; !ok || !sameVals(old, r.vals) {
+				fresh, freshKeys = append(fresh, r.vals), append(freshKeys, r.key)
+				s.vals[r.key] = r.vals
+			}
+		}
+		for k := range s.vals {
+			if !keep[k] {
+				delete(s.vals, k)
+				delete(s.rows, k)
+			}
+		}
+		s.pendingAll = true
+	} else {
+		for i, r := range rows {
+			order[i] = r.key
+		}
+		for k, v := range changed {
+			s.pending[k] = true
+			if v == nil {
+				delete(s.vals, k)
+				delete(s.rows, k)
+			} else if old, ok := s.vals[k]; !ok || !sameVals(old, v) {
+				fresh, freshKeys = append(fresh, v), append(freshKeys, k)
+				s.vals[k] = v
+			}
 		}
 	}
 	ts, err := collect[T](names, kinds, fresh)
@@ -246,18 +278,15 @@ func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []o
 		s.fail(fmt.Errorf("plasma: live: scanning a row: %w", err))
 		return
 	}
-	for k := range s.rows {
-		if _, ok := vals[k]; !ok {
-			delete(s.rows, k)
-		}
-	}
 	for i, k := range freshKeys {
 		s.rows[k] = ts[i]
 	}
-	s.names, s.kinds, s.order, s.vals = names, kinds, order, vals
-	first := s.sent == nil
+	s.names, s.kinds, s.order = names, kinds, order
 	if first {
-		s.sent = vals
+		// The first result is the snapshot; deltas follow it.
+		s.sent = maps.Clone(s.vals)
+		clear(s.pending)
+		s.pendingAll = false
 	}
 	start := !first && !s.delivering
 	if start {
@@ -299,38 +328,62 @@ func sameVals(a, b []any) bool {
 	return true
 }
 
-// diff is the delta from what the consumer was told to the latest
-// result, and the result it brings the consumer to. When there is
-// nothing to deliver it ends the delivery goroutine's turn, under the
-// same lock publish starts one with.
+// diff takes the keys changed since the consumer was last told and
+// returns the delta over them and, per key, the values it brings the
+// consumer to (nil: gone). When there is nothing to deliver it ends the
+// delivery goroutine's turn, under the same lock publish starts one
+// with.
 func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keys := s.pending
+	if s.pendingAll {
+		keys = make(map[string]bool, len(s.vals)+len(s.sent))
+		for k := range s.vals {
+			keys[k] = true
+		}
+		for k := range s.sent {
+			keys[k] = true
+		}
+	}
+	s.pending, s.pendingAll = map[string]bool{}, false
 	var d Delta[T]
-	for k, v := range s.vals {
-		old, ok := s.sent[k]
+	to := make(map[string][]any, len(keys))
+	for k := range keys {
+		v, ok := s.vals[k]
+		old, had := s.sent[k]
 		switch {
-		case !ok:
+		case ok && !had:
 			if d.Added == nil {
 				d.Added = map[string]T{}
 			}
 			d.Added[k] = s.rows[k]
-		case !sameVals(old, v):
+		case !ok && had:
+			d.Removed = append(d.Removed, k)
+		case ok && !sameVals(old, v):
 			if d.Changed == nil {
 				d.Changed = map[string]T{}
 			}
 			d.Changed[k] = s.rows[k]
+		default:
+			continue
 		}
-	}
-	for k := range s.sent {
-		if _, ok := s.vals[k]; !ok {
-			d.Removed = append(d.Removed, k)
-		}
+		to[k] = v
 	}
 	if d.Empty() {
 		s.delivering = false
 	}
-	return d, s.vals
+	slices.Sort(d.Removed)
+	return d, to
+}
+
+// unsent puts back keys a delta that was not delivered covered.
+func (s *Subscription[T]) unsent(to map[string][]any) {
+	s.mu.Lock()
+	for k := range to {
+		s.pending[k] = true
+	}
+	s.mu.Unlock()
 }
 
 // deliver hands deltas to the consumer until it has been told the
@@ -356,13 +409,20 @@ func (s *Subscription[T]) deliver() {
 			select {
 			case s.deltas <- d:
 			case <-s.notify:
+				s.unsent(to)
 				continue // coalesce with what came meanwhile
 			case <-s.done:
 				return
 			}
 		}
 		s.mu.Lock()
-		s.sent = to
+		for k, v := range to {
+			if v == nil {
+				delete(s.sent, k)
+			} else {
+				s.sent[k] = v
+			}
+		}
 		s.mu.Unlock()
 	}
 }
