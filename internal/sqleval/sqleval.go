@@ -443,32 +443,48 @@ func (c *compiler) match(n *expr.Match) (Pred, error) {
 	if !utf8.ValidString(pat) {
 		return nil, unsupported("a LIKE pattern that is not UTF-8")
 	}
+	if c.opt.Engine == Postgres && strings.ContainsRune(pat, utf8.RuneError) {
+		return nil, unsupported("a LIKE pattern with U+FFFD")
+	}
+	// SQLite's LIKE reads both sides as C strings: they end at a NUL.
+	cut := func(s string) string { return s }
+	if c.opt.Engine == SQLite {
+		cut = func(s string) string {
+			if i := strings.IndexByte(s, 0); i >= 0 {
+				return s[:i]
+			}
+			return s
+		}
+		pat = cut(pat)
+	}
 	return func(row []any) Tri {
 		v := x.get(row)
 		if v == nil {
 			return Unknown
 		}
-		return boolTri(Like(v.(string), pat, fold))
+		return boolTri(Like(cut(v.(string)), pat, fold))
 	}, nil
 }
 
 // Like matches s against a LIKE pattern without escape character: %
 // matches any sequence, _ any one character; fold compares ASCII letters
-// without case, as SQLite does.
+// without case, as SQLite does. Characters are read as SQLite reads
+// UTF-8 (see char), so invalid UTF-8 matches as it does in SQLite;
+// PostgreSQL stores none.
 func Like(s, pat string, fold bool) bool {
 	// Iterative matching with backtracking to the last %.
 	si, pi := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
 		if pi < len(pat) {
-			pc, pw := utf8.DecodeRuneInString(pat[pi:])
-			sc, sw := utf8.DecodeRuneInString(s[si:])
+			pc, pw := char(pat, pi)
+			sc, sw := char(s, si)
 			switch {
 			case pc == '%':
 				star, mark = pi+pw, si
 				pi += pw
 				continue
-			case pc == '_' || runeEq(pc, sc, fold):
+			case pc == '_' || pc == sc || (fold && pc < 128 && sc < 128 && lower(pc) == lower(sc)):
 				pi += pw
 				si += sw
 				continue
@@ -477,8 +493,8 @@ func Like(s, pat string, fold bool) bool {
 		if star < 0 {
 			return false
 		}
-		_, sw := utf8.DecodeRuneInString(s[mark:])
-		mark += sw
+		_, w := char(s, mark)
+		mark += w
 		si, pi = mark, star
 	}
 	for pi < len(pat) && pat[pi] == '%' {
@@ -487,17 +503,38 @@ func Like(s, pat string, fold bool) bool {
 	return pi == len(pat)
 }
 
-func runeEq(a, b rune, fold bool) bool {
-	if a == b {
-		return true
+// char decodes the character at s[i] as SQLite's READ_UTF8 does: a byte
+// from 0xC0 up takes every continuation byte after it; an overlong,
+// surrogate or U+FFFE/U+FFFF result is U+FFFD; any other byte is itself.
+func char(s string, i int) (uint32, int) {
+	c := uint32(s[i])
+	n := 1
+	if c < 0xC0 {
+		return c, 1
 	}
-	if !fold || a > 127 || b > 127 {
-		return false
+	switch {
+	case c < 0xE0:
+		c &= 0x1F
+	case c < 0xF0:
+		c &= 0x0F
+	case c < 0xF8:
+		c &= 0x07
+	case c < 0xFC:
+		c &= 0x03
+	default:
+		c &= 0x01
 	}
-	return lower(a) == lower(b)
+	for i+n < len(s) && s[i+n]&0xC0 == 0x80 {
+		c = c<<6 + uint32(s[i+n]&0x3F)
+		n++
+	}
+	if c < 0x80 || c&^0x7FF == 0xD800 || c&^1 == 0xFFFE {
+		c = 0xFFFD
+	}
+	return c, n
 }
 
-func lower(r rune) rune {
+func lower(r uint32) uint32 {
 	if r >= 'A' && r <= 'Z' {
 		return r + 'a' - 'A'
 	}
