@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/expr"
-	"github.com/plasma-go/plasma/live"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -87,8 +86,6 @@ func forEngines(t *testing.T, body func(t *testing.T, e engine)) {
 
 var sys = rowauth.AsSystem(context.Background())
 
-func str(s string) *string { return &s }
-func i64(n int64) *int64   { return &n }
 
 func insert(t testing.TB, db *orm.DB, rows ...orm.Row) {
 	t.Helper()
@@ -118,5 +115,3 @@ func openTodos(db *orm.DB, list string) *orm.SelectQuery {
 		Where(expr.Eq(Todos.Col("list_id"), list), expr.Eq(Todos.Col("done"), false)).
 		OrderBy(expr.Asc(Todos.Col("title"))).Limit(3)
 }
-
-var _ = live.Select
