@@ -86,7 +86,6 @@ func forEngines(t *testing.T, body func(t *testing.T, e engine)) {
 
 var sys = rowauth.AsSystem(context.Background())
 
-
 func insert(t testing.TB, db *orm.DB, rows ...orm.Row) {
 	t.Helper()
 	if _, err := db.Insert(Todos).Values(rows...).Exec(sys); err != nil {
