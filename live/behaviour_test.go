@@ -11,6 +11,7 @@ import (
 	"github.com/plasma-go/plasma/live"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/realtime"
 )
 
 func listQuery(db *orm.DB, list string) *orm.SelectQuery {
@@ -291,6 +292,41 @@ func TestSubscribeFunc(t *testing.T) {
 		insert(t, e.db, todo("b", "L", "t", false))
 		if d := <-got; len(d.Added) != 1 {
 			t.Fatalf("delta %+v", d)
+		}
+	})
+}
+
+// On PostgreSQL a commit made by another process (another *orm.DB, its
+// own pool and Memo) reaches the subscription through LISTEN/NOTIFY,
+// without polling.
+func TestCrossProcessNotify(t *testing.T) {
+	forEngines(t, func(t *testing.T, e engine) {
+		if e.name != "postgres" {
+			t.Skip("LISTEN/NOTIFY is PostgreSQL's")
+		}
+		if err := realtime.Ensure(sys, e.db); err != nil {
+			t.Fatal(err)
+		}
+		if err := live.Configure(e.db, live.Options{Listener: e.dsn, PollInterval: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := live.Subscribe[Todo](sys, e.db, listQuery(e.db, "L"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		<-sub.Ready()
+		if err := live.Configure(e.db, live.Options{}); !errors.Is(err, live.ErrConfigured) {
+			t.Fatalf("Configure after Subscribe: %v", err)
+		}
+		insert(t, e.open(), todo("a", "L", "t", false))
+		select {
+		case d := <-sub.Deltas():
+			if len(d.Added) != 1 {
+				t.Fatalf("delta %+v", d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("another process's commit did not arrive")
 		}
 	})
 }
