@@ -116,6 +116,12 @@ type plan struct {
 
 	tables []string // tables the query reads; nil with anyTable
 	any    bool     // the query may read any table
+
+	// eqSlot and eqVal: WHERE requires column eqSlot = eqVal (-1: no
+	// such conjunct). The engine indexes subscriptions by it, so a
+	// change is looked at only by the subscriptions it can concern.
+	eqSlot int
+	eqVal  any
 }
 
 // basicType is the evaluation type of a column kind, ok false for kinds
@@ -157,7 +163,7 @@ func none(p *plan, why string) *plan {
 // compilePlan classifies q and prepares its maintenance.
 func compilePlan(q *orm.SelectQuery, opt sqleval.Options) *plan {
 	parts := q.Parts()
-	p := &plan{q: q, opt: opt, pk: -1}
+	p := &plan{q: q, opt: opt, pk: -1, eqSlot: -1}
 	p.tables, p.any = readTables(q)
 	switch {
 	case parts.From == nil:
@@ -185,10 +191,43 @@ func compilePlan(q *orm.SelectQuery, opt sqleval.Options) *plan {
 		return none(p, err.Error())
 	}
 	p.pred = pred
+	p.eqSlot, p.eqVal = p.equality(parts.Where)
 	if len(parts.GroupBy) > 0 || hasAggregate(parts.Columns) || len(parts.Having) > 0 {
 		return compileAggregate(p, &parts)
 	}
 	return compileSelect(p, &parts)
+}
+
+// equality finds a conjunct "column = non-NULL constant" in WHERE.
+func (p *plan) equality(where []expr.Expr) (int, any) {
+	for _, w := range where {
+		if l, ok := w.(*expr.Logic); ok && l.Op == expr.OpAnd {
+			if slot, v := p.equality(l.Args); slot >= 0 {
+				return slot, v
+			}
+			continue
+		}
+		c, ok := w.(*expr.Compare)
+		if !ok || c.Op != expr.OpEq {
+			continue
+		}
+		col, param := c.Left, c.Right
+		if _, isParam := col.(*expr.Param); isParam {
+			col, param = param, col
+		}
+		pm, ok := param.(*expr.Param)
+		if !ok {
+			continue
+		}
+		slot, _, ok := p.column(col)
+		if !ok {
+			continue
+		}
+		if v, _, err := sqleval.Canonical(pm.Value); err == nil && v != nil {
+			return slot, v
+		}
+	}
+	return -1, nil
 }
 
 func hasAggregate(cols []expr.Expr) bool {

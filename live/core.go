@@ -56,6 +56,10 @@ type core struct {
 	// committed after it are applied to it.
 	joined     chan struct{}
 	joinedOnce sync.Once
+	// indexed: the engine's index holds the core; hold tells it the
+	// rows the core's state holds.
+	indexed bool
+	holds   func(pk string, in bool)
 
 	mu       sync.Mutex
 	isClosed bool
@@ -121,6 +125,14 @@ func (c *core) applyAll(rd *roundData) {
 	if err != nil {
 		c.fail(err)
 		return
+	}
+	c.applyRows(rows)
+}
+
+// applyRows applies decoded changes to a maintained subscription.
+func (c *core) applyRows(rows []rowChange) {
+	if !c.loaded {
+		return // the load to come reads what these changes left
 	}
 	for _, r := range rows {
 		var ch bool
@@ -214,7 +226,13 @@ func (c *core) load() error {
 		c.sel.reset(rows)
 		return nil
 	}
+	if c.agg != nil && c.agg.hold != nil {
+		for pk := range c.agg.members {
+			c.agg.hold(pk, false)
+		}
+	}
 	c.agg, c.full = newAggState(c.p), true
+	c.agg.hold = c.holds
 	for _, r := range rows {
 		c.agg.add(pkString(r[c.p.pk]), r)
 	}

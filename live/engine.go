@@ -58,6 +58,14 @@ type engine struct {
 	done    chan struct{}
 	wake    chan struct{}
 
+	joining, leaving []*core // under mu: for the loop to (un)index
+
+	// The loop's own: the index, every live core, and the cores that
+	// need a look next round (not loaded, a re-run due, a hold).
+	ix     *index
+	live   map[*core]struct{}
+	active map[*core]struct{}
+
 	cursors     map[string]int64
 	pgByteOrder bool
 	factsKnown  bool
@@ -147,6 +155,7 @@ func (e *engine) add(c *core) {
 	defer e.mu.Unlock()
 	e.started = true
 	e.subs[c] = struct{}{}
+	e.joining = append(e.joining, c)
 	if !e.running {
 		e.running = true
 		e.stop, e.done = make(chan struct{}), make(chan struct{})
@@ -161,6 +170,7 @@ func (e *engine) remove(c *core) {
 	defer e.life.Unlock()
 	e.mu.Lock()
 	delete(e.subs, c)
+	e.leaving = append(e.leaving, c)
 	var done chan struct{}
 	if len(e.subs) == 0 && e.running {
 		e.running = false
@@ -177,7 +187,12 @@ func (e *engine) loop(stop, done chan struct{}) {
 	defer close(done)
 	// The next loop starts from the heads again: nobody was
 	// subscribed in between.
-	defer func() { e.cursors = nil }()
+	defer func() {
+		e.cursors, e.ix, e.live, e.active = nil, nil, nil, nil
+		e.mu.Lock()
+		e.joining, e.leaving = nil, nil
+		e.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(rowauth.AsSystem(context.Background()))
 	defer cancel()
 	go func() { <-stop; cancel() }()
@@ -285,15 +300,15 @@ func (e *engine) caughtUp(hold map[string]int64) bool {
 	return true
 }
 
-// round reads what committed since the last round, applies it to every
-// subscription, loads and refills what needs a query, and publishes.
+// round reads what committed since the last round, applies it to the
+// subscriptions it concerns, loads and refills what needs a query, and
+// publishes.
 func (e *engine) round(ctx context.Context) {
-	e.mu.Lock()
-	subs := make([]*core, 0, len(e.subs))
-	for c := range e.subs {
+	e.sync()
+	subs := make([]*core, 0, len(e.live))
+	for c := range e.live {
 		subs = append(subs, c)
 	}
-	e.mu.Unlock()
 	if e.cursors == nil {
 		h, err := e.heads(ctx)
 		if err != nil {
@@ -316,16 +331,100 @@ func (e *engine) round(ctx context.Context) {
 	for _, c := range changes {
 		rd.changes[c.Table] = append(rd.changes[c.Table], c)
 	}
-	queried := false
-	now := time.Now()
-	for _, c := range subs {
+	touched := e.apply(rd)
+	e.settle(ctx, touched)
+}
+
+// sync takes the subscriptions added and removed since the last round.
+func (e *engine) sync() {
+	e.mu.Lock()
+	join, leave := e.joining, e.leaving
+	e.joining, e.leaving = nil, nil
+	e.mu.Unlock()
+	if e.ix == nil {
+		e.ix, e.live, e.active = newIndex(), map[*core]struct{}{}, map[*core]struct{}{}
+	}
+	for _, c := range leave {
+		e.ix.remove(c)
+		delete(e.live, c)
+		delete(e.active, c)
+	}
+	for _, c := range join {
+		if c.closed() {
+			continue
+		}
+		e.ix.add(c)
+		e.live[c] = struct{}{}
+		e.active[c] = struct{}{}
+	}
+}
+
+// apply applies a round's changes and returns the cores to look at.
+func (e *engine) apply(rd *roundData) map[*core]struct{} {
+	touched := make(map[*core]struct{}, len(e.active))
+	for c := range e.active {
+		touched[c] = struct{}{}
+	}
+	for c := range e.ix.plain {
 		if c.closed() {
 			continue
 		}
 		if c.joined != nil {
 			c.joinedOnce.Do(func() { close(c.joined) })
 		}
+		if len(rd.changes) == 0 {
+			continue
+		}
 		c.applyAll(rd)
+		if c.changed || c.dirty {
+			touched[c] = struct{}{}
+		}
+	}
+	cands := map[*core]struct{}{}
+	for table := range rd.changes {
+		ti := e.ix.tables[table]
+		if ti == nil || ti.plan == nil {
+			continue
+		}
+		rows, err := rd.decoded(ti.plan)
+		if err != nil {
+			for c := range e.live {
+				if c.indexed && c.p.t.Name() == table {
+					c.fail(err)
+				}
+			}
+			continue
+		}
+		for _, r := range rows {
+			ti.candidates(r, cands)
+			for c := range cands {
+				if !c.closed() {
+					c.applyRows([]rowChange{r})
+					touched[c] = struct{}{}
+				}
+			}
+		}
+	}
+	for c := range touched {
+		if c.indexed && c.mode == None { // an overflowing sum: re-run now
+			e.ix.remove(c)
+			e.ix.plain[c] = struct{}{}
+		}
+	}
+	return touched
+}
+
+// settle runs the queries the touched cores need and publishes those
+// that caught up; the rest stay active for the next round.
+func (e *engine) settle(ctx context.Context, touched map[*core]struct{}) {
+	queried := false
+	now := time.Now()
+	for c := range touched {
+		if c.closed() {
+			delete(e.active, c)
+			delete(touched, c)
+			continue
+		}
 		q, err := c.catchUp(now, e.debounce())
 		if err != nil {
 			c.fail(err)
@@ -335,14 +434,20 @@ func (e *engine) round(ctx context.Context) {
 	}
 	var hold map[string]int64
 	if queried {
+		var err error
 		if hold, err = e.heads(ctx); err != nil {
-			failAll(ctx, subs, err)
+			list := make([]*core, 0, len(touched))
+			for c := range touched {
+				list = append(list, c)
+			}
+			failAll(ctx, list, err)
 			return
 		}
 	}
 	again := false
-	for _, c := range subs {
+	for c := range touched {
 		if c.closed() {
+			delete(e.active, c)
 			continue
 		}
 		if c.queried && hold != nil {
@@ -350,11 +455,15 @@ func (e *engine) round(ctx context.Context) {
 		}
 		if !e.caughtUp(c.hold) {
 			again = true
+			e.active[c] = struct{}{}
 			continue
 		}
 		c.publish()
 		if c.waiting() {
+			e.active[c] = struct{}{}
 			time.AfterFunc(e.debounce(), e.kick)
+		} else {
+			delete(e.active, c)
 		}
 	}
 	if again {

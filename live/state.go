@@ -81,6 +81,13 @@ type selState struct {
 	byPK     map[string][]any
 	n        int64 // the window; -1 without LIMIT
 	complete bool  // rows holds every matching row
+	hold     func(pk string, in bool) // told of each row kept or let go
+}
+
+func (s *selState) held(pk string, in bool) {
+	if s.hold != nil {
+		s.hold(pk, in)
+	}
 }
 
 func newSelState(p *plan) *selState {
@@ -94,9 +101,14 @@ func newSelState(p *plan) *selState {
 // reset replaces the rows with a fresh read of the first n.
 func (s *selState) reset(rows [][]any) {
 	s.rows = rows
+	for pk := range s.byPK {
+		s.held(pk, false)
+	}
 	clear(s.byPK)
 	for _, r := range rows {
-		s.byPK[pkString(r[s.p.pk])] = r
+		pk := pkString(r[s.p.pk])
+		s.byPK[pk] = r
+		s.held(pk, true)
 	}
 	s.complete = s.n < 0 || int64(len(rows)) < s.n
 }
@@ -114,6 +126,7 @@ func (s *selState) apply(pk string, vals []any) bool {
 			s.rows = slices.Delete(s.rows, i, i+1)
 		}
 		delete(s.byPK, pk)
+		s.held(pk, false)
 		changed = true
 	}
 	if vals == nil || s.p.pred(vals) != sqleval.True {
@@ -126,10 +139,12 @@ func (s *selState) apply(pk string, vals []any) bool {
 		// Inside the known rows: every row not kept sorts after them.
 		s.rows = slices.Insert(s.rows, i, vals)
 		s.byPK[pk] = vals
+		s.held(pk, true)
 		changed = true
 		if s.n >= 0 && int64(len(s.rows)) > s.n {
 			last := s.rows[len(s.rows)-1]
 			delete(s.byPK, pkString(last[s.p.pk]))
+			s.held(pkString(last[s.p.pk]), false)
 			s.rows = s.rows[:len(s.rows)-1]
 			s.complete = false
 		}
@@ -191,7 +206,8 @@ type aggState struct {
 	dirty    map[*group]bool
 	members  map[string]member
 	minmax   bool
-	overflow bool // a sum left int64: the subscription is re-run
+	overflow bool                     // a sum left int64: the subscription is re-run
+	hold     func(pk string, in bool) // told of each row counted or let go
 }
 
 type member struct {
@@ -285,6 +301,9 @@ func (s *aggState) add(pk string, vals []any) {
 		g.members[pk] = args
 	}
 	s.members[pk] = member{g: g, args: args}
+	if s.hold != nil {
+		s.hold(pk, true)
+	}
 }
 
 func (s *aggState) remove(pk string, m member) {
@@ -314,6 +333,9 @@ func (s *aggState) remove(pk string, m member) {
 		delete(g.members, pk)
 	}
 	delete(s.members, pk)
+	if s.hold != nil {
+		s.hold(pk, false)
+	}
 	if g.count == 0 && len(s.p.group) > 0 {
 		delete(s.groups, g.key)
 		if i, ok := slices.BinarySearchFunc(s.sorted, g, s.cmpGroups); ok {
