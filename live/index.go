@@ -7,10 +7,23 @@ package live
 // index which rows it holds). Others are looked at for every change to a
 // table they read. The index belongs to the engine's loop.
 
+// Sets of subscriptions are slices: most hold one or a few, and a slice
+// costs a fraction of a map per idle subscription.
 type tableIndex struct {
-	eq   map[int]map[any]map[*core]struct{} // column slot → value → subscriptions
-	held map[string]map[*core]struct{}      // row → indexed subscriptions holding it
-	plan *plan                              // any indexed plan of the table, to decode images
+	eq   map[int]map[any][]*core // column slot → value → subscriptions
+	held map[string][]*core      // row → indexed subscriptions holding it
+	plan *plan                   // any indexed plan of the table, to decode images
+}
+
+func without(list []*core, c *core) []*core {
+	for i, x := range list {
+		if x == c {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			return list[:len(list)-1]
+		}
+	}
+	return list
 }
 
 type index struct {
@@ -25,7 +38,7 @@ func newIndex() *index {
 func (ix *index) table(name string) *tableIndex {
 	ti := ix.tables[name]
 	if ti == nil {
-		ti = &tableIndex{eq: map[int]map[any]map[*core]struct{}{}, held: map[string]map[*core]struct{}{}}
+		ti = &tableIndex{eq: map[int]map[any][]*core{}, held: map[string][]*core{}}
 		ix.tables[name] = ti
 	}
 	return ti
@@ -47,29 +60,16 @@ func (ix *index) add(c *core) {
 	ti.plan = c.p
 	byVal := ti.eq[c.p.eqSlot]
 	if byVal == nil {
-		byVal = map[any]map[*core]struct{}{}
+		byVal = map[any][]*core{}
 		ti.eq[c.p.eqSlot] = byVal
 	}
-	set := byVal[c.p.eqVal]
-	if set == nil {
-		set = map[*core]struct{}{}
-		byVal[c.p.eqVal] = set
-	}
-	set[c] = struct{}{}
+	byVal[c.p.eqVal] = append(byVal[c.p.eqVal], c)
 	hold := func(pk string, in bool) {
-		hs := ti.held[pk]
 		if in {
-			if hs == nil {
-				hs = map[*core]struct{}{}
-				ti.held[pk] = hs
-			}
-			hs[c] = struct{}{}
+			ti.held[pk] = append(ti.held[pk], c)
 			return
 		}
-		delete(hs, c)
-		if len(hs) == 0 {
-			delete(ti.held, pk)
-		}
+		ti.release(pk, c)
 	}
 	c.holds = hold
 	if c.sel != nil {
@@ -89,8 +89,9 @@ func (ix *index) remove(c *core) {
 		return
 	}
 	if byVal := ti.eq[c.p.eqSlot]; byVal != nil {
-		delete(byVal[c.p.eqVal], c)
-		if len(byVal[c.p.eqVal]) == 0 {
+		if l := without(byVal[c.p.eqVal], c); len(l) > 0 {
+			byVal[c.p.eqVal] = l
+		} else {
 			delete(byVal, c.p.eqVal)
 		}
 	}
@@ -108,18 +109,24 @@ func (ix *index) remove(c *core) {
 		c.agg.hold = nil
 	}
 	for _, pk := range pks {
-		delete(ti.held[pk], c)
-		if len(ti.held[pk]) == 0 {
-			delete(ti.held, pk)
-		}
+		ti.release(pk, c)
 	}
 	c.holds = nil
+}
+
+// release records that c no longer holds row pk.
+func (ti *tableIndex) release(pk string, c *core) {
+	if l := without(ti.held[pk], c); len(l) > 0 {
+		ti.held[pk] = l
+	} else {
+		delete(ti.held, pk)
+	}
 }
 
 // candidates returns the indexed subscriptions a row change may concern.
 func (ti *tableIndex) candidates(r rowChange, into map[*core]struct{}) {
 	clear(into)
-	for c := range ti.held[r.pk] {
+	for _, c := range ti.held[r.pk] {
 		into[c] = struct{}{}
 	}
 	if r.vals == nil {
@@ -127,7 +134,7 @@ func (ti *tableIndex) candidates(r rowChange, into map[*core]struct{}) {
 	}
 	for slot, byVal := range ti.eq {
 		if v := r.vals[slot]; v != nil {
-			for c := range byVal[v] {
+			for _, c := range byVal[v] {
 				into[c] = struct{}{}
 			}
 		}

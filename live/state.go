@@ -79,8 +79,8 @@ type selState struct {
 	p        *plan
 	rows     [][]any // table rows, sorted by p.order
 	byPK     map[string][]any
-	n        int64 // the window; -1 without LIMIT
-	complete bool  // rows holds every matching row
+	n        int64                    // the window; -1 without LIMIT
+	complete bool                     // rows holds every matching row
 	hold     func(pk string, in bool) // told of each row kept or let go
 }
 
