@@ -330,3 +330,36 @@ func TestCrossProcessNotify(t *testing.T) {
 		}
 	})
 }
+
+// A SUM that leaves int64 is not computed in Go: the subscription turns
+// into a re-run one and reports what the engine does (SQLite: "integer
+// overflow"; PostgreSQL: a numeric that int64 cannot hold).
+func TestSumOverflow(t *testing.T) {
+	forEngines(t, func(t *testing.T, e engine) {
+		type sum struct {
+			S *int64 `db:"s"`
+		}
+		q := e.db.Select(expr.As(expr.Sum(Todos.Col("x")), "s")).From(Todos)
+		sub, err := live.Subscribe[sum](sys, e.db, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		if sub.Class() != live.Aggregate {
+			t.Fatalf("class %v", sub.Class())
+		}
+		<-sub.Ready()
+		if got := sub.Snapshot(); len(got) != 1 || got[0].S != nil {
+			t.Fatalf("empty sum %+v", got)
+		}
+		insert(t, e.db, orm.Row{"id": "a", "list_id": "L", "x": int64(1) << 62})
+		waitFor(t, "the sum", func() bool { s := sub.Snapshot(); return len(s) == 1 && s[0].S != nil })
+		insert(t, e.db, orm.Row{"id": "b", "list_id": "L", "x": int64(1) << 62})
+		waitFor(t, "the overflow error", func() bool { return sub.Err() != nil })
+		_, want := orm.All[sum](sys, q)
+		if want == nil {
+			t.Fatal("re-running the query succeeded: the overflow should fail it")
+		}
+		t.Logf("subscription: %v; query: %v", sub.Err(), want)
+	})
+}

@@ -110,7 +110,9 @@ func (e *engine) facts(ctx context.Context) error {
 		if e.db.Dialect().Name() != "postgres" {
 			return
 		}
-		rows, err := e.db.Query(rowauth.AsSystem(ctx), `SELECT datcollate FROM pg_database WHERE datname = current_database()`)
+		// Not the subscriber's cancellation: the answer is kept for the
+		// database.
+		rows, err := e.db.Query(rowauth.AsSystem(context.WithoutCancel(ctx)), `SELECT datcollate FROM pg_database WHERE datname = current_database()`)
 		if err != nil {
 			e.factsErr = fmt.Errorf("plasma: live: reading the collation: %w", err)
 			return
