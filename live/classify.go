@@ -198,34 +198,51 @@ func compilePlan(q *orm.SelectQuery, opt sqleval.Options) *plan {
 	return compileSelect(p, &parts)
 }
 
-// equality finds a conjunct "column = non-NULL constant" in WHERE.
+// equality finds a conjunct "column = non-NULL constant" in WHERE,
+// preferring one on a column that is not boolean (it splits the
+// subscriptions finer).
 func (p *plan) equality(where []expr.Expr) (int, any) {
+	slot, val := -1, any(nil)
 	for _, w := range where {
+		s, v := -1, any(nil)
 		if l, ok := w.(*expr.Logic); ok && l.Op == expr.OpAnd {
-			if slot, v := p.equality(l.Args); slot >= 0 {
-				return slot, v
-			}
+			s, v = p.equality(l.Args)
+		} else {
+			s, v = p.eqConjunct(w)
+		}
+		if s < 0 {
 			continue
 		}
-		c, ok := w.(*expr.Compare)
-		if !ok || c.Op != expr.OpEq {
-			continue
+		if _, isBool := v.(bool); !isBool {
+			return s, v
 		}
-		col, param := c.Left, c.Right
-		if _, isParam := col.(*expr.Param); isParam {
-			col, param = param, col
+		if slot < 0 {
+			slot, val = s, v
 		}
-		pm, ok := param.(*expr.Param)
-		if !ok {
-			continue
-		}
-		slot, _, ok := p.column(col)
-		if !ok {
-			continue
-		}
-		if v, _, err := sqleval.Canonical(pm.Value); err == nil && v != nil {
-			return slot, v
-		}
+	}
+	return slot, val
+}
+
+// eqConjunct reads "column = constant" (either way round).
+func (p *plan) eqConjunct(w expr.Expr) (int, any) {
+	c, ok := w.(*expr.Compare)
+	if !ok || c.Op != expr.OpEq {
+		return -1, nil
+	}
+	col, param := c.Left, c.Right
+	if _, isParam := col.(*expr.Param); isParam {
+		col, param = param, col
+	}
+	pm, ok := param.(*expr.Param)
+	if !ok {
+		return -1, nil
+	}
+	slot, _, ok := p.column(col)
+	if !ok {
+		return -1, nil
+	}
+	if v, _, err := sqleval.Canonical(pm.Value); err == nil && v != nil {
+		return slot, v
 	}
 	return -1, nil
 }
