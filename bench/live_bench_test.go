@@ -248,3 +248,34 @@ func BenchmarkLiveFanout(b *testing.B) {
 	b.ReportMetric(float64(cnt.raws.Load()-raw0)/float64(b.N), "logreads/op")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/subs, "B/sub")
 }
+
+// BenchmarkLiveIdleMemory reports the heap an idle subscription holds
+// with an empty result (B/sub), so that BenchmarkLiveFanout's B/sub minus
+// it is what its 5-row result costs. Each op is one subscription.
+func BenchmarkLiveIdleMemory(b *testing.B) {
+	db := liveOpen(b, 1000, 100)
+	ctx := context.Background()
+	subs := make([]*live.Subscription[liveTitle], 0, b.N)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := range b.N {
+		s, err := live.Subscribe[liveTitle](ctx, db, liveListQuery(db, fmt.Sprintf("none%07d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	for _, s := range subs {
+		<-s.Ready()
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "B/sub")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	for _, s := range subs {
+		s.Close()
+	}
+}

@@ -307,26 +307,22 @@ func (e *engine) caughtUp(hold map[string]int64) bool {
 // publishes.
 func (e *engine) round(ctx context.Context) {
 	e.sync()
-	subs := make([]*core, 0, len(e.live))
-	for c := range e.live {
-		subs = append(subs, c)
-	}
 	if e.cursors == nil {
 		h, err := e.heads(ctx)
 		if err != nil {
-			failAll(ctx, subs, err)
+			failAll(ctx, e.liveList(), err)
 			return
 		}
 		e.cursors = h
 	}
 	heads, err := e.heads(ctx)
 	if err != nil {
-		failAll(ctx, subs, err)
+		failAll(ctx, e.liveList(), err)
 		return
 	}
 	changes, err := e.read(ctx, heads)
 	if err != nil {
-		failAll(ctx, subs, err)
+		failAll(ctx, e.liveList(), err)
 		return
 	}
 	rd := &roundData{changes: map[string][]changelog.Change{}, dec: map[string][]rowChange{}, errs: map[string]error{}}
@@ -335,6 +331,14 @@ func (e *engine) round(ctx context.Context) {
 	}
 	touched := e.apply(rd)
 	e.settle(ctx, touched)
+}
+
+func (e *engine) liveList() []*core {
+	out := make([]*core, 0, len(e.live))
+	for c := range e.live {
+		out = append(out, c)
+	}
+	return out
 }
 
 // sync takes the subscriptions added and removed since the last round.
