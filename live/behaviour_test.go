@@ -279,7 +279,7 @@ func TestSubscribeFunc(t *testing.T) {
 	forEngines(t, func(t *testing.T, e engine) {
 		insert(t, e.db, todo("a", "L", "t", false))
 		got := make(chan live.Delta[Todo], 4)
-		sub, err := live.SubscribeFunc(context.Background(), e.db, listQuery(e.db, "L"), func(d live.Delta[Todo]) { got <- d })
+		sub, err := live.SubscribeFunc(sys, e.db, listQuery(e.db, "L"), func(d live.Delta[Todo]) { got <- d })
 		if err != nil {
 			t.Fatal(err)
 		}

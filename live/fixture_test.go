@@ -22,7 +22,11 @@ var Todos = orm.NewTable("todos",
 	orm.Boolean("done").Default(false),
 	orm.BigInt("x").Nullable(),
 	orm.Int("rank").Default(0),
-)
+).With(orm.TableOptions{Auth: orm.TableAuth{
+	// A user named like a list reads that list's rows (the tests run as
+	// the system unless they say otherwise).
+	Read: rowauth.Owner(expr.ColRef("todos", "list_id")).Rule(),
+}})
 
 // Todo is one row of Todos.
 type Todo struct {

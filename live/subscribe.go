@@ -146,11 +146,11 @@ func (c *core) withReadRule() error {
 		return nil
 	}
 	if _, ok := rowauth.IdentityFrom(c.ctx); !ok {
-		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Err: rowauth.ErrNoIdentity}
+		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Op: orm.OpSelect, Err: rowauth.ErrNoIdentity}
 	}
 	rule, err := f(c.ctx)
 	if err != nil {
-		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Err: err}
+		return &rowauth.AuthorizationError{Table: c.p.t.Name(), Op: orm.OpSelect, Err: err}
 	}
 	if c.mode == None {
 		c.anyTable = true
