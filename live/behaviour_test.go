@@ -363,3 +363,72 @@ func TestSumOverflow(t *testing.T) {
 		t.Logf("subscription: %v; query: %v", sub.Err(), want)
 	})
 }
+
+// Close from inside the callback does not deadlock.
+func TestCloseInCallback(t *testing.T) {
+	forEngines(t, func(t *testing.T, e engine) {
+		var sub *live.Subscription[Todo]
+		closed := make(chan struct{})
+		var err error
+		sub, err = live.SubscribeFunc(sys, e.db, listQuery(e.db, "L"), func(live.Delta[Todo]) {
+			sub.Close()
+			close(closed)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-sub.Ready()
+		insert(t, e.db, todo("a", "L", "t", false))
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close inside the callback blocked")
+		}
+		insert(t, e.db, todo("b", "L", "t", false))
+	})
+}
+
+// Subscriptions come and go (the engine stops with the last one and
+// starts again) while writers write; run with -race.
+func TestChurn(t *testing.T) {
+	forEngines(t, func(t *testing.T, e engine) {
+		stop := make(chan struct{})
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.db.Insert(Todos).Values(todo(time.Now().Format("150405.000000")+string(rune('a'+i%26)), "L", "t", false)).Exec(sys); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		for range 30 {
+			sub, err := live.Subscribe[Todo](sys, e.db, listQuery(e.db, "L"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-sub.Ready()
+			if err := sub.Err(); err != nil {
+				t.Fatal(err)
+			}
+			sub.Close()
+		}
+		close(stop)
+		<-wrote
+		// After the churn a new subscription still sees new commits.
+		sub, err := live.Subscribe[Todo](sys, e.db, listQuery(e.db, "M"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		<-sub.Ready()
+		insert(t, e.db, todo("m", "M", "t", false))
+		waitFor(t, "the row after churn", func() bool { return len(sub.Snapshot()) == 1 })
+	})
+}
