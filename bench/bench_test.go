@@ -61,7 +61,7 @@ func BenchmarkBuildSelect(b *testing.B) {
 
 	b.Run("plasma_prepared", func(b *testing.B) {
 		b.ReportAllocs()
-		p, err := orm.Prepare(postgres.Dialect,
+		p, err := orm.PrepareUnchained(postgres.Dialect,
 			orm.Select(qbUsers.Col("id"), qbUsers.Col("name"), qbUsers.Col("email")).
 				From(qbUsers).
 				Where(

@@ -29,7 +29,7 @@ func TestContendersAgree(t *testing.T) {
 		if err != nil || text != want || !reflect.DeepEqual(args, []any{18, "active", "a%"}) {
 			t.Fatalf("plasma: %s %v %v", text, args, err)
 		}
-		p, err := orm.Prepare(postgres.Dialect, orm.Select(qbUsers.Col("id"), qbUsers.Col("name"), qbUsers.Col("email")).
+		p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(qbUsers.Col("id"), qbUsers.Col("name"), qbUsers.Col("email")).
 			From(qbUsers).
 			Where(expr.Gt(qbUsers.Col("age"), expr.Arg(0)), expr.Eq(qbUsers.Col("status"), expr.Arg(1)), expr.Like(qbUsers.Col("name"), expr.Arg(2))).
 			OrderBy(expr.Desc(qbUsers.Col("id"))).

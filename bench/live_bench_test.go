@@ -66,7 +66,7 @@ func liveOpen(b testing.TB, rows, lists int, mws ...orm.Middleware) *orm.DB {
 	if err := orm.EnsureSchema(ctx, liveSchema, plain); err != nil {
 		b.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, plain); err != nil {
+	if err := changelog.Ensure(ctx, plain); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()

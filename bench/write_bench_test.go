@@ -53,7 +53,7 @@ func benchWrite(b *testing.B, path func(b *testing.B) string) {
 		if err := orm.EnsureSchema(ctx, writeSchema, db); err != nil {
 			b.Fatal(err)
 		}
-		if err := changelog.EnsureLog(ctx, db); err != nil {
+		if err := changelog.Ensure(ctx, db); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := db.Insert(writeNotes).Values(orm.Row{"id": "n1", "owner_id": "ann", "title": "", "n": 0}).Exec(ctx); err != nil {

@@ -1,6 +1,10 @@
 package dialect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/plasma-go/plasma/tabledef"
+)
 
 // AddColumn renders ALTER TABLE table ADD COLUMN for c, with the column's
 // type, NOT NULL, DEFAULT, UNIQUE and, if it has one, its foreign key as
@@ -10,23 +14,23 @@ import "fmt"
 // Neither engine can add a primary key column this way, and SQLite can
 // add neither a UNIQUE column nor a NOT NULL column without a non-NULL
 // default: the caller decides when ALTER TABLE can do the job.
-func AddColumn(d Dialect, table string, c *ColumnDef) (string, error) {
+func AddColumn(d Dialect, table string, c *tabledef.Column) (string, error) {
 	b := make([]byte, 0, 128)
 	b = append(b, "ALTER TABLE "...)
 	b = AppendIdent(b, table)
 	b = append(b, " ADD COLUMN "...)
-	b, err := AppendColumnDef(d, b, c)
+	b, err := appendColumnDef(d, b, c)
 	if err != nil {
 		return "", fmt.Errorf("plasma: table %q: %w", table, err)
 	}
 	return string(b), nil
 }
 
-// AppendColumnDef appends c's definition as CREATE TABLE spells it (name,
+// appendColumnDef appends c's definition as CREATE TABLE spells it (name,
 // type, NOT NULL, DEFAULT, UNIQUE), followed by its foreign key as an
 // inline REFERENCES clause. An auto-increment column is spelled with the
 // dialect's AutoIncrementType.
-func AppendColumnDef(d Dialect, b []byte, c *ColumnDef) ([]byte, error) {
+func appendColumnDef(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
 	b, _, err := appendColumn(d, b, c)
 	if err != nil {
 		return nil, err
@@ -38,7 +42,7 @@ func AppendColumnDef(d Dialect, b []byte, c *ColumnDef) ([]byte, error) {
 }
 
 // AppendReferences appends " REFERENCES table (column) ON DELETE action".
-func AppendReferences(b []byte, fk *ForeignKey) []byte {
+func AppendReferences(b []byte, fk *tabledef.ForeignKey) []byte {
 	b = append(b, " REFERENCES "...)
 	b = AppendIdent(b, fk.Table)
 	b = append(b, " ("...)
@@ -52,7 +56,7 @@ func AppendReferences(b []byte, fk *ForeignKey) []byte {
 // AutoIncrementType without its PRIMARY KEY or identity clause ("INTEGER"
 // on SQLite, "BIGINT" on PostgreSQL). Schema-diff tools compare it with
 // the type a live database reports.
-func BaseType(d Dialect, c *ColumnDef) string {
+func BaseType(d Dialect, c *tabledef.Column) string {
 	if !c.AutoIncrement {
 		return d.ColumnType(c)
 	}

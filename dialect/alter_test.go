@@ -6,11 +6,12 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 func TestAddColumn(t *testing.T) {
-	c := &dialect.ColumnDef{Name: `li"st`, Kind: dialect.KindText, Nullable: true, HasDefault: true, Default: "it's",
-		References: &dialect.ForeignKey{Table: "lists", Column: "id", OnDelete: dialect.SetNull}}
+	c := &tabledef.Column{Name: `li"st`, Kind: tabledef.KindText, Nullable: true, HasDefault: true, Default: "it's",
+		References: &tabledef.ForeignKey{Table: "lists", Column: "id", OnDelete: tabledef.SetNull}}
 	for d, want := range map[dialect.Dialect]string{
 		sqlite.Dialect:   `ALTER TABLE "todos" ADD COLUMN "li""st" TEXT DEFAULT 'it''s' REFERENCES "lists" ("id") ON DELETE SET NULL`,
 		postgres.Dialect: `ALTER TABLE "todos" ADD COLUMN "li""st" TEXT DEFAULT 'it''s' REFERENCES "lists" ("id") ON DELETE SET NULL`,
@@ -20,20 +21,20 @@ func TestAddColumn(t *testing.T) {
 			t.Errorf("%s: %q, %v\nwant %q", d.Name(), got, err, want)
 		}
 	}
-	if _, err := dialect.AddColumn(sqlite.Dialect, "t", &dialect.ColumnDef{Name: "n", Kind: dialect.KindInt, HasDefault: true, Default: "x"}); err == nil {
+	if _, err := dialect.AddColumn(sqlite.Dialect, "t", &tabledef.Column{Name: "n", Kind: tabledef.KindInt, HasDefault: true, Default: "x"}); err == nil {
 		t.Error("a default of the wrong kind must be an error")
 	}
 }
 
 func TestBaseType(t *testing.T) {
-	auto := &dialect.ColumnDef{Name: "n", Kind: dialect.KindBigInt, AutoIncrement: true}
+	auto := &tabledef.Column{Name: "n", Kind: tabledef.KindBigInt, AutoIncrement: true}
 	if got := dialect.BaseType(sqlite.Dialect, auto); got != "INTEGER" {
 		t.Errorf("sqlite: %q", got)
 	}
 	if got := dialect.BaseType(postgres.Dialect, auto); got != "BIGINT" {
 		t.Errorf("postgres: %q", got)
 	}
-	if got := dialect.BaseType(postgres.Dialect, &dialect.ColumnDef{Kind: dialect.KindJSON}); got != "JSONB" {
+	if got := dialect.BaseType(postgres.Dialect, &tabledef.Column{Kind: tabledef.KindJSON}); got != "JSONB" {
 		t.Errorf("postgres json: %q", got)
 	}
 }

@@ -48,18 +48,10 @@ type Builder struct {
 	D    Dialect
 	Buf  []byte
 	Args []any
-	// Outer is set by the statement being rendered so that a statement
-	// nested in it (a subquery) can see it, to resolve correlated column
-	// references. The dialect never reads it.
-	Outer any
 	// Check, when set, validates the expressions as they are rendered.
+	// A statement nested in the one being rendered (a subquery) finds its
+	// enclosing statement here too: the Checker is the statement's own.
 	Check Checker
-	// Scratch is state a statement keeps with the Builder for the next
-	// statement rendered with it: plasma's SELECT keeps its validation
-	// scope there, so a pooled Builder brings one along instead of the
-	// statement taking one from a pool of its own. The dialect never
-	// reads it, and PutBuilder keeps it.
-	Scratch any
 }
 
 var builderPool = sync.Pool{New: func() any { return &Builder{Buf: make([]byte, 0, 256)} }}
@@ -78,7 +70,7 @@ func PutBuilder(b *Builder) {
 	}
 	b.Buf = b.Buf[:0]
 	b.Args = nil
-	b.Outer, b.Check = nil, nil
+	b.Check = nil
 	builderPool.Put(b)
 }
 
@@ -255,9 +247,10 @@ func (b *Builder) expr(e expr.Expr, operand bool) error {
 	case *expr.Param:
 		b.Bind(n.Value)
 	case *expr.Slot:
-		// A prepared statement's argument: the slot itself stands as the
-		// bound value until orm.Prepare finds it in Args and Bind replaces
-		// it; left unbound, its driver.Valuer reports the mistake.
+		// A prepared statement's argument: the slot itself stands as
+		// the bound value until orm.PrepareUnchained finds it in Args
+		// and Bind replaces it; left unbound, its driver.Valuer reports
+		// the mistake.
 		b.Bind(n)
 	case *expr.Compare:
 		if c, ok := n.Left.(*expr.Column); ok {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // CreateTable renders CREATE TABLE for t, followed by one CREATE INDEX per
 // declared index. With ifNotExists every statement is guarded, so running
 // them on a database that has the table is a no-op.
-func CreateTable(d Dialect, t *TableDef, ifNotExists bool) ([]string, error) {
+func CreateTable(d Dialect, t *tabledef.Table, ifNotExists bool) ([]string, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, "CREATE TABLE "...)
 	if ifNotExists {
@@ -59,7 +61,7 @@ func CreateTable(d Dialect, t *TableDef, ifNotExists bool) ([]string, error) {
 // of column c of table. It is for a dialect whose CREATE TABLE refuses a
 // reference to a table that does not exist yet (see ReferenceChecker): a
 // reference closing a cycle between tables is added once both exist.
-func AddForeignKey(table string, c *ColumnDef) string {
+func AddForeignKey(table string, c *tabledef.Column) string {
 	fk := c.References
 	if fk == nil {
 		return ""
@@ -79,7 +81,7 @@ func AddForeignKey(table string, c *ColumnDef) string {
 }
 
 // CreateIndex renders CREATE [UNIQUE] INDEX for ix on table.
-func CreateIndex(table string, ix IndexDef, ifNotExists bool) string {
+func CreateIndex(table string, ix tabledef.Index, ifNotExists bool) string {
 	b := []byte("CREATE ")
 	if ix.Unique {
 		b = append(b, "UNIQUE "...)
@@ -93,14 +95,27 @@ func CreateIndex(table string, ix IndexDef, ifNotExists bool) string {
 	b = AppendIdent(b, table)
 	b = append(b, " ("...)
 	b = appendIdentList(b, ix.Columns)
-	return string(append(b, ')'))
+	b = append(b, ')')
+	for i, c := range ix.WhereNull {
+		if i == 0 {
+			b = append(b, " WHERE "...)
+		} else {
+			b = append(b, " AND "...)
+		}
+		b = AppendIdent(b, c)
+		b = append(b, " IS NULL"...)
+	}
+	return string(b)
 }
 
-func appendColumn(d Dialect, b []byte, c *ColumnDef) (_ []byte, inlinePK bool, err error) {
+func appendColumn(d Dialect, b []byte, c *tabledef.Column) (_ []byte, inlinePK bool, err error) {
 	b = AppendIdent(b, c.Name)
 	b = append(b, ' ')
 	if c.AutoIncrement {
 		typ, inl := d.AutoIncrementType()
+		if g, ok := d.(GeneratedKeyer); ok && c.AlwaysGenerated {
+			typ, inl = g.GeneratedKeyType()
+		}
 		return append(b, typ...), inl, nil
 	}
 	b = append(b, d.ColumnType(c)...)
@@ -123,7 +138,7 @@ func appendColumn(d Dialect, b []byte, c *ColumnDef) (_ []byte, inlinePK bool, e
 // bound-parameter form in DDL, so this is the one place a value is written
 // into SQL text: strings are quoted with embedded quotes doubled, and every
 // other value is a number, a boolean keyword or hex.
-func AppendDefault(d Dialect, b []byte, c *ColumnDef) ([]byte, error) {
+func AppendDefault(d Dialect, b []byte, c *tabledef.Column) ([]byte, error) {
 	v := c.Default
 	if v == nil {
 		return append(b, "NULL"...), nil
@@ -132,24 +147,24 @@ func AppendDefault(d Dialect, b []byte, c *ColumnDef) ([]byte, error) {
 		return nil, fmt.Errorf("column %q: an encrypted column cannot have a default", c.Name)
 	}
 	switch c.Kind {
-	case KindText, KindID:
+	case tabledef.KindText, tabledef.KindID:
 		if s, ok := v.(string); ok {
 			return appendString(b, s), nil
 		}
-	case KindInt, KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		if n, ok := AsInt64(v); ok {
 			return strconv.AppendInt(b, n, 10), nil
 		}
-	case KindBool:
+	case tabledef.KindBool:
 		if t, ok := v.(bool); ok {
 			return d.AppendBool(b, t), nil
 		}
-	case KindBlob:
+	case tabledef.KindBlob:
 		if p, ok := v.([]byte); ok {
 			return d.AppendBytes(b, p), nil
 		}
 	default: // JSON-valued kinds: the default is JSON text or a value to encode
-		text, err := JSONText(v)
+		text, err := jsonText(v)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: default: %w", c.Name, err)
 		}
@@ -158,9 +173,9 @@ func AppendDefault(d Dialect, b []byte, c *ColumnDef) ([]byte, error) {
 	return nil, fmt.Errorf("column %q: default %#v is not a %s value", c.Name, v, c.Kind)
 }
 
-// JSONText returns v as JSON text: a json.RawMessage is checked and kept,
+// jsonText returns v as JSON text: a json.RawMessage is checked and kept,
 // anything else is encoded.
-func JSONText(v any) (string, error) {
+func jsonText(v any) (string, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return "", fmt.Errorf("invalid JSON %q", raw)

@@ -25,6 +25,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Dialect is one SQL engine's spelling of the things plasma renders.
@@ -35,7 +37,7 @@ type Dialect interface {
 	// counting from 1 over the whole statement.
 	AppendPlaceholder(b []byte, n int) []byte
 	// ColumnType is the SQL type of a column in CREATE TABLE.
-	ColumnType(c *ColumnDef) string
+	ColumnType(c *tabledef.Column) string
 	// AutoIncrementType is the complete column type of an auto-increment
 	// integer primary key, and whether it already declares PRIMARY KEY.
 	AutoIncrementType() (typ string, inlinePK bool)

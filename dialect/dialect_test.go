@@ -14,6 +14,7 @@ import (
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var dialects = []dialect.Dialect{sqlite.Dialect, postgres.Dialect}
@@ -134,8 +135,8 @@ func TestPlaceholderNumberingNested(t *testing.T) {
 // one counter, on both dialects.
 func TestPlaceholderNumberingORM(t *testing.T) {
 	users := orm.NewTable("users", orm.ID(), orm.Text("name"), orm.Int("age"))
-	posts := orm.NewTable("posts", orm.ID(), orm.Text("user_id").References("users", "id", orm.OnDeleteCascade), orm.Int("likes"))
-	tags := orm.NewTable("tags", orm.ID(), orm.Text("post_id").References("posts", "id", orm.OnDeleteCascade), orm.Text("label"))
+	posts := orm.NewTable("posts", orm.ID(), orm.Text("user_id").References("users", "id", tabledef.Cascade), orm.Int("likes"))
+	tags := orm.NewTable("tags", orm.ID(), orm.Text("post_id").References("posts", "id", tabledef.Cascade), orm.Text("label"))
 	orm.MustDefineSchema("1", users, posts, tags)
 
 	deepest := orm.Select(tags.Col("post_id")).From(tags).Where(expr.Eq(tags.Col("label"), "go"), expr.SQL(`"tags"."label" <> '?' AND ? = ?`, "x", "x"))
@@ -208,26 +209,26 @@ func TestRawErrors(t *testing.T) {
 }
 
 // representative is a table with a bit of everything.
-func representative() *dialect.TableDef {
-	return &dialect.TableDef{
+func representative() *tabledef.Table {
+	return &tabledef.Table{
 		Name: `to"dos`,
-		Columns: []dialect.ColumnDef{
-			{Name: "id", Kind: dialect.KindID},
-			{Name: "title", Kind: dialect.KindText, HasDefault: true, Default: "it's"},
-			{Name: "n", Kind: dialect.KindInt, HasDefault: true, Default: -1},
-			{Name: "big", Kind: dialect.KindBigInt, Nullable: true},
-			{Name: "done", Kind: dialect.KindBool, HasDefault: true, Default: false},
-			{Name: "data", Kind: dialect.KindBlob, Nullable: true, HasDefault: true, Default: []byte{0xca, 0xfe}},
-			{Name: "meta", Kind: dialect.KindJSON, HasDefault: true, Default: json.RawMessage(`{"a":"b'c"}`)},
-			{Name: "file", Kind: dialect.KindFile, Nullable: true},
-			{Name: "likes", Kind: dialect.KindCounter, Nullable: true},
-			{Name: "email", Kind: dialect.KindText, Unique: true},
-			{Name: "secret", Kind: dialect.KindInt, Encrypted: true, Nullable: true},
-			{Name: "owner", Kind: dialect.KindText, Nullable: true, HasDefault: true, Default: nil,
-				References: &dialect.ForeignKey{Table: "users", Column: "id", OnDelete: dialect.SetNull}},
+		Columns: []tabledef.Column{
+			{Name: "id", Kind: tabledef.KindID},
+			{Name: "title", Kind: tabledef.KindText, HasDefault: true, Default: "it's"},
+			{Name: "n", Kind: tabledef.KindInt, HasDefault: true, Default: -1},
+			{Name: "big", Kind: tabledef.KindBigInt, Nullable: true},
+			{Name: "done", Kind: tabledef.KindBool, HasDefault: true, Default: false},
+			{Name: "data", Kind: tabledef.KindBlob, Nullable: true, HasDefault: true, Default: []byte{0xca, 0xfe}},
+			{Name: "meta", Kind: tabledef.KindJSON, HasDefault: true, Default: json.RawMessage(`{"a":"b'c"}`)},
+			{Name: "file", Kind: tabledef.KindFile, Nullable: true},
+			{Name: "likes", Kind: tabledef.KindCounter, Nullable: true},
+			{Name: "email", Kind: tabledef.KindText, Unique: true},
+			{Name: "secret", Kind: tabledef.KindInt, Encrypted: true, Nullable: true},
+			{Name: "owner", Kind: tabledef.KindText, Nullable: true, HasDefault: true, Default: nil,
+				References: &tabledef.ForeignKey{Table: "users", Column: "id", OnDelete: tabledef.SetNull}},
 		},
 		PrimaryKey: []string{"id"},
-		Indexes: []dialect.IndexDef{
+		Indexes: []tabledef.Index{
 			{Name: "todos_by_owner", Columns: []string{"owner", "n"}},
 			{Name: "todos_title", Columns: []string{"title"}, Unique: true},
 		},
@@ -270,13 +271,13 @@ func TestCreateTableText(t *testing.T) {
 }
 
 func TestCreateTableKeys(t *testing.T) {
-	auto := &dialect.TableDef{Name: "legacy", Columns: []dialect.ColumnDef{
-		{Name: "n", Kind: dialect.KindBigInt, AutoIncrement: true},
-		{Name: "label", Kind: dialect.KindText},
+	auto := &tabledef.Table{Name: "legacy", Columns: []tabledef.Column{
+		{Name: "n", Kind: tabledef.KindBigInt, AutoIncrement: true},
+		{Name: "label", Kind: tabledef.KindText},
 	}, PrimaryKey: []string{"n"}}
-	composite := &dialect.TableDef{Name: "pairs", Columns: []dialect.ColumnDef{
-		{Name: "a", Kind: dialect.KindText},
-		{Name: "b", Kind: dialect.KindInt},
+	composite := &tabledef.Table{Name: "pairs", Columns: []tabledef.Column{
+		{Name: "a", Kind: tabledef.KindText},
+		{Name: "b", Kind: tabledef.KindInt},
 	}, PrimaryKey: []string{"a", "b"}}
 	want := map[dialect.Dialect][2]string{
 		sqlite.Dialect: {
@@ -289,7 +290,7 @@ func TestCreateTableKeys(t *testing.T) {
 		},
 	}
 	for d, w := range want {
-		for i, def := range []*dialect.TableDef{auto, composite} {
+		for i, def := range []*tabledef.Table{auto, composite} {
 			got, err := dialect.CreateTable(d, def, false)
 			if err != nil || len(got) != 1 || got[0] != w[i] {
 				t.Errorf("%s:\n got %q (%v)\nwant %q", d.Name(), got, err, w[i])
@@ -299,13 +300,13 @@ func TestCreateTableKeys(t *testing.T) {
 }
 
 func TestAddForeignKey(t *testing.T) {
-	c := &dialect.ColumnDef{Name: `b"id`, Kind: dialect.KindText,
-		References: &dialect.ForeignKey{Table: `b's`, Column: "id", OnDelete: dialect.Restrict}}
+	c := &tabledef.Column{Name: `b"id`, Kind: tabledef.KindText,
+		References: &tabledef.ForeignKey{Table: `b's`, Column: "id", OnDelete: tabledef.Restrict}}
 	want := `ALTER TABLE "a" ADD FOREIGN KEY ("b""id") REFERENCES "b's" ("id") ON DELETE RESTRICT`
 	if got := dialect.AddForeignKey("a", c); got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
-	if got := dialect.AddForeignKey("a", &dialect.ColumnDef{Name: "x"}); got != "" {
+	if got := dialect.AddForeignKey("a", &tabledef.Column{Name: "x"}); got != "" {
 		t.Errorf("no reference: %q", got)
 	}
 	if _, ok := postgres.Dialect.(dialect.ReferenceChecker); !ok {
@@ -319,22 +320,22 @@ func TestAddForeignKey(t *testing.T) {
 func TestAppendDefault(t *testing.T) {
 	hostile := `it's "x" \ -- ; DROP TABLE t; /* ? */ ''`
 	cases := []struct {
-		col            dialect.ColumnDef
+		col            tabledef.Column
 		sqlite, postgr string
 	}{
-		{dialect.ColumnDef{Kind: dialect.KindText, Default: hostile},
+		{tabledef.Column{Kind: tabledef.KindText, Default: hostile},
 			`'it''s "x" \ -- ; DROP TABLE t; /* ? */ '''''`, `'it''s "x" \ -- ; DROP TABLE t; /* ? */ '''''`},
-		{dialect.ColumnDef{Kind: dialect.KindID, Default: "Ünï😀"}, `'Ünï😀'`, `'Ünï😀'`},
-		{dialect.ColumnDef{Kind: dialect.KindInt, Default: int32(math.MinInt32)}, `-2147483648`, `-2147483648`},
-		{dialect.ColumnDef{Kind: dialect.KindBigInt, Default: uint64(math.MaxInt64)}, `9223372036854775807`, `9223372036854775807`},
-		{dialect.ColumnDef{Kind: dialect.KindBool, Default: true}, `1`, `TRUE`},
-		{dialect.ColumnDef{Kind: dialect.KindBool, Default: false}, `0`, `FALSE`},
-		{dialect.ColumnDef{Kind: dialect.KindBlob, Default: []byte("'\\\x00")}, `X'275c00'`, `'\x275c00'::bytea`},
-		{dialect.ColumnDef{Kind: dialect.KindBlob, Default: []byte{}}, `X''`, `'\x'::bytea`},
-		{dialect.ColumnDef{Kind: dialect.KindJSON, Default: map[string]string{"k": hostile}},
+		{tabledef.Column{Kind: tabledef.KindID, Default: "Ünï😀"}, `'Ünï😀'`, `'Ünï😀'`},
+		{tabledef.Column{Kind: tabledef.KindInt, Default: int32(math.MinInt32)}, `-2147483648`, `-2147483648`},
+		{tabledef.Column{Kind: tabledef.KindBigInt, Default: uint64(math.MaxInt64)}, `9223372036854775807`, `9223372036854775807`},
+		{tabledef.Column{Kind: tabledef.KindBool, Default: true}, `1`, `TRUE`},
+		{tabledef.Column{Kind: tabledef.KindBool, Default: false}, `0`, `FALSE`},
+		{tabledef.Column{Kind: tabledef.KindBlob, Default: []byte("'\\\x00")}, `X'275c00'`, `'\x275c00'::bytea`},
+		{tabledef.Column{Kind: tabledef.KindBlob, Default: []byte{}}, `X''`, `'\x'::bytea`},
+		{tabledef.Column{Kind: tabledef.KindJSON, Default: map[string]string{"k": hostile}},
 			`'{"k":"it''s \"x\" \\ -- ; DROP TABLE t; /* ? */ ''''"}'`, `'{"k":"it''s \"x\" \\ -- ; DROP TABLE t; /* ? */ ''''"}'`},
-		{dialect.ColumnDef{Kind: dialect.KindORSet, Default: json.RawMessage(`{"e":[],"vv":{}}`)}, `'{"e":[],"vv":{}}'`, `'{"e":[],"vv":{}}'`},
-		{dialect.ColumnDef{Kind: dialect.KindText, Nullable: true, Default: nil}, `NULL`, `NULL`},
+		{tabledef.Column{Kind: tabledef.KindORSet, Default: json.RawMessage(`{"e":[],"vv":{}}`)}, `'{"e":[],"vv":{}}'`, `'{"e":[],"vv":{}}'`},
+		{tabledef.Column{Kind: tabledef.KindText, Nullable: true, Default: nil}, `NULL`, `NULL`},
 	}
 	for _, c := range cases {
 		for d, want := range map[dialect.Dialect]string{sqlite.Dialect: c.sqlite, postgres.Dialect: c.postgr} {
@@ -344,14 +345,14 @@ func TestAppendDefault(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []dialect.ColumnDef{
-		{Name: "c", Kind: dialect.KindText, Default: 5},
-		{Name: "c", Kind: dialect.KindInt, Default: "5"},
-		{Name: "c", Kind: dialect.KindBigInt, Default: uint64(math.MaxUint64)},
-		{Name: "c", Kind: dialect.KindBool, Default: 1},
-		{Name: "c", Kind: dialect.KindBlob, Default: "x"},
-		{Name: "c", Kind: dialect.KindJSON, Default: json.RawMessage("{")},
-		{Name: "c", Kind: dialect.KindText, Encrypted: true, Default: "x"},
+	for _, bad := range []tabledef.Column{
+		{Name: "c", Kind: tabledef.KindText, Default: 5},
+		{Name: "c", Kind: tabledef.KindInt, Default: "5"},
+		{Name: "c", Kind: tabledef.KindBigInt, Default: uint64(math.MaxUint64)},
+		{Name: "c", Kind: tabledef.KindBool, Default: 1},
+		{Name: "c", Kind: tabledef.KindBlob, Default: "x"},
+		{Name: "c", Kind: tabledef.KindJSON, Default: json.RawMessage("{")},
+		{Name: "c", Kind: tabledef.KindText, Encrypted: true, Default: "x"},
 	} {
 		if got, err := dialect.AppendDefault(sqlite.Dialect, nil, &bad); err == nil {
 			t.Errorf("%v default %#v accepted: %s", bad.Kind, bad.Default, got)
@@ -369,10 +370,10 @@ func TestHostileDefaultExecutes(t *testing.T) {
 	}
 	defer db.Close()
 	hostile := `it's "x" \ -- ; DROP TABLE t; /* ? */ ''` + "\n😀"
-	def := &dialect.TableDef{Name: "t", Columns: []dialect.ColumnDef{
-		{Name: "id", Kind: dialect.KindInt},
-		{Name: "s", Kind: dialect.KindText, HasDefault: true, Default: hostile},
-		{Name: "b", Kind: dialect.KindBlob, HasDefault: true, Default: []byte("'\x00\\")},
+	def := &tabledef.Table{Name: "t", Columns: []tabledef.Column{
+		{Name: "id", Kind: tabledef.KindInt},
+		{Name: "s", Kind: tabledef.KindText, HasDefault: true, Default: hostile},
+		{Name: "b", Kind: tabledef.KindBlob, HasDefault: true, Default: []byte("'\x00\\")},
 	}, PrimaryKey: []string{"id"}}
 	stmts, err := dialect.CreateTable(sqlite.Dialect, def, true)
 	if err != nil {
@@ -400,30 +401,30 @@ func TestHostileDefaultExecutes(t *testing.T) {
 // TestColumnTypes pins the type tables in the sqlite and postgres package
 // docs.
 func TestColumnTypes(t *testing.T) {
-	want := map[dialect.Kind][2]string{
-		dialect.KindID:          {"TEXT", "TEXT"},
-		dialect.KindText:        {"TEXT", "TEXT"},
-		dialect.KindInt:         {"INTEGER", "INTEGER"},
-		dialect.KindBigInt:      {"BIGINT", "BIGINT"},
-		dialect.KindBool:        {"BOOLEAN", "BOOLEAN"},
-		dialect.KindBlob:        {"BLOB", "BYTEA"},
-		dialect.KindJSON:        {"TEXT", "JSONB"},
-		dialect.KindFile:        {"TEXT", "JSONB"},
-		dialect.KindCounter:     {"TEXT", "TEXT"},
-		dialect.KindPNCounter:   {"TEXT", "TEXT"},
-		dialect.KindLWWRegister: {"TEXT", "TEXT"},
-		dialect.KindORSet:       {"TEXT", "TEXT"},
+	want := map[tabledef.Kind][2]string{
+		tabledef.KindID:          {"TEXT", "TEXT"},
+		tabledef.KindText:        {"TEXT", "TEXT"},
+		tabledef.KindInt:         {"INTEGER", "INTEGER"},
+		tabledef.KindBigInt:      {"BIGINT", "BIGINT"},
+		tabledef.KindBool:        {"BOOLEAN", "BOOLEAN"},
+		tabledef.KindBlob:        {"BLOB", "BYTEA"},
+		tabledef.KindJSON:        {"TEXT", "JSONB"},
+		tabledef.KindFile:        {"TEXT", "JSONB"},
+		tabledef.KindCounter:     {"TEXT", "TEXT"},
+		tabledef.KindPNCounter:   {"TEXT", "TEXT"},
+		tabledef.KindLWWRegister: {"TEXT", "TEXT"},
+		tabledef.KindORSet:       {"TEXT", "TEXT"},
 	}
-	for k := dialect.KindID; k <= dialect.KindORSet; k++ {
+	for k := tabledef.KindID; k <= tabledef.KindORSet; k++ {
 		w, ok := want[k]
 		if !ok {
 			t.Fatalf("kind %v untested", k)
 		}
 		for i, d := range dialects {
-			if got := d.ColumnType(&dialect.ColumnDef{Kind: k}); got != w[i] {
+			if got := d.ColumnType(&tabledef.Column{Kind: k}); got != w[i] {
 				t.Errorf("%s %v: %s, want %s", d.Name(), k, got, w[i])
 			}
-			if got := d.ColumnType(&dialect.ColumnDef{Kind: k, Encrypted: true}); got != "TEXT" {
+			if got := d.ColumnType(&tabledef.Column{Kind: k, Encrypted: true}); got != "TEXT" {
 				t.Errorf("%s encrypted %v: %s, want TEXT", d.Name(), k, got)
 			}
 		}
@@ -437,11 +438,11 @@ func TestColumnTypes(t *testing.T) {
 }
 
 func TestKindsAndActions(t *testing.T) {
-	names := map[dialect.Kind]string{
-		dialect.KindID: "id", dialect.KindText: "text", dialect.KindInt: "int", dialect.KindBigInt: "bigint",
-		dialect.KindBool: "boolean", dialect.KindBlob: "blob", dialect.KindJSON: "json", dialect.KindFile: "file",
-		dialect.KindCounter: "crdtCounter", dialect.KindPNCounter: "crdtPnCounter",
-		dialect.KindLWWRegister: "crdtLwwRegister", dialect.KindORSet: "crdtOrSet",
+	names := map[tabledef.Kind]string{
+		tabledef.KindID: "id", tabledef.KindText: "text", tabledef.KindInt: "int", tabledef.KindBigInt: "bigint",
+		tabledef.KindBool: "boolean", tabledef.KindBlob: "blob", tabledef.KindJSON: "json", tabledef.KindFile: "file",
+		tabledef.KindCounter: "crdtCounter", tabledef.KindPNCounter: "crdtPnCounter",
+		tabledef.KindLWWRegister: "crdtLwwRegister", tabledef.KindORSet: "crdtOrSet",
 	}
 	for k, n := range names {
 		if k.String() != n {
@@ -454,21 +455,21 @@ func TestKindsAndActions(t *testing.T) {
 			t.Errorf("%s IsJSONText %v", n, k.IsJSONText())
 		}
 	}
-	if dialect.Kind(0).String() != "invalid" || dialect.Kind(200).String() != "invalid" {
+	if tabledef.Kind(0).String() != "invalid" || tabledef.Kind(200).String() != "invalid" {
 		t.Error("invalid kinds")
 	}
-	for a, s := range map[dialect.Action]string{dialect.NoAction: "NO ACTION", dialect.Cascade: "CASCADE",
-		dialect.Restrict: "RESTRICT", dialect.SetNull: "SET NULL", dialect.Action(9): "invalid"} {
+	for a, s := range map[tabledef.Action]string{tabledef.NoAction: "NO ACTION", tabledef.Cascade: "CASCADE",
+		tabledef.Restrict: "RESTRICT", tabledef.SetNull: "SET NULL", tabledef.Action(9): "invalid"} {
 		if a.String() != s {
 			t.Errorf("action %d: %s", a, a.String())
 		}
 	}
 	def := representative()
 	if c := def.Column("email"); c == nil || !c.Unique {
-		t.Error("TableDef.Column")
+		t.Error("tabledef.Table.Column")
 	}
 	if def.Column("nope") != nil {
-		t.Error("TableDef.Column found a missing column")
+		t.Error("tabledef.Table.Column found a missing column")
 	}
 }
 
@@ -488,21 +489,6 @@ func TestAsInt64(t *testing.T) {
 		if got != c.want || ok != c.ok {
 			t.Errorf("AsInt64(%#v) = %d, %v", c.in, got, ok)
 		}
-	}
-}
-
-func TestJSONText(t *testing.T) {
-	if s, err := dialect.JSONText(json.RawMessage(` {"a": 1} `)); err != nil || s != ` {"a": 1} ` {
-		t.Errorf("raw: %q %v", s, err)
-	}
-	if s, err := dialect.JSONText("it's"); err != nil || s != `"it's"` {
-		t.Errorf("string: %q %v", s, err)
-	}
-	if _, err := dialect.JSONText(json.RawMessage(`{`)); err == nil {
-		t.Error("invalid raw JSON accepted")
-	}
-	if _, err := dialect.JSONText(make(chan int)); err == nil {
-		t.Error("channel encoded")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"strconv"
 	"sync"
+
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Feature is a set of engine capabilities that the layers above dialect
@@ -66,6 +68,28 @@ type Notifier interface {
 	// when the transaction commits (at once outside one), binding both
 	// on b.
 	AppendNotify(b *Builder, channel, payload string)
+}
+
+// InsertNotifier is an optional interface of a Dialect with NotifyListen
+// whose engine notifies from inside the database, so that writes made by
+// any process are announced.
+type InsertNotifier interface {
+	// NotifyOnInsert returns the statements that install, where they are
+	// not installed yet, a trigger named trigger, running a function
+	// named function, after every statement that inserts into table: it
+	// notifies channel once with each distinct value of column among the
+	// inserted rows, when the transaction commits (and not at all if it
+	// rolls back).
+	NotifyOnInsert(table, column, channel, function, trigger string) []string
+}
+
+// GeneratedKeyer is an optional interface of a Dialect whose engine can
+// generate an integer key that no statement may write (see
+// tabledef.Column.AlwaysGenerated).
+type GeneratedKeyer interface {
+	// GeneratedKeyType returns such a column's type and, as
+	// AutoIncrementType does, whether it carries PRIMARY KEY inline.
+	GeneratedKeyType() (typ string, inlinePK bool)
 }
 
 // Opener is an optional interface of a Dialect that opens a pool on its
@@ -161,7 +185,7 @@ type placeholders struct{}
 
 func (placeholders) Name() string                             { return "placeholders" }
 func (placeholders) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
-func (placeholders) ColumnType(*ColumnDef) string             { return "TEXT" }
+func (placeholders) ColumnType(*tabledef.Column) string       { return "TEXT" }
 func (placeholders) AutoIncrementType() (string, bool)        { return "INTEGER PRIMARY KEY", true }
 func (placeholders) AppendBool(b []byte, v bool) []byte       { return strconv.AppendBool(b, v) }
 func (placeholders) AppendBytes(b []byte, v []byte) []byte {

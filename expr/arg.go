@@ -11,10 +11,10 @@ import (
 // orm.Prepared.Bind; one index may appear several times.
 //
 // A Slot is an Expr, so it stands wherever a value may: expr.Eq(col,
-// expr.Arg(0)). It renders as an ordinary placeholder. A statement holding
-// slots must be prepared (orm.Prepare) before it runs; rendered and run
-// directly, the slot reaches the driver as a value, and its Value method
-// refuses it with an error naming the slot.
+// expr.Arg(0)). It renders as an ordinary placeholder. A statement
+// holding slots must be prepared (orm.PrepareUnchained) before it runs;
+// rendered and run directly, the slot reaches the driver as a value, and
+// its Value method refuses it with an error naming the slot.
 type Slot struct {
 	Index int
 }
@@ -28,5 +28,5 @@ func Arg(i int) *Slot { return &Slot{Index: i} }
 // Value implements driver.Valuer so that a slot rendered without being
 // bound fails with a clear error instead of being sent as a value.
 func (s *Slot) Value() (driver.Value, error) {
-	return nil, fmt.Errorf("plasma: expr.Arg(%d) is unbound: prepare the statement with orm.Prepare and Bind its arguments", s.Index)
+	return nil, fmt.Errorf("plasma: expr.Arg(%d) is unbound: prepare the statement with orm.PrepareUnchained and Bind its arguments", s.Index)
 }

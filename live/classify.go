@@ -5,6 +5,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Class is how a query is kept up to date.
@@ -94,9 +95,9 @@ type plan struct {
 	why   string // why the class is None
 	q     *orm.SelectQuery
 	t     *orm.Table
-	kinds []dialect.Kind // the table's columns
-	names []string       // the output columns
-	okind []dialect.Kind // the output columns' kinds
+	kinds []tabledef.Kind // the table's columns
+	names []string        // the output columns
+	okind []tabledef.Kind // the output columns' kinds
 	pk    int
 	where []expr.Expr
 	opt   sqleval.Options
@@ -126,15 +127,15 @@ type plan struct {
 
 // basicType is the evaluation type of a column kind, ok false for kinds
 // that are not evaluated (JSON, blobs, CRDT state, files).
-func basicType(k dialect.Kind) (sqleval.Type, bool) {
+func basicType(k tabledef.Kind) (sqleval.Type, bool) {
 	switch k {
-	case dialect.KindText, dialect.KindID:
+	case tabledef.KindText, tabledef.KindID:
 		return sqleval.TText, true
-	case dialect.KindInt:
+	case tabledef.KindInt:
 		return sqleval.TInt32, true
-	case dialect.KindBigInt:
+	case tabledef.KindBigInt:
 		return sqleval.TInt, true
-	case dialect.KindBool:
+	case tabledef.KindBool:
 		return sqleval.TBool, true
 	}
 	return 0, false
@@ -390,11 +391,11 @@ func (p *plan) aggOutput(c expr.Expr) bool {
 }
 
 // kindFloat marks an AVG output for scanning; orm scans it as a float.
-const kindFloat dialect.Kind = 0
+const kindFloat tabledef.Kind = 0
 
 // addAgg finds or adds a maintained aggregate and returns its index and
 // the kind of its result.
-func (p *plan) addAgg(a *expr.Aggregate) (int, dialect.Kind, bool) {
+func (p *plan) addAgg(a *expr.Aggregate) (int, tabledef.Kind, bool) {
 	spec := aggSpec{fn: a.Func, slot: -1, t: sqleval.TInt}
 	if a.X != nil {
 		slot, t, ok := p.column(a.X)
@@ -405,7 +406,7 @@ func (p *plan) addAgg(a *expr.Aggregate) (int, dialect.Kind, bool) {
 	} else if a.Func != expr.AggCount {
 		return 0, 0, false
 	}
-	kind := dialect.KindBigInt
+	kind := tabledef.KindBigInt
 	switch a.Func {
 	case expr.AggCount:
 		spec.t = sqleval.TInt

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Rows become T the way orm scans query results: the values are served
@@ -23,7 +23,7 @@ import (
 // middlewares; it is internal to plugin/, so this is a copy.)
 
 // collect turns rows of driver values into T.
-func collect[T any](names []string, kinds []dialect.Kind, rows [][]any) ([]T, error) {
+func collect[T any](names []string, kinds []tabledef.Kind, rows [][]any) ([]T, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -98,7 +98,7 @@ func (r *driverRows) Next(dest []driver.Value) error {
 // canon turns a driver value of a column of kind k into the canonical
 // value evaluation uses: nil, int64, string or bool (other kinds: as
 // given, with bytes as string).
-func canon(k dialect.Kind, v any) (any, error) {
+func canon(k tabledef.Kind, v any) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
@@ -106,7 +106,7 @@ func canon(k dialect.Kind, v any) (any, error) {
 		v = string(x)
 	}
 	switch k {
-	case dialect.KindBool:
+	case tabledef.KindBool:
 		switch b := v.(type) {
 		case int64:
 			return b != 0, nil
@@ -114,7 +114,7 @@ func canon(k dialect.Kind, v any) (any, error) {
 			return b, nil
 		}
 		return nil, fmt.Errorf("a boolean column holds %T", v)
-	case dialect.KindInt, dialect.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		switch n := v.(type) {
 		case int64:
 			return n, nil
@@ -122,7 +122,7 @@ func canon(k dialect.Kind, v any) (any, error) {
 			return strconv.ParseInt(n, 10, 64)
 		}
 		return nil, fmt.Errorf("an integer column holds %T", v)
-	case dialect.KindText, dialect.KindID:
+	case tabledef.KindText, tabledef.KindID:
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
@@ -147,15 +147,15 @@ func decodeImage(p *plan, img json.RawMessage) ([]any, error) {
 		}
 		var err error
 		switch p.kinds[i] {
-		case dialect.KindBool:
+		case tabledef.KindBool:
 			var b bool
 			err = json.Unmarshal(raw, &b)
 			out[i] = b
-		case dialect.KindInt, dialect.KindBigInt:
+		case tabledef.KindInt, tabledef.KindBigInt:
 			var n int64
 			err = json.Unmarshal(raw, &n)
 			out[i] = n
-		case dialect.KindText, dialect.KindID:
+		case tabledef.KindText, tabledef.KindID:
 			var s string
 			err = json.Unmarshal(raw, &s)
 			out[i] = s

@@ -6,10 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // sink receives a subscription's results; it never blocks.
@@ -17,7 +17,7 @@ type sink interface {
 	// publish hands over the result; changed, when not nil, holds the
 	// only keys whose rows may differ from the last result (nil value:
 	// gone), else any row may have.
-	publish(names []string, kinds []dialect.Kind, rows []outRow, changed map[string][]any)
+	publish(names []string, kinds []tabledef.Kind, rows []outRow, changed map[string][]any)
 	fail(err error)
 }
 
@@ -45,7 +45,7 @@ type core struct {
 	dirtyAt time.Time
 
 	names []string
-	kinds []dialect.Kind
+	kinds []tabledef.Kind
 	rerun []outRow
 
 	out sink
@@ -293,7 +293,7 @@ func textValues(r []any) []any {
 
 // run runs q on the subscription's database under its context and reads
 // every row's driver values ([]byte as string).
-func (c *core) run(q *orm.SelectQuery, from *orm.Table) ([][]any, []string, []dialect.Kind, error) {
+func (c *core) run(q *orm.SelectQuery, from *orm.Table) ([][]any, []string, []tabledef.Kind, error) {
 	res, err := c.db.Run(c.ctx, &orm.Statement{Op: orm.OpSelect, Table: from, Query: q})
 	if err != nil {
 		return nil, nil, nil, err

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plasma-go/plasma/dialect/postgres"
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -28,8 +28,10 @@ type Options struct {
 	// ChannelChanges, which needs the trigger of realtime.Ensure). Empty:
 	// other processes' commits are seen every PollInterval.
 	Listener string
-	// NewListener opens that connection; nil uses lib/pq.
-	NewListener func(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error)
+	// NewListener opens that connection. Nil asks the database's
+	// dialect (dialect.ListenerOpener: lib/pq for dialect/postgres), as
+	// sync/realtime does; an application on pgx passes pgx.NewListener.
+	NewListener func(dsn string, opts dialect.ListenerOptions) (dialect.Listener, error)
 	// PollInterval is how often the engine reads the change log when
 	// nothing announced a commit: it catches writes this process cannot
 	// see (other processes without Listener, transactions committed
@@ -220,18 +222,21 @@ func (e *engine) loop(stop, done chan struct{}) {
 	}
 }
 
-// listen starts the PostgreSQL listener, if configured.
-func (e *engine) listen(ctx context.Context) (<-chan *postgres.Notification, func()) {
+// listen starts the PostgreSQL listener, if configured. Without one
+// (no Listener, no opener, a failure) the engine polls.
+func (e *engine) listen(ctx context.Context) (<-chan *dialect.Notification, func()) {
 	if e.opts.Listener == "" || e.db.Dialect().Name() != "postgres" {
 		return nil, func() {}
 	}
 	open := e.opts.NewListener
 	if open == nil {
-		open = func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error) {
-			return postgres.NewListener(dsn, o), nil
+		lo, ok := e.db.Dialect().(dialect.ListenerOpener)
+		if !ok {
+			return nil, func() {}
 		}
+		open = lo.OpenListener
 	}
-	l, err := open(e.opts.Listener, postgres.ListenerOptions{})
+	l, err := open(e.opts.Listener, dialect.ListenerOptions{})
 	if err != nil {
 		return nil, func() {}
 	}

@@ -6,8 +6,8 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ServerSelectOptions configure ServerSelect.
@@ -102,5 +102,5 @@ func ServerSelect[T any](ctx context.Context, db *orm.DB, o ServerSelectOptions[
 // watcher is ServerSelect's sink: it only hears that a table changed.
 type watcher struct{ signal chan struct{} }
 
-func (*watcher) publish([]string, []dialect.Kind, []outRow, map[string][]any) {}
-func (*watcher) fail(error)                                                   {}
+func (*watcher) publish([]string, []tabledef.Kind, []outRow, map[string][]any) {}
+func (*watcher) fail(error)                                                    {}

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Delta is what changed in a subscription's result, keyed by primary key
@@ -42,7 +42,7 @@ type Subscription[T any] struct {
 
 	mu    sync.Mutex
 	names []string
-	kinds []dialect.Kind
+	kinds []tabledef.Kind
 	order []string         // the latest result's keys, in order
 	vals  map[string][]any // the latest result's values by key
 	rows  map[string]T     // ... and rows
@@ -231,7 +231,7 @@ func (s *Subscription[T]) end(err error) {
 
 // publish takes a new result from the engine; it never blocks. Rows
 // are converted to T once, when their values change.
-func (s *Subscription[T]) publish(names []string, kinds []dialect.Kind, rows []outRow, changed map[string][]any) {
+func (s *Subscription[T]) publish(names []string, kinds []tabledef.Kind, rows []outRow, changed map[string][]any) {
 	s.mu.Lock()
 	first := s.vals == nil
 	if first {

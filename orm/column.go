@@ -1,61 +1,30 @@
 package orm
 
 import (
-	"github.com/plasma-go/plasma/dialect"
-)
-
-// Kind is a column's declared kind; see the dialect/sqlite and
-// dialect/postgres package docs for the SQL type of each.
-type Kind = dialect.Kind
-
-// The column kinds.
-const (
-	KindID          = dialect.KindID
-	KindText        = dialect.KindText
-	KindInt         = dialect.KindInt
-	KindBigInt      = dialect.KindBigInt
-	KindBool        = dialect.KindBool
-	KindBlob        = dialect.KindBlob
-	KindJSON        = dialect.KindJSON
-	KindFile        = dialect.KindFile
-	KindCounter     = dialect.KindCounter
-	KindPNCounter   = dialect.KindPNCounter
-	KindLWWRegister = dialect.KindLWWRegister
-	KindORSet       = dialect.KindORSet
-)
-
-// Action is a foreign key's ON DELETE action.
-type Action = dialect.Action
-
-// The ON DELETE actions.
-const (
-	OnDeleteNoAction = dialect.NoAction
-	OnDeleteCascade  = dialect.Cascade
-	OnDeleteRestrict = dialect.Restrict
-	OnDeleteSetNull  = dialect.SetNull
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Column declares one column. Constructors (ID, Text, Int, ...) return a
 // Column and modifiers return it changed, so a declaration reads as one
 // expression: Text("email").Unique().Nullable().
 type Column struct {
-	def        dialect.ColumnDef
+	def        tabledef.Column
 	primaryKey bool
 	ref        *reference
 }
 
 type reference struct {
 	table, column string
-	onDelete      Action
+	onDelete      tabledef.Action
 }
 
-func newColumn(name string, kind Kind) Column {
-	return Column{def: dialect.ColumnDef{Name: name, Kind: kind}}
+func newColumn(name string, kind tabledef.Kind) Column {
+	return Column{def: tabledef.Column{Name: name, Kind: kind}}
 }
 
 // ID is the "id" column of a synced table: a UUID text primary key.
 func ID() Column {
-	c := newColumn("id", KindID)
+	c := newColumn("id", tabledef.KindID)
 	c.primaryKey = true
 	return c
 }
@@ -64,48 +33,48 @@ func ID() Column {
 // valid; the constructor exists so the mistake is reported by
 // DefineSchema rather than hidden.
 func IDNamed(name string) Column {
-	c := newColumn(name, KindID)
+	c := newColumn(name, tabledef.KindID)
 	c.primaryKey = true
 	return c
 }
 
 // Text is a text column.
-func Text(name string) Column { return newColumn(name, KindText) }
+func Text(name string) Column { return newColumn(name, tabledef.KindText) }
 
 // Int is a 32-bit integer column.
-func Int(name string) Column { return newColumn(name, KindInt) }
+func Int(name string) Column { return newColumn(name, tabledef.KindInt) }
 
 // BigInt is a 64-bit integer column, read as int64.
-func BigInt(name string) Column { return newColumn(name, KindBigInt) }
+func BigInt(name string) Column { return newColumn(name, tabledef.KindBigInt) }
 
 // Boolean is a boolean column.
-func Boolean(name string) Column { return newColumn(name, KindBool) }
+func Boolean(name string) Column { return newColumn(name, tabledef.KindBool) }
 
 // Blob is a bytes column, read as []byte.
-func Blob(name string) Column { return newColumn(name, KindBlob) }
+func Blob(name string) Column { return newColumn(name, tabledef.KindBlob) }
 
 // JSON is a column holding any JSON value.
-func JSON(name string) Column { return newColumn(name, KindJSON) }
+func JSON(name string) Column { return newColumn(name, tabledef.KindJSON) }
 
 // File is a column holding a content-addressed file reference.
-func File(name string) Column { return newColumn(name, KindFile) }
+func File(name string) Column { return newColumn(name, tabledef.KindFile) }
 
 // CRDTCounter is a grow-only counter column.
-func CRDTCounter(name string) Column { return newColumn(name, KindCounter) }
+func CRDTCounter(name string) Column { return newColumn(name, tabledef.KindCounter) }
 
 // CRDTPNCounter is a counter column that can go up and down.
-func CRDTPNCounter(name string) Column { return newColumn(name, KindPNCounter) }
+func CRDTPNCounter(name string) Column { return newColumn(name, tabledef.KindPNCounter) }
 
 // CRDTLWWRegister is a last-writer-wins register column.
-func CRDTLWWRegister(name string) Column { return newColumn(name, KindLWWRegister) }
+func CRDTLWWRegister(name string) Column { return newColumn(name, tabledef.KindLWWRegister) }
 
 // CRDTORSet is an observed-remove (add-wins) set column.
-func CRDTORSet(name string) Column { return newColumn(name, KindORSet) }
+func CRDTORSet(name string) Column { return newColumn(name, tabledef.KindORSet) }
 
 // AutoIncrement is an integer primary key assigned by the database, for
 // mapping an existing table. Only unsynced tables may use it.
 func AutoIncrement(name string) Column {
-	c := newColumn(name, KindBigInt)
+	c := newColumn(name, tabledef.KindBigInt)
 	c.def.AutoIncrement = true
 	c.primaryKey = true
 	return c
@@ -139,8 +108,9 @@ func (c Column) PrimaryKey() Column { c.primaryKey = true; return c }
 
 // References adds a foreign key to column of table, resolved by name when
 // the schema is defined, so tables may reference each other (and
-// themselves) in any declaration order.
-func (c Column) References(table, column string, onDelete Action) Column {
+// themselves) in any declaration order. onDelete is one of the tabledef
+// actions: tabledef.NoAction, Cascade, Restrict or SetNull.
+func (c Column) References(table, column string, onDelete tabledef.Action) Column {
 	c.ref = &reference{table: table, column: column, onDelete: onDelete}
 	return c
 }
@@ -149,13 +119,13 @@ func (c Column) References(table, column string, onDelete Action) Column {
 func (c Column) Name() string { return c.def.Name }
 
 // Kind returns the column's kind.
-func (c Column) Kind() Kind { return c.def.Kind }
+func (c Column) Kind() tabledef.Kind { return c.def.Kind }
 
 // storedKind is the kind a column's values are read and compared as: an
 // encrypted column holds its envelope as JSON text, whatever its kind.
-func storedKind(d *dialect.ColumnDef) Kind {
+func storedKind(d *tabledef.Column) tabledef.Kind {
 	if d.Encrypted {
-		return KindText
+		return tabledef.KindText
 	}
 	return d.Kind
 }

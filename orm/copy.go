@@ -28,7 +28,7 @@ func (q *InsertQuery) copies(inTx bool) bool {
 	if inTx {
 		least = CopyMinRowsInTx
 	}
-	return len(p.Rows) >= least && p.OnConflict == nil && !q.hasReturning() && q.check() == nil
+	return len(p.Rows) >= least && p.OnConflict == nil && !q.HasReturning() && q.check() == nil
 }
 
 // canCopy reports whether db can load rows by its dialect's bulk

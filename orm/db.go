@@ -34,7 +34,7 @@ type DB struct {
 // transactions), rendering SQL for d.
 //
 // When exec is a *sql.Tx its caller manages, the DB runs inside it and
-// InTx reports true; Begin then refuses, and DB.Tx runs its function in
+// IsTx reports true; Begin then refuses, and DB.Tx runs its function in
 // that transaction.
 func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	db := &DB{d: d, exec: exec, memo: &Memo{}, texts: &textCache{}}
@@ -93,8 +93,9 @@ func (db *DB) Dialect() dialect.Dialect { return db.d }
 // Executor returns what statements run on: the pool, or the transaction.
 func (db *DB) Executor() dialect.Executor { return db.exec }
 
-// InTx reports whether db runs inside a transaction.
-func (db *DB) InTx() bool { return db.tx != nil }
+// IsTx reports whether db runs inside a transaction (see InTx, which runs
+// a function in one).
+func (db *DB) IsTx() bool { return db.tx != nil }
 
 // Use returns a DB that runs statements through mws after db's own
 // middlewares: the first middleware given is the outermost of the new ones.
@@ -275,7 +276,7 @@ func (db *DB) Run(ctx context.Context, st *Statement) (*Result, error) { return 
 
 // WithExecutor returns a DB with db's dialect and middleware that runs on
 // exec instead: a connection or a transaction its caller manages. When
-// exec is a *sql.Tx the result reports InTx.
+// exec is a *sql.Tx the result reports IsTx.
 func (db *DB) WithExecutor(exec dialect.Executor) *DB {
 	n := *db
 	n.exec, n.sqlDB = exec, nil

@@ -24,7 +24,10 @@
 // Synced tables have exactly one primary key, the text column "id";
 // TableOptions.External and ChangeLogSuppressed mark tables that are not
 // synced, which may use any key. The SQL type of each kind on each engine
-// is tabled in the dialect/sqlite and dialect/postgres package docs.
+// is tabled in the dialect/sqlite and dialect/postgres package docs. The
+// engine-neutral model a declaration resolves to (Table.Def: kinds,
+// columns, foreign keys, indexes) lives in package tabledef, which the
+// dialects render and orm/migrate compares.
 //
 // # Open
 //

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ensuredKey keeps, in a DB's Memo, the keys of the EnsureOnce and
@@ -72,7 +73,7 @@ func (db *DB) ensureRun(ctx context.Context, create func(tx *DB) error) error {
 // transactions EnsureOnce runs in.
 func (db *DB) remembers() bool {
 	_, canBegin := db.exec.(dialect.Beginner)
-	return canBegin && !db.InTx()
+	return canBegin && !db.IsTx()
 }
 
 // EnsureSchema creates the schema's tables and indexes that do not exist
@@ -155,7 +156,7 @@ func createMissing(ctx context.Context, s *Schema, db *DB) error {
 		if checks {
 			// A reference to a table not created yet closes a cycle: add
 			// it once every table exists.
-			var deferred []dialect.ColumnDef
+			var deferred []tabledef.Column
 			def, deferred = withoutForwardRefs(t.def, existing)
 			for i := range deferred {
 				fks = append(fks, later{t, dialect.AddForeignKey(t.name, &deferred[i])})
@@ -183,9 +184,9 @@ func createMissing(ctx context.Context, s *Schema, db *DB) error {
 // withoutForwardRefs returns def without the references to tables that do
 // not exist yet (other than def's own table), and the columns it took them
 // from.
-func withoutForwardRefs(def *dialect.TableDef, exists map[string]bool) (*dialect.TableDef, []dialect.ColumnDef) {
-	var deferred []dialect.ColumnDef
-	var cols []dialect.ColumnDef
+func withoutForwardRefs(def *tabledef.Table, exists map[string]bool) (*tabledef.Table, []tabledef.Column) {
+	var deferred []tabledef.Column
+	var cols []tabledef.Column
 	for i, c := range def.Columns {
 		if fk := c.References; fk != nil && fk.Table != def.Name && !exists[fk.Table] {
 			if cols == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
@@ -21,7 +22,7 @@ var (
 		orm.ID(),
 		orm.Text("title"),
 		orm.Boolean("done").Default(false),
-		orm.Text("owner_id").References("users", "id", orm.OnDeleteCascade),
+		orm.Text("owner_id").References("users", "id", tabledef.Cascade),
 	)
 	exSchema = orm.MustDefineSchema("1", exUsers, exTodos)
 )

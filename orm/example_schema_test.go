@@ -10,6 +10,7 @@ import (
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Declare tables once, as package variables. References name their target
@@ -19,7 +20,7 @@ func ExampleNewTable() {
 		orm.ID(),
 		orm.Text("title"),
 		orm.Boolean("done").Default(false),
-		orm.Text("owner_id").References("users", "id", orm.OnDeleteCascade),
+		orm.Text("owner_id").References("users", "id", tabledef.Cascade),
 		orm.CRDTCounter("likes").Nullable(),
 		orm.Text("notes").Encrypted().Nullable(),
 	).With(orm.TableOptions{
@@ -52,7 +53,7 @@ func ExampleNewTable() {
 func ExampleDefineSchema() {
 	_, err := orm.DefineSchema("1",
 		orm.NewTable("notes", orm.Text("body")),
-		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("note", "id", orm.OnDeleteCascade)),
+		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("note", "id", tabledef.Cascade)),
 	)
 	fmt.Println(errors.Is(err, orm.ErrSyncedTableID), errors.Is(err, orm.ErrUnknownReference))
 	var se *orm.SchemaError

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
@@ -102,5 +104,30 @@ func TestModelBindChecks(t *testing.T) {
 	got, err := All[icRow](ctx, db.Select().From(tbl))
 	if err != nil || len(got) != 1 || got[0] != (icRow{ID: "edge", N: math.MinInt32, Big: math.MaxInt64, Done: true}) {
 		t.Fatalf("%+v, %v; want only the valid row", got, err)
+	}
+}
+
+// TestWritePlansLiveOnTheTable: a struct type's write plan is kept in
+// its table's Memo, so it goes away with the table, and a table that With
+// re-derives starts without the old plans.
+func TestWritePlansLiveOnTheTable(t *testing.T) {
+	tbl := NewTable("wp", ID(), Text("title"))
+	type row struct {
+		ID    string `db:"id"`
+		Title string `db:"title"`
+	}
+	if q := Insert(tbl).Model(&row{ID: "a", Title: "x"}); q.err != nil {
+		t.Fatal(q.err)
+	}
+	plans := MemoLoad(tbl.Memo(), plansKey, func() *sync.Map { return nil })
+	if plans == nil {
+		t.Fatal("no plans in the table's Memo after Model")
+	}
+	if _, ok := plans.Load(reflect.TypeFor[row]()); !ok {
+		t.Fatal("the struct's plan is not in the table's Memo")
+	}
+	other := tbl.With(TableOptions{})
+	if p := MemoLoad(other.Memo(), plansKey, func() *sync.Map { return nil }); p != nil {
+		t.Fatal("a table made by With shares the old table's plans")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ErrBadModel is wrapped by the QueryError for a value that cannot be
@@ -52,18 +53,18 @@ func bindModeOf(f *fieldInfo, c *Column) bindMode {
 	k := c.def.Kind
 	switch f.fast {
 	case fastString:
-		if k == KindText || k == KindID {
+		if k == tabledef.KindText || k == tabledef.KindID {
 			return bindText
 		}
 	case fastInt64, fastInt: // value binds both as an int64
 		switch k {
-		case KindBigInt:
+		case tabledef.KindBigInt:
 			return bindAsIs
-		case KindInt:
+		case tabledef.KindInt:
 			return bindInt32
 		}
 	case fastBool:
-		if k == KindBool {
+		if k == tabledef.KindBool {
 			return bindAsIs
 		}
 	}
@@ -90,27 +91,24 @@ func (p *writePlan) bind(t *Table, i int, base unsafe.Pointer) (any, error) {
 	return bindDef("", t, &t.columns[p.decl[i]], f.value(base))
 }
 
-type planKey struct {
-	t   *Table
-	typ reflect.Type
-}
-
-var planCache sync.Map // planKey -> *writePlan
+// plansKey holds a table's write plans, one per struct type, in the
+// table's Memo: they go away with the table, and With, which can change
+// its columns, starts them afresh.
+var plansKey = NewMemoKey[*sync.Map]("orm.writePlans")
 
 // planFor returns the plan for writing struct type typ to t, made on
-// first use and cached. The fields map to columns as they do when rows
+// first use and kept with t. The fields map to columns as they do when rows
 // are scanned (see All): a `db:"name"` tag, else the field's name in
 // snake_case, else its name; embedded structs' fields are promoted and
 // `db:"-"` skips a field. A field that maps to no column of t is an
 // error, as is an unexported field with a db tag.
 func planFor(t *Table, typ reflect.Type) *writePlan {
-	key := planKey{t, typ}
-	if p, ok := planCache.Load(key); ok {
+	plans := MemoLoad(t.memo, plansKey, func() *sync.Map { return new(sync.Map) })
+	if p, ok := plans.Load(typ); ok {
 		return p.(*writePlan)
 	}
-	p := makePlan(t, typ)
-	planCache.Store(key, p)
-	return p
+	p, _ := plans.LoadOrStore(typ, makePlan(t, typ))
+	return p.(*writePlan)
 }
 
 func makePlan(t *Table, typ reflect.Type) *writePlan {
@@ -219,8 +217,16 @@ func structRows(v any) (reflect.Type, []unsafe.Pointer, error) {
 		if rv.Len() == 0 {
 			return nil, nil, nil
 		}
-		var typ reflect.Type
 		ptrs := make([]unsafe.Pointer, rv.Len())
+		if et := rv.Type().Elem(); k == reflect.Slice && et.Kind() == reflect.Struct {
+			// The elements sit one after another in the backing array.
+			base, size := rv.UnsafePointer(), et.Size()
+			for i := range ptrs {
+				ptrs[i] = unsafe.Add(base, uintptr(i)*size)
+			}
+			return et, ptrs, nil
+		}
+		var typ reflect.Type
 		if k == reflect.Array && !rv.CanAddr() {
 			c := reflect.New(rv.Type()).Elem()
 			c.Set(rv)

@@ -8,13 +8,14 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // ErrArgCount is wrapped by the QueryError Bind returns when it is given
 // more or fewer values than the prepared statement has arguments.
 var ErrArgCount = errors.New("wrong number of arguments for a prepared statement")
 
-// ErrBadSlot is wrapped by the QueryError Prepare returns for argument
+// ErrBadSlot is wrapped by the QueryError PrepareUnchained returns for argument
 // slots that do not number 0, 1, ... n-1 (a negative index, or a gap).
 var ErrBadSlot = errors.New("argument slots must be numbered from 0 without gaps")
 
@@ -56,18 +57,23 @@ type slotPlace struct {
 // column of kind kind.
 type slotKind struct {
 	arg    int
-	kind   Kind
+	kind   tabledef.Kind
 	column string
 }
 
-// Prepare validates stmt (a *SelectQuery, *InsertQuery, *UpdateQuery or
-// *DeleteQuery) and renders it for d once. Values that vary between uses
-// are written in the statement as argument slots, expr.Arg(0),
-// expr.Arg(1), ..., and supplied to Bind in that order; other values are
-// bound as constants. Where a slot is compared with a column, or written
-// to one, Bind checks its value against the column's kind as rendering
-// would.
-func Prepare(d dialect.Dialect, stmt dialect.Appender) (*Prepared, error) {
+// PrepareUnchained validates stmt (a *SelectQuery, *InsertQuery,
+// *UpdateQuery or *DeleteQuery) and renders it for d once. Values that vary
+// between uses are written in the statement as argument slots,
+// expr.Arg(0), expr.Arg(1), ..., and supplied to Bind in that order; other
+// values are bound as constants. Where a slot is compared with a column, or
+// written to one, Bind checks its value against the column's kind as
+// rendering would.
+//
+// The name says what it leaves out: no DB's middleware chain sees the
+// statement, now or when its text runs, so row auth, the change log and
+// every other middleware are skipped. Use it for statements the chain
+// would add nothing to; run anything a middleware must see through a DB.
+func PrepareUnchained(d dialect.Dialect, stmt dialect.Appender) (*Prepared, error) {
 	name := "statement"
 	if n, ok := stmt.(interface{ name() string }); ok {
 		name = n.name()
@@ -193,22 +199,22 @@ func copyArgs(args []any) []any {
 
 // checkArg checks v against kind k as rendering checks a bound value,
 // taking the common cases without reflection.
-func checkArg(k Kind, v any) error {
+func checkArg(k tabledef.Kind, v any) error {
 	switch x := v.(type) {
 	case string:
-		if (k == KindText || k == KindID) && validUTF8(x) {
+		if (k == tabledef.KindText || k == tabledef.KindID) && validUTF8(x) {
 			return nil
 		}
 	case int:
-		if k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
+		if k == tabledef.KindBigInt || (k == tabledef.KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
 			return nil
 		}
 	case int64:
-		if k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
+		if k == tabledef.KindBigInt || (k == tabledef.KindInt && x >= math.MinInt32 && x <= math.MaxInt32) {
 			return nil
 		}
 	case bool:
-		if k == KindBool {
+		if k == tabledef.KindBool {
 			return nil
 		}
 	}
@@ -261,11 +267,11 @@ func tableScope(stmt string, t *Table) *scope {
 }
 
 func selectSlotKinds(q *SelectQuery, outer *scope, out []slotKind) []slotKind {
-	s, err := q.scope(outer, nil)
+	s, err := q.scope(outer)
 	if err != nil {
 		return out
 	}
-	defer s.release(nil)
+	defer s.release()
 	p := &q.parts
 	if p.FromSub != nil {
 		out = selectSlotKinds(p.FromSub, outer, out)

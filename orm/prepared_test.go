@@ -27,9 +27,9 @@ var (
 
 // ExamplePrepare renders a statement once and binds new values to it on
 // each use: only the arguments are built per call.
-func ExamplePrepare() {
+func ExamplePrepareUnchained() {
 	users := orm.NewTable("users", orm.ID(), orm.Text("name"), orm.Int("age"), orm.Text("status"))
-	byAge, err := orm.Prepare(postgres.Dialect,
+	byAge, err := orm.PrepareUnchained(postgres.Dialect,
 		orm.Select(users.Col("id"), users.Col("name")).
 			From(users).
 			Where(expr.Gt(users.Col("age"), expr.Arg(0)), expr.Eq(users.Col("status"), expr.Arg(1))).
@@ -64,7 +64,7 @@ func TestPrepareMatchesRender(t *testing.T) {
 	}
 	for _, dia := range []dialect.Dialect{postgres.Dialect, sqlite.Dialect} {
 		t.Run(dia.Name(), func(t *testing.T) {
-			p, err := orm.Prepare(dia, build(expr.Arg(0), expr.Arg(1), expr.Arg(2)))
+			p, err := orm.PrepareUnchained(dia, build(expr.Arg(0), expr.Arg(1), expr.Arg(2)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestPrepareMatchesRender(t *testing.T) {
 }
 
 func TestPrepareWrongArgCount(t *testing.T) {
-	p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(expr.Eq(prepUsers.Col("name"), expr.Arg(0)), expr.Gt(prepUsers.Col("age"), expr.Arg(1))))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestPrepareWrongArgCount(t *testing.T) {
 	}
 
 	// A statement without slots takes no arguments.
-	none, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	none, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(expr.Eq(prepUsers.Col("status"), "active")))
 	if err != nil {
 		t.Fatal(err)
@@ -135,12 +135,12 @@ func TestPrepareBadSlots(t *testing.T) {
 		"no first": orm.Select(prepUsers.Col("id")).From(prepUsers).
 			Where(expr.Eq(prepUsers.Col("name"), expr.Arg(1))),
 	} {
-		if _, err := orm.Prepare(postgres.Dialect, q); !errors.Is(err, orm.ErrBadSlot) {
+		if _, err := orm.PrepareUnchained(postgres.Dialect, q); !errors.Is(err, orm.ErrBadSlot) {
 			t.Errorf("%s: err = %v, want ErrBadSlot", name, err)
 		}
 	}
-	// Validation still runs: an unknown column is refused at Prepare.
-	_, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	// Validation still runs: an unknown column is refused at PrepareUnchained.
+	_, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(expr.Eq(prepUsers.Col("nope"), expr.Arg(0))))
 	if !errors.Is(err, orm.ErrUnknownColumn) {
 		t.Fatalf("unknown column: %v", err)
@@ -148,7 +148,7 @@ func TestPrepareBadSlots(t *testing.T) {
 }
 
 func TestPrepareValueKinds(t *testing.T) {
-	p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(
 			expr.Eq(prepUsers.Col("status"), expr.Arg(0)),
 			expr.Or(expr.Lt(expr.Arg(1), prepUsers.Col("age")), expr.InArray(prepUsers.Col("name"), []expr.Expr{expr.Arg(0), expr.Arg(2)})),
@@ -182,7 +182,7 @@ func TestPrepareValueKinds(t *testing.T) {
 }
 
 func TestPrepareReusesSlotAndKeepsConstants(t *testing.T) {
-	p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(
 			expr.Eq(prepUsers.Col("status"), "active"),
 			expr.Or(expr.Eq(prepUsers.Col("name"), expr.Arg(0)), expr.Eq(prepUsers.Col("email"), expr.Arg(0))),
@@ -209,7 +209,7 @@ func TestPrepareReusesSlotAndKeepsConstants(t *testing.T) {
 }
 
 func TestPrepareConcurrentBind(t *testing.T) {
-	p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(expr.Gt(prepUsers.Col("age"), expr.Arg(0))))
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestPrepareConcurrentBind(t *testing.T) {
 }
 
 func TestPrepareWrites(t *testing.T) {
-	ins, err := orm.Prepare(postgres.Dialect, orm.Insert(prepUsers).Values(orm.Row{
+	ins, err := orm.PrepareUnchained(postgres.Dialect, orm.Insert(prepUsers).Values(orm.Row{
 		"id": expr.Arg(0), "name": expr.Arg(1), "email": nil, "age": expr.Arg(2), "status": "new",
 	}))
 	if err != nil {
@@ -254,7 +254,7 @@ func TestPrepareWrites(t *testing.T) {
 		t.Fatalf("NULL into NOT NULL column: %v", err)
 	}
 
-	upd, err := orm.Prepare(sqlite.Dialect, orm.Update(prepUsers).
+	upd, err := orm.PrepareUnchained(sqlite.Dialect, orm.Update(prepUsers).
 		Set(orm.Row{"status": expr.Arg(0)}).
 		Where(expr.Eq(prepUsers.Col("id"), expr.Arg(1))))
 	if err != nil {
@@ -267,7 +267,7 @@ func TestPrepareWrites(t *testing.T) {
 		t.Fatalf("bool into text column: %v", err)
 	}
 
-	del, err := orm.Prepare(sqlite.Dialect, orm.Delete(prepUsers).Where(expr.Eq(prepUsers.Col("age"), expr.Arg(0))))
+	del, err := orm.PrepareUnchained(sqlite.Dialect, orm.Delete(prepUsers).Where(expr.Eq(prepUsers.Col("age"), expr.Arg(0))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestPrepareWrites(t *testing.T) {
 
 func TestPrepareSubquery(t *testing.T) {
 	inner := orm.Select(prepPosts.Col("author_id")).From(prepPosts).Where(expr.Eq(prepPosts.Col("title"), expr.Arg(1)))
-	p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+	p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 		Where(expr.Gt(prepUsers.Col("age"), expr.Arg(0)), expr.InArray(prepUsers.Col("id"), inner)))
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestPrepareRunsOnSQLite(t *testing.T) {
 	if err := orm.EnsureSchema(ctx, prepSchema, db); err != nil {
 		t.Fatal(err)
 	}
-	ins, err := orm.Prepare(db.Dialect(), orm.Insert(prepUsers).Values(orm.Row{
+	ins, err := orm.PrepareUnchained(db.Dialect(), orm.Insert(prepUsers).Values(orm.Row{
 		"id": expr.Arg(0), "name": expr.Arg(1), "age": expr.Arg(2), "status": "active",
 	}))
 	if err != nil {
@@ -320,7 +320,7 @@ func TestPrepareRunsOnSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sel, err := orm.Prepare(db.Dialect(), orm.Select(prepUsers.Col("name")).From(prepUsers).
+	sel, err := orm.PrepareUnchained(db.Dialect(), orm.Select(prepUsers.Col("name")).From(prepUsers).
 		Where(expr.Gte(prepUsers.Col("age"), expr.Arg(0))).OrderBy(expr.Asc(prepUsers.Col("name"))))
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +348,7 @@ func TestPrepareRunsOnSQLite(t *testing.T) {
 		}
 	}
 
-	// A slot rendered without Prepare never reaches SQL as a value: the
+	// A slot rendered without PrepareUnchained never reaches SQL as a value: the
 	// driver asks it for its value and it refuses.
 	_, err = orm.All[string](ctx, db.Select(prepUsers.Col("name")).From(prepUsers).
 		Where(expr.Eq(prepUsers.Col("name"), expr.Arg(0))))
@@ -369,7 +369,7 @@ func TestPrepareManyArgs(t *testing.T) {
 			slots[i] = expr.Arg(i)
 			want[i] = fmt.Sprint("u", i)
 		}
-		p, err := orm.Prepare(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
+		p, err := orm.PrepareUnchained(postgres.Dialect, orm.Select(prepUsers.Col("id")).From(prepUsers).
 			Where(expr.InArray(prepUsers.Col("id"), slots)))
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"unicode"
 	"unsafe"
+
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // RowSource is a statement that returns rows: a *SelectQuery, or a write
@@ -139,7 +141,7 @@ func Maps(ctx context.Context, q RowSource) ([]Row, error) {
 	return out, res.Rows.Close()
 }
 
-func kindAt(kinds []Kind, i int) Kind {
+func kindAt(kinds []tabledef.Kind, i int) tabledef.Kind {
 	if i < len(kinds) {
 		return kinds[i]
 	}
@@ -147,19 +149,19 @@ func kindAt(kinds []Kind, i int) Kind {
 }
 
 // normalize turns a driver value into the Go value Maps promises.
-func normalize(k Kind, v any) (any, error) {
+func normalize(k tabledef.Kind, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch k {
-	case KindBool:
+	case tabledef.KindBool:
 		switch b := v.(type) {
 		case int64:
 			return b != 0, nil
 		case bool:
 			return b, nil
 		}
-	case KindInt, KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		switch n := v.(type) {
 		case int64:
 			return n, nil
@@ -183,11 +185,11 @@ func normalize(k Kind, v any) (any, error) {
 			}
 			return f, nil
 		}
-	case KindBlob:
+	case tabledef.KindBlob:
 		if b, ok := v.([]byte); ok {
 			return append([]byte{}, b...), nil // an empty blob is not NULL
 		}
-	case KindJSON, KindFile, KindCounter, KindPNCounter, KindLWWRegister, KindORSet:
+	case tabledef.KindJSON, tabledef.KindFile, tabledef.KindCounter, tabledef.KindPNCounter, tabledef.KindLWWRegister, tabledef.KindORSet:
 		var out any
 		if err := json.Unmarshal(textBytes(v), &out); err != nil {
 			return nil, fmt.Errorf("stored JSON: %w", err)
@@ -238,15 +240,15 @@ type binding struct {
 }
 
 // bindingFor says how a column of kind k reaches field f.
-func bindingFor(k Kind, f *fieldInfo) binding {
+func bindingFor(k tabledef.Kind, f *fieldInfo) binding {
 	b := binding{field: f, decode: decodes(k, f.typ)}
 	if b.decode {
 		return b
 	}
 	switch {
-	case k == KindBlob && f.typ == bytesType:
+	case k == tabledef.KindBlob && f.typ == bytesType:
 		b.conv.how = convBlob
-	case k == KindBlob && f.typ == bytesPtrType:
+	case k == tabledef.KindBlob && f.typ == bytesPtrType:
 		b.conv.how = convBlobPtr
 	case f.typ == anyType:
 		b.conv.how = convAny
@@ -271,7 +273,7 @@ const (
 // into any as an integer.
 type convHolder struct {
 	dst  unsafe.Pointer
-	kind Kind
+	kind tabledef.Kind
 	how  convKind
 }
 
@@ -371,7 +373,7 @@ func newScanner[T any](res *Result) (*scanner, error) {
 // decodes reports whether a column of kind k read into t goes through
 // encoding/json: JSON kinds into anything but a string or []byte, and any
 // column into a json.RawMessage (which database/sql cannot scan into).
-func decodes(k Kind, t reflect.Type) bool {
+func decodes(k tabledef.Kind, t reflect.Type) bool {
 	if t == rawMessageType {
 		return true
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Row is a row as a map from column name to value, for writes and for
@@ -106,7 +107,7 @@ func DefineSchema(version string, tables ...*Table) (*Schema, error) {
 		c.table(t)
 	}
 	c.indexesVsTables(tables)
-	defs := make([]*dialect.TableDef, len(tables))
+	defs := make([]*tabledef.Table, len(tables))
 	for i, t := range tables {
 		if t != nil {
 			defs[i] = c.resolve(t)
@@ -263,14 +264,14 @@ func (c *schemaCheck) indexesVsTables(tables []*Table) {
 
 func (c *schemaCheck) column(t *Table, col Column) {
 	d := col.def
-	if d.Kind < KindID || d.Kind > KindORSet {
+	if d.Kind < tabledef.KindID || d.Kind > tabledef.KindORSet {
 		c.add(t.name, d.Name, ErrInvalidColumnSpec, "unknown kind")
 		return
 	}
-	if d.Kind == KindID && d.Name != "id" {
+	if d.Kind == tabledef.KindID && d.Name != "id" {
 		c.add(t.name, d.Name, ErrIDName, "")
 	}
-	if d.Encrypted && (d.Kind == KindID || col.primaryKey) {
+	if d.Encrypted && (d.Kind == tabledef.KindID || col.primaryKey) {
 		c.add(t.name, d.Name, ErrInvalidColumnSpec, "a primary key cannot be encrypted")
 	}
 	if d.Encrypted && col.ref != nil {
@@ -295,7 +296,7 @@ func (c *schemaCheck) primaryKey(t *Table) {
 	if t.Synced() {
 		ids := 0
 		for _, col := range t.columns {
-			if col.def.Kind == KindID {
+			if col.def.Kind == tabledef.KindID {
 				ids++
 			}
 		}
@@ -317,15 +318,15 @@ func (c *schemaCheck) primaryKey(t *Table) {
 }
 
 // crdtKind maps a CRDT column kind to the crdt package's kind.
-func crdtKind(k Kind) crdt.Kind {
+func crdtKind(k tabledef.Kind) crdt.Kind {
 	switch k {
-	case KindCounter:
+	case tabledef.KindCounter:
 		return crdt.KindCounter
-	case KindPNCounter:
+	case tabledef.KindPNCounter:
 		return crdt.KindPNCounter
-	case KindLWWRegister:
+	case tabledef.KindLWWRegister:
 		return crdt.KindLWWRegister
-	case KindORSet:
+	case tabledef.KindORSet:
 		return crdt.KindORSet
 	}
 	return 0
@@ -333,11 +334,11 @@ func crdtKind(k Kind) crdt.Kind {
 
 func isIDKey(t *Table, name string) bool {
 	c, ok := t.Column(name)
-	return ok && c.def.Kind == KindID
+	return ok && c.def.Kind == tabledef.KindID
 }
 
 // checkDefault says what is wrong with a column's default, or "".
-func checkDefault(d dialect.ColumnDef) string {
+func checkDefault(d tabledef.Column) string {
 	_, detail := normalDefault(d)
 	return detail
 }
@@ -348,7 +349,7 @@ func checkDefault(d dialect.ColumnDef) string {
 // []byte or json.RawMessage is JSON text; for file and CRDT kinds a string
 // is JSON text too. A file default must be a JSON object, and a CRDT
 // default a valid state of its kind, stored in canonical form.
-func normalDefault(d dialect.ColumnDef) (any, string) {
+func normalDefault(d tabledef.Column) (any, string) {
 	v := d.Default
 	if v == nil {
 		if !d.Nullable {
@@ -360,13 +361,13 @@ func normalDefault(d dialect.ColumnDef) (any, string) {
 		return nil, "an encrypted column cannot have a default"
 	}
 	if d.Kind.IsJSONText() {
-		text, err := jsonText(v, d.Kind != KindJSON)
+		text, err := jsonText(v, d.Kind != tabledef.KindJSON)
 		if err != nil {
 			return nil, fmt.Sprintf("%s is not a %s value: %v", preview(v), d.Kind, err)
 		}
 		raw := json.RawMessage(text.(string))
 		switch {
-		case d.Kind == KindFile:
+		case d.Kind == tabledef.KindFile:
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(raw, &obj) != nil || obj == nil {
 				return nil, fmt.Sprintf("%s is not a file reference (a JSON object)", preview(v))
@@ -382,17 +383,17 @@ func normalDefault(d dialect.ColumnDef) (any, string) {
 	}
 	ok := false
 	switch d.Kind {
-	case KindID, KindText:
+	case tabledef.KindID, tabledef.KindText:
 		s, isStr := v.(string)
 		ok = isStr && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
-	case KindInt:
+	case tabledef.KindInt:
 		n, isInt := dialect.AsInt64(v)
 		ok = isInt && n >= -1<<31 && n < 1<<31
-	case KindBigInt:
+	case tabledef.KindBigInt:
 		_, ok = dialect.AsInt64(v)
-	case KindBool:
+	case tabledef.KindBool:
 		_, ok = v.(bool)
-	case KindBlob:
+	case tabledef.KindBlob:
 		_, ok = v.([]byte)
 	}
 	if ok {
@@ -403,8 +404,8 @@ func normalDefault(d dialect.ColumnDef) (any, string) {
 
 // resolve builds t's engine-neutral definition, resolving references by
 // name against the whole schema.
-func (c *schemaCheck) resolve(t *Table) *dialect.TableDef {
-	def := &dialect.TableDef{Name: t.name, PrimaryKey: t.PrimaryKey()}
+func (c *schemaCheck) resolve(t *Table) *tabledef.Table {
+	def := &tabledef.Table{Name: t.name, PrimaryKey: t.PrimaryKey()}
 	for _, col := range t.columns {
 		d := col.def
 		if col.ref != nil {
@@ -416,12 +417,12 @@ func (c *schemaCheck) resolve(t *Table) *dialect.TableDef {
 		def.Columns = append(def.Columns, d)
 	}
 	for _, ix := range t.opts.Indexes {
-		def.Indexes = append(def.Indexes, dialect.IndexDef{Name: ix.Name, Columns: ix.Columns, Unique: ix.Unique})
+		def.Indexes = append(def.Indexes, tabledef.Index{Name: ix.Name, Columns: ix.Columns, Unique: ix.Unique})
 	}
 	return def
 }
 
-func (c *schemaCheck) reference(t *Table, col Column) *dialect.ForeignKey {
+func (c *schemaCheck) reference(t *Table, col Column) *tabledef.ForeignKey {
 	r := col.ref
 	target, ok := c.byName[r.table]
 	if !ok {
@@ -437,23 +438,23 @@ func (c *schemaCheck) reference(t *Table, col Column) *dialect.ForeignKey {
 		c.add(t.name, col.def.Name, ErrInvalidColumnSpec,
 			fmt.Sprintf("references %s.%s, which is neither the primary key nor unique", r.table, r.column))
 	}
-	if r.onDelete == OnDeleteSetNull && !col.def.Nullable {
+	if r.onDelete == tabledef.SetNull && !col.def.Nullable {
 		c.add(t.name, col.def.Name, ErrInvalidColumnSpec, "ON DELETE SET NULL needs a nullable column")
 	}
 	if storage(tc.def) != storage(col.def) {
 		c.add(t.name, col.def.Name, ErrInvalidColumnSpec,
 			fmt.Sprintf("references %s.%s of kind %s with a %s column", r.table, r.column, tc.def.Kind, col.def.Kind))
 	}
-	return &dialect.ForeignKey{Table: r.table, Column: r.column, OnDelete: r.onDelete}
+	return &tabledef.ForeignKey{Table: r.table, Column: r.column, OnDelete: r.onDelete}
 }
 
 // storage groups kinds that can reference each other: an id is text, and
 // int and bigint are both integers.
-func storage(d dialect.ColumnDef) string {
+func storage(d tabledef.Column) string {
 	switch d.Kind {
-	case KindID, KindText:
+	case tabledef.KindID, tabledef.KindText:
 		return "text"
-	case KindInt, KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		return "integer"
 	}
 	return d.Kind.String()

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // schemaErrors returns the *SchemaErrors a DefineSchema error joins.
@@ -92,22 +92,22 @@ func TestDefineSchemaErrors(t *testing.T) {
 
 		// References.
 		{name: "reference to an unknown table", tables: func() []*orm.Table {
-			return one(orm.ID(), orm.Text("p").References("nope", "id", orm.OnDeleteCascade))
+			return one(orm.ID(), orm.Text("p").References("nope", "id", tabledef.Cascade))
 		}, want: orm.ErrUnknownRefTable, table: "t", column: "p"},
 		{name: "reference to an unknown column", tables: func() []*orm.Table {
-			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "nope", orm.OnDeleteCascade)), parent()}
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "nope", tabledef.Cascade)), parent()}
 		}, want: orm.ErrUnknownRefColumn, table: "t", column: "p"},
 		{name: "reference to a column that is neither key nor unique", tables: func() []*orm.Table {
-			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "plain", orm.OnDeleteCascade)), parent()}
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "plain", tabledef.Cascade)), parent()}
 		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "p"},
 		{name: "reference between kinds", tables: func() []*orm.Table {
-			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Int("p").References("parent", "id", orm.OnDeleteCascade)), parent()}
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Int("p").References("parent", "id", tabledef.Cascade)), parent()}
 		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "p"},
 		{name: "set null on a NOT NULL column", tables: func() []*orm.Table {
-			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "id", orm.OnDeleteSetNull)), parent()}
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").References("parent", "id", tabledef.SetNull)), parent()}
 		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "p"},
 		{name: "encrypted reference", tables: func() []*orm.Table {
-			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").Encrypted().References("parent", "id", orm.OnDeleteCascade)), parent()}
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("p").Encrypted().References("parent", "id", tabledef.Cascade)), parent()}
 		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "p"},
 		{name: "index on an unknown column", tables: func() []*orm.Table {
 			return []*orm.Table{orm.NewTable("t", orm.ID()).With(orm.TableOptions{Indexes: []orm.Index{{Name: "ix", Columns: []string{"nope"}}}})}
@@ -260,7 +260,7 @@ func TestDefineSchemaSentinelsDistinct(t *testing.T) {
 func TestDefineSchemaReportsEveryProblem(t *testing.T) {
 	_, err := orm.DefineSchema("1",
 		orm.NewTable("a", orm.Text("x")),
-		orm.NewTable("b", orm.ID(), orm.Int("n").Default("1"), orm.Text("r").References("zz", "id", orm.OnDeleteCascade)),
+		orm.NewTable("b", orm.ID(), orm.Int("n").Default("1"), orm.Text("r").References("zz", "id", tabledef.Cascade)),
 	)
 	ses := schemaErrors(t, err)
 	want := []error{orm.ErrSyncedTableID, orm.ErrDefaultKind, orm.ErrUnknownRefTable}
@@ -278,13 +278,13 @@ func TestDefineSchemaValid(t *testing.T) {
 	// Declared before the tables they reference, with a self-reference
 	// and a cycle.
 	children := orm.NewTable("children", orm.ID(),
-		orm.Text("parent_id").References("parents", "id", orm.OnDeleteCascade),
-		orm.Text("parent_name").Nullable().References("parents", "name", orm.OnDeleteSetNull),
-		orm.BigInt("legacy").Nullable().References("legacy", "n", orm.OnDeleteRestrict),
-		orm.Text("sibling").Nullable().References("children", "id", orm.OnDeleteNoAction),
+		orm.Text("parent_id").References("parents", "id", tabledef.Cascade),
+		orm.Text("parent_name").Nullable().References("parents", "name", tabledef.SetNull),
+		orm.BigInt("legacy").Nullable().References("legacy", "n", tabledef.Restrict),
+		orm.Text("sibling").Nullable().References("children", "id", tabledef.NoAction),
 	)
 	parents := orm.NewTable("parents", orm.ID(), orm.Text("name").Unique(),
-		orm.Text("favourite").Nullable().References("children", "id", orm.OnDeleteSetNull))
+		orm.Text("favourite").Nullable().References("children", "id", tabledef.SetNull))
 	legacy := orm.NewTable("legacy", orm.AutoIncrement("n"), orm.Text("label")).With(orm.TableOptions{External: true})
 	pairs := orm.NewTable("pairs", orm.Text("a").PrimaryKey(), orm.Int("b").PrimaryKey()).With(orm.TableOptions{ChangeLogSuppressed: true})
 	kinds := orm.NewTable("kinds", orm.ID(),
@@ -313,10 +313,10 @@ func TestDefineSchemaValid(t *testing.T) {
 		t.Errorf("pairs key %v", pk)
 	}
 	fk := children.Def().Column("parent_name").References
-	if fk == nil || *fk != (dialect.ForeignKey{Table: "parents", Column: "name", OnDelete: dialect.SetNull}) {
+	if fk == nil || *fk != (tabledef.ForeignKey{Table: "parents", Column: "name", OnDelete: tabledef.SetNull}) {
 		t.Errorf("parent_name reference %+v", fk)
 	}
-	if c := legacy.Def().Column("n"); !c.AutoIncrement || c.Kind != orm.KindBigInt {
+	if c := legacy.Def().Column("n"); !c.AutoIncrement || c.Kind != tabledef.KindBigInt {
 		t.Errorf("legacy.n %+v", c)
 	}
 
@@ -355,7 +355,7 @@ func TestMustDefineSchemaPanics(t *testing.T) {
 
 func TestColumnAndTableAccessors(t *testing.T) {
 	c := orm.Text("email").Unique().Nullable()
-	if c.Name() != "email" || c.Kind() != orm.KindText {
+	if c.Name() != "email" || c.Kind() != tabledef.KindText {
 		t.Errorf("%s %v", c.Name(), c.Kind())
 	}
 	tbl := orm.NewTable("users", orm.ID(), c)
@@ -372,7 +372,7 @@ func TestColumnAndTableAccessors(t *testing.T) {
 	if a.Alias() != "u" || a.Name() != "users" || a.Col("email").Table != "u" || tbl.Col("email").Table != "users" {
 		t.Error("As")
 	}
-	for k := orm.KindID; k <= orm.KindORSet; k++ {
+	for k := tabledef.KindID; k <= tabledef.KindORSet; k++ {
 		if k.String() == "invalid" {
 			t.Errorf("kind %d has no name", k)
 		}

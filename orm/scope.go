@@ -8,15 +8,16 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // source is one row source a statement's columns can come from: a table
 // (possibly aliased) or a subquery under an alias.
 type source struct {
 	alias string
-	table *Table   // nil for a subquery
-	cols  []string // a subquery's output columns
-	kinds []Kind   // and their kinds, where known
+	table *Table          // nil for a subquery
+	cols  []string        // a subquery's output columns
+	kinds []tabledef.Kind // and their kinds, where known
 	// byRef says alias is the table's own (Table.Alias), so the
 	// references the table made (Table.Col) resolve to this source by
 	// their address.
@@ -63,32 +64,21 @@ type scope struct {
 
 var scopePool = sync.Pool{New: func() any { return new(scope) }}
 
-// newScope returns an empty scope for q, nested in parent. When q is
-// rendered into a Builder b, it is the scope b keeps in Scratch, if no
-// statement around q is using it; else it comes from the pool. release
-// gives it back.
-func newScope(q *SelectQuery, parent *scope, b *dialect.Builder) *scope {
-	var s *scope
-	if b != nil {
-		s, _ = b.Scratch.(*scope)
-	}
-	if s != nil {
-		b.Scratch = nil // taken: a subquery of q gets another
-	} else {
-		s = scopePool.Get().(*scope)
-	}
+// newScope returns an empty scope for q, nested in parent, from the
+// pool; release gives it back.
+func newScope(q *SelectQuery, parent *scope) *scope {
+	s := scopePool.Get().(*scope)
 	s.pooled, s.parent = true, parent
 	s.selFrom, s.selSub, s.selAlias = q.parts.From, q.parts.FromSub != nil, q.parts.FromAlias
 	s.sources = s.srcBuf[:0]
 	return s
 }
 
-// release empties a scope from newScope and leaves it with b for its next
-// statement, or returns it to the pool when b already keeps one; other
+// release empties a scope from newScope and returns it to the pool; other
 // scopes, and nil, are left alone. Nothing may refer to s afterwards:
 // errors copy the statement name, never the scope, and ownArgs has let go
 // of argBuf.
-func (s *scope) release(b *dialect.Builder) {
+func (s *scope) release() {
 	if s == nil || !s.pooled {
 		return
 	}
@@ -100,12 +90,48 @@ func (s *scope) release(b *dialect.Builder) {
 	}
 	s.sources, s.parent, s.pooled = nil, nil, false
 	s.selFrom, s.selSub, s.selAlias = nil, false, ""
-	if b != nil && b.Scratch == nil {
-		b.Scratch = s
-	} else {
-		scopePool.Put(s)
-	}
+	scopePool.Put(s)
 }
+
+// enclosing returns the scope of the statement being rendered into b, for
+// a statement nested in it (a subquery) to resolve correlated columns
+// against, or nil at the top. plasma's statements find it through
+// b.Check, which is orm's own while one of them renders: a SELECT's
+// scope, which checks its clauses, or an outerScope, which only carries
+// one. Any other Checker, or none, means no enclosing plasma statement.
+func enclosing(b *dialect.Builder) *scope {
+	switch c := b.Check.(type) {
+	case *scope:
+		return c
+	case outerScope:
+		return c.s
+	}
+	return nil
+}
+
+// withOuter returns the Checker that lets a statement rendered next into
+// a Builder see s as its enclosing scope (see enclosing) while checking
+// nothing itself, or nil for no scope. outerScope holds one pointer, so
+// the conversion to an interface does not allocate.
+func withOuter(s *scope) dialect.Checker {
+	if s == nil {
+		return nil
+	}
+	return outerScope{s}
+}
+
+// outerScope is the Checker of a Builder while something other than a
+// SELECT's own clauses renders: an UPDATE's or DELETE's (checked before
+// rendering, by walk), a SELECT's FROM subquery (which sees the
+// statements around the SELECT, not the SELECT), or a subquery checked
+// alone (validate). It resolves nothing, so the Builder quotes each
+// column from its names as it does with no Checker, and checks nothing.
+type outerScope struct{ s *scope }
+
+func (outerScope) Column(*expr.Column) (string, error)           { return "", nil }
+func (outerScope) ColumnValue(*expr.Column, any) (string, error) { return "", nil }
+func (outerScope) Value(*expr.Column, any) error                 { return nil }
+func (outerScope) Node(expr.Expr) error                          { return nil }
 
 // tableSources reports whether s's sources are its one table's own
 // (Table.self), which are the table's to keep, not s's to clear.
@@ -169,7 +195,7 @@ func (s *scope) releaseWrite() {
 
 // resolved is what a column reference names.
 type resolved struct {
-	kind     Kind // zero when unknown (a subquery column)
+	kind     tabledef.Kind // zero when unknown (a subquery column)
 	nullable bool
 	sql      string // the column's SQL text when it is a table's own reference (Table.Col), else ""
 }
@@ -260,7 +286,7 @@ func (src *source) lookup(name string) (resolved, bool) {
 	}
 	for i, n := range src.cols {
 		if n == name {
-			var k Kind
+			var k tabledef.Kind
 			if i < len(src.kinds) {
 				k = src.kinds[i]
 			}
@@ -295,34 +321,9 @@ func (s *scope) walk(e expr.Expr) error {
 		_, err := s.column(n)
 		return err
 	case *expr.Compare:
-		if c, ok := n.Left.(*expr.Column); ok {
-			if p, ok := n.Right.(*expr.Param); ok {
-				return s.columnValue(c, p) // the common case, resolved once
-			}
-		}
-		if err := s.walk(n.Left); err != nil {
-			return err
-		}
-		if err := s.walk(n.Right); err != nil {
-			return err
-		}
-		if err := s.compareKinds(n.Left, n.Right); err != nil {
-			return err
-		}
-		return s.compareKinds(n.Right, n.Left)
+		return s.walkCompare(n)
 	case *expr.Match:
-		if c, ok := n.X.(*expr.Column); ok {
-			if p, ok := n.Pattern.(*expr.Param); ok {
-				return s.columnValue(c, p)
-			}
-		}
-		if err := s.walk(n.X); err != nil {
-			return err
-		}
-		if err := s.walk(n.Pattern); err != nil {
-			return err
-		}
-		return s.compareKinds(n.X, n.Pattern)
+		return s.walkMatch(n)
 	case *expr.Logic:
 		for _, a := range n.Args {
 			if err := s.walk(a); err != nil {
@@ -332,20 +333,7 @@ func (s *scope) walk(e expr.Expr) error {
 	case *expr.Negation:
 		return s.walk(n.X)
 	case *expr.In:
-		if err := s.walk(n.X); err != nil {
-			return err
-		}
-		for _, x := range n.List {
-			if err := s.walk(x); err != nil {
-				return err
-			}
-			if err := s.compareKinds(n.X, x); err != nil {
-				return err
-			}
-		}
-		if n.Sub != nil {
-			return s.walk(n.Sub)
-		}
+		return s.walkIn(n)
 	case *expr.NullCheck:
 		return s.walk(n.X)
 	case *expr.Aggregate:
@@ -371,6 +359,61 @@ func (s *scope) walk(e expr.Expr) error {
 		}
 	case nil:
 		return &QueryError{Statement: s.name(), Err: ErrNoValues, Detail: "nil expression"}
+	}
+	return nil
+}
+
+// walkCompare walks both sides of a comparison and checks each against
+// the other's kind.
+func (s *scope) walkCompare(n *expr.Compare) error {
+	if c, ok := n.Left.(*expr.Column); ok {
+		if p, ok := n.Right.(*expr.Param); ok {
+			return s.columnValue(c, p) // the common case, resolved once
+		}
+	}
+	if err := s.walk(n.Left); err != nil {
+		return err
+	}
+	if err := s.walk(n.Right); err != nil {
+		return err
+	}
+	if err := s.compareKinds(n.Left, n.Right); err != nil {
+		return err
+	}
+	return s.compareKinds(n.Right, n.Left)
+}
+
+// walkMatch walks a LIKE and checks its pattern against the column.
+func (s *scope) walkMatch(n *expr.Match) error {
+	if c, ok := n.X.(*expr.Column); ok {
+		if p, ok := n.Pattern.(*expr.Param); ok {
+			return s.columnValue(c, p)
+		}
+	}
+	if err := s.walk(n.X); err != nil {
+		return err
+	}
+	if err := s.walk(n.Pattern); err != nil {
+		return err
+	}
+	return s.compareKinds(n.X, n.Pattern)
+}
+
+// walkIn walks an IN and checks each element of its list against x.
+func (s *scope) walkIn(n *expr.In) error {
+	if err := s.walk(n.X); err != nil {
+		return err
+	}
+	for _, x := range n.List {
+		if err := s.walk(x); err != nil {
+			return err
+		}
+		if err := s.compareKinds(n.X, x); err != nil {
+			return err
+		}
+	}
+	if n.Sub != nil {
+		return s.walk(n.Sub)
 	}
 	return nil
 }

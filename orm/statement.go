@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Op is what a statement does.
@@ -70,7 +71,7 @@ type Result struct {
 	// Kinds gives the declared kind of each result column where known
 	// (zero where not), so scanning decodes JSON and booleans the same way
 	// on every engine.
-	Kinds []Kind
+	Kinds []tabledef.Kind
 	// RowsAffected counts the rows a write without RETURNING changed.
 	RowsAffected int64
 
@@ -102,7 +103,7 @@ type Middleware func(next Handler) Handler
 // the statement's executor.
 func execute(ctx context.Context, st *Statement) (*Result, error) {
 	text, args := st.SQL, st.Args
-	var kinds []Kind
+	var kinds []tabledef.Kind
 	hint := 0
 	rowsBack := st.Op == OpSelect || st.ReturnsRows || returns(st.Query)
 	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
@@ -134,11 +135,11 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 		}
 		args = b.Args
 		if rowsBack { // a write without RETURNING has no result columns
-			if k, ok := st.Query.(interface{ resultKinds() []Kind }); ok {
-				kinds = k.resultKinds()
+			if k, ok := st.Query.(ResultKinder); ok {
+				kinds = k.ResultKinds()
 			}
-			if h, ok := st.Query.(interface{ rowsHint() int }); ok {
-				hint = h.rowsHint()
+			if h, ok := st.Query.(RowsHinter); ok {
+				hint = h.RowsHint()
 			}
 		}
 	}
@@ -161,8 +162,35 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 
 // returns reports whether a write statement has a RETURNING clause.
 func returns(q dialect.Appender) bool {
-	r, ok := q.(interface{ hasReturning() bool })
-	return ok && r.hasReturning()
+	r, ok := q.(Returner)
+	return ok && r.HasReturning()
+}
+
+// The optional interfaces below are what the last handler asks of a
+// Statement's Query besides rendering it. plasma's builders implement
+// them; a middleware that replaces Query with an Appender of its own
+// implements the ones that apply, or the statement runs without them
+// (no kinds: values scan as the driver returns them; no hint; no
+// RETURNING: a write runs as Exec and returns no rows).
+
+// ResultKinder is implemented by a Query that knows the declared kind of
+// each result column (zero where it does not), so that scanning decodes
+// JSON and booleans the same way on every engine.
+type ResultKinder interface {
+	ResultKinds() []tabledef.Kind
+}
+
+// RowsHinter is implemented by a Query that can say how many rows to make
+// room for when collecting its result (a modest LIMIT), or 0.
+type RowsHinter interface {
+	RowsHint() int
+}
+
+// Returner is implemented by a write Query that may have a RETURNING
+// clause: HasReturning reports whether it does, and so whether the write
+// is run as a query whose rows come back.
+type Returner interface {
+	HasReturning() bool
 }
 
 // run sends st through db's middleware chain.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // AuthFunc returns the predicate a request may see or touch in a table,
@@ -56,7 +57,7 @@ type Table struct {
 	alias   string
 	columns []Column
 	opts    TableOptions
-	def     *dialect.TableDef // the engine-neutral definition, set by DefineSchema
+	def     *tabledef.Table // the engine-neutral definition, set by DefineSchema
 	// refs are Col's references, one per column in column order, so Col
 	// returns the same *expr.Column for a name every time, and a statement
 	// recognises its own table's references by address (refIndex). A
@@ -72,7 +73,7 @@ type Table struct {
 	self [1]source
 	// kinds are the columns' stored kinds in column order: the Kinds of
 	// a SELECT of the whole table, shared, never to be written.
-	kinds []Kind
+	kinds []tabledef.Kind
 	// aliases holds the tables As made, shared by the table and its
 	// aliases: a row-auth rule builds its aliases on every statement.
 	aliases *aliasCache
@@ -102,7 +103,7 @@ const maxScanRefs = 16
 func (t *Table) setRefs() {
 	alias := t.Alias()
 	t.refs = make([]columnRef, len(t.columns))
-	t.kinds = make([]Kind, len(t.columns))
+	t.kinds = make([]tabledef.Kind, len(t.columns))
 	for i := range t.columns {
 		t.kinds[i] = storedKind(&t.columns[i].def)
 	}
@@ -263,7 +264,7 @@ func (t *Table) Column(name string) (Column, bool) {
 
 // Def returns the engine-neutral definition DDL is rendered from. It is
 // nil until the table has been through DefineSchema.
-func (t *Table) Def() *dialect.TableDef { return t.def }
+func (t *Table) Def() *tabledef.Table { return t.def }
 
 // PrimaryKey returns the names of the primary key columns.
 func (t *Table) PrimaryKey() []string {

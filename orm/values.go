@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // bindValue checks that v suits a column of kind k and returns the value
@@ -28,7 +29,7 @@ import (
 //
 // JSON is bound as text: PostgreSQL casts it to JSONB. nil is NULL, and a
 // driver.Valuer is trusted to produce a suitable value.
-func bindValue(k Kind, encrypted bool, v any) (any, error) {
+func bindValue(k tabledef.Kind, encrypted bool, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -48,25 +49,25 @@ func bindValue(k Kind, encrypted bool, v any) (any, error) {
 		return jsonText(v, true)
 	}
 	switch k {
-	case KindID, KindText:
+	case tabledef.KindID, tabledef.KindText:
 		if s, ok := v.(string); ok {
 			if !validUTF8(s) {
 				return nil, fmt.Errorf("text is not valid UTF-8")
 			}
 			return s, nil
 		}
-	case KindInt:
+	case tabledef.KindInt:
 		if n, ok := dialect.AsInt64(v); ok {
 			if n < math.MinInt32 || n > math.MaxInt32 {
 				return nil, fmt.Errorf("%d overflows a 32-bit int column", n)
 			}
 			return n, nil
 		}
-	case KindBigInt:
+	case tabledef.KindBigInt:
 		if n, ok := dialect.AsInt64(v); ok {
 			return n, nil
 		}
-	case KindBool:
+	case tabledef.KindBool:
 		if b, ok := v.(bool); ok {
 			return b, nil
 		}
@@ -78,13 +79,13 @@ func bindValue(k Kind, encrypted bool, v any) (any, error) {
 		if n, ok := dialect.AsInt64(v); ok {
 			return n, nil
 		}
-	case KindBlob:
+	case tabledef.KindBlob:
 		if b, ok := v.([]byte); ok {
 			return b, nil
 		}
-	case KindJSON:
+	case tabledef.KindJSON:
 		return jsonText(v, false)
-	case KindFile, KindCounter, KindPNCounter, KindLWWRegister, KindORSet:
+	case tabledef.KindFile, tabledef.KindCounter, tabledef.KindPNCounter, tabledef.KindLWWRegister, tabledef.KindORSet:
 		return jsonText(v, true)
 	}
 	return nil, fmt.Errorf("%T %s is not a %s value", v, preview(v), k)
@@ -131,14 +132,14 @@ func preview(v any) string {
 // bindsAsIs reports whether v, of one of the common Go types, is bound
 // unchanged to a column of kind k: the fast path of bindValue, which
 // returns the interface it was given instead of boxing the value again.
-func bindsAsIs(k Kind, v any) bool {
+func bindsAsIs(k tabledef.Kind, v any) bool {
 	switch x := v.(type) {
 	case string:
-		return (k == KindText || k == KindID) && validUTF8(x)
+		return (k == tabledef.KindText || k == tabledef.KindID) && validUTF8(x)
 	case int64:
-		return k == KindBigInt || (k == KindInt && x >= math.MinInt32 && x <= math.MaxInt32)
+		return k == tabledef.KindBigInt || (k == tabledef.KindInt && x >= math.MinInt32 && x <= math.MaxInt32)
 	case bool:
-		return k == KindBool
+		return k == tabledef.KindBool
 	}
 	return false
 }

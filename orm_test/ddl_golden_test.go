@@ -16,6 +16,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // goldenDDLTables is a representative schema: every column kind, nullable
@@ -27,7 +28,7 @@ import (
 // a subset.
 func goldenDDLTables(extra ...orm.Column) []*orm.Table {
 	owners := orm.NewTable("owners", orm.ID(), orm.Text("email").Unique(),
-		orm.Text("best_doc").Nullable().References("docs", "id", orm.OnDeleteSetNull)) // closes a cycle with docs
+		orm.Text("best_doc").Nullable().References("docs", "id", tabledef.SetNull)) // closes a cycle with docs
 	docs := orm.NewTable("docs", append([]orm.Column{
 		orm.ID(),
 		orm.Text("title"),
@@ -48,16 +49,16 @@ func goldenDDLTables(extra ...orm.Column) []*orm.Table {
 		orm.Text("secret").Encrypted().Nullable(),
 		orm.Int("secret_n").Encrypted(),
 		orm.Text("slug").Unique(),
-		orm.Text("owner_id").References("owners", "id", orm.OnDeleteCascade),
-		orm.Text("editor_id").Nullable().References("owners", "id", orm.OnDeleteSetNull),
-		orm.Text("owner_email").References("owners", "email", orm.OnDeleteRestrict),
-		orm.Text("parent_id").Nullable().References("docs", "id", orm.OnDeleteNoAction),
+		orm.Text("owner_id").References("owners", "id", tabledef.Cascade),
+		orm.Text("editor_id").Nullable().References("owners", "id", tabledef.SetNull),
+		orm.Text("owner_email").References("owners", "email", tabledef.Restrict),
+		orm.Text("parent_id").Nullable().References("docs", "id", tabledef.NoAction),
 	}, extra...)...).With(orm.TableOptions{Indexes: []orm.Index{
 		{Name: "docs_owner", Columns: []string{"owner_id"}},
 		{Name: "docs_owner_rank", Columns: []string{"owner_id", "rank"}, Unique: true},
 	}})
 	events := orm.NewTable("events", orm.AutoIncrement("seq"), orm.Text("kind").Default("note"),
-		orm.Text("doc_id").Nullable().References("docs", "id", orm.OnDeleteCascade)).With(orm.TableOptions{External: true})
+		orm.Text("doc_id").Nullable().References("docs", "id", tabledef.Cascade)).With(orm.TableOptions{External: true})
 	pairs := orm.NewTable("pairs", orm.Text("a").PrimaryKey(), orm.Int("b").PrimaryKey(), orm.Text("note").Nullable()).
 		With(orm.TableOptions{ChangeLogSuppressed: true})
 	return []*orm.Table{docs, owners, events, pairs}
@@ -195,14 +196,14 @@ func goldenPlans() []struct {
 			orm.Text("summary").Default(""),
 			orm.JSON("history").Nullable(),
 			orm.CRDTCounter("likes").Default(json.RawMessage(`{}`)),
-			orm.Text("reviewer_id").Nullable().References("owners", "id", orm.OnDeleteSetNull))},
+			orm.Text("reviewer_id").Nullable().References("owners", "id", tabledef.SetNull))},
 		{"add index", withDocs(func(d *orm.Table) *orm.Table {
 			return d.With(orm.TableOptions{Indexes: append(d.Options().Indexes,
 				orm.Index{Name: "docs_lang", Columns: []string{"lang"}},
 				orm.Index{Name: "docs_title_lang", Columns: []string{"title", "lang"}, Unique: true})})
 		})},
 		{"add table", append(goldenDDLTables(),
-			orm.NewTable("comments", orm.ID(), orm.Text("doc_id").References("docs", "id", orm.OnDeleteCascade),
+			orm.NewTable("comments", orm.ID(), orm.Text("doc_id").References("docs", "id", tabledef.Cascade),
 				orm.Text("body"), orm.CRDTORSet("reactions").Nullable()).
 				With(orm.TableOptions{Indexes: []orm.Index{{Name: "comments_doc", Columns: []string{"doc_id"}}}}))},
 		{"refused destructive change", goldenRefusedTables()},
@@ -271,7 +272,7 @@ func refusal(t *testing.T, ctx context.Context, s *orm.Schema, db *orm.DB) strin
 		t.Fatal(err)
 	}
 	_, err = migrate.Run(ctx, s, db, migrate.Options{})
-	var refused *migrate.MigrationRefused
+	var refused *migrate.RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("want a refusal, got %v", err)
 	}

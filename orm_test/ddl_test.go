@@ -17,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The DDL schema: every column kind and every modifier, an External table
@@ -29,11 +30,11 @@ const ddlHostileDefault = `it's "quoted" \ back -- not a comment; DROP TABLE x; 
 var (
 	ddlChildren = orm.NewTable("ddl_children",
 		orm.ID(),
-		orm.Text("p_cascade").Nullable().References("ddl_parents", "id", orm.OnDeleteCascade),
-		orm.Text("p_restrict").Nullable().References("ddl_parents", "name", orm.OnDeleteRestrict),
-		orm.Text("p_setnull").Nullable().References("ddl_parents", "id", orm.OnDeleteSetNull),
-		orm.Text("p_noaction").Nullable().References("ddl_parents", "id", orm.OnDeleteNoAction),
-		orm.Int("legacy_n").Nullable().References("ddl_legacy", "n", orm.OnDeleteCascade),
+		orm.Text("p_cascade").Nullable().References("ddl_parents", "id", tabledef.Cascade),
+		orm.Text("p_restrict").Nullable().References("ddl_parents", "name", tabledef.Restrict),
+		orm.Text("p_setnull").Nullable().References("ddl_parents", "id", tabledef.SetNull),
+		orm.Text("p_noaction").Nullable().References("ddl_parents", "id", tabledef.NoAction),
+		orm.Int("legacy_n").Nullable().References("ddl_legacy", "n", tabledef.Cascade),
 	)
 	ddlKinds = orm.NewTable("ddl_kinds",
 		orm.ID(),
@@ -78,15 +79,15 @@ var (
 	).With(orm.TableOptions{ChangeLogSuppressed: true})
 	ddlTree = orm.NewTable("ddl_tree",
 		orm.ID(),
-		orm.Text("parent_id").Nullable().References("ddl_tree", "id", orm.OnDeleteCascade),
+		orm.Text("parent_id").Nullable().References("ddl_tree", "id", tabledef.Cascade),
 	)
 	ddlCycleA = orm.NewTable("ddl_cycle_a",
 		orm.ID(),
-		orm.Text("b_id").Nullable().References("ddl_cycle_b", "id", orm.OnDeleteSetNull),
+		orm.Text("b_id").Nullable().References("ddl_cycle_b", "id", tabledef.SetNull),
 	)
 	ddlCycleB = orm.NewTable("ddl_cycle_b",
 		orm.ID(),
-		orm.Text("a_id").Nullable().References("ddl_cycle_a", "id", orm.OnDeleteSetNull),
+		orm.Text("a_id").Nullable().References("ddl_cycle_a", "id", tabledef.SetNull),
 	)
 	ddlSchema = orm.MustDefineSchema("ddl-1", ddlChildren, ddlKinds, ddlParents, ddlLegacy, ddlPairs, ddlTree, ddlCycleA, ddlCycleB)
 )

@@ -33,7 +33,7 @@ func TestEnsureOnce(t *testing.T) {
 		runs := 0
 		create := func(tx *orm.DB) error {
 			runs++
-			if !tx.InTx() {
+			if !tx.IsTx() {
 				t.Error("not in a transaction")
 			}
 			_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS "once_t" ("n" INTEGER)`)

@@ -13,16 +13,17 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
 	ensUsers = orm.NewTable("ens_users", orm.ID(), orm.Text("email").Unique())
 	ensTodos = orm.NewTable("ens_todos",
 		orm.ID(),
-		orm.Text("owner_id").References("ens_users", "id", orm.OnDeleteCascade),
+		orm.Text("owner_id").References("ens_users", "id", tabledef.Cascade),
 		orm.Text("title"),
 	).With(orm.TableOptions{Indexes: []orm.Index{{Name: "ens_todos_owner", Columns: []string{"owner_id"}}}})
-	ensTags = orm.NewTable("ens_tags", orm.ID(), orm.Text("todo_id").References("ens_todos", "id", orm.OnDeleteCascade))
+	ensTags = orm.NewTable("ens_tags", orm.ID(), orm.Text("todo_id").References("ens_todos", "id", tabledef.Cascade))
 	// Declared leaf first, so creation must reorder.
 	ensSchema = orm.MustDefineSchema("ens-1", ensTags, ensTodos, ensUsers)
 )

@@ -72,7 +72,7 @@ const (
 	// ExecPool builds DB on the *sql.DB pool, as an application does.
 	ExecPool = "pool"
 	// ExecTx builds DB on a *sql.Tx the harness begins before the body:
-	// DB.InTx reports true, DB.Begin refuses and DB.Tx joins it. The
+	// DB.IsTx reports true, DB.Begin refuses and DB.Tx joins it. The
 	// transaction is committed when the body ends without failing, so
 	// the commit is exercised and a body that left it aborted (a failed
 	// statement on PostgreSQL) fails; after a failure it is rolled back.

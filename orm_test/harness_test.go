@@ -26,16 +26,16 @@ func TestHarnessExecModes(t *testing.T) {
 		}
 		switch ex := tg.Executor.(type) {
 		case *sql.DB:
-			if tg.Exec != ormtest.ExecPool && tg.Exec != ormtest.ExecBun || tg.DB.InTx() || err != nil {
-				t.Errorf("%s on a pool: InTx %v, Begin %v", tg.Exec, tg.DB.InTx(), err)
+			if tg.Exec != ormtest.ExecPool && tg.Exec != ormtest.ExecBun || tg.DB.IsTx() || err != nil {
+				t.Errorf("%s on a pool: IsTx %v, Begin %v", tg.Exec, tg.DB.IsTx(), err)
 			}
 		case *sql.Tx:
-			if tg.Exec != ormtest.ExecTx || !tg.DB.InTx() || !errors.Is(err, orm.ErrNoBeginner) {
-				t.Errorf("%s on a transaction: InTx %v, Begin %v", tg.Exec, tg.DB.InTx(), err)
+			if tg.Exec != ormtest.ExecTx || !tg.DB.IsTx() || !errors.Is(err, orm.ErrNoBeginner) {
+				t.Errorf("%s on a transaction: IsTx %v, Begin %v", tg.Exec, tg.DB.IsTx(), err)
 			}
 		case *sql.Conn:
-			if tg.Exec != ormtest.ExecConn || tg.DB.InTx() || err != nil {
-				t.Errorf("%s on a connection: InTx %v, Begin %v", tg.Exec, tg.DB.InTx(), err)
+			if tg.Exec != ormtest.ExecConn || tg.DB.IsTx() || err != nil {
+				t.Errorf("%s on a connection: IsTx %v, Begin %v", tg.Exec, tg.DB.IsTx(), err)
 			}
 		default:
 			t.Errorf("%s: unexpected executor %T", tg.Exec, ex)

@@ -10,6 +10,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // identHostileNames are used as table, column and index names. No two differ
@@ -53,7 +54,7 @@ func identHostileSchema(t *testing.T) (*orm.Schema, []*orm.Table, *orm.Table) {
 		cols := []orm.Column{orm.ID(), orm.Text(n).Default(n)}
 		if i > 0 {
 			cols = append(cols, orm.Text("ref "+identHostileNames[i-1]).Nullable().
-				References(identHostileNames[i-1], "id", orm.OnDeleteCascade))
+				References(identHostileNames[i-1], "id", tabledef.Cascade))
 		}
 		tables = append(tables, orm.NewTable(n, cols...).With(orm.TableOptions{
 			Indexes: []orm.Index{{Name: "ix " + n, Columns: []string{n}}},

@@ -30,7 +30,7 @@ type spy struct {
 
 func (s *spy) mw(next orm.Handler) orm.Handler {
 	return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-		e := seen{Op: st.Op, Raw: st.Query == nil, InTx: st.DB.InTx()}
+		e := seen{Op: st.Op, Raw: st.Query == nil, InTx: st.DB.IsTx()}
 		if st.Table != nil {
 			e.Table = st.Table.Name()
 		}
@@ -371,7 +371,7 @@ func TestMiddlewareAddsToTx(t *testing.T) {
 				if err != nil || st.Op != orm.OpInsert || st.Table != qPeople {
 					return res, err
 				}
-				if !st.DB.InTx() {
+				if !st.DB.IsTx() {
 					return nil, errors.New("audit needs a transaction")
 				}
 				ins := st.Query.(*orm.InsertQuery)

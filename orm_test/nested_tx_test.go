@@ -61,7 +61,7 @@ func TestNewOverCallerTx(t *testing.T) {
 			t.Fatal(err)
 		}
 		db := orm.New(sqltx, tg.Dialect)
-		if !db.InTx() {
+		if !db.IsTx() {
 			t.Fatal("a DB over a *sql.Tx must report InTx")
 		}
 		err = orm.InTx(ctx, db, func(tx *orm.DB) error {

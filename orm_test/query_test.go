@@ -12,6 +12,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The query fixture: five people, four orders, three teams. Every query
@@ -27,15 +28,15 @@ var (
 	)
 	qOrders = orm.NewTable("orders",
 		orm.ID(),
-		orm.Text("person_id").References("people", "id", orm.OnDeleteCascade),
+		orm.Text("person_id").References("people", "id", tabledef.Cascade),
 		orm.Int("amount"),
 		orm.Text("note").Nullable(),
 	)
 	qTeams = orm.NewTable("teams",
 		orm.ID(),
 		orm.Text("name").Unique(),
-		orm.Text("lead_id").Nullable().References("people", "id", orm.OnDeleteSetNull),
-		orm.Text("deputy_id").Nullable().References("people", "id", orm.OnDeleteSetNull),
+		orm.Text("lead_id").Nullable().References("people", "id", tabledef.SetNull),
+		orm.Text("deputy_id").Nullable().References("people", "id", tabledef.SetNull),
 	)
 	qSchema = orm.MustDefineSchema("q1", qPeople, qOrders, qTeams)
 )

@@ -31,8 +31,8 @@ func TestTxBeginCommitRollback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !tx.InTx() || db.InTx() {
-			t.Fatal("InTx")
+		if !tx.IsTx() || db.IsTx() {
+			t.Fatal("IsTx")
 		}
 		mustN(t)(tx.Insert(qPeople).Values(orm.Row{"id": "c1", "name": "com"}).Exec(ctx))
 		if n := countPeople(t, ctx, tx.DB); n != 6 {
@@ -183,7 +183,7 @@ func TestTxFunc(t *testing.T) {
 		err = db.Tx(ctx, func(tx *orm.Tx) error {
 			mustN(t)(tx.Insert(qPeople).Values(orm.Row{"id": "n1", "name": "outer"}).Exec(ctx))
 			inner := tx.Tx(ctx, func(tx2 *orm.Tx) error {
-				if !tx2.InTx() {
+				if !tx2.IsTx() {
 					t.Error("nested Tx not in a transaction")
 				}
 				mustN(t)(tx2.Insert(qPeople).Values(orm.Row{"id": "n2", "name": "inner"}).Exec(ctx))

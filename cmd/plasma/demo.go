@@ -31,7 +31,7 @@ func init() {
 	}
 }
 
-const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS] [-maintain INTERVAL]
+const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS] [-maintain INTERVAL] [-web DIR]
 
 Serves the example todo app (examples/todo) on an embedded SQLite database
 in DIR: the Replicache v1 endpoints POST /sync/push and POST /sync/pull, the
@@ -41,7 +41,9 @@ the user named by "Authorization: Bearer <userID>", a stand-in for real
 authentication: anyone may claim any user id. Stop it with Ctrl-C (SIGINT)
 or SIGTERM; every mutation it acknowledged is on disk, even if the process
 is killed without warning. Every INTERVAL (default 1h) it compacts the change
-log and deletes the sync state of client groups idle for 30 days.
+log and deletes the sync state of client groups idle for 30 days. With
+-web DIR it also serves the files in DIR at /web/, e.g. examples/web (a
+page on the replicache npm client; run npm ci there first).
 
 flags:
 `
@@ -55,6 +57,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	data := fs.String("data", "./plasma-data", "directory for the SQLite database file (plasma.db)")
 	cors := fs.String("cors", "", "comma-separated origins browsers may call the endpoints from, e.g. http://localhost:5173 (* for any)")
 	maintain := fs.Duration("maintain", time.Hour, "how often to compact the change log and collect idle client groups (0: never)")
+	web := fs.String("web", "", "a folder of static files to serve at "+demoWebPath+", e.g. examples/web")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -136,6 +139,12 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	mux.Handle("GET /live/open-counts", demoOpenCounts(ldb))
+	if *web != "" {
+		if err := serveWebDir(mux, *web); err != nil {
+			_ = closeAll(context.Background())
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -151,6 +160,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  data: %s\n", path)
 	if len(origins) > 0 {
 		fmt.Fprintf(stdout, "  cors: %s\n", strings.Join(origins, ", "))
+	}
+	if *web != "" {
+		fmt.Fprintf(stdout, "  web:  %s%s (files in %s)\n", base, demoWebPath, *web)
 	}
 
 	// Read, write and idle timeouts and a header cap: a client sending a

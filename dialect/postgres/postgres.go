@@ -44,6 +44,7 @@ import (
 	"github.com/lib/pq" // also registers the "postgres" driver
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Dialect is PostgreSQL's dialect.
@@ -57,20 +58,20 @@ func (pgDialect) AppendPlaceholder(b []byte, n int) []byte {
 	return strconv.AppendInt(append(b, '$'), int64(n), 10)
 }
 
-func (pgDialect) ColumnType(c *dialect.ColumnDef) string {
+func (pgDialect) ColumnType(c *tabledef.Column) string {
 	if c.Encrypted {
 		return "TEXT"
 	}
 	switch c.Kind {
-	case dialect.KindInt:
+	case tabledef.KindInt:
 		return "INTEGER"
-	case dialect.KindBigInt:
+	case tabledef.KindBigInt:
 		return "BIGINT"
-	case dialect.KindBool:
+	case tabledef.KindBool:
 		return "BOOLEAN"
-	case dialect.KindBlob:
+	case tabledef.KindBlob:
 		return "BYTEA"
-	case dialect.KindJSON, dialect.KindFile:
+	case tabledef.KindJSON, tabledef.KindFile:
 		return "JSONB"
 	default:
 		return "TEXT"

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"time"
 )
 
 // DefaultStatementCache is how many prepared statements Open keeps per
@@ -88,7 +89,16 @@ func (c *cachingConn) ResetSession(ctx context.Context) error {
 
 func (c *cachingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
+// CheckNamedValue accepts the values database/sql would pass through
+// unchanged as they are, and asks lib/pq about the rest. lib/pq's own
+// check reflects over every argument only to decline the common types
+// (database/sql then converts them to themselves): on a 100-row insert
+// that is 800 reflections per statement, a few percent of its time.
 func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	switch nv.Value.(type) {
+	case nil, string, int64, float64, bool, []byte, time.Time:
+		return nil
+	}
 	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
 }
 

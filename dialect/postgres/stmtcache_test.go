@@ -1,9 +1,12 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/dialect/postgres"
 )
@@ -145,5 +148,43 @@ func TestStatementCacheQueries(t *testing.T) {
 	want := []string{`SELECT 41 + 1`, `SELECT statement FROM pg_prepared_statements ORDER BY statement`}
 	if len(prepared) != 2 || prepared[0] != want[0] || prepared[1] != want[1] {
 		t.Errorf("prepared %q, want %q", prepared, want)
+	}
+}
+
+// status is a named string type, which lib/pq's argument check, not the
+// cache's fast path, must see.
+type status string
+
+// TestStatementCacheArguments binds each kind of argument the cache's
+// check passes through, and the kinds it leaves to lib/pq, and reads each
+// back as PostgreSQL stored it: the same values with the cache as without.
+func TestStatementCacheArguments(t *testing.T) {
+	ctx := context.Background()
+	when := time.Date(2026, 12, 7, 9, 30, 0, 123456000, time.UTC)
+	args := []any{nil, "text ✓", int64(-1 << 40), 2.5, true, []byte{0, 1, 0xff}, when, status("open"), int32(7), sql.NullString{String: "v", Valid: true}}
+	q := `SELECT $1::text IS NULL, $2::text, $3::bigint, $4::float8, $5::boolean, $6::bytea, $7::timestamptz, $8::text, $9::int, $10::text`
+	for _, size := range []int{postgres.DefaultStatementCache, 0} {
+		db, err := postgres.OpenWith(testDSN(t), postgres.StatementCache(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var (
+			isNull    bool
+			s, st, nv string
+			i64       int64
+			f         float64
+			b         bool
+			raw       []byte
+			at        time.Time
+			i32       int
+		)
+		if err := db.QueryRowContext(ctx, q, args...).Scan(&isNull, &s, &i64, &f, &b, &raw, &at, &st, &i32, &nv); err != nil {
+			t.Fatalf("cache %d: %v", size, err)
+		}
+		if !isNull || s != "text ✓" || i64 != -1<<40 || f != 2.5 || !b || !bytes.Equal(raw, []byte{0, 1, 0xff}) ||
+			!at.Equal(when) || st != "open" || i32 != 7 || nv != "v" {
+			t.Errorf("cache %d: read back %v %q %d %v %v %x %v %q %d %q", size, isNull, s, i64, f, b, raw, at, st, i32, nv)
+		}
 	}
 }

@@ -39,6 +39,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Dialect is SQLite's dialect.
@@ -50,18 +51,18 @@ func (sqliteDialect) Name() string { return "sqlite" }
 
 func (sqliteDialect) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
 
-func (sqliteDialect) ColumnType(c *dialect.ColumnDef) string {
+func (sqliteDialect) ColumnType(c *tabledef.Column) string {
 	if c.Encrypted {
 		return "TEXT"
 	}
 	switch c.Kind {
-	case dialect.KindInt:
+	case tabledef.KindInt:
 		return "INTEGER"
-	case dialect.KindBigInt:
+	case tabledef.KindBigInt:
 		return "BIGINT"
-	case dialect.KindBool:
+	case tabledef.KindBool:
 		return "BOOLEAN"
-	case dialect.KindBlob:
+	case tabledef.KindBlob:
 		return "BLOB"
 	default:
 		return "TEXT"

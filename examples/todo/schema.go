@@ -24,6 +24,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // SchemaVersion is the version clients must match.
@@ -41,12 +42,12 @@ var (
 	)
 	Members = orm.NewTable("members",
 		orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("user_id"),
 	)
 	Todos = orm.NewTable("todos",
 		orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("title"),
 		orm.Boolean("done").Default(false),
 		orm.Text("created_by"),

@@ -61,7 +61,7 @@ func NewServer(ctx context.Context, db *orm.DB, opts server.Options[AppCtx]) (*s
 		if err := orm.EnsureSchema(ctx, Schema, db); err != nil {
 			return nil, err
 		}
-		if err := server.EnsureTables(ctx, db); err != nil {
+		if err := server.Ensure(ctx, db); err != nil {
 			return nil, err
 		}
 	}

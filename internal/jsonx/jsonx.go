@@ -1,6 +1,7 @@
-// Package jsonx holds the small JSON writing helpers plasma's packages
-// share: appending strings and integers to a byte slice without the
-// reflection of encoding/json.
+// Package jsonx holds the small JSON helpers plasma's packages share:
+// appending strings and integers to a byte slice without the reflection
+// of encoding/json, and scanning a valid text's depth and well-formedness
+// (Scan) without decoding it.
 package jsonx
 
 import "unicode/utf8"

@@ -16,13 +16,14 @@ import (
 
 	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Column is how one column's values are encoded.
 type Column struct {
 	Name string
 	Key  []byte // the name as a JSON string, then ':'
-	Kind orm.Kind
+	Kind tabledef.Kind
 	Raw  bool // holds JSON text: embedded as it is
 }
 
@@ -87,14 +88,14 @@ func AppendValue(dst []byte, c *Column, v any) ([]byte, error) {
 		return appendRaw(dst, v)
 	}
 	switch c.Kind {
-	case orm.KindBool:
+	case tabledef.KindBool:
 		switch b := v.(type) {
 		case bool:
 			return strconv.AppendBool(dst, b), nil
 		case int64: // SQLite
 			return strconv.AppendBool(dst, b != 0), nil
 		}
-	case orm.KindInt, orm.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		switch n := v.(type) {
 		case int64:
 			return strconv.AppendInt(dst, n, 10), nil
@@ -103,7 +104,7 @@ func AppendValue(dst []byte, c *Column, v any) ([]byte, error) {
 				return strconv.AppendFloat(dst, n, 'f', -1, 64), nil
 			}
 		}
-	case orm.KindBlob:
+	case tabledef.KindBlob:
 		if b, ok := v.([]byte); ok {
 			dst = append(dst, '"')
 			dst = base64.StdEncoding.AppendEncode(dst, b)

@@ -15,6 +15,7 @@ import (
 // the caller's middleware chain as OpDDL.
 func TestStepsGoThroughMiddleware(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		skipRefusedExec(t, tg)
 		var mu sync.Mutex
 		var ddl []string
 		db := tg.DB.Use(func(next orm.Handler) orm.Handler {
@@ -39,6 +40,25 @@ func TestStepsGoThroughMiddleware(t *testing.T) {
 		joined := strings.Join(ddl, "\n")
 		if !strings.Contains(joined, `"note"`) {
 			t.Fatalf("the add-column step did not reach the middleware; saw:\n%s", joined)
+		}
+	})
+}
+
+// TestRunRefusesTxExecutor: Run runs its own transaction, so a DB on a
+// caller's transaction is refused with an error, before any statement, not
+// joined or deadlocked. (The executor-mode runs of the other tests skip
+// that mode for this reason.)
+func TestRunRefusesTxExecutor(t *testing.T) {
+	each(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		tx, err := tg.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		_, err = migrate.Run(ctx, schema(t, "1", base()...), tg.DB.WithExecutor(tx), migrate.Options{})
+		if err == nil || !strings.Contains(err.Error(), "needs a connection pool") {
+			t.Fatalf("Run on a transaction: %v, want the connection-pool refusal", err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Op is what a step does.
@@ -215,7 +216,7 @@ type differ struct {
 	allowList []Allowance
 	diff      *SchemaDiff
 
-	declared map[string]*dialect.TableDef
+	declared map[string]*tabledef.Table
 	// liveOf maps a declared table to its live table (after renames).
 	liveOf map[string]*TableInfo
 	// tableNew maps a live table's name to its declared name.
@@ -230,7 +231,7 @@ func compare(d dialect.Dialect, s *orm.Schema, live *Database, snap *snapshot, a
 		d: d, pg: d.Features().Has(dialect.PrimaryKeyNotNull), live: live, snap: snap,
 		allow:    make(map[Allowance]bool, len(allow)),
 		diff:     &SchemaDiff{Dialect: d.Name(), DeclaredVersion: s.Version(), Steps: []Step{}},
-		declared: make(map[string]*dialect.TableDef),
+		declared: make(map[string]*tabledef.Table),
 		liveOf:   make(map[string]*TableInfo),
 		tableNew: make(map[string]string),
 		colNew:   make(map[string]map[string]string),
@@ -357,7 +358,7 @@ func (df *differ) liveColumn(table string, l *TableInfo, name string) *ColumnInf
 	return nil
 }
 
-func (df *differ) table(def *dialect.TableDef, l *TableInfo) {
+func (df *differ) table(def *tabledef.Table, l *TableInfo) {
 	name := def.Name
 	snapT, _ := df.snap.table(l.Name)
 	for i := range def.Columns {
@@ -397,7 +398,7 @@ func (df *differ) table(def *dialect.TableDef, l *TableInfo) {
 		}
 	}
 	for _, lix := range l.Indexes {
-		if slices.ContainsFunc(def.Indexes, func(ix dialect.IndexDef) bool { return ix.Name == lix.Name }) {
+		if slices.ContainsFunc(def.Indexes, func(ix tabledef.Index) bool { return ix.Name == lix.Name }) {
 			continue
 		}
 		if slices.Contains(snapT.Indexes, lix.Name) || df.allow[Allowance{Op: OpDropIndex, Table: name, Name: lix.Name}] {
@@ -410,7 +411,7 @@ func (df *differ) table(def *dialect.TableDef, l *TableInfo) {
 }
 
 // column compares a declared column with its live column.
-func (df *differ) column(def *dialect.TableDef, c *dialect.ColumnDef, lc *ColumnInfo, snapT snapTable) {
+func (df *differ) column(def *tabledef.Table, c *tabledef.Column, lc *ColumnInfo, snapT snapTable) {
 	table := def.Name
 	dclass := declaredClass(df.d, c)
 	lclass := typeClass(df.live.Dialect, lc.Type)
@@ -445,11 +446,11 @@ func (df *differ) column(def *dialect.TableDef, c *dialect.ColumnDef, lc *Column
 	case !c.Unique && lc.Unique:
 		df.add(Step{Op: OpDropUnique, Table: table, Name: c.Name, From: "UNIQUE"})
 	}
-	var have *dialect.ForeignKey
+	var have *tabledef.ForeignKey
 	haveAction := ""
 	if r := lc.References; r != nil {
 		rt := df.tableName(r.Table)
-		have = &dialect.ForeignKey{Table: rt, Column: df.colName(rt, r.Column)}
+		have = &tabledef.ForeignKey{Table: rt, Column: df.colName(rt, r.Column)}
 		haveAction = r.OnDelete
 	}
 	want := c.References
@@ -518,7 +519,7 @@ func dropOrder(tables []*TableInfo) []*TableInfo {
 
 // Descriptions, for people.
 
-func describeTable(t *dialect.TableDef) string {
+func describeTable(t *tabledef.Table) string {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		names[i] = identText(c.Name)
@@ -526,7 +527,7 @@ func describeTable(t *dialect.TableDef) string {
 	return "(" + strings.Join(names, ", ") + ")"
 }
 
-func kindText(c *dialect.ColumnDef) string {
+func kindText(c *tabledef.Column) string {
 	s := c.Kind.String()
 	if c.AutoIncrement {
 		s += " auto-increment"
@@ -537,11 +538,11 @@ func kindText(c *dialect.ColumnDef) string {
 	return s
 }
 
-func describeKind(d dialect.Dialect, c *dialect.ColumnDef) string {
+func describeKind(d dialect.Dialect, c *tabledef.Column) string {
 	return kindText(c) + " (" + dialect.BaseType(d, c) + ")"
 }
 
-func describeColumn(d dialect.Dialect, c *dialect.ColumnDef) string {
+func describeColumn(d dialect.Dialect, c *tabledef.Column) string {
 	s := kindText(c)
 	if c.Nullable {
 		s += " NULL"
@@ -608,14 +609,14 @@ func describeLiveIndex(ix *IndexInfo, cols []string) string {
 	return s
 }
 
-func describeFK(fk *dialect.ForeignKey, action string) string {
+func describeFK(fk *tabledef.ForeignKey, action string) string {
 	if fk == nil {
 		return "none"
 	}
 	return identText(fk.Table) + "(" + identText(fk.Column) + ") ON DELETE " + action
 }
 
-func actionText(fk *dialect.ForeignKey) string {
+func actionText(fk *tabledef.ForeignKey) string {
 	if fk == nil {
 		return ""
 	}
@@ -629,7 +630,7 @@ func defaultText(has bool, expr string) string {
 	return "DEFAULT " + expr
 }
 
-func declaredDefaultText(d dialect.Dialect, c *dialect.ColumnDef) string {
+func declaredDefaultText(d dialect.Dialect, c *tabledef.Column) string {
 	if !c.HasDefault || c.Default == nil {
 		return "no default"
 	}

@@ -16,7 +16,7 @@
 // they come. Destructive steps (a table or column dropped, a kind changed,
 // NOT NULL tightened, a foreign key added, dropped or changed, a UNIQUE
 // constraint or unique index dropped, a primary key changed) are refused:
-// Run returns a *MigrationRefused carrying the diff and applies nothing,
+// Run returns a *RefusedError carrying the diff and applies nothing,
 // unless an Allowance names the step exactly. Renames are never guessed:
 // a renamed column looks like a drop and an add, and is refused, unless
 // AllowRenameColumn declares it.
@@ -27,7 +27,7 @@
 //			migrate.AllowRenameColumn("todos", "title", "name"),
 //		},
 //	})
-//	var refused *migrate.MigrationRefused
+//	var refused *migrate.RefusedError
 //	if errors.As(err, &refused) {
 //		log.Print(refused.Diff) // what was refused, and why
 //	}

@@ -42,7 +42,7 @@ func Example() {
 
 	v2 := orm.MustDefineSchema("2", orm.NewTable("todos", orm.ID(), orm.Text("title"), orm.Boolean("done").Default(false)))
 	_, err = migrate.Run(ctx, v2, db, migrate.Options{})
-	var refused *migrate.MigrationRefused
+	var refused *migrate.RefusedError
 	if errors.As(err, &refused) {
 		for _, s := range refused.Diff.Refused() {
 			fmt.Println("refused:", s.ID())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // MetaTable is plasma's key/value table of facts about the database,
@@ -69,8 +70,8 @@ func snapshotOf(s *orm.Schema) *snapshot {
 	return snap
 }
 
-func kindByName(name string) (dialect.Kind, bool) {
-	for k := dialect.KindID; k.String() != "invalid"; k++ {
+func kindByName(name string) (tabledef.Kind, bool) {
+	for k := tabledef.KindID; k.String() != "invalid"; k++ {
 		if k.String() == name {
 			return k, true
 		}
@@ -79,8 +80,8 @@ func kindByName(name string) (dialect.Kind, bool) {
 }
 
 // recordedClass is the type class a column of kind k is created with.
-func recordedClass(d dialect.Dialect, k dialect.Kind, encrypted, autoIncrement bool) string {
-	return declaredClass(d, &dialect.ColumnDef{Kind: k, Encrypted: encrypted, AutoIncrement: autoIncrement})
+func recordedClass(d dialect.Dialect, k tabledef.Kind, encrypted, autoIncrement bool) string {
+	return declaredClass(d, &tabledef.Column{Kind: k, Encrypted: encrypted, AutoIncrement: autoIncrement})
 }
 
 // meta is what MetaTable holds.

@@ -13,13 +13,14 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // allKinds declares every column kind and every modifier, with defaults
 // in the spellings that engines like to rewrite.
 func allKinds() []*orm.Table {
 	parents := orm.NewTable("parents", orm.ID(), orm.Text("code").Unique(),
-		orm.Text("favorite").Nullable().References("every", "id", orm.OnDeleteSetNull)) // a cycle with every
+		orm.Text("favorite").Nullable().References("every", "id", tabledef.SetNull)) // a cycle with every
 	every := orm.NewTable("every",
 		orm.ID(),
 		orm.Text("t"),
@@ -48,18 +49,18 @@ func allKinds() []*orm.Table {
 		orm.BigInt("secret_n").Encrypted(),
 		orm.Text("uniq").Unique(),
 		orm.Int("uniq_n").Nullable().Unique(),
-		orm.Text("parent_id").References("parents", "id", orm.OnDeleteCascade),
-		orm.Text("p_setnull").Nullable().References("parents", "id", orm.OnDeleteSetNull),
-		orm.Text("p_code").References("parents", "code", orm.OnDeleteRestrict),
-		orm.Text("p_noaction").Nullable().References("parents", "id", orm.OnDeleteNoAction),
-		orm.Text("self").Nullable().References("every", "id", orm.OnDeleteNoAction),
+		orm.Text("parent_id").References("parents", "id", tabledef.Cascade),
+		orm.Text("p_setnull").Nullable().References("parents", "id", tabledef.SetNull),
+		orm.Text("p_code").References("parents", "code", tabledef.Restrict),
+		orm.Text("p_noaction").Nullable().References("parents", "id", tabledef.NoAction),
+		orm.Text("self").Nullable().References("every", "id", tabledef.NoAction),
 	).With(orm.TableOptions{Indexes: []orm.Index{
 		{Name: "every_t", Columns: []string{"t"}},
 		{Name: "every_t_i", Columns: []string{"t", "i"}, Unique: true},
 	}})
 	auto := orm.NewTable("auto", orm.AutoIncrement("n"), orm.Text("v").Default("v")).With(orm.TableOptions{External: true})
 	comp := orm.NewTable("comp", orm.Text("a").PrimaryKey(), orm.Int("b").PrimaryKey(), orm.Text("c").Nullable().Unique(),
-		orm.BigInt("auto_ref").Nullable().References("auto", "n", orm.OnDeleteSetNull)).
+		orm.BigInt("auto_ref").Nullable().References("auto", "n", tabledef.SetNull)).
 		With(orm.TableOptions{ChangeLogSuppressed: true})
 	pair := orm.NewTable("pair", orm.Text("k").PrimaryKey(), orm.Text("v").Unique().PrimaryKey()).
 		With(orm.TableOptions{External: true})
@@ -137,7 +138,7 @@ func users(extra ...orm.Column) *orm.Table {
 func notes(opts orm.TableOptions, extra ...orm.Column) *orm.Table {
 	return orm.NewTable("notes", append([]orm.Column{
 		orm.ID(), orm.Text("body"), orm.Int("n").Default(0),
-		orm.Text("user_id").References("users", "id", orm.OnDeleteCascade),
+		orm.Text("user_id").References("users", "id", tabledef.Cascade),
 	}, extra...)...).With(opts)
 }
 
@@ -176,7 +177,7 @@ func TestAdditiveSteps(t *testing.T) {
 		{
 			name: "table added",
 			v2: func() []*orm.Table {
-				return append(base(), orm.NewTable("tags", orm.ID(), orm.Text("label"), orm.Text("note_id").References("notes", "id", orm.OnDeleteCascade)))
+				return append(base(), orm.NewTable("tags", orm.ID(), orm.Text("label"), orm.Text("note_id").References("notes", "id", tabledef.Cascade)))
 			},
 			want: []string{"add table tags"},
 			check: func(t *testing.T, tg *ormtest.Target) {
@@ -187,8 +188,8 @@ func TestAdditiveSteps(t *testing.T) {
 			name: "tables in a reference cycle added",
 			v2: func() []*orm.Table {
 				return append(base(),
-					orm.NewTable("a", orm.ID(), orm.Text("b_id").Nullable().References("b", "id", orm.OnDeleteSetNull)),
-					orm.NewTable("b", orm.ID(), orm.Text("a_id").Nullable().References("a", "id", orm.OnDeleteCascade)))
+					orm.NewTable("a", orm.ID(), orm.Text("b_id").Nullable().References("b", "id", tabledef.SetNull)),
+					orm.NewTable("b", orm.ID(), orm.Text("a_id").Nullable().References("a", "id", tabledef.Cascade)))
 			},
 			want: []string{"add table b", "add table a"}, // a references b: b first
 			check: func(t *testing.T, tg *ormtest.Target) {
@@ -228,7 +229,7 @@ func TestAdditiveSteps(t *testing.T) {
 		{
 			name: "foreign key column added",
 			v2: func() []*orm.Table {
-				return []*orm.Table{users(), notes(orm.TableOptions{}, orm.Text("editor_id").Nullable().References("users", "id", orm.OnDeleteSetNull))}
+				return []*orm.Table{users(), notes(orm.TableOptions{}, orm.Text("editor_id").Nullable().References("users", "id", tabledef.SetNull))}
 			},
 			want: []string{"add column notes.editor_id"},
 			check: func(t *testing.T, tg *ormtest.Target) {
@@ -286,7 +287,7 @@ func TestAdditiveSteps(t *testing.T) {
 			name: "NOT NULL relaxed",
 			v2: func() []*orm.Table {
 				return []*orm.Table{users(), orm.NewTable("notes", orm.ID(), orm.Text("body").Nullable(), orm.Int("n").Default(0),
-					orm.Text("user_id").References("users", "id", orm.OnDeleteCascade))}
+					orm.Text("user_id").References("users", "id", tabledef.Cascade))}
 			},
 			want: []string{"drop not null notes.body"},
 			check: func(t *testing.T, tg *ormtest.Target) {
@@ -297,7 +298,7 @@ func TestAdditiveSteps(t *testing.T) {
 			name: "default changed",
 			v2: func() []*orm.Table {
 				return []*orm.Table{users(), orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Int("n").Default(5),
-					orm.Text("user_id").References("users", "id", orm.OnDeleteCascade))}
+					orm.Text("user_id").References("users", "id", tabledef.Cascade))}
 			},
 			want: []string{"change default notes.n"},
 			check: func(t *testing.T, tg *ormtest.Target) {
@@ -397,7 +398,7 @@ func TestDestructiveStepsRefused(t *testing.T) {
 			name: "kind changed",
 			v2: func() []*orm.Table {
 				return []*orm.Table{users(), orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.BigInt("n").Default(0),
-					orm.Text("user_id").References("users", "id", orm.OnDeleteCascade))}
+					orm.Text("user_id").References("users", "id", tabledef.Cascade))}
 			},
 			want:  []string{"change kind notes.n"},
 			allow: []migrate.Allowance{migrate.Allow(migrate.OpChangeKind, "notes", "n")},
@@ -433,7 +434,7 @@ func TestDestructiveStepsRefused(t *testing.T) {
 			name: "foreign key changed",
 			v2: func() []*orm.Table {
 				return []*orm.Table{users(), orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Int("n").Default(0),
-					orm.Text("user_id").References("users", "id", orm.OnDeleteRestrict))}
+					orm.Text("user_id").References("users", "id", tabledef.Restrict))}
 			},
 			want:  []string{"change foreign key notes.user_id"},
 			allow: []migrate.Allowance{migrate.Allow(migrate.OpChangeForeignKey, "notes", "user_id")},
@@ -481,7 +482,7 @@ func TestDestructiveStepsRefused(t *testing.T) {
 			name: "column renamed",
 			v2: func() []*orm.Table {
 				return []*orm.Table{users(), orm.NewTable("notes", orm.ID(), orm.Text("text"), orm.Int("n").Default(0),
-					orm.Text("user_id").References("users", "id", orm.OnDeleteCascade))}
+					orm.Text("user_id").References("users", "id", tabledef.Cascade))}
 			},
 			want:  []string{"add column notes.text", "drop column notes.body"},
 			allow: []migrate.Allowance{migrate.AllowRenameColumn("notes", "body", "text")},
@@ -610,7 +611,7 @@ func TestAllowanceIsExact(t *testing.T) {
 		seed(t, tg.DB)
 		before := state(t, tg.DB)
 		both := schema(t, "2", orm.NewTable("users", orm.ID(), orm.Text("name")),
-			orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Text("user_id").References("users", "id", orm.OnDeleteCascade)))
+			orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Text("user_id").References("users", "id", tabledef.Cascade)))
 		allowN := migrate.Allow(migrate.OpDropColumn, "notes", "n")
 		_, err := migrate.Run(ctx, both, tg.DB, migrate.Options{Allow: []migrate.Allowance{allowN}})
 		r := refused(t, err)
@@ -623,7 +624,7 @@ func TestAllowanceIsExact(t *testing.T) {
 		// Only notes.n goes; an allowance naming a step the diff lacks is
 		// harmless.
 		onlyN := schema(t, "2", users(), orm.NewTable("notes", orm.ID(), orm.Text("body"),
-			orm.Text("user_id").References("users", "id", orm.OnDeleteCascade)))
+			orm.Text("user_id").References("users", "id", tabledef.Cascade)))
 		diff := run(t, onlyN, tg.DB, allowN, migrate.Allow(migrate.OpDropColumn, "users", "email"))
 		if got := ops(diff); !slices.Equal(got, []string{"drop column notes.n"}) {
 			t.Fatalf("steps %v", got)
@@ -754,7 +755,7 @@ func TestUntrackedTablesAndIndexes(t *testing.T) {
 		// A change that rebuilds notes on SQLite keeps the untracked index,
 		// the trigger and the view working.
 		v2 := schema(t, "2", users(), orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Int("n").Default(9),
-			orm.Text("user_id").References("users", "id", orm.OnDeleteCascade)))
+			orm.Text("user_id").References("users", "id", tabledef.Cascade)))
 		if got := ops(run(t, v2, tg.DB)); !slices.Equal(got, []string{"change default notes.n"}) {
 			t.Fatalf("steps %v", got)
 		}
@@ -797,7 +798,7 @@ func TestRebuildKeepsSequenceAndReferences(t *testing.T) {
 		mk := func(def string) []*orm.Table {
 			return []*orm.Table{
 				orm.NewTable("counters", orm.AutoIncrement("n"), orm.Text("v").Default(def)).With(orm.TableOptions{External: true}),
-				orm.NewTable("refs", orm.AutoIncrement("id"), orm.BigInt("counter").References("counters", "n", orm.OnDeleteCascade)).
+				orm.NewTable("refs", orm.AutoIncrement("id"), orm.BigInt("counter").References("counters", "n", tabledef.Cascade)).
 					With(orm.TableOptions{External: true}),
 			}
 		}
@@ -839,7 +840,7 @@ func TestHostileNames(t *testing.T) {
 		return []*orm.Table{
 			orm.NewTable(tbl, append([]orm.Column{orm.ID(), orm.Text(col).Default(`it's "x"`), orm.Int(kw).Nullable(), orm.Text(dot).Nullable()}, extra...)...).
 				With(orm.TableOptions{Indexes: []orm.Index{{Name: index, Columns: []string{col, kw}}}}),
-			orm.NewTable(kids, orm.ID(), orm.Text(`parent "id"`).References(tbl, "id", orm.OnDeleteCascade)),
+			orm.NewTable(kids, orm.ID(), orm.Text(`parent "id"`).References(tbl, "id", tabledef.Cascade)),
 		}
 	}
 	each(t, func(t *testing.T, tg *ormtest.Target) {
@@ -1020,7 +1021,7 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 		before := state(t, tg.DB)
 		v2 := schema(t, "2", users(orm.Text("bio").Nullable()), orm.NewTable("tags", orm.ID()),
 			orm.NewTable("notes", orm.ID(), orm.Text("body").Unique(), orm.Int("n").Default(0),
-				orm.Text("user_id").References("users", "id", orm.OnDeleteCascade)))
+				orm.Text("user_id").References("users", "id", tabledef.Cascade)))
 		diff, err := migrate.Run(ctx, v2, tg.DB, migrate.Options{})
 		if err == nil || diff.Applied {
 			t.Fatalf("want an error, got %v\n%s", err, diff)
@@ -1060,7 +1061,7 @@ func TestSQLiteConnectionRestored(t *testing.T) {
 	refused(t, err)
 	fkOn()
 	_, err = migrate.Run(ctx, schema(t, "2", users(), orm.NewTable("notes", orm.ID(), orm.Text("body").Unique(), orm.Int("n").Default(0),
-		orm.Text("user_id").References("users", "id", orm.OnDeleteCascade))), db, migrate.Options{})
+		orm.Text("user_id").References("users", "id", tabledef.Cascade))), db, migrate.Options{})
 	if err == nil {
 		t.Fatal("want a unique violation")
 	}

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Database is a live database's schema as Introspect found it: the tables
@@ -79,7 +79,7 @@ type ColumnInfo struct {
 	// the last Run if its type still fits that kind, otherwise the kind
 	// whose type Type is (text, int, bigint, boolean, blob, or json on
 	// PostgreSQL). It is 0 for a type no kind maps to.
-	Kind dialect.Kind `json:"kind"`
+	Kind tabledef.Kind `json:"kind"`
 	// Encrypted is true when the last Run recorded the column as
 	// encrypted.
 	Encrypted bool `json:"encrypted,omitempty"`

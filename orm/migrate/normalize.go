@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Type classes: the normalised form of a SQL type. Two columns whose types
@@ -55,26 +56,26 @@ func typeClass(dialectName, typ string) string {
 
 // kindOfClass is the kind a column of the class is taken for when nothing
 // recorded says otherwise.
-func kindOfClass(class string) dialect.Kind {
+func kindOfClass(class string) tabledef.Kind {
 	switch class {
 	case classText:
-		return dialect.KindText
+		return tabledef.KindText
 	case classInteger:
-		return dialect.KindInt
+		return tabledef.KindInt
 	case classBigInt:
-		return dialect.KindBigInt
+		return tabledef.KindBigInt
 	case classBool:
-		return dialect.KindBool
+		return tabledef.KindBool
 	case classBlob:
-		return dialect.KindBlob
+		return tabledef.KindBlob
 	case classJSONB:
-		return dialect.KindJSON
+		return tabledef.KindJSON
 	}
 	return 0
 }
 
 // declaredClass is the class of the type CreateTable gives c.
-func declaredClass(d dialect.Dialect, c *dialect.ColumnDef) string {
+func declaredClass(d dialect.Dialect, c *tabledef.Column) string {
 	return typeClass(d.Name(), dialect.BaseType(d, c))
 }
 
@@ -442,7 +443,7 @@ func writeCanonicalJSON(b *bytes.Buffer, v any) {
 }
 
 // declaredDefault is the canonical default of a declared column.
-func declaredDefault(d dialect.Dialect, c *dialect.ColumnDef) string {
+func declaredDefault(d dialect.Dialect, c *tabledef.Column) string {
 	class := declaredClass(d, c)
 	if !c.HasDefault || c.Default == nil {
 		return "null"

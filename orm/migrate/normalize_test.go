@@ -9,6 +9,7 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 func TestTypeClass(t *testing.T) {
@@ -49,9 +50,9 @@ func TestDeclaredClassMatchesReported(t *testing.T) {
 		"postgres": {"TEXT": "text", "INTEGER": "integer", "BIGINT": "bigint", "BOOLEAN": "boolean", "BYTEA": "bytea", "JSONB": "jsonb"},
 	}
 	for _, d := range []dialect.Dialect{sqlite.Dialect, postgres.Dialect} {
-		for k := dialect.KindID; k.String() != "invalid"; k++ {
+		for k := tabledef.KindID; k.String() != "invalid"; k++ {
 			for _, enc := range []bool{false, true} {
-				c := &dialect.ColumnDef{Kind: k, Encrypted: enc}
+				c := &tabledef.Column{Kind: k, Encrypted: enc}
 				typ := d.ColumnType(c)
 				rep, ok := reported[d.Name()][typ]
 				if !ok {
@@ -62,7 +63,7 @@ func TestDeclaredClassMatchesReported(t *testing.T) {
 				}
 			}
 		}
-		auto := &dialect.ColumnDef{Kind: dialect.KindBigInt, AutoIncrement: true}
+		auto := &tabledef.Column{Kind: tabledef.KindBigInt, AutoIncrement: true}
 		want := map[string]string{"sqlite": classInteger, "postgres": classBigInt}[d.Name()]
 		if got := declaredClass(d, auto); got != want {
 			t.Errorf("%s auto-increment class %q, want %q", d.Name(), got, want)
@@ -157,7 +158,7 @@ func FuzzTextDefault(f *testing.F) {
 			}
 		}
 		for _, d := range []dialect.Dialect{sqlite.Dialect, postgres.Dialect} {
-			c := &dialect.ColumnDef{Name: "c", Kind: dialect.KindText, HasDefault: true, Default: s}
+			c := &tabledef.Column{Name: "c", Kind: tabledef.KindText, HasDefault: true, Default: s}
 			want := declaredDefault(d, c)
 			if want != "str:"+s {
 				t.Fatalf("%s: declared default of %q is %q", d.Name(), s, want)
@@ -188,7 +189,7 @@ func FuzzJSONDefault(f *testing.F) {
 		if !json.Valid([]byte(s)) || dec.Decode(&v) != nil {
 			return
 		}
-		c := &dialect.ColumnDef{Name: "j", Kind: dialect.KindJSON, HasDefault: true, Default: json.RawMessage(s)}
+		c := &tabledef.Column{Name: "j", Kind: tabledef.KindJSON, HasDefault: true, Default: json.RawMessage(s)}
 		want := declaredDefault(postgres.Dialect, c)
 		// What jsonb gives back: Go's re-encoding with spaces after separators.
 		p, _ := json.MarshalIndent(v, "", "")
@@ -247,7 +248,7 @@ func FuzzParseDefault(f *testing.F) {
 }
 
 func TestColumnInfoJSON(t *testing.T) {
-	c := ColumnInfo{Name: "n", Type: "BIGINT", Kind: dialect.KindLWWRegister, Nullable: true}
+	c := ColumnInfo{Name: "n", Type: "BIGINT", Kind: tabledef.KindLWWRegister, Nullable: true}
 	p, err := json.Marshal(c)
 	if err != nil || !strings.Contains(string(p), `"kind":"crdtLwwRegister"`) {
 		t.Fatalf("%s %v", p, err)

@@ -19,7 +19,7 @@ type Options struct {
 	// renames. Nothing destructive is ever applied without one.
 	Allow []Allowance
 	// DryRun computes the diff and the SQL without applying anything or
-	// returning MigrationRefused: the steps say which would be refused.
+	// returning RefusedError: the steps say which would be refused.
 	DryRun bool
 	// Progress, if set, is called after each step is applied, inside the
 	// migration's transaction (so before it commits). It must not use the
@@ -28,15 +28,15 @@ type Options struct {
 	Progress func(Step)
 }
 
-// MigrationRefused is Run's error when the diff holds a destructive step
+// RefusedError is Run's error when the diff holds a destructive step
 // no Allowance names, or a step that cannot be applied. Nothing was
 // applied. Match it with errors.As.
-type MigrationRefused struct {
+type RefusedError struct {
 	// Diff is the whole diff; Diff.Refused() lists the steps at fault.
 	Diff *SchemaDiff
 }
 
-func (e *MigrationRefused) Error() string {
+func (e *RefusedError) Error() string {
 	var b strings.Builder
 	refused := e.Diff.Refused()
 	fmt.Fprintf(&b, "plasma: migration to schema version %s refused, nothing applied: %d step(s) need attention", e.Diff.DeclaredVersion, len(refused))
@@ -80,7 +80,7 @@ func Diff(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*Schema
 // one transaction and records the schema's version in MetaTable.
 //
 // Additive steps are applied as they come. A destructive step is applied
-// only if opts.Allow names it; otherwise Run returns a *MigrationRefused
+// only if opts.Allow names it; otherwise Run returns a *RefusedError
 // carrying the diff and applies nothing at all. Steps that cannot work
 // (a NOT NULL column without a default added to a table with rows, say)
 // are refused the same way.
@@ -136,7 +136,7 @@ func Run(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*SchemaD
 		return diff, nil
 	}
 	if len(diff.Refused()) > 0 {
-		return diff, &MigrationRefused{Diff: diff}
+		return diff, &RefusedError{Diff: diff}
 	}
 	snap := snapshotOf(s)
 	if diff.Empty() && m.version == s.Version() && snapshotsEqual(m.snapshot, snap) {
@@ -248,7 +248,7 @@ type session struct {
 // begin takes a connection and starts the migration's transaction, with
 // the schema lock when lock is set.
 func begin(ctx context.Context, db *orm.DB, lock bool) (*session, error) {
-	if db.InTx() {
+	if db.IsTx() {
 		return nil, fmt.Errorf("plasma: migrate: Run needs a connection pool, not a transaction: it runs its own")
 	}
 	s := &session{d: db.Dialect()}

@@ -6,6 +6,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // cascade lists, before a DELETE runs, the rows of synced tables that its
@@ -107,7 +108,7 @@ func (l *logger) beforeDelete(ctx context.Context, next orm.Handler, db *orm.DB,
 
 // selectColumn returns column col of the rows of lv.
 func selectColumn(ctx context.Context, next orm.Handler, db *orm.DB, lv level, col string) ([]any, error) {
-	kind := orm.KindText
+	kind := tabledef.KindText
 	if c, ok := lv.table.Column(col); ok {
 		kind = c.Kind()
 	}
@@ -124,7 +125,7 @@ func selectColumn(ctx context.Context, next orm.Handler, db *orm.DB, lv level, c
 		}
 		for _, row := range buf.Values {
 			v := row[0]
-			if b, ok := v.([]byte); ok && kind != orm.KindBlob {
+			if b, ok := v.([]byte); ok && kind != tabledef.KindBlob {
 				v = string(b)
 			}
 			out = append(out, v)

@@ -11,17 +11,18 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
 	lists = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.JSON("meta").Nullable())
 	todos = orm.NewTable("todos", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("title"), orm.Boolean("done").Default(false), orm.Int("n").Default(0), orm.Blob("pic").Nullable())
 	notes = orm.NewTable("notes", orm.ID(),
-		orm.Text("todo_id").Nullable().References("todos", "id", orm.OnDeleteSetNull), orm.Text("body"))
+		orm.Text("todo_id").Nullable().References("todos", "id", tabledef.SetNull), orm.Text("body"))
 	secrets = orm.NewTable("secrets", orm.ID(), orm.Text("v")).With(orm.TableOptions{ChangeLogSuppressed: true})
-	tree    = orm.NewTable("tree", orm.ID(), orm.Text("parent").Nullable().References("tree", "id", orm.OnDeleteCascade))
+	tree    = orm.NewTable("tree", orm.ID(), orm.Text("parent").Nullable().References("tree", "id", tabledef.Cascade))
 	schema  = orm.MustDefineSchema("1", lists, todos, notes, secrets, tree)
 )
 
@@ -33,7 +34,7 @@ func setup(t *testing.T, tg *ormtest.Target) *orm.DB {
 	if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -109,6 +110,9 @@ func todoRow(id, list, title string, done bool, n float64) map[string]any {
 	return map[string]any{"id": id, "list_id": list, "title": title, "done": done, "n": n, "pic": nil}
 }
 
+// TestWriteShapes follows one log through every shape of write. It is
+// one long function on purpose: each step's expected changes depend on
+// the rows the earlier steps left.
 func TestWriteShapes(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()

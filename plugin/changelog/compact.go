@@ -322,7 +322,7 @@ func (c *compactor) flush(ctx context.Context, victims []victim) error {
 			return nil
 		})
 	}
-	err := run(c.db.InTx())
+	err := run(c.db.IsTx())
 	if errors.Is(err, errShortDelete) {
 		err = run(true)
 	}

@@ -19,6 +19,9 @@ import (
 // reader follows the log: the reader must see versions strictly increase,
 // every change exactly once, each writer's commits in commit order, and a
 // row's two writes in write order.
+//
+// It is one long function on purpose: the soak's setup, its concurrent
+// run and its final checks share one state.
 func TestConcurrentWriters(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()
@@ -142,6 +145,9 @@ func TestConcurrentWriters(t *testing.T) {
 // TestLateCommit is the case that defeats versions taken before commit: a
 // transaction that writes first commits after a later one, and after a
 // reader has moved past the later one. It must still be read, once.
+//
+// It is one long function on purpose: it is one interleaving of
+// transactions, step by step.
 func TestLateCommit(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()

@@ -31,61 +31,9 @@ import (
 // writeDirect logs a write without RETURNING. It reports false when the
 // statement needs the RETURNING path.
 func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan) (*orm.Result, []change, bool, error) {
-	t := st.Table
-	var ids []string
-	var single bool
-	switch q := st.Query.(type) {
-	case *orm.InsertQuery:
-		col := slices.Index(q.Parts().Columns, "id")
-		if col < 0 {
-			return nil, nil, false, nil
-		}
-		ids = make([]string, 0, len(q.Parts().Rows))
-		for _, row := range q.Parts().Rows {
-			v, ok := row[col].(string)
-			if !ok {
-				return nil, nil, false, nil
-			}
-			ids = append(ids, v)
-		}
-		if oc := q.Parts().OnConflict; oc != nil {
-			switch {
-			case oc.DoNothing:
-				existing := map[string]bool{}
-				for rest := ids; len(rest) > 0; {
-					n := min(len(rest), maxInList)
-					found, err := selectIDs(ctx, next, st.DB, t, expr.InArray(t.Col("id"), rest[:n]))
-					if err != nil {
-						return nil, nil, true, err
-					}
-					for _, id := range found {
-						existing[id] = true
-					}
-					rest = rest[n:]
-				}
-				ids = slices.DeleteFunc(ids, func(id string) bool { return existing[id] })
-			case len(oc.Target) != 1 || oc.Target[0] != "id":
-				return nil, nil, false, nil
-			}
-		}
-	case *orm.UpdateQuery:
-		ids, single = singleID(q.Parts().Where, t)
-		if !single {
-			var err error
-			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts().Where...); err != nil {
-				return nil, nil, true, err
-			}
-		}
-	case *orm.DeleteQuery:
-		ids, single = singleID(q.Parts().Where, t)
-		if !single {
-			var err error
-			if ids, err = selectIDs(ctx, next, st.DB, t, q.Parts().Where...); err != nil {
-				return nil, nil, true, err
-			}
-		}
-	default:
-		return nil, nil, false, nil
+	ids, single, direct, err := directIDs(ctx, next, st)
+	if !direct || err != nil {
+		return nil, nil, direct, err
 	}
 	res, err := next(ctx, st)
 	if err != nil {
@@ -94,24 +42,101 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 	if single && res.RowsAffected == 0 {
 		return res, nil, true, nil
 	}
+	changes, err := directChanges(ctx, next, st, p, ids)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	return res, changes, true, nil
+}
+
+// directIDs returns the ids of the rows st will write, found before it
+// runs; single reports that the WHERE names one id (the statement touches
+// that row or none). direct is false for a statement whose ids cannot be
+// known in advance: an INSERT without a string id for every row, or an
+// upsert whose conflict target is not the id.
+func directIDs(ctx context.Context, next orm.Handler, st *orm.Statement) (ids []string, single, direct bool, err error) {
+	t := st.Table
+	var where []expr.Expr
+	switch q := st.Query.(type) {
+	case *orm.InsertQuery:
+		ids, direct, err = insertIDs(ctx, next, st, q.Parts())
+		return ids, false, direct, err
+	case *orm.UpdateQuery:
+		where = q.Parts().Where
+	case *orm.DeleteQuery:
+		where = q.Parts().Where
+	default:
+		return nil, false, false, nil
+	}
+	if ids, single = singleID(where, t); single {
+		return ids, true, true, nil
+	}
+	ids, err = selectIDs(ctx, next, st.DB, t, where...)
+	return ids, false, true, err
+}
+
+// insertIDs returns the ids an INSERT writes: every row's, less those
+// already stored for ON CONFLICT DO NOTHING.
+func insertIDs(ctx context.Context, next orm.Handler, st *orm.Statement, parts orm.InsertParts) ([]string, bool, error) {
+	t := st.Table
+	col := slices.Index(parts.Columns, "id")
+	if col < 0 {
+		return nil, false, nil
+	}
+	ids := make([]string, 0, len(parts.Rows))
+	for _, row := range parts.Rows {
+		v, ok := row[col].(string)
+		if !ok {
+			return nil, false, nil
+		}
+		ids = append(ids, v)
+	}
+	oc := parts.OnConflict
+	switch {
+	case oc == nil:
+		return ids, true, nil
+	case oc.DoNothing:
+		existing := map[string]bool{}
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), maxInList)
+			found, err := selectIDs(ctx, next, st.DB, t, expr.InArray(t.Col("id"), rest[:n]))
+			if err != nil {
+				return nil, true, err
+			}
+			for _, id := range found {
+				existing[id] = true
+			}
+			rest = rest[n:]
+		}
+		return slices.DeleteFunc(ids, func(id string) bool { return existing[id] }), true, nil
+	case len(oc.Target) != 1 || oc.Target[0] != "id":
+		return nil, false, nil
+	}
+	return ids, true, nil
+}
+
+// directChanges makes the changes of a write that ran, to the rows ids:
+// deletions, images made from an INSERT's values, or images read back.
+func directChanges(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, ids []string) ([]change, error) {
+	t := st.Table
 	changes := make([]change, 0, len(ids))
 	if st.Op == orm.OpDelete {
 		for _, id := range ids {
 			changes = append(changes, change{table: t.Name(), id: id, op: OpDel})
 		}
-		return res, changes, true, nil
+		return changes, nil
 	}
 	if q, ok := st.Query.(*orm.InsertQuery); ok {
 		if images, ok := valueImages(t, p, q); ok {
 			for i, id := range ids {
 				changes = append(changes, change{table: t.Name(), id: id, op: OpPut, data: images[i]})
 			}
-			return res, changes, true, nil
+			return changes, nil
 		}
 	}
 	images, err := readImages(ctx, next, st.DB, t, ids)
 	if err != nil {
-		return nil, nil, true, err
+		return nil, err
 	}
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -120,7 +145,7 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 			changes = append(changes, change{table: t.Name(), id: id, op: OpPut, data: img})
 		}
 	}
-	return res, changes, true, nil
+	return changes, nil
 }
 
 // singleID finds, among a WHERE's ANDed predicates, id = value: the

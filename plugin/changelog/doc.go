@@ -5,7 +5,7 @@
 // # What is logged
 //
 // Install Middleware on a DB (serverdb does it for you) and create the
-// log's tables with EnsureLog. Then every INSERT, UPDATE, upsert and
+// log's tables with Ensure. Then every INSERT, UPDATE, upsert and
 // DELETE built with the ORM on a synced table logs one change per row it
 // touched:
 //

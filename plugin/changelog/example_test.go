@@ -22,7 +22,7 @@ func Example() {
 	if err := orm.EnsureSchema(ctx, schema, base); err != nil {
 		panic(err)
 	}
-	if err := changelog.EnsureLog(ctx, base); err != nil {
+	if err := changelog.Ensure(ctx, base); err != nil {
 		panic(err)
 	}
 	db := base.Use(changelog.Middleware(changelog.Options{Schema: schema}))
@@ -66,7 +66,7 @@ func ExampleRecord() {
 	if err := orm.EnsureSchema(ctx, orm.MustDefineSchema("1", notes), base); err != nil {
 		panic(err)
 	}
-	if err := changelog.EnsureLog(ctx, base); err != nil {
+	if err := changelog.Ensure(ctx, base); err != nil {
 		panic(err)
 	}
 	db := base.Use(changelog.Middleware(changelog.Options{}))
@@ -102,7 +102,7 @@ func ExampleCompactChangeLog() {
 	if err := orm.EnsureSchema(ctx, schema, base); err != nil {
 		panic(err)
 	}
-	if err := changelog.EnsureLog(ctx, base); err != nil {
+	if err := changelog.Ensure(ctx, base); err != nil {
 		panic(err)
 	}
 	db := base.Use(changelog.Middleware(changelog.Options{Schema: schema}))

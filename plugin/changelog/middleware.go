@@ -11,6 +11,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // DefaultRegion is the region changes are logged under when neither the
@@ -65,10 +66,10 @@ func Middleware(opts Options) orm.Middleware {
 			}
 			for _, c := range def.Columns {
 				fk := c.References
-				if fk == nil || (fk.OnDelete != dialect.Cascade && fk.OnDelete != dialect.SetNull) {
+				if fk == nil || (fk.OnDelete != tabledef.Cascade && fk.OnDelete != tabledef.SetNull) {
 					continue
 				}
-				l.edges[fk.Table] = append(l.edges[fk.Table], edge{child: child, fk: c.Name, ref: fk.Column, setNull: fk.OnDelete == dialect.SetNull})
+				l.edges[fk.Table] = append(l.edges[fk.Table], edge{child: child, fk: c.Name, ref: fk.Column, setNull: fk.OnDelete == tabledef.SetNull})
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The names of the change log's tables. Both start with orm.ReservedPrefix,
@@ -19,14 +20,14 @@ const (
 )
 
 // logColumns are the log's columns after its key, on both engines.
-var logColumns = []dialect.ColumnDef{
-	{Name: "region", Kind: dialect.KindText},
-	{Name: "table_name", Kind: dialect.KindText},
-	{Name: "row_id", Kind: dialect.KindText},
-	{Name: "op", Kind: dialect.KindText},
-	{Name: "data", Kind: dialect.KindText, Nullable: true},
-	{Name: "client_id", Kind: dialect.KindText, Nullable: true},
-	{Name: "mutation_id", Kind: dialect.KindBigInt, Nullable: true},
+var logColumns = []tabledef.Column{
+	{Name: "region", Kind: tabledef.KindText},
+	{Name: "table_name", Kind: tabledef.KindText},
+	{Name: "row_id", Kind: tabledef.KindText},
+	{Name: "op", Kind: tabledef.KindText},
+	{Name: "data", Kind: tabledef.KindText, Nullable: true},
+	{Name: "client_id", Kind: tabledef.KindText, Nullable: true},
+	{Name: "mutation_id", Kind: tabledef.KindBigInt, Nullable: true},
 }
 
 // sqliteLog is the log on SQLite. The version is the row's AUTOINCREMENT
@@ -36,44 +37,41 @@ var logColumns = []dialect.ColumnDef{
 // reader scans the key range above its cursor, and with the AUTOINCREMENT
 // bookkeeping a second index more than doubled the cost of logging a
 // change.
-var sqliteLog = &dialect.TableDef{
+var sqliteLog = &tabledef.Table{
 	Name:       LogTable,
-	Columns:    append([]dialect.ColumnDef{{Name: "version", Kind: dialect.KindBigInt, AutoIncrement: true}}, logColumns...),
+	Columns:    append([]tabledef.Column{{Name: "version", Kind: tabledef.KindBigInt, AutoIncrement: true}}, logColumns...),
 	PrimaryKey: []string{"version"},
 }
 
-// pgLogTable creates the log on PostgreSQL. Writers insert rows with a
-// NULL version; _plasma_publish numbers them after they commit (see the
-// package documentation). It is written out because the DDL path cannot
-// say GENERATED ALWAYS (its identity columns are BY DEFAULT), which keeps
-// anyone from writing a log row's id by hand. Its other columns are
-// logColumns after "version".
-const pgLogTable = `CREATE TABLE IF NOT EXISTS "_plasma_changes" (
-	"id" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	"version" BIGINT,
-	"region" TEXT NOT NULL,
-	"table_name" TEXT NOT NULL,
-	"row_id" TEXT NOT NULL,
-	"op" TEXT NOT NULL,
-	"data" TEXT,
-	"client_id" TEXT,
-	"mutation_id" BIGINT
-)`
-
 // regionVersionIndex makes a version unique within its region.
-var regionVersionIndex = dialect.IndexDef{Name: LogTable + "_region_version", Columns: []string{"region", "version"}, Unique: true}
+var regionVersionIndex = tabledef.Index{Name: LogTable + "_region_version", Columns: []string{"region", "version"}, Unique: true}
 
-// pgPendingIndex finds a region's unnumbered rows; the DDL path has no
-// partial indexes, so it is written out.
-const pgPendingIndex = `CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON "_plasma_changes" ("region", "id") WHERE "version" IS NULL`
+// pgLog is the log where writers run concurrently (PostgreSQL). Writers
+// insert rows with a NULL version; _plasma_publish numbers them after
+// they commit (see the package documentation). The id is generated
+// always, where the engine can refuse a written value, which keeps
+// anyone from writing a log row's id by hand. The partial index finds a
+// region's unnumbered rows.
+var pgLog = &tabledef.Table{
+	Name: LogTable,
+	Columns: append([]tabledef.Column{
+		{Name: "id", Kind: tabledef.KindBigInt, AutoIncrement: true, AlwaysGenerated: true},
+		{Name: "version", Kind: tabledef.KindBigInt, Nullable: true},
+	}, logColumns...),
+	PrimaryKey: []string{"id"},
+	Indexes: []tabledef.Index{
+		regionVersionIndex,
+		{Name: LogTable + "_pending", Columns: []string{"region", "id"}, WhereNull: []string{"version"}},
+	},
+}
 
 // regionVersions holds each region's highest published version
 // (PostgreSQL).
-var regionVersions = &dialect.TableDef{
+var regionVersions = &tabledef.Table{
 	Name: RegionTable,
-	Columns: []dialect.ColumnDef{
-		{Name: "region", Kind: dialect.KindText},
-		{Name: "version", Kind: dialect.KindBigInt},
+	Columns: []tabledef.Column{
+		{Name: "region", Kind: tabledef.KindText},
+		{Name: "version", Kind: tabledef.KindBigInt},
 	},
 	PrimaryKey: []string{"region"},
 }
@@ -85,6 +83,10 @@ var regionVersions = &dialect.TableDef{
 // its snapshot sees every earlier publication and each row is numbered
 // once. Rows of transactions still running are invisible to it: they
 // are numbered by a later call, above everything numbered before.
+//
+// It stays written out here: it is the log's own numbering algorithm,
+// not DDL a dialect could render, and only an engine with concurrent
+// writers (dialect.ConcurrentWrites, which is what selects it) needs one.
 const publishFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
 LANGUAGE plpgsql AS $plasma$
 DECLARE
@@ -117,13 +119,13 @@ $plasma$`
 // logKey names the change log's objects for DB.EnsureOnce.
 type logKey struct{}
 
-// EnsureLog creates the change log's tables (and, on PostgreSQL, its
+// Ensure creates the change log's tables (and, on PostgreSQL, its
 // publishing function) where they do not exist yet, in one transaction.
 // Like orm.EnsureSchema it is idempotent and cheap to call again: once it
 // has succeeded for a DB, later calls return at once (orm.DB.EnsureOnce).
-func EnsureLog(ctx context.Context, db *orm.DB) error {
+func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
-		return fmt.Errorf("plasma: changelog.EnsureLog: nil database")
+		return fmt.Errorf("plasma: changelog.Ensure: nil database")
 	}
 	err := db.EnsureOnce(ctx, logKey{}, func(tx *orm.DB) error {
 		stmts, err := logDDL(tx.Dialect())
@@ -138,7 +140,7 @@ func EnsureLog(ctx context.Context, db *orm.DB) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("plasma: changelog.EnsureLog: %w", err)
+		return fmt.Errorf("plasma: changelog.Ensure: %w", err)
 	}
 	return nil
 }
@@ -152,7 +154,10 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts := []string{pgLogTable, dialect.CreateIndex(LogTable, regionVersionIndex, true), pgPendingIndex}
+	stmts, err := dialect.CreateTable(d, pgLog, true)
+	if err != nil {
+		return nil, err
+	}
 	return append(append(stmts, regions...), publishFunction), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/internal/rowjson"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // valueImages returns the images of the rows a plain INSERT (no ON
@@ -90,13 +91,13 @@ func storedAsGiven(c *rowjson.Column, v any) bool {
 	}
 	switch v.(type) {
 	case string:
-		return c.Kind == orm.KindText || c.Kind == orm.KindID
+		return c.Kind == tabledef.KindText || c.Kind == tabledef.KindID
 	case int64:
-		return c.Kind == orm.KindInt || c.Kind == orm.KindBigInt
+		return c.Kind == tabledef.KindInt || c.Kind == tabledef.KindBigInt
 	case bool:
-		return c.Kind == orm.KindBool
+		return c.Kind == tabledef.KindBool
 	case []byte:
-		return c.Kind == orm.KindBlob
+		return c.Kind == tabledef.KindBlob
 	}
 	return false
 }

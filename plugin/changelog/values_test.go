@@ -35,7 +35,7 @@ func TestInsertImageMatchesStoredRow(t *testing.T) {
 		if err := orm.EnsureSchema(ctx, s, db); err != nil {
 			t.Fatal(err)
 		}
-		if err := changelog.EnsureLog(ctx, db); err != nil {
+		if err := changelog.Ensure(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		inserts := []*orm.InsertQuery{

@@ -388,6 +388,9 @@ func TestStaleWrite(t *testing.T) {
 
 // TestMalformed: bad incoming and stored states fail with a typed error and
 // write nothing, not even the statement's other columns or other rows.
+//
+// It is one long function on purpose: after each refused write it checks
+// that the rows the earlier steps left are unchanged.
 func TestMalformed(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx, db := setup(t, tg, crdtcol.Options{Limits: crdt.Limits{MaxClients: 4}})
@@ -554,6 +557,9 @@ func TestReturningAndOtherColumns(t *testing.T) {
 // TestUpsertAndInsert: inserts store canonical states; an upsert merges
 // with the row it conflicts with, on the primary key or another unique
 // column.
+//
+// It is one long function on purpose: each step merges with the state
+// the earlier ones stored.
 func TestUpsertAndInsert(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx, db := setup(t, tg, crdtcol.Options{})
@@ -650,7 +656,7 @@ func TestInnerMiddlewareSeesMerged(t *testing.T) {
 		rec := func(next orm.Handler) orm.Handler {
 			return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
 				if q, ok := st.Query.(*orm.UpdateQuery); ok {
-					if !st.DB.InTx() {
+					if !st.DB.IsTx() {
 						t.Errorf("inner middleware outside a transaction")
 					}
 					for _, a := range q.Parts().Set {

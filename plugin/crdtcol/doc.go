@@ -109,9 +109,9 @@
 //
 // # What is not merged
 //
-// Raw SQL (DB.Exec), statements prepared with orm.Prepare and run outside
-// the chain, and SQL expressions assigned to a CRDT column (refused with
-// ErrExpression) are not seen by the middleware. On PostgreSQL a plain
+// Raw SQL (DB.Exec), statements prepared with orm.PrepareUnchained (which
+// run outside the chain), and SQL expressions assigned to a CRDT column
+// (refused with ErrExpression) are not seen by the middleware. On PostgreSQL a plain
 // INSERT takes the same advisory lock on its primary key as an upsert
 // targeting the primary key, so the two cannot interleave; an upsert
 // whose conflict target is another unique column is not serialised

@@ -19,6 +19,9 @@ import (
 // share one entry, in a G-counter, a PN-counter's decrements and an
 // OR-set's version vector; a full state that adds entries outside the
 // writer's own, or past its quota, is refused.
+//
+// It is one long function on purpose: the kinds' cases fill and then
+// overrun one row's quota in order.
 func TestClientQuotaOtherKinds(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		db := openQuota(t, tg)

@@ -9,6 +9,9 @@ import (
 	"github.com/plasma-go/plasma/envelope"
 )
 
+// TestSealOpenCell seals and opens cells with one keyset and refuses
+// what does not match. It is one long function on purpose: the cases
+// share the keys and the cells sealed first.
 func TestSealOpenCell(t *testing.T) {
 	k1, k2 := testKey(t, "k1", 1), testKey(t, "k2", 2)
 	ks, err := envelope.NewKeyset(k1)

@@ -15,6 +15,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/internal/txrun"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // IDColumn is the column whose value is the row id of a table's encrypted
@@ -68,7 +69,7 @@ type enforcer struct {
 }
 
 // encryptedDef returns t's definition if t has an encrypted column.
-func encryptedDef(t *orm.Table) *dialect.TableDef {
+func encryptedDef(t *orm.Table) *tabledef.Table {
 	if t == nil {
 		return nil
 	}
@@ -84,7 +85,7 @@ func encryptedDef(t *orm.Table) *dialect.TableDef {
 	return nil
 }
 
-func isEncrypted(def *dialect.TableDef, col string) bool {
+func isEncrypted(def *tabledef.Table, col string) bool {
 	c := def.Column(col)
 	return c != nil && c.Encrypted
 }
@@ -162,6 +163,32 @@ func (m *enforcer) insert(ctx context.Context, next orm.Handler, st *orm.Stateme
 		c.Query = q
 		st = &c
 	}
+	ids, err := m.checkInsertRows(p, enc, idIdx, copied, fail)
+	if err != nil {
+		return nil, err
+	}
+	if up == nil {
+		return next(ctx, st)
+	}
+	if up.err != nil {
+		return nil, fail(up.errColumn, "", up.err)
+	}
+	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
+		if err := up.check(ctx, db, p, ids, fail); err != nil {
+			return nil, err
+		}
+		c := *st
+		c.DB = db
+		return &c, nil
+	})
+}
+
+// checkInsertRows checks the envelope each row writes to an encrypted
+// column (enc, indexes into the columns) against the row's id (at
+// idIdx, or -1) and returns the ids. When copied, the rows are the
+// statement's own copies and get the resolved values bound.
+func (m *enforcer) checkInsertRows(p *orm.InsertParts, enc []int, idIdx int, copied bool, fail func(col, row string, err error) error) ([]string, error) {
+	table := p.Table.Name()
 	ids := make([]string, len(p.Rows))
 	for r, row := range p.Rows {
 		if idIdx >= 0 {
@@ -200,20 +227,7 @@ func (m *enforcer) insert(ctx context.Context, next orm.Handler, st *orm.Stateme
 			}
 		}
 	}
-	if up == nil {
-		return next(ctx, st)
-	}
-	if up.err != nil {
-		return nil, fail(up.errColumn, "", up.err)
-	}
-	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
-		if err := up.check(ctx, db, p, ids, fail); err != nil {
-			return nil, err
-		}
-		c := *st
-		c.DB = db
-		return &c, nil
-	})
+	return ids, nil
 }
 
 // upsert is what must be checked for an upsert whose DO UPDATE may write
@@ -230,7 +244,7 @@ type upsert struct {
 // planUpsert returns nil when an upsert needs no lookup: no DO UPDATE, a
 // conflict target that includes the id (so the conflicting row is the
 // inserted row's namesake), or a DO UPDATE that touches no encrypted cell.
-func planUpsert(def *dialect.TableDef, p *orm.InsertParts) *upsert {
+func planUpsert(def *tabledef.Table, p *orm.InsertParts) *upsert {
 	oc := p.OnConflict
 	if oc == nil || oc.DoNothing || slices.Contains(oc.Target, IDColumn) {
 		return nil
@@ -328,44 +342,96 @@ func (u *upsert) check(ctx context.Context, db *orm.DB, p *orm.InsertParts, ids 
 	return nil
 }
 
+// updateCheck is what update learns about an UPDATE of a table with
+// encrypted columns, on the copy it runs.
+type updateCheck struct {
+	t        *orm.Table
+	def      *tabledef.Table
+	p        *orm.UpdateParts
+	fail     func(col, row string, err error) error
+	encSet   []int  // the Set entries of encrypted columns
+	idSet    int    // the Set entry of the id, or -1
+	target   string // the row id the written envelopes name
+	claimCol string // the column of the first envelope naming target
+	newID    string // the id the UPDATE sets, when it sets one
+	others   []string
+	// others are the encrypted columns left as they are when the id
+	// changes; violation matches a row the UPDATE must not write.
+	violation expr.Expr
+}
+
 // update checks an UPDATE.
 func (m *enforcer) update(ctx context.Context, next orm.Handler, st *orm.Statement, q *orm.UpdateQuery) (*orm.Result, error) {
 	parts := q.Parts()
-	p := &parts
-	def := encryptedDef(p.Table)
+	def := encryptedDef(parts.Table)
 	if def == nil {
 		return next(ctx, st)
 	}
-	var encSet []int
-	idSet := -1
-	for i, a := range p.Set {
-		switch {
-		case a.Column == IDColumn:
-			idSet = i
-		case isEncrypted(def, a.Column):
-			encSet = append(encSet, i)
-		}
-	}
-	if len(encSet) == 0 && idSet < 0 {
+	uc := &updateCheck{t: parts.Table, def: def}
+	uc.findSets(parts.Set)
+	if len(uc.encSet) == 0 && uc.idSet < 0 {
 		return next(ctx, st)
 	}
 	if !renders(st, q) {
 		return next(ctx, st)
 	}
-	t := p.Table
-	table := t.Name()
-	fail := func(col, row string, err error) error {
+	table := uc.t.Name()
+	uc.fail = func(col, row string, err error) error {
 		return &Error{Op: orm.OpUpdate, Table: table, Column: col, RowID: row, Err: err}
 	}
-
 	// Work on a copy whose values are the checked texts.
-	q, p = q.Rewrite()
-	var target, claimCol string // the row id the envelopes name, and where the first is
-	for _, i := range encSet {
-		a := &p.Set[i]
+	q, uc.p = q.Rewrite()
+	if err := m.checkSetEnvelopes(uc); err != nil {
+		return nil, err
+	}
+	if err := uc.plan(); err != nil {
+		return nil, err
+	}
+	if uc.violation == nil {
+		// Only NULLs written, or an id change with no other encrypted
+		// cell to strand.
+		c := *st
+		c.Query = q
+		return next(ctx, &c)
+	}
+	// The SELECT finds a matched row that would be written wrongly; the
+	// guard keeps the UPDATE itself from writing one that starts matching
+	// after the SELECT.
+	where := slices.Clone(uc.p.Where)
+	q.Where(expr.Not(uc.violation))
+	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
+		if err := uc.refuseViolation(ctx, db, where); err != nil {
+			return nil, err
+		}
+		c := *st
+		c.DB = db
+		c.Query = q
+		return &c, nil
+	})
+}
+
+// findSets finds the Set entries of the id and of encrypted columns.
+func (uc *updateCheck) findSets(set []orm.Assignment) {
+	uc.idSet = -1
+	for i, a := range set {
+		switch {
+		case a.Column == IDColumn:
+			uc.idSet = i
+		case isEncrypted(uc.def, a.Column):
+			uc.encSet = append(uc.encSet, i)
+		}
+	}
+}
+
+// checkSetEnvelopes replaces each encrypted value set by its checked
+// envelope text, and checks that every envelope names the same row.
+func (m *enforcer) checkSetEnvelopes(uc *updateCheck) error {
+	table := uc.t.Name()
+	for _, i := range uc.encSet {
+		a := &uc.p.Set[i]
 		text, null, err := envelopeText(a.Value)
 		if err != nil {
-			return nil, fail(a.Column, "", err)
+			return uc.fail(a.Column, "", err)
 		}
 		if null {
 			a.Value = nil
@@ -374,103 +440,99 @@ func (m *enforcer) update(ctx context.Context, next orm.Handler, st *orm.Stateme
 		a.Value = text
 		env, err := m.validate(text, envelope.Cell{})
 		if err != nil {
-			return nil, fail(a.Column, "", err)
+			return uc.fail(a.Column, "", err)
 		}
-		if target == "" {
-			target, claimCol = env.Header().Cell.RowID, a.Column
+		if uc.target == "" {
+			uc.target, uc.claimCol = env.Header().Cell.RowID, a.Column
 		}
-		if err := envelope.CheckCell(env, envelope.Cell{Table: table, RowID: target, Column: a.Column}); err != nil {
-			return nil, fail(a.Column, target, err)
+		if err := envelope.CheckCell(env, envelope.Cell{Table: table, RowID: uc.target, Column: a.Column}); err != nil {
+			return uc.fail(a.Column, uc.target, err)
 		}
 	}
+	return nil
+}
 
-	idDef := def.Column(IDColumn)
-	idCol := t.Col(IDColumn)
-	var violation expr.Expr // a matched row that must not be written
-	var others []string     // encrypted columns left as they are, when the id changes
-	var newID string
-	switch {
-	case idSet >= 0:
-		a := &p.Set[idSet]
-		v, err := literal(a.Value)
-		if err != nil {
-			return nil, fail(IDColumn, "", err)
-		}
-		a.Value = v
-		id, ok := rowIDString(v)
-		if !ok {
-			return nil, fail(IDColumn, "", fmt.Errorf("%w: the new id is %s", ErrUnverifiable, describe(v)))
-		}
-		newID = id
-		if target != "" && target != newID {
-			return nil, fail(claimCol, newID, fmt.Errorf("%w: the update sets the id to %q, the envelope names row %q",
-				envelope.ErrCellMismatch, newID, target))
-		}
-		var notNull []expr.Expr
-		for _, c := range def.Columns {
-			if c.Encrypted && !slices.ContainsFunc(p.Set, func(a orm.Assignment) bool { return a.Column == c.Name }) {
-				others = append(others, c.Name)
-				notNull = append(notNull, expr.IsNotNull(t.Col(c.Name)))
-			}
-		}
-		if len(others) > 0 {
-			violation = expr.And(expr.Ne(idCol, v), expr.Or(notNull...))
-		}
-	case target != "":
-		if idDef == nil {
-			return nil, fail(claimCol, target, fmt.Errorf("%w: the table has no %q column", ErrNoRowID, IDColumn))
-		}
-		id, ok := idValue(idDef, target)
-		if !ok {
-			return nil, fail(claimCol, target, fmt.Errorf("%w: the envelope names row %q, which is not an id of %s",
-				envelope.ErrCellMismatch, target, table))
-		}
-		violation = expr.Ne(idCol, id)
+// plan works out which matched rows the UPDATE must not write: with a
+// new id, a row with another id holding an encrypted cell the UPDATE
+// leaves (its envelope would name the old id); with envelopes, a row
+// other than the one they name.
+func (uc *updateCheck) plan() error {
+	if uc.idSet >= 0 {
+		return uc.planIDChange()
 	}
-	if violation == nil {
-		// Only NULLs written, or an id change with no other encrypted
-		// cell to strand.
-		c := *st
-		c.Query = q
-		return next(ctx, &c)
+	if uc.target == "" {
+		return nil
 	}
+	idDef := uc.def.Column(IDColumn)
+	if idDef == nil {
+		return uc.fail(uc.claimCol, uc.target, fmt.Errorf("%w: the table has no %q column", ErrNoRowID, IDColumn))
+	}
+	id, ok := idValue(idDef, uc.target)
+	if !ok {
+		return uc.fail(uc.claimCol, uc.target, fmt.Errorf("%w: the envelope names row %q, which is not an id of %s",
+			envelope.ErrCellMismatch, uc.target, uc.t.Name()))
+	}
+	uc.violation = expr.Ne(uc.t.Col(IDColumn), id)
+	return nil
+}
 
-	// The SELECT finds a matched row that would be written wrongly; the
-	// guard keeps the UPDATE itself from writing one that starts matching
-	// after the SELECT.
-	cols := []expr.Expr{idCol}
-	for _, o := range others {
-		cols = append(cols, t.Col(o))
+// planIDChange binds the new id as a literal checked against the
+// envelopes' row, and finds the encrypted cells the change would strand.
+func (uc *updateCheck) planIDChange() error {
+	a := &uc.p.Set[uc.idSet]
+	v, err := literal(a.Value)
+	if err != nil {
+		return uc.fail(IDColumn, "", err)
 	}
-	where := slices.Clone(p.Where)
-	q.Where(expr.Not(violation))
-	return inTx(ctx, st, next, func(db *orm.DB) (*orm.Statement, error) {
-		sel := db.Select(cols...).From(t).Where(where...).Where(violation).Limit(1)
-		found, err := lookup(ctx, sel, len(cols))
-		if err != nil {
-			return nil, err
+	a.Value = v
+	id, ok := rowIDString(v)
+	if !ok {
+		return uc.fail(IDColumn, "", fmt.Errorf("%w: the new id is %s", ErrUnverifiable, describe(v)))
+	}
+	uc.newID = id
+	if uc.target != "" && uc.target != uc.newID {
+		return uc.fail(uc.claimCol, uc.newID, fmt.Errorf("%w: the update sets the id to %q, the envelope names row %q",
+			envelope.ErrCellMismatch, uc.newID, uc.target))
+	}
+	var notNull []expr.Expr
+	for _, c := range uc.def.Columns {
+		if c.Encrypted && !slices.ContainsFunc(uc.p.Set, func(a orm.Assignment) bool { return a.Column == c.Name }) {
+			uc.others = append(uc.others, c.Name)
+			notNull = append(notNull, expr.IsNotNull(uc.t.Col(c.Name)))
 		}
-		if len(found) > 0 {
-			eid, _ := rowIDString(found[0][0])
-			if idSet >= 0 {
-				col := others[0]
-				for k, o := range others {
-					if found[0][1+k] != nil {
-						col = o
-						break
-					}
-				}
-				return nil, fail(col, eid, fmt.Errorf("%w: the update changes row %q's id to %q, and its envelope names the old id",
-					envelope.ErrCellMismatch, eid, newID))
-			}
-			return nil, fail(claimCol, eid, fmt.Errorf("%w: the update matches row %q, and the envelope names row %q",
-				envelope.ErrCellMismatch, eid, target))
+	}
+	if len(uc.others) > 0 {
+		uc.violation = expr.And(expr.Ne(uc.t.Col(IDColumn), v), expr.Or(notNull...))
+	}
+	return nil
+}
+
+// refuseViolation looks, in db, for a row matching where that the
+// UPDATE must not write, and refuses the UPDATE if there is one.
+func (uc *updateCheck) refuseViolation(ctx context.Context, db *orm.DB, where []expr.Expr) error {
+	cols := []expr.Expr{uc.t.Col(IDColumn)}
+	for _, o := range uc.others {
+		cols = append(cols, uc.t.Col(o))
+	}
+	sel := db.Select(cols...).From(uc.t).Where(where...).Where(uc.violation).Limit(1)
+	found, err := lookup(ctx, sel, len(cols))
+	if err != nil || len(found) == 0 {
+		return err
+	}
+	eid, _ := rowIDString(found[0][0])
+	if uc.idSet < 0 {
+		return uc.fail(uc.claimCol, eid, fmt.Errorf("%w: the update matches row %q, and the envelope names row %q",
+			envelope.ErrCellMismatch, eid, uc.target))
+	}
+	col := uc.others[0]
+	for k, o := range uc.others {
+		if found[0][1+k] != nil {
+			col = o
+			break
 		}
-		c := *st
-		c.DB = db
-		c.Query = q
-		return &c, nil
-	})
+	}
+	return uc.fail(col, eid, fmt.Errorf("%w: the update changes row %q's id to %q, and its envelope names the old id",
+		envelope.ErrCellMismatch, eid, uc.newID))
 }
 
 // lookup runs sel and returns its rows as driver values.
@@ -637,9 +699,9 @@ func rowIDString(v any) (string, bool) {
 
 // idValue returns the id value to compare the id column with for the row
 // id text s.
-func idValue(id *dialect.ColumnDef, s string) (any, bool) {
+func idValue(id *tabledef.Column, s string) (any, bool) {
 	switch id.Kind {
-	case dialect.KindInt, dialect.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		n, err := strconv.ParseInt(s, 10, 64)
 		return n, err == nil
 	}

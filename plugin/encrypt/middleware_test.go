@@ -557,7 +557,7 @@ func TestUpdateRunsInOneTransaction(t *testing.T) {
 		var log []seen
 		record := func(next orm.Handler) orm.Handler {
 			return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-				s := seen{op: st.Op, inTx: st.DB.InTx()}
+				s := seen{op: st.Op, inTx: st.DB.IsTx()}
 				if r, ok := st.Query.(interface {
 					Render(dialect.Dialect) (string, []any, error)
 				}); ok {

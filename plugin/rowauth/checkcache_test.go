@@ -3,6 +3,8 @@ package rowauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/plasma-go/plasma/expr"
@@ -75,4 +77,51 @@ func TestChecksFollowWritesInATransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestChecksRememberedInATransaction: inside one transaction, the
+// INSERT check that reads the same rows runs once, however many rows the
+// transaction inserts (a push of a hundred todos into one list asks once
+// whether its user is a member); outside one it runs for each INSERT.
+// The checks that read before writing are SQLite's (see precheck):
+// PostgreSQL checks the written rows through RETURNING instead.
+func TestChecksRememberedInATransaction(t *testing.T) {
+	tg := ormtest.SQLite(t)
+	{
+		var reads atomic.Int32
+		db := open(t, tg).Use(func(next orm.Handler) orm.Handler {
+			return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+				if st.Op == orm.OpSelect || st.Op == orm.OpRaw && st.ReturnsRows {
+					reads.Add(1)
+				}
+				return next(ctx, st)
+			}
+		})
+		u3 := as("u3") // a member of L1, not its owner
+		const n = 10
+		insert := func(tx *orm.DB, i int) {
+			id := fmt.Sprintf("r%d", i)
+			if _, err := tx.Insert(todos).Values(orm.Row{"id": id, "list_id": "L1", "title": id}).Exec(u3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := db.Tx(context.Background(), func(tx *orm.Tx) error {
+			for i := range n {
+				insert(tx.DB, i)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTx := reads.Swap(0)
+		for i := n; i < 2*n; i++ {
+			insert(db, i)
+		}
+		outside := reads.Load()
+		if inTx != 1 || outside != n {
+			t.Errorf("%d INSERTs read %d times in a transaction, %d times outside one: want the checks remembered in it", n, inTx, outside)
+		}
+		t.Logf("reads: %d in a transaction, %d outside", inTx, outside)
+	}
 }

@@ -386,7 +386,7 @@ func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func
 		}
 		return a.finish(next, s, res, ck)
 	}
-	if !st.DB.InTx() {
+	if !st.DB.IsTx() {
 		// A transaction of its own, rolled back on refusal; an executor
 		// that cannot begin one is refused (see txrun.Run).
 		return txrun.Run(ctx, st.DB, func(db *orm.DB) (*orm.Result, error) {

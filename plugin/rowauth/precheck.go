@@ -9,6 +9,7 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // On SQLite a RETURNING clause is costly (the engine collects its rows in
@@ -221,7 +222,7 @@ func defaultOf(t *orm.Table, c orm.Column) any {
 	if cd.Kind.IsJSONText() || cd.Encrypted {
 		switch x := v.(type) {
 		case string:
-			if cd.Kind == orm.KindJSON && !cd.Encrypted {
+			if cd.Kind == tabledef.KindJSON && !cd.Encrypted {
 				b, _ := json.Marshal(x) // a Go string in a JSON column is a JSON string
 				v = string(b)
 			}

@@ -16,6 +16,10 @@ type mapper struct {
 	raw    func(*expr.Raw) // if set, sees every raw SQL node
 }
 
+// expr maps e. It is one case per expression node type, kept in one
+// switch (a little over 80 lines) so that the list of node types it
+// knows is read in one place: an unknown node is an error, never passed
+// through unmapped.
 func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
 	switch n := e.(type) {
 	case nil, *expr.Param:
@@ -66,28 +70,7 @@ func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
 		}
 		return &expr.Negation{X: x}, nil
 	case *expr.In:
-		x, err := m.expr(n.X)
-		if err != nil {
-			return nil, err
-		}
-		list, changed, err := m.list(n.List)
-		if err != nil {
-			return nil, err
-		}
-		sub := n.Sub
-		if sub != nil {
-			q, subChanged, err := m.query(sub.Query)
-			if err != nil {
-				return nil, err
-			}
-			if subChanged {
-				sub = &expr.Subquery{Query: q}
-			}
-		}
-		if x == n.X && !changed && sub == n.Sub {
-			return e, nil
-		}
-		return &expr.In{X: x, List: list, Sub: sub}, nil
+		return m.in(n)
 	case *expr.NullCheck:
 		x, err := m.expr(n.X)
 		if err != nil || x == n.X {
@@ -110,46 +93,7 @@ func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
 		}
 		return &expr.Alias{X: x, Name: n.Name}, nil
 	case *expr.Raw:
-		if m.raw != nil {
-			m.raw(n)
-		}
-		var args []any
-		for i, a := range n.Args {
-			var r any = a
-			switch v := a.(type) {
-			case expr.Expr:
-				x, err := m.expr(v)
-				if err != nil {
-					return nil, err
-				}
-				if x != v {
-					r = x
-				}
-			case expr.Query:
-				q, changed, err := m.query(v)
-				if err != nil {
-					return nil, err
-				}
-				if changed {
-					r = q
-				}
-			default:
-				continue
-			}
-			if args == nil && r != a {
-				args = append(make([]any, 0, len(n.Args)), n.Args[:i]...)
-			}
-			if args != nil {
-				args = append(args, r)
-			}
-		}
-		if args == nil {
-			return e, nil
-		}
-		for len(args) < len(n.Args) {
-			args = append(args, n.Args[len(args)])
-		}
-		return &expr.Raw{SQL: n.SQL, Args: args}, nil
+		return m.rawSQL(n)
 	case *expr.Subquery:
 		q, changed, err := m.query(n.Query)
 		if err != nil || !changed {
@@ -158,6 +102,78 @@ func (m *mapper) expr(e expr.Expr) (expr.Expr, error) {
 		return &expr.Subquery{Query: q}, nil
 	}
 	return nil, fmt.Errorf("plasma: rowauth: unknown expression node %T", e)
+}
+
+// in maps an IN's operand, list and subquery.
+func (m *mapper) in(n *expr.In) (expr.Expr, error) {
+	x, err := m.expr(n.X)
+	if err != nil {
+		return nil, err
+	}
+	list, changed, err := m.list(n.List)
+	if err != nil {
+		return nil, err
+	}
+	sub := n.Sub
+	if sub != nil {
+		q, subChanged, err := m.query(sub.Query)
+		if err != nil {
+			return nil, err
+		}
+		if subChanged {
+			sub = &expr.Subquery{Query: q}
+		}
+	}
+	if x == n.X && !changed && sub == n.Sub {
+		return n, nil
+	}
+	return &expr.In{X: x, List: list, Sub: sub}, nil
+}
+
+// rawSQL shows n to the raw hook and maps the expressions and queries
+// among its arguments; other arguments are kept in their places.
+func (m *mapper) rawSQL(n *expr.Raw) (expr.Expr, error) {
+	if m.raw != nil {
+		m.raw(n)
+	}
+	var args []any // nil until an argument changes
+	for i, a := range n.Args {
+		r, changed, err := m.rawArg(a)
+		if err != nil {
+			return nil, err
+		}
+		if args == nil && changed {
+			args = append(make([]any, 0, len(n.Args)), n.Args[:i]...)
+		}
+		if args != nil {
+			args = append(args, r)
+		}
+	}
+	if args == nil {
+		return n, nil
+	}
+	return &expr.Raw{SQL: n.SQL, Args: args}, nil
+}
+
+// rawArg maps one argument of raw SQL, an expression or a query, and
+// reports whether it changed; any other value is kept as it is (and not
+// compared: it may be a slice).
+func (m *mapper) rawArg(a any) (any, bool, error) {
+	switch v := a.(type) {
+	case expr.Expr:
+		x, err := m.expr(v)
+		if err != nil || x == v {
+			return a, false, err
+		}
+		return x, true, nil
+	case expr.Query:
+		q, changed, err := m.query(v)
+		if err != nil || !changed {
+			return a, false, err
+		}
+		return q, true, nil
+	}
+	return a, false, nil
 }
 
 // list maps each expression of list; changed reports whether any did.

@@ -154,6 +154,9 @@ func scalar(t *testing.T, ctx context.Context, q orm.RowSource) int64 {
 	return n
 }
 
+// TestReadAuth runs every read rule against one seeded database. It is
+// one long function on purpose: the cases share the seeded rows and read
+// them in turn.
 func TestReadAuth(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		db := open(t, tg)
@@ -245,6 +248,9 @@ type opaque struct{}
 
 func (opaque) ToSql() (string, []any, error) { return `SELECT "id" FROM "items"`, nil, nil }
 
+// TestWriteAuth runs every write rule against one seeded database. It is
+// one long function on purpose: each case reads the rows the earlier
+// ones left, so the steps must run in this order.
 func TestWriteAuth(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		db := open(t, tg)

@@ -52,7 +52,7 @@ func Region(region string) Option { return func(c *config) { c.region = region }
 func SkipEnsure() Option { return func(c *config) { c.ensure = false } }
 
 // New creates the schema's missing tables (orm.EnsureSchema) and the
-// change log's (changelog.EnsureLog), then returns db with plasma's
+// change log's (changelog.Ensure), then returns db with plasma's
 // plugins installed after db's own middlewares, in this order: row auth,
 // encrypted-column checks, CRDT merging, the change log. So change rows are
 // only written for authorised, well-formed writes, and they hold merged
@@ -69,7 +69,7 @@ func New(ctx context.Context, schema *orm.Schema, db *orm.DB, opts ...Option) (*
 		if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 			return nil, err
 		}
-		if err := changelog.EnsureLog(ctx, db); err != nil {
+		if err := changelog.Ensure(ctx, db); err != nil {
 			return nil, err
 		}
 	}

@@ -1,10 +1,9 @@
 // Package mutator defines mutators: named, typed functions that change
 // the database on behalf of a client. The sync server (sync/server) runs
 // them for the mutations clients push, and for backend jobs
-// (Handler.Invoke). Of plasma's packages it imports only orm and
-// sync/protocol, so that a future client could share an application's
-// mutators; today it also imports the SQLite and PostgreSQL drivers, whose
-// errors IsTemporary classifies.
+// (Handler.Invoke). Of plasma's packages it imports orm, dialect (whose
+// error classifiers IsTemporary asks) and an internal JSON scanner; it
+// imports neither the sync server nor any database driver.
 //
 //	type CreateTodo struct {
 //		ID, ListID, Title string
@@ -61,8 +60,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/sync/protocol"
 )
 
 // Call is what a mutator is called with besides its context and
@@ -248,7 +247,7 @@ func (s Set[Ctx]) Run(ctx context.Context, name string, call Call[Ctx], args jso
 	if m == nil {
 		return &Error{Mutator: name, Err: ErrUnknownMutator}
 	}
-	if _, ok := protocol.ScanJSON(args); !ok {
+	if _, ok := jsonx.Scan(args); !ok {
 		return wrap(name, &ArgsError{Err: ErrIllFormedString})
 	}
 	defer func() {

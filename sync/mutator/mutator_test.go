@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lib/pq"
@@ -177,8 +178,10 @@ func TestInvoke(t *testing.T) {
 	if err := mutator.Invoke(ctx, set, "add", db, struct{}{}, add{ID: "n1", Body: "b", Tag: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := mutator.Invoke(ctx, set, "add", db, struct{}{}, json.RawMessage(`{"ID":"n2","Body":"b"}`)); err == nil {
-		t.Fatal("no error")
+	// The mutator itself fails, after its first write: that write must
+	// be rolled back with it.
+	if err := mutator.Invoke(ctx, set, "add", db, struct{}{}, json.RawMessage(`{"ID":"n2","Body":"b"}`)); err == nil || !strings.Contains(err.Error(), "no tag") {
+		t.Fatalf("want the mutator's own error, got %v", err)
 	}
 	if err := mutator.Invoke(ctx, set, "add", db, struct{}{}, map[string]any{"ID": "n3", "Body": "b", "Tag": "x", "Nope": 1}); !errors.Is(err, mutator.ErrInvalidArgs) {
 		t.Fatal(err)

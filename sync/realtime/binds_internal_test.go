@@ -42,6 +42,9 @@ func init() {
 // Changes to a table a rule reads through a bound subquery concern only
 // the identities whose rows changed; an unbound one is a fallback, and
 // counted.
+//
+// It is one long function on purpose: its cases run in order on one
+// seeded database and one hub's counters.
 func TestBindsAndFallbacks(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()

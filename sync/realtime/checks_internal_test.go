@@ -150,6 +150,9 @@ func selectIDs(t *testing.T, ctx context.Context, q *orm.SelectQuery) []string {
 // The rewrite of orm.CorrelateIn keeps the rows a predicate selects, in a
 // WHERE and as a result column (the batched check's form), and leaves an
 // IN under NOT alone.
+//
+// It is one long function on purpose: its cases run on one seeded
+// database.
 func TestCorrelateInSameRows(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()

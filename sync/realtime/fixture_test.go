@@ -26,6 +26,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The test schema: notes readable by their owner; lists shared through
@@ -35,9 +36,9 @@ var (
 	tNotes   = orm.NewTable("notes", orm.ID(), orm.Text("owner_id"), orm.Text("body"))
 	tLists   = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.Text("owner_id"))
 	tMembers = orm.NewTable("members", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("user_id"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("user_id"))
 	tTodos = orm.NewTable("todos", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("title"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("title"))
 	tPublic = orm.NewTable("public", orm.ID(), orm.Text("body"))
 
 	testSchema = orm.MustDefineSchema("1", tNotes, tLists, tMembers, tTodos, tPublic)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/olahol/melody"
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -67,7 +66,7 @@ type Hub struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	bg       sync.WaitGroup // the pump and the listener loop
-	listener postgres.Listener
+	listener dialect.Listener
 	pump     pumpState // owned by the pump goroutine
 }
 
@@ -129,7 +128,7 @@ func New(opts Options) (*Hub, error) {
 	if !opts.SkipEnsure {
 		// The client groups (BindGroup) and the client view records
 		// (whom a change pokes) are the sync server's tables.
-		if err := server.EnsureTables(ctx, opts.DB); err != nil {
+		if err := server.Ensure(ctx, opts.DB); err != nil {
 			cancel()
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/dialect/postgres"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -27,41 +26,11 @@ const (
 	NotifyTrigger = orm.ReservedPrefix + "changes_notify"
 )
 
-// notifyDDL installs the trigger. A NOTIFY is delivered when the
-// transaction that sent it commits, and not at all if it rolls back; the
-// notifications of one transaction with the same payload are folded into
-// one. So each committed transaction that logged changes announces each
-// region it wrote once, whether it came from a push or from backend code
-// writing through a ServerDB.
-var notifyDDL = []string{
-	`CREATE OR REPLACE FUNCTION "` + NotifyFunction + `"() RETURNS trigger
-LANGUAGE plpgsql AS $plasma$
-DECLARE
-	r text;
-BEGIN
-	FOR r IN SELECT DISTINCT "region" FROM plasma_new_changes LOOP
-		PERFORM pg_notify('` + ChannelChanges + `', r);
-	END LOOP;
-	RETURN NULL;
-END
-$plasma$`,
-	`DO $plasma$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_trigger
-		WHERE tgrelid = '"` + changelog.LogTable + `"'::regclass AND tgname = '` + NotifyTrigger + `') THEN
-		CREATE TRIGGER "` + NotifyTrigger + `" AFTER INSERT ON "` + changelog.LogTable + `"
-			REFERENCING NEW TABLE AS plasma_new_changes
-			FOR EACH STATEMENT EXECUTE FUNCTION "` + NotifyFunction + `"();
-	END IF;
-END
-$plasma$`,
-}
-
 // notifyKey names NotifyTrigger and NotifyFunction for DB.EnsureOnce.
 type notifyKey struct{}
 
 // Ensure prepares db for hubs: it creates the change log where it does
-// not exist (changelog.EnsureLog) and, on PostgreSQL, installs
+// not exist (changelog.Ensure) and, on PostgreSQL, installs
 // NotifyTrigger, which makes every transaction that logs changes notify
 // ChannelChanges with each region it wrote when it commits. It is
 // idempotent and cheap to call again (orm.DB.EnsureOnce); New calls it unless
@@ -75,14 +44,19 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
 		return errors.New("plasma: realtime.Ensure: nil database")
 	}
-	if err := changelog.EnsureLog(ctx, db); err != nil {
+	if err := changelog.Ensure(ctx, db); err != nil {
 		return err
 	}
-	if !db.Dialect().Features().Has(dialect.NotifyListen) {
+	n, ok := db.Dialect().(dialect.InsertNotifier)
+	if !ok || !db.Dialect().Features().Has(dialect.NotifyListen) {
 		return nil
 	}
+	// Each committed transaction that logged changes announces each
+	// region it wrote once, whether it came from a push or from backend
+	// code writing through a ServerDB.
+	ddl := n.NotifyOnInsert(changelog.LogTable, "region", ChannelChanges, NotifyFunction, NotifyTrigger)
 	err := db.EnsureOnce(ctx, notifyKey{}, func(tx *orm.DB) error {
-		for _, stmt := range notifyDDL {
+		for _, stmt := range ddl {
 			if err := tx.ExecDDL(ctx, nil, stmt); err != nil {
 				return err
 			}
@@ -123,20 +97,23 @@ func (h *Hub) readScope(ctx context.Context) error {
 // startListener connects the listener and waits until it listens on
 // both channels; the first failed connection attempt fails it.
 func (h *Hub) startListener() error {
+	if h.opts.NewListener == nil {
+		return fmt.Errorf("plasma: realtime: New: Options.Listener is set, and the %s dialect opens no listener: set Options.NewListener", h.db.Dialect().Name())
+	}
 	ready := make(chan error, 1)
 	var once sync.Once
 	report := func(err error) { once.Do(func() { ready <- err }) }
-	opts := postgres.ListenerOptions{
+	opts := dialect.ListenerOptions{
 		MinBackoff: h.opts.ListenerMinBackoff,
 		MaxBackoff: h.opts.ListenerMaxBackoff,
-		OnEvent: func(ev postgres.ListenerEvent, err error) {
+		OnEvent: func(ev dialect.ListenerEvent, err error) {
 			switch ev {
-			case postgres.ListenerConnectionAttemptFailed:
+			case dialect.ListenerConnectionAttemptFailed:
 				report(err)
 				h.log.Warn("plasma: realtime: listener connection attempt failed", "err", err)
-			case postgres.ListenerDisconnected:
+			case dialect.ListenerDisconnected:
 				h.log.Warn("plasma: realtime: listener disconnected; reconnecting", "err", err)
-			case postgres.ListenerReconnected:
+			case dialect.ListenerReconnected:
 				h.log.Info("plasma: realtime: listener reconnected; poking every connection")
 			}
 		},
@@ -171,7 +148,7 @@ func (h *Hub) stopListener() {
 }
 
 // listen turns notifications into work for the pump.
-func (h *Hub) listen(l postgres.Listener) {
+func (h *Hub) listen(l dialect.Listener) {
 	defer h.bg.Done()
 	ping := time.NewTicker(listenerPing)
 	defer ping.Stop()
@@ -204,7 +181,7 @@ func (h *Hub) listen(l postgres.Listener) {
 
 // notified handles one notification; nil means the connection was
 // re-established and notifications may have been lost.
-func (h *Hub) notified(n *postgres.Notification) {
+func (h *Hub) notified(n *dialect.Notification) {
 	switch {
 	case n == nil:
 		h.signal(func(p *pending) { p.all, p.scan = true, true })

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/plasma-go/plasma/dialect/postgres"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -174,11 +174,12 @@ type Options struct {
 	// the hub polls the change-log heads every PollInterval instead.
 	// Ignored on SQLite.
 	Listener string
-	// NewListener opens that connection. Nil uses lib/pq
+	// NewListener opens that connection. Nil asks the database's
+	// dialect (dialect.ListenerOpener), which for PostgreSQL is lib/pq
 	// (postgres.NewListener); an application on pgx passes
 	// pgx.NewListener from dialect/pgx, which uses a dedicated pgx
-	// connection instead.
-	NewListener func(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error)
+	// connection instead. The hub itself links no driver.
+	NewListener func(dsn string, opts dialect.ListenerOptions) (dialect.Listener, error)
 	// ListenerMinBackoff and ListenerMaxBackoff bound the wait before
 	// the listener reconnects after losing its connection: it starts at
 	// the minimum and doubles after each failure. Defaults 250 ms and
@@ -208,7 +209,7 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.DB == nil:
 		return o, errors.New("plasma: realtime: New: Options.DB is nil")
-	case o.DB.InTx():
+	case o.DB.IsTx():
 		return o, errors.New("plasma: realtime: New: Options.DB is a transaction; give the database")
 	case o.Schema == nil:
 		return o, errors.New("plasma: realtime: New: Options.Schema is nil")
@@ -255,8 +256,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.CheckConcurrency = DefaultCheckConcurrency
 	}
 	if o.NewListener == nil {
-		o.NewListener = func(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error) {
-			return postgres.NewListener(dsn, opts), nil
+		if lo, ok := o.DB.Dialect().(dialect.ListenerOpener); ok {
+			o.NewListener = lo.OpenListener
 		}
 	}
 	if o.ListenerMinBackoff <= 0 {
@@ -271,20 +272,26 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	regions := []string{}
+	o.Regions = distinctRegions(o.Regions)
+	return o, nil
+}
+
+// distinctRegions returns regions without repeats, "" read as
+// changelog.DefaultRegion, and that region alone for none.
+func distinctRegions(regions []string) []string {
+	out := []string{}
 	seen := map[string]bool{}
-	for _, r := range o.Regions {
+	for _, r := range regions {
 		if r == "" {
 			r = changelog.DefaultRegion
 		}
 		if !seen[r] {
 			seen[r] = true
-			regions = append(regions, r)
+			out = append(out, r)
 		}
 	}
-	if len(regions) == 0 {
-		regions = append(regions, changelog.DefaultRegion)
+	if len(out) == 0 {
+		out = append(out, changelog.DefaultRegion)
 	}
-	o.Regions = regions
-	return o, nil
+	return out
 }

@@ -22,6 +22,9 @@ import (
 
 // A connection whose send queue fills up is closed at once, and the
 // others keep getting their messages.
+//
+// It is one long function on purpose: one hub, set up by hand, then the
+// overflow sequence on it.
 func TestFullQueueCloses(t *testing.T) {
 	tg := ormtest.SQLite(t)
 	schema := orm.MustDefineSchema("1", orm.NewTable("items", orm.ID()))

@@ -13,6 +13,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Batching of the read-access checks.
@@ -385,11 +386,11 @@ func correlated(q *orm.SelectQuery) *orm.SelectQuery {
 
 // idValues converts change-log row ids to values of the id column's
 // kind.
-func idValues(k orm.Kind, ids []string) ([]any, bool) {
+func idValues(k tabledef.Kind, ids []string) ([]any, bool) {
 	out := make([]any, len(ids))
 	for i, id := range ids {
 		switch k {
-		case orm.KindInt, orm.KindBigInt:
+		case tabledef.KindInt, tabledef.KindBigInt:
 			n, err := strconv.ParseInt(id, 10, 64)
 			if err != nil {
 				return nil, false

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // WritesTable records, per client group, the content hash each row of a
@@ -79,7 +80,7 @@ type storedRow struct {
 func (h *Handler[Ctx]) conflictMiddleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-			if st.Query == nil || st.Table == nil || !st.Op.IsWrite() || !st.DB.InTx() {
+			if st.Query == nil || st.Table == nil || !st.Op.IsWrite() || !st.DB.IsTx() {
 				return next(ctx, st)
 			}
 			p := h.resolvers[st.Table.Name()]
@@ -298,11 +299,11 @@ func normalizeValue(c *colPlan, v any) any {
 		return v
 	}
 	switch c.Kind {
-	case orm.KindBool:
+	case tabledef.KindBool:
 		if n, ok := v.(int64); ok {
 			return n != 0
 		}
-	case orm.KindInt, orm.KindBigInt:
+	case tabledef.KindInt, tabledef.KindBigInt:
 		switch t := v.(type) {
 		case []byte:
 			if n, err := strconv.ParseInt(string(t), 10, 64); err == nil {
@@ -313,7 +314,7 @@ func normalizeValue(c *colPlan, v any) any {
 				return n
 			}
 		}
-	case orm.KindBlob:
+	case tabledef.KindBlob:
 		if b, ok := v.([]byte); ok {
 			return append([]byte{}, b...)
 		}

@@ -27,6 +27,9 @@ import (
 // have rebuilt exactly the rows its user may read, every mutation must
 // have been processed exactly once, and every counter must show exactly
 // its bumps.
+//
+// It is one long function on purpose: the soak's setup, its concurrent
+// run and its final checks share one state.
 func TestConvergence(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		const users, clients, perClient = 5, 20, 100

@@ -245,7 +245,7 @@
 //
 // # Tables
 //
-// EnsureTables creates the handler's bookkeeping tables: GroupsTable,
+// Ensure creates the handler's bookkeeping tables: GroupsTable,
 // ClientsTable, CVRsTable, CountersTable, WritesTable and SeenTable. They
 // start with orm.ReservedPrefix and are never synced or logged.
 //

@@ -53,7 +53,7 @@ func ensureAll(t *testing.T, db *orm.DB) {
 	if err := orm.EnsureSchema(ctx, ensSchema, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := server.EnsureTables(ctx, db); err != nil {
+	if err := server.Ensure(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	if err := realtime.Ensure(ctx, db); err != nil { // the change log too
@@ -128,12 +128,12 @@ func TestEnsureInCallerTxRemembersNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := server.EnsureTables(ctx, tx.DB); err != nil {
+		if err := server.Ensure(ctx, tx.DB); err != nil {
 			t.Fatal(err)
 		}
 		tx.Rollback()
 		log.take()
-		if err := server.EnsureTables(ctx, db); err != nil {
+		if err := server.Ensure(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		if n := creates(log.take())[server.GroupsTable]; n != 1 {
@@ -317,10 +317,10 @@ func TestBookkeepingDDLUnchanged(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := changelog.EnsureLog(ctx, after.DB); err != nil {
+			if err := changelog.Ensure(ctx, after.DB); err != nil {
 				t.Fatal(err)
 			}
-			if err := server.EnsureTables(ctx, after.DB); err != nil {
+			if err := server.Ensure(ctx, after.DB); err != nil {
 				t.Fatal(err)
 			}
 			names := tables
@@ -335,10 +335,10 @@ func TestBookkeepingDDLUnchanged(t *testing.T) {
 				}
 			}
 			// The old database: ensuring changes nothing, and it works.
-			if err := changelog.EnsureLog(ctx, before.DB); err != nil {
+			if err := changelog.Ensure(ctx, before.DB); err != nil {
 				t.Fatal(err)
 			}
-			if err := server.EnsureTables(ctx, before.DB); err != nil {
+			if err := server.Ensure(ctx, before.DB); err != nil {
 				t.Fatal(err)
 			}
 			for _, name := range names {

@@ -20,6 +20,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/server"
 	"github.com/plasma-go/plasma/sync/synctest"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The test schema: the demo's shape, lists shared through members, with
@@ -28,9 +29,9 @@ import (
 var (
 	tLists   = orm.NewTable("lists", orm.ID(), orm.Text("name"), orm.Text("owner_id"))
 	tMembers = orm.NewTable("members", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade), orm.Text("user_id"))
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade), orm.Text("user_id"))
 	tTodos = orm.NewTable("todos", orm.ID(),
-		orm.Text("list_id").References("lists", "id", orm.OnDeleteCascade),
+		orm.Text("list_id").References("lists", "id", tabledef.Cascade),
 		orm.Text("title"), orm.Boolean("done").Default(false), orm.Text("created_by"))
 	tCounters = orm.NewTable("counters", orm.ID(), orm.Text("owner_id"), orm.BigInt("n").Default(0))
 	// notes has no rules: everyone reads everything.

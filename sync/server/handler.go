@@ -53,20 +53,62 @@ type Handler[Ctx any] struct {
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
-// Options.SkipEnsure: the schema's, the change log's and EnsureTables'),
+// Options.SkipEnsure: the schema's, the change log's and Ensure'),
 // and returns the handler. Close it to drain WaitUntil's tasks.
 func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	var sopts []serverdb.Option
+	sopts = append(sopts, serverdb.Region(opts.Region))
+	if opts.SkipEnsure {
+		sopts = append(sopts, serverdb.SkipEnsure())
+	} else if err := Ensure(ctx, opts.DB); err != nil {
+		return nil, err
+	}
+	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
+	h.useEngine()
+	if err := h.planTables(); err != nil {
+		return nil, err
+	}
+	withResolver := opts.DB
+	if len(h.resolvers) > 0 {
+		withResolver = opts.DB.Use(h.conflictMiddleware())
+	}
+	db, err := serverdb.New(ctx, opts.Schema, withResolver, sopts...)
+	if err != nil {
+		return nil, err
+	}
+	h.db = db
+	h.regions = []string{opts.Region}
+	if h.perRegion { // SQLite's head covers every region
+		for _, r := range opts.Regions {
+			if r != "" && !slices.Contains(h.regions, r) {
+				h.regions = append(h.regions, r)
+			}
+		}
+	}
+	h.bg = newBackground(opts.BackgroundWorkers, opts.BackgroundQueue, func(err error) {
+		h.report(context.Background(), &Error{Kind: KindInternal, Err: err})
+	})
+	return h, nil
+}
+
+// check refuses options NewHandler cannot run with and fills in the
+// defaults of the rest.
+func (opts *Options[Ctx]) check() error {
 	switch {
 	case opts.Schema == nil:
-		return nil, errors.New("plasma: sync: NewHandler: Options.Schema is nil")
+		return errors.New("plasma: sync: NewHandler: Options.Schema is nil")
 	case opts.DB == nil:
-		return nil, errors.New("plasma: sync: NewHandler: Options.DB is nil")
-	case opts.DB.InTx():
-		return nil, errors.New("plasma: sync: NewHandler: Options.DB is a transaction; give the database")
+		return errors.New("plasma: sync: NewHandler: Options.DB is nil")
+	case opts.DB.IsTx():
+		return errors.New("plasma: sync: NewHandler: Options.DB is a transaction; give the database")
 	case opts.Auth == nil:
-		return nil, errors.New("plasma: sync: NewHandler: Options.Auth is nil")
+		return errors.New("plasma: sync: NewHandler: Options.Auth is nil")
 	case opts.Mutators == nil:
-		return nil, errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
+		return errors.New("plasma: sync: NewHandler: Options.Mutators is nil (use an empty Set for a read-only server)")
 	}
 	if opts.BasePath == "" {
 		opts.BasePath = DefaultBasePath
@@ -104,42 +146,45 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		opts.SchemaVersionMismatchStatus = http.StatusConflict
 	case s == http.StatusOK, s >= 400 && s <= 499:
 	default:
-		return nil, fmt.Errorf("plasma: sync: NewHandler: SchemaVersionMismatchStatus %d: want 200 or a 4xx status", s)
+		return fmt.Errorf("plasma: sync: NewHandler: SchemaVersionMismatchStatus %d: want 200 or a 4xx status", s)
 	}
 	if opts.Region == "" {
 		opts.Region = changelog.DefaultRegion
 	}
-	collectDefaults(&opts)
+	collectDefaults(opts)
+	return nil
+}
 
-	ctx := context.Background()
-	var sopts []serverdb.Option
-	sopts = append(sopts, serverdb.Region(opts.Region))
-	if opts.SkipEnsure {
-		sopts = append(sopts, serverdb.SkipEnsure())
-	} else if err := EnsureTables(ctx, opts.DB); err != nil {
-		return nil, err
-	}
-	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
-	h.errs = dialect.Classifier(opts.DB.Dialect())
-	h.perRegion = opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites)
-	if l, ok := opts.DB.Dialect().(dialect.RowLocker); ok && opts.DB.Dialect().Features().Has(dialect.RowLocking) {
+// useEngine sets what the handler does differently per engine, from the
+// dialect's features: error classes, per-region heads, row locks, one
+// writer at a time.
+func (h *Handler[Ctx]) useEngine() {
+	d := h.opts.DB.Dialect()
+	h.errs = dialect.Classifier(d)
+	h.perRegion = d.Features().Has(dialect.ConcurrentWrites)
+	if l, ok := d.(dialect.RowLocker); ok && d.Features().Has(dialect.RowLocking) {
 		h.forUpdate = string(l.AppendForUpdate(nil))
 	}
-	if !opts.DB.Dialect().Features().Has(dialect.ConcurrentWrites) {
+	if !d.Features().Has(dialect.ConcurrentWrites) {
 		h.writes = make(chan struct{}, 1) // one writer at a time: queue here
 	}
-	if b, ok := opts.DB.Executor().(dialect.Beginner); ok {
+	if b, ok := h.opts.DB.Executor().(dialect.Beginner); ok {
 		h.begin = b
 	}
+}
+
+// planTables plans each synced table and fingerprints the schema the
+// handler serves (its version, tables and synced columns).
+func (h *Handler[Ctx]) planTables() error {
 	fp := sha256.New()
-	fmt.Fprintf(fp, "%q\n", opts.Schema.Version())
-	for _, t := range opts.Schema.Tables() {
+	fmt.Fprintf(fp, "%q\n", h.opts.Schema.Version())
+	for _, t := range h.opts.Schema.Tables() {
 		if !t.Synced() {
 			continue
 		}
 		p, err := newTablePlan(t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.plans = append(h.plans, p)
 		if t.Options().ResolveConflict != nil {
@@ -152,27 +197,7 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		fp.Write([]byte{'\n'})
 	}
 	h.schemaFP = fp.Sum(nil)
-	withResolver := opts.DB
-	if len(h.resolvers) > 0 {
-		withResolver = opts.DB.Use(h.conflictMiddleware())
-	}
-	db, err := serverdb.New(ctx, opts.Schema, withResolver, sopts...)
-	if err != nil {
-		return nil, err
-	}
-	h.db = db
-	h.regions = []string{opts.Region}
-	if h.perRegion { // SQLite's head covers every region
-		for _, r := range opts.Regions {
-			if r != "" && !slices.Contains(h.regions, r) {
-				h.regions = append(h.regions, r)
-			}
-		}
-	}
-	h.bg = newBackground(opts.BackgroundWorkers, opts.BackgroundQueue, func(err error) {
-		h.report(context.Background(), &Error{Kind: KindInternal, Err: err})
-	})
-	return h, nil
+	return nil
 }
 
 // DB returns the handler's database: Options.DB with row auth and the
@@ -199,7 +224,7 @@ func (h *Handler[Ctx]) Invoke(ctx context.Context, name string, appCtx Ctx, args
 
 // WaitUntil runs fn in the background, on one of a bounded number of
 // workers (Options.BackgroundWorkers), for work that must not hold up a
-// response (the seed's waitUntil): sending an email, warming a cache.
+// response: sending an email, warming a cache.
 // It returns false, without running fn, when the queue
 // (Options.BackgroundQueue) is full or the handler is closed. fn's
 // context is cancelled when Close gives up waiting; a panic in fn is

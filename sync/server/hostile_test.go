@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/plasma-go/plasma/internal/jsonx"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/protocol"
@@ -62,7 +63,7 @@ func TestHostileStrings(t *testing.T) {
 				puts[op.Key] = op.Value
 			}
 			for id, s := range byID {
-				_, wellFormed := protocol.ScanJSON([]byte(s.token))
+				_, wellFormed := jsonx.Scan([]byte(s.token))
 				row, present := puts[s.key]
 				switch {
 				case failed[id] && present:
@@ -90,7 +91,7 @@ func TestHostileStrings(t *testing.T) {
 		// What plasma itself refuses, it refuses on every engine, as a
 		// mutation error naming the arguments.
 		for id, s := range byID {
-			if _, ok := protocol.ScanJSON([]byte(s.token)); !ok && !failed[id] {
+			if _, ok := jsonx.Scan([]byte(s.token)); !ok && !failed[id] {
 				t.Errorf("%q was not refused", s.token)
 			}
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 
+	"github.com/plasma-go/plasma/internal/jsonx"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
 
@@ -24,7 +25,7 @@ func (h *Handler[Ctx]) checkID(field, id string) error {
 // checkPush refuses a push whose ids are over Options.MaxIDBytes or
 // whose arguments are nested deeper than Options.MaxArgsDepth, before
 // anything is applied. The depth comes from one scan of the arguments'
-// bytes (protocol.ScanJSON), not a second decoding.
+// bytes (jsonx.Scan), not a second decoding.
 func (h *Handler[Ctx]) checkPush(req *protocol.PushRequest) error {
 	if err := h.checkIDs(req.ClientGroupID, req.ProfileID); err != nil {
 		return err
@@ -33,7 +34,7 @@ func (h *Handler[Ctx]) checkPush(req *protocol.PushRequest) error {
 		if len(m.ClientID) > h.opts.MaxIDBytes { // the field name is only built for the error
 			return h.checkID(fmt.Sprintf("mutations[%d].clientID", i), m.ClientID)
 		}
-		if d, _ := protocol.ScanJSON(m.Args); d > h.opts.MaxArgsDepth {
+		if d, _ := jsonx.Scan(m.Args); d > h.opts.MaxArgsDepth {
 			return fmt.Errorf("mutations[%d].args nested %d deep, over the limit of %d", i, d, h.opts.MaxArgsDepth)
 		}
 	}

@@ -158,7 +158,7 @@ type Options[Ctx any] struct {
 
 	// SkipEnsure leaves the database's tables alone: NewHandler then
 	// neither creates the schema's missing tables, the change log's, nor
-	// the sync tables (see EnsureTables). Use it when migrations manage
+	// the sync tables (see Ensure). Use it when migrations manage
 	// them.
 	SkipEnsure bool
 }

@@ -87,10 +87,32 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 	if len(h.resolvers) > 0 {
 		st.conflict = &conflictState{group: req.ClientGroupID}
 	}
-	var abort *Error
-	lost := -1
-	for i := 0; i < len(req.Mutations) && abort == nil && lost < 0; i += h.opts.MutationsPerTransaction {
-		j := min(i+h.opts.MutationsPerTransaction, len(req.Mutations))
+	abort, lost := h.runBatches(ctx, st, base)
+	h.reportCommitted(ctx, st, base)
+
+	switch {
+	case abort != nil:
+		h.fail(ctx, w, abort)
+	case lost >= 0:
+		m := req.Mutations[lost]
+		e := base
+		e.Kind, e.ClientID, e.MutationID, e.Mutator = KindClientStateNotFound, m.ClientID, m.ID, m.Name
+		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them (restored from a backup, or its group idle for GroupTTL and collected)", m.ClientID, m.ID)
+		h.failBody(ctx, w, &e, protocol.ClientStateNotFound())
+	default:
+		writeRaw(w, http.StatusOK, []byte("{}"))
+	}
+}
+
+// runBatches applies the push's mutations in batches of
+// MutationsPerTransaction, each in its own transaction, until one fails
+// (abort) or reveals lost client state (lost, the mutation's index, else
+// -1); the results of the batches that committed are kept in st.
+func (h *Handler[Ctx]) runBatches(ctx context.Context, st *pushState[Ctx], base Error) (abort *Error, lost int) {
+	lost = -1
+	muts := st.req.Mutations
+	for i := 0; i < len(muts) && lost < 0; i += h.opts.MutationsPerTransaction {
+		j := min(i+h.opts.MutationsPerTransaction, len(muts))
 		out, err := h.runBatch(ctx, st, i, j)
 		if err != nil {
 			e := base
@@ -106,8 +128,7 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 			default:
 				e.Kind = internal(err)
 			}
-			abort = &e
-			break
+			return &e, lost
 		}
 		for k, r := range out.results {
 			st.results[k] = r
@@ -117,8 +138,12 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 		}
 		lost = out.lost
 	}
+	return nil, lost
+}
 
-	// Report what committed.
+// reportCommitted reports each mutation that committed as failed or out
+// of order, and tells the Pushed hook about a push that committed any.
+func (h *Handler[Ctx]) reportCommitted(ctx context.Context, st *pushState[Ctx], base Error) {
 	for _, r := range st.results {
 		e := base
 		e.ClientID, e.MutationID, e.Mutator = r.ClientID, r.ID, r.Name
@@ -131,22 +156,9 @@ func (h *Handler[Ctx]) push(ctx context.Context, w http.ResponseWriter, ident ro
 			h.report(ctx, &e)
 		}
 	}
-	info := PushInfo{UserID: ident.UserID, ClientGroupID: req.ClientGroupID, Mutations: st.results}
+	info := PushInfo{UserID: st.ident.UserID, ClientGroupID: st.req.ClientGroupID, Mutations: st.results}
 	if info.Committed() {
 		h.pushed(ctx, info)
-	}
-
-	switch {
-	case abort != nil:
-		h.fail(ctx, w, abort)
-	case lost >= 0:
-		m := req.Mutations[lost]
-		e := base
-		e.Kind, e.ClientID, e.MutationID, e.Mutator = KindClientStateNotFound, m.ClientID, m.ID, m.Name
-		e.Err = fmt.Errorf("no record of client %q, whose first mutation pushed is %d: its earlier ones were acknowledged by a database that no longer has them (restored from a backup, or its group idle for GroupTTL and collected)", m.ClientID, m.ID)
-		h.failBody(ctx, w, &e, protocol.ClientStateNotFound())
-	default:
-		writeRaw(w, http.StatusOK, []byte("{}"))
 	}
 }
 

@@ -257,6 +257,9 @@ func order(t testing.TB, c json.RawMessage) int64 {
 	return o
 }
 
+// TestCookieOrder follows the cookies of clients that pull in turn. It
+// is one long function on purpose: each pull's expected order depends on
+// the pulls before it.
 func TestCookieOrder(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		e := newEnv(t, tg, tg.DB, nil)

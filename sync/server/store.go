@@ -7,6 +7,7 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/internal/store"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // The names of the sync server's tables. They start with
@@ -30,70 +31,70 @@ const (
 
 // textCol, bigintCol and blobCol declare the bookkeeping tables' columns,
 // all NOT NULL.
-func textCol(name string) dialect.ColumnDef {
-	return dialect.ColumnDef{Name: name, Kind: dialect.KindText}
+func textCol(name string) tabledef.Column {
+	return tabledef.Column{Name: name, Kind: tabledef.KindText}
 }
-func bigintCol(name string) dialect.ColumnDef {
-	return dialect.ColumnDef{Name: name, Kind: dialect.KindBigInt}
+func bigintCol(name string) tabledef.Column {
+	return tabledef.Column{Name: name, Kind: tabledef.KindBigInt}
 }
-func blobCol(name string) dialect.ColumnDef {
-	return dialect.ColumnDef{Name: name, Kind: dialect.KindBlob}
+func blobCol(name string) tabledef.Column {
+	return tabledef.Column{Name: name, Kind: tabledef.KindBlob}
 }
 
-// bookkeeping declares the sync server's tables; EnsureTables renders
+// bookkeeping declares the sync server's tables; Ensure renders
 // them through the dialect's DDL, so each engine gets its own types
 // (BLOB or BYTEA). Their keys are NOT NULL on both engines.
-var bookkeeping = []*dialect.TableDef{
+var bookkeeping = []*tabledef.Table{
 	{
 		Name:       GroupsTable,
-		Columns:    []dialect.ColumnDef{textCol("id"), textCol("user_id"), bigintCol("created_at")},
+		Columns:    []tabledef.Column{textCol("id"), textCol("user_id"), bigintCol("created_at")},
 		PrimaryKey: []string{"id"},
-		Indexes:    []dialect.IndexDef{{Name: GroupsTable + "_user", Columns: []string{"user_id"}}},
+		Indexes:    []tabledef.Index{{Name: GroupsTable + "_user", Columns: []string{"user_id"}}},
 	},
 	{
 		Name:       ClientsTable,
-		Columns:    []dialect.ColumnDef{textCol("id"), textCol("group_id"), bigintCol("last_mutation_id"), bigintCol("updated_at")},
+		Columns:    []tabledef.Column{textCol("id"), textCol("group_id"), bigintCol("last_mutation_id"), bigintCol("updated_at")},
 		PrimaryKey: []string{"id"},
-		Indexes:    []dialect.IndexDef{{Name: ClientsTable + "_group", Columns: []string{"group_id"}}},
+		Indexes:    []tabledef.Index{{Name: ClientsTable + "_group", Columns: []string{"group_id"}}},
 	},
 	{
 		Name: CVRsTable,
-		Columns: []dialect.ColumnDef{textCol("group_id"), bigintCol("ord"), textCol("cvr"), textCol("user_id"), textCol("meta"),
+		Columns: []tabledef.Column{textCol("group_id"), bigintCol("ord"), textCol("cvr"), textCol("user_id"), textCol("meta"),
 			blobCol("entries"), bigintCol("created_at")},
 		PrimaryKey: []string{"group_id", "ord"},
 	},
 	{
 		Name:       CountersTable,
-		Columns:    []dialect.ColumnDef{textCol("name"), bigintCol("value")},
+		Columns:    []tabledef.Column{textCol("name"), bigintCol("value")},
 		PrimaryKey: []string{"name"},
 	},
 	{
 		// WritesTable: each group's last write per row, for conflicts.
 		Name:       WritesTable,
-		Columns:    []dialect.ColumnDef{textCol("group_id"), textCol("row_key"), bigintCol("hash")},
+		Columns:    []tabledef.Column{textCol("group_id"), textCol("row_key"), bigintCol("hash")},
 		PrimaryKey: []string{"group_id", "row_key"},
 	},
 	{
 		// SeenTable: when each group was last seen, for collection.
 		Name:       SeenTable,
-		Columns:    []dialect.ColumnDef{textCol("group_id"), bigintCol("seen_at")},
+		Columns:    []tabledef.Column{textCol("group_id"), bigintCol("seen_at")},
 		PrimaryKey: []string{"group_id"},
-		Indexes:    []dialect.IndexDef{{Name: SeenTable + "_seen_at", Columns: []string{"seen_at"}}},
+		Indexes:    []tabledef.Index{{Name: SeenTable + "_seen_at", Columns: []string{"seen_at"}}},
 	},
 }
 
 // tablesKey names the sync server's tables for DB.EnsureOnce.
 type tablesKey struct{}
 
-// EnsureTables creates the sync server's tables (GroupsTable,
+// Ensure creates the sync server's tables (GroupsTable,
 // ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where
 // they do not exist yet, in one transaction. It is idempotent and cheap
 // to call again (orm.DB.EnsureOnce). NewHandler calls it, with
-// orm.EnsureSchema and changelog.EnsureLog, unless Options.SkipEnsure is
+// orm.EnsureSchema and changelog.Ensure, unless Options.SkipEnsure is
 // set.
-func EnsureTables(ctx context.Context, db *orm.DB) error {
+func Ensure(ctx context.Context, db *orm.DB) error {
 	if db == nil {
-		return fmt.Errorf("plasma: sync: EnsureTables: nil database")
+		return fmt.Errorf("plasma: sync: Ensure: nil database")
 	}
 	err := db.EnsureOnce(ctx, tablesKey{}, func(tx *orm.DB) error {
 		for _, def := range bookkeeping {
@@ -110,7 +111,7 @@ func EnsureTables(ctx context.Context, db *orm.DB) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("plasma: sync: EnsureTables: %w", err)
+		return fmt.Errorf("plasma: sync: Ensure: %w", err)
 	}
 	return nil
 }

@@ -246,7 +246,7 @@ func printSQL(w io.Writer, indent string, stmts []string) {
 
 // refusedError is migrate's refusal, matched here in one place.
 func refusedError(err error) bool {
-	var r *migrate.MigrationRefused
+	var r *migrate.RefusedError
 	return errors.As(err, &r)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/plasma-go/plasma/orm/migrate"
 	"github.com/plasma-go/plasma/orm/migrate/migratecli"
 	ormtest "github.com/plasma-go/plasma/orm_test"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 var ctx = context.Background()
@@ -29,7 +30,7 @@ func appV1() *orm.Schema {
 	return orm.MustDefineSchema("1",
 		orm.NewTable("notes", orm.ID(), orm.Text("title"), orm.Text("legacy").Nullable()).
 			With(orm.TableOptions{Indexes: []orm.Index{{Name: "notes_title", Columns: []string{"title"}}}}),
-		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", orm.OnDeleteCascade), orm.Text("name").Nullable()),
+		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", tabledef.Cascade), orm.Text("name").Nullable()),
 	)
 }
 
@@ -37,7 +38,7 @@ func appV2() *orm.Schema {
 	return orm.MustDefineSchema("2",
 		orm.NewTable("notes", orm.ID(), orm.Text("title"), orm.Boolean("pinned").Default(false)).
 			With(orm.TableOptions{Indexes: []orm.Index{{Name: "notes_title", Columns: []string{"title"}}}}),
-		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", orm.OnDeleteCascade)),
+		orm.NewTable("tags", orm.ID(), orm.Text("note_id").References("notes", "id", tabledef.Cascade)),
 	)
 }
 

@@ -23,7 +23,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer db.Close()
-	_ = changelog.EnsureLog
+	_ = changelog.Ensure
 	_ = crdtcol.Middleware
 	_ = rowauth.WithIdentity
 	_ = server.NewHandler[struct{}]

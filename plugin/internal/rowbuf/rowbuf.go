@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Buffer is a result set held in memory.
@@ -69,7 +70,7 @@ func (b *Buffer) Replay(n int) *Rows {
 
 // Result wraps the first n columns of b as a statement result, with kinds
 // the kinds of those columns.
-func (b *Buffer) Result(n int, kinds []orm.Kind) *orm.Result {
+func (b *Buffer) Result(n int, kinds []tabledef.Kind) *orm.Result {
 	if len(kinds) > n {
 		kinds = kinds[:n]
 	}

@@ -35,9 +35,9 @@ import (
 // a row without its change-log entry, a refused row left in place, a CRDT
 // merge lost to a concurrent one. Wrap a caller-managed transaction by
 // handing plasma the *sql.Tx itself (orm.New or DB.WithExecutor), so that
-// DB.InTx reports it and fn joins it.
+// DB.IsTx reports it and fn joins it.
 func Run(ctx context.Context, db *orm.DB, fn func(tx *orm.DB) (*orm.Result, error)) (*orm.Result, error) {
-	if db.InTx() {
+	if db.IsTx() {
 		return fn(db)
 	}
 	var res *orm.Result
@@ -48,7 +48,7 @@ func Run(ctx context.Context, db *orm.DB, fn func(tx *orm.DB) (*orm.Result, erro
 		if err != nil {
 			return err
 		}
-		res, err = Buffered(r)
+		res, err = buffered(r)
 		return err
 	})
 	switch {
@@ -60,9 +60,9 @@ func Run(ctx context.Context, db *orm.DB, fn func(tx *orm.DB) (*orm.Result, erro
 	return res, nil
 }
 
-// Buffered returns r with its rows, if it has any, read into memory and
+// buffered returns r with its rows, if it has any, read into memory and
 // replayed; every other field of r is kept. The rows are closed.
-func Buffered(r *orm.Result) (*orm.Result, error) {
+func buffered(r *orm.Result) (*orm.Result, error) {
 	if r == nil || r.Rows == nil {
 		return r, nil
 	}

@@ -45,7 +45,7 @@ func setup(t *testing.T, tg *ormtest.Target) context.Context {
 	if err := orm.EnsureSchema(ctx, schema, tg.DB); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureLog(ctx, tg.DB); err != nil {
+	if err := changelog.Ensure(ctx, tg.DB); err != nil {
 		t.Fatal(err)
 	}
 	return ctx
@@ -104,7 +104,7 @@ func TestRunOpensCommitsAndBuffers(t *testing.T) {
 		}{{"pool", tg.DB}, {"conn", tg.DB.WithExecutor(conn)}} {
 			var inside bool
 			res, err := txrun.Run(ctx, c.db, func(tx *orm.DB) (*orm.Result, error) {
-				inside = tx.InTx()
+				inside = tx.IsTx()
 				return insertReturning(ctx, tx, c.name)
 			})
 			if err != nil || !inside {

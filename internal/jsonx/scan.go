@@ -1,18 +1,18 @@
-package protocol
+package jsonx
 
 import "unicode/utf8"
 
-// ScanJSON walks a JSON text already known to be valid (the Args of a
-// Mutation DecodePush returned, say) in one pass, without decoding it,
+// Scan walks a JSON text already known to be valid (the Args of a
+// mutation protocol.DecodePush returned, say) in one pass, without decoding it,
 // and returns its nesting depth — 0 for a scalar, 1 for {"a":1} or [1],
 // 2 for [[1]] — and whether its strings are well-formed Unicode: valid
 // UTF-8, with no escaped lone surrogate ("\ud800" without its low half).
 // Go strings cannot hold a lone surrogate (encoding/json turns it into
 // U+FFFD) nor carry invalid UTF-8 through encoding/json unchanged, so a
 // text that is not well-formed would not round-trip byte for byte.
-// ScanJSON does not check the syntax: on text that is not JSON its
+// Scan does not check the syntax: on text that is not JSON its
 // results mean nothing.
-func ScanJSON(raw []byte) (depth int, wellFormed bool) {
+func Scan(raw []byte) (depth int, wellFormed bool) {
 	wellFormed = utf8.Valid(raw)
 	d := 0
 	for i := 0; i < len(raw); i++ {

@@ -1,4 +1,4 @@
-package dialect
+package tabledef
 
 // Kind is the declared kind of a column. The type each kind maps to on each
 // engine is documented on the sqlite and postgres packages.
@@ -60,50 +60,4 @@ func (a Action) String() string {
 		return actionSQL[a]
 	}
 	return "invalid"
-}
-
-// ForeignKey is a column's reference to a column of another table.
-type ForeignKey struct {
-	Table    string
-	Column   string
-	OnDelete Action
-}
-
-// ColumnDef is one column as the DDL sees it.
-type ColumnDef struct {
-	Name          string
-	Kind          Kind
-	Nullable      bool
-	HasDefault    bool
-	Default       any // a Go value of the kind: string, int64, bool, []byte or JSON text
-	Unique        bool
-	Encrypted     bool // stored as an envelope (JSON text) whatever the kind
-	AutoIncrement bool // integer primary key assigned by the database
-	References    *ForeignKey
-}
-
-// IndexDef is a secondary index.
-type IndexDef struct {
-	Name    string
-	Columns []string
-	Unique  bool
-}
-
-// TableDef is a table as the DDL sees it: the engine-neutral result of a
-// schema declaration.
-type TableDef struct {
-	Name       string
-	Columns    []ColumnDef
-	PrimaryKey []string
-	Indexes    []IndexDef
-}
-
-// Column returns the named column, or nil.
-func (t *TableDef) Column(name string) *ColumnDef {
-	for i := range t.Columns {
-		if t.Columns[i].Name == name {
-			return &t.Columns[i]
-		}
-	}
-	return nil
 }

@@ -1,0 +1,110 @@
+// Package client is plasma's Go client: what Replicache gives web apps,
+// for Go desktop, CLI, edge and service-to-service programs, over the
+// same sync server and wire protocol (Replicache push/pull v1) and with
+// the same mutator code the server runs.
+//
+//	c, err := client.Open(ctx, client.Options[todo.AppCtx]{
+//		Server:   "https://app.example.com/sync",
+//		Schema:   todo.Schema, Mutators: todo.Mutators,
+//		Replica:  "todo-replica.db", // "" keeps it in memory
+//		Auth:     client.Bearer(func(ctx context.Context) (string, error) { return token, nil }),
+//		Ctx:      todo.AppCtx{UserID: "alice"},
+//	})
+//	defer c.Close()
+//	c.Start(ctx) // push, pull, pokes, retries in the background
+//	err = c.Mutate(ctx, todo.MutCreateTodo, todo.CreateTodo{ID: id, ListID: lid, Title: "milk"})
+//	rows, err := orm.All[Todo](ctx, c.DB().Select().From(todo.Todos))
+//
+// # The replica
+//
+// The replica is one SQLite database (a file, or memory). Each synced
+// table of the schema exists twice in it:
+//
+//   - the app's table under its own name holds the optimistic view: the
+//     server's state with the pending mutations applied on top. This is
+//     what c.DB() reads, with the ordinary query builder;
+//   - _plasma_srv_<table> holds the server's state as of the last pull.
+//
+// Triggers on the app's tables record in _plasma_dirty the id of every
+// row a local write touches. The outbox (_plasma_outbox) holds the
+// pending mutations (name, JSON arguments) in id order, and
+// _plasma_client the client group id, client id, cookie,
+// lastMutationID and the next mutation id. Everything the client knows
+// is in the file, so a crash or a restart loses nothing committed. On
+// unix the file is locked (an advisory lock on <file>.lock) while a
+// client has it open: a second Open fails with ErrReplicaInUse.
+//
+// Mutate runs the mutator through the same mutator.Set the server runs,
+// in one local transaction that also appends the mutation to the outbox;
+// a mutator that fails changes nothing and is not queued.
+//
+// # Rebase
+//
+// A pull's answer is applied in one local transaction, so readers never
+// see a half-rebased state:
+//
+//  1. the patch is written to the server-state tables, and the keys it
+//     touched are marked dirty;
+//  2. the outbox drops the mutations at or below the pulled
+//     lastMutationID;
+//  3. every dirty row of the app's tables is replaced by its server
+//     state (after a clear, the whole tables are);
+//  4. the still-pending mutations run again, in order, each in a
+//     savepoint: one that fails on the new state leaves no trace
+//     locally and stays queued for the server to judge.
+//
+// The cost of a rebase is thus the patch plus the rows the pending
+// mutations touched, not the size of the replica: the rows no pending
+// mutation touched are already equal to the server's state.
+// DiscardMutation rebases the same way without a patch. Writes to the
+// app's tables outside Mutate are undone at the next rebase; and
+// mutators should only write synced tables, since local-only tables are
+// not rebased.
+//
+// Pull answers are checked before anything is written: a malformed
+// patch, a cookie going backwards (or changing type), a lastMutationID
+// going back or beyond the mutations the client made are refused with
+// an error matching ErrBadResponse, and the replica stays as it was.
+//
+// # The loop
+//
+// Start runs the loop: it pushes after each Mutate (batches of PushBatch
+// mutations, at most PushBytes, halved at once if the server refuses a
+// push as over its limits), pulls after each push (a push always starts at
+// the first unconfirmed mutation, so that pull is what lets the next
+// batch go), on every poke of the WebSocket at {Server}/ws and, while no
+// socket is up, every PullInterval. Network errors and 5xx answers are
+// retried with capped exponential backoff and jitter; other 4xx answers
+// are not retried and go to OnError, with the server's error kind
+// (ServerError.Kind). PushOnce, PullOnce and Flush work with or without
+// the loop. SetOffline (and the
+// Offline option) stop all traffic; mutations keep queueing and go out
+// when the client is back online.
+//
+// A schema version mismatch (the server answers VersionNotSupported for
+// the schema, or the replica was written under another version) is
+// handled as OnSchemaMismatch says: SchemaReset wipes the replica (once)
+// and starts a new client group; SchemaStay keeps the local data and stops
+// syncing until ResetLocalState. ClientStateNotFound resets, as
+// Replicache does.
+//
+// # Presence
+//
+// JoinRoom (or Options.Room and UserInfo) joins a presence room over the
+// same socket; snapshots arrive on OnPresence and PresenceUpdates.
+//
+// # Live queries
+//
+// The live package is not part of this client yet. The seam for it is
+// Watch (and Options.OnChange): it is called after every committed change
+// of the replica's visible state (a local mutation, a rebase, a discard,
+// a reset), with the tables a rebase's patch touched; a live query on
+// c.DB() re-runs or maintains itself from there.
+//
+// # Tests
+//
+// Package plasmatest runs an in-process server on SQLite or PostgreSQL
+// with N clients of this package, networks that can be cut, a fake
+// clock, and a convergence check against what the server says each user
+// may read.
+package client
