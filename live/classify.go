@@ -123,6 +123,10 @@ type plan struct {
 	// change is looked at only by the subscriptions it can concern.
 	eqSlot int
 	eqVal  any
+
+	// join: a maintained inner join (join.go); t is then the FROM table,
+	// kinds the joined row's, pk the FROM table's key slot.
+	join *joinPlan
 }
 
 // basicType is the evaluation type of a column kind, ok false for kinds
@@ -170,7 +174,7 @@ func compilePlan(q *orm.SelectQuery, opt sqleval.Options) *plan {
 	case parts.From == nil:
 		return none(p, "no FROM table (a subquery or none)")
 	case len(parts.Joins) > 0:
-		return none(p, "joins are re-run")
+		return compileJoin(p, &parts)
 	case opt.Engine == 0:
 		return none(p, "no engine to match")
 	}

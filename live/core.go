@@ -121,6 +121,10 @@ func (c *core) applyAll(rd *roundData) {
 		}
 		return
 	}
+	if c.p.join != nil {
+		c.applyJoin(rd)
+		return
+	}
 	rows, err := rd.decoded(c.p)
 	if err != nil {
 		c.fail(err)
@@ -167,7 +171,7 @@ func (c *core) catchUp(now time.Time, debounce time.Duration) (bool, error) {
 		}
 		c.loaded, c.changed, c.dirty = true, true, false
 	}
-	return false, nil
+	return c.queried, nil // a join's lookups read past the cursors
 }
 
 // waiting: a re-run is due later.
@@ -196,6 +200,9 @@ func (c *core) publish() {
 // matching rows (Select) or every matching row's inputs (Aggregate),
 // under the subscriber's identity.
 func (c *core) load() error {
+	if c.p.join != nil {
+		return c.loadJoin()
+	}
 	q, parts := c.q.Rewrite()
 	t := c.p.t
 	parts.Columns = make([]expr.Expr, 0, len(t.Columns()))

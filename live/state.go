@@ -106,7 +106,7 @@ func (s *selState) reset(rows [][]any) {
 	}
 	clear(s.byPK)
 	for _, r := range rows {
-		pk := pkString(r[s.p.pk])
+		pk := s.p.rowKey(r)
 		s.byPK[pk] = r
 		s.held(pk, true)
 	}
@@ -143,8 +143,8 @@ func (s *selState) apply(pk string, vals []any) bool {
 		changed = true
 		if s.n >= 0 && int64(len(s.rows)) > s.n {
 			last := s.rows[len(s.rows)-1]
-			delete(s.byPK, pkString(last[s.p.pk]))
-			s.held(pkString(last[s.p.pk]), false)
+			delete(s.byPK, s.p.rowKey(last))
+			s.held(s.p.rowKey(last), false)
 			s.rows = s.rows[:len(s.rows)-1]
 			s.complete = false
 		}
@@ -174,7 +174,7 @@ func (s *selState) result() []outRow {
 		for j, c := range s.p.proj {
 			vals[j] = r[c]
 		}
-		out[i] = outRow{key: pkString(r[s.p.pk]), vals: vals}
+		out[i] = outRow{key: s.p.rowKey(r), vals: vals}
 	}
 	return out
 }

@@ -141,6 +141,9 @@ func (c *core) withReadRule() error {
 	if c.p.t == nil {
 		return nil
 	}
+	if c.p.join != nil {
+		return c.joinReadRules()
+	}
 	f := c.p.t.Options().Auth.Read
 	if f == nil || rowauth.IsSystem(c.ctx) {
 		return nil
