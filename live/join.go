@@ -57,6 +57,10 @@ type joinPlan struct {
 	// unique: ON equates the joined table's primary key, so the FROM
 	// table's primary key keys the result.
 	unique bool
+	// left: a LEFT JOIN (unique only); on is then its ON (with the
+	// joined table's read rule), and the plan's pred WHERE.
+	left bool
+	on   sqleval.Pred
 }
 
 // rowKey is the key of a state row: its primary key, or for a join the
@@ -155,8 +159,8 @@ func compileJoin(p *plan, parts *orm.SelectParts) *plan {
 	switch {
 	case len(parts.Joins) != 1:
 		return joinNone(p, "more than one join")
-	case parts.Joins[0].Kind != orm.InnerJoin:
-		return joinNone(p, "a join that is not an inner join")
+	case parts.Joins[0].Kind != orm.InnerJoin && parts.Joins[0].Kind != orm.LeftJoin:
+		return joinNone(p, "a join that is neither inner nor left")
 	case parts.Joins[0].Table == nil || parts.Joins[0].On == nil:
 		return joinNone(p, "a join without a table or a condition")
 	case parts.Joins[0].Table.Name() == parts.From.Name() || parts.Joins[0].Table.Alias() == parts.From.Alias():
@@ -180,7 +184,21 @@ func compileJoin(p *plan, parts *orm.SelectParts) *plan {
 	if !j.findKey(on) {
 		return joinNone(p, "a join whose condition has no column = column across the tables")
 	}
-	pred, err := sqleval.And(append(on, parts.Where...), j.column, p.opt)
+	j.left = parts.Joins[0].Kind == orm.LeftJoin
+	if j.left && !j.unique {
+		// A change to the joined table would need its old key, which the
+		// change log does not carry, to find the rows it leaves.
+		return joinNone(p, "a left join not on the joined table's primary key")
+	}
+	where := append(on, parts.Where...)
+	if j.left {
+		where = parts.Where
+		var err error
+		if j.on, err = sqleval.And(on, j.column, p.opt); err != nil {
+			return joinNone(p, err.Error())
+		}
+	}
+	pred, err := sqleval.And(where, j.column, p.opt)
 	if err != nil {
 		return joinNone(p, err.Error())
 	}
@@ -213,9 +231,9 @@ func (j *joinPlan) findKey(on []expr.Expr) bool {
 		if !ok || c.Op != expr.OpEq {
 			continue
 		}
-		l, _, okL := j.column(c.Left)
+		l, t, okL := j.column(c.Left)
 		r, _, okR := j.column(c.Right)
-		if !okL || !okR || j.side(l) == j.side(r) {
+		if !okL || !okR || j.side(l) == j.side(r) || t == sqleval.TBool {
 			continue
 		}
 		if j.side(l) == 1 {
@@ -276,15 +294,18 @@ func (j *joinPlan) compileOutput(p *plan, parts *orm.SelectParts) string {
 	return ""
 }
 
-// joinReadRules folds both tables' read rules into the Go predicate, as
-// row auth folds them into WHERE and ON (the same for an inner join). A
-// rule Go cannot evaluate makes the subscription a re-run one.
+// joinReadRules folds both tables' read rules into the Go predicates,
+// as row auth folds them into SQL: the FROM table's into WHERE, the
+// joined table's into ON (for an inner join the same as WHERE; for a
+// left join, a row hidden from the identity leaves NULLs). A rule Go
+// cannot evaluate makes the subscription a re-run one.
 func (c *core) joinReadRules() error {
 	if rowauth.IsSystem(c.ctx) {
 		return nil
 	}
-	preds := []sqleval.Pred{c.p.pred}
-	for _, s := range c.p.join.sides {
+	j := c.p.join
+	var rules [2]sqleval.Pred
+	for i, s := range j.sides {
 		f := s.p.t.Options().Auth.Read
 		if f == nil {
 			continue
@@ -297,7 +318,7 @@ func (c *core) joinReadRules() error {
 			return &rowauth.AuthorizationError{Table: s.p.t.Name(), Op: orm.OpSelect, Err: err}
 		}
 		side := s
-		pred, err := sqleval.Compile(rule, func(e expr.Expr) (int, sqleval.Type, bool) {
+		rules[i], err = sqleval.Compile(rule, func(e expr.Expr) (int, sqleval.Type, bool) {
 			col, ok := e.(*expr.Column)
 			if !ok {
 				return 0, 0, false
@@ -309,17 +330,27 @@ func (c *core) joinReadRules() error {
 			c.p.t, c.p.join = nil, nil
 			return nil
 		}
-		preds = append(preds, pred)
 	}
-	c.p.pred = func(r []any) sqleval.Tri {
-		for _, p := range preds[1:] {
-			if p(r) != sqleval.True {
-				return sqleval.False
-			}
-		}
-		return preds[0](r)
+	c.p.pred = both(rules[0], c.p.pred)
+	if j.left {
+		j.on = both(rules[1], j.on)
+	} else {
+		c.p.pred = both(rules[1], c.p.pred)
 	}
 	return nil
+}
+
+// both is rule AND p where a row the rule does not allow is false.
+func both(rule, p sqleval.Pred) sqleval.Pred {
+	if rule == nil {
+		return p
+	}
+	return func(r []any) sqleval.Tri {
+		if rule(r) != sqleval.True {
+			return sqleval.False
+		}
+		return p(r)
+	}
 }
 
 // loadJoin reads the first OFFSET+LIMIT joined rows, every column of
@@ -399,14 +430,50 @@ func (c *core) applyJoin(rd *roundData) {
 // it ran a lookup.
 func (c *core) joinChange(i int, r rowChange) (bool, error) {
 	j := c.p.join
+	c.dropHolding(i, r.pk)
+	if j.left && i == 1 {
+		return c.leftJoined(r)
+	}
+	if r.vals == nil {
+		return false, nil
+	}
 	s := j.sides[i]
-	pkSlot := s.off + s.p.pk
+	v := r.vals[j.key[i]-s.off]
+	var other [][]any
+	looked := false
+	if v != nil { // NULL joins nothing
+		var err error
+		if other, looked, err = c.matches(1-i, v); err != nil {
+			return looked, err
+		}
+	}
+	if j.left {
+		c.putLeft(r.vals, other)
+		return looked, nil
+	}
+	for _, o := range other {
+		row := make([]any, len(c.p.kinds))
+		copy(row[s.off:], r.vals)
+		copy(row[j.sides[1-i].off:], o)
+		c.put(row)
+	}
+	return looked, nil
+}
+
+func (c *core) put(row []any) {
+	c.changed = c.sel.apply(c.p.rowKey(row), row) || c.changed
+}
+
+// dropHolding drops the kept rows that hold row pk of side i.
+func (c *core) dropHolding(i int, pk string) {
+	j := c.p.join
 	var drop []string
 	if i == 0 && j.unique {
-		drop = append(drop, r.pk) // the FROM row's key is the row's
+		drop = append(drop, pk) // the FROM row's key is the row's
 	} else {
+		slot := j.sides[i].off + j.sides[i].p.pk
 		for k, row := range c.sel.byPK {
-			if pkString(row[pkSlot]) == r.pk {
+			if pkString(row[slot]) == pk {
 				drop = append(drop, k)
 			}
 		}
@@ -414,24 +481,48 @@ func (c *core) joinChange(i int, r rowChange) (bool, error) {
 	for _, k := range drop {
 		c.changed = c.sel.apply(k, nil) || c.changed
 	}
-	if r.vals == nil {
-		return false, nil
+}
+
+// putLeft puts a FROM row of a left join: joined with the one row of the
+// joined table its key names if ON holds, else with NULLs.
+func (c *core) putLeft(from []any, joined [][]any) {
+	j := c.p.join
+	row := make([]any, len(c.p.kinds))
+	copy(row, from)
+	for _, o := range joined {
+		copy(row[j.sides[1].off:], o)
+		if j.on(row) == sqleval.True {
+			c.put(row)
+			return
+		}
 	}
-	v := r.vals[j.key[i]-s.off]
-	if v == nil {
-		return false, nil // NULL joins nothing
-	}
-	other, looked, err := c.matches(1-i, v)
+	clear(row[j.sides[1].off:])
+	c.put(row)
+}
+
+// leftJoined applies a change to the joined table of a left join (on its
+// primary key): every FROM row naming it is joined again, with its new
+// image or with NULLs.
+func (c *core) leftJoined(r rowChange) (bool, error) {
+	j := c.p.join
+	b := j.sides[1]
+	key, err := canon(b.p.kinds[b.p.pk], r.pk)
 	if err != nil {
-		return looked, err
+		return false, fmt.Errorf("plasma: live: the key of a change to %s: %w", b.p.t.Name(), err)
 	}
-	for _, o := range other {
-		row := make([]any, len(c.p.kinds))
-		copy(row[s.off:], r.vals)
-		copy(row[j.sides[1-i].off:], o)
-		c.changed = c.sel.apply(c.p.rowKey(row), row) || c.changed
+	from, _, err := c.matches(0, key)
+	if err != nil {
+		return true, err
 	}
-	return looked, nil
+	var joined [][]any
+	if r.vals != nil {
+		joined = [][]any{r.vals}
+	}
+	for _, a := range from {
+		c.dropHolding(0, pkString(a[j.sides[0].p.pk]))
+		c.putLeft(a, joined)
+	}
+	return true, nil
 }
 
 // matches returns side i's rows whose join key is v: from a kept row
@@ -441,7 +532,8 @@ func (c *core) matches(i int, v any) ([][]any, bool, error) {
 	s := j.sides[i]
 	if i == 1 && j.unique {
 		for _, row := range c.sel.byPK {
-			if sqleval.Cmp(row[j.key[1]], v) == 0 {
+			// A row joined with NULLs (a left join) tells nothing.
+			if b := row[j.key[1]]; b != nil && sqleval.Cmp(b, v) == 0 {
 				return [][]any{row[s.off : s.off+len(s.p.kinds)]}, false, nil
 			}
 		}

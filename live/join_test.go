@@ -93,8 +93,15 @@ func TestClassifyJoin(t *testing.T) {
 		{"many to many on nullable columns", func(db *orm.DB) *orm.SelectQuery {
 			return db.Select(c("id"), expr.As(l("id"), "lid")).From(Todos).InnerJoin(Lists, expr.And(expr.Eq(l("name"), c("title")), expr.Gt(l("pos"), 1)))
 		}, live.Select, live.None},
-		{"left join", func(db *orm.DB) *orm.SelectQuery {
-			return db.Select(c("id")).From(Todos).LeftJoin(Lists, onKey)
+		{"left join on the joined key", func(db *orm.DB) *orm.SelectQuery {
+			return db.Select(c("id"), l("name")).From(Todos).LeftJoin(Lists, expr.And(onKey, expr.Eq(l("archived"), false))).
+				Where(expr.IsNull(l("name"))).OrderBy(expr.Asc(l("pos"))).Limit(3)
+		}, live.Select, live.None},
+		{"left join not on the joined key", func(db *orm.DB) *orm.SelectQuery {
+			return db.Select(c("id")).From(Todos).LeftJoin(Lists, expr.Eq(l("name"), c("title")))
+		}, live.None, live.None},
+		{"boolean key", func(db *orm.DB) *orm.SelectQuery {
+			return db.Select(c("id")).From(Todos).InnerJoin(Lists, expr.Eq(l("archived"), c("done")))
 		}, live.None, live.None},
 		{"two joins", func(db *orm.DB) *orm.SelectQuery {
 			return db.Select(c("id")).From(Todos).InnerJoin(Lists, onKey).InnerJoin(Members, expr.Eq(Members.Col("list_id"), l("id")))
@@ -202,9 +209,9 @@ func (g *joinGen) listPred() expr.Expr {
 	return expr.Or(expr.Eq(l("archived"), true), expr.Gt(l("name"), "a"))
 }
 
-// query makes a random join of the todo shape: on todos.list_id =
-// lists.id (a todo joins at most one list), or on lists.name =
-// todos.title (nullable on both sides, many to many).
+// query makes a random join of the todo shape: inner or left on
+// todos.list_id = lists.id (a todo joins at most one list), or inner on
+// lists.name = todos.title (nullable on both sides, many to many).
 func (g *joinGen) query(db *orm.DB) *orm.SelectQuery {
 	c, l := Todos.Col, Lists.Col
 	all := []expr.Expr{expr.As(c("id"), "tid"), c("title"), c("done"), c("x"), expr.As(l("id"), "lid"),
@@ -218,11 +225,20 @@ func (g *joinGen) query(db *orm.DB) *orm.SelectQuery {
 	if len(proj) == 0 {
 		proj = all[:1]
 	}
-	on := expr.Eq(c("list_id"), l("id"))
-	if g.r.IntN(4) == 0 {
-		on = expr.Eq(l("name"), c("title"))
+	q := db.Select(proj...).From(Todos)
+	switch on := expr.Eq(c("list_id"), l("id")); g.r.IntN(6) {
+	case 0:
+		q.InnerJoin(Lists, expr.Eq(l("name"), c("title")))
+	case 1, 2:
+		// A left join: todos of no list, or of a list ON rejects, have
+		// NULLs on the list's side.
+		if g.r.IntN(2) == 0 {
+			on = expr.And(on, g.listPred())
+		}
+		q.LeftJoin(Lists, on)
+	default:
+		q.InnerJoin(Lists, on)
 	}
-	q := db.Select(proj...).From(Todos).InnerJoin(Lists, on)
 	if g.r.IntN(2) > 0 {
 		q.Where(g.listPred())
 	}
@@ -287,7 +303,7 @@ func (g *joinGen) listTx(ctx context.Context, db *orm.DB) error {
 	})
 }
 
-// TestPropertyJoin: random inner joins of todos and lists stay equal to
+// TestPropertyJoin: random inner and left joins of todos and lists stay equal to
 // re-running them after every commit of random transactions on either
 // table (todos moving lists, lists' filtered columns changing, deletes
 // on both sides, NULL join keys), through two *orm.DB on one database.
