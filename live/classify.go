@@ -16,10 +16,11 @@ const (
 	// None: the query is re-run (debounced) when a table it reads
 	// changes.
 	None Class = iota
-	// Select: one table, a WHERE plasma evaluates in Go, a projection of
-	// plain columns, ORDER BY plain columns, LIMIT and OFFSET. Maintained
-	// from row images; a LIMIT window that loses a row is refilled by a
-	// query.
+	// Select: one table (or two, joined inner on a column equality or
+	// left on the joined table's primary key), a WHERE plasma evaluates
+	// in Go, a projection of plain columns, ORDER BY plain columns, LIMIT
+	// and OFFSET. Maintained from row images; a LIMIT window that loses a
+	// row is refilled by a query.
 	Select
 	// Aggregate: COUNT, SUM, AVG, MIN and MAX over the Select class's
 	// WHERE, with GROUP BY plain columns and HAVING. Maintained per group

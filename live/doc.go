@@ -37,6 +37,31 @@
 //     does not know, it reads the window again (one query, for that
 //     subscription only). Ties are broken by the primary key, which is
 //     appended to ORDER BY, so windows are well defined.
+//
+//     A Select query may also join one other table, inner on a column
+//     equality across the tables (todos JOIN lists ON todos.list_id =
+//     lists.id) or left on the joined table's primary key. The state
+//     then holds joined images (both tables' columns). A change to
+//     either table drops the kept rows holding that row and joins its
+//     new image with the other table's matching rows: from a kept row
+//     when the key is the joined table's primary key, else by one query
+//     on the key (as the system: both tables' read rules are evaluated
+//     in Go, the FROM table's with WHERE, the joined table's with ON as
+//     row auth folds it). ON and WHERE are evaluated in Go on each
+//     joined image, NULL keys joining nothing; a left join's FROM row
+//     that no row matches gets NULLs. The result is keyed by the FROM
+//     table's primary key when ON equates the joined table's primary key
+//     (a FROM row joins at most one row), else by JoinKey of both keys;
+//     ties are broken by the same keys. A lookup may read past the
+//     commits applied so far: the subscription then publishes once the
+//     engine has applied every commit up to what it read. A left join
+//     on another column (a change would need its old key, which the log
+//     does not carry), several joins, self joins, aggregates over joins
+//     and joins without a projection are None. A join subscription is
+//     not in the engine's equality index: it looks at every change to
+//     either table, and finding the kept rows that hold a changed row of
+//     the joined table scans the kept rows.
+//
 //   - Aggregate: COUNT(*), COUNT, SUM, AVG, MIN and MAX (aliased) over the
 //     Select class's WHERE, GROUP BY plain columns, HAVING on grouped
 //     columns and aggregates other than AVG, ORDER BY grouped columns.
@@ -46,10 +71,11 @@
 //     with the rows aggregated). A SUM that leaves int64 turns the
 //     subscription into a re-run one, so the engine's own arithmetic
 //     decides.
-//   - None: everything else (joins, subqueries, raw SQL, expressions,
-//     JSON and CRDT columns, text ordering under a collation that is not
-//     byte order). The query is re-run, debounced (Options.Debounce),
-//     when a table it reads changes, and only then.
+//
+//   - None: everything else (joins other than the above, subqueries,
+//     raw SQL, expressions, JSON and CRDT columns, text ordering under a
+//     collation that is not byte order). The query is re-run, debounced
+//     (Options.Debounce), when a table it reads changes, and only then.
 //
 // Go evaluation is internal/sqleval, which sync/realtime can share for its
 // poke decisions: NULL's three-valued logic, comparisons only between

@@ -1,7 +1,7 @@
 package live
 
-// Maintained inner joins. A query of the Select class may join one
-// other table on key equality:
+// Maintained joins. A query of the Select class may join one other
+// table, inner on key equality or left on the joined table's primary key:
 //
 //	SELECT todos.id, todos.title FROM todos
 //	JOIN lists ON todos.list_id = lists.id
@@ -12,13 +12,17 @@ package live
 // columns, then the joined table's. A change to one side drops the kept
 // rows holding that side's row and joins its new image with the other
 // side's rows whose key matches (read from the kept rows when the key is
-// the other side's primary key and a kept row holds it, else by an
+// the joined table's primary key and a kept row holds it, else by an
 // indexed query as the system); the whole predicate (ON, WHERE and both
 // tables' read rules) is then evaluated in Go on each joined image, as
-// for one table. A lookup reads the other side as it is now, which may
-// be past the change being applied: the subscription then publishes only
-// once the engine has applied every commit up to what that lookup read,
-// and the later changes, applied in turn, correct the rows they concern.
+// for one table. For a left join ON is evaluated when a FROM row is
+// joined (no match: NULLs), and a change to the joined table joins again
+// every FROM row naming its key. A lookup reads the other side as it is
+// now, which may be past the change being applied: the subscription then
+// publishes only once the engine has applied every commit up to what
+// that lookup read, and the later changes, applied in turn, correct the
+// rows they concern (each change replaces every kept row holding its row
+// with rows built from its image and the other side as read after it).
 
 import (
 	"context"
