@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/live"
@@ -46,25 +48,8 @@ func liveJoinQuery(db *orm.DB, owner string) *orm.SelectQuery {
 // open todos enter and leave (ivm: one query for the list's todos, then
 // a refill when they leave). rerun: the query runs again after the write.
 func BenchmarkLiveJoin(b *testing.B) {
-	rows := liveJoinRows()
-	lists := rows / 100
-	db := liveOpen(b, rows, lists)
+	db := liveJoinOpen(b, liveJoinRows())
 	ctx := context.Background()
-	if err := orm.EnsureSchema(ctx, liveListSchema, db); err != nil {
-		b.Fatal(err)
-	}
-	err := db.Tx(ctx, func(tx *orm.Tx) error {
-		for j := range lists {
-			row := orm.Row{"id": fmt.Sprintf("l%05d", j), "owner_id": fmt.Sprintf("u%d", j%100)}
-			if _, err := tx.Insert(liveLists).Values(row).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	n := 0
 	writes := map[string]func(){
 		"todo": func() { liveWrite(b, db) },
@@ -107,4 +92,73 @@ func BenchmarkLiveJoin(b *testing.B) {
 			}
 		})
 	}
+}
+
+// liveJoinOpen makes liveOpen's todos (rows of them, in rows/100 lists)
+// and their lists.
+func liveJoinOpen(b *testing.B, rows int, mws ...orm.Middleware) *orm.DB {
+	lists := rows / 100
+	db := liveOpen(b, rows, lists, mws...)
+	ctx := context.Background()
+	if err := orm.EnsureSchema(ctx, liveListSchema, db); err != nil {
+		b.Fatal(err)
+	}
+	err := db.Tx(ctx, func(tx *orm.Tx) error {
+		for j := range lists {
+			row := orm.Row{"id": fmt.Sprintf("l%05d", j), "owner_id": fmt.Sprintf("u%d", j%100)}
+			if _, err := tx.Insert(liveLists).Values(row).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// BenchmarkLiveJoinFanout: 100 subscriptions to the join, one
+// per owner (each owns 1% of the lists); each op retitles one open todo,
+// which changes one subscription's result. Reports the latency from the
+// write's return to that subscription's delta and the queries per write
+// (selects/op): the other 99 look the todo's list up in one lookup the
+// round shares, or in their kept rows.
+func BenchmarkLiveJoinFanout(b *testing.B) {
+	const owners = 100
+	var cnt countStatements
+	rows := liveJoinRows()
+	lists := rows / 100
+	db := liveJoinOpen(b, rows, cnt.mw)
+	ctx := context.Background()
+	got := make([]chan struct{}, owners)
+	for i := range owners {
+		ch := make(chan struct{}, 1)
+		got[i] = ch
+		s, err := live.SubscribeFunc(ctx, db, liveJoinQuery(db, fmt.Sprintf("u%d", i)), func(live.Delta[liveTitle]) { ch <- struct{}{} })
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		<-s.Ready()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	sel0 := cnt.selects.Load()
+	b.ResetTimer()
+	for i := range b.N {
+		j := (i * 7919) % lists // row j is in list j, open, first of its list by title
+		_, err := db.Update(liveTodos).Set(orm.Row{"title": fmt.Sprintf("a%09d", 1_000_000_000-i)}).
+			Where(expr.Eq(liveTodos.Col("id"), fmt.Sprintf("t%07d", j))).Exec(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		<-got[j%owners]
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(cnt.selects.Load()-sel0)/float64(b.N), "selects/op")
 }

@@ -344,6 +344,7 @@ type roundData struct {
 	changes map[string][]changelog.Change
 	dec     map[string][]rowChange
 	errs    map[string]error
+	lookups map[lookupKey][][]any // joins' lookups this round (join.go)
 }
 
 func (rd *roundData) decoded(p *plan) ([]rowChange, error) {

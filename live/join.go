@@ -415,7 +415,7 @@ func (c *core) applyJoin(rd *roundData) {
 			return
 		}
 		for _, r := range rows {
-			l, err := c.joinChange(i, r)
+			l, err := c.joinChange(rd, i, r)
 			if err != nil {
 				c.fail(err)
 				return
@@ -432,11 +432,11 @@ func (c *core) applyJoin(rd *roundData) {
 
 // joinChange applies one change to side i's table and reports whether
 // it ran a lookup.
-func (c *core) joinChange(i int, r rowChange) (bool, error) {
+func (c *core) joinChange(rd *roundData, i int, r rowChange) (bool, error) {
 	j := c.p.join
 	c.dropHolding(i, r.pk)
 	if j.left && i == 1 {
-		return c.leftJoined(r)
+		return c.leftJoined(rd, r)
 	}
 	if r.vals == nil {
 		return false, nil
@@ -447,7 +447,7 @@ func (c *core) joinChange(i int, r rowChange) (bool, error) {
 	looked := false
 	if v != nil { // NULL joins nothing
 		var err error
-		if other, looked, err = c.matches(1-i, v); err != nil {
+		if other, looked, err = c.matches(rd, 1-i, v); err != nil {
 			return looked, err
 		}
 	}
@@ -507,14 +507,14 @@ func (c *core) putLeft(from []any, joined [][]any) {
 // leftJoined applies a change to the joined table of a left join (on its
 // primary key): every FROM row naming it is joined again, with its new
 // image or with NULLs.
-func (c *core) leftJoined(r rowChange) (bool, error) {
+func (c *core) leftJoined(rd *roundData, r rowChange) (bool, error) {
 	j := c.p.join
 	b := j.sides[1]
 	key, err := canon(b.p.kinds[b.p.pk], r.pk)
 	if err != nil {
 		return false, fmt.Errorf("plasma: live: the key of a change to %s: %w", b.p.t.Name(), err)
 	}
-	from, _, err := c.matches(0, key)
+	from, _, err := c.matches(rd, 0, key)
 	if err != nil {
 		return true, err
 	}
@@ -529,9 +529,17 @@ func (c *core) leftJoined(r rowChange) (bool, error) {
 	return true, nil
 }
 
+// lookupKey names a lookup: the rows of a table whose column is val.
+type lookupKey struct {
+	table, col string
+	val        any
+}
+
 // matches returns side i's rows whose join key is v: from a kept row
-// when the key is side 1's primary key, else by a query.
-func (c *core) matches(i int, v any) ([][]any, bool, error) {
+// when the key is side 1's primary key, else by a query, shared by the
+// round's subscriptions (it reads past the round's changes for all of
+// them alike, and runs as the system).
+func (c *core) matches(rd *roundData, i int, v any) ([][]any, bool, error) {
 	j := c.p.join
 	s := j.sides[i]
 	if i == 1 && j.unique {
@@ -543,6 +551,10 @@ func (c *core) matches(i int, v any) ([][]any, bool, error) {
 		}
 	}
 	col := s.p.t.Columns()[j.key[i]-s.off].Name()
+	lk := lookupKey{table: s.p.t.Name(), col: col, val: v}
+	if rows, ok := rd.lookups[lk]; ok {
+		return rows, true, nil
+	}
 	q := c.db.Select().From(s.p.t).Where(expr.Eq(s.p.t.Col(col), v))
 	// The read rules are evaluated in Go on the joined image.
 	rows, _, _, err := c.runAs(rowauth.AsSystem(context.WithoutCancel(c.ctx)), q, s.p.t)
@@ -552,6 +564,10 @@ func (c *core) matches(i int, v any) ([][]any, bool, error) {
 	if err := canonRows(rows, s.p.kinds); err != nil {
 		return nil, true, err
 	}
+	if rd.lookups == nil {
+		rd.lookups = map[lookupKey][][]any{}
+	}
+	rd.lookups[lk] = rows
 	return rows, true, nil
 }
 
