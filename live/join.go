@@ -27,6 +27,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/plasma-go/plasma/expr"
@@ -550,7 +551,14 @@ func (c *core) matches(rd *roundData, i int, v any) ([][]any, bool, error) {
 			}
 		}
 	}
-	col := s.p.t.Columns()[j.key[i]-s.off].Name()
+	kslot := j.key[i] - s.off
+	if n, ok := v.(int64); ok && s.p.kinds[kslot] == tabledef.KindInt && (n < math.MinInt32 || n > math.MaxInt32) {
+		// An int column holds int32 values (orm checks writes) and so
+		// equals no value outside; orm (and PostgreSQL) would refuse the
+		// lookup's statement instead.
+		return nil, false, nil
+	}
+	col := s.p.t.Columns()[kslot].Name()
 	lk := lookupKey{table: s.p.t.Name(), col: col, val: v}
 	if rows, ok := rd.lookups[lk]; ok {
 		return rows, true, nil

@@ -489,3 +489,42 @@ func update(t *testing.T, db *orm.DB, tb *orm.Table, id string, set orm.Row) {
 		t.Fatal(err)
 	}
 }
+
+type pairRow struct {
+	ID  string `db:"id"`
+	LID string `db:"lid"`
+}
+
+// TestJoinIntRange: a bigint key outside int32 looked up in an int
+// column matches nothing (PostgreSQL would fail such a statement).
+func TestJoinIntRange(t *testing.T) {
+	for _, e := range joinEngines(t) {
+		t.Run(e.name, func(t *testing.T) {
+			c, l := Todos.Col, Lists.Col
+			q := e.db.Select(c("id"), expr.As(l("id"), "lid")).From(Todos).InnerJoin(Lists, expr.Eq(c("x"), l("pos"))).
+				OrderBy(expr.Asc(c("id")), expr.Asc(l("id")))
+			sub, err := live.Subscribe[pairRow](sys, e.db, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			<-sub.Ready()
+			if sub.Class() != live.Select {
+				t.Fatalf("class %v", sub.Class())
+			}
+			big := orm.Row{"id": "big", "list_id": "A", "x": int64(1) << 40}
+			one := orm.Row{"id": "one", "list_id": "A", "x": int64(1)}
+			insert(t, e.db, big, one)
+			if _, err := e.db.Insert(Lists).Values(orm.Row{"id": "P", "pos": 1}).Exec(sys); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the pair", func() bool { return len(sub.Snapshot()) == 1 || sub.Err() != nil })
+			if err := sub.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got := sub.Snapshot(); got[0] != (pairRow{ID: "one", LID: "P"}) {
+				t.Fatalf("snapshot %+v", got)
+			}
+		})
+	}
+}
