@@ -565,7 +565,7 @@ func (c *core) matches(rd *roundData, i int, v any) ([][]any, bool, error) {
 	}
 	q := c.db.Select().From(s.p.t).Where(expr.Eq(s.p.t.Col(col), v))
 	// The read rules are evaluated in Go on the joined image.
-	rows, _, _, err := c.runAs(rowauth.AsSystem(context.WithoutCancel(c.ctx)), q, s.p.t)
+	rows, err := c.runAs(rowauth.AsSystem(context.WithoutCancel(c.ctx)), q, s.p.t)
 	if err != nil {
 		return nil, true, err
 	}
@@ -579,11 +579,12 @@ func (c *core) matches(rd *roundData, i int, v any) ([][]any, bool, error) {
 	return rows, true, nil
 }
 
-// runAs runs q as c.run does, under ctx.
-func (c *core) runAs(ctx context.Context, q *orm.SelectQuery, from *orm.Table) ([][]any, []string, []tabledef.Kind, error) {
+// runAs runs q, every column of from, under ctx and reads its rows as
+// c.run does.
+func (c *core) runAs(ctx context.Context, q *orm.SelectQuery, from *orm.Table) ([][]any, error) {
 	res, err := c.db.Run(ctx, &orm.Statement{Op: orm.OpSelect, Table: from, Query: q})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer res.Rows.Close()
 	n := len(from.Columns())
@@ -595,7 +596,7 @@ func (c *core) runAs(ctx context.Context, q *orm.SelectQuery, from *orm.Table) (
 			ptrs[i] = &vals[i]
 		}
 		if err := res.Rows.Scan(ptrs...); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
@@ -604,5 +605,5 @@ func (c *core) runAs(ctx context.Context, q *orm.SelectQuery, from *orm.Table) (
 		}
 		out = append(out, vals)
 	}
-	return out, nil, nil, res.Rows.Err()
+	return out, res.Rows.Err()
 }
