@@ -104,20 +104,8 @@ func (c *core) applyAll(rd *roundData) {
 		return
 	}
 	if c.mode == None {
-		for t := range rd.changes {
-			if c.reads(t) {
-				if c.watch != nil {
-					select {
-					case c.watch <- struct{}{}:
-					default:
-					}
-					return
-				}
-				if !c.dirty {
-					c.dirty, c.dirtyAt = true, time.Now()
-				}
-				return
-			}
+		if rd.all || c.readsAny(rd.changes) {
+			c.touch()
 		}
 		return
 	}
@@ -127,6 +115,30 @@ func (c *core) applyAll(rd *roundData) {
 		return
 	}
 	c.applyRows(rows)
+}
+
+// readsAny says whether the subscription reads one of the changed tables.
+func (c *core) readsAny(changes map[string][]changelog.Change) bool {
+	for t := range changes {
+		if c.reads(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// touch tells a re-run subscription that a table it reads changed.
+func (c *core) touch() {
+	if c.watch != nil {
+		select {
+		case c.watch <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if !c.dirty {
+		c.dirty, c.dirtyAt = true, time.Now()
+	}
 }
 
 // applyRows applies decoded changes to a maintained subscription.
@@ -337,6 +349,7 @@ type roundData struct {
 	changes map[string][]changelog.Change
 	dec     map[string][]rowChange
 	errs    map[string]error
+	all     bool // any table may have changed (Options.Changes)
 }
 
 func (rd *roundData) decoded(p *plan) ([]rowChange, error) {

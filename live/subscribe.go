@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -103,11 +104,17 @@ func subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn fu
 	if err := e.facts(ctx); err != nil {
 		return nil, err
 	}
+	opts := e.options()
 	c := &core{e: e, db: db, ctx: ctx, q: q}
 	c.p = compilePlan(q, optionsFor(db.Dialect(), e.pgByteOrder))
 	c.mode = c.p.class
-	if err := c.withReadRule(); err != nil {
-		return nil, err
+	if !opts.NoRowAuth {
+		if err := c.withReadRule(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Changes != nil {
+		c.announced()
 	}
 	switch c.mode {
 	case Select:
@@ -169,6 +176,19 @@ func (c *core) withReadRule() error {
 		return where(r)
 	}
 	return nil
+}
+
+// announced turns c into a re-run subscription, for a database whose
+// changes are announced by table (Options.Changes) without row images.
+// A Select-class query keeps its tie-break: the primary key appended to
+// its ORDER BY, as the maintained form has it.
+func (c *core) announced() {
+	if c.mode == Select {
+		q, parts := c.q.Rewrite()
+		parts.OrderBy = append(parts.OrderBy, expr.Asc(c.p.t.Col(c.p.t.PrimaryKey()[0])))
+		c.q = q
+	}
+	c.mode = None
 }
 
 // Class reports how the subscription is maintained: its query's class,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/envelope"
+	"github.com/plasma-go/plasma/live"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/mutator"
 )
@@ -101,7 +102,25 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 		c.halted = fmt.Errorf("%w: the replica holds schema %q, the client has %q", ErrSchemaMismatch, st.schemaVersion, opts.Schema.Version())
 	}
 	c.presence.init(opts.Room, opts.UserInfo)
+	if err := live.Configure(c.db, c.liveOptions()); err != nil {
+		c.abort()
+		return nil, err
+	}
 	return c, nil
+}
+
+// liveOptions let live queries run on DB(): the replica has no change
+// log, so the client announces the tables each committed change touched
+// (Watch, after the commit: a rebase is one transaction, so a re-run
+// never reads half of one), and the replica runs no row auth (it holds
+// only what the user may read).
+func (c *Client[C]) liveOptions() live.Options {
+	return live.Options{
+		NoRowAuth: true,
+		Changes: func(announce func(tables []string)) func() {
+			return c.Watch(func(ch Change) { announce(ch.Tables) })
+		},
+	}
 }
 
 // abort undoes a failed Open.
