@@ -22,31 +22,20 @@ type sink interface {
 }
 
 // core is the engine's side of a subscription. The engine's loop owns
-// every field but the closed flag.
+// every field but the closed flag. Its fields are ordered (pointers,
+// then the flags together) to keep it small: a server holds many.
 type core struct {
 	e    *engine
 	db   *orm.DB
 	ctx  context.Context // the subscriber's: its identity reads
 	q    *orm.SelectQuery
 	p    *plan
-	mode Class // None: re-run
-	// anyTable: a re-run subscription depends on every table (a read
-	// rule with a subquery, raw SQL).
-	anyTable bool
-	sel      *selState
-	agg      *aggState
-
-	loaded  bool
-	changed bool
-	full    bool             // the next publication may change any row
-	queried bool             // loaded this round: hold at the heads after
-	hold    map[string]int64 // publish once the cursors reach it
-	dirty   bool             // re-run: a read table changed
+	sel  *selState
+	agg  *aggState
+	hold map[string]int64 // publish once the cursors reach it
+	// dirtyAt: when a read table changed (re-run).
 	dirtyAt time.Time
-
-	names []string
-	kinds []tabledef.Kind
-	rerun []outRow
+	rerun   *rerunResult // re-run: the latest result
 
 	out sink
 	// watch, for ServerSelect, hears that a read table changed; the
@@ -54,15 +43,31 @@ type core struct {
 	watch chan struct{}
 	// joined is closed by the first round that sees the core: changes
 	// committed after it are applied to it.
-	joined     chan struct{}
-	joinedOnce sync.Once
-	// indexed: the engine's index holds the core; hold tells it the
-	// rows the core's state holds.
-	indexed bool
-	holds   func(pk string, in bool)
+	joined chan struct{}
+	// holds tells the engine's index the rows the core's state holds.
+	holds func(pk string, in bool)
 
-	mu       sync.Mutex
-	isClosed bool
+	mu   sync.Mutex
+	mode Class // None: re-run
+	// anyTable: a re-run subscription depends on every table (a read
+	// rule with a subquery, raw SQL).
+	anyTable bool
+	loaded   bool
+	changed  bool
+	full     bool // the next publication may change any row
+	queried  bool // loaded this round: hold at the heads after
+	dirty    bool // re-run: a read table changed
+	// indexed: the engine's index holds the core.
+	indexed      bool
+	joinedClosed bool // joined is closed
+	isClosed     bool // under mu
+}
+
+// rerunResult is a re-run subscription's latest result.
+type rerunResult struct {
+	names []string
+	kinds []tabledef.Kind
+	rows  []outRow
 }
 
 func (c *core) closed() bool {
@@ -200,7 +205,9 @@ func (c *core) publish() {
 		}
 		c.out.publish(c.p.names, c.p.okind, rows, changed)
 	default:
-		c.out.publish(c.names, c.kinds, c.rerun, nil)
+		if c.rerun != nil {
+			c.out.publish(c.rerun.names, c.rerun.kinds, c.rerun.rows, nil)
+		}
 	}
 }
 
@@ -285,7 +292,7 @@ func (c *core) runAgain() error {
 		}
 		out[i] = outRow{key: k, vals: r}
 	}
-	c.rerun, c.names, c.kinds = out, names, kinds
+	c.rerun = &rerunResult{names: names, kinds: kinds, rows: out}
 	return nil
 }
 

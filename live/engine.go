@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -84,6 +86,9 @@ type engine struct {
 	// source (Options.Changes) announced since the last round.
 	announced    map[string]struct{}
 	announcedAll bool
+	// shapes (under mu) are recent plans by query shape, whose
+	// shape-only parts later plans of that shape share (see share).
+	shapes map[shapeKey]*plan
 
 	// The loop's own: the index, every live core, and the cores that
 	// need a look next round (not loaded, a re-run due, a hold).
@@ -127,6 +132,43 @@ func (e *engine) options() Options {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.opts
+}
+
+// shapeKey is a query's shape: its table, SQL text with placeholders
+// and evaluation options. Subscriptions to one query with other
+// parameters (one per list, per user) have the same shape.
+type shapeKey struct {
+	t   *orm.Table
+	sql string
+	opt sqleval.Options
+}
+
+// maxShapes bounds the shapes an engine remembers; past it, it starts
+// over (sharing is an optimisation).
+const maxShapes = 256
+
+// share makes p use the shape-only parts (columns, kinds, projection,
+// order, tables) of an earlier plan of the same shape, when they are
+// equal, so that many subscriptions of one shape keep one copy.
+func (e *engine) share(sql string, p *plan) {
+	if p.t == nil {
+		return
+	}
+	k := shapeKey{t: p.t, sql: sql, opt: p.opt}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o := e.shapes[k]; o != nil {
+		if o.class == p.class && slices.Equal(o.kinds, p.kinds) && slices.Equal(o.names, p.names) &&
+			slices.Equal(o.okind, p.okind) && slices.Equal(o.proj, p.proj) &&
+			slices.Equal(o.order, p.order) && slices.Equal(o.tables, p.tables) {
+			p.kinds, p.names, p.okind, p.proj, p.order, p.tables = o.kinds, o.names, o.okind, o.proj, o.order, o.tables
+		}
+		return
+	}
+	if e.shapes == nil || len(e.shapes) >= maxShapes {
+		e.shapes = map[shapeKey]*plan{}
+	}
+	e.shapes[k] = p
 }
 
 // announce records the tables an outside source says a commit changed
@@ -244,6 +286,7 @@ func (e *engine) loop(stop, done chan struct{}) {
 		e.mu.Lock()
 		e.joining, e.leaving = nil, nil
 		e.announced, e.announcedAll = nil, false
+		e.shapes = nil
 		e.mu.Unlock()
 	}()
 	ctx, cancel := context.WithCancel(rowauth.AsSystem(context.Background()))
@@ -468,8 +511,9 @@ func (e *engine) apply(rd *roundData) map[*core]struct{} {
 		if c.closed() {
 			continue
 		}
-		if c.joined != nil {
-			c.joinedOnce.Do(func() { close(c.joined) })
+		if c.joined != nil && !c.joinedClosed {
+			c.joinedClosed = true
+			close(c.joined)
 		}
 		if len(rd.changes) == 0 && !rd.all {
 			continue
