@@ -194,7 +194,8 @@ func (c *core) announced() {
 }
 
 // Class reports how the subscription is maintained: its query's class,
-// or None when it is re-run (a read rule Go cannot evaluate).
+// or None when it is re-run (a read rule Go cannot evaluate, or a
+// database whose changes come from Options.Changes).
 func (s *Subscription[T]) Class() Class { return s.class }
 
 // closedReady is Ready's answer once the first snapshot is there, when
