@@ -108,7 +108,8 @@
 // it may have changed (a rebase: the tables of its patch and those whose
 // rows it put back or a replayed mutation wrote; a mutation, a discard or
 // a reset: all), and each subscription reading one of them re-runs,
-// debounced, and delivers the difference keyed by primary key. A rebase is
+// debounced by 5 ms, and delivers the difference keyed by primary key
+// (when the result has the key column; else by the row's values). A rebase is
 // one local transaction and is announced after its commit, so a live
 // query never sees a half-rebased replica. No identity is needed: the
 // replica holds only what its user may read and runs no row auth. Do not
