@@ -1,6 +1,7 @@
 package orm
 
 import (
+	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/tabledef"
 )
 
@@ -120,6 +121,10 @@ func (c Column) Name() string { return c.def.Name }
 
 // Kind returns the column's kind.
 func (c Column) Kind() tabledef.Kind { return c.def.Kind }
+
+// CRDTKind returns the crdt package's kind for a CRDT column (CRDTCounter,
+// CRDTPNCounter, CRDTLWWRegister, CRDTORSet), and 0 for any other column.
+func (c Column) CRDTKind() crdt.Kind { return crdtKind(c.def.Kind) }
 
 // storedKind is the kind a column's values are read and compared as: an
 // encrypted column holds its envelope as JSON text, whatever its kind.

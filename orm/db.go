@@ -175,7 +175,11 @@ func (tx *Tx) Commit() error {
 		return ErrTxDone
 	}
 	tx.done = true
-	return tx.tx.Commit()
+	if err := tx.tx.Commit(); err != nil {
+		return err
+	}
+	tx.vals.runAfterCommit()
+	return nil
 }
 
 // Rollback aborts the transaction. Rollback after Commit returns
@@ -316,8 +320,40 @@ func (e *ExecError) Unwrap() error { return e.Err }
 
 // txValues holds the state middlewares keep for one transaction.
 type txValues struct {
-	mu sync.Mutex
-	m  map[any]any
+	mu    sync.Mutex
+	m     map[any]any
+	after []func() // AfterCommit's functions, in registration order
+}
+
+// AfterCommit runs fn once db's transaction has committed, after Commit
+// returns from the database and before it returns to its caller; a
+// rollback drops fn. Outside a transaction fn runs at once. It is for
+// middlewares that announce committed work in-process (the change log's
+// commit feed). A transaction committed outside plasma (a *sql.Tx handed
+// to WithExecutor and committed by its owner) runs no AfterCommit
+// functions.
+func (db *DB) AfterCommit(fn func()) {
+	v := db.vals
+	if v == nil {
+		fn()
+		return
+	}
+	v.mu.Lock()
+	v.after = append(v.after, fn)
+	v.mu.Unlock()
+}
+
+func (v *txValues) runAfterCommit() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	after := v.after
+	v.after = nil
+	v.mu.Unlock()
+	for _, fn := range after {
+		fn()
+	}
 }
 
 // TxValue returns the value kept under key for db's transaction, made

@@ -171,6 +171,10 @@ func (q *SelectQuery) Clone() *SelectQuery {
 	return c
 }
 
+// DB returns the database q runs on: the one DB.Select started it on,
+// or nil for a query from Select.
+func (q *SelectQuery) DB() *DB { return q.db }
+
 // From sets the table rows come from.
 func (q *SelectQuery) From(t *Table) *SelectQuery { q.parts.From = t; return q }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/plugin/serverdb"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -145,6 +146,13 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.Handle("GET /sync/ws", hub)
 	mux.Handle("/sync/files/", h.FilesHandler()) // PUT upload, GET/HEAD download
 	mux.HandleFunc("/{$}", demoIndex)
+	// A live query on the page: open todos per list, as server-sent events.
+	ldb, err := serverdb.New(ctx, todo.Schema, db, serverdb.SkipEnsure())
+	if err != nil {
+		_ = closeAll(context.Background())
+		return err
+	}
+	mux.Handle("GET /live/open-counts", demoOpenCounts(ldb))
 	if *web != "" {
 		if err := serveWebDir(mux, *web); err != nil {
 			_ = closeAll(context.Background())
@@ -461,7 +469,7 @@ function render() {
   if (lists.length === 0) box.append(el("p", "No lists visible to " + user() + " yet.", {className: "muted"}));
   for (const l of lists) {
     const d = el("div", "", {className: "list"});
-    d.append(el("h3", l.name), el("p", "owner " + l.owner_id + " · list " + l.id, {className: "muted"}));
+    d.append(el("h3", l.name + " · " + (openCounts.get(l.id) || 0) + " open (live query)"), el("p", "owner " + l.owner_id + " · list " + l.id, {className: "muted"}));
     const members = rows("members").filter((m) => m.list_id === l.id);
     const mp = el("p", "members: ");
     for (const m of members) {
@@ -544,13 +552,27 @@ function connect() {
   };
 }
 
+// A live query: the server pushes the open-todo count per list.
+const openCounts = new Map();
+let counts = null;
+function watchCounts() {
+  if (counts) counts.close();
+  counts = new EventSource("/live/open-counts?auth=" + encodeURIComponent("Bearer " + user()));
+  counts.onmessage = (ev) => {
+    openCounts.clear();
+    for (const c of JSON.parse(ev.data) || []) openCounts.set(c.list_id, c.n);
+    render();
+  };
+}
+
 $("pull").onclick = () => pull().catch((e) => log(String(e)));
-$("user").onchange = () => { connect(); pull().catch((e) => log(String(e))); };
+$("user").onchange = () => { connect(); watchCounts(); pull().catch((e) => log(String(e))); };
 $("createList").onclick = () => {
   const n = $("listName").value.trim();
   if (n) { $("listName").value = ""; mutate("createList", {id: "l-" + rand(), name: n}); }
 };
 connect();
+watchCounts();
 pull().catch((e) => log(String(e)));
 </script>
 </body>

@@ -19,6 +19,10 @@
 import 'fake-indexeddb/auto';
 import {Replicache, version as replicacheVersion} from 'replicache';
 import {inspect} from 'node:util';
+// The page's own client-side mutators (examples/web), which mirror the
+// server's: names, arguments, keys and row shapes. Running them here keeps
+// the page's optimistic writes checked against what the server sends back.
+import {makeMutators, memberID} from '../../examples/web/mutators.js';
 
 // ---------------------------------------------------------------------------
 // Configuration.
@@ -120,15 +124,6 @@ function ok(msg) {
 
 const model = {lists: new Map(), members: new Map(), todos: new Map()};
 
-// memberID is the id of the member row createList makes for the list's
-// creator, as the server's todo.MemberID derives it:
-// "m-" + hex(sha256(listID + "\x00" + userID)[:12]). The client computes
-// it the way a browser would, with WebCrypto.
-async function memberID(listID, userID) {
-  const sum = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${listID}\x00${userID}`));
-  return 'm-' + Buffer.from(sum.slice(0, 12)).toString('hex');
-}
-
 function expectedView(userID) {
   const visible = new Set();
   for (const m of model.members.values()) if (m.user_id === userID) visible.add(m.list_id);
@@ -137,44 +132,6 @@ function expectedView(userID) {
   for (const [id, m] of model.members) if (visible.has(m.list_id)) out[`members/${id}`] = m;
   for (const [id, t] of model.todos) if (visible.has(t.list_id)) out[`todos/${id}`] = t;
   return out;
-}
-
-// ---------------------------------------------------------------------------
-// The client-side mutators, mirroring the server's: same names, same
-// arguments, same keys (<table>/<id>) and row shapes, so that the
-// optimistic state equals what the server sends back.
-
-function makeMutators(userID) {
-  return {
-    async createList(tx, {id, name}) {
-      await tx.set(`lists/${id}`, {id, name, owner_id: userID});
-      const mid = await memberID(id, userID);
-      await tx.set(`members/${mid}`, {id: mid, list_id: id, user_id: userID});
-    },
-    async addMember(tx, {id, listID, userID: who}) {
-      await tx.set(`members/${id}`, {id, list_id: listID, user_id: who});
-    },
-    async removeMember(tx, {listID, userID: who}) {
-      const rows = await tx.scan({prefix: 'members/'}).entries().toArray();
-      for (const [key, m] of rows) {
-        if (m.list_id === listID && m.user_id === who) await tx.del(key);
-      }
-    },
-    async createTodo(tx, {id, listID, title}) {
-      await tx.set(`todos/${id}`, {id, list_id: listID, title, done: false, created_by: userID});
-    },
-    async updateTodo(tx, {id, title, done}) {
-      const t = await tx.get(`todos/${id}`);
-      if (t === undefined) return;
-      const next = {...t};
-      if (title !== undefined) next.title = title;
-      if (done !== undefined) next.done = done;
-      await tx.set(`todos/${id}`, next);
-    },
-    async deleteTodo(tx, {id}) {
-      await tx.del(`todos/${id}`);
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------

@@ -192,13 +192,15 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 			}
 		}
 	}
-	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), regionOf(ctx, l.region), originOf(ctx), changes, func(text string, args []any) error {
+	region := regionOf(ctx, l.region)
+	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), region, originOf(ctx), changes, func(text string, args []any) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
 		return err
 	}); err != nil {
 		closeResult(out)
 		return nil, err
 	}
+	announce(st.DB, region, changes)
 	return out, nil
 }
 

@@ -187,10 +187,15 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 		}
 		// Rendered with '?' placeholders, which Exec numbers for the
 		// dialect; so not kept in the DB's Memo, which holds its dialect's.
-		return insertChanges(nil, dialect.Placeholders, regionOf(ctx, ""), originOf(ctx), changes, func(text string, args []any) error {
+		region := regionOf(ctx, "")
+		if err := insertChanges(nil, dialect.Placeholders, region, originOf(ctx), changes, func(text string, args []any) error {
 			_, err := raw.Exec(ctx, text, args...)
 			return err
-		})
+		}); err != nil {
+			return err
+		}
+		announce(tx, region, changes)
+		return nil
 	}
 	_, err := txrun.Run(ctx, db, func(tx *orm.DB) (*orm.Result, error) { return nil, record(tx) })
 	return err

@@ -80,7 +80,7 @@ func Load(ctx context.Context, db *orm.DB, t *orm.Table, rowID any, column strin
 	if !ok {
 		return nil, fmt.Errorf("crdtcol: %s has no column %q", t.Name(), column)
 	}
-	k := crdtKind(col.Kind())
+	k := col.CRDTKind()
 	if k == 0 {
 		return nil, &Error{Table: t.Name(), Column: column, Err: fmt.Errorf("%w: %s is a %v column", ErrOpKind, column, col.Kind())}
 	}

@@ -3,8 +3,6 @@ package crdtcol
 import (
 	"context"
 
-	"github.com/plasma-go/plasma/tabledef"
-
 	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/orm"
 )
@@ -92,7 +90,7 @@ func newTableInfo(t *orm.Table) *tableInfo {
 	}
 	var info *tableInfo
 	for _, c := range t.Columns() {
-		k := crdtKind(c.Kind())
+		k := c.CRDTKind()
 		if k == 0 || encrypted[c.Name()] {
 			continue
 		}
@@ -102,18 +100,4 @@ func newTableInfo(t *orm.Table) *tableInfo {
 		info.crdt[c.Name()] = k
 	}
 	return info
-}
-
-func crdtKind(k tabledef.Kind) crdt.Kind {
-	switch k {
-	case tabledef.KindCounter:
-		return crdt.KindCounter
-	case tabledef.KindPNCounter:
-		return crdt.KindPNCounter
-	case tabledef.KindLWWRegister:
-		return crdt.KindLWWRegister
-	case tabledef.KindORSet:
-		return crdt.KindORSet
-	}
-	return 0
 }

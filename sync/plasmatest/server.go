@@ -14,6 +14,7 @@ import (
 	"github.com/plasma-go/plasma/sync/mutator"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // Engines are the server engines a test can run on.
@@ -56,7 +57,7 @@ type Server[C any] struct {
 	// URL is the sync base URL, for client.Options.Server.
 	URL string
 	// Errors records the errors the handler reports.
-	Errors ErrorLog
+	Errors synctest.ErrorLog
 }
 
 // NewServer starts a server for t; it stops when t ends.
@@ -84,7 +85,7 @@ func NewServer[C any](t testing.TB, opts ServerOptions[C]) *Server[C] {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	sopts := server.Options[C]{Schema: opts.Schema, DB: db, Mutators: opts.Mutators, Auth: opts.Auth, OnError: s.Errors.record}
+	sopts := server.Options[C]{Schema: opts.Schema, DB: db, Mutators: opts.Mutators, Auth: opts.Auth, OnError: s.Errors.Record}
 	if !opts.NoRealtime {
 		hub, err := realtime.New(realtime.Options{DB: db, Schema: opts.Schema,
 			Auth: func(r *http.Request) (rowauth.Identity, error) {

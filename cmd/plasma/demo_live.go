@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/plasma-go/plasma/examples/todo"
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/live"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+)
+
+// openCount is one row of the demo's live query.
+type openCount struct {
+	ListID string `db:"list_id" json:"list_id"`
+	N      int64  `db:"n" json:"n"`
+}
+
+// demoOpenCounts streams, as server-sent events, a live query: the
+// number of open todos per list the user may read,
+//
+//	SELECT list_id, COUNT(*) AS n FROM todos WHERE done = false GROUP BY list_id
+//
+// under the identity of ?auth=Bearer <userID> (an EventSource cannot set
+// headers). Each event is the whole result as JSON, sent on every delta.
+// db must run row auth and the change log (serverdb.New).
+func demoOpenCounts(db *orm.DB) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Clone(r.Context())
+		auth.Header.Set("Authorization", r.URL.Query().Get("auth"))
+		id, _, err := todo.BearerAuth(auth)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		ctx := rowauth.WithIdentity(r.Context(), id)
+		q := db.Select(todo.Todos.Col("list_id"), expr.As(expr.CountAll(), "n")).From(todo.Todos).
+			Where(expr.Eq(todo.Todos.Col("done"), false)).GroupBy(todo.Todos.Col("list_id"))
+		sub, err := live.Subscribe[openCount](ctx, db, q)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer sub.Close()
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		send := func() bool {
+			b, _ := json.Marshal(sub.Snapshot())
+			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				return false
+			}
+			return rc.Flush() == nil
+		}
+		select {
+		case <-sub.Ready():
+		case <-ctx.Done():
+			return
+		}
+		for ok := send(); ok; ok = send() {
+			select {
+			case <-ctx.Done():
+				return
+			case _, open := <-sub.Deltas():
+				if !open {
+					return
+				}
+			}
+		}
+	}
+}
