@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,6 +87,8 @@ func TestAnnouncedChanges(t *testing.T) {
 	insert(t, db, todo("d", "L1", "0-title", false))
 	before := selects.Load()
 	src.say([]string{"members"}) // not a table the query reads
+	src.say([]string{"", "nope", strings.Repeat("x", 1<<16), "todos\x00"})
+	src.say([]string{})
 	time.Sleep(30 * time.Millisecond)
 	if n := selects.Load() - before; n != 0 || len(ids()) != 3 {
 		t.Fatalf("an unrelated table: %d selects, %v", n, ids())
@@ -104,10 +107,31 @@ func TestAnnouncedChanges(t *testing.T) {
 		t.Fatalf("delta %+v", d)
 	}
 
+	src.mu.Lock()
+	stale := src.fn
+	src.mu.Unlock()
 	sub.Close()
 	src.mu.Lock()
-	defer src.mu.Unlock()
 	if src.starts != 1 || src.stops != 1 || !errors.Is(sub.Err(), live.ErrClosed) {
 		t.Fatalf("source started %d, stopped %d times; err %v", src.starts, src.stops, sub.Err())
+	}
+	src.mu.Unlock()
+	// A source that announces after its stop changes nothing; the next
+	// subscription starts the source again.
+	stale([]string{"todos"})
+	stale(nil)
+	sub2, err := live.Subscribe[Todo](ctx, db, openTodos(db, "L1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub2.Close()
+	<-sub2.Ready()
+	if err := sub2.Err(); err != nil || len(sub2.Snapshot()) != 3 {
+		t.Fatalf("second subscription: %v, %v", sub2.Snapshot(), err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.starts != 2 {
+		t.Fatalf("source started %d times", src.starts)
 	}
 }
