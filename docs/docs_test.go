@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,7 +205,6 @@ func TestSnippets(t *testing.T) {
 		return
 	}
 	bin := buildSnippets(t, ok)
-	pgURL := postgresURL(t, ok)
 	for i, c := range ok {
 		t.Run(c.name(), func(t *testing.T) {
 			if c.noRun {
@@ -214,6 +212,7 @@ func TestSnippets(t *testing.T) {
 			}
 			env := os.Environ()
 			if c.postgres {
+				pgURL := postgresURL(t)
 				if pgURL == "" {
 					t.Skipf("compiled only: set %s to run it on PostgreSQL", envPostgres)
 				}
@@ -323,13 +322,14 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// postgresURL returns, when a snippet needs PostgreSQL and envPostgres
-// is set, the URL of a fresh schema of that server, dropped after the
-// test.
-func postgresURL(t *testing.T, cs []checked) string {
+// postgresURL returns, when envPostgres is set, the URL of a fresh
+// schema of that server, dropped when t ends. Each snippet gets its own:
+// snippets on one schema would see each other's tables and rows (two
+// guides creating list "L1" collide).
+func postgresURL(t *testing.T) string {
 	t.Helper()
 	base := os.Getenv(envPostgres)
-	if base == "" || !slices.ContainsFunc(cs, func(c checked) bool { return c.postgres && !c.noRun }) {
+	if base == "" {
 		return ""
 	}
 	admin, err := postgres.Open(base)

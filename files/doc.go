@@ -29,7 +29,10 @@
 // referencing the hash. Knowing a hash is not enough: a ref to someone
 // else's blob written into your own row is refused with ErrNotStored, the
 // error a missing blob gets, so the refusal reveals nothing either.
-// Trusted code (rowauth.AsSystem) skips this rule.
+// Writes that act for no identity skip this rule: trusted code
+// (rowauth.AsSystem) and backend code whose context carries no identity
+// at all, such as a job or a migration (the sync handler never writes
+// without one). The blob must still be stored and fit the column.
 //
 // # Storage and maintenance
 //

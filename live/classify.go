@@ -93,22 +93,24 @@ type outSpec struct {
 // plan is what maintenance needs to know about a query.
 type plan struct {
 	class Class
-	why   string // why the class is None
-	q     *orm.SelectQuery
-	t     *orm.Table
-	kinds []tabledef.Kind // the table's columns
-	names []string        // the output columns
-	okind []tabledef.Kind // the output columns' kinds
-	pk    int
-	where []expr.Expr
-	opt   sqleval.Options
-	pred  sqleval.Pred
+	// The flags sit beside class: a smaller struct, one per subscription.
+	hasLimit bool   // Select: the query has a LIMIT
+	any      bool   // the query may read any table
+	why      string // why the class is None
+	q        *orm.SelectQuery
+	t        *orm.Table
+	kinds    []tabledef.Kind // the table's columns
+	names    []string        // the output columns
+	okind    []tabledef.Kind // the output columns' kinds
+	pk       int
+	where    []expr.Expr
+	opt      sqleval.Options
+	pred     sqleval.Pred
 
-	proj     []int // Select: the table column of each output
-	order    []orderTerm
-	limit    int64
-	hasLimit bool
-	offset   int64
+	proj   []int // Select: the table column of each output
+	order  []orderTerm
+	limit  int64
+	offset int64
 
 	group  []int // Aggregate: the grouped table columns
 	aggs   []aggSpec
@@ -117,7 +119,6 @@ type plan struct {
 	gorder []orderTerm // over the group slots
 
 	tables []string // tables the query reads; nil with anyTable
-	any    bool     // the query may read any table
 
 	// eqSlot and eqVal: WHERE requires column eqSlot = eqVal (-1: no
 	// such conjunct). The engine indexes subscriptions by it, so a

@@ -22,31 +22,20 @@ type sink interface {
 }
 
 // core is the engine's side of a subscription. The engine's loop owns
-// every field but the closed flag.
+// every field but the closed flag. Its fields are ordered (pointers,
+// then the flags together) to keep it small: a server holds many.
 type core struct {
 	e    *engine
 	db   *orm.DB
 	ctx  context.Context // the subscriber's: its identity reads
 	q    *orm.SelectQuery
 	p    *plan
-	mode Class // None: re-run
-	// anyTable: a re-run subscription depends on every table (a read
-	// rule with a subquery, raw SQL).
-	anyTable bool
-	sel      *selState
-	agg      *aggState
-
-	loaded  bool
-	changed bool
-	full    bool             // the next publication may change any row
-	queried bool             // loaded this round: hold at the heads after
-	hold    map[string]int64 // publish once the cursors reach it
-	dirty   bool             // re-run: a read table changed
+	sel  *selState
+	agg  *aggState
+	hold map[string]int64 // publish once the cursors reach it
+	// dirtyAt: when a read table changed (re-run).
 	dirtyAt time.Time
-
-	names []string
-	kinds []tabledef.Kind
-	rerun []outRow
+	rerun   *rerunResult // re-run: the latest result
 
 	out sink
 	// watch, for ServerSelect, hears that a read table changed; the
@@ -54,15 +43,31 @@ type core struct {
 	watch chan struct{}
 	// joined is closed by the first round that sees the core: changes
 	// committed after it are applied to it.
-	joined     chan struct{}
-	joinedOnce sync.Once
-	// indexed: the engine's index holds the core; hold tells it the
-	// rows the core's state holds.
-	indexed bool
-	holds   func(pk string, in bool)
+	joined chan struct{}
+	// holds tells the engine's index the rows the core's state holds.
+	holds func(pk string, in bool)
 
-	mu       sync.Mutex
-	isClosed bool
+	mu   sync.Mutex
+	mode Class // None: re-run
+	// anyTable: a re-run subscription depends on every table (a read
+	// rule with a subquery, raw SQL).
+	anyTable bool
+	loaded   bool
+	changed  bool
+	full     bool // the next publication may change any row
+	queried  bool // loaded this round: hold at the heads after
+	dirty    bool // re-run: a read table changed
+	// indexed: the engine's index holds the core.
+	indexed      bool
+	joinedClosed bool // joined is closed
+	isClosed     bool // under mu
+}
+
+// rerunResult is a re-run subscription's latest result.
+type rerunResult struct {
+	names []string
+	kinds []tabledef.Kind
+	rows  []outRow
 }
 
 func (c *core) closed() bool {
@@ -104,20 +109,8 @@ func (c *core) applyAll(rd *roundData) {
 		return
 	}
 	if c.mode == None {
-		for t := range rd.changes {
-			if c.reads(t) {
-				if c.watch != nil {
-					select {
-					case c.watch <- struct{}{}:
-					default:
-					}
-					return
-				}
-				if !c.dirty {
-					c.dirty, c.dirtyAt = true, time.Now()
-				}
-				return
-			}
+		if rd.all || c.readsAny(rd.changes) {
+			c.touch()
 		}
 		return
 	}
@@ -131,6 +124,30 @@ func (c *core) applyAll(rd *roundData) {
 		return
 	}
 	c.applyRows(rows)
+}
+
+// readsAny says whether the subscription reads one of the changed tables.
+func (c *core) readsAny(changes map[string][]changelog.Change) bool {
+	for t := range changes {
+		if c.reads(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// touch tells a re-run subscription that a table it reads changed.
+func (c *core) touch() {
+	if c.watch != nil {
+		select {
+		case c.watch <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if !c.dirty {
+		c.dirty, c.dirtyAt = true, time.Now()
+	}
 }
 
 // applyRows applies decoded changes to a maintained subscription.
@@ -192,7 +209,9 @@ func (c *core) publish() {
 		}
 		c.out.publish(c.p.names, c.p.okind, rows, changed)
 	default:
-		c.out.publish(c.names, c.kinds, c.rerun, nil)
+		if c.rerun != nil {
+			c.out.publish(c.rerun.names, c.rerun.kinds, c.rerun.rows, nil)
+		}
 	}
 }
 
@@ -280,7 +299,7 @@ func (c *core) runAgain() error {
 		}
 		out[i] = outRow{key: k, vals: r}
 	}
-	c.rerun, c.names, c.kinds = out, names, kinds
+	c.rerun = &rerunResult{names: names, kinds: kinds, rows: out}
 	return nil
 }
 
@@ -344,6 +363,7 @@ type roundData struct {
 	changes map[string][]changelog.Change
 	dec     map[string][]rowChange
 	errs    map[string]error
+	all     bool                  // any table may have changed (Options.Changes)
 	lookups map[lookupKey][][]any // joins' lookups this round (join.go)
 }
 

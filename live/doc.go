@@ -25,6 +25,21 @@
 // SQL without changelog.Record, tables with ChangeLogSuppressed or
 // External) are invisible to live queries as they are to sync.
 //
+// A database without a change log — the Go client's replica
+// (sync/client), or any store whose writes an application can announce —
+// gets its changes from Options.Changes instead: an outside source calls
+// the engine's announce function after each commit with the tables the
+// commit may have changed. Without row images the engine maintains
+// nothing there: every subscription is re-run, debounced, when a table it
+// reads is announced (its Class is None; a Select-class query keeps the
+// primary key as its ORDER BY tie-break), and only then. Since announce
+// comes after the commit and the re-run is one query, a subscriber sees
+// only committed states (the client's rebase is one transaction, so never
+// half of one). Options.NoRowAuth says such a database runs no row auth:
+// the replica holds only what its user may read, so subscriptions need no
+// identity there. sync/client configures its replica this way when it
+// opens, so live.Subscribe(ctx, c.DB(), q) just works.
+//
 // # Classes
 //
 // Classify says how a query is kept:

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -41,6 +43,25 @@ type Options struct {
 	// a table it reads, so that a burst of commits gives one re-run.
 	// Default 20 ms.
 	Debounce time.Duration
+
+	// Changes, when set, replaces the change log as the engine's source
+	// of changes, for a database that has none: the Go client's replica
+	// (sync/client wires its Watch hook here when it opens). The engine
+	// calls Changes when it starts, with announce, and the returned stop
+	// when it stops. The source calls announce after each commit (never
+	// before: a subscription re-runs at once and must not read a state
+	// the commit has not finished) with the names of the tables the
+	// commit may have changed; nil means any table. announce does not
+	// block. Without row images nothing is maintained incrementally:
+	// every subscription is re-run, debounced, when a table it reads is
+	// announced (its Class is None), with ties in ORDER BY broken by the
+	// primary key for Select-class queries. Listener and PollInterval are
+	// not used.
+	Changes func(announce func(tables []string)) (stop func())
+	// NoRowAuth says the database does not run row auth (a client's
+	// replica holds only what its user may read): subscriptions need no
+	// identity and the tables' read rules are not applied in Go either.
+	NoRowAuth bool
 }
 
 // ErrConfigured is returned by Configure once the database's engine runs.
@@ -61,6 +82,13 @@ type engine struct {
 	wake    chan struct{}
 
 	joining, leaving []*core // under mu: for the loop to (un)index
+	// announced and announcedAll (under mu): the tables an outside
+	// source (Options.Changes) announced since the last round.
+	announced    map[string]struct{}
+	announcedAll bool
+	// shapes (under mu) are recent plans by query shape, whose
+	// shape-only parts later plans of that shape share (see share).
+	shapes map[shapeKey]*plan
 
 	// The loop's own: the index, every live core, and the cores that
 	// need a look next round (not loaded, a re-run due, a hold).
@@ -97,6 +125,68 @@ func Configure(db *orm.DB, opts Options) error {
 	}
 	e.opts = opts
 	return nil
+}
+
+// options returns the engine's options.
+func (e *engine) options() Options {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.opts
+}
+
+// shapeKey is a query's shape: its table, SQL text with placeholders
+// and evaluation options. Subscriptions to one query with other
+// parameters (one per list, per user) have the same shape.
+type shapeKey struct {
+	t   *orm.Table
+	sql string
+	opt sqleval.Options
+}
+
+// maxShapes bounds the shapes an engine remembers; past it, it starts
+// over (sharing is an optimisation).
+const maxShapes = 256
+
+// share makes p use the shape-only parts (columns, kinds, projection,
+// order, tables) of an earlier plan of the same shape, when they are
+// equal, so that many subscriptions of one shape keep one copy.
+func (e *engine) share(sql string, p *plan) {
+	if p.t == nil {
+		return
+	}
+	k := shapeKey{t: p.t, sql: sql, opt: p.opt}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o := e.shapes[k]; o != nil {
+		if o.class == p.class && slices.Equal(o.kinds, p.kinds) && slices.Equal(o.names, p.names) &&
+			slices.Equal(o.okind, p.okind) && slices.Equal(o.proj, p.proj) &&
+			slices.Equal(o.order, p.order) && slices.Equal(o.tables, p.tables) {
+			p.kinds, p.names, p.okind, p.proj, p.order, p.tables = o.kinds, o.names, o.okind, o.proj, o.order, o.tables
+		}
+		return
+	}
+	if e.shapes == nil || len(e.shapes) >= maxShapes {
+		e.shapes = map[shapeKey]*plan{}
+	}
+	e.shapes[k] = p
+}
+
+// announce records the tables an outside source says a commit changed
+// and wakes the loop (Options.Changes). It never blocks.
+func (e *engine) announce(tables []string) {
+	e.mu.Lock()
+	if tables == nil {
+		e.announcedAll = true
+	} else {
+		if e.announced == nil {
+			e.announced = map[string]struct{}{}
+		}
+		for _, t := range tables {
+			e.announced[t] = struct{}{}
+		}
+	}
+	e.mu.Unlock()
+	e.kick()
 }
 
 func (e *engine) regions() []string {
@@ -195,30 +285,53 @@ func (e *engine) loop(stop, done chan struct{}) {
 		e.cursors, e.ix, e.live, e.active = nil, nil, nil, nil
 		e.mu.Lock()
 		e.joining, e.leaving = nil, nil
+		e.announced, e.announcedAll = nil, false
+		e.shapes = nil
 		e.mu.Unlock()
 	}()
 	ctx, cancel := context.WithCancel(rowauth.AsSystem(context.Background()))
 	defer cancel()
 	go func() { <-stop; cancel() }()
-	off := changelog.OnCommit(e.db, func([]changelog.Change) { e.kick() })
+	wakeups, off := e.sources(ctx)
 	defer off()
-	notes, closeL := e.listen(ctx)
-	defer closeL()
-	poll := e.opts.PollInterval
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-e.wake:
-		case <-t.C:
-		case <-notes:
+		case <-wakeups.tick:
+		case <-wakeups.notes:
 		}
 		e.round(ctx)
+	}
+}
+
+// wakeups are the loop's timed and cross-process wake-ups.
+type wakeups struct {
+	tick  <-chan time.Time
+	notes <-chan *dialect.Notification
+}
+
+// sources hooks the engine to what announces commits: an outside source
+// (Options.Changes) alone, or the in-process change-log feed, the
+// PostgreSQL listener and the poll ticker.
+func (e *engine) sources(ctx context.Context) (wakeups, func()) {
+	if e.opts.Changes != nil {
+		// Announced before the first round, so that nothing committed
+		// after a subscription's first query goes unseen.
+		return wakeups{}, e.opts.Changes(e.announce)
+	}
+	off := changelog.OnCommit(e.db, func([]changelog.Change) { e.kick() })
+	notes, closeL := e.listen(ctx)
+	poll := e.opts.PollInterval
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	return wakeups{tick: t.C, notes: notes}, func() {
+		t.Stop()
+		closeL()
+		off()
 	}
 }
 
@@ -312,6 +425,10 @@ func (e *engine) caughtUp(hold map[string]int64) bool {
 // publishes.
 func (e *engine) round(ctx context.Context) {
 	e.sync()
+	if e.opts.Changes != nil {
+		e.roundAnnounced(ctx)
+		return
+	}
 	if e.cursors == nil {
 		h, err := e.heads(ctx)
 		if err != nil {
@@ -336,6 +453,20 @@ func (e *engine) round(ctx context.Context) {
 	}
 	touched := e.apply(rd)
 	e.settle(ctx, touched)
+}
+
+// roundAnnounced is a round on a database without a change log: the
+// subscriptions reading an announced table are due for a re-run.
+func (e *engine) roundAnnounced(ctx context.Context) {
+	e.mu.Lock()
+	tables, all := e.announced, e.announcedAll
+	e.announced, e.announcedAll = nil, false
+	e.mu.Unlock()
+	rd := &roundData{changes: make(map[string][]changelog.Change, len(tables)), all: all}
+	for t := range tables {
+		rd.changes[t] = nil
+	}
+	e.settle(ctx, e.apply(rd))
 }
 
 func (e *engine) liveList() []*core {
@@ -380,10 +511,11 @@ func (e *engine) apply(rd *roundData) map[*core]struct{} {
 		if c.closed() {
 			continue
 		}
-		if c.joined != nil {
-			c.joinedOnce.Do(func() { close(c.joined) })
+		if c.joined != nil && !c.joinedClosed {
+			c.joinedClosed = true
+			close(c.joined)
 		}
-		if len(rd.changes) == 0 {
+		if len(rd.changes) == 0 && !rd.all {
 			continue
 		}
 		c.applyAll(rd)

@@ -607,3 +607,20 @@ func (c *core) runAs(ctx context.Context, q *orm.SelectQuery, from *orm.Table) (
 	}
 	return out, res.Rows.Err()
 }
+
+// announcedJoin is announced for a join: the query keeps the keys that
+// break its ties, and its re-run rows are keyed by their values (the
+// FROM table's key need not be unique in a join's result).
+func (c *core) announcedJoin() {
+	q, parts := c.q.Rewrite()
+	j := c.p.join
+	for i, s := range j.sides {
+		if i == 1 && j.unique {
+			break
+		}
+		parts.OrderBy = append(parts.OrderBy, expr.Asc(s.p.t.Col(s.p.t.PrimaryKey()[0])))
+	}
+	c.q = q
+	c.p.t, c.p.join = nil, nil
+	c.mode = None
+}

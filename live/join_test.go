@@ -591,3 +591,48 @@ func TestJoinNoTornState(t *testing.T) {
 		})
 	}
 }
+
+// A maintained join on a database whose changes are announced by table
+// (Options.Changes, the Go client's replica) is re-run, its rows keyed
+// by their values: a todo's id is not unique in a many-to-many join.
+func TestJoinAnnounced(t *testing.T) {
+	ctx := context.Background()
+	tg := ormtest.SQLite(t)
+	db := orm.New(tg.Open(t), tg.Dialect)
+	if err := orm.EnsureSchema(ctx, joinSchema, db); err != nil {
+		t.Fatal(err)
+	}
+	var src announcer
+	if err := live.Configure(db, live.Options{Changes: src.changes, NoRowAuth: true, Debounce: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	insert(t, db, todo("t1", "A", "a", false))
+	for _, id := range []string{"A", "B"} {
+		if _, err := db.Insert(Lists).Values(orm.Row{"id": id, "name": "a"}).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, l := Todos.Col, Lists.Col
+	q := db.Select(c("id"), expr.As(l("id"), "lid")).From(Todos).InnerJoin(Lists, expr.Eq(l("name"), c("title")))
+	if live.Classify(q) != live.Select {
+		t.Fatalf("class %v", live.Classify(q))
+	}
+	sub, err := live.Subscribe[pairRow](ctx, db, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	<-sub.Ready()
+	if sub.Class() != live.None {
+		t.Fatalf("announced: class %v", sub.Class())
+	}
+	want := []pairRow{{"t1", "A"}, {"t1", "B"}}
+	if got := sub.Snapshot(); !slices.Equal(got, want) {
+		t.Fatalf("snapshot %+v", got)
+	}
+	if _, err := db.Insert(Lists).Values(orm.Row{"id": "C", "name": "a"}).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.say([]string{"lists"})
+	waitFor(t, "the new pair", func() bool { return len(sub.Snapshot()) == 3 })
+}

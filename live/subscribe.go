@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/internal/sqleval"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -36,13 +37,17 @@ var ErrClosed = errors.New("plasma: live: subscription closed")
 
 // Subscription is a live query: its snapshot, the deltas that follow it,
 // and the signal that the first snapshot is there.
+//
+// An idle subscription is kept small (it is made once per screen, list
+// or client, and servers hold many): its maps and channels are made when
+// first needed — the result's maps with its first row, Ready's channel
+// by a Ready before the first result, the delta channel by Deltas or the
+// first delivery, the delivery goroutine's wake-up with that goroutine.
 type Subscription[T any] struct {
 	core  *core
 	class Class
 
 	mu    sync.Mutex
-	names []string
-	kinds []tabledef.Kind
 	order []string         // the latest result's keys, in order
 	vals  map[string][]any // the latest result's values by key
 	rows  map[string]T     // ... and rows
@@ -51,18 +56,19 @@ type Subscription[T any] struct {
 	// pendingAll: any key may.
 	pending    map[string]bool
 	pendingAll bool
+	published  bool // the first result is there
+	isReady    bool // ready is (or would be) closed
+	ended      bool // Close began: no delivery starts
+	delivering bool // a delivery goroutine runs
 	err        error
 
-	notify     chan struct{}
-	deltas     chan Delta[T]
-	fn         func(Delta[T])
-	ready      chan struct{}
-	readyOnce  sync.Once
-	done       chan struct{}
-	delivering bool           // a delivery goroutine runs
-	wg         sync.WaitGroup // the delivery goroutine
-	stopCtx    func() bool
-	closeOnce  sync.Once
+	notify    chan struct{} // wakes the delivery goroutine; made with it
+	deltas    chan Delta[T] // nil until Deltas or a delivery needs it
+	ready     chan struct{} // nil until Ready is called before the first result
+	fn        func(Delta[T])
+	wg        sync.WaitGroup // the delivery goroutine
+	stopCtx   func() bool
+	closeOnce sync.Once
 }
 
 // Subscribe starts a live query of q on db under ctx's identity: row
@@ -96,18 +102,26 @@ func subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn fu
 	if db == nil || q == nil {
 		return nil, errors.New("plasma: live: Subscribe: nil database or query")
 	}
-	if _, _, err := q.Render(db.Dialect()); err != nil {
+	sql, _, err := q.Render(db.Dialect())
+	if err != nil {
 		return nil, fmt.Errorf("plasma: live: Subscribe: %w", err)
 	}
 	e := engineFor(db)
 	if err := e.facts(ctx); err != nil {
 		return nil, err
 	}
+	opts := e.options()
 	c := &core{e: e, db: db, ctx: ctx, q: q}
 	c.p = compilePlan(q, optionsFor(db.Dialect(), e.pgByteOrder))
 	c.mode = c.p.class
-	if err := c.withReadRule(); err != nil {
-		return nil, err
+	e.share(sql, c.p)
+	if !opts.NoRowAuth {
+		if err := c.withReadRule(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Changes != nil {
+		c.announced()
 	}
 	switch c.mode {
 	case Select:
@@ -115,19 +129,14 @@ func subscribe[T any](ctx context.Context, db *orm.DB, q *orm.SelectQuery, fn fu
 	case None:
 		c.anyTable = c.anyTable || c.p.any
 	}
-	s := &Subscription[T]{
-		core: c, class: c.mode, fn: fn,
-		notify: make(chan struct{}, 1), ready: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	if fn == nil {
-		s.deltas = make(chan Delta[T])
-	}
+	s := &Subscription[T]{core: c, class: c.mode, fn: fn}
 	c.out = s
 	// No goroutine waits on an idle subscription: the context's end
 	// calls Close, and a delivery goroutine runs only while there is
-	// something to deliver.
-	s.stopCtx = context.AfterFunc(ctx, s.Close)
+	// something to deliver. A context that never ends needs no hook.
+	if ctx.Done() != nil {
+		s.stopCtx = context.AfterFunc(ctx, s.Close)
+	}
 	e.add(c)
 	return s, nil
 }
@@ -174,17 +183,78 @@ func (c *core) withReadRule() error {
 	return nil
 }
 
+// announced turns c into a re-run subscription, for a database whose
+// changes are announced by table (Options.Changes) without row images.
+// A Select-class query keeps its tie-break: the primary key appended to
+// its ORDER BY, as the maintained form has it.
+func (c *core) announced() {
+	if c.mode == Select && c.p.join != nil {
+		c.announcedJoin()
+		return
+	}
+	if c.mode == Select {
+		q, parts := c.q.Rewrite()
+		parts.OrderBy = append(parts.OrderBy, expr.Asc(c.p.t.Col(c.p.t.PrimaryKey()[0])))
+		c.q = q
+	}
+	c.mode = None
+}
+
 // Class reports how the subscription is maintained: its query's class,
-// or None when it is re-run (a read rule Go cannot evaluate).
+// or None when it is re-run (a read rule Go cannot evaluate, or a
+// database whose changes come from Options.Changes).
 func (s *Subscription[T]) Class() Class { return s.class }
+
+// closedReady is Ready's answer once the first snapshot is there, when
+// nobody asked before: no channel per subscription.
+var closedReady = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Ready is closed once the first snapshot is there (or the subscription
 // failed: see Err).
-func (s *Subscription[T]) Ready() <-chan struct{} { return s.ready }
+func (s *Subscription[T]) Ready() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == nil {
+		if s.isReady {
+			return closedReady
+		}
+		s.ready = make(chan struct{})
+	}
+	return s.ready
+}
+
+// markReady closes Ready's channel; s.mu is held.
+func (s *Subscription[T]) markReady() {
+	if !s.isReady {
+		s.isReady = true
+		if s.ready != nil {
+			close(s.ready)
+		}
+	}
+}
 
 // Deltas returns the channel of deltas after the first snapshot; it is
 // closed when the subscription ends. Nil for SubscribeFunc.
-func (s *Subscription[T]) Deltas() <-chan Delta[T] { return s.deltas }
+func (s *Subscription[T]) Deltas() <-chan Delta[T] {
+	if s.fn != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deltaChan()
+}
+
+// deltaChan returns the delta channel, made on first use; s.mu is held.
+func (s *Subscription[T]) deltaChan() chan Delta[T] {
+	if s.deltas == nil {
+		s.deltas = make(chan Delta[T])
+	}
+	return s.deltas
+}
 
 // Err returns why the subscription ended: nil while it runs, ErrClosed
 // after Close, or the error that stopped it.
@@ -217,64 +287,40 @@ func (s *Subscription[T]) end(err error) {
 		if s.err == nil {
 			s.err = err
 		}
+		s.ended = true
+		s.markReady()
+		notify := s.notify
 		s.mu.Unlock()
 		s.core.close()
-		close(s.done)
-		s.readyOnce.Do(func() { close(s.ready) })
+		// A delivery blocked on the consumer wakes up and sees ended.
+		poke(notify)
 		s.core.e.remove(s.core)
 		if s.stopCtx != nil {
 			s.stopCtx()
 		}
 		if s.fn == nil {
 			s.wg.Wait()
-			close(s.deltas)
+			s.mu.Lock()
+			close(s.deltaChan())
+			s.mu.Unlock()
 		}
 	})
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // publish takes a new result from the engine; it never blocks. Rows
 // are converted to T once, when their values change.
 func (s *Subscription[T]) publish(names []string, kinds []tabledef.Kind, rows []outRow, changed map[string][]any) {
 	s.mu.Lock()
-	first := s.vals == nil
-	if first {
-		s.vals, s.rows, s.pending = map[string][]any{}, map[string]T{}, map[string]bool{}
-	}
-	var fresh [][]any
-	var freshKeys []string
-	order := make([]string, len(rows))
-	if changed == nil {
-		keep := make(map[string]bool, len(rows))
-		for i, r := range rows {
-			order[i] = r.key
-			keep[r.key] = true
-			if old, ok := s.vals[r.key]; !ok || !sameVals(old, r.vals) {
-				fresh, freshKeys = append(fresh, r.vals), append(freshKeys, r.key)
-				s.vals[r.key] = r.vals
-			}
-		}
-		for k := range s.vals {
-			if !keep[k] {
-				delete(s.vals, k)
-				delete(s.rows, k)
-			}
-		}
-		s.pendingAll = true
-	} else {
-		for i, r := range rows {
-			order[i] = r.key
-		}
-		for k, v := range changed {
-			s.pending[k] = true
-			if v == nil {
-				delete(s.vals, k)
-				delete(s.rows, k)
-			} else if old, ok := s.vals[k]; !ok || !sameVals(old, v) {
-				fresh, freshKeys = append(fresh, v), append(freshKeys, k)
-				s.vals[k] = v
-			}
-		}
-	}
+	first := !s.published
+	s.published = true
+	fresh, freshKeys, order := s.take(rows, changed)
 	ts, err := collect[T](names, kinds, fresh)
 	if err != nil {
 		s.mu.Unlock()
@@ -284,35 +330,88 @@ func (s *Subscription[T]) publish(names []string, kinds []tabledef.Kind, rows []
 	for i, k := range freshKeys {
 		s.rows[k] = ts[i]
 	}
-	s.names, s.kinds, s.order = names, kinds, order
+	s.order = order
 	if first {
 		// The first result is the snapshot; deltas follow it.
 		s.sent = maps.Clone(s.vals)
-		clear(s.pending)
-		s.pendingAll = false
+		s.pending, s.pendingAll = nil, false
+		s.markReady()
 	}
-	start := !first && !s.delivering
+	start := !first && !s.delivering && !s.ended
 	if start {
-		select {
-		case <-s.done:
-			start = false
-		default:
-			s.delivering = true
-			s.wg.Add(1)
+		s.delivering = true
+		s.wg.Add(1)
+		if s.notify == nil {
+			s.notify = make(chan struct{}, 1)
 		}
 	}
+	notify := s.notify
 	s.mu.Unlock()
-	if first {
-		s.readyOnce.Do(func() { close(s.ready) })
-	}
 	if start {
-		go s.deliver()
+		go s.deliver(notify)
 		return
 	}
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	poke(notify)
+}
+
+// take records a new result (s.mu held) and returns the rows whose
+// values changed, with their keys, and the result's order.
+func (s *Subscription[T]) take(rows []outRow, changed map[string][]any) (fresh [][]any, freshKeys, order []string) {
+	order = make([]string, len(rows))
+	if changed == nil {
+		var keep map[string]bool
+		if len(s.vals) > 0 {
+			keep = make(map[string]bool, len(rows))
+		}
+		for i, r := range rows {
+			order[i] = r.key
+			if keep != nil {
+				keep[r.key] = true
+			}
+			if old, ok := s.vals[r.key]; !ok || !sameVals(old, r.vals) {
+				fresh, freshKeys = append(fresh, r.vals), append(freshKeys, r.key)
+				s.setVals(r.key, r.vals)
+			}
+		}
+		for k := range s.vals {
+			if keep != nil && !keep[k] {
+				delete(s.vals, k)
+				delete(s.rows, k)
+			}
+		}
+		s.pendingAll = true
+		return fresh, freshKeys, order
 	}
+	for i, r := range rows {
+		order[i] = r.key
+	}
+	for k, v := range changed {
+		s.markPending(k)
+		if v == nil {
+			delete(s.vals, k)
+			delete(s.rows, k)
+		} else if old, ok := s.vals[k]; !ok || !sameVals(old, v) {
+			fresh, freshKeys = append(fresh, v), append(freshKeys, k)
+			s.setVals(k, v)
+		}
+	}
+	return fresh, freshKeys, order
+}
+
+// setVals stores a row's values, making the result's maps with its
+// first row.
+func (s *Subscription[T]) setVals(k string, v []any) {
+	if s.vals == nil {
+		s.vals, s.rows = map[string][]any{}, map[string]T{}
+	}
+	s.vals[k] = v
+}
+
+func (s *Subscription[T]) markPending(k string) {
+	if s.pending == nil {
+		s.pending = map[string]bool{}
+	}
+	s.pending[k] = true
 }
 
 func (s *Subscription[T]) fail(err error) {
@@ -333,12 +432,16 @@ func sameVals(a, b []any) bool {
 
 // diff takes the keys changed since the consumer was last told and
 // returns the delta over them and, per key, the values it brings the
-// consumer to (nil: gone). When there is nothing to deliver it ends the
-// delivery goroutine's turn, under the same lock publish starts one
-// with.
+// consumer to (nil: gone). When there is nothing to deliver, or the
+// subscription ended, it ends the delivery goroutine's turn, under the
+// same lock publish starts one with.
 func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ended {
+		s.delivering = false
+		return Delta[T]{}, nil
+	}
 	keys := s.pending
 	if s.pendingAll {
 		keys = make(map[string]bool, len(s.vals)+len(s.sent))
@@ -349,7 +452,7 @@ func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 			keys[k] = true
 		}
 	}
-	s.pending, s.pendingAll = map[string]bool{}, false
+	s.pending, s.pendingAll = nil, false
 	var d Delta[T]
 	to := make(map[string][]any, len(keys))
 	for k := range keys {
@@ -384,48 +487,53 @@ func (s *Subscription[T]) diff() (Delta[T], map[string][]any) {
 func (s *Subscription[T]) unsent(to map[string][]any) {
 	s.mu.Lock()
 	for k := range to {
-		s.pending[k] = true
+		s.markPending(k)
 	}
 	s.mu.Unlock()
 }
 
+// told records what the consumer now knows.
+func (s *Subscription[T]) told(to map[string][]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range to {
+		if v == nil {
+			delete(s.sent, k)
+			continue
+		}
+		if s.sent == nil {
+			s.sent = map[string][]any{}
+		}
+		s.sent[k] = v
+	}
+}
+
 // deliver hands deltas to the consumer until it has been told the
-// latest result, coalescing what arrives while it is busy.
-func (s *Subscription[T]) deliver() {
+// latest result, coalescing what arrives while it is busy. Close pokes
+// notify, so a delivery blocked on the consumer ends.
+func (s *Subscription[T]) deliver(notify chan struct{}) {
 	defer s.wg.Done()
+	var deltas chan Delta[T]
+	if s.fn == nil {
+		s.mu.Lock()
+		deltas = s.deltaChan()
+		s.mu.Unlock()
+	}
 	for {
 		d, to := s.diff()
 		if d.Empty() {
 			return
 		}
 		if s.fn != nil {
-			select {
-			case <-s.done:
-				s.mu.Lock()
-				s.delivering = false
-				s.mu.Unlock()
-				return
-			default:
-			}
 			s.fn(d)
 		} else {
 			select {
-			case s.deltas <- d:
-			case <-s.notify:
+			case deltas <- d:
+			case <-notify:
 				s.unsent(to)
-				continue // coalesce with what came meanwhile
-			case <-s.done:
-				return
+				continue // coalesce with what came meanwhile, or end
 			}
 		}
-		s.mu.Lock()
-		for k, v := range to {
-			if v == nil {
-				delete(s.sent, k)
-			} else {
-				s.sent[k] = v
-			}
-		}
-		s.mu.Unlock()
+		s.told(to)
 	}
 }

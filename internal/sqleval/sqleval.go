@@ -153,6 +153,18 @@ func (c *compiler) logic(n *expr.Logic) (Pred, error) {
 		}
 		ps[i] = p
 	}
+	// One and two terms (the common cases) get closures of their own:
+	// a live query keeps its predicate for as long as it lives.
+	switch {
+	case len(ps) == 1:
+		return ps[0], nil
+	case len(ps) == 2 && n.Op == expr.OpAnd:
+		a, b := ps[0], ps[1]
+		return func(r []any) Tri { return and2(a(r), b, r) }, nil
+	case len(ps) == 2:
+		a, b := ps[0], ps[1]
+		return func(r []any) Tri { return or2(a(r), b, r) }, nil
+	}
 	if n.Op == expr.OpAnd {
 		return func(r []any) Tri {
 			out := True
@@ -179,6 +191,36 @@ func (c *compiler) logic(n *expr.Logic) (Pred, error) {
 		}
 		return out
 	}, nil
+}
+
+// and2 is x AND b(r), b evaluated only when x is not False.
+func and2(x Tri, b Pred, r []any) Tri {
+	if x == False {
+		return False
+	}
+	y := b(r)
+	if y == False {
+		return False
+	}
+	if x == Unknown || y == Unknown {
+		return Unknown
+	}
+	return True
+}
+
+// or2 is x OR b(r), b evaluated only when x is not True.
+func or2(x Tri, b Pred, r []any) Tri {
+	if x == True {
+		return True
+	}
+	y := b(r)
+	if y == True {
+		return True
+	}
+	if x == Unknown || y == Unknown {
+		return Unknown
+	}
+	return False
 }
 
 // Not is SQL's NOT.
@@ -225,12 +267,13 @@ func Canonical(v any) (any, Type, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, TNull, nil
+	// v as it is, not re-boxed: no allocation for the common kinds.
 	case string:
-		return x, TText, nil
+		return v, TText, nil
 	case bool:
-		return x, TBool, nil
+		return v, TBool, nil
 	case int64:
-		return x, TInt, nil
+		return v, TInt, nil
 	case int:
 		return int64(x), TInt, nil
 	case driver.Valuer:
@@ -310,26 +353,67 @@ func (c *compiler) compare(n *expr.Compare) (Pred, error) {
 	if op > expr.OpLte {
 		return nil, unsupported("operator %d", op)
 	}
+	// A column against a constant (the common case) is a smaller
+	// closure: a live query keeps it for as long as it lives.
+	switch {
+	case l.slot >= 0 && r.slot < 0:
+		return compareConst(l.slot, r.val, op), nil
+	case l.slot < 0 && r.slot >= 0:
+		return compareConst(r.slot, l.val, flipOp(op)), nil
+	}
 	return func(row []any) Tri {
 		a, b := l.get(row), r.get(row)
 		if a == nil || b == nil {
 			return Unknown
 		}
-		d := Cmp(a, b)
-		switch op {
-		case expr.OpEq:
-			return boolTri(d == 0)
-		case expr.OpNe:
-			return boolTri(d != 0)
-		case expr.OpGt:
-			return boolTri(d > 0)
-		case expr.OpGte:
-			return boolTri(d >= 0)
-		case expr.OpLt:
-			return boolTri(d < 0)
-		}
-		return boolTri(d <= 0)
+		return compareTri(Cmp(a, b), op)
 	}, nil
+}
+
+// compareConst compares the row's slot with a constant.
+func compareConst(slot int, val any, op expr.Op) Pred {
+	if val == nil {
+		return func([]any) Tri { return Unknown }
+	}
+	return func(row []any) Tri {
+		a := row[slot]
+		if a == nil {
+			return Unknown
+		}
+		return compareTri(Cmp(a, val), op)
+	}
+}
+
+// flipOp is op with its operands swapped: c < x is x > c.
+func flipOp(op expr.Op) expr.Op {
+	switch op {
+	case expr.OpGt:
+		return expr.OpLt
+	case expr.OpGte:
+		return expr.OpLte
+	case expr.OpLt:
+		return expr.OpGt
+	case expr.OpLte:
+		return expr.OpGte
+	}
+	return op
+}
+
+// compareTri reads a comparison's result d (as Cmp gives it) under op.
+func compareTri(d int, op expr.Op) Tri {
+	switch op {
+	case expr.OpEq:
+		return boolTri(d == 0)
+	case expr.OpNe:
+		return boolTri(d != 0)
+	case expr.OpGt:
+		return boolTri(d > 0)
+	case expr.OpGte:
+		return boolTri(d >= 0)
+	case expr.OpLt:
+		return boolTri(d < 0)
+	}
+	return boolTri(d <= 0)
 }
 
 // Cmp orders two non-NULL canonical values of one type: integers

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/envelope"
+	"github.com/plasma-go/plasma/live"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/mutator"
 )
@@ -101,7 +102,31 @@ func Open[C any](ctx context.Context, opts Options[C]) (*Client[C], error) {
 		c.halted = fmt.Errorf("%w: the replica holds schema %q, the client has %q", ErrSchemaMismatch, st.schemaVersion, opts.Schema.Version())
 	}
 	c.presence.init(opts.Room, opts.UserInfo)
+	if err := live.Configure(c.db, c.liveOptions()); err != nil {
+		c.abort()
+		return nil, err
+	}
 	return c, nil
+}
+
+// liveDebounce is how long a live query on the replica waits after a
+// change before it re-runs (live's default is 20 ms, for servers).
+const liveDebounce = 5 * time.Millisecond
+
+// liveOptions let live queries run on DB(): the replica has no change
+// log, so the client announces the tables each committed change touched
+// (Watch, after the commit: a rebase is one transaction, so a re-run
+// never reads half of one), and the replica runs no row auth (it holds
+// only what the user may read). Local queries are cheap, so the re-run
+// waits only liveDebounce for more changes of a burst.
+func (c *Client[C]) liveOptions() live.Options {
+	return live.Options{
+		NoRowAuth: true,
+		Debounce:  liveDebounce,
+		Changes: func(announce func(tables []string)) func() {
+			return c.Watch(func(ch Change) { announce(ch.Tables) })
+		},
+	}
 }
 
 // abort undoes a failed Open.

@@ -95,11 +95,27 @@
 //
 // # Live queries
 //
-// The live package is not part of this client yet. The seam for it is
-// Watch (and Options.OnChange): it is called after every committed change
-// of the replica's visible state (a local mutation, a rebase, a discard,
-// a reset), with the tables a rebase's patch touched; a live query on
-// c.DB() re-runs or maintains itself from there.
+// live.Subscribe and live.SubscribeFunc work on c.DB():
+//
+//	sub, err := live.Subscribe[Todo](ctx, c.DB(), c.DB().Select().From(todo.Todos).Where(...))
+//	<-sub.Ready()
+//	for d := range sub.Deltas() { ... } // d.Added, d.Changed, d.Removed by primary key
+//
+// The replica has no change log, so Open configures the live engine of
+// c.DB() (live.Options.Changes and NoRowAuth) to hear Watch instead: after
+// every committed change of the replica's visible state — a local
+// mutation, a rebase, a discard, a reset — the client announces the tables
+// it may have changed (a rebase: the tables of its patch and those whose
+// rows it put back or a replayed mutation wrote; a mutation, a discard or
+// a reset: all), and each subscription reading one of them re-runs,
+// debounced by 5 ms, and delivers the difference keyed by primary key
+// (when the result has the key column; else by the row's values). A rebase is
+// one local transaction and is announced after its commit, so a live
+// query never sees a half-rebased replica. No identity is needed: the
+// replica holds only what its user may read and runs no row auth. Do not
+// call live.Configure on c.DB() yourself (it would replace the client's
+// wiring). Close the subscriptions before the client: after Close they
+// hear of nothing more.
 //
 // # Tests
 //

@@ -19,6 +19,9 @@ type pullResult struct {
 	clear  bool
 	tables map[*tableInfo]*tablePatch
 	nops   int
+	// touched are the tables whose view rows the rebase restored or a
+	// replayed mutation wrote: with the patch's, those a rebase changed.
+	touched map[string]bool
 }
 
 // tablePatch is one table's part of a patch: the final image of each

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
@@ -204,6 +206,9 @@ func (c *Client[C]) rebase(ctx context.Context, tx *orm.Tx, r *pullResult, st st
 	if _, err := ex.ExecContext(ctx, `DELETE FROM `+outboxTable+` WHERE id <= ?`, st.lmid); err != nil {
 		return err
 	}
+	if err := dirtyTables(ctx, ex, r); err != nil {
+		return err
+	}
 	if err := c.restore(ctx, ex, r.clear); err != nil {
 		return err
 	}
@@ -214,18 +219,50 @@ func (c *Client[C]) rebase(ctx context.Context, tx *orm.Tx, r *pullResult, st st
 		if err := c.sealPending(ctx, ex); err != nil {
 			return err
 		}
+		if err := dirtyTables(ctx, ex, r); err != nil {
+			return err
+		}
 	}
 	return saveState(ctx, ex, st)
+}
+
+// dirtyTables adds to r.touched the tables that have dirty rows: before
+// the restore, the rows it puts back; after the replay, the rows the
+// replayed mutations wrote. They tell watchers (live queries) which
+// tables the rebase changed.
+func dirtyTables(ctx context.Context, ex dialect.Executor, r *pullResult) error {
+	rows, err := ex.QueryContext(ctx, `SELECT DISTINCT tbl FROM `+dirtyTable)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		if r.touched == nil {
+			r.touched = map[string]bool{}
+		}
+		r.touched[t] = true
+	}
+	return rows.Err()
 }
 
 func (r *pullResult) tableNames() []string {
 	if r.clear {
 		return nil
 	}
-	out := make([]string, 0, len(r.tables))
+	out := make([]string, 0, len(r.tables)+len(r.touched))
 	for ti := range r.tables {
 		out = append(out, ti.name)
 	}
+	for t := range r.touched {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
