@@ -32,7 +32,8 @@
 // commit may have changed. Without row images the engine maintains
 // nothing there: every subscription is re-run, debounced, when a table it
 // reads is announced (its Class is None; a Select-class query keeps the
-// primary key as its ORDER BY tie-break), and only then. Since announce
+// primary key as its ORDER BY tie-break, a join both tables' keys, its
+// rows then keyed by their values), and only then. Since announce
 // comes after the commit and the re-run is one query, a subscriber sees
 // only committed states (the client's rebase is one transaction, so never
 // half of one). Options.NoRowAuth says such a database runs no row auth:
