@@ -313,6 +313,13 @@ const savepoint = "plasma_mutation"
 func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ctx], i, j int, out *batchOutcome, plan *batchPlan) error {
 	lmids := map[string]int64{} // the clients locked so far, with their lastMutationID
 	advanced := map[string]bool{}
+	var batch *changelog.Batch
+	if !plan.safe {
+		// A failed mutation rolls the whole transaction back, so the
+		// change rows can wait for one INSERT at the end. Under
+		// savepoints a rolled-back mutation's rows would stay in it.
+		batch = changelog.NewBatch(tx)
+	}
 	stopped := map[string]bool{}
 	for k := i; k < j; k++ {
 		m := st.req.Mutations[k]
@@ -353,7 +360,7 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		failed, known := plan.failed[k]
 		if !known {
 			var err error
-			failed, err = h.runMutation(ctx, tx, st, m, plan.safe)
+			failed, err = h.runMutation(ctx, tx, st, m, batch)
 			if err != nil {
 				return err
 			}
@@ -368,6 +375,11 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		out.results[k] = res
 		lmids[m.ClientID] = m.ID
 		advanced[m.ClientID] = true
+	}
+	if batch != nil {
+		if err := batch.Flush(ctx, tx); err != nil {
+			return err
+		}
 	}
 	// The clients' new lastMutationIDs commit with the effects.
 	for c := range advanced {
@@ -425,13 +437,15 @@ func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userI
 	return h.capGroups(ctx, tx, userID, group)
 }
 
-// runMutation runs one mutation, under a savepoint if safe. A permanent
+// runMutation runs one mutation, under a savepoint if safe (no batch:
+// otherwise its change rows wait in batch). A permanent
 // failure is rolled back to the savepoint and returned as failed (the
 // caller still advances the lastMutationID); a temporary one is returned
 // as err, failing the transaction. Without safe, a permanent failure is
 // returned as failed with its effects in place: the caller must roll the
 // transaction back.
-func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation, safe bool) (failed, err error) {
+func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation, batch *changelog.Batch) (failed, err error) {
+	safe := batch == nil
 	if safe {
 		if _, err := tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
 			return nil, err
@@ -446,7 +460,7 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 		// A failed mutation rolls the batch back (replayError), so row
 		// auth needs no savepoint around each write.
 		undo = &rowauth.CallerUndo{}
-		mctx = rowauth.WithCallerUndo(mctx, undo)
+		mctx = changelog.WithBatch(rowauth.WithCallerUndo(mctx, undo), batch)
 	}
 	call := mutator.Call[Ctx]{DB: tx, Ctx: st.appCtx, ClientID: m.ClientID, MutationID: m.ID}
 	merr := h.opts.Mutators.Run(mctx, m.Name, call, m.Args)
