@@ -520,6 +520,9 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return c, err
 	}
 	defer unlock()
+	if h.perRegion {
+		return c, h.insertCVR(ctx, group, userID, c, b, entries)
+	}
 	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
 		if !h.perRegion {
 			var err error
@@ -536,4 +539,19 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return err
 	})
 	return c, err
+}
+
+// insertCVR stores a view record under the order c names and prunes the
+// group's older ones, keeping Options.KeepCVRs with it, in one statement
+// (PostgreSQL: the INSERT in a WITH, which the DELETE does not see). The
+// records pruned are those below c's order but the KeepCVRs-1 newest:
+// with no newer record of the group, what the INSERT and DELETE of
+// storeCVR's transaction prune; a record a concurrent pull of the group
+// stored above c's order is left to the next pull to prune.
+func (h *Handler[Ctx]) insertCVR(ctx context.Context, group, userID string, c protocol.Cookie, meta, entries []byte) error {
+	_, err := h.base.Exec(ctx, `WITH "ins" AS (INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?))
+DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? AND "ord" NOT IN (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? ORDER BY "ord" DESC LIMIT ?)`,
+		group, c.Order, c.CVR, userID, string(meta), entries, time.Now().UnixMilli(),
+		group, c.Order, group, c.Order, h.opts.KeepCVRs-1)
+	return err
 }
