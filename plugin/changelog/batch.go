@@ -69,7 +69,21 @@ func (b *Batch) Len() int {
 
 // Flush writes the waiting change rows through tx, the batch's
 // transaction, and empties the batch.
-func (b *Batch) Flush(ctx context.Context, tx *orm.DB) error {
+func (b *Batch) Flush(ctx context.Context, tx *orm.DB) error { return b.FlushWith(ctx, tx) }
+
+// RawWrite is a raw INSERT, UPDATE or DELETE with ? placeholders, as
+// DB.Exec takes it.
+type RawWrite struct {
+	SQL  string
+	Args []any
+}
+
+// FlushWith is Flush, also running the writes with: where the dialect
+// has dialect.WritesInWith (PostgreSQL), in the WITH of the last INSERT
+// of change rows, so that they cost no statement of their own; otherwise,
+// or with no change rows waiting, each as a statement, after the change
+// rows.
+func (b *Batch) FlushWith(ctx context.Context, tx *orm.DB, with ...RawWrite) error {
 	if tx.Executor() != b.exec {
 		return fmt.Errorf("plasma: change log: a batch flushed on another transaction than its own")
 	}
@@ -77,15 +91,43 @@ func (b *Batch) Flush(ctx context.Context, tx *orm.DB) error {
 	rows := b.rows
 	b.rows = nil
 	b.mu.Unlock()
+	combine := len(with) > 0 && tx.Dialect().Features().Has(dialect.WritesInWith)
 	for len(rows) > 0 {
 		n := min(len(rows), maxChangesPerInsert)
 		text, args := renderBatch(rows[:n])
 		rows = rows[n:]
+		if combine && len(rows) == 0 {
+			text, args = withWrites(with, text, args)
+			with = nil
+		}
 		if _, err := tx.Exec(ctx, text, args...); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
 	}
+	for _, w := range with {
+		if _, err := tx.Exec(ctx, w.SQL, w.Args...); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// withWrites puts the writes with in a WITH ahead of the statement text.
+func withWrites(with []RawWrite, text string, args []any) (string, []any) {
+	var sb strings.Builder
+	var all []any
+	for i, w := range with {
+		if i == 0 {
+			sb.WriteString("WITH ")
+		} else {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, `"w%d" AS (%s)`, i, w.SQL)
+		all = append(all, w.Args...)
+	}
+	sb.WriteString(" ")
+	sb.WriteString(text)
+	return sb.String(), append(all, args...)
 }
 
 // renderBatch renders the INSERT of rows, each with its own region and

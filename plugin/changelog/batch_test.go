@@ -77,3 +77,49 @@ func TestBatchHoldsRowsUntilFlush(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchFlushWith: the writes FlushWith is given run with the change
+// rows (in their INSERT's WITH on PostgreSQL), and on their own when no
+// change row waits.
+func TestBatchFlushWith(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		db := tg.DB.Use(changelog.Middleware(changelog.Options{Schema: schema}))
+		if err := orm.EnsureSchema(ctx, schema, db); err != nil {
+			t.Fatal(err)
+		}
+		if err := changelog.Ensure(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tg.SQL.Exec(`CREATE TABLE "marks" ("id" TEXT PRIMARY KEY, "n" BIGINT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		mark := func(id string, n int64) changelog.RawWrite {
+			return changelog.RawWrite{SQL: `INSERT INTO "marks" ("id", "n") VALUES (?, ?)`, Args: []any{id, n}}
+		}
+		err := db.Tx(ctx, func(tx *orm.Tx) error {
+			b := changelog.NewBatch(tx.DB)
+			bctx := changelog.WithBatch(ctx, b)
+			for _, id := range []string{"L1", "L2"} {
+				if _, err := tx.Insert(lists).Values(orm.Row{"id": id, "name": "x"}).Exec(bctx); err != nil {
+					return err
+				}
+			}
+			if err := b.FlushWith(ctx, tx.DB, mark("a", 1), mark("b", 2)); err != nil {
+				return err
+			}
+			return b.FlushWith(ctx, tx.DB, mark("c", 3)) // nothing waits
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, sum int64
+		if err := tg.SQL.QueryRow(`SELECT count(*), sum("n") FROM "marks"`).Scan(&n, &sum); err != nil || n != 3 || sum != 6 {
+			t.Fatalf("marks: %d rows, sum %d, %v", n, sum, err)
+		}
+		cs, _, err := changelog.ChangesSince(ctx, db, changelog.DefaultRegion, 0, 0)
+		if err != nil || len(cs) != 2 || cs[0].RowID != "L1" || cs[1].RowID != "L2" {
+			t.Fatalf("changes %+v, %v", cs, err)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -520,7 +521,7 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return c, err
 	}
 	defer unlock()
-	if h.perRegion {
+	if h.perRegion && h.base.Dialect().Features().Has(dialect.WritesInWith) {
 		return c, h.insertCVR(ctx, group, userID, c, b, entries)
 	}
 	err = h.base.Tx(ctx, func(tx *orm.Tx) error {

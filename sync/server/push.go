@@ -376,15 +376,20 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		lmids[m.ClientID] = m.ID
 		advanced[m.ClientID] = true
 	}
-	if batch != nil {
-		if err := batch.Flush(ctx, tx); err != nil {
-			return err
-		}
-	}
-	// The clients' new lastMutationIDs commit with the effects.
+	// The clients' new lastMutationIDs commit with the effects: on
+	// PostgreSQL in the statement of the change rows.
+	updates := make([]changelog.RawWrite, 0, len(advanced))
 	for c := range advanced {
-		if _, err := tx.Exec(ctx, `UPDATE "`+ClientsTable+`" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
-			lmids[c], time.Now().UnixMilli(), c); err != nil {
+		updates = append(updates, changelog.RawWrite{
+			SQL:  `UPDATE "` + ClientsTable + `" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
+			Args: []any{lmids[c], time.Now().UnixMilli(), c},
+		})
+	}
+	if batch != nil {
+		return batch.FlushWith(ctx, tx, updates...)
+	}
+	for _, u := range updates {
+		if _, err := tx.Exec(ctx, u.SQL, u.Args...); err != nil {
 			return err
 		}
 	}
