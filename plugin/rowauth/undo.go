@@ -10,8 +10,8 @@ import (
 // its RETURNING (PostgreSQL) runs under a SAVEPOINT that is rolled back
 // when the write is refused, so that a caller ignoring the refusal cannot
 // commit the refused row: two more statements per write. Under a context
-// from WithCallerUndo the write runs without them, and a refusal is
-// recorded in the CallerUndo; the caller promises to roll back every
+// from WithCallerUndo the write runs without them, and a refusal of a
+// write that ran is recorded in the CallerUndo; the caller promises to roll back every
 // write of the scope when Refused reports true, whatever the code that
 // got the refusal did with it (the sync server runs each push's
 // mutations this way, and replays a mutation that swallowed a refusal
@@ -21,8 +21,10 @@ type CallerUndo struct {
 	refused atomic.Bool
 }
 
-// Refused reports whether a write under the context was refused since
-// the CallerUndo was made.
+// Refused reports whether a write under the context was refused after
+// it ran (its rows are in the transaction) since the CallerUndo was made.
+// A write refused before it runs (SQLite checks an INSERT's rows first)
+// left nothing to undo and is not recorded.
 func (u *CallerUndo) Refused() bool { return u.refused.Load() }
 
 type undoKey struct{}
