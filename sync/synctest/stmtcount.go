@@ -162,7 +162,8 @@ func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 	if b, ok := cn.Conn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
-		tx, err = cn.Conn.Begin() //nolint:staticcheck // the driver has nothing else
+		//lint:ignore SA1019 the driver implements nothing newer
+		tx, err = cn.Conn.Begin()
 	}
 	if err != nil {
 		return nil, err
@@ -257,7 +258,8 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	return s.Stmt.Exec(values(args)) //nolint:staticcheck // the driver has nothing else
+	//lint:ignore SA1019 the driver implements nothing newer
+	return s.Stmt.Exec(values(args))
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -265,7 +267,8 @@ func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValu
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	return s.Stmt.Query(values(args)) //nolint:staticcheck // the driver has nothing else
+	//lint:ignore SA1019 the driver implements nothing newer
+	return s.Stmt.Query(values(args))
 }
 
 func (s *countingStmt) CheckNamedValue(nv *driver.NamedValue) error {
