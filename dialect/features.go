@@ -42,6 +42,10 @@ const (
 	OffsetNeedsLimit
 	// NullsSortFirst: NULL sorts before every value in ascending order.
 	NullsSortFirst
+	// WritesInWith: a WITH may hold INSERT, UPDATE and DELETE, run with
+	// the statement that follows it (PostgreSQL), so that several writes
+	// cost one statement.
+	WritesInWith
 )
 
 // Has reports whether every feature of g is in f.

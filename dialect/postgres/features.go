@@ -14,7 +14,7 @@ func init() { dialect.RegisterClassifier(pgDialect{}) }
 func (pgDialect) Features() dialect.Feature {
 	return dialect.RowLocking | dialect.AdvisoryLocks | dialect.NotifyListen |
 		dialect.ConcurrentWrites | dialect.CheapReturning | dialect.AlterColumn |
-		dialect.PrimaryKeyNotNull
+		dialect.PrimaryKeyNotNull | dialect.WritesInWith
 }
 
 // AppendForUpdate appends " FOR UPDATE".

@@ -193,6 +193,10 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 		}
 	}
 	region := regionOf(ctx, l.region)
+	if held(ctx, st.DB, region, originOf(ctx), changes) {
+		announce(st.DB, region, changes)
+		return out, nil
+	}
 	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), region, originOf(ctx), changes, func(text string, args []any) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
 		return err

@@ -395,6 +395,15 @@ func (a *authz) checked(next orm.Handler, st *orm.Statement, ck *check, pre func
 			return run(&s)
 		})
 	}
+	if u := undoFrom(ctx); u != nil {
+		// The caller rolls the whole scope back on a refusal.
+		res, err := run(st)
+		var ae *AuthorizationError
+		if errors.As(err, &ae) {
+			u.refused.Store(true)
+		}
+		return res, err
+	}
 	raw := func(sql string) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: sql, DB: st.DB})
 		return err

@@ -80,8 +80,14 @@
 //     again, the failing one is counted as failed without running, the
 //     rest follow. After two failures in one batch, or when a mutator
 //     left a PostgreSQL transaction aborted (it ignored a failed
-//     statement), the batch is replayed with a savepoint around each
-//     mutation instead. Mutators may therefore run more than once per
+//     statement) or went on after row auth refused one of its writes,
+//     the batch is replayed with a savepoint around each mutation
+//     instead. In the optimistic run row auth's own savepoints are spared
+//     (rowauth.WithCallerUndo) and the mutations' change-log rows are
+//     written in one INSERT at the end of the batch, which on PostgreSQL
+//     also carries the lastMutationID updates (changelog.Batch): a push
+//     of one mutation costs six statements there, BEGIN and COMMIT
+//     included. Mutators may therefore run more than once per
 //     push (as they already do on PostgreSQL serialization retries): they
 //     must act only through the transaction.
 //   - A temporary failure (mutator.IsTemporary: the database unavailable

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -84,29 +85,28 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	if err := h.checkIDs(group, req.ProfileID); err != nil {
 		return nil, KindBadRequest, err
 	}
-	if kind, err := h.bindPull(ctx, group, ident.UserID); err != nil {
-		return nil, kind, err
-	}
 	fp := h.fingerprint(ident)
+	// The heads are read before the group's lastMutationIDs (fastPath):
+	// a push of this group that commits in between shows in the ids.
 	heads, err := h.heads(ctx)
 	if err != nil {
 		return nil, internal(err), err
 	}
 	// Only a cookie this server issued to this group and user names a
-	// view (loadCVR checks both); any other cookie is answered as null,
-	// with a reset. Its order is never used: the counter is global and
-	// only grows, so the next order outranks every order it issued,
+	// view (loadPullState checks both); any other cookie is answered as
+	// null, with a reset. Its order is never used: the counter is global
+	// and only grows, so the next order outranks every order it issued,
 	// whichever group it went to (a forked tab's cookie included).
-	var prev *cvr
-	if c, ok := protocol.ParseCookie(req.Cookie); ok {
-		if prev, err = h.loadCVR(ctx, group, ident.UserID, c); err != nil {
-			return nil, internal(err), err
-		}
-	}
-
-	if same, err := h.fastPath(ctx, group, prev, fp, heads); err != nil {
+	c, hasCookie := protocol.ParseCookie(req.Cookie)
+	ps, err := h.loadPullState(ctx, group, ident.UserID, c, hasCookie)
+	if err != nil {
 		return nil, internal(err), err
-	} else if same {
+	}
+	if kind, err := h.checkPullOwner(ctx, group, ident.UserID, ps); err != nil {
+		return nil, kind, err
+	}
+	prev := ps.prev
+	if h.fastPath(prev, fp, heads, ps.lmids) {
 		return unchanged(prev.cookie), "", nil
 	}
 
@@ -164,17 +164,14 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 
 // fastPath reports whether nothing the cookie's view prev depends on
 // has moved since it was stored: the identity's fingerprint fp, the
-// change-log heads and the group's last mutation ids. Then the pull is
-// answered with the same cookie, without reading a snapshot.
-func (h *Handler[Ctx]) fastPath(ctx context.Context, group string, prev *cvr, fp string, heads map[string]int64) (bool, error) {
+// change-log heads and the group's last mutation ids (lmids, read after
+// heads). Then the pull is answered with the same cookie, without
+// reading a snapshot.
+func (h *Handler[Ctx]) fastPath(prev *cvr, fp string, heads, lmids map[string]int64) bool {
 	if prev == nil || h.opts.DisableFastPath || prev.meta.FP != fp || !maps.Equal(prev.meta.Heads, heads) {
-		return false, nil
+		return false
 	}
-	lmids, err := groupLMIDs(ctx, h.base, group)
-	if err != nil {
-		return false, err
-	}
-	return maps.Equal(lmids, prev.meta.LMIDs), nil
+	return maps.Equal(lmids, prev.meta.LMIDs)
 }
 
 // pokeIfMoved closes a race between a pull and the realtime layer. A
@@ -359,23 +356,69 @@ func newCVRID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// loadCVR loads the view record a cookie names, or nil if this group has
-// none for it under this user.
-func (h *Handler[Ctx]) loadCVR(ctx context.Context, group, userID string, c protocol.Cookie) (*cvr, error) {
-	var user, meta string
-	found, err := queryRow(ctx, h.base, `SELECT "user_id", "meta" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
-		[]any{group, c.Order, c.CVR}, &user, &meta)
-	if err != nil || !found || user != userID {
+// pullState is what a pull reads of the group before its snapshot, in
+// one query (loadPullState): the group's owner, the view record the
+// cookie names and the group's clients' lastMutationIDs.
+type pullState struct {
+	owner string
+	bound bool             // the group has an owner
+	prev  *cvr             // the cookie's view record, nil if none
+	lmids map[string]int64 // the group's clients' lastMutationIDs
+}
+
+// loadPullState reads the group's owner, the view record cookie c names
+// if it has one (hasCookie) stored for this group under userID, and the
+// group's lastMutationIDs, in one statement: a pull that finds nothing
+// changed costs it and the heads' read.
+func (h *Handler[Ctx]) loadPullState(ctx context.Context, group, userID string, c protocol.Cookie, hasCookie bool) (*pullState, error) {
+	q := `SELECT 1, "user_id", 0 FROM "` + GroupsTable + `" WHERE "id" = ?
+UNION ALL SELECT 2, "meta", 0 FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ? AND "user_id" = ? AND ?
+UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "group_id" = ?`
+	rows, err := h.base.Query(ctx, q, group, group, c.Order, c.CVR, userID, hasCookie, group)
+	if err != nil {
 		return nil, err
 	}
-	rec := &cvr{cookie: c}
-	if err := json.Unmarshal([]byte(meta), &rec.meta); err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorruptCVR, err)
+	defer rows.Close()
+	ps := &pullState{lmids: map[string]int64{}}
+	for rows.Next() {
+		var k int
+		var s string
+		var n int64
+		if err := rows.Scan(&k, &s, &n); err != nil {
+			return nil, err
+		}
+		switch k {
+		case 1:
+			ps.owner, ps.bound = s, true
+		case 2:
+			rec := &cvr{cookie: c}
+			if err := json.Unmarshal([]byte(s), &rec.meta); err != nil {
+				return nil, fmt.Errorf("%w: %v", errCorruptCVR, err)
+			}
+			if rec.meta.LMIDs == nil {
+				rec.meta.LMIDs = map[string]int64{}
+			}
+			ps.prev = rec
+		case 3:
+			ps.lmids[s] = n
+		}
 	}
-	if rec.meta.LMIDs == nil {
-		rec.meta.LMIDs = map[string]int64{}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	return rec, nil
+	return ps, rows.Close()
+}
+
+// checkPullOwner refuses a pull of another user's group, and binds an
+// unbound one to the pulling user, as a push does.
+func (h *Handler[Ctx]) checkPullOwner(ctx context.Context, group, userID string, ps *pullState) (Kind, error) {
+	switch {
+	case !ps.bound:
+		return h.bindPull(ctx, group, userID)
+	case ps.owner != userID:
+		return KindForbidden, fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)
+	}
+	return "", nil
 }
 
 // loadView loads a view record's entries; nil if it is gone.
@@ -478,6 +521,9 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return c, err
 	}
 	defer unlock()
+	if h.perRegion && h.base.Dialect().Features().Has(dialect.WritesInWith) {
+		return c, h.insertCVR(ctx, group, userID, c, b, entries)
+	}
 	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
 		if !h.perRegion {
 			var err error
@@ -494,4 +540,19 @@ func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta 
 		return err
 	})
 	return c, err
+}
+
+// insertCVR stores a view record under the order c names and prunes the
+// group's older ones, keeping Options.KeepCVRs with it, in one statement
+// (PostgreSQL: the INSERT in a WITH, which the DELETE does not see). The
+// records pruned are those below c's order but the KeepCVRs-1 newest:
+// with no newer record of the group, what the INSERT and DELETE of
+// storeCVR's transaction prune; a record a concurrent pull of the group
+// stored above c's order is left to the next pull to prune.
+func (h *Handler[Ctx]) insertCVR(ctx context.Context, group, userID string, c protocol.Cookie, meta, entries []byte) error {
+	_, err := h.base.Exec(ctx, `WITH "ins" AS (INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?))
+DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? AND "ord" NOT IN (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? ORDER BY "ord" DESC LIMIT ?)`,
+		group, c.Order, c.CVR, userID, string(meta), entries, time.Now().UnixMilli(),
+		group, c.Order, group, c.Order, h.opts.KeepCVRs-1)
+	return err
 }

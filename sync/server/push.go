@@ -163,45 +163,48 @@ func (h *Handler[Ctx]) reportCommitted(ctx context.Context, st *pushState[Ctx], 
 }
 
 // precheck refuses, before anything is applied, a push to another user's
-// client group or with a client of another group.
+// client group or with a client of another group. The group's owner and
+// the push's clients' groups are read in one query.
 func (h *Handler[Ctx]) precheck(ctx context.Context, req *protocol.PushRequest, userID string) error {
-	owner, found, err := store.GroupOwner(ctx, h.base, req.ClientGroupID)
-	if err != nil {
-		return err
-	}
-	if found && owner != userID {
-		return &errForbidden{fmt.Errorf("%w: group %q", ErrForbiddenGroup, req.ClientGroupID)}
-	}
 	seen := map[string]bool{}
-	var ids []any
+	args := []any{req.ClientGroupID}
 	for _, m := range req.Mutations {
 		if !seen[m.ClientID] {
 			seen[m.ClientID] = true
-			ids = append(ids, m.ClientID)
+			args = append(args, m.ClientID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
+	q := `SELECT 1, "user_id", '' FROM "` + GroupsTable + `" WHERE "id" = ?`
+	if n := len(args) - 1; n > 0 {
+		q += `
+UNION ALL SELECT 2, "id", "group_id" FROM "` + ClientsTable + `" WHERE "id" IN (?` + strings.Repeat(", ?", n-1) + `)`
 	}
-	q := `SELECT "id", "group_id" FROM "` + ClientsTable + `" WHERE "id" IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
-	rows, err := h.base.Query(ctx, q, ids...)
+	rows, err := h.base.Query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var foreign error // the group's refusal comes first, whatever the rows' order
 	for rows.Next() {
-		var id, g string
-		if err := rows.Scan(&id, &g); err != nil {
+		var k int
+		var a, g string
+		if err := rows.Scan(&k, &a, &g); err != nil {
 			return err
 		}
-		if g != req.ClientGroupID {
-			return &errForbidden{fmt.Errorf("%w: client %q", ErrForeignClient, id)}
+		switch {
+		case k == 1 && a != userID:
+			return &errForbidden{fmt.Errorf("%w: group %q", ErrForbiddenGroup, req.ClientGroupID)}
+		case k == 2 && g != req.ClientGroupID && foreign == nil:
+			foreign = &errForbidden{fmt.Errorf("%w: client %q", ErrForeignClient, a)}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return rows.Close()
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	return foreign
 }
 
 // mutationError is a temporary error of a mutator, carried out of the
@@ -227,6 +230,12 @@ func (e *replayError) Unwrap() error { return e.err }
 func (e *replayError) Error() string {
 	return fmt.Sprintf("plasma: sync: mutation %d of the push failed (%v); replaying its batch", e.k, e.err)
 }
+
+// errSwallowedRefusal rolls back a batch run without savepoints in which
+// a mutator went on after row auth refused one of its writes, whose row
+// is then in the transaction: the batch is run again with savepoints,
+// under which row auth undoes the refused write alone.
+var errSwallowedRefusal = errors.New("plasma: sync: a mutator ignored a refused write; replaying its batch with savepoints")
 
 // maxReplays is how many permanent failures a batch replays without
 // savepoints before it runs every mutation under one.
@@ -267,7 +276,7 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 			// A replay is not a retry: it does not count as an attempt.
 			var re *replayError
 			switch {
-			case h.errs.IsAbortedTx(err):
+			case h.errs.IsAbortedTx(err), errors.Is(err, errSwallowedRefusal):
 				// An earlier mutator swallowed a failed statement: only
 				// savepoints tell which one.
 				plan.safe = true
@@ -304,6 +313,13 @@ const savepoint = "plasma_mutation"
 func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ctx], i, j int, out *batchOutcome, plan *batchPlan) error {
 	lmids := map[string]int64{} // the clients locked so far, with their lastMutationID
 	advanced := map[string]bool{}
+	var batch *changelog.Batch
+	if !plan.safe {
+		// A failed mutation rolls the whole transaction back, so the
+		// change rows can wait for one INSERT at the end. Under
+		// savepoints a rolled-back mutation's rows would stay in it.
+		batch = changelog.NewBatch(tx)
+	}
 	stopped := map[string]bool{}
 	for k := i; k < j; k++ {
 		m := st.req.Mutations[k]
@@ -344,7 +360,7 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		failed, known := plan.failed[k]
 		if !known {
 			var err error
-			failed, err = h.runMutation(ctx, tx, st, m, plan.safe)
+			failed, err = h.runMutation(ctx, tx, st, m, batch)
 			if err != nil {
 				return err
 			}
@@ -360,10 +376,20 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		lmids[m.ClientID] = m.ID
 		advanced[m.ClientID] = true
 	}
-	// The clients' new lastMutationIDs commit with the effects.
+	// The clients' new lastMutationIDs commit with the effects: on
+	// PostgreSQL in the statement of the change rows.
+	updates := make([]changelog.RawWrite, 0, len(advanced))
 	for c := range advanced {
-		if _, err := tx.Exec(ctx, `UPDATE "`+ClientsTable+`" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
-			lmids[c], time.Now().UnixMilli(), c); err != nil {
+		updates = append(updates, changelog.RawWrite{
+			SQL:  `UPDATE "` + ClientsTable + `" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
+			Args: []any{lmids[c], time.Now().UnixMilli(), c},
+		})
+	}
+	if batch != nil {
+		return batch.FlushWith(ctx, tx, updates...)
+	}
+	for _, u := range updates {
+		if _, err := tx.Exec(ctx, u.SQL, u.Args...); err != nil {
 			return err
 		}
 	}
@@ -416,13 +442,15 @@ func (h *Handler[Ctx]) ensureGroup(ctx context.Context, tx *orm.DB, group, userI
 	return h.capGroups(ctx, tx, userID, group)
 }
 
-// runMutation runs one mutation, under a savepoint if safe. A permanent
+// runMutation runs one mutation, under a savepoint if safe (no batch:
+// otherwise its change rows wait in batch). A permanent
 // failure is rolled back to the savepoint and returned as failed (the
 // caller still advances the lastMutationID); a temporary one is returned
 // as err, failing the transaction. Without safe, a permanent failure is
 // returned as failed with its effects in place: the caller must roll the
 // transaction back.
-func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation, safe bool) (failed, err error) {
+func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushState[Ctx], m protocol.Mutation, batch *changelog.Batch) (failed, err error) {
+	safe := batch == nil
 	if safe {
 		if _, err := tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
 			return nil, err
@@ -432,12 +460,24 @@ func (h *Handler[Ctx]) runMutation(ctx context.Context, tx *orm.DB, st *pushStat
 	if st.conflict != nil {
 		mctx = context.WithValue(mctx, conflictKey{}, st.conflict)
 	}
+	var undo *rowauth.CallerUndo
+	if !safe {
+		// A failed mutation rolls the batch back (replayError), so row
+		// auth needs no savepoint around each write.
+		undo = &rowauth.CallerUndo{}
+		mctx = changelog.WithBatch(rowauth.WithCallerUndo(mctx, undo), batch)
+	}
 	call := mutator.Call[Ctx]{DB: tx, Ctx: st.appCtx, ClientID: m.ClientID, MutationID: m.ID}
 	merr := h.opts.Mutators.Run(mctx, m.Name, call, m.Args)
 	if merr != nil && mutator.IsTemporary(merr) {
 		return nil, &mutationError{m: m, err: merr}
 	}
 	if !safe {
+		if merr == nil && undo.Refused() {
+			// The mutator swallowed a refused write, which is in the
+			// transaction: only the savepoints undo it alone.
+			return nil, errSwallowedRefusal
+		}
 		return merr, nil
 	}
 	if merr != nil {
