@@ -3,96 +3,31 @@ package live
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"sync"
 
+	"github.com/plasma-go/plasma/internal/replay"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/tabledef"
 )
 
 // Rows become T the way orm scans query results: the values are served
-// through a database/sql connection of an in-process driver, so
-// database/sql's conversions and orm's scanning (orm.Collect) apply
-// exactly as to a real result. (plugin/internal/rowbuf does the same for
-// middlewares; it is internal to plugin/, so this is a copy.)
+// through a database/sql connection of an in-process driver
+// (internal/replay, which plugin/internal/rowbuf uses for middlewares too),
+// so database/sql's conversions and orm's scanning (orm.Collect) apply
+// exactly as to a real result.
 
 // collect turns rows of driver values into T.
 func collect[T any](names []string, kinds []tabledef.Kind, rows [][]any) ([]T, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	r, err := replayDB().QueryContext(context.Background(), "", &source{cols: names, rows: rows})
+	r, err := replay.Rows(context.Background(), names, rows)
 	if err != nil {
 		return nil, err
 	}
 	return orm.Collect[T](&orm.Result{Rows: r, Kinds: kinds})
-}
-
-var replayDB = sync.OnceValue(func() *sql.DB {
-	db := sql.OpenDB(connector{})
-	db.SetMaxIdleConns(16)
-	return db
-})
-
-type source struct {
-	cols []string
-	rows [][]any
-}
-
-type connector struct{}
-
-func (connector) Connect(context.Context) (driver.Conn, error) { return conn{}, nil }
-func (connector) Driver() driver.Driver                        { return drv{} }
-
-type drv struct{}
-
-func (drv) Open(string) (driver.Conn, error) { return conn{}, nil }
-
-type conn struct{}
-
-var errNoStatements = errors.New("live: the replay connection runs no statements")
-
-func (conn) Prepare(string) (driver.Stmt, error) { return nil, errNoStatements }
-func (conn) Close() error                        { return nil }
-func (conn) Begin() (driver.Tx, error)           { return nil, errNoStatements }
-
-// CheckNamedValue lets the *source argument through unconverted.
-func (conn) CheckNamedValue(*driver.NamedValue) error { return nil }
-
-func (conn) QueryContext(_ context.Context, _ string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) != 1 {
-		return nil, errNoStatements
-	}
-	src, ok := args[0].Value.(*source)
-	if !ok {
-		return nil, errNoStatements
-	}
-	return &driverRows{src: src}, nil
-}
-
-type driverRows struct {
-	src *source
-	i   int
-}
-
-func (r *driverRows) Columns() []string { return r.src.cols }
-func (r *driverRows) Close() error      { return nil }
-
-func (r *driverRows) Next(dest []driver.Value) error {
-	if r.i >= len(r.src.rows) {
-		return io.EOF
-	}
-	for i, v := range r.src.rows[r.i][:len(dest)] {
-		dest[i] = v
-	}
-	r.i++
-	return nil
 }
 
 // canon turns a driver value of a column of kind k into the canonical

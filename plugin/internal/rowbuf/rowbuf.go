@@ -12,11 +12,9 @@ package rowbuf
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"sync"
 
+	"github.com/plasma-go/plasma/internal/replay"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/tabledef"
 )
@@ -89,7 +87,7 @@ type Rows struct {
 
 func (r *Rows) start() bool {
 	if r.replay == nil && r.err == nil {
-		r.replay, r.err = replayDB().QueryContext(context.Background(), "replay", &source{cols: r.buf.Columns[:r.n], rows: r.buf.Values})
+		r.replay, r.err = replay.Rows(context.Background(), r.buf.Columns[:r.n], r.buf.Values)
 	}
 	return r.err == nil
 }
@@ -135,67 +133,3 @@ func (r *Rows) Close() error {
 }
 
 var _ orm.Rows = (*Rows)(nil)
-
-// The replay driver: a database/sql connector whose only query returns the
-// rows of the source passed as its argument.
-
-var replayDB = sync.OnceValue(func() *sql.DB {
-	db := sql.OpenDB(connector{})
-	db.SetMaxIdleConns(16)
-	return db
-})
-
-type source struct {
-	cols []string
-	rows [][]any
-}
-
-type connector struct{}
-
-func (connector) Connect(context.Context) (driver.Conn, error) { return conn{}, nil }
-func (connector) Driver() driver.Driver                        { return drv{} }
-
-type drv struct{}
-
-func (drv) Open(string) (driver.Conn, error) { return conn{}, nil }
-
-type conn struct{}
-
-var errNoStatements = errors.New("rowbuf: the replay connection runs no statements")
-
-func (conn) Prepare(string) (driver.Stmt, error) { return nil, errNoStatements }
-func (conn) Close() error                        { return nil }
-func (conn) Begin() (driver.Tx, error)           { return nil, errNoStatements }
-
-// CheckNamedValue lets the *source argument through unconverted.
-func (conn) CheckNamedValue(*driver.NamedValue) error { return nil }
-
-func (conn) QueryContext(_ context.Context, _ string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) != 1 {
-		return nil, errNoStatements
-	}
-	src, ok := args[0].Value.(*source)
-	if !ok {
-		return nil, errNoStatements
-	}
-	return &driverRows{src: src}, nil
-}
-
-type driverRows struct {
-	src *source
-	i   int
-}
-
-func (r *driverRows) Columns() []string { return r.src.cols }
-func (r *driverRows) Close() error      { return nil }
-
-func (r *driverRows) Next(dest []driver.Value) error {
-	if r.i >= len(r.src.rows) {
-		return io.EOF
-	}
-	for i, v := range r.src.rows[r.i][:len(dest)] {
-		dest[i] = v
-	}
-	r.i++
-	return nil
-}
