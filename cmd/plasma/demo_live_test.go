@@ -76,3 +76,71 @@ func TestDemoOpenCounts(t *testing.T) {
 		t.Fatalf("after a new todo: %s", got)
 	}
 }
+
+// TestDemoOpenCountsBounded: one user cannot hold more than
+// maxStreamsPerUser live streams (each is a subscription every write
+// re-runs); another user still can, and a closed stream frees its slot.
+func TestDemoOpenCountsBounded(t *testing.T) {
+	ctx := context.Background()
+	plain, err := orm.Open(sqlite.Dialect, filepath.Join(t.TempDir(), "plasma.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	db, err := serverdb.New(ctx, todo.Schema, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(demoOpenCounts(db))
+	defer srv.Close()
+	open := func(user string) (*http.Response, context.CancelFunc) {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, srv.URL+"?auth="+url.QueryEscape("Bearer "+user), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		return resp, cancel
+	}
+	var cancels []context.CancelFunc
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	for range maxStreamsPerUser {
+		resp, cancel := open("mallory")
+		cancels = append(cancels, cancel)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream within the cap: %d", resp.StatusCode)
+		}
+		defer resp.Body.Close()
+	}
+	resp, cancel := open("mallory")
+	cancel()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("stream over the cap: %d, want 429", resp.StatusCode)
+	}
+	resp, cancel = open("ann")
+	cancels = append(cancels, cancel)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("another user's stream: %d", resp.StatusCode)
+	}
+	defer resp.Body.Close()
+	cancels[0]() // mallory closes one stream: its slot comes back
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, cancel := open("mallory")
+		cancels = append(cancels, cancel)
+		if resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream's slot never came back: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
