@@ -18,7 +18,6 @@ import (
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/plugin/serverdb"
-	"github.com/plasma-go/plasma/sync/realtime"
 )
 
 // Lists are the todo lists the join tests join todos with; a user named
@@ -323,26 +322,8 @@ func TestPropertyJoin(t *testing.T) {
 }
 
 func propertyJoin(t *testing.T, e engine) {
-	cases := *liveCases
-	if cases == 0 {
-		cases = 1500
-	}
-	seed := *liveSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (-live.seed)", seed)
+	cases, seed := propertySetup(t, e, 1500)
 	ctx := sys
-	opts := live.Options{PollInterval: 20 * time.Millisecond}
-	if e.name == "postgres" {
-		if err := realtime.Ensure(ctx, e.db); err != nil {
-			t.Fatal(err)
-		}
-		opts.Listener = e.dsn
-	}
-	if err := live.Configure(e.db, opts); err != nil {
-		t.Fatal(err)
-	}
 	other := e.open()
 	g := &joinGen{gen: &gen{r: rand.New(rand.NewPCG(seed, 23))}}
 	for range 4 {

@@ -300,29 +300,12 @@ func equalValue(a, b reflect.Value) bool {
 // made through two *orm.DB on one database.
 func TestProperty(t *testing.T) {
 	forEngines(t, func(t *testing.T, e engine) {
-		cases := *liveCases
-		if cases == 0 {
-			cases = 3000
-			if e.name == "postgres" {
-				cases = 1200
-			}
-		}
-		seed := *liveSeed
-		if seed == 0 {
-			seed = uint64(time.Now().UnixNano())
-		}
-		t.Logf("seed %d (-live.seed)", seed)
-		ctx := sys
-		opts := live.Options{PollInterval: 20 * time.Millisecond}
+		defaultCases := 3000
 		if e.name == "postgres" {
-			if err := realtime.Ensure(ctx, e.db); err != nil {
-				t.Fatal(err)
-			}
-			opts.Listener = e.dsn
+			defaultCases = 1200
 		}
-		if err := live.Configure(e.db, opts); err != nil {
-			t.Fatal(err)
-		}
+		cases, seed := propertySetup(t, e, defaultCases)
+		ctx := sys
 		other := e.open()
 		g := &gen{r: rand.New(rand.NewPCG(seed, 17))}
 		for range 30 {
@@ -376,4 +359,31 @@ func TestProperty(t *testing.T) {
 		}
 		t.Logf("%d checks", checks)
 	})
+}
+
+// propertySetup returns how many cases a property test runs (-live.cases,
+// else defaultCases) and its seed (-live.seed, else the clock, logged for
+// replay), and configures e's live engine as the property tests run it:
+// a short poll and, on PostgreSQL, LISTEN on the NOTIFY trigger.
+func propertySetup(t *testing.T, e engine, defaultCases int) (cases int, seed uint64) {
+	t.Helper()
+	cases, seed = *liveCases, *liveSeed
+	if cases == 0 {
+		cases = defaultCases
+	}
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (-live.seed)", seed)
+	opts := live.Options{PollInterval: 20 * time.Millisecond}
+	if e.name == "postgres" {
+		if err := realtime.Ensure(sys, e.db); err != nil {
+			t.Fatal(err)
+		}
+		opts.Listener = e.dsn
+	}
+	if err := live.Configure(e.db, opts); err != nil {
+		t.Fatal(err)
+	}
+	return cases, seed
 }
