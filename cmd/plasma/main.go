@@ -9,6 +9,8 @@
 //	        additive changes (destructive ones only when allowed)
 //	plasma schema [-data DIR | -postgres URL | -dialect sqlite|postgres]
 //	        create the example app's missing tables and print its DDL
+//	plasma pull [-data DIR | -sqlite FILE | -postgres URL] [-package NAME] [-o FILE] [-tables T1,T2] [-lossy]
+//	        write Go source declaring an existing database's tables
 //	plasma help
 //	        list the commands
 //
@@ -16,7 +18,7 @@
 // DIR/plasma.db, shared by the three commands).
 //
 // Each subcommand lives in its own file and registers itself in commands.
-// migrate and schema are package migratecli, which any application's main
+// migrate, schema and pull are package migratecli, which any application's main
 // can run on its own schema; here they run on the example's.
 //
 // Exit codes: 0 success, 1 failure (a refused migration included), 2 bad

@@ -6,12 +6,17 @@ import (
 )
 
 // exampleCLI is the migrate and schema commands, on the example app's
-// schema: what an application's own main does with its schema.
+// schema: what an application's own main does with its schema; and pull,
+// which needs no schema.
 var exampleCLI = migratecli.Command{Schema: todo.Schema, Name: "plasma"}
 
 func init() {
 	commands["migrate"] = command{
 		summary: "diff the example app's schema against its database and apply the additive changes",
+		main:    exampleCLI.Run,
+	}
+	commands["pull"] = command{
+		summary: "write Go source declaring an existing database's tables (drizzle-kit pull)",
 		main:    exampleCLI.Run,
 	}
 	commands["schema"] = command{

@@ -28,6 +28,7 @@ func Introspect(ctx context.Context, db *orm.DB) (*Database, error) {
 		return nil, err
 	}
 	applySnapshot(live, m.snapshot, db.Dialect())
+	live.Version = m.version
 	return live, nil
 }
 
@@ -83,7 +84,7 @@ func applySnapshot(db *Database, snap *snapshot, d dialect.Dialect) {
 				continue
 			}
 			if recordedClass(d, k, sc.Encrypted, c.AutoIncrement) == typeClass(db.Dialect, c.Type) {
-				c.Kind, c.Encrypted = k, sc.Encrypted
+				c.Kind, c.Encrypted, c.KindRecorded = k, sc.Encrypted, true
 			}
 		}
 	}

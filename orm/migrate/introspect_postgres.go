@@ -10,7 +10,7 @@ import (
 
 const pgColumns = `
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       COALESCE(pg_get_expr(d.adbin, d.adrelid), ''), d.adbin IS NOT NULL, a.attidentity <> ''
+       COALESCE(pg_get_expr(d.adbin, d.adrelid), ''), d.adbin IS NOT NULL, a.attidentity <> '', a.attgenerated <> ''
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -20,7 +20,7 @@ ORDER BY c.relname, a.attnum`
 
 const pgConstraints = `
 SELECT cl.relname, con.conname, con.contype::text, cardinality(con.conkey), k.i, a.attname,
-       COALESCE(fcl.relname, ''), COALESCE(fa.attname, ''), con.confdeltype::text
+       COALESCE(fcl.relname, ''), COALESCE(fa.attname, ''), con.confdeltype::text, con.confupdtype::text
 FROM pg_constraint con
 JOIN pg_class cl ON cl.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = cl.relnamespace
@@ -73,15 +73,21 @@ func pgReadColumns(ctx context.Context, ex dialect.Executor, db *Database, byNam
 	return queryRows(ctx, ex, pgColumns, nil, func(r *sql.Rows) error {
 		var tname string
 		var c ColumnInfo
-		var notNull, identity bool
-		if err := r.Scan(&tname, &c.Name, &c.Type, &notNull, &c.Default, &c.HasDefault, &identity); err != nil {
+		var notNull, identity, generated bool
+		if err := r.Scan(&tname, &c.Name, &c.Type, &notNull, &c.Default, &c.HasDefault, &identity, &generated); err != nil {
 			return err
+		}
+		t := table(tname)
+		if generated {
+			// Its "default" is the generation expression, and no write
+			// may set it: like SQLite's, it is not a column to declare.
+			t.Unsupported = appendOnce(t.Unsupported, "generated column")
+			return nil
 		}
 		c.Nullable = !notNull
 		if identity || c.HasDefault && strings.HasPrefix(c.Default, "nextval(") {
 			c.AutoIncrement = true
 		}
-		t := table(tname)
 		t.Columns = append(t.Columns, c)
 		return nil
 	})
@@ -93,20 +99,20 @@ func pgReadColumns(ctx context.Context, ex dialect.Executor, db *Database, byNam
 func pgReadConstraints(ctx context.Context, ex dialect.Executor, byName map[string]*TableInfo) error {
 	type conCol struct{ col, refTable, refCol string }
 	type con struct {
-		table, name, typ, onDelete string
-		n                          int
-		cols                       []conCol
+		table, name, typ, onDelete, onUpdate string
+		n                                    int
+		cols                                 []conCol
 	}
 	var cons []*con
 	var last *con
 	err := queryRows(ctx, ex, pgConstraints, nil, func(r *sql.Rows) error {
-		var tname, name, typ, col, refTable, refCol, del string
+		var tname, name, typ, col, refTable, refCol, del, upd string
 		var n, i int
-		if err := r.Scan(&tname, &name, &typ, &n, &i, &col, &refTable, &refCol, &del); err != nil {
+		if err := r.Scan(&tname, &name, &typ, &n, &i, &col, &refTable, &refCol, &del, &upd); err != nil {
 			return err
 		}
 		if last == nil || last.table != tname || last.name != name {
-			last = &con{table: tname, name: name, typ: typ, onDelete: del, n: n}
+			last = &con{table: tname, name: name, typ: typ, onDelete: del, onUpdate: upd, n: n}
 			cons = append(cons, last)
 		}
 		last.cols = append(last.cols, conCol{col, refTable, refCol})
@@ -140,7 +146,11 @@ func pgReadConstraints(ctx context.Context, ex dialect.Executor, byName map[stri
 				continue
 			}
 			if c := t.Column(k.cols[0].col); c != nil {
-				c.References = &ForeignKeyInfo{Name: k.name, Table: k.cols[0].refTable, Column: k.cols[0].refCol, OnDelete: pgAction(k.onDelete)}
+				c.References = &ForeignKeyInfo{Name: k.name, Table: k.cols[0].refTable, Column: k.cols[0].refCol,
+					OnDelete: pgAction(k.onDelete), OnUpdate: pgAction(k.onUpdate)}
+				if c.References.OnUpdate != "NO ACTION" {
+					t.Unsupported = appendOnce(t.Unsupported, "ON UPDATE action")
+				}
 			}
 		case "c":
 			t.Unsupported = appendOnce(t.Unsupported, "CHECK")

@@ -100,16 +100,16 @@ func sqliteColumns(ctx context.Context, ex dialect.Executor, t *TableInfo) error
 // one row per column of each constraint.
 func sqliteForeignKeys(ctx context.Context, ex dialect.Executor, t *TableInfo) error {
 	type fkRow struct {
-		id                  int
-		table, from, to, on string
-		toNull              bool
+		id                        int
+		table, from, to, on, onUp string
+		toNull                    bool
 	}
 	var fks []fkRow
-	err := queryRows(ctx, ex, `SELECT id, "table", "from", "to", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`,
+	err := queryRows(ctx, ex, `SELECT id, "table", "from", "to", on_delete, on_update FROM pragma_foreign_key_list(?) ORDER BY id, seq`,
 		[]any{t.Name}, func(r *sql.Rows) error {
 			var f fkRow
 			var to sql.NullString
-			if err := r.Scan(&f.id, &f.table, &f.from, &to, &f.on); err != nil {
+			if err := r.Scan(&f.id, &f.table, &f.from, &to, &f.on, &f.onUp); err != nil {
 				return err
 			}
 			f.to, f.toNull = to.String, !to.Valid
@@ -139,7 +139,10 @@ func sqliteForeignKeys(ctx context.Context, ex dialect.Executor, t *TableInfo) e
 				return err
 			}
 		}
-		c.References = &ForeignKeyInfo{Table: f.table, Column: to, OnDelete: strings.ToUpper(f.on)}
+		c.References = &ForeignKeyInfo{Table: f.table, Column: to, OnDelete: strings.ToUpper(f.on), OnUpdate: strings.ToUpper(f.onUp)}
+		if c.References.OnUpdate != "NO ACTION" {
+			t.Unsupported = appendOnce(t.Unsupported, "ON UPDATE action")
+		}
 	}
 	return nil
 }

@@ -16,6 +16,9 @@ type Database struct {
 	// Tables are sorted by name. plasma's own tables (named with
 	// orm.ReservedPrefix) are included; diffs ignore them.
 	Tables []*TableInfo `json:"tables"`
+	// Version is the schema version the last Run recorded in MetaTable,
+	// or "" if none did.
+	Version string `json:"version,omitempty"`
 }
 
 // Table returns the named table, or nil.
@@ -42,8 +45,9 @@ type TableInfo struct {
 	Indexes []IndexInfo `json:"indexes,omitempty"`
 	// Unsupported lists what the table has that a plasma schema cannot
 	// declare (a CHECK constraint, a multi-column UNIQUE constraint or
-	// foreign key, WITHOUT ROWID, ...). Such a table is never rebuilt,
-	// since a rebuild would lose these.
+	// foreign key, an ON UPDATE action, a generated column, WITHOUT
+	// ROWID, ...). Such a table is never rebuilt, since a rebuild would
+	// lose these. Generated columns are not among Columns.
 	Unsupported []string `json:"unsupported,omitempty"`
 
 	sql string // SQLite: the CREATE TABLE text
@@ -83,6 +87,9 @@ type ColumnInfo struct {
 	// Encrypted is true when the last Run recorded the column as
 	// encrypted.
 	Encrypted bool `json:"encrypted,omitempty"`
+	// KindRecorded is true when Kind and Encrypted come from what the
+	// last Run recorded rather than from Type alone.
+	KindRecorded bool `json:"kindRecorded,omitempty"`
 	// Nullable is true when the column accepts NULL.
 	Nullable bool `json:"nullable"`
 	// Default is the default expression as the database reports it, such
@@ -110,6 +117,10 @@ type ForeignKeyInfo struct {
 	// OnDelete is the action's SQL spelling: "NO ACTION", "CASCADE",
 	// "RESTRICT", "SET NULL" or "SET DEFAULT".
 	OnDelete string `json:"onDelete"`
+	// OnUpdate is the ON UPDATE action, spelled as OnDelete. A plasma
+	// schema cannot declare one: any other than "NO ACTION" is listed
+	// in the table's Unsupported too.
+	OnUpdate string `json:"onUpdate,omitempty"`
 }
 
 // IndexInfo is a live secondary index.

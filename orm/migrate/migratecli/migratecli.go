@@ -6,17 +6,21 @@
 //		os.Exit(migratecli.Main(context.Background(), app.Schema, os.Args[1:], os.Stdout, os.Stderr))
 //	}
 //
-// which gives the binary two commands:
+// which gives the binary three commands:
 //
 //	app migrate [-data DIR | -postgres URL] [-dry-run] [-json] [-allow STEP]...
 //	app schema  [-data DIR | -postgres URL | -dialect sqlite|postgres]
+//	app pull    [-data DIR | -sqlite FILE | -postgres URL] [-package NAME] [-o FILE] [-tables T1,T2] [-version V] [-lossy]
 //
 // migrate diffs the schema against the database with orm/migrate and
 // applies the additive steps in one transaction, printing a line per step;
 // a destructive step is refused, and nothing applied, unless -allow names
 // it as -dry-run prints it. schema creates the missing tables (as
 // orm.EnsureSchema does) and prints the DDL that creates the schema on that
-// engine; with -dialect it prints that DDL and opens no database.
+// engine; with -dialect it prints that DDL and opens no database. pull
+// needs no schema: it reads an existing database (read-only) and writes Go
+// source declaring its tables, with orm/migrate/schemagen, so an
+// application can adopt a database another tool made.
 //
 // The database is a SQLite file, DIR/plasma.db, or a PostgreSQL URL. Flags
 // take one or two dashes. Exit codes: 0 success (a dry run that would be
@@ -25,7 +29,7 @@
 // The package opens either engine from its flags, so it links both
 // drivers; an application that must not link SQLite calls orm/migrate
 // itself. An application with commands of its own uses Command.Run for
-// these two (cmd/plasma does, for the example app).
+// these (cmd/plasma does, for the example app).
 package migratecli
 
 import (
@@ -54,9 +58,11 @@ const (
 
 const defaultData = "./plasma-data"
 
-// Command is the migrate and schema commands for one schema.
+// Command is the migrate, schema and pull commands for one schema (pull
+// does without it).
 type Command struct {
-	// Schema is the application's declared schema. Required.
+	// Schema is the application's declared schema. Required but for
+	// pull.
 	Schema *orm.Schema
 	// Name is the program name in usage text and messages; "" means the
 	// base name of os.Args[0].
@@ -72,7 +78,7 @@ func Main(ctx context.Context, s *orm.Schema, args []string, stdout, stderr io.W
 	return Command{Schema: s}.Run(ctx, args, stdout, stderr)
 }
 
-// Run runs "migrate" or "schema" (args[0]) with the flags that follow,
+// Run runs "migrate", "schema" or "pull" (args[0]) with the flags that follow,
 // writing results to stdout and errors to stderr, and returns the exit
 // code (ExitOK, ExitFailed, ExitUsage). "help", -h or no arguments print
 // the usage.
@@ -87,6 +93,8 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 		run = c.migrate
 	case "schema":
 		run = c.schema
+	case "pull":
+		run = c.pull
 	case "help", "-h", "-help", "--help":
 		c.usage(stdout)
 		return ExitOK
@@ -95,7 +103,7 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 		c.usage(stderr)
 		return ExitUsage
 	}
-	if c.Schema == nil {
+	if c.Schema == nil && args[0] != "pull" {
 		fmt.Fprintf(stderr, "%s %s: no schema given\n", c.name(), args[0])
 		return ExitFailed
 	}
@@ -138,6 +146,7 @@ func (c Command) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", c.name())
 	fmt.Fprintf(w, "  migrate    diff the schema against the database and apply the additive changes\n")
 	fmt.Fprintf(w, "  schema     create the missing tables and print the schema's DDL\n")
+	fmt.Fprintf(w, "  pull       write Go source declaring an existing database's tables\n")
 	fmt.Fprintf(w, "\nRun '%s <command> -h' for a command's flags.\n", c.name())
 }
 
@@ -257,6 +266,8 @@ func (c Command) commandUsage(cmd string) string {
 		return fmt.Sprintf(migrateUsage, c.name(), c.Schema.Version()) + flagDefaults(c.migrateFlagSet(new(migrateFlags)))
 	case "schema":
 		return fmt.Sprintf(schemaUsage, c.name(), c.Schema.Version()) + flagDefaults(c.schemaFlagSet(new(schemaFlags)))
+	case "pull":
+		return fmt.Sprintf(pullUsage, c.name()) + flagDefaults(c.pullFlagSet(new(pullFlags)))
 	}
 	return ""
 }
