@@ -10,8 +10,10 @@ import (
 
 const pgColumns = `
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       COALESCE(pg_get_expr(d.adbin, d.adrelid), ''), d.adbin IS NOT NULL, a.attidentity <> '', a.attgenerated <> ''
+       COALESCE(pg_get_expr(d.adbin, d.adrelid), ''), d.adbin IS NOT NULL, a.attidentity::text, a.attgenerated <> '',
+       a.attcollation <> 0 AND a.attcollation <> ty.typcollation
 FROM pg_attribute a
+JOIN pg_type ty ON ty.oid = a.atttypid
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -73,8 +75,9 @@ func pgReadColumns(ctx context.Context, ex dialect.Executor, db *Database, byNam
 	return queryRows(ctx, ex, pgColumns, nil, func(r *sql.Rows) error {
 		var tname string
 		var c ColumnInfo
-		var notNull, identity, generated bool
-		if err := r.Scan(&tname, &c.Name, &c.Type, &notNull, &c.Default, &c.HasDefault, &identity, &generated); err != nil {
+		var notNull, generated, collated bool
+		var identity string
+		if err := r.Scan(&tname, &c.Name, &c.Type, &notNull, &c.Default, &c.HasDefault, &identity, &generated, &collated); err != nil {
 			return err
 		}
 		t := table(tname)
@@ -85,8 +88,14 @@ func pgReadColumns(ctx context.Context, ex dialect.Executor, db *Database, byNam
 			return nil
 		}
 		c.Nullable = !notNull
-		if identity || c.HasDefault && strings.HasPrefix(c.Default, "nextval(") {
+		if identity != "" || c.HasDefault && strings.HasPrefix(c.Default, "nextval(") {
 			c.AutoIncrement = true
+		}
+		if identity == "a" {
+			t.Unsupported = appendOnce(t.Unsupported, "GENERATED ALWAYS identity")
+		}
+		if collated {
+			t.Unsupported = appendOnce(t.Unsupported, "COLLATE")
 		}
 		t.Columns = append(t.Columns, c)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	"github.com/plasma-go/plasma/tabledef"
@@ -17,6 +18,7 @@ import (
 // as an orm value (to check) and as Go source (to write), built together
 // so that the two say the same.
 type gen struct {
+	d        dialect.Dialect
 	live     *migrate.Database
 	opts     Options
 	tables   []*tableDecl
@@ -133,6 +135,7 @@ func (g *gen) column(td *tableDecl, c *migrate.ColumnInfo) *colDecl {
 		cd.col, cd.src = orm.ID(), "orm.ID()"
 	case c.AutoIncrement && soleKey:
 		cd.col, cd.src = orm.AutoIncrement(c.Name), "orm.AutoIncrement("+strconv.Quote(c.Name)+")"
+		g.typeNote(cd, c)
 		return cd // the database assigns it: no nullability, default or reference to declare
 	default:
 		if c.AutoIncrement {
@@ -167,7 +170,25 @@ func (g *gen) column(td *tableDecl, c *migrate.ColumnInfo) *colDecl {
 		g.columnDefault(td, cd, c)
 	}
 	g.reference(td, cd, c)
+	if !cd.skip {
+		g.typeNote(cd, c)
+		if g.d.Name() == "sqlite" && soleKey && strings.EqualFold(c.Type, "INTEGER") && !c.AutoIncrement {
+			cd.notes = append(cd.notes, "SQLite assigns this INTEGER PRIMARY KEY (the rowid) when an insert leaves it out. "+
+				"orm.AutoIncrement would declare AUTOINCREMENT too, which the table lacks, so it is declared as a plain key.")
+		}
+	}
 	return cd
+}
+
+// typeNote notes a live type spelled otherwise than plasma creates the
+// declared kind: the same type to migrate (VARCHAR(50) and TEXT), but a
+// length or precision the declaration does not carry.
+func (g *gen) typeNote(cd *colDecl, c *migrate.ColumnInfo) {
+	def := cd.col.Kind()
+	want := dialect.BaseType(g.d, &tabledef.Column{Kind: def, Encrypted: c.Encrypted, AutoIncrement: c.AutoIncrement})
+	if !strings.EqualFold(strings.Join(strings.Fields(c.Type), " "), want) {
+		cd.notes = append(cd.notes, fmt.Sprintf("The database's type is %q, which migrate takes for %s, the type plasma gives a %s column, and leaves as it is.", c.Type, want, def))
+	}
 }
 
 // columnDefault declares c's default, if it has one the DSL can say.

@@ -51,6 +51,8 @@ func ExampleGenerate() {
 	// // Authors is the table "authors".
 	// var Authors = orm.NewTable("authors",
 	// 	orm.ID(),
+	// 	// The database's type is "VARCHAR(80)", which migrate takes for TEXT, the
+	// 	// type plasma gives a text column, and leaves as it is.
 	// 	orm.Text("name"),
 	// 	orm.Text("email").Nullable().Unique(),
 	// )

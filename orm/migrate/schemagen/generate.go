@@ -95,7 +95,7 @@ func Generate(ctx context.Context, db *orm.DB, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gen{live: live, opts: opts}
+	g := &gen{d: db.Dialect(), live: live, opts: opts}
 	for _, t := range tables {
 		g.tables = append(g.tables, g.table(t))
 	}
