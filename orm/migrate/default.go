@@ -31,6 +31,8 @@ func (db *Database) DefaultValue(c *ColumnInfo) (v any, ok bool, err error) {
 		return nil, false, nil
 	case form == "expr":
 		return nil, false, fmt.Errorf("the default %q is an expression, not a value", c.Default)
+	case c.Kind == 0:
+		return nil, false, fmt.Errorf("the default %q is on a column of type %q, which no plasma kind has", c.Default, c.Type)
 	case c.Encrypted:
 		return nil, false, fmt.Errorf("the default %q is on an encrypted column, which cannot have one", c.Default)
 	}
@@ -40,7 +42,7 @@ func (db *Database) DefaultValue(c *ColumnInfo) (v any, ok bool, err error) {
 	if v, ok := defaultOfKind(c.Kind, form, text); ok {
 		return v, true, nil
 	}
-	return nil, false, fmt.Errorf("the default %q is not a %s value", c.Default, c.Kind)
+	return nil, false, fmt.Errorf("the default %q is no %s value", c.Default, c.Kind)
 }
 
 // defaultOfKind converts a canonical default (form and text, as

@@ -69,7 +69,7 @@ func TestUnsupported(t *testing.T) {
 			"sqlite": {`table "accounts", column "id": the database lets this key column hold NULL`,
 				`table "accounts", column "created_at": no plasma kind has its type "TIMESTAMP"`,
 				`table "accounts", column "ratio": no plasma kind has its type "REAL"`,
-				`table "accounts", column "code": the default "5" is not a text value`,
+				`table "accounts", column "code": the default "5" is no text value`,
 				`table "entries", column "account_id": its reference to "accounts" ("id") is ON DELETE SET DEFAULT`,
 				`table "loose": it has no primary key`},
 			"postgres": {`table "accounts", column "created_at": no plasma kind has its type "timestamp with time zone"`,
