@@ -32,6 +32,7 @@ type liveDB struct {
 	dialect string
 	dsn     string
 	db      *orm.DB
+	close   func() // closes db's pool early (it is closed at cleanup anyway)
 }
 
 // engines returns the engines to test: SQLite, and PostgreSQL when
@@ -54,29 +55,34 @@ func newDB(t testing.TB, engine string) *liveDB {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pool.Close() })
-		return &liveDB{dialect: engine, dsn: path, db: orm.New(pool, sqlite.Dialect)}
+		return &liveDB{dialect: engine, dsn: path, db: orm.New(pool, sqlite.Dialect), close: func() { pool.Close() }}
 	}
 	base := os.Getenv(ormtest.EnvPostgres)
 	if base == "" {
 		t.Skipf("set %s to run the PostgreSQL half", ormtest.EnvPostgres)
 	}
-	admin, err := postgres.Open(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin.SetMaxOpenConns(1)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	name := "plasma_pull_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+dialect.QuoteIdent(name)); err != nil {
-		admin.Close()
+	// The admin connection is opened for each statement, not held: a
+	// round trip makes dozens of databases, and PostgreSQL's connections
+	// are shared by every test on the machine.
+	admin := func(q string) error {
+		pool, err := postgres.Open(base)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		_, err = pool.ExecContext(context.Background(), q)
+		return err
+	}
+	if err := admin("CREATE SCHEMA " + dialect.QuoteIdent(name)); err != nil {
 		t.Fatalf("%s is set but: %v", ormtest.EnvPostgres, err)
 	}
 	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+dialect.QuoteIdent(name)+" CASCADE"); err != nil {
+		if err := admin("DROP SCHEMA " + dialect.QuoteIdent(name) + " CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", name, err)
 		}
-		admin.Close()
 	})
 	u, err := url.Parse(base)
 	if err != nil {
@@ -91,7 +97,7 @@ func newDB(t testing.TB, engine string) *liveDB {
 	}
 	pool.SetMaxOpenConns(2)
 	t.Cleanup(func() { pool.Close() })
-	return &liveDB{dialect: engine, dsn: u.String(), db: orm.New(pool, postgres.Dialect)}
+	return &liveDB{dialect: engine, dsn: u.String(), db: orm.New(pool, postgres.Dialect), close: func() { pool.Close() }}
 }
 
 // setUp creates the case's tables in the database: by EnsureSchema, or by
@@ -121,18 +127,22 @@ func (c rtCase) setUp(t testing.TB, l *liveDB, run bool) {
 	}
 }
 
-// generated is one generated package and the database it must match.
+// generated is one generated package and the database it must match;
+// fresh, if set, is an empty database of the same engine to create from
+// it and pull again, which must give the same source.
 type generated struct {
-	pkg, dialect, dsn string
-	wantEmpty         bool
+	pkg, dialect, dsn, fresh string
+	wantEmpty                bool
 }
 
 // TestRoundTrip pulls every case's database on each engine, created by
 // EnsureSchema, by migrate.Run or by foreign DDL, then compiles the
 // generated packages into one program that diffs each Schema against the
 // database it came from with migrate.Diff: every diff must be empty, with
-// nothing untracked. The Lossy output for a database with what plasma
-// cannot declare must compile and define too.
+// nothing untracked. For the cases made from a schema, the program also
+// creates a fresh database from the generated Schema and pulls it again:
+// the source must come out the same. The Lossy output for a database with
+// what plasma cannot declare must compile and define too.
 func TestRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles a program")
@@ -161,7 +171,14 @@ func TestRoundTrip(t *testing.T) {
 					t.Fatalf("%s: a second Generate wrote other source (%v)", name, err)
 				}
 				writeGen(t, dir, name, src)
-				gens = append(gens, generated{pkg: name, dialect: engine, dsn: l.dsn, wantEmpty: true})
+				l.close()
+				g := generated{pkg: name, dialect: engine, dsn: l.dsn, wantEmpty: true}
+				if c.ddl == nil {
+					fresh := newDB(t, engine)
+					fresh.close()
+					g.fresh = fresh.dsn
+				}
+				gens = append(gens, g)
 			}
 		}
 		name := engine + "_lossy"
@@ -176,6 +193,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		writeGen(t, dir, name, src)
+		l.close()
 		gens = append(gens, generated{pkg: name, dialect: engine, dsn: l.dsn})
 	}
 	out := runProgram(t, dir, gens)
@@ -214,12 +232,13 @@ func runProgram(t *testing.T, dir string, gens []generated) string {
 	main.WriteString("package main\n\nimport (\n\t\"context\"\n\t\"database/sql\"\n\t\"fmt\"\n\t\"os\"\n\n")
 	main.WriteString("\t\"github.com/plasma-go/plasma/dialect/postgres\"\n\t\"github.com/plasma-go/plasma/dialect/sqlite\"\n")
 	main.WriteString("\t\"github.com/plasma-go/plasma/orm\"\n\t\"github.com/plasma-go/plasma/orm/migrate\"\n")
+	main.WriteString("\t\"github.com/plasma-go/plasma/orm/migrate/schemagen\"\n")
 	for _, g := range gens {
 		fmt.Fprintf(&main, "\t%s \"pullcheck/%s\"\n", g.pkg, g.pkg)
 	}
-	main.WriteString(")\n\nvar cases = []struct {\n\tname, dialect, dsn string\n\twantEmpty bool\n\tschema *orm.Schema\n}{\n")
+	main.WriteString(")\n\nvar cases = []struct {\n\tname, dialect, dsn, fresh string\n\twantEmpty bool\n\tschema *orm.Schema\n}{\n")
 	for _, g := range gens {
-		fmt.Fprintf(&main, "\t{%q, %q, %s, %v, %s.Schema},\n", g.pkg, g.dialect, strconv.Quote(g.dsn), g.wantEmpty, g.pkg)
+		fmt.Fprintf(&main, "\t{%q, %q, %s, %s, %v, %s.Schema},\n", g.pkg, g.dialect, strconv.Quote(g.dsn), strconv.Quote(g.fresh), g.wantEmpty, g.pkg)
 	}
 	main.WriteString("}\n" + checkMain)
 	files := map[string]string{
@@ -247,7 +266,7 @@ const checkMain = `
 func main() {
 	failed := false
 	for _, c := range cases {
-		if err := check(c.name, c.dialect, c.dsn, c.wantEmpty, c.schema); err != nil {
+		if err := check(c.name, c.dialect, c.dsn, c.fresh, c.wantEmpty, c.schema); err != nil {
 			fmt.Printf("FAIL %s: %v\n", c.name, err)
 			failed = true
 			continue
@@ -259,28 +278,62 @@ func main() {
 	}
 }
 
-func check(name, dialect, dsn string, wantEmpty bool, s *orm.Schema) error {
+func open(dialect, dsn string) (*orm.DB, func(), error) {
 	var pool *sql.DB
 	var err error
 	var db *orm.DB
 	if dialect == "sqlite" {
 		pool, err = sqlite.Open(dsn)
-		db = orm.New(pool, sqlite.Dialect)
 	} else {
 		pool, err = postgres.Open(dsn)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if dialect == "sqlite" {
+		db = orm.New(pool, sqlite.Dialect)
+	} else {
 		db = orm.New(pool, postgres.Dialect)
 	}
+	pool.SetMaxOpenConns(2)
+	return db, func() { pool.Close() }, nil
+}
+
+func check(name, dialect, dsn, fresh string, wantEmpty bool, s *orm.Schema) error {
+	ctx := context.Background()
+	db, closeDB, err := open(dialect, dsn)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	pool.SetMaxOpenConns(2)
-	diff, err := migrate.Diff(context.Background(), s, db, migrate.Options{})
+	defer closeDB()
+	diff, err := migrate.Diff(ctx, s, db, migrate.Options{})
 	if err != nil {
 		return err
 	}
 	if wantEmpty && (!diff.Empty() || len(diff.Untracked) > 0) {
 		return fmt.Errorf("want an empty diff, got:\n%s", diff)
+	}
+	if fresh == "" {
+		return nil
+	}
+	db2, close2, err := open(dialect, fresh)
+	if err != nil {
+		return err
+	}
+	defer close2()
+	if _, err := migrate.Run(ctx, s, db2, migrate.Options{}); err != nil {
+		return fmt.Errorf("create a database from the generated schema: %w", err)
+	}
+	again, err := schemagen.Generate(ctx, db2, schemagen.Options{Package: name})
+	if err != nil {
+		return fmt.Errorf("pull the database made from the generated schema: %w", err)
+	}
+	src, err := os.ReadFile(name + "/schema_gen.go")
+	if err != nil {
+		return err
+	}
+	if string(src) != string(again) {
+		return fmt.Errorf("pulling the database made from the generated schema gives other source:\n%s\n-- instead of --\n%s", again, src)
 	}
 	return nil
 }
