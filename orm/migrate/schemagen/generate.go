@@ -156,10 +156,10 @@ func (g *gen) check(ctx context.Context, s *orm.Schema, db *orm.DB) error {
 }
 
 // known reports whether a problem was noted for the table's column (or
-// the table, for column "").
+// the table itself, for column "").
 func (g *gen) known(table, column string) bool {
 	for _, p := range g.problems {
-		if p.Table == table && (p.Column == column || p.Column == "") {
+		if p.Table == table && p.Column == column {
 			return true
 		}
 	}
