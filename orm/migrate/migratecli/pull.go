@@ -46,7 +46,8 @@ defaults, UNIQUE, foreign keys and their ON DELETE actions, indexes and
 primary keys. The declaration diffs empty against the database, so
 migrate finds nothing to do. What plasma cannot declare (a column type no
 kind has, an expression default, ...) is an error listing each thing,
-unless -lossy. Nothing in the database is changed.
+unless -lossy. On PostgreSQL it reads the URL's current schema (the first
+on its search_path). The database is only read.
 
 flags:
 `

@@ -79,7 +79,7 @@ func TestPullSQLiteFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("-lossy: %d %s", code, stderr)
 	}
-	mustContain(t, "stdout", stdout, `orm.Text("sku").PrimaryKey()`, `orm.Int("qty").Default(0)`, `Column "at" is not declared:`, "External: true")
+	mustContain(t, "stdout", stdout, "The database has 1 thing(s) this declaration cannot say", `orm.Text("sku").PrimaryKey()`, `orm.Int("qty").Default(0)`, `Column "at" is not declared:`, "External: true")
 	var mode string
 	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "delete" {
 		t.Fatalf("journal mode %q %v: pull changed it", mode, err)

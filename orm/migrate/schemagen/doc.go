@@ -5,8 +5,8 @@
 //
 //	plasma pull -sqlite app.db -package schema -o schema/schema_gen.go
 //
-// Generate reads the database with migrate.Introspect and declares every
-// table (but plasma's own) with its columns' kinds, nullability, literal
+// Generate reads the database with migrate.Introspect (on PostgreSQL, the
+// connection's current schema) and declares every table (but plasma's own) with its columns' kinds, nullability, literal
 // defaults, UNIQUE constraints, single-column foreign keys and their ON
 // DELETE actions, secondary indexes and primary key. A table whose key is
 // one text column named "id" is declared with orm.ID(), ready to sync;

@@ -28,7 +28,14 @@ func (g *gen) render() ([]byte, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "// This file declares the tables of a %s database with plasma's schema\n", g.live.Dialect)
-	b.WriteString("// DSL, as plasma pull (orm/migrate/schemagen) read them. It is yours to edit.\n\n")
+	b.WriteString("// DSL, as plasma pull (orm/migrate/schemagen) read them. It is yours to edit.\n")
+	if len(g.problems) > 0 {
+		b.WriteString("//\n")
+		comment(&b, "", []string{fmt.Sprintf("The database has %d thing(s) this declaration cannot say: the comments "+
+			"where each was left out or changed say what. migrate.Diff reports the differences, and migrate.Run "+
+			"refuses the destructive ones.", len(g.problems))})
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "package %s\n\nimport (\n", g.opts.Package)
 	if uses["json"] {
 		b.WriteString("\t\"encoding/json\"\n\n")
