@@ -35,10 +35,17 @@ import (
 //
 // Error statuses: 400 malformed hash or parameters, 401 unauthenticated
 // (Handler only), 405 other methods, 411 no Content-Length, 413 over the
-// column's MaxSize, 415 MIME type not allowed, 422 body not matching its
-// hash or declared size, 503 (Retry-After) for content GC collected while
-// it was being verified. The body of an error is
+// column's MaxSize (or alone over the uploader's Quota), 415 MIME type
+// not allowed, 422 body not matching its hash or declared size, 429
+// (Retry-After) over the uploader's Quota of unreferenced uploads, 503
+// (Retry-After) for content GC collected while it was being verified.
+// The body of an error is
 // {"error":"<code>","message":"…"}.
+
+// quotaRetryAfter is the Retry-After, in seconds, of an upload over its
+// user's quota: a guess, since what frees it (a ref write, or GC) is not
+// the server's to schedule.
+const quotaRetryAfter = 60
 
 // maxRanges is the most ranges one download may ask for; a request for
 // more gets the whole blob.
@@ -143,6 +150,11 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if st == nil {
 		return false, fmt.Errorf("%w: %q", ErrUnknownStorage, storage)
 	}
+	done, err := s.admitUpload(ctx, ref, user)
+	if err != nil {
+		return false, err
+	}
+	defer done()
 	unlock := s.locks.lock(ctx, ref.Hash, maxLockWait)
 	defer unlock()
 	sys := rowauth.AsSystem(ctx)
@@ -220,7 +232,7 @@ func (s *Service) recordUpload(ctx context.Context, ref Ref, user string, create
 		if user == "" {
 			return nil
 		}
-		return s.addOwner(ctx, tx.DB, ref.Hash, user)
+		return s.addOwner(ctx, tx.DB, ref.Hash, ref.Size, user)
 	})
 }
 
@@ -314,7 +326,13 @@ func notFound(w http.ResponseWriter) {
 // is reported (Options.OnError) and answered 500 without details.
 func (s *Service) httpFail(ctx context.Context, w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
+	var qe *QuotaError
 	switch {
+	case errors.As(err, &qe) && qe.TooLarge():
+		httpError(w, http.StatusRequestEntityTooLarge, "QuotaExceeded", err.Error())
+	case errors.As(err, &qe):
+		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
+		httpError(w, http.StatusTooManyRequests, "QuotaExceeded", err.Error())
 	case errors.Is(err, ErrTooLarge):
 		httpError(w, http.StatusRequestEntityTooLarge, "TooLarge", err.Error())
 	case errors.Is(err, ErrMIMENotAllowed):

@@ -78,6 +78,10 @@ type Options struct {
 	// bookkeeping rows at once, so a burst of uploads cannot take every
 	// connection of the pool. Default DefaultMaxConcurrentRecords.
 	MaxConcurrentRecords int
+	// Quota bounds each user's uploads that no row references yet (see
+	// Quota); the zero value applies DefaultQuotaBytes and
+	// DefaultQuotaUploads.
+	Quota Quota
 	// OnError, if set, is told about the errors the endpoints answer 500
 	// for (the answer itself carries no details).
 	OnError func(ctx context.Context, err error)
@@ -97,6 +101,7 @@ type Service struct {
 	ordered []*tableFiles // tables with file columns, by name
 	locks   keyedLocks
 	dbSem   chan struct{} // MaxConcurrentRecords tokens
+	quota   quota
 }
 
 // tableFiles is what the Service knows about a table with file columns.
@@ -143,8 +148,14 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.MaxConcurrentRecords <= 0 {
 		opts.MaxConcurrentRecords = DefaultMaxConcurrentRecords
 	}
+	if opts.Quota.Bytes == 0 {
+		opts.Quota.Bytes = DefaultQuotaBytes
+	}
+	if opts.Quota.Uploads == 0 {
+		opts.Quota.Uploads = DefaultQuotaUploads
+	}
 	s := &Service{opts: opts, base: opts.DB, authDB: opts.DB.Use(rowauth.Middleware()), tables: map[string]*tableFiles{},
-		dbSem: make(chan struct{}, opts.MaxConcurrentRecords)}
+		dbSem: make(chan struct{}, opts.MaxConcurrentRecords), quota: quota{limit: opts.Quota}}
 	if err := s.plan(); err != nil {
 		return nil, err
 	}
