@@ -122,9 +122,14 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	// The body is read through a limit one byte past the declared size,
 	// whatever the server's own framing does, so an over-long body is
-	// refused without reading it all.
-	body := http.MaxBytesReader(w, r.Body, ref.Size+1)
+	// refused without reading it all, and paced: the connection's
+	// deadlines follow its progress (see Options.MinRate).
+	body := s.paceUpload(w, http.MaxBytesReader(w, r.Body, ref.Size+1))
 	created, err := s.Put(ctx, tf.name, ref, body, id.UserID)
+	if err != nil && body.timeout {
+		httpError(w, http.StatusRequestTimeout, "Timeout", "the upload stalled or fell under the minimum rate")
+		return
+	}
 	if err != nil {
 		s.httpFail(ctx, w, err)
 		return
@@ -275,6 +280,7 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 		rs = newBlobSeeker(ctx, st, h, info.Size)
 	}
 	defer rs.Close()
+	s.paceDownload(w, info.Size)
 	if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
 		// Each range is a seek, and on S3 a request of its own: many
 		// tiny ranges would turn one download into thousands.

@@ -82,6 +82,18 @@ type Options struct {
 	// Quota); the zero value applies DefaultQuotaBytes and
 	// DefaultQuotaUploads.
 	Quota Quota
+	// MinRate, in bytes per second, is the slowest average an upload's
+	// body may arrive at, or a download go out at, after a first
+	// StallTimeout of grace; 0 means DefaultMinRate, a negative value no
+	// minimum (a download then keeps the server's WriteTimeout).
+	MinRate int64
+	// StallTimeout is how long an upload may go without progress. The
+	// endpoints set the connection's deadlines from it and MinRate,
+	// in place of the server's ReadTimeout and WriteTimeout, so a large
+	// file on a slow link is not cut while a stalled or trickling
+	// transfer still is. 0 means DefaultStallTimeout; a negative value
+	// leaves the server's deadlines alone.
+	StallTimeout time.Duration
 	// OnError, if set, is told about the errors the endpoints answer 500
 	// for (the answer itself carries no details).
 	OnError func(ctx context.Context, err error)
@@ -147,6 +159,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.MaxConcurrentRecords <= 0 {
 		opts.MaxConcurrentRecords = DefaultMaxConcurrentRecords
+	}
+	if opts.MinRate == 0 {
+		opts.MinRate = DefaultMinRate
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = DefaultStallTimeout
 	}
 	if opts.Quota.Bytes == 0 {
 		opts.Quota.Bytes = DefaultQuotaBytes
