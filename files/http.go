@@ -91,7 +91,7 @@ func (s *Service) ServeFiles(w http.ResponseWriter, r *http.Request, id rowauth.
 	case http.MethodPut:
 		s.upload(ctx, w, r, h, id)
 	case http.MethodGet, http.MethodHead:
-		s.download(ctx, w, r, h)
+		s.download(ctx, w, r, h, id)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT")
 		httpError(w, http.StatusMethodNotAllowed, "BadRequest", "method "+r.Method+"; want GET, HEAD or PUT")
@@ -242,24 +242,22 @@ func (s *Service) recordUpload(ctx context.Context, ref Ref, user string, create
 }
 
 // download serves the blob if a row referencing it is readable.
-func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.Request, h Hash) {
-	ref, ok, err := s.readable(ctx, h)
+func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.Request, h Hash, id rowauth.Identity) {
+	ref, ok, err := s.readableCached(ctx, h, id)
 	if err != nil {
 		s.internal(ctx, w, err)
 		return
 	}
-	var info Info
-	var st Storage
+	var rs io.ReadSeekCloser
+	var size int64
 	if ok {
-		st = s.storageOf(ctx, h)
-		if st != nil {
-			info, err = st.Head(ctx, h)
-		}
+		rs, size, ok = s.open(ctx, h)
 	}
-	if !ok || st == nil || err != nil {
+	if !ok {
 		notFound(w)
 		return
 	}
+	defer rs.Close()
 	hd := w.Header()
 	hd.Set("ETag", `"`+h.String()+`"`)
 	hd.Set("Cache-Control", cacheControl)
@@ -269,18 +267,7 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	// origin, whatever its type says.
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	hd.Set("Content-Disposition", disposition(ref))
-	var rs io.ReadSeekCloser
-	if so, ok := st.(SeekOpener); ok {
-		// An *os.File lets the server send it with sendfile(2).
-		if rs, err = so.OpenSeeker(ctx, h); err != nil {
-			notFound(w)
-			return
-		}
-	} else {
-		rs = newBlobSeeker(ctx, st, h, info.Size)
-	}
-	defer rs.Close()
-	s.paceDownload(w, info.Size)
+	s.paceDownload(w, size)
 	if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
 		// Each range is a seek, and on S3 a request of its own: many
 		// tiny ranges would turn one download into thousands.
@@ -289,20 +276,53 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	http.ServeContent(w, r, "", time.Time{}, rs)
 }
 
-// storageOf finds the storage holding h among the tables' storages,
-// trying the first readable ref's table first.
-func (s *Service) storageOf(ctx context.Context, h Hash) Storage {
-	seen := map[Storage]bool{}
-	for _, tf := range s.ordered {
-		if seen[tf.storage] {
-			continue
-		}
-		seen[tf.storage] = true
-		if _, err := tf.storage.Head(ctx, h); err == nil {
-			return tf.storage
+// readableCached is readable, through the cache of positive decisions.
+func (s *Service) readableCached(ctx context.Context, h Hash, id rowauth.Identity) (Ref, bool, error) {
+	key, cacheable := s.auth.key(id, h)
+	if cacheable {
+		if ref, ok := s.auth.get(key); ok {
+			return ref, true, nil
 		}
 	}
-	return nil
+	gen := s.auth.gen.Load()
+	ref, ok, err := s.readable(ctx, h)
+	if ok && cacheable {
+		s.auth.put(key, ref, gen)
+	}
+	return ref, ok, err
+}
+
+// open opens h in the first storage of the tables that holds it, with its
+// size: as an *os.File (sent with sendfile) for storages that can
+// (SeekOpener), else as ranged Gets.
+func (s *Service) open(ctx context.Context, h Hash) (io.ReadSeekCloser, int64, bool) {
+	seen := map[Storage]bool{}
+	for _, tf := range s.ordered {
+		st := tf.storage
+		if seen[st] {
+			continue
+		}
+		seen[st] = true
+		if so, ok := st.(SeekOpener); ok {
+			rs, err := so.OpenSeeker(ctx, h)
+			if err != nil {
+				continue
+			}
+			size, err := rs.Seek(0, io.SeekEnd)
+			if err == nil {
+				_, err = rs.Seek(0, io.SeekStart)
+			}
+			if err != nil {
+				rs.Close()
+				continue
+			}
+			return rs, size, true
+		}
+		if info, err := st.Head(ctx, h); err == nil {
+			return newBlobSeeker(ctx, st, h, info.Size), info.Size, true
+		}
+	}
+	return nil, 0, false
 }
 
 // disposition shows images, audio and video inline and offers anything

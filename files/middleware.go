@@ -39,54 +39,72 @@ import (
 // ahead of plasma's own middlewares:
 //
 //	h, err := server.NewHandler(server.Options[App]{DB: db.Use(fs.Middleware()), …})
+//
+// Every write through it (any table, raw SQL included) also drops, once
+// committed, the download decisions the Service has cached (see
+// Options.ReadAuthCacheTTL): a row auth rule may read any table.
 func (s *Service) Middleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
+		check := s.checkWrite(next)
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-			var check func(db *orm.DB) error
-			returning := false
-			switch q := st.Query.(type) {
-			case *orm.InsertQuery:
-				p := q.Parts()
-				if tf := s.tableOf(p.Table); tf != nil {
-					check = func(db *orm.DB) error { return s.checkInsert(ctx, db, tf, q) }
-					returning = p.Returning.All || len(p.Returning.Columns) > 0
-				}
-			case *orm.UpdateQuery:
-				p := q.Parts()
-				if tf := s.tableOf(p.Table); tf != nil {
-					check = func(db *orm.DB) error { return s.checkUpdate(ctx, db, tf, q) }
-					returning = p.Returning.All || len(p.Returning.Columns) > 0
-				}
-			}
-			switch {
-			case check == nil:
-				return next(ctx, st)
-			case st.DB.IsTx() || returning:
-				// A RETURNING write outside a transaction runs as it
-				// is (its rows would not outlive a commit here): its
-				// touch then guards it for GC's grace period only.
-				if err := check(st.DB); err != nil {
-					return nil, err
-				}
+			if st.Op == orm.OpSelect {
 				return next(ctx, st)
 			}
-			// The check's touch must hold its lock until the write
-			// commits, so GC cannot slip between them: one transaction.
-			var res *orm.Result
-			err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
-				if err := check(tx.DB); err != nil {
-					return err
-				}
-				in := *st
-				in.DB = tx.DB
-				r, err := next(ctx, &in)
-				if err == nil {
-					res = &orm.Result{RowsAffected: r.RowsAffected, Kinds: r.Kinds}
-				}
-				return err
-			})
+			res, err := check(ctx, st)
+			// In a transaction, after its commit; else now, after the write.
+			st.DB.AfterCommit(s.auth.bump)
 			return res, err
 		}
+	}
+}
+
+// checkWrite is the write check of Middleware.
+func (s *Service) checkWrite(next orm.Handler) orm.Handler {
+	return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+		var check func(db *orm.DB) error
+		returning := false
+		switch q := st.Query.(type) {
+		case *orm.InsertQuery:
+			p := q.Parts()
+			if tf := s.tableOf(p.Table); tf != nil {
+				check = func(db *orm.DB) error { return s.checkInsert(ctx, db, tf, q) }
+				returning = p.Returning.All || len(p.Returning.Columns) > 0
+			}
+		case *orm.UpdateQuery:
+			p := q.Parts()
+			if tf := s.tableOf(p.Table); tf != nil {
+				check = func(db *orm.DB) error { return s.checkUpdate(ctx, db, tf, q) }
+				returning = p.Returning.All || len(p.Returning.Columns) > 0
+			}
+		}
+		switch {
+		case check == nil:
+			return next(ctx, st)
+		case st.DB.IsTx() || returning:
+			// A RETURNING write outside a transaction runs as it
+			// is (its rows would not outlive a commit here): its
+			// touch then guards it for GC's grace period only.
+			if err := check(st.DB); err != nil {
+				return nil, err
+			}
+			return next(ctx, st)
+		}
+		// The check's touch must hold its lock until the write
+		// commits, so GC cannot slip between them: one transaction.
+		var res *orm.Result
+		err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
+			if err := check(tx.DB); err != nil {
+				return err
+			}
+			in := *st
+			in.DB = tx.DB
+			r, err := next(ctx, &in)
+			if err == nil {
+				res = &orm.Result{RowsAffected: r.RowsAffected, Kinds: r.Kinds}
+			}
+			return err
+		})
+		return res, err
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/tabledef"
 )
@@ -67,6 +68,15 @@ type Options struct {
 	// read: the first ReadAuthMaxRefs by table, then row id. Default
 	// DefaultReadAuthMaxRefs.
 	ReadAuthMaxRefs int
+	// ReadAuthCacheTTL is how long a download's positive read-auth
+	// decision (this identity may read a row referencing this hash) may
+	// be reused; any write committed in this process through the
+	// Middleware or the change log drops them all at once, so the TTL
+	// bounds only the staleness after writes the process cannot see
+	// (another process, raw SQL on another DB). Refusals are never
+	// reused. 0 means DefaultReadAuthCacheTTL; a negative value checks
+	// every download.
+	ReadAuthCacheTTL time.Duration
 	// TouchInterval is how stale an upload's record may get before an
 	// upload of the same content writes it again; GCOrphans refuses a
 	// grace period under four times it. Default DefaultTouchInterval.
@@ -114,6 +124,7 @@ type Service struct {
 	locks   keyedLocks
 	dbSem   chan struct{} // MaxConcurrentRecords tokens
 	quota   quota
+	auth    authCache // positive download decisions
 }
 
 // tableFiles is what the Service knows about a table with file columns.
@@ -160,6 +171,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.MaxConcurrentRecords <= 0 {
 		opts.MaxConcurrentRecords = DefaultMaxConcurrentRecords
 	}
+	if opts.ReadAuthCacheTTL == 0 {
+		opts.ReadAuthCacheTTL = DefaultReadAuthCacheTTL
+	}
 	if opts.MinRate == 0 {
 		opts.MinRate = DefaultMinRate
 	}
@@ -173,7 +187,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		opts.Quota.Uploads = DefaultQuotaUploads
 	}
 	s := &Service{opts: opts, base: opts.DB, authDB: opts.DB.Use(rowauth.Middleware()), tables: map[string]*tableFiles{},
-		dbSem: make(chan struct{}, opts.MaxConcurrentRecords), quota: quota{limit: opts.Quota}}
+		dbSem: make(chan struct{}, opts.MaxConcurrentRecords), quota: quota{limit: opts.Quota},
+		auth: authCache{ttl: opts.ReadAuthCacheTTL, now: opts.Now}}
+	// Writes logged by the change log on the database, through whatever
+	// DB, drop the cached read-auth decisions as they commit.
+	changelog.OnCommit(opts.DB, func([]changelog.Change) { s.auth.bump() })
 	if err := s.plan(); err != nil {
 		return nil, err
 	}
