@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -25,7 +26,9 @@ const (
 //
 // An upload is pending from the moment it is recorded until a recount
 // finds a row referencing its hash. A recount runs when an upload would
-// go over the quota, and re-judges every upload the user has on record:
+// go over the quota (at most every ten seconds per user unless a write
+// was committed meanwhile), and re-judges every upload the user has on
+// record:
 // one referenced then, and since orphaned (its row deleted), counts
 // again. So a user cannot cycle upload, reference, delete to get past
 // the quota: it holds at most the quota in unreferenced uploads, plus
@@ -85,9 +88,40 @@ func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExceeded }
 // quota is the Service's in-process state of the quota: the uploads in
 // flight per user, and a lock per user ordering its quota checks.
 type quota struct {
-	limit Quota
-	mu    sync.Mutex
-	users map[string]*userUploads
+	limit    Quota
+	mu       sync.Mutex
+	users    map[string]*userUploads
+	recounts map[string]recount // the last recount per user
+}
+
+// recountEvery is how often a user's uploads are recounted at most while
+// no write has been committed through the Service's Middleware (one
+// could change the outcome at once): a client hammering a full quota
+// costs a read per attempt, not a rewrite of its records.
+const recountEvery = 10 * time.Second
+
+// recountsMax bounds the users whose last recount is remembered.
+const recountsMax = 4096
+
+type recount struct {
+	gen uint64
+	at  time.Time
+}
+
+// recountDue reports whether user's uploads should be recounted now,
+// given the write generation gen, and if so notes it.
+func (q *quota) recountDue(user string, gen uint64, now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	last, ok := q.recounts[user]
+	if ok && last.gen == gen && now.Sub(last.at) < recountEvery {
+		return false
+	}
+	if q.recounts == nil || len(q.recounts) >= recountsMax {
+		q.recounts = map[string]recount{}
+	}
+	q.recounts[user] = recount{gen: gen, at: now}
+	return true
 }
 
 // userUploads is one user's uploads in flight, each content once.
@@ -162,22 +196,26 @@ func (s *Service) admitUpload(ctx context.Context, ref Ref, user string) (done f
 		q.drop(user, u, ref.Hash, false)
 		return nil, err
 	}
+	// In flight first, then on record: an upload finishing in between
+	// is counted twice (for a moment), never missed.
+	fn, ftotal := s.flying(u, ref.Hash)
 	n, total, mine, err := s.pending(ctx, user, ref.Hash, false)
 	if err != nil {
 		return fail(err)
 	}
 	if !mine {
-		n, total = s.withFlying(u, ref.Hash, n, total)
-		if q.over(n, total, ref.Size) {
+		n, total = n+fn, total+ftotal
+		if q.over(n, total, ref.Size) && q.recountDue(user, s.auth.gen.Load(), s.opts.Now()) {
 			// Some pending uploads may be referenced by now: recount.
+			fn, ftotal = s.flying(u, ref.Hash)
 			if n, total, _, err = s.pending(ctx, user, ref.Hash, true); err != nil {
 				return fail(err)
 			}
-			n, total = s.withFlying(u, ref.Hash, n, total)
-			if q.over(n, total, ref.Size) {
-				qe.Uploads, qe.Bytes = n, total
-				return fail(qe)
-			}
+			n, total = n+fn, total+ftotal
+		}
+		if q.over(n, total, ref.Size) {
+			qe.Uploads, qe.Bytes = n, total
+			return fail(qe)
 		}
 	}
 	q.mu.Lock()
@@ -191,9 +229,9 @@ func (s *Service) admitUpload(ctx context.Context, ref Ref, user string) (done f
 	return func() { q.drop(user, u, ref.Hash, true) }, nil
 }
 
-// withFlying adds the user's uploads in flight, other than h and not yet
-// on record, to n and total. The caller holds u.mu.
-func (s *Service) withFlying(u *userUploads, h Hash, n int, total int64) (int, int64) {
+// flying returns the number and total size of the user's uploads in
+// flight other than h. The caller holds u.mu.
+func (s *Service) flying(u *userUploads, h Hash) (n int, total int64) {
 	s.quota.mu.Lock()
 	defer s.quota.mu.Unlock()
 	for fh, f := range u.flying {
@@ -217,8 +255,9 @@ func (s *Service) pending(ctx context.Context, user string, h Hash, recount bool
 	defer release()
 	ctx = rowauth.AsSystem(ctx)
 	if recount {
-		q := `UPDATE "` + ownersTable + `" SET "pending" = CASE WHEN ` + s.referencedSQL(`"`+ownersTable+`"."hash"`) +
-			` THEN 0 ELSE 1 END WHERE "user_id" = ?`
+		// Only the rows whose state changed are written.
+		judged := `(CASE WHEN ` + s.referencedSQL(`"`+ownersTable+`"."hash"`) + ` THEN 0 ELSE 1 END)`
+		q := `UPDATE "` + ownersTable + `" SET "pending" = ` + judged + ` WHERE "user_id" = ? AND "pending" <> ` + judged
 		if _, err := s.base.Exec(ctx, q, user); err != nil {
 			return 0, 0, false, err
 		}
