@@ -55,11 +55,17 @@ func (p *pace) Read(b []byte) (int, error) {
 		p.n += int64(n)
 		p.extend()
 	}
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+	if err != nil && isTimeout(err) {
 		p.timeout = true
 	}
 	return n, err
+}
+
+// isTimeout reports a read that hit its deadline. (Its own function: the
+// target of errors.As escapes, and would cost every Read an allocation.)
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // extend sets the deadlines from the progress so far. It skips moves
