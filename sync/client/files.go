@@ -78,6 +78,9 @@ func (c *Client[C]) Upload(ctx context.Context, u FileUpload) (files.Ref, error)
 		return files.Ref{}, err
 	}
 	req.ContentLength = ref.Size
+	if ref.Size == 0 {
+		req.Body = http.NoBody // else a length of 0 reads as unknown: chunked, and refused (411)
+	}
 	req.Header.Set("Content-Type", ref.MIME)
 	resp, err := c.fileDo(ctx, req)
 	if err != nil {

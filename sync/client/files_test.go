@@ -99,6 +99,10 @@ func TestUploadDownload(t *testing.T) {
 		if !errors.As(err, &se) || se.Status != 422 {
 			t.Fatalf("lying hash: %v", err)
 		}
+		empty, err := ann.Upload(ctx, client.FileUpload{Table: "attachments", Column: "file", Body: strings.NewReader(""), MIME: "text/plain"})
+		if err != nil || empty.Size != 0 {
+			t.Fatalf("empty file: %+v %v", empty, err)
+		}
 		ann.SetOffline(true)
 		if _, err := ann.Upload(ctx, up); !errors.Is(err, client.ErrOffline) {
 			t.Fatalf("offline upload: %v", err)
