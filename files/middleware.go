@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -40,9 +41,10 @@ import (
 //
 //	h, err := server.NewHandler(server.Options[App]{DB: db.Use(fs.Middleware()), …})
 //
-// Every write through it (any table, raw SQL included) also drops, once
-// committed, the download decisions the Service has cached (see
-// Options.ReadAuthCacheTTL): a row auth rule may read any table.
+// Every write through it (to any table, raw SQL included; plasma's own
+// bookkeeping tables aside) also drops, once committed, the download
+// decisions the Service has cached (see Options.ReadAuthCacheTTL): a row
+// auth rule may read any table.
 func (s *Service) Middleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
 		check := s.checkWrite(next)
@@ -51,11 +53,58 @@ func (s *Service) Middleware() orm.Middleware {
 				return next(ctx, st)
 			}
 			res, err := check(ctx, st)
-			// In a transaction, after its commit; else now, after the write.
-			st.DB.AfterCommit(s.auth.bump)
+			if mayChangeRows(st) {
+				// In a transaction, after its commit; else now, after the write.
+				st.DB.AfterCommit(s.auth.bump)
+			}
 			return res, err
 		}
 	}
+}
+
+// mayChangeRows reports whether a statement may change what a row auth
+// rule reads: anything but a read and plasma's own bookkeeping (the
+// sync server's client and view records, which it writes on every push
+// and pull, and this package's records), so those do not empty the
+// download cache.
+func mayChangeRows(st *orm.Statement) bool {
+	if st.Op != orm.OpRaw {
+		return st.Table == nil || !strings.HasPrefix(st.Table.Name(), "_plasma_")
+	}
+	return !bookkeeping(st.SQL)
+}
+
+// writeWords start the parts of a statement that write a table named
+// next. The test is conservative: a write it does not recognise makes the
+// statement count as a change.
+var writeWords = []string{"INSERT INTO ", "REPLACE INTO ", "UPDATE ", "DELETE FROM ", "MERGE INTO ", "TRUNCATE "}
+
+// bookkeeping reports raw SQL that reads, or writes only _plasma_ tables
+// (named quoted, as plasma writes them; CTEs included).
+func bookkeeping(sql string) bool {
+	u := strings.ToUpper(strings.TrimSpace(sql))
+	if strings.HasPrefix(u, "SELECT ") {
+		return true
+	}
+	wrote := false
+	for _, w := range writeWords {
+		for i := 0; ; {
+			j := strings.Index(u[i:], w)
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len(w)
+			if w == "UPDATE " && (strings.HasSuffix(u[:j], "DO ") || strings.HasSuffix(u[:j], "FOR ")) {
+				continue // ON CONFLICT DO UPDATE, SELECT … FOR UPDATE: no new table
+			}
+			if !strings.HasPrefix(u[i:], `"_PLASMA_`) {
+				return false
+			}
+			wrote = true
+		}
+	}
+	return wrote
 }
 
 // checkWrite is the write check of Middleware.

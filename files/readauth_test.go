@@ -12,6 +12,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // TestReadAuthMaxRefs: a download checks at most ReadAuthMaxRefs rows
@@ -118,6 +119,13 @@ func TestReadAuthCache(t *testing.T) {
 		get(200, "member")
 		setMember(false) // behind the process's back
 		get(200, "within the TTL of a cached decision")
+		// A pull writes only the sync server's bookkeeping: the decision
+		// stays.
+		status, body, err := synctest.Post(e.srv.Client(), e.srv.URL+"/sync/pull", "alice", synctest.PullBody("g-alice", "1", nil))
+		if err != nil || status != 200 {
+			t.Fatalf("pull: %d %s %v", status, body, err)
+		}
+		get(200, "after a pull, within the TTL")
 		if status, _, _ := e.download("mallory", ref.Hash.String()); status != 404 {
 			t.Fatalf("another identity got bob's decision: %d", status)
 		}
