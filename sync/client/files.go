@@ -33,6 +33,10 @@ type FileUpload struct {
 	Hash files.Hash
 }
 
+// expectContinueSize is the smallest upload that asks for the server's
+// go-ahead before its body.
+const expectContinueSize = 1 << 20
+
 // maxFileAnswer caps the body of an upload's answer (a ref, or an error).
 const maxFileAnswer = 64 << 10
 
@@ -82,6 +86,13 @@ func (c *Client[C]) Upload(ctx context.Context, u FileUpload) (files.Ref, error)
 		req.Body = http.NoBody // else a length of 0 reads as unknown: chunked, and refused (411)
 	}
 	req.Header.Set("Content-Type", ref.MIME)
+	if ref.Size >= expectContinueSize {
+		// The server refuses an upload over a limit or its quota before
+		// reading it: wait for its go-ahead rather than send the body in
+		// vain (with a Transport's ExpectContinueTimeout; without one the
+		// body goes at once, as before).
+		req.Header.Set("Expect", "100-continue")
+	}
 	resp, err := c.fileDo(ctx, req)
 	if err != nil {
 		return files.Ref{}, err

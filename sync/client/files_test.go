@@ -163,3 +163,43 @@ func TestFilesHostileServer(t *testing.T) {
 		t.Error("a malformed ref was downloaded")
 	}
 }
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestUploadRefusedBeforeBody: a large upload waits for the server's
+// go-ahead (Expect: 100-continue), so one the server refuses up front (a
+// limit, a full quota) does not send its body.
+func TestUploadRefusedBeforeBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":"QuotaExceeded","message":"full"}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Options[todo.AppCtx]{Server: srv.URL + "/sync", Schema: todo.Schema, Mutators: todo.Mutators})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := make([]byte, 8<<20)
+	body := &countingReader{r: bytes.NewReader(data)}
+	_, err = c.Upload(ctx, client.FileUpload{Table: "t", Column: "c", Body: body, Size: int64(len(data)), MIME: "text/plain", Hash: files.HashOf(data)})
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Status != 429 || se.Kind != "QuotaExceeded" || !se.Temporary() {
+		t.Fatalf("refused upload: %v", err)
+	}
+	if body.n != 0 {
+		t.Fatalf("%d bytes of the body were sent to a server that refused it", body.n)
+	}
+}
