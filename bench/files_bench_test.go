@@ -156,12 +156,13 @@ var fileSizes = []struct {
 }{{"1MiB", 1 << 20}, {"100MiB", 100 << 20}}
 
 // BenchmarkFilesUpload: a fresh blob per iteration (the previous one is
-// deleted outside the timer), through the handler or Put directly.
+// deleted outside the timer), through the handler (over HTTP, or called
+// in process: "inproc") or Put directly.
 func BenchmarkFilesUpload(b *testing.B) {
 	for _, sz := range fileSizes {
 		data := randomBytes(sz.n)
 		h := files.HashOf(data)
-		for _, via := range []string{"handler", "plainhttp", "direct"} {
+		for _, via := range []string{"handler", "inproc", "plainhttp", "direct"} {
 			b.Run(sz.name+"/"+via, func(b *testing.B) {
 				e := newFilesEnv(b)
 				ctx := context.Background()
@@ -169,6 +170,8 @@ func BenchmarkFilesUpload(b *testing.B) {
 				for b.Loop() {
 					if via == "handler" {
 						e.put(b, e.srv, h, int64(sz.n), bytes.NewReader(data))
+					} else if via == "inproc" {
+						e.serveInProc(b, http.MethodPut, h, int64(sz.n), bytes.NewReader(data), 0)
 					} else if via == "plainhttp" {
 						e.put(b, e.plain, h, int64(sz.n), bytes.NewReader(data))
 					} else if err := e.store.Put(ctx, h, int64(sz.n), bytes.NewReader(data)); err != nil {
@@ -184,12 +187,13 @@ func BenchmarkFilesUpload(b *testing.B) {
 }
 
 // BenchmarkFilesDownload: the whole blob through the handler (row auth
-// check included) or Get and io.Copy directly.
+// check included; over HTTP, or called in process: "inproc") or Get and
+// io.Copy directly.
 func BenchmarkFilesDownload(b *testing.B) {
 	for _, sz := range fileSizes {
 		data := randomBytes(sz.n)
 		h := files.HashOf(data)
-		for _, via := range []string{"handler", "plainhttp", "direct"} {
+		for _, via := range []string{"handler", "inproc", "plainhttp", "direct"} {
 			b.Run(sz.name+"/"+via, func(b *testing.B) {
 				e := newFilesEnv(b)
 				ctx := context.Background()
@@ -197,6 +201,10 @@ func BenchmarkFilesDownload(b *testing.B) {
 				e.reference(b, files.Ref{Hash: h, Size: int64(sz.n), MIME: "application/octet-stream"})
 				b.SetBytes(int64(sz.n))
 				for b.Loop() {
+					if via == "inproc" {
+						e.serveInProc(b, http.MethodGet, h, 0, nil, sz.n)
+						continue
+					}
 					if via != "direct" {
 						srv := e.srv
 						if via == "plainhttp" {

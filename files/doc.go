@@ -42,6 +42,9 @@
 // are older than a grace period, ordered against concurrent uploads and
 // ref writes through a per-hash row in _plasma_blobs (see GCOrphans);
 // ReconcileRefs reports, and optionally clears, refs to missing blobs.
+// Options.Quota bounds what each user holds in uploads no row references
+// yet (see Quota), so one account cannot fill the storage between two
+// GC runs.
 //
 // # Wiring
 //

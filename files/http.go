@@ -35,10 +35,17 @@ import (
 //
 // Error statuses: 400 malformed hash or parameters, 401 unauthenticated
 // (Handler only), 405 other methods, 411 no Content-Length, 413 over the
-// column's MaxSize, 415 MIME type not allowed, 422 body not matching its
-// hash or declared size, 503 (Retry-After) for content GC collected while
-// it was being verified. The body of an error is
+// column's MaxSize (or alone over the uploader's Quota), 415 MIME type
+// not allowed, 422 body not matching its hash or declared size, 429
+// (Retry-After) over the uploader's Quota of unreferenced uploads, 503
+// (Retry-After) for content GC collected while it was being verified.
+// The body of an error is
 // {"error":"<code>","message":"…"}.
+
+// quotaRetryAfter is the Retry-After, in seconds, of an upload over its
+// user's quota: a guess, since what frees it (a ref write, or GC) is not
+// the server's to schedule.
+const quotaRetryAfter = 60
 
 // maxRanges is the most ranges one download may ask for; a request for
 // more gets the whole blob.
@@ -84,7 +91,7 @@ func (s *Service) ServeFiles(w http.ResponseWriter, r *http.Request, id rowauth.
 	case http.MethodPut:
 		s.upload(ctx, w, r, h, id)
 	case http.MethodGet, http.MethodHead:
-		s.download(ctx, w, r, h)
+		s.download(ctx, w, r, h, id)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT")
 		httpError(w, http.StatusMethodNotAllowed, "BadRequest", "method "+r.Method+"; want GET, HEAD or PUT")
@@ -115,9 +122,14 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	// The body is read through a limit one byte past the declared size,
 	// whatever the server's own framing does, so an over-long body is
-	// refused without reading it all.
-	body := http.MaxBytesReader(w, r.Body, ref.Size+1)
+	// refused without reading it all, and paced: the connection's
+	// deadlines follow its progress (see Options.MinRate).
+	body := s.paceUpload(w, http.MaxBytesReader(w, r.Body, ref.Size+1))
 	created, err := s.Put(ctx, tf.name, ref, body, id.UserID)
+	if err != nil && body.timeout {
+		httpError(w, http.StatusRequestTimeout, "Timeout", "the upload stalled or fell under the minimum rate")
+		return
+	}
 	if err != nil {
 		s.httpFail(ctx, w, err)
 		return
@@ -143,6 +155,11 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 	if st == nil {
 		return false, fmt.Errorf("%w: %q", ErrUnknownStorage, storage)
 	}
+	done, err := s.admitUpload(ctx, ref, user)
+	if err != nil {
+		return false, err
+	}
+	defer done()
 	unlock := s.locks.lock(ctx, ref.Hash, maxLockWait)
 	defer unlock()
 	sys := rowauth.AsSystem(ctx)
@@ -220,29 +237,27 @@ func (s *Service) recordUpload(ctx context.Context, ref Ref, user string, create
 		if user == "" {
 			return nil
 		}
-		return s.addOwner(ctx, tx.DB, ref.Hash, user)
+		return s.addOwner(ctx, tx.DB, ref.Hash, ref.Size, user)
 	})
 }
 
 // download serves the blob if a row referencing it is readable.
-func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.Request, h Hash) {
-	ref, ok, err := s.readable(ctx, h)
+func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.Request, h Hash, id rowauth.Identity) {
+	ref, ok, err := s.readableCached(ctx, h, id)
 	if err != nil {
 		s.internal(ctx, w, err)
 		return
 	}
-	var info Info
-	var st Storage
+	var rs io.ReadSeekCloser
+	var size int64
 	if ok {
-		st = s.storageOf(ctx, h)
-		if st != nil {
-			info, err = st.Head(ctx, h)
-		}
+		rs, size, ok = s.open(ctx, h)
 	}
-	if !ok || st == nil || err != nil {
+	if !ok {
 		notFound(w)
 		return
 	}
+	defer rs.Close()
 	hd := w.Header()
 	hd.Set("ETag", `"`+h.String()+`"`)
 	hd.Set("Cache-Control", cacheControl)
@@ -252,17 +267,7 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	// origin, whatever its type says.
 	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	hd.Set("Content-Disposition", disposition(ref))
-	var rs io.ReadSeekCloser
-	if so, ok := st.(SeekOpener); ok {
-		// An *os.File lets the server send it with sendfile(2).
-		if rs, err = so.OpenSeeker(ctx, h); err != nil {
-			notFound(w)
-			return
-		}
-	} else {
-		rs = newBlobSeeker(ctx, st, h, info.Size)
-	}
-	defer rs.Close()
+	s.paceDownload(w, size)
 	if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
 		// Each range is a seek, and on S3 a request of its own: many
 		// tiny ranges would turn one download into thousands.
@@ -271,20 +276,53 @@ func (s *Service) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	http.ServeContent(w, r, "", time.Time{}, rs)
 }
 
-// storageOf finds the storage holding h among the tables' storages,
-// trying the first readable ref's table first.
-func (s *Service) storageOf(ctx context.Context, h Hash) Storage {
-	seen := map[Storage]bool{}
-	for _, tf := range s.ordered {
-		if seen[tf.storage] {
-			continue
-		}
-		seen[tf.storage] = true
-		if _, err := tf.storage.Head(ctx, h); err == nil {
-			return tf.storage
+// readableCached is readable, through the cache of positive decisions.
+func (s *Service) readableCached(ctx context.Context, h Hash, id rowauth.Identity) (Ref, bool, error) {
+	key, cacheable := s.auth.key(id, h)
+	if cacheable {
+		if ref, ok := s.auth.get(key); ok {
+			return ref, true, nil
 		}
 	}
-	return nil
+	gen := s.auth.gen.Load()
+	ref, ok, err := s.readable(ctx, h)
+	if ok && cacheable {
+		s.auth.put(key, ref, gen)
+	}
+	return ref, ok, err
+}
+
+// open opens h in the first storage of the tables that holds it, with its
+// size: as an *os.File (sent with sendfile) for storages that can
+// (SeekOpener), else as ranged Gets.
+func (s *Service) open(ctx context.Context, h Hash) (io.ReadSeekCloser, int64, bool) {
+	seen := map[Storage]bool{}
+	for _, tf := range s.ordered {
+		st := tf.storage
+		if seen[st] {
+			continue
+		}
+		seen[st] = true
+		if so, ok := st.(SeekOpener); ok {
+			rs, err := so.OpenSeeker(ctx, h)
+			if err != nil {
+				continue
+			}
+			size, err := rs.Seek(0, io.SeekEnd)
+			if err == nil {
+				_, err = rs.Seek(0, io.SeekStart)
+			}
+			if err != nil {
+				rs.Close()
+				continue
+			}
+			return rs, size, true
+		}
+		if info, err := st.Head(ctx, h); err == nil {
+			return newBlobSeeker(ctx, st, h, info.Size), info.Size, true
+		}
+	}
+	return nil, 0, false
 }
 
 // disposition shows images, audio and video inline and offers anything
@@ -314,7 +352,13 @@ func notFound(w http.ResponseWriter) {
 // is reported (Options.OnError) and answered 500 without details.
 func (s *Service) httpFail(ctx context.Context, w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
+	var qe *QuotaError
 	switch {
+	case errors.As(err, &qe) && qe.TooLarge():
+		httpError(w, http.StatusRequestEntityTooLarge, "QuotaExceeded", err.Error())
+	case errors.As(err, &qe):
+		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
+		httpError(w, http.StatusTooManyRequests, "QuotaExceeded", err.Error())
 	case errors.Is(err, ErrTooLarge):
 		httpError(w, http.StatusRequestEntityTooLarge, "TooLarge", err.Error())
 	case errors.Is(err, ErrMIMENotAllowed):

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
@@ -39,54 +40,120 @@ import (
 // ahead of plasma's own middlewares:
 //
 //	h, err := server.NewHandler(server.Options[App]{DB: db.Use(fs.Middleware()), …})
+//
+// Every write through it (to any table, raw SQL included; plasma's own
+// bookkeeping tables aside) also drops, once committed, the download
+// decisions the Service has cached (see Options.ReadAuthCacheTTL): a row
+// auth rule may read any table.
 func (s *Service) Middleware() orm.Middleware {
 	return func(next orm.Handler) orm.Handler {
+		check := s.checkWrite(next)
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
-			var check func(db *orm.DB) error
-			returning := false
-			switch q := st.Query.(type) {
-			case *orm.InsertQuery:
-				p := q.Parts()
-				if tf := s.tableOf(p.Table); tf != nil {
-					check = func(db *orm.DB) error { return s.checkInsert(ctx, db, tf, q) }
-					returning = p.Returning.All || len(p.Returning.Columns) > 0
-				}
-			case *orm.UpdateQuery:
-				p := q.Parts()
-				if tf := s.tableOf(p.Table); tf != nil {
-					check = func(db *orm.DB) error { return s.checkUpdate(ctx, db, tf, q) }
-					returning = p.Returning.All || len(p.Returning.Columns) > 0
-				}
-			}
-			switch {
-			case check == nil:
-				return next(ctx, st)
-			case st.DB.IsTx() || returning:
-				// A RETURNING write outside a transaction runs as it
-				// is (its rows would not outlive a commit here): its
-				// touch then guards it for GC's grace period only.
-				if err := check(st.DB); err != nil {
-					return nil, err
-				}
+			if st.Op == orm.OpSelect {
 				return next(ctx, st)
 			}
-			// The check's touch must hold its lock until the write
-			// commits, so GC cannot slip between them: one transaction.
-			var res *orm.Result
-			err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
-				if err := check(tx.DB); err != nil {
-					return err
-				}
-				in := *st
-				in.DB = tx.DB
-				r, err := next(ctx, &in)
-				if err == nil {
-					res = &orm.Result{RowsAffected: r.RowsAffected, Kinds: r.Kinds}
-				}
-				return err
-			})
+			res, err := check(ctx, st)
+			if mayChangeRows(st) {
+				// In a transaction, after its commit; else now, after the write.
+				st.DB.AfterCommit(s.auth.bump)
+			}
 			return res, err
 		}
+	}
+}
+
+// mayChangeRows reports whether a statement may change what a row auth
+// rule reads: anything but a read and plasma's own bookkeeping (the
+// sync server's client and view records, which it writes on every push
+// and pull, and this package's records), so those do not empty the
+// download cache.
+func mayChangeRows(st *orm.Statement) bool {
+	if st.Op != orm.OpRaw {
+		return st.Table == nil || !strings.HasPrefix(st.Table.Name(), "_plasma_")
+	}
+	return !bookkeeping(st.SQL)
+}
+
+// writeWords start the parts of a statement that write a table named
+// next. The test is conservative: a write it does not recognise makes the
+// statement count as a change.
+var writeWords = []string{"INSERT INTO ", "REPLACE INTO ", "UPDATE ", "DELETE FROM ", "MERGE INTO ", "TRUNCATE "}
+
+// bookkeeping reports raw SQL that reads, or writes only _plasma_ tables
+// (named quoted, as plasma writes them; CTEs included).
+func bookkeeping(sql string) bool {
+	u := strings.ToUpper(strings.TrimSpace(sql))
+	if strings.HasPrefix(u, "SELECT ") {
+		return true
+	}
+	wrote := false
+	for _, w := range writeWords {
+		for i := 0; ; {
+			j := strings.Index(u[i:], w)
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len(w)
+			if w == "UPDATE " && (strings.HasSuffix(u[:j], "DO ") || strings.HasSuffix(u[:j], "FOR ")) {
+				continue // ON CONFLICT DO UPDATE, SELECT … FOR UPDATE: no new table
+			}
+			if !strings.HasPrefix(u[i:], `"_PLASMA_`) {
+				return false
+			}
+			wrote = true
+		}
+	}
+	return wrote
+}
+
+// checkWrite is the write check of Middleware.
+func (s *Service) checkWrite(next orm.Handler) orm.Handler {
+	return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+		var check func(db *orm.DB) error
+		returning := false
+		switch q := st.Query.(type) {
+		case *orm.InsertQuery:
+			p := q.Parts()
+			if tf := s.tableOf(p.Table); tf != nil {
+				check = func(db *orm.DB) error { return s.checkInsert(ctx, db, tf, q) }
+				returning = p.Returning.All || len(p.Returning.Columns) > 0
+			}
+		case *orm.UpdateQuery:
+			p := q.Parts()
+			if tf := s.tableOf(p.Table); tf != nil {
+				check = func(db *orm.DB) error { return s.checkUpdate(ctx, db, tf, q) }
+				returning = p.Returning.All || len(p.Returning.Columns) > 0
+			}
+		}
+		switch {
+		case check == nil:
+			return next(ctx, st)
+		case st.DB.IsTx() || returning:
+			// A RETURNING write outside a transaction runs as it
+			// is (its rows would not outlive a commit here): its
+			// touch then guards it for GC's grace period only.
+			if err := check(st.DB); err != nil {
+				return nil, err
+			}
+			return next(ctx, st)
+		}
+		// The check's touch must hold its lock until the write
+		// commits, so GC cannot slip between them: one transaction.
+		var res *orm.Result
+		err := st.DB.Tx(ctx, func(tx *orm.Tx) error {
+			if err := check(tx.DB); err != nil {
+				return err
+			}
+			in := *st
+			in.DB = tx.DB
+			r, err := next(ctx, &in)
+			if err == nil {
+				res = &orm.Result{RowsAffected: r.RowsAffected, Kinds: r.Kinds}
+			}
+			return err
+		})
+		return res, err
 	}
 }
 

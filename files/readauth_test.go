@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/files"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/synctest"
 )
 
 // TestReadAuthMaxRefs: a download checks at most ReadAuthMaxRefs rows
@@ -84,4 +86,69 @@ func TestStandaloneHandler(t *testing.T) {
 			t.Errorf("%q: %d, want %d", c.user, rec.Code, c.want)
 		}
 	}
+}
+
+// TestReadAuthCache: a download's positive decision is reused; a write
+// committed through the handler (to any table) drops it at once, and a
+// write the process cannot see (raw SQL on another DB) goes unnoticed for
+// ReadAuthCacheTTL at most. Refusals are not reused.
+func TestReadAuthCache(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		e := newEnv(t, tg, "dir", nil)
+		t0 := time.Now()
+		e.now.Store(t0.UnixMilli())
+		e.share("L")
+		ref := e.mustUpload("alice", "attachments", "file", "text/plain", []byte("cached"))
+		e.mustPush("alice", "attach", attachArgs{ID: "A", ListID: "L", File: ref})
+		get := func(want int, what string) {
+			t.Helper()
+			if status, _, body := e.download("bob", ref.Hash.String()); status != want {
+				t.Fatalf("%s: %d %s, want %d", what, status, body, want)
+			}
+		}
+		sys := rowauth.AsSystem(context.Background())
+		setMember := func(in bool) {
+			t.Helper()
+			q := `DELETE FROM "members" WHERE "user_id" = 'bob'`
+			if in {
+				q = `INSERT INTO "members" ("id", "list_id", "user_id") VALUES ('L:bob', 'L', 'bob')`
+			}
+			_, err := tg.DB.Exec(sys, q)
+			must(t, err)
+		}
+		get(200, "member")
+		setMember(false) // behind the process's back
+		get(200, "within the TTL of a cached decision")
+		// A pull writes only the sync server's bookkeeping: the decision
+		// stays.
+		status, body, err := synctest.Post(e.srv.Client(), e.srv.URL+"/sync/pull", "alice", synctest.PullBody("g-alice", "1", nil))
+		if err != nil || status != 200 {
+			t.Fatalf("pull: %d %s %v", status, body, err)
+		}
+		get(200, "after a pull, within the TTL")
+		if status, _, _ := e.download("mallory", ref.Hash.String()); status != 404 {
+			t.Fatalf("another identity got bob's decision: %d", status)
+		}
+		e.now.Store(t0.Add(files.DefaultReadAuthCacheTTL + time.Millisecond).UnixMilli())
+		get(404, "after the TTL")
+		setMember(true)
+		get(200, "a grant is seen at once")
+		setMember(false)
+		e.mustPush("alice", "createList", map[string]string{"ID": "M"}) // any write through the handler
+		get(404, "after a write through the handler")
+
+		// Off: every download is checked.
+		e2 := newEnv(t, tg, "dir", func(o *files.Options) {
+			o.ReadAuthCacheTTL = -1
+			o.Storages = map[string]files.Storage{files.DefaultStorage: e.store, "avatars": e.avatars}
+		})
+		setMember(true)
+		if status, _, _ := e2.download("bob", ref.Hash.String()); status != 200 {
+			t.Fatalf("cache off, member: %d", status)
+		}
+		setMember(false)
+		if status, _, _ := e2.download("bob", ref.Hash.String()); status != 404 {
+			t.Fatalf("cache off, removed: %d", status)
+		}
+	})
 }

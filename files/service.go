@@ -12,6 +12,7 @@ import (
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/tabledef"
 )
@@ -67,6 +68,15 @@ type Options struct {
 	// read: the first ReadAuthMaxRefs by table, then row id. Default
 	// DefaultReadAuthMaxRefs.
 	ReadAuthMaxRefs int
+	// ReadAuthCacheTTL is how long a download's positive read-auth
+	// decision (this identity may read a row referencing this hash) may
+	// be reused; any write committed in this process through the
+	// Middleware or the change log drops them all at once, so the TTL
+	// bounds only the staleness after writes the process cannot see
+	// (another process, raw SQL on another DB). Refusals are never
+	// reused. 0 means DefaultReadAuthCacheTTL; a negative value checks
+	// every download.
+	ReadAuthCacheTTL time.Duration
 	// TouchInterval is how stale an upload's record may get before an
 	// upload of the same content writes it again; GCOrphans refuses a
 	// grace period under four times it. Default DefaultTouchInterval.
@@ -78,6 +88,22 @@ type Options struct {
 	// bookkeeping rows at once, so a burst of uploads cannot take every
 	// connection of the pool. Default DefaultMaxConcurrentRecords.
 	MaxConcurrentRecords int
+	// Quota bounds each user's uploads that no row references yet (see
+	// Quota); the zero value applies DefaultQuotaBytes and
+	// DefaultQuotaUploads.
+	Quota Quota
+	// MinRate, in bytes per second, is the slowest average an upload's
+	// body may arrive at, or a download go out at, after a first
+	// StallTimeout of grace; 0 means DefaultMinRate, a negative value no
+	// minimum (a download then keeps the server's WriteTimeout).
+	MinRate int64
+	// StallTimeout is how long an upload may go without progress. The
+	// endpoints set the connection's deadlines from it and MinRate,
+	// in place of the server's ReadTimeout and WriteTimeout, so a large
+	// file on a slow link is not cut while a stalled or trickling
+	// transfer still is. 0 means DefaultStallTimeout; a negative value
+	// leaves the server's deadlines alone.
+	StallTimeout time.Duration
 	// OnError, if set, is told about the errors the endpoints answer 500
 	// for (the answer itself carries no details).
 	OnError func(ctx context.Context, err error)
@@ -97,6 +123,8 @@ type Service struct {
 	ordered []*tableFiles // tables with file columns, by name
 	locks   keyedLocks
 	dbSem   chan struct{} // MaxConcurrentRecords tokens
+	quota   quota
+	auth    authCache // positive download decisions
 }
 
 // tableFiles is what the Service knows about a table with file columns.
@@ -143,8 +171,27 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.MaxConcurrentRecords <= 0 {
 		opts.MaxConcurrentRecords = DefaultMaxConcurrentRecords
 	}
+	if opts.ReadAuthCacheTTL == 0 {
+		opts.ReadAuthCacheTTL = DefaultReadAuthCacheTTL
+	}
+	if opts.MinRate == 0 {
+		opts.MinRate = DefaultMinRate
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = DefaultStallTimeout
+	}
+	if opts.Quota.Bytes == 0 {
+		opts.Quota.Bytes = DefaultQuotaBytes
+	}
+	if opts.Quota.Uploads == 0 {
+		opts.Quota.Uploads = DefaultQuotaUploads
+	}
 	s := &Service{opts: opts, base: opts.DB, authDB: opts.DB.Use(rowauth.Middleware()), tables: map[string]*tableFiles{},
-		dbSem: make(chan struct{}, opts.MaxConcurrentRecords)}
+		dbSem: make(chan struct{}, opts.MaxConcurrentRecords), quota: quota{limit: opts.Quota},
+		auth: authCache{ttl: opts.ReadAuthCacheTTL, now: opts.Now}}
+	// Writes logged by the change log on the database, through whatever
+	// DB, drop the cached read-auth decisions as they commit.
+	changelog.OnCommit(opts.DB, func([]changelog.Change) { s.auth.bump() })
 	if err := s.plan(); err != nil {
 		return nil, err
 	}

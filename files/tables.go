@@ -17,7 +17,9 @@ import (
 // spares a blob touched within its grace period, and the row is what an
 // upload, a ref write and GC lock to order themselves (see GCOrphans).
 // _plasma_blob_owners records who uploaded what: the proof of possession
-// a ref write needs (see Middleware).
+// a ref write needs (see Middleware), and, with the blob's size and
+// whether it was referenced at the last recount, what counts against the
+// uploader's Quota.
 const (
 	blobsTable  = "_plasma_blobs"
 	ownersTable = "_plasma_blob_owners"
@@ -25,8 +27,17 @@ const (
 
 var ensureDDL = []string{
 	`CREATE TABLE IF NOT EXISTS "` + blobsTable + `" ("hash" TEXT PRIMARY KEY, "size" BIGINT NOT NULL, "touched_at" BIGINT NOT NULL)`,
-	`CREATE TABLE IF NOT EXISTS "` + ownersTable + `" ("hash" TEXT NOT NULL, "user_id" TEXT NOT NULL, PRIMARY KEY ("hash", "user_id"))`,
+	`CREATE TABLE IF NOT EXISTS "` + ownersTable + `" ("hash" TEXT NOT NULL, "user_id" TEXT NOT NULL, ` +
+		`"size" BIGINT NOT NULL DEFAULT 0, "pending" INTEGER NOT NULL DEFAULT 0, PRIMARY KEY ("hash", "user_id"))`,
 }
+
+// ownersQuotaColumns are the columns the quota added to _plasma_blob_owners,
+// added to a table created before them (its uploads then count as
+// referenced until a recount).
+var ownersQuotaColumns = []string{`"size" BIGINT NOT NULL DEFAULT 0`, `"pending" INTEGER NOT NULL DEFAULT 0`}
+
+// ownersIndexDDL serves the quota's count of a user's pending uploads.
+const ownersIndexDDL = `CREATE INDEX IF NOT EXISTS "_plasma_blob_owners_user" ON "` + ownersTable + `" ("user_id", "pending")`
 
 // Ensure creates the schema's missing tables (orm.EnsureSchema), the
 // Service's own and, for every file column, an
@@ -45,12 +56,48 @@ func (s *Service) Ensure(ctx context.Context) error {
 				s.indexExpr(c.name)))
 		}
 	}
-	for _, q := range stmts {
+	for i, q := range stmts {
 		if _, err := s.base.Exec(rowauth.AsSystem(ctx), q); err != nil {
 			return fmt.Errorf("files: Ensure: %w", err)
 		}
+		if i == len(ensureDDL)-1 {
+			if err := s.ensureQuotaColumns(ctx); err != nil {
+				return fmt.Errorf("files: Ensure: %w", err)
+			}
+		}
 	}
 	return nil
+}
+
+// ensureQuotaColumns adds the quota's columns to an owners table that
+// lacks them, then its index.
+func (s *Service) ensureQuotaColumns(ctx context.Context) error {
+	ctx = rowauth.AsSystem(ctx)
+	if !s.hasColumn(ctx, ownersTable, "pending") {
+		for _, c := range ownersQuotaColumns {
+			if _, err := s.base.Exec(ctx, `ALTER TABLE "`+ownersTable+`" ADD COLUMN `+c); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.base.Exec(ctx, ownersIndexDDL)
+	return err
+}
+
+// hasColumn reports whether a query reading table.col succeeds. The
+// column is qualified: SQLite reads an unknown "col" alone as a string.
+func (s *Service) hasColumn(ctx context.Context, table, col string) bool {
+	rows, err := s.base.Query(ctx, `SELECT `+dialect.QuoteIdent(table)+`.`+dialect.QuoteIdent(col)+` FROM `+dialect.QuoteIdent(table)+` WHERE 1 = 0`)
+	if err != nil {
+		return false
+	}
+	for rows.Next() {
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err == nil
 }
 
 // indexName is a name within PostgreSQL's 63 bytes for any table and
@@ -105,10 +152,11 @@ func (s *Service) touchedAt(ctx context.Context, h Hash) (int64, error) {
 	return at, rows.Err()
 }
 
-// addOwner records that user showed they hold h's bytes.
-func (s *Service) addOwner(ctx context.Context, db *orm.DB, h Hash, user string) error {
-	_, err := db.Exec(rowauth.AsSystem(ctx), `INSERT INTO "`+ownersTable+`" ("hash", "user_id") VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		h.String(), user)
+// addOwner records that user showed they hold h's bytes (size of them),
+// as an upload pending until a recount finds it referenced (see Quota).
+func (s *Service) addOwner(ctx context.Context, db *orm.DB, h Hash, size int64, user string) error {
+	_, err := db.Exec(rowauth.AsSystem(ctx), `INSERT INTO "`+ownersTable+`" ("hash", "user_id", "size", "pending") VALUES (?, ?, ?, 1) `+
+		`ON CONFLICT ("hash", "user_id") DO UPDATE SET "size" = excluded."size", "pending" = 1`, h.String(), user, size)
 	return err
 }
 

@@ -88,6 +88,15 @@
 // syncing until ResetLocalState. ClientStateNotFound resets, as
 // Replicache does.
 //
+// # Files
+//
+// Files travel by upload, then ref (package files): Upload streams a
+// file to the server's {Server}/files/ endpoint for a file column and
+// returns the files.Ref a mutator writes into a row; Download fetches a
+// ref's bytes and checks their size and hash. Neither is queued or
+// retried: they need the network, and a ServerError's Temporary says
+// whether trying again later may help (a quota full for now, a 503).
+//
 // # Presence
 //
 // JoinRoom (or Options.Room and UserInfo) joins a presence room over the

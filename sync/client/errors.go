@@ -37,9 +37,11 @@ var (
 
 // ResponseError is a server answer the client refused: a malformed pull
 // response, a cookie going backwards, a lastMutationID going back or
-// beyond the mutations the client ever made. It matches ErrBadResponse.
+// beyond the mutations the client ever made, an upload answered with
+// another file's ref, a download that is not the file asked for. It
+// matches ErrBadResponse.
 type ResponseError struct {
-	Endpoint string // "push" or "pull"
+	Endpoint string // "push", "pull" or "files"
 	Problem  string
 }
 
@@ -60,7 +62,7 @@ func badPull(format string, args ...any) error {
 // "error" field of its JSON body, such as "Unauthorized",
 // "VersionNotSupported" or "Unavailable"; empty when the body had none).
 type ServerError struct {
-	Endpoint    string // "push" or "pull"
+	Endpoint    string // "push", "pull" or "files"
 	Status      int
 	Kind        string
 	VersionType string // for VersionNotSupported: "push", "pull" or "schema"

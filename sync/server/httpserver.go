@@ -34,7 +34,12 @@ const (
 //	err := srv.ListenAndServe()
 //
 // The timeouts do not cut WebSocket connections the realtime Hub upgrades:
-// once hijacked, a connection's deadlines are the Hub's (its pings).
+// once hijacked, a connection's deadlines are the Hub's (its pings). Nor
+// do they cut file transfers (Options.Files): the files endpoints replace
+// ReadTimeout and WriteTimeout, per request, by deadlines that follow the
+// transfer's progress and a minimum rate (files.Options.MinRate and
+// StallTimeout), so a large upload on a slow link finishes while a
+// stalled or trickling one is still cut.
 func HTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
