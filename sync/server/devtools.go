@@ -1,0 +1,165 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DevtoolsSource is the value of the "source" field of every JSON
+// message of the devtools API: the discriminant the seed's devtools
+// bridge uses (PLASMA_DEVTOOLS_SOURCE).
+const DevtoolsSource = "plasma-devtools"
+
+// The defaults of DevtoolsOptions.
+const (
+	DefaultDevtoolsRecentErrors  = 50
+	DefaultDevtoolsTrackedGroups = 4096
+)
+
+// DevtoolsOptions turns on the devtools: a page at {BasePath}/devtools
+// and its JSON API under {BasePath}/devtools/api/, which show the
+// handler's client groups, the change log's tail, the realtime
+// connections and recent errors, and poke a group, drop its views or
+// disconnect it. See the package documentation.
+type DevtoolsOptions struct {
+	// Admin decides whether a request may use the devtools; any other
+	// gets 403. Required: the devtools show every user's groups and can
+	// force any of them to reset.
+	Admin func(r *http.Request) bool
+	// Origins are the browser origins, besides the page's own, that may
+	// call the API (exact origins such as "https://admin.example.com").
+	// A request whose Origin header is neither gets 403, whatever Admin
+	// says, so that another site cannot drive the devtools with an
+	// admin's cookies.
+	Origins []string
+	// RecentErrors is how many of the latest errors are kept for the
+	// page. Default 50.
+	RecentErrors int
+	// TrackedGroups bounds the client groups whose last push and pull
+	// times are kept in memory; past it the least recently active one
+	// is forgotten. Default 4096.
+	TrackedGroups int
+}
+
+// devtools is the handler's devtools state: what it remembers of the
+// requests it served.
+type devtools struct {
+	opts    DevtoolsOptions
+	origins map[string]bool
+
+	mu     sync.Mutex
+	groups map[string]*groupActivity
+	recent []devError // a ring of opts.RecentErrors
+	next   int        // where the next error goes in recent
+	byKind map[Kind]int64
+}
+
+// groupActivity is when a group was last pushed and pulled for.
+type groupActivity struct {
+	push, pull time.Time
+}
+
+func (a *groupActivity) last() time.Time {
+	if a.push.After(a.pull) {
+		return a.push
+	}
+	return a.pull
+}
+
+// devError is one error the handler reported, as the page shows it.
+type devError struct {
+	At            time.Time `json:"at"`
+	Kind          Kind      `json:"kind"`
+	Status        int       `json:"status"`
+	Endpoint      string    `json:"endpoint,omitempty"`
+	UserID        string    `json:"userID,omitempty"`
+	ClientGroupID string    `json:"clientGroupID,omitempty"`
+	Mutator       string    `json:"mutator,omitempty"`
+	Message       string    `json:"message,omitempty"`
+}
+
+// maxDevMessage caps the length of an error message the devtools keep.
+const maxDevMessage = 500
+
+func (o *DevtoolsOptions) check() error {
+	if o.Admin == nil {
+		return errors.New("plasma: sync: NewHandler: Options.Devtools.Admin is nil")
+	}
+	if o.RecentErrors <= 0 {
+		o.RecentErrors = DefaultDevtoolsRecentErrors
+	}
+	if o.TrackedGroups <= 0 {
+		o.TrackedGroups = DefaultDevtoolsTrackedGroups
+	}
+	return nil
+}
+
+func newDevtools(opts *DevtoolsOptions) *devtools {
+	d := &devtools{opts: *opts, origins: map[string]bool{}, groups: map[string]*groupActivity{},
+		recent: make([]devError, 0, opts.RecentErrors), byKind: map[Kind]int64{}}
+	for _, o := range opts.Origins {
+		d.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	return d
+}
+
+// record remembers when a push or pull was served for its group.
+func (d *devtools) record(ev *Event) {
+	if ev.ClientGroupID == "" || ev.Kind != EventPush && ev.Kind != EventPull {
+		return
+	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.groups[ev.ClientGroupID]
+	if a == nil {
+		if len(d.groups) >= d.opts.TrackedGroups {
+			d.forgetOldest()
+		}
+		a = &groupActivity{}
+		d.groups[ev.ClientGroupID] = a
+	}
+	if ev.Kind == EventPush {
+		a.push = now
+	} else {
+		a.pull = now
+	}
+}
+
+// forgetOldest drops the least recently active group. It scans the
+// map: the devtools are for looking, not for the hot path, and a full
+// map costs one scan per new group.
+func (d *devtools) forgetOldest() {
+	var oldest string
+	var at time.Time
+	for g, a := range d.groups {
+		if l := a.last(); oldest == "" || l.Before(at) {
+			oldest, at = g, l
+		}
+	}
+	delete(d.groups, oldest)
+}
+
+// recordError remembers e among the recent errors and counts its kind.
+func (d *devtools) recordError(e *Error) {
+	de := devError{At: time.Now(), Kind: e.Kind, Status: e.Status, Endpoint: e.Endpoint,
+		UserID: e.UserID, ClientGroupID: e.ClientGroupID, Mutator: e.Mutator}
+	if e.Err != nil {
+		de.Message = e.Err.Error()
+		if len(de.Message) > maxDevMessage {
+			de.Message = strings.ToValidUTF8(de.Message[:maxDevMessage], "") + "…"
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.byKind[e.Kind]++
+	if len(d.recent) < cap(d.recent) {
+		d.recent = append(d.recent, de)
+	} else {
+		d.recent[d.next] = de
+	}
+	d.next = (d.next + 1) % cap(d.recent)
+}
