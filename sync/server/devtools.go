@@ -6,12 +6,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// DevtoolsSource is the value of the "source" field of every JSON
-// message of the devtools API: the discriminant the seed's devtools
-// bridge uses (PLASMA_DEVTOOLS_SOURCE).
-const DevtoolsSource = "plasma-devtools"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
 
 // The defaults of DevtoolsOptions.
 const (
@@ -52,7 +49,7 @@ type devtools struct {
 
 	mu     sync.Mutex
 	groups map[string]*groupActivity
-	recent []devError // a ring of opts.RecentErrors
+	recent []protocol.DevtoolsErrorEntry // a ring of opts.RecentErrors
 	next   int        // where the next error goes in recent
 	byKind map[Kind]int64
 }
@@ -67,18 +64,6 @@ func (a *groupActivity) last() time.Time {
 		return a.push
 	}
 	return a.pull
-}
-
-// devError is one error the handler reported, as the page shows it.
-type devError struct {
-	At            time.Time `json:"at"`
-	Kind          Kind      `json:"kind"`
-	Status        int       `json:"status"`
-	Endpoint      string    `json:"endpoint,omitempty"`
-	UserID        string    `json:"userID,omitempty"`
-	ClientGroupID string    `json:"clientGroupID,omitempty"`
-	Mutator       string    `json:"mutator,omitempty"`
-	Message       string    `json:"message,omitempty"`
 }
 
 // maxDevMessage caps the length of an error message the devtools keep.
@@ -99,7 +84,7 @@ func (o *DevtoolsOptions) check() error {
 
 func newDevtools(opts *DevtoolsOptions) *devtools {
 	d := &devtools{opts: *opts, origins: map[string]bool{}, groups: map[string]*groupActivity{},
-		recent: make([]devError, 0, opts.RecentErrors), byKind: map[Kind]int64{}}
+		recent: make([]protocol.DevtoolsErrorEntry, 0, opts.RecentErrors), byKind: map[Kind]int64{}}
 	for _, o := range opts.Origins {
 		d.origins[strings.TrimSuffix(o, "/")] = true
 	}
@@ -145,7 +130,7 @@ func (d *devtools) forgetOldest() {
 
 // recordError remembers e among the recent errors and counts its kind.
 func (d *devtools) recordError(e *Error) {
-	de := devError{At: time.Now(), Kind: e.Kind, Status: e.Status, Endpoint: e.Endpoint,
+	de := protocol.DevtoolsErrorEntry{At: time.Now(), Kind: string(e.Kind), Status: e.Status, Endpoint: e.Endpoint,
 		UserID: e.UserID, ClientGroupID: e.ClientGroupID, Mutator: e.Mutator}
 	if e.Err != nil {
 		de.Message = e.Err.Error()

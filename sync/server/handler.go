@@ -306,6 +306,8 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveEndpoint(w, r, "pull")
 	case ok && h.opts.Files != nil && strings.HasPrefix(rest, "/files/"):
 		h.serveFiles(w, r)
+	case ok && isDevtoolsPath(rest):
+		h.serveDevtools(w, r, rest)
 	default:
 		http.NotFound(w, r)
 	}
