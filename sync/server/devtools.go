@@ -50,7 +50,7 @@ type devtools struct {
 	mu     sync.Mutex
 	groups map[string]*groupActivity
 	recent []protocol.DevtoolsErrorEntry // a ring of opts.RecentErrors
-	next   int        // where the next error goes in recent
+	next   int                           // where the next error goes in recent
 	byKind map[Kind]int64
 }
 
