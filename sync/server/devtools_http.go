@@ -117,6 +117,17 @@ func (h *Handler[Ctx]) serveDevtools(w http.ResponseWriter, r *http.Request, res
 			}
 		}
 	}
+	// The script and the style sheet hold no data: they are served
+	// without Admin's check, so that a page authenticated by a query
+	// parameter (the demo's token) loads them by their plain links.
+	switch rest {
+	case "/devtools/app.js":
+		h.serveAsset(w, r, "app.js", "text/javascript; charset=utf-8")
+		return
+	case "/devtools/app.css":
+		h.serveAsset(w, r, "app.css", "text/css; charset=utf-8")
+		return
+	}
 	if !h.opts.Devtools.Admin(r) {
 		devtoolsFail(w, http.StatusForbidden, "Forbidden", "not an admin")
 		return
@@ -129,10 +140,6 @@ func (h *Handler[Ctx]) serveDevtools(w http.ResponseWriter, r *http.Request, res
 		http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
 	case "/devtools/":
 		h.serveAsset(w, r, "index.html", "text/html; charset=utf-8")
-	case "/devtools/app.js":
-		h.serveAsset(w, r, "app.js", "text/javascript; charset=utf-8")
-	case "/devtools/app.css":
-		h.serveAsset(w, r, "app.css", "text/css; charset=utf-8")
 	case "/devtools/api/snapshot":
 		if !allowMethod(w, r, http.MethodGet) {
 			return

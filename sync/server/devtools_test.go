@@ -143,7 +143,7 @@ func TestDevtoolsAdminAndOrigin(t *testing.T) {
 	e := newDevEnv(t, tg, &fakeHub{})
 	cmd := `{"source":"plasma-devtools","type":"command","command":"ping"}`
 	for _, c := range []struct{ method, path, body string }{
-		{"GET", "/", ""}, {"GET", "/app.js", ""}, {"GET", "/api/snapshot", ""}, {"POST", "/api/command", cmd}, {"GET", "/nope", ""},
+		{"GET", "/", ""}, {"GET", "/api/snapshot", ""}, {"POST", "/api/command", cmd}, {"GET", "/nope", ""},
 	} {
 		status, body, _ := e.devCall(c.method, c.path, map[string]string{"Content-Type": "application/json"}, c.body)
 		if status != 403 || !protocol.IsDevtoolsMessage([]byte(body)) {
@@ -161,6 +161,12 @@ func TestDevtoolsAdminAndOrigin(t *testing.T) {
 	status, _, hd = e.devCall("OPTIONS", "/api/command", map[string]string{"Origin": "https://admin.example"}, "")
 	if status != 204 || !strings.Contains(hd.Get("Access-Control-Allow-Headers"), "Content-Type") {
 		t.Errorf("preflight from a listed origin: %d %v", status, hd)
+	}
+	// The script and the style sheet hold no data: anyone gets them
+	// (once the option is on).
+	if status, body, hd := e.devCall("GET", "/app.js", nil, ""); status != 200 || !strings.HasPrefix(hd.Get("Content-Type"), "text/javascript") ||
+		!strings.Contains(body, "plasma-devtools") {
+		t.Errorf("app.js: %d %v", status, hd)
 	}
 	host := strings.TrimPrefix(e.srv.URL, "http://")
 	if status, body, _ := e.devCall("GET", "/api/snapshot", asAdmin(map[string]string{"Origin": "http://" + host}), ""); status != 200 {
