@@ -36,6 +36,21 @@ const (
 	DevtoolsDisconnect = "disconnect"
 )
 
+// The commands of the Go client's devtools (sync/client's
+// Client.Devtools): the seed's command kinds, and snapshot.
+const (
+	// DevtoolsSnapshotCommand answers the client's DevtoolsClientSnapshot.
+	DevtoolsSnapshotCommand = "snapshot"
+	// DevtoolsFlush pushes every pending mutation and pulls until the
+	// server has confirmed them.
+	DevtoolsFlush = "flush"
+	// DevtoolsPull pulls once.
+	DevtoolsPull = "pull"
+	// DevtoolsResetLocalState wipes the replica and starts over as a new
+	// client in a new client group.
+	DevtoolsResetLocalState = "reset-local-state"
+)
+
 // DevtoolsMessage is the part every devtools message shares.
 type DevtoolsMessage struct {
 	Source string `json:"source"`
@@ -71,6 +86,32 @@ type DevtoolsResult struct {
 	Disconnected int `json:"disconnected,omitempty"`
 	// Poked says whether the group's connections were poked.
 	Poked bool `json:"poked,omitempty"`
+	// Changed is, for a client's pull, whether the replica changed.
+	Changed bool `json:"changed,omitempty"`
+}
+
+// DevtoolsClientSnapshot is a Go client's state as its devtools show it.
+type DevtoolsClientSnapshot struct {
+	Source         string            `json:"source"`
+	Type           string            `json:"type"` // DevtoolsTypeSnapshot
+	At             time.Time         `json:"at"`
+	ClientID       string            `json:"clientID"`
+	ClientGroupID  string            `json:"clientGroupID"`
+	LastMutationID int64             `json:"lastMutationID"`
+	Cookie         json.RawMessage   `json:"cookie"`
+	Pending        []DevtoolsPending `json:"pending"`
+	Offline        bool              `json:"offline"`
+	// Connected says whether the poke WebSocket is up.
+	Connected bool `json:"connected"`
+}
+
+// DevtoolsPending is one mutation a client has not seen confirmed, by
+// id and name (its arguments are left out: they are the user's data).
+type DevtoolsPending struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Sent says whether it was pushed already.
+	Sent bool `json:"sent"`
 }
 
 // DevtoolsError answers a devtools request that failed.
