@@ -77,4 +77,3 @@ func BenchmarkPushObserved(b *testing.B) {
 		})
 	}
 }
-
