@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,9 +92,10 @@ func newDevtools(opts *DevtoolsOptions) *devtools {
 	return d
 }
 
-// record remembers when a push or pull was served for its group.
+// record remembers when a push or pull was served for its group. A
+// refused request is not recorded: its group may be another user's.
 func (d *devtools) record(ev *Event) {
-	if ev.ClientGroupID == "" || ev.Kind != EventPush && ev.Kind != EventPull {
+	if ev.ClientGroupID == "" || ev.Err != nil || ev.Kind != EventPush && ev.Kind != EventPull {
 		return
 	}
 	now := time.Now()
@@ -114,18 +116,21 @@ func (d *devtools) record(ev *Event) {
 	}
 }
 
-// forgetOldest drops the least recently active group. It scans the
-// map: the devtools are for looking, not for the hot path, and a full
-// map costs one scan per new group.
+// forgetOldest drops the least recently active quarter of the groups:
+// one sort per TrackedGroups/4 new groups, so that a stream of new
+// groups costs little per request.
 func (d *devtools) forgetOldest() {
-	var oldest string
-	var at time.Time
+	times := make([]time.Time, 0, len(d.groups))
+	for _, a := range d.groups {
+		times = append(times, a.last())
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	cut := times[len(times)/4]
 	for g, a := range d.groups {
-		if l := a.last(); oldest == "" || l.Before(at) {
-			oldest, at = g, l
+		if !a.last().After(cut) {
+			delete(d.groups, g)
 		}
 	}
-	delete(d.groups, oldest)
 }
 
 // recordError remembers e among the recent errors and counts its kind.

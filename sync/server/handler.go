@@ -288,9 +288,10 @@ func (h *Handler[Ctx]) observed() bool {
 	return h.opts.Observer != nil || h.log != nil || h.dev != nil
 }
 
-// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, and
-// with Options.Files the file endpoints under {BasePath}/files/; any
-// other path is 404. It is the one-line setup:
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, with
+// Options.Files the file endpoints under {BasePath}/files/, and with
+// Options.Devtools the devtools under {BasePath}/devtools/; any other
+// path is 404. It is the one-line setup:
 //
 //	mux.Handle("/sync/", h)
 //
@@ -504,7 +505,8 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 // checkVersions answers a request of another protocol or schema
 // version; it returns false when it did.
 func (h *Handler[Ctx]) checkVersion(ctx context.Context, w http.ResponseWriter, endpoint, userID, group, schemaVersion string, err error) bool {
-	if ev := eventFrom(ctx); ev != nil {
+	if ev := eventFrom(ctx); ev != nil && len(group) <= h.opts.MaxIDBytes {
+		// An oversized id is refused below; it goes into no log or span.
 		ev.ClientGroupID = group
 	}
 	var verr *protocol.VersionError
