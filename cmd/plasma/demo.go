@@ -253,7 +253,7 @@ func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Se
 			case <-tick.C:
 			}
 			bound = demoMaintain(ctx, db, h, obs, bound, log)
-			demoFiles(ctx, h, fsvc, log)
+			demoFiles(ctx, h, fsvc, obs, log)
 		}
 	}()
 	return func() {
@@ -307,11 +307,12 @@ const demoBlobGrace = 24 * time.Hour
 
 // demoFiles deletes blobs no attachment references (files.GCOrphans)
 // and reports attachments whose blob is gone (files.ReconcileRefs).
-func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.Service, log *slog.Logger) {
+func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.Service, obs *otelsync.Observer, log *slog.Logger) {
 	rep, err := fsvc.GCOrphans(ctx, files.GCOptions{Grace: demoBlobGrace})
 	if ctx.Err() != nil {
 		return
 	}
+	obs.RecordBlobGC(ctx, int64(rep.Deleted), err)
 	if err != nil {
 		log.Error("maintenance: collecting orphaned blobs", "deleted", rep.Deleted, "err", err)
 	} else {

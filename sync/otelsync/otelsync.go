@@ -23,6 +23,8 @@
 //	plasma_sync_collect_runs_total         counter of Handler.Collect runs, by outcome
 //	plasma_changelog_compaction_runs_total counter of compactions (RecordCompaction), by outcome
 //	plasma_changelog_compacted_changes_total counter of changes compaction removed
+//	plasma_files_gc_runs_total             counter of blob garbage collections (RecordBlobGC), by outcome
+//	plasma_files_gc_deleted_blobs_total    counter of blobs they deleted
 //	plasma_sync_websocket_connections      gauge (WatchHub)
 //	plasma_sync_pokes_total                counter (WatchHub)
 //	plasma_changelog_rows                  gauge (WatchChangeLog)
@@ -73,6 +75,7 @@ type Observer struct {
 	mutations, errs              metric.Int64Counter
 	pullRows, pullBytes, resets  metric.Int64Counter
 	collects, compactions, folds metric.Int64Counter
+	blobGCs, blobsDeleted        metric.Int64Counter
 }
 
 var _ server.Observer = (*Observer)(nil)
@@ -115,6 +118,8 @@ func New(opts Options) (*Observer, error) {
 	o.collects = counter("plasma.sync.collect.runs", "{run}", "Runs of Handler.Collect (idle group collection), by outcome.")
 	o.compactions = counter("plasma.changelog.compaction.runs", "{run}", "Change-log compactions, by outcome.")
 	o.folds = counter("plasma.changelog.compacted.changes", "{change}", "Changes removed by change-log compaction.")
+	o.blobGCs = counter("plasma.files.gc.runs", "{run}", "Garbage collections of orphaned blobs, by outcome.")
+	o.blobsDeleted = counter("plasma.files.gc.deleted_blobs", "{blob}", "Orphaned blobs deleted.")
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("plasma: otelsync: %w", err)
 	}
@@ -240,6 +245,20 @@ func (o *Observer) RecordCompaction(ctx context.Context, res changelog.Compactio
 	}
 	o.compactions.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
 	o.folds.Add(ctx, res.Removed)
+}
+
+// RecordBlobGC records one garbage collection of orphaned blobs
+// (files.Service.GCOrphans) that deleted deleted blobs:
+//
+//	rep, err := fsvc.GCOrphans(ctx, opts)
+//	obs.RecordBlobGC(ctx, int64(rep.Deleted), err)
+func (o *Observer) RecordBlobGC(ctx context.Context, deleted int64, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	o.blobGCs.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	o.blobsDeleted.Add(ctx, deleted)
 }
 
 // HubStats is what WatchHub reads of a realtime hub: *realtime.Hub

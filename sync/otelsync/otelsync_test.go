@@ -227,7 +227,11 @@ func TestMetricsMoveAfterPushAndPull(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.obs.RecordCompaction(context.Background(), res, err)
+		r.obs.RecordBlobGC(context.Background(), 3, nil)
 		m = scrape(t, r.srv.URL+"/metrics")
+		if m[`plasma_files_gc_runs_total{outcome="ok"}`] != 1 || m[`plasma_files_gc_deleted_blobs_total`] != 3 {
+			t.Errorf("blob GC not counted: %v %v", m[`plasma_files_gc_runs_total{outcome="ok"}`], m[`plasma_files_gc_deleted_blobs_total`])
+		}
 		if m[`plasma_sync_collect_runs_total{outcome="ok"}`] != 1 || m[`plasma_changelog_compaction_runs_total{outcome="ok"}`] != 1 {
 			t.Errorf("collect and compaction runs not counted: %v %v", m[`plasma_sync_collect_runs_total{outcome="ok"}`],
 				m[`plasma_changelog_compaction_runs_total{outcome="ok"}`])
