@@ -345,12 +345,7 @@ func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, end
 			ev.Kind = EventPull
 		}
 		ctx = h.startEvent(ctx, ev)
-		cw := &countingWriter{ResponseWriter: w}
-		w = cw
-		defer func() {
-			ev.Bytes = cw.n
-			h.endEvent(ctx, ev)
-		}()
+		defer func() { h.endEvent(ctx, ev) }()
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -386,9 +381,16 @@ func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, end
 	}
 	if endpoint == "push" {
 		h.push(ctx, w, ident, appCtx, body)
-	} else {
-		h.pull(ctx, w, ident, body)
+		return
 	}
+	if ev != nil {
+		// Counted here, past readBody, whose MaxBytesReader wants the
+		// server's own writer.
+		cw := &countingWriter{ResponseWriter: w}
+		w = cw
+		defer func() { ev.Bytes = cw.n }()
+	}
+	h.pull(ctx, w, ident, body)
 }
 
 // readBody reads the request body, refusing it (413) past
