@@ -41,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -79,6 +80,10 @@ type Observer struct {
 }
 
 var _ server.Observer = (*Observer)(nil)
+
+// maxUnknownName caps the length of an unregistered mutator name in a
+// span attribute.
+const maxUnknownName = 64
 
 // latencyBuckets are the histograms' bucket bounds in seconds: from a
 // pull answered from the fast path (a millisecond) to a push that waited
@@ -132,12 +137,19 @@ func (o *Observer) Start(ctx context.Context, ev *server.Event) context.Context 
 	kind := trace.SpanKindServer
 	switch ev.Kind {
 	case server.EventMutation:
-		name += " " + ev.Mutator
+		// A client may send any name: only a registered one goes into the
+		// span's name, and an unknown one is cut short.
+		mutatorName := ev.Mutator
+		if ev.Registered {
+			name += " " + ev.Mutator
+		} else if len(mutatorName) > maxUnknownName {
+			mutatorName = strings.ToValidUTF8(mutatorName[:maxUnknownName], "")
+		}
 		kind = trace.SpanKindInternal
 		ctx, _ = o.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(
 			attribute.String("plasma.client_id", ev.ClientID),
 			attribute.Int64("plasma.mutation_id", ev.MutationID),
-			attribute.String("plasma.mutator", ev.Mutator)))
+			attribute.String("plasma.mutator", mutatorName)))
 		return ctx
 	case server.EventCollect:
 		kind = trace.SpanKindInternal

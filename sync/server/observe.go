@@ -67,10 +67,14 @@ type Event struct {
 	UserID, ClientGroupID string
 
 	// ClientID, MutationID and Mutator identify the mutation of an
-	// EventMutation.
+	// EventMutation. Mutator is the name the client sent: Registered
+	// says whether it names one of Options.Mutators (use it before
+	// putting the name where its cardinality matters, a span name or a
+	// metric label).
 	ClientID   string
 	MutationID int64
 	Mutator    string
+	Registered bool
 
 	// Err is, at End, the error that failed the work: for a push or pull
 	// the error the request was answered with (a 200 answer with an
@@ -136,6 +140,7 @@ func (h *Handler[Ctx]) observeMutation(ctx context.Context, tx *orm.DB, st *push
 	}
 	ev := &Event{Kind: EventMutation, UserID: st.ident.UserID, ClientGroupID: st.req.ClientGroupID,
 		ClientID: m.ClientID, MutationID: m.ID, Mutator: m.Name}
+	_, ev.Registered = h.opts.Mutators[m.Name]
 	ctx = h.startEvent(ctx, ev)
 	failed, err = h.runMutation(ctx, tx, st, m, batch)
 	switch {
