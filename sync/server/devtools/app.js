@@ -45,8 +45,7 @@ function fill(id, rows, empty, cols) {
 
 function when(t) {
   if (!t) return "—";
-  const d = typeof t === "number" ? new Date(t) : new Date(t);
-  return d.toLocaleTimeString();
+  return new Date(t).toLocaleTimeString(); // Unix ms or an RFC 3339 string
 }
 
 function isDevtoolsMessage(m) {
