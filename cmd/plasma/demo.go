@@ -21,6 +21,7 @@ import (
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/plugin/serverdb"
+	"github.com/plasma-go/plasma/sync/otelsync"
 	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
 )
@@ -32,7 +33,7 @@ func init() {
 	}
 }
 
-const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS] [-maintain INTERVAL] [-web DIR]
+const demoUsage = `usage: plasma demo [-addr HOST:PORT] [-data DIR] [-cors ORIGINS] [-maintain INTERVAL] [-web DIR] [-devtools]
 
 Serves the example todo app (examples/todo) on an embedded SQLite database
 in DIR: the Replicache v1 endpoints POST /sync/push and POST /sync/pull, the
@@ -44,7 +45,10 @@ or SIGTERM; every mutation it acknowledged is on disk, even if the process
 is killed without warning. Every INTERVAL (default 1h) it compacts the change
 log and deletes the sync state of client groups idle for 30 days. With
 -web DIR it also serves the files in DIR at /web/, e.g. examples/web (a
-page on the replicache npm client; run npm ci there first).
+page on the replicache npm client; run npm ci there first). GET /metrics
+serves the sync server's metrics in the Prometheus format. With -devtools
+it serves the devtools page at /sync/devtools/, to requests that carry the
+admin token it prints (a new one at each start).
 
 flags:
 `
@@ -59,6 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	cors := fs.String("cors", "", "comma-separated origins browsers may call the endpoints from, e.g. http://localhost:5173 (* for any)")
 	maintain := fs.Duration("maintain", time.Hour, "how often to compact the change log and collect idle client groups (0: never)")
 	web := fs.String("web", "", "a folder of static files to serve at "+demoWebPath+", e.g. examples/web")
+	devtools := fs.Bool("devtools", false, "serve the devtools page at /sync/devtools/ to requests with the admin token it prints")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -118,25 +123,33 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err = todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
-		Notifier: hub,
-		Files:    fsvc,
-		OnError: func(ctx context.Context, e *server.Error) {
-			level := slog.LevelWarn
-			if e.Status >= 500 {
-				level = slog.LevelError
-			}
-			log.Log(ctx, level, "sync", "kind", string(e.Kind), "status", e.Status, "user", e.UserID, "err", e.Err)
-		},
-	})
+	// Metrics through OpenTelemetry, served at /metrics for Prometheus.
+	obs, metrics, stopMetrics, err := demoMetrics(db, hub)
 	if err != nil {
 		_ = hub.Close(context.Background())
 		return err
 	}
-	stopMaintenance := startMaintenance(db, h, fsvc, *maintain, log)
+	devOpts, devToken, err := demoDevtools(*devtools)
+	if err != nil {
+		_ = errors.Join(hub.Close(context.Background()), stopMetrics())
+		return err
+	}
+	h, err = todo.NewServer(ctx, db, server.Options[todo.AppCtx]{
+		Notifier: hub,
+		Files:    fsvc,
+		Observer: obs,
+		Devtools: devOpts,
+		// Errors are logged with the request's user and client group.
+		Logger: log,
+	})
+	if err != nil {
+		_ = errors.Join(hub.Close(context.Background()), stopMetrics())
+		return err
+	}
+	stopMaintenance := startMaintenance(db, h, fsvc, obs, *maintain, log)
 	closeAll := func(ctx context.Context) error {
 		stopMaintenance()
-		return errors.Join(hub.Close(ctx), h.Close(ctx))
+		return errors.Join(hub.Close(ctx), h.Close(ctx), stopMetrics())
 	}
 	// Each endpoint on its own method pattern; mux.Handle("/sync/", h)
 	// would serve push and pull in one line.
@@ -144,7 +157,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.Handle("POST /sync/push", h.PushHandler())
 	mux.Handle("POST /sync/pull", h.PullHandler())
 	mux.Handle("GET /sync/ws", hub)
-	mux.Handle("/sync/files/", h.FilesHandler()) // PUT upload, GET/HEAD download
+	mux.Handle("/sync/files/", h.FilesHandler())       // PUT upload, GET/HEAD download
+	mux.Handle("/sync/devtools", h.DevtoolsHandler())  // 404 without -devtools
+	mux.Handle("/sync/devtools/", h.DevtoolsHandler()) // the page and its API
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("/{$}", demoIndex)
 	// A live query on the page: open todos per list, as server-sent events.
 	ldb, err := serverdb.New(ctx, todo.Schema, db, serverdb.SkipEnsure())
@@ -179,6 +195,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if *web != "" {
 		fmt.Fprintf(stdout, "  web:  %s%s (files in %s)\n", base, demoWebPath, *web)
 	}
+	fmt.Fprintf(stdout, "  metrics: GET %s/metrics\n", base)
+	if devOpts != nil {
+		fmt.Fprintf(stdout, "  devtools: %s/sync/devtools/?token=%s\n", base, devToken)
+	}
 
 	// Read, write and idle timeouts and a header cap: a client sending a
 	// body slowly is cut off (server.DefaultReadTimeout).
@@ -212,7 +232,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 // until the returned function is called; that function waits for a run
 // in progress to stop (its context is cancelled). Errors are logged: the
 // next run tries again.
-func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Service, every time.Duration, log *slog.Logger) (stop func()) {
+func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Service, obs *otelsync.Observer, every time.Duration, log *slog.Logger) (stop func()) {
 	if every <= 0 {
 		return func() {}
 	}
@@ -232,8 +252,8 @@ func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Se
 				return
 			case <-tick.C:
 			}
-			bound = demoMaintain(ctx, db, h, bound, log)
-			demoFiles(ctx, h, fsvc, log)
+			bound = demoMaintain(ctx, db, h, obs, bound, log)
+			demoFiles(ctx, h, fsvc, obs, log)
 		}
 	}()
 	return func() {
@@ -248,7 +268,7 @@ func startMaintenance(db *orm.DB, h *server.Handler[todo.AppCtx], fsvc *files.Se
 // is safe for any reader anyway: see changelog.CompactChangeLog), then
 // collects idle client groups (server.Handler.Collect). It returns the
 // head to compact up to next time.
-func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx], bound int64, log *slog.Logger) int64 {
+func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx], obs *otelsync.Observer, bound int64, log *slog.Logger) int64 {
 	head, err := changelog.Head(ctx, db, changelog.DefaultRegion)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -261,6 +281,7 @@ func demoMaintain(ctx context.Context, db *orm.DB, h *server.Handler[todo.AppCtx
 		if ctx.Err() != nil {
 			return bound // shutting down: what committed stays, the rest waits
 		}
+		obs.RecordCompaction(ctx, res, err)
 		if err != nil {
 			log.Error("maintenance: compacting the change log", "upTo", bound, "removed", res.Removed, "err", err)
 		} else {
@@ -286,11 +307,12 @@ const demoBlobGrace = 24 * time.Hour
 
 // demoFiles deletes blobs no attachment references (files.GCOrphans)
 // and reports attachments whose blob is gone (files.ReconcileRefs).
-func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.Service, log *slog.Logger) {
+func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.Service, obs *otelsync.Observer, log *slog.Logger) {
 	rep, err := fsvc.GCOrphans(ctx, files.GCOptions{Grace: demoBlobGrace})
 	if ctx.Err() != nil {
 		return
 	}
+	obs.RecordBlobGC(ctx, int64(rep.Deleted), err)
 	if err != nil {
 		log.Error("maintenance: collecting orphaned blobs", "deleted", rep.Deleted, "err", err)
 	} else {

@@ -58,6 +58,11 @@ func (h *Hub) Stats() Stats {
 	return s
 }
 
+// PokesSent returns how many poke messages the hub wrote to
+// connections (Stats().Pokes), for metrics (package sync/otelsync reads
+// it).
+func (h *Hub) PokesSent() uint64 { return h.stats.pokes.Load() }
+
 // bindChunk is how many bind values one loading query names.
 const bindChunk = 500
 

@@ -316,4 +316,29 @@
 // Options.DisableFastPath. A pull's snapshot reads run in one read-only
 // transaction (REPEATABLE READ on PostgreSQL) on the handler's DB, through
 // row auth and the base DB's own middlewares.
+//
+// # Observability and devtools
+//
+// Instrumentation enters the handler through one seam, Options.Observer:
+// it is told when each push, pull, mutation run and Collect starts and
+// ends (an Event: user, client group, the error answered, a push's
+// mutation outcomes, a pull's patch size and bytes), and the context it
+// returns at the start is the one the work runs under. Package
+// sync/otelsync implements it with OpenTelemetry (spans and metrics);
+// with plugin/otelorm on the DB, one push is one trace down to its SQL.
+// Options.Logger logs the reported errors; LogHandler puts the request's
+// user and client group on every slog record logged with its context.
+// Without an Observer, a Logger or the devtools, a request makes no
+// Event.
+//
+// Options.Devtools serves a page and a JSON API at {BasePath}/devtools/
+// to the requests its Admin function accepts (403 for the others, 404
+// for everyone when the option is off; a browser origin other than the
+// page's and not listed gets 403): the client groups with their users,
+// clients, lastMutationIDs and view records, the change log's tail, the
+// realtime hub's connections and rooms (RealtimeInspector), the recent
+// errors by kind, and commands to poke a group, drop its views (its next
+// pull is a reset) or close its WebSockets. Every message carries
+// "source":"plasma-devtools"; the types are in package sync/protocol.
+// See docs/observability.md.
 package server

@@ -164,14 +164,26 @@ type CollectResult struct {
 // cancelled ctx leaves what was committed so far, and the result counts
 // it. Run it on a schedule (cmd/plasma's demo runs it every hour).
 func (h *Handler[Ctx]) Collect(ctx context.Context) (CollectResult, error) {
+	var ev *Event
+	if h.observed() {
+		ev = &Event{Kind: EventCollect}
+		ctx = h.startEvent(ctx, ev)
+	}
 	start := time.Now()
 	var res CollectResult
 	err := h.collect(ctx, start, &res)
 	res.Duration = time.Since(start)
 	if err != nil {
-		return res, fmt.Errorf("plasma: sync: Collect: %w", err)
+		err = fmt.Errorf("plasma: sync: Collect: %w", err)
 	}
-	return res, nil
+	if ev != nil {
+		ev.Collect = res
+		if err != nil {
+			ev.Err = &Error{Kind: internal(err), Err: err}
+		}
+		h.endEvent(ctx, ev)
+	}
+	return res, err
 }
 
 func (h *Handler[Ctx]) collect(ctx context.Context, now time.Time, res *CollectResult) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -49,7 +50,9 @@ type Handler[Ctx any] struct {
 	// writes is held around every write transaction on SQLite (nil on
 	// PostgreSQL): see lockWrites.
 	writes chan struct{}
-	seen   seenCache // groups whose last-seen time was written lately
+	seen   seenCache    // groups whose last-seen time was written lately
+	log    *slog.Logger // Options.Logger through LogHandler, or nil
+	dev    *devtools    // nil unless Options.Devtools
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless
@@ -68,6 +71,12 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 		return nil, err
 	}
 	h := &Handler[Ctx]{opts: opts, base: opts.DB, resolvers: map[string]*tablePlan{}}
+	if opts.Logger != nil {
+		h.log = slog.New(LogHandler(opts.Logger.Handler()))
+	}
+	if opts.Devtools != nil {
+		h.dev = newDevtools(opts.Devtools)
+	}
 	h.useEngine()
 	if err := h.planTables(); err != nil {
 		return nil, err
@@ -112,6 +121,13 @@ func (opts *Options[Ctx]) check() error {
 	}
 	if err := checkBlobs(opts.Schema, opts.Files); err != nil {
 		return err
+	}
+	if opts.Devtools != nil {
+		d := *opts.Devtools // the caller's copy keeps its zeros
+		if err := d.check(); err != nil {
+			return err
+		}
+		opts.Devtools = &d
 	}
 	if opts.BasePath == "" {
 		opts.BasePath = DefaultBasePath
@@ -258,11 +274,24 @@ func (h *Handler[Ctx]) report(ctx context.Context, e *Error) {
 	if h.opts.OnError != nil {
 		h.opts.OnError(ctx, e)
 	}
+	if h.log != nil {
+		h.logError(ctx, e)
+	}
+	if h.dev != nil {
+		h.dev.recordError(e)
+	}
 }
 
-// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, and
-// with Options.Files the file endpoints under {BasePath}/files/; any
-// other path is 404. It is the one-line setup:
+// observed reports whether anything watches the requests: without an
+// Observer, a Logger or the devtools, no Event is made.
+func (h *Handler[Ctx]) observed() bool {
+	return h.opts.Observer != nil || h.log != nil || h.dev != nil
+}
+
+// ServeHTTP serves POST {BasePath}/push and POST {BasePath}/pull, with
+// Options.Files the file endpoints under {BasePath}/files/, and with
+// Options.Devtools the devtools under {BasePath}/devtools/; any other
+// path is 404. It is the one-line setup:
 //
 //	mux.Handle("/sync/", h)
 //
@@ -278,6 +307,8 @@ func (h *Handler[Ctx]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveEndpoint(w, r, "pull")
 	case ok && h.opts.Files != nil && strings.HasPrefix(rest, "/files/"):
 		h.serveFiles(w, r)
+	case ok && isDevtoolsPath(rest):
+		h.serveDevtools(w, r, rest)
 	default:
 		http.NotFound(w, r)
 	}
@@ -307,6 +338,15 @@ func (h *Handler[Ctx]) PullHandler() http.Handler {
 // below answers 500 and is reported, never taking the server down.
 func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, endpoint string) {
 	ctx := r.Context()
+	var ev *Event
+	if h.observed() {
+		ev = &Event{Kind: EventPush}
+		if endpoint == "pull" {
+			ev.Kind = EventPull
+		}
+		ctx = h.startEvent(ctx, ev)
+		defer func() { h.endEvent(ctx, ev) }()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -330,6 +370,9 @@ func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, end
 		h.fail(ctx, w, &Error{Kind: KindUnauthorized, Endpoint: endpoint, Err: err})
 		return
 	}
+	if ev != nil {
+		ev.UserID = ident.UserID
+	}
 	body, serr := h.readBody(w, r)
 	if serr != nil {
 		serr.Endpoint, serr.UserID = endpoint, ident.UserID
@@ -338,9 +381,16 @@ func (h *Handler[Ctx]) serveEndpoint(w http.ResponseWriter, r *http.Request, end
 	}
 	if endpoint == "push" {
 		h.push(ctx, w, ident, appCtx, body)
-	} else {
-		h.pull(ctx, w, ident, body)
+		return
 	}
+	if ev != nil {
+		// Counted here, past readBody, whose MaxBytesReader wants the
+		// server's own writer.
+		cw := &countingWriter{ResponseWriter: w}
+		w = cw
+		defer func() { ev.Bytes = cw.n }()
+	}
+	h.pull(ctx, w, ident, body)
 }
 
 // readBody reads the request body, refusing it (413) past
@@ -412,6 +462,7 @@ type errorBody struct {
 // fail reports e and answers the request with its status.
 func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *Error) {
 	h.report(ctx, e)
+	noteFailure(ctx, e)
 	body := errorBody{Error: e.Kind}
 	switch e.Kind {
 	case KindInternal, KindUnavailable:
@@ -432,6 +483,7 @@ func (h *Handler[Ctx]) fail(ctx context.Context, w http.ResponseWriter, e *Error
 // the client acts on.
 func (h *Handler[Ctx]) failBody(ctx context.Context, w http.ResponseWriter, e *Error, body protocol.ErrorResponse) {
 	h.report(ctx, e)
+	noteFailure(ctx, e)
 	writeJSON(w, e.Status, body)
 }
 
@@ -455,6 +507,10 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 // checkVersions answers a request of another protocol or schema
 // version; it returns false when it did.
 func (h *Handler[Ctx]) checkVersion(ctx context.Context, w http.ResponseWriter, endpoint, userID, group, schemaVersion string, err error) bool {
+	if ev := eventFrom(ctx); ev != nil && len(group) <= h.opts.MaxIDBytes {
+		// An oversized id is refused below; it goes into no log or span.
+		ev.ClientGroupID = group
+	}
 	var verr *protocol.VersionError
 	if errors.As(err, &verr) {
 		h.failBody(ctx, w, &Error{Kind: KindVersionNotSupported, Status: http.StatusOK, Endpoint: endpoint, UserID: userID, Err: err},

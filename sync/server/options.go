@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -75,6 +76,18 @@ type Options[Ctx any] struct {
 	// (a permanently failing mutator, a mutation out of order). It runs
 	// on the request's goroutine; keep it quick.
 	OnError func(ctx context.Context, err *Error)
+	// Observer, if set, watches every push, pull, mutation and Collect,
+	// for metrics and traces: package sync/otelsync is one.
+	Observer Observer
+	// Logger, if set, logs every error the handler reports (as OnError
+	// sees them: a warning, an error for a 5xx) and, at debug level,
+	// each push and pull served, with the request's user and client
+	// group as attributes (see LogHandler).
+	Logger *slog.Logger
+	// Devtools, if set, serves the devtools page and its JSON API at
+	// {BasePath}/devtools to the requests its Admin function accepts.
+	// Off by default.
+	Devtools *DevtoolsOptions
 
 	// MaxMutationsPerPush caps the mutations of one push; a push with
 	// more is refused with 400 and nothing is applied. Default 200.

@@ -71,7 +71,7 @@ func (h *Handler[Ctx]) pull(ctx context.Context, w http.ResponseWriter, ident ro
 		return
 	}
 	h.touchGroup(ctx, "pull", ident.UserID, group)
-	resp.writeTo(w)
+	notePull(ctx, resp.writeTo(w), resp.reset)
 }
 
 // computePull answers a pull: the response, ready to be written, or the

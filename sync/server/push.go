@@ -144,6 +144,7 @@ func (h *Handler[Ctx]) runBatches(ctx context.Context, st *pushState[Ctx], base 
 // reportCommitted reports each mutation that committed as failed or out
 // of order, and tells the Pushed hook about a push that committed any.
 func (h *Handler[Ctx]) reportCommitted(ctx context.Context, st *pushState[Ctx], base Error) {
+	notePushed(ctx, st.results)
 	for _, r := range st.results {
 		e := base
 		e.ClientID, e.MutationID, e.Mutator = r.ClientID, r.ID, r.Name
@@ -360,7 +361,7 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		failed, known := plan.failed[k]
 		if !known {
 			var err error
-			failed, err = h.runMutation(ctx, tx, st, m, batch)
+			failed, err = h.observeMutation(ctx, tx, st, m, batch)
 			if err != nil {
 				return err
 			}

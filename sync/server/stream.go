@@ -177,10 +177,11 @@ func (s *responseStream) end() {
 // lastMutationIDChanges and patch (a clear first on a reset, the puts in
 // snapshot order, then the dels). Nothing in it can fail but the writes,
 // so the view record it names is stored before its first byte is sent.
-func (r *pullResponse) writeTo(w http.ResponseWriter) {
+// It returns the number of puts and dels written.
+func (r *pullResponse) writeTo(w http.ResponseWriter) (ops int) {
 	if r.body != nil {
 		writeRaw(w, http.StatusOK, r.body)
-		return
+		return 0
 	}
 	bp := streamBufs.Get().(*[]byte)
 	s := &responseStream{w: w, buf: (*bp)[:0]}
@@ -223,6 +224,10 @@ func (r *pullResponse) writeTo(w http.ResponseWriter) {
 		*bp = s.buf[:0]
 		streamBufs.Put(bp)
 	}
+	if r.reset {
+		n-- // the clear
+	}
+	return n
 }
 
 // appendPut records a put of the snapshot: its key as a JSON string and
