@@ -45,8 +45,10 @@ var (
 // bunOutsideWritesCaptured says whether writes made outside plasma — bun's
 // query methods here — reach the change log. They do once database
 // triggers capture them (issue 20, branch trig20, not merged when this was
-// written); until then it is false and checkBunWriteLogged asserts that
-// they do not, so the test fails the day capture lands and says to flip it.
+// written: the test then calls changelog.EnsureCapture instead of
+// changelog.Ensure); until then it is false and checkBunWriteLogged
+// asserts that they do not, so the test fails the day capture lands and
+// says to flip it.
 const bunOutsideWritesCaptured = false
 
 func checkBunWriteLogged(t *testing.T, changes []changelog.Change, id string) {

@@ -59,7 +59,8 @@ func setup(t *testing.T, e *engine) *orm.DB {
 
 // outsideWritesCaptured says whether writes made outside plasma — GORM's
 // here — reach the change log. They do once database triggers capture
-// them (issue 20, branch trig20, not merged when this was written); until
+// them (issue 20, branch trig20, not merged when this was written: setup
+// then calls changelog.EnsureCapture instead of changelog.Ensure); until
 // then it is false and checkOutsideWriteLogged asserts that they do not,
 // so the test fails the day capture lands and says to flip this.
 const outsideWritesCaptured = false
