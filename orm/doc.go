@@ -60,9 +60,11 @@
 // snake_case. `db:"-"`, `gorm:"-"` (or "-:all"), `bun:"-"` and GORM's and
 // bun's relation fields are no columns; embedded structs, and structs
 // tagged `gorm:"embedded"` or `bun:"embed:prefix_"`, give their fields'
-// columns (with GORM's embeddedPrefix or bun's prefix). So models written
-// for GORM or bun scan and write unchanged. Insert's Model and Update's
-// Set map a struct's fields the same way.
+// columns (with GORM's embeddedPrefix or bun's prefix). Fields GORM may
+// only read (`gorm:"->"`) or bun only scans (`bun:",scanonly"`) are
+// scanned and never written. So models written for GORM or bun scan and
+// write unchanged. Insert's Model and Update's Set map a struct's fields
+// the same way.
 //
 //	notes, err := orm.All[Note](ctx, db.Select().From(Notes).
 //		Where(expr.Eq(Notes.Col("owner_id"), uid), expr.Not(expr.Eq(Notes.Col("done"), true))).

@@ -101,9 +101,10 @@ var plansKey = NewMemoKey[*sync.Map]("orm.writePlans")
 // are scanned (see All): a `db:"name"` tag, else a gorm or bun tag that
 // names the column, else the field's name in snake_case, else its name;
 // embedded structs' fields are promoted, and `db:"-"`, `gorm:"-"`,
-// `bun:"-"` and GORM's and bun's relation fields are left out (see
-// fieldTag). A field that maps to no column of t is an error, as is an
-// unexported field with a db tag.
+// `bun:"-"` and GORM's and bun's relation fields are left out, and so are
+// read-only fields (`gorm:"->"`, `bun:",scanonly"`; see fieldTag). A
+// field that maps to no column of t is an error, as is an unexported
+// field with a db tag.
 func planFor(t *Table, typ reflect.Type) *writePlan {
 	plans := MemoLoad(t.memo, plansKey, func() *sync.Map { return new(sync.Map) })
 	if p, ok := plans.Load(typ); ok {
@@ -127,6 +128,9 @@ func makePlan(t *Table, typ reflect.Type) *writePlan {
 			continue
 		}
 		used[f] = true
+		if f.readOnly {
+			continue
+		}
 		p.cols = append(p.cols, name)
 		p.decl = append(p.decl, i)
 		p.fields = append(p.fields, f)
@@ -134,7 +138,7 @@ func makePlan(t *Table, typ reflect.Type) *writePlan {
 	}
 	var unknown []*fieldInfo
 	for _, f := range fields {
-		if !used[f] && !slices.Contains(unknown, f) {
+		if !used[f] && !f.readOnly && !slices.Contains(unknown, f) {
 			unknown = append(unknown, f)
 		}
 	}

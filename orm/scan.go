@@ -479,6 +479,9 @@ type fieldInfo struct {
 	typ    reflect.Type
 	fast   fastKind
 	name   string // the Go field's name, dotted through embedded structs
+	// readOnly fields are scanned but never written (GORM's "->", bun's
+	// scanonly): write plans leave them out.
+	readOnly bool
 }
 
 type fastKind uint8
@@ -565,7 +568,7 @@ func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr, prefix, co
 			addFields(m, f.Type, base+f.Offset, prefix+f.Name+".", colPrefix+tag.prefix)
 			continue
 		}
-		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name}
+		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name, readOnly: tag.readOnly}
 		if tag.name != "" {
 			m[colPrefix+tag.name] = info
 			continue

@@ -22,11 +22,16 @@ import (
 // A tag that decides nothing (`gorm:"primaryKey"`, `bun:",pk"`, a db tag
 // with only options) passes to the next one, and with none the field's
 // name in snake_case is the column.
+//
+// A field GORM may only read (`gorm:"->"`, `gorm:"<-:false"`) or bun only
+// scans (`bun:",scanonly"`) is scanned but never written, whichever tag
+// names its column; `gorm:"->:false;<-:false"` is no column at all.
 type fieldTag struct {
-	name   string // the column, when a tag names it
-	skip   bool   // not a column
-	embed  bool   // a struct whose fields are columns
-	prefix string // put before an embedded struct's column names
+	name     string // the column, when a tag names it
+	skip     bool   // not a column
+	embed    bool   // a struct whose fields are columns
+	prefix   string // put before an embedded struct's column names
+	readOnly bool   // scanned, never written
 }
 
 // decided reports whether the tag settles the field's column.
@@ -34,6 +39,29 @@ func (t fieldTag) decided() bool { return t.skip || t.embed || t.name != "" }
 
 // tagOf reads the column tags of f.
 func tagOf(f reflect.StructField) fieldTag {
+	t := columnTag(f)
+	if t.skip {
+		return t
+	}
+	gorm, hasGorm := f.Tag.Lookup("gorm")
+	bun, hasBun := f.Tag.Lookup("bun")
+	read, write := true, true
+	if hasGorm {
+		read, write = gormAccess(gorm)
+	}
+	if hasBun && bunScanOnly(bun) {
+		write = false
+	}
+	if !read && !write {
+		return fieldTag{skip: true}
+	}
+	t.readOnly = !write
+	return t
+}
+
+// columnTag finds f's column: the first of its db, gorm and bun tags
+// that decides it.
+func columnTag(f reflect.StructField) fieldTag {
 	if tag, ok := f.Tag.Lookup("db"); ok {
 		name, _, _ := strings.Cut(tag, ",")
 		if name == "-" {
@@ -54,6 +82,36 @@ func tagOf(f reflect.StructField) fieldTag {
 		}
 	}
 	return fieldTag{}
+}
+
+// gormAccess reads GORM's field permissions: "->" makes a field read-only
+// ("->:false" unreadable too), and a later "<-" makes it writable again
+// ("<-:false" not). "<-:create" and "<-:update" count as writable: plasma
+// has one write plan for inserts and updates.
+func gormAccess(tag string) (read, write bool) {
+	read, write = true, true
+	for _, part := range strings.Split(tag, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), ":")
+		v = strings.ToLower(strings.TrimSpace(v))
+		switch strings.TrimSpace(k) {
+		case "->":
+			write = false
+			read = v != "false"
+		case "<-":
+			write = v != "false"
+		}
+	}
+	return read, write
+}
+
+// bunScanOnly reports whether a bun tag has the scanonly option.
+func bunScanOnly(tag string) bool {
+	for _, part := range strings.Split(tag, ",")[1:] {
+		if strings.TrimSpace(part) == "scanonly" {
+			return true
+		}
+	}
+	return false
 }
 
 // gormTag reads a gorm tag: settings separated by ';', each a key

@@ -24,7 +24,6 @@ func TestTagOf(t *testing.T) {
 		{`gorm:"-"`, fieldTag{skip: true}},
 		{`gorm:"-:all"`, fieldTag{skip: true}},
 		{`gorm:"-:migration;column:kept"`, fieldTag{name: "kept"}},
-		{`gorm:"->"`, fieldTag{}},
 		{`gorm:"foreignKey:OwnerID"`, fieldTag{skip: true}},
 		{`gorm:"many2many:user_languages;"`, fieldTag{skip: true}},
 		{`gorm:"polymorphic:Owner"`, fieldTag{skip: true}},
@@ -48,6 +47,18 @@ func TestTagOf(t *testing.T) {
 		{`db:"a" gorm:"-"`, fieldTag{name: "a"}},
 		{`db:"-" gorm:"column:b"`, fieldTag{skip: true}},
 		{`gorm:"column:b" bun:"-"`, fieldTag{name: "b"}},
+		// Read-only fields: scanned, never written, whichever tag names them.
+		{`gorm:"->"`, fieldTag{readOnly: true}},
+		{`gorm:"column:total;->"`, fieldTag{name: "total", readOnly: true}},
+		{`gorm:"<-:false"`, fieldTag{readOnly: true}},
+		{`gorm:"->;<-:create"`, fieldTag{}},
+		{`gorm:"<-:update"`, fieldTag{}},
+		{`gorm:"->:false;<-:false"`, fieldTag{skip: true}},
+		{`gorm:"->:false;<-:create"`, fieldTag{}}, // write-only: scanning it is harmless
+		{`bun:"total,scanonly"`, fieldTag{name: "total", readOnly: true}},
+		{`bun:",scanonly"`, fieldTag{readOnly: true}},
+		{`db:"total" gorm:"->"`, fieldTag{name: "total", readOnly: true}},
+		{`db:"-" gorm:"->"`, fieldTag{skip: true}},
 	} {
 		if got := tagOf(reflect.StructField{Name: "F", Tag: tc.tag}); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.tag, got, tc.want)

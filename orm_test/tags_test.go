@@ -80,6 +80,17 @@ type mixedItem struct {
 	Hidden     string  `db:"-" gorm:"column:title" bun:"title"`
 }
 
+// readOnlyItem has fields GORM and bun only read: plasma scans them and
+// never writes them.
+type readOnlyItem struct {
+	ID         string  `gorm:"primaryKey"`
+	Title      string  `bun:"title"`
+	AuthorName string  `gorm:"column:author_name"`
+	Score      int64   `gorm:"->"`                // GORM reads it, the database fills it
+	Note       *string `bun:",scanonly"`          // bun scans it only
+	Cached     string  `gorm:"->:false;<-:false"` // no column at all
+}
+
 // TestTagsOfOtherORMs writes rows from GORM-, bun- and mixed-tagged
 // models, reads each back as every model and as maps, and updates from a
 // model, on every engine: the tags map the fields to the same columns.
@@ -151,6 +162,20 @@ func TestTagsOfOtherORMs(t *testing.T) {
 			t.Errorf("scanned as the mixed model:\n got %+v\nwant %+v", ms, wantM)
 		}
 		rec("models", []any{gs, bs, ms})
+
+		// Read-only fields are scanned and never written: the score keeps
+		// its default, the note stays NULL, on insert and on update.
+		mustN(t)(db.Insert(tagItems).Model(readOnlyItem{ID: "r1", Title: "ro", AuthorName: "dan", Score: 99, Note: ptr("x"), Cached: "y"}).Exec(c))
+		mustN(t)(db.Update(tagItems).Set(readOnlyItem{ID: "r1", Title: "ro2", AuthorName: "dan", Score: 98, Note: ptr("z")}).Where(expr.Eq(tagItems.Col("id"), "r1")).Exec(c))
+		ro, err := orm.One[readOnlyItem](c, db.Select().From(tagItems).Where(expr.Eq(tagItems.Col("id"), "r1")))
+		if err != nil || ro != (readOnlyItem{ID: "r1", Title: "ro2", AuthorName: "dan"}) {
+			t.Errorf("read-only fields: %+v, %v; want them unwritten", ro, err)
+		}
+		back, err := orm.One[readOnlyItem](c, db.Select().From(tagItems).Where(expr.Eq(tagItems.Col("id"), "g1")))
+		if err != nil || back.Score != 7 || back.Note == nil || *back.Note != note {
+			t.Errorf("read-only fields are not scanned: %+v, %v", back, err)
+		}
+		mustN(t)(db.Delete(tagItems).Where(expr.Eq(tagItems.Col("id"), "r1")).Exec(c))
 
 		// Update's Set maps a model the same way, and leaves the key alone.
 		g.Heading, g.Points, g.Author.Email = "renamed", 70, nil
