@@ -145,24 +145,42 @@ func TestPlasmaOnGORMPool(t *testing.T) {
 func TestMixedTransaction(t *testing.T) {
 	engines(t, func(t *testing.T, e *engine) {
 		db := setup(t, e)
-		for _, commit := range []bool{true, false} {
-			t.Run(fmt.Sprintf("commit=%t", commit), func(t *testing.T) {
-				mixedTransaction(t, e, db, commit)
-			})
+		for _, prepare := range []bool{false, true} {
+			for _, commit := range []bool{true, false} {
+				t.Run(fmt.Sprintf("prepare=%t/commit=%t", prepare, commit), func(t *testing.T) {
+					mixedTransaction(t, e, db, prepare, commit)
+				})
+			}
 		}
 	})
 }
 
+// sqlTxOf returns the *sql.Tx a GORM transaction runs on: its pool, or,
+// with GORM's PrepareStmt, the transaction its prepared-statement wrapper
+// holds.
+func sqlTxOf(tx *gorm.DB) (*sql.Tx, error) {
+	switch c := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return c, nil
+	case *gorm.PreparedStmtTX:
+		if t, ok := c.Tx.(*sql.Tx); ok {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("GORM's transaction runs on %T, not a *sql.Tx", tx.Statement.ConnPool)
+}
+
 var errRollback = errors.New("roll back on purpose")
 
-func mixedTransaction(t *testing.T, e *engine, db *orm.DB, commit bool) {
+func mixedTransaction(t *testing.T, e *engine, db *orm.DB, prepare, commit bool) {
 	ctx := t.Context()
-	pid, gid := fmt.Sprintf("p-%t", commit), fmt.Sprintf("g-%t", commit)
-	err := e.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	pid, gid := fmt.Sprintf("p-%t-%t", prepare, commit), fmt.Sprintf("g-%t-%t", prepare, commit)
+	gdb := e.gorm.Session(&gorm.Session{Context: ctx, PrepareStmt: prepare})
+	err := gdb.Transaction(func(tx *gorm.DB) error {
 		// GORM's transaction is a *sql.Tx: plasma joins it.
-		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-		if !ok {
-			return fmt.Errorf("GORM's transaction runs on %T", tx.Statement.ConnPool)
+		sqlTx, err := sqlTxOf(tx)
+		if err != nil {
+			return err
 		}
 		p := db.WithExecutor(sqlTx)
 		if !p.IsTx() {
