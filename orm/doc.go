@@ -53,8 +53,18 @@
 // quoted; a statement is checked against the schema before any SQL runs,
 // and a mistake is a *QueryError naming the column. All, One, Scalar and
 // Maps run a statement that returns rows and scan them: a struct by
-// column name (a `db:"name"` tag, else the field's name in snake_case),
-// any other type from a single column.
+// column name, any other type from a single column. A field's column is
+// the first of these that says: its `db:"name"` tag; its
+// `gorm:"column:name"` tag; the first part of its bun tag (`bun:"name,pk"`)
+// when that part is not empty or a bun option; else the field's name in
+// snake_case. `db:"-"`, `gorm:"-"` (or "-:all"), `bun:"-"` and GORM's and
+// bun's relation fields are no columns; embedded structs, and structs
+// tagged `gorm:"embedded"` or `bun:"embed:prefix_"`, give their fields'
+// columns (with GORM's embeddedPrefix or bun's prefix). Fields GORM may
+// only read (`gorm:"->"`) or bun only scans (`bun:",scanonly"`) are
+// scanned and never written. So models written for GORM or bun scan and
+// write unchanged. Insert's Model and Update's Set map a struct's fields
+// the same way.
 //
 //	notes, err := orm.All[Note](ctx, db.Select().From(Notes).
 //		Where(expr.Eq(Notes.Col("owner_id"), uid), expr.Not(expr.Eq(Notes.Col("done"), true))).

@@ -98,10 +98,13 @@ var plansKey = NewMemoKey[*sync.Map]("orm.writePlans")
 
 // planFor returns the plan for writing struct type typ to t, made on
 // first use and kept with t. The fields map to columns as they do when rows
-// are scanned (see All): a `db:"name"` tag, else the field's name in
-// snake_case, else its name; embedded structs' fields are promoted and
-// `db:"-"` skips a field. A field that maps to no column of t is an
-// error, as is an unexported field with a db tag.
+// are scanned (see All): a `db:"name"` tag, else a gorm or bun tag that
+// names the column, else the field's name in snake_case, else its name;
+// embedded structs' fields are promoted, and `db:"-"`, `gorm:"-"`,
+// `bun:"-"` and GORM's and bun's relation fields are left out, and so are
+// read-only fields (`gorm:"->"`, `bun:",scanonly"`; see fieldTag). A
+// field that maps to no column of t is an error, as is an unexported
+// field with a db tag.
 func planFor(t *Table, typ reflect.Type) *writePlan {
 	plans := MemoLoad(t.memo, plansKey, func() *sync.Map { return new(sync.Map) })
 	if p, ok := plans.Load(typ); ok {
@@ -125,6 +128,9 @@ func makePlan(t *Table, typ reflect.Type) *writePlan {
 			continue
 		}
 		used[f] = true
+		if f.readOnly {
+			continue
+		}
 		p.cols = append(p.cols, name)
 		p.decl = append(p.decl, i)
 		p.fields = append(p.fields, f)
@@ -132,7 +138,7 @@ func makePlan(t *Table, typ reflect.Type) *writePlan {
 	}
 	var unknown []*fieldInfo
 	for _, f := range fields {
-		if !used[f] && !slices.Contains(unknown, f) {
+		if !used[f] && !f.readOnly && !slices.Contains(unknown, f) {
 			unknown = append(unknown, f)
 		}
 	}
@@ -156,7 +162,7 @@ func unexportedTagged(t reflect.Type, prefix string) string {
 		if !f.IsExported() && !f.Anonymous && tag != "" && tag != "-" {
 			return prefix + f.Name
 		}
-		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" && !scannerType(f.Type) {
+		if ft := tagOf(f); !ft.skip && (f.IsExported() || f.Anonymous) && promoted(f, ft) {
 			if n := unexportedTagged(f.Type, prefix+f.Name+"."); n != "" {
 				return n
 			}
@@ -253,8 +259,9 @@ func structRows(v any) (reflect.Type, []unsafe.Pointer, error) {
 
 // Model adds rows from Go values instead of Rows: a struct, a pointer to
 // one, or a slice of structs or of pointers to structs. Fields map to
-// columns as they do when rows are scanned (a `db:"name"` tag, else the
-// field's name in snake_case, else its name; `db:"-"` leaves a field out),
+// columns as they do when rows are scanned (a `db:"name"` tag, else a
+// gorm or bun tag naming the column, else the field's name in snake_case,
+// else its name; `db:"-"`, `gorm:"-"`, `bun:"-"` and relations are left out),
 // and every mapped field is written, as if it were a Row holding each
 // field's value: middlewares (row auth, the change log, encryption, CRDT
 // merging) see the same statement. A field that matches no column of the

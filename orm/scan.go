@@ -39,8 +39,10 @@ func (e *ScanError) Error() string {
 func (e *ScanError) Unwrap() error { return e.Err }
 
 // All runs q and returns every row as a T. A struct T is filled by column
-// name: a field's `db:"name"` tag, else its name in snake_case, else its
-// name; columns without a field are skipped. Any other T (int64, string,
+// name: a field's `db:"name"` tag, else its `gorm:"column:name"` tag, else
+// the name its bun tag starts with, else its name in snake_case, else its
+// name (see the package documentation for the details); columns without
+// a field are skipped. Any other T (int64, string,
 // ...) takes a single-column result.
 func All[T any](ctx context.Context, q RowSource) ([]T, error) {
 	res, err := q.Rows(ctx)
@@ -477,6 +479,9 @@ type fieldInfo struct {
 	typ    reflect.Type
 	fast   fastKind
 	name   string // the Go field's name, dotted through embedded structs
+	// readOnly fields are scanned but never written (GORM's "->", bun's
+	// scanonly): write plans leave them out.
+	readOnly bool
 }
 
 type fastKind uint8
@@ -537,39 +542,54 @@ func fastOf(t reflect.Type) fastKind {
 var fieldCache sync.Map // reflect.Type -> map[string]*fieldInfo
 
 // structFields maps column names to the fields of struct type t, cached
-// per type. Embedded structs' fields are promoted; `db:"-"` skips a field.
+// per type. Embedded structs' fields are promoted; tags name columns and
+// leave fields out as fieldTag describes (`db`, then `gorm`, then `bun`).
 func structFields(t reflect.Type) map[string]*fieldInfo {
 	if m, ok := fieldCache.Load(t); ok {
 		return m.(map[string]*fieldInfo)
 	}
 	m := make(map[string]*fieldInfo)
-	addFields(m, t, 0, "")
+	addFields(m, t, 0, "", "")
 	fieldCache.Store(t, m)
 	return m
 }
 
-func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr, prefix string) {
+// addFields adds the fields of struct type t, found at base inside the
+// value, to m. prefix names them (Outer.Inner) and colPrefix goes before
+// their column names (GORM's embeddedPrefix, bun's embed:prefix).
+func addFields(m map[string]*fieldInfo, t reflect.Type, base uintptr, prefix, colPrefix string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		tag := f.Tag.Get("db")
-		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+		tag := tagOf(f)
+		if tag.skip || (!f.IsExported() && !f.Anonymous) {
 			continue
 		}
-		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" && !scannerType(f.Type) {
-			addFields(m, f.Type, base+f.Offset, prefix+f.Name+".")
+		if promoted(f, tag) {
+			addFields(m, f.Type, base+f.Offset, prefix+f.Name+".", colPrefix+tag.prefix)
 			continue
 		}
-		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name}
-		if name, _, _ := strings.Cut(tag, ","); name != "" {
-			m[name] = info
+		info := &fieldInfo{offset: base + f.Offset, typ: f.Type, fast: fastOf(f.Type), name: prefix + f.Name, readOnly: tag.readOnly}
+		if tag.name != "" {
+			m[colPrefix+tag.name] = info
 			continue
 		}
 		for _, n := range []string{snake(f.Name), f.Name, strings.ToLower(f.Name)} {
-			if _, taken := m[n]; !taken {
-				m[n] = info
+			if _, taken := m[colPrefix+n]; !taken {
+				m[colPrefix+n] = info
 			}
 		}
 	}
+}
+
+// promoted reports whether the columns of struct field f are its own
+// fields': an embedded struct no tag names as a column, or a struct a
+// gorm or bun tag embeds. A struct that scans itself (sql.Scanner) is a
+// column.
+func promoted(f reflect.StructField, tag fieldTag) bool {
+	if f.Type.Kind() != reflect.Struct || scannerType(f.Type) || tag.name != "" {
+		return false
+	}
+	return tag.embed || f.Anonymous
 }
 
 // snake turns a Go field name into snake_case: OwnerID -> owner_id.

@@ -7,105 +7,36 @@
 // the fork compiles the SQL again on every execution (see orm's
 // per-transaction statement cache, which relies on this).
 //
-// Column kinds map to these SQLite types:
-//
-//	kind              SQLite type    stored as
-//	id                TEXT           UUID text, the primary key
-//	text              TEXT
-//	int               INTEGER
-//	bigint            BIGINT         INTEGER affinity, 64-bit
-//	boolean           BOOLEAN        0 or 1 (NUMERIC affinity)
-//	blob              BLOB
-//	json              TEXT           JSON text
-//	file              TEXT           FileRef JSON text
-//	crdtCounter       TEXT           canonical CRDT JSON
-//	crdtPnCounter     TEXT           canonical CRDT JSON
-//	crdtLwwRegister   TEXT           canonical CRDT JSON
-//	crdtOrSet         TEXT           canonical CRDT JSON
-//	(encrypted)       TEXT           envelope JSON, whatever the kind
-//	auto-increment    INTEGER PRIMARY KEY AUTOINCREMENT
-//
-// JSON is declared as TEXT too: SQLite gives an unknown type name NUMERIC
-// affinity, which would turn the JSON text "1" into the integer 1.
+// The dialect itself — column types, features, error classification — is
+// package sqlitedialect's, which links no driver; see there for how column
+// kinds map to SQLite types.
 package sqlite
 
 import (
 	"database/sql"
 	"fmt"
-	"net/url"
 	"strconv"
 	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/plasma-go/plasma/dialect"
-	"github.com/plasma-go/plasma/tabledef"
+	"github.com/plasma-go/plasma/dialect/sqlitedialect"
 )
 
-// Dialect is SQLite's dialect.
+// Dialect is SQLite's dialect (sqlitedialect's), able to open a database
+// (dialect.Opener) on modernc.org/sqlite.
 var Dialect dialect.Dialect = sqliteDialect{}
 
-type sqliteDialect struct{}
+type sqliteDialect struct{ sqlitedialect.SQLite }
 
-func (sqliteDialect) Name() string { return "sqlite" }
-
-func (sqliteDialect) AppendPlaceholder(b []byte, _ int) []byte { return append(b, '?') }
-
-func (sqliteDialect) ColumnType(c *tabledef.Column) string {
-	if c.Encrypted {
-		return "TEXT"
-	}
-	switch c.Kind {
-	case tabledef.KindInt:
-		return "INTEGER"
-	case tabledef.KindBigInt:
-		return "BIGINT"
-	case tabledef.KindBool:
-		return "BOOLEAN"
-	case tabledef.KindBlob:
-		return "BLOB"
-	default:
-		return "TEXT"
-	}
-}
-
-func (sqliteDialect) AutoIncrementType() (string, bool) {
-	return "INTEGER PRIMARY KEY AUTOINCREMENT", true
-}
-
-func (sqliteDialect) AppendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, '1')
-	}
-	return append(b, '0')
-}
-
-func (sqliteDialect) AppendBytes(b []byte, v []byte) []byte {
-	b = append(b, "X'"...)
-	return append(dialect.HexBlob(b, v), '\'')
-}
-
-func (sqliteDialect) TablesQuery() string {
-	return "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-}
-
-// LockSchema is empty: plasma opens SQLite with immediate transactions,
-// which already serialise writers.
-func (sqliteDialect) LockSchema() string { return "" }
-
-// ReusesStatements is true: compiling a statement costs about as much as
-// running a small one, and modernc.org/sqlite keeps a prepared statement
-// compiled (see dialect.StatementReuser).
-func (sqliteDialect) ReusesStatements() bool { return true }
+// Open opens the database at path, as the package's Open does.
+func (sqliteDialect) Open(path string) (*sql.DB, error) { return Open(path) }
 
 // DSN returns the data source name plasma opens path with: WAL journal, a
 // busy timeout, foreign keys enforced on every pooled connection, and
-// immediate transactions, without which concurrent read-then-write
-// transactions fail at once with SQLITE_BUSY despite the busy timeout.
-func DSN(path string) string {
-	return "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
-}
+// immediate transactions (see sqlitedialect.DSN).
+func DSN(path string) string { return sqlitedialect.DSN(path) }
 
 var memorySeq atomic.Uint64
 
