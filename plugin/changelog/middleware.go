@@ -211,38 +211,39 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 // writeReturning runs the write with a RETURNING clause extended to carry
 // what the log needs, and logs the returned rows.
 func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool) (*orm.Result, []change, error) {
+	mark, err := markSkip(ctx, st.DB)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !logged {
-		res, err := next(ctx, st)
+		res, err := l.writeUnlogged(ctx, next, st, p, mark)
 		return res, nil, err
 	}
 	t := st.Table
 	run := *st
 	var cp capture
+	var r *orm.Returning
 	switch q := st.Query.(type) {
 	case *orm.InsertQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, false)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, false)
 	case *orm.UpdateQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, false)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, false)
 	case *orm.DeleteQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, true)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, true)
 	default:
 		res, err := next(ctx, st)
 		return res, nil, err
 	}
-	res, err := next(ctx, &run)
-	if err != nil {
-		return nil, nil, err
+	if mark {
+		withSkip(r, p)
 	}
-	if res.Rows == nil {
-		return nil, nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, t.Name())
-	}
-	buf, err := rowbuf.Read(res.Rows)
+	buf, kinds, err := readWrite(ctx, next, &run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,9 +259,55 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 		changes = append(changes, c)
 	}
 	if cp.caller > 0 {
-		return buf.Result(cp.caller, res.Kinds), changes, nil
+		return buf.Result(cp.caller, kinds), changes, nil
 	}
 	return &orm.Result{RowsAffected: int64(len(buf.Values))}, changes, nil
+}
+
+// readWrite runs a write with a RETURNING clause and reads its rows, with
+// capture triggers told to let them pass.
+func readWrite(ctx context.Context, next orm.Handler, st *orm.Statement) (*rowbuf.Buffer, []tabledef.Kind, error) {
+	var buf *rowbuf.Buffer
+	var kinds []tabledef.Kind
+	_, err := skipping(ctx, next, st.DB, func() (*orm.Result, error) {
+		res, err := next(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if res.Rows == nil {
+			return nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, st.Table.Name())
+		}
+		kinds = res.Kinds
+		buf, err = rowbuf.Read(res.Rows)
+		return nil, err
+	})
+	return buf, kinds, err
+}
+
+// writeUnlogged runs a DELETE of a table that is not logged but whose
+// foreign keys reach synced tables, whose rows the middleware logs
+// itself: capture triggers are told to let them pass.
+func (l *logger) writeUnlogged(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, mark bool) (*orm.Result, error) {
+	q, ok := st.Query.(*orm.DeleteQuery)
+	if !mark || !ok {
+		return skipping(ctx, next, st.DB, func() (*orm.Result, error) { return next(ctx, st) })
+	}
+	run := *st
+	c, parts := q.Rewrite()
+	run.Query = c
+	k := len(parts.Returning.Columns)
+	if parts.Returning.All {
+		k = len(p.Columns)
+	}
+	withSkip(&parts.Returning, p)
+	buf, kinds, err := readWrite(ctx, next, &run)
+	if err != nil {
+		return nil, err
+	}
+	if k > 0 {
+		return buf.Result(k, kinds), nil
+	}
+	return &orm.Result{RowsAffected: int64(len(buf.Values))}, nil
 }
 
 // hasReturning reports whether a write statement has a RETURNING clause.

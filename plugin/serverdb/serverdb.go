@@ -51,8 +51,10 @@ func Region(region string) Option { return func(c *config) { c.region = region }
 // manage them.
 func SkipEnsure() Option { return func(c *config) { c.ensure = false } }
 
-// New creates the schema's missing tables (orm.EnsureSchema) and the
-// change log's (changelog.Ensure), then returns db with plasma's
+// New creates the schema's missing tables (orm.EnsureSchema), the
+// change log's, and the triggers that log writes made outside plasma
+// (changelog.EnsureCapture: raw SQL, other ORMs, other processes), then
+// returns db with plasma's
 // plugins installed after db's own middlewares, in this order: row auth,
 // encrypted-column checks, CRDT merging, the change log. So change rows are
 // only written for authorised, well-formed writes, and they hold merged
@@ -69,7 +71,7 @@ func New(ctx context.Context, schema *orm.Schema, db *orm.DB, opts ...Option) (*
 		if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 			return nil, err
 		}
-		if err := changelog.Ensure(ctx, db); err != nil {
+		if err := changelog.EnsureCapture(ctx, db, schema, cfg.region); err != nil {
 			return nil, err
 		}
 	}
