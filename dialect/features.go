@@ -214,10 +214,9 @@ type Capture struct {
 	Log string
 	// Region is the region changes are logged under.
 	Region string
-	// Skip is what tells a write to let pass, one the application logs
-	// itself: on SQLite a table whose "skip" column is 1 while such a
-	// write runs, on PostgreSQL a setting that holds the timestamp of
-	// such a statement (statement_timestamp()).
+	// Skip names what marks a write the application logs itself, which
+	// the triggers let pass (see CaptureSkip): on SQLite a table with a
+	// "skip" column, on PostgreSQL a setting.
 	Skip string
 }
 
@@ -248,4 +247,9 @@ type ChangeCapturer interface {
 	// DropCapture returns the statement that drops the object o found in
 	// the catalog.
 	DropCapture(o CaptureObject) string
+	// CaptureSkip says how a write the application logs itself passes
+	// the triggers unlogged: either set, run just before the write, marks
+	// it, and clear, run after a write that logged no change row, unmarks
+	// it; or returning is an expression to add to the write's RETURNING.
+	CaptureSkip(c Capture) (set, clear, returning string)
 }

@@ -112,3 +112,14 @@ func (pgDialect) DropCapture(o dialect.CaptureObject) string {
 	}
 	return `DROP FUNCTION IF EXISTS ` + dialect.QuoteIdent(o.Name) + `()`
 }
+
+// CaptureSkip returns an expression for a write's RETURNING that marks
+// its rows as logged by the application: RETURNING is computed as each
+// row is written, before the AFTER triggers run at the end of the
+// statement, and the mark names this statement alone (its
+// statement_timestamp()), so a later statement of the same transaction
+// is captured. Rows that foreign-key actions write run in the same
+// statement and are marked too.
+func (pgDialect) CaptureSkip(c dialect.Capture) (set, clear, returning string) {
+	return "", "", `set_config(` + literal(c.Skip) + `, statement_timestamp()::text, true)`
+}

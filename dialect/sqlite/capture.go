@@ -9,14 +9,17 @@ import (
 
 // CaptureObjects returns three triggers on c.Table, AFTER INSERT, UPDATE
 // and DELETE, each inserting a change row per row written unless the
-// skip table's "skip" column is 1: SQLite's dialect is a
-// dialect.ChangeCapturer. A put's image is built with json_object, each
+// skip table's "skip" column holds the log's head (its AUTOINCREMENT
+// sequence): SQLite's dialect is a dialect.ChangeCapturer. An
+// application that logs a write itself sets skip to the head just before
+// the write; its own change rows, inserted just after, move the head, so
+// the mark covers that one statement and lapses by itself. A put's image is built with json_object, each
 // column as the change log encodes it (booleans as true or false, JSON
 // text embedded) except blobs, which are null: SQLite has no base64. An
 // UPDATE that changes the id logs a del of the old id before the put.
 func (sqliteDialect) CaptureObjects(c dialect.Capture) []dialect.CaptureObject {
 	tbl := dialect.QuoteIdent(c.Table.Name)
-	when := ` WHEN (SELECT "skip" FROM ` + dialect.QuoteIdent(c.Skip) + `) IS NOT 1`
+	when := ` WHEN (SELECT "skip" FROM ` + dialect.QuoteIdent(c.Skip) + `) IS NOT ` + logHead(c.Log)
 	head := `INSERT INTO ` + dialect.QuoteIdent(c.Log) + ` ("region", "table_name", "row_id", "op", "data") `
 	region, table := literal(c.Region), literal(c.Table.Name)
 	put := head + `VALUES (` + region + `, ` + table + `, CAST(NEW."id" AS TEXT), 'put', ` + image(c.Table) + `);`
@@ -79,3 +82,18 @@ func (sqliteDialect) DropCapture(o dialect.CaptureObject) string {
 
 // literal quotes s as a SQL string literal.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// logHead is the head of the change log log: its AUTOINCREMENT sequence,
+// 0 before its first row.
+func logHead(log string) string {
+	return `(SELECT coalesce(max("seq"), 0) FROM "sqlite_sequence" WHERE "name" = ` + literal(log) + `)`
+}
+
+// CaptureSkip marks with set the next statement's writes as logged by
+// the application (see CaptureObjects); clear removes a mark no change
+// row lapsed. There is no RETURNING form: on SQLite RETURNING costs
+// several times the write.
+func (sqliteDialect) CaptureSkip(c dialect.Capture) (set, clear, returning string) {
+	tbl := dialect.QuoteIdent(c.Skip)
+	return `UPDATE ` + tbl + ` SET "skip" = ` + logHead(c.Log), `UPDATE ` + tbl + ` SET "skip" = -1`, ""
+}

@@ -37,7 +37,7 @@ var table = &tabledef.Table{
 	Columns: []tabledef.Column{
 		{Name: "id", Kind: tabledef.KindInt},
 		{Name: "region", Kind: tabledef.KindText},
-		{Name: "skip", Kind: tabledef.KindInt, HasDefault: true, Default: int64(0)},
+		{Name: "skip", Kind: tabledef.KindBigInt, HasDefault: true, Default: int64(-1)},
 	},
 	PrimaryKey: []string{"id"},
 }
@@ -92,9 +92,9 @@ func Sync(ctx context.Context, ex dialect.Executor, d dialect.Dialect, tables []
 	if err := exec(ctx, ex, mustCreate(d)...); err != nil {
 		return err
 	}
-	up := `INSERT INTO "` + Table + `" ("id", "region", "skip") VALUES (1, ?, 0) ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "skip" = 0`
+	up := `INSERT INTO "` + Table + `" ("id", "region", "skip") VALUES (1, ?, -1) ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "skip" = -1`
 	if d.Features().Has(dialect.ConcurrentWrites) {
-		up = `INSERT INTO "` + Table + `" ("id", "region", "skip") VALUES (1, $1, 0) ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "skip" = 0`
+		up = `INSERT INTO "` + Table + `" ("id", "region", "skip") VALUES (1, $1, -1) ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "skip" = -1`
 	}
 	if _, err := ex.ExecContext(ctx, up, region); err != nil {
 		return fmt.Errorf("plasma: capture: %w", err)
@@ -106,7 +106,7 @@ func Sync(ctx context.Context, ex dialect.Executor, d dialect.Dialect, tables []
 		if !t.Synced() || def == nil || !slices.ContainsFunc(def.Columns, func(c tabledef.Column) bool { return c.Name == "id" }) {
 			continue
 		}
-		for _, o := range cc.CaptureObjects(dialect.Capture{Table: def, Name: Name(def.Name), Log: logTable, Region: region, Skip: skipName(d)}) {
+		for _, o := range cc.CaptureObjects(Spec(d, def, region)) {
 			k := key{o.Name, o.Table}
 			want[k] = o
 			order = append(order, k)
@@ -171,6 +171,15 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Spec is the capture of table's writes under region on d's engine.
+func Spec(d dialect.Dialect, table *tabledef.Table, region string) dialect.Capture {
+	c := dialect.Capture{Log: logTable, Region: region, Skip: skipName(d), Table: table}
+	if table != nil {
+		c.Name = Name(table.Name)
+	}
+	return c
 }
 
 // skipName is what the triggers read to let a write pass (Capture.Skip).

@@ -9,7 +9,7 @@ import (
 	"github.com/plasma-go/plasma/expr"
 	ic "github.com/plasma-go/plasma/internal/capture"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/plugin/internal/rowbuf"
+	"github.com/plasma-go/plasma/dialect"
 )
 
 // CaptureTable marks a database whose synced tables are captured (see
@@ -59,123 +59,153 @@ func EnsureCapture(ctx context.Context, db *orm.DB, schema *orm.Schema, region s
 	if err != nil {
 		return fmt.Errorf("plasma: changelog.EnsureCapture: %w", err)
 	}
-	captureOf(db.Memo()).Store(captureOn)
+	captureOf(db).state.Store(captureOn)
 	return nil
 }
 
-// The states of a database's capture, as the middleware knows it.
+// pass is how the middleware's writes pass a captured database's
+// triggers unlogged, since the middleware logs them itself
+// (dialect.ChangeCapturer's CaptureSkip): on PostgreSQL an expression
+// added to the write's RETURNING, on SQLite a mark set just before the
+// write, which the write's change rows lapse.
+type pass struct {
+	returning  expr.Expr
+	set, clear string
+}
+
+// captureInfo is what the middleware knows of a database's capture.
+type captureInfo struct {
+	state atomic.Int32
+	pass  *pass
+}
+
+// The states of a database's capture.
 const (
 	captureUnknown int32 = iota
 	captureOn
 	captureOff
 )
 
-var captureStateKey = orm.NewMemoKey[*atomic.Int32]("changelog.capture")
+var captureStateKey = orm.NewMemoKey[*captureInfo]("changelog.capture")
 
-func captureOf(m *orm.Memo) *atomic.Int32 {
-	return orm.MemoLoad(m, captureStateKey, func() *atomic.Int32 { return new(atomic.Int32) })
+func captureOf(db *orm.DB) *captureInfo {
+	return orm.MemoLoad(db.Memo(), captureStateKey, func() *captureInfo {
+		ci := &captureInfo{}
+		if cc, ok := db.Dialect().(dialect.ChangeCapturer); ok {
+			set, clear, ret := cc.CaptureSkip(ic.Spec(db.Dialect(), nil, ""))
+			ci.pass = &pass{set: set, clear: clear}
+			if ret != "" {
+				ci.pass.returning = &expr.Raw{SQL: ret}
+			}
+		}
+		return ci
+	})
 }
 
-// captured reports whether db's database captures writes, looking it up
-// once per database (EnsureCapture records it at once). A database that
-// starts capturing after the middleware looked, set up by another
-// process, is not noticed until this one restarts or calls
-// EnsureCapture.
-func captured(ctx context.Context, db *orm.DB) (bool, error) {
-	s := captureOf(db.Memo())
-	switch s.Load() {
+// passFor returns how writes pass db's capture triggers, or nil when its
+// database does not capture. It looks the capture up once per database
+// (EnsureCapture records it at once): a database that starts capturing
+// after the middleware looked, set up by another process, is not noticed
+// until this one restarts or calls EnsureCapture.
+func passFor(ctx context.Context, db *orm.DB) (*pass, error) {
+	ci := captureOf(db)
+	switch ci.state.Load() {
 	case captureOn:
-		return true, nil
+		return ci.pass, nil
 	case captureOff:
-		return false, nil
+		return nil, nil
 	}
-	if !ic.Supported(db.Dialect()) {
-		s.Store(captureOff)
-		return false, nil
+	if ci.pass == nil {
+		ci.state.Store(captureOff)
+		return nil, nil
 	}
 	_, ok, err := ic.Installed(ctx, db.Executor(), db.Dialect())
 	if err != nil {
-		return false, fmt.Errorf("plasma: change log: %w", err)
+		return nil, fmt.Errorf("plasma: change log: %w", err)
 	}
 	if ok {
-		s.Store(captureOn)
-	} else {
-		s.Store(captureOff)
+		ci.state.Store(captureOn)
+		return ci.pass, nil
 	}
-	return ok, nil
+	ci.state.Store(captureOff)
+	return nil, nil
 }
 
-// skipMarker, in a RETURNING clause, tells PostgreSQL's capture triggers
-// to let the statement's rows pass: RETURNING is computed as each row is
-// written, before the AFTER triggers run at the end of the statement, and
-// the setting names this statement alone (its statement_timestamp), so a
-// later statement of the same transaction, another ORM's say, is
-// captured. Rows that foreign-key actions change run in the same
-// statement and pass too: the middleware logs those itself (Options.Schema).
-var skipMarker = &expr.Raw{SQL: `set_config('` + ic.Setting + `', statement_timestamp()::text, true)`}
+// mark marks the write about to run on db, where the database needs a
+// mark set before it (SQLite), and reports whether it did. Writes held
+// in a batch share one mark: their change rows wait for Flush, so
+// nothing lapses it in between.
+func (ps *pass) mark(ctx context.Context, next orm.Handler, db *orm.DB) (bool, error) {
+	if ps == nil || ps.set == "" {
+		return false, nil
+	}
+	b := batchFor(ctx, db)
+	if b != nil && b.marked.Load() {
+		return false, nil
+	}
+	if err := run(ctx, next, db, ps.set); err != nil {
+		return false, err
+	}
+	if b != nil {
+		b.marked.Store(true)
+	}
+	return true, nil
+}
 
-// withSkip adds skipMarker to r, after every column it returns.
-func withSkip(r *orm.Returning, p *plan) {
+// unmark clears a mark that no change row lapsed: after a write that
+// logged nothing, or failed.
+func (ps *pass) unmark(ctx context.Context, next orm.Handler, db *orm.DB) error {
+	if ps == nil || ps.clear == "" {
+		return nil
+	}
+	if b := batchFor(ctx, db); b != nil {
+		b.marked.Store(false)
+	}
+	return run(ctx, next, db, ps.clear)
+}
+
+// addReturning adds the pass's RETURNING expression to r, after every
+// column it returns.
+func (ps *pass) addReturning(r *orm.Returning, p *plan) {
+	if ps == nil || ps.returning == nil {
+		return
+	}
 	if r.All {
 		r.All = false
 		r.Columns = append([]expr.Expr(nil), p.exprs...)
 	}
-	r.Columns = append(r.Columns[:len(r.Columns):len(r.Columns)], skipMarker)
+	r.Columns = append(r.Columns[:len(r.Columns):len(r.Columns)], ps.returning)
 }
 
-// skipSQL sets SQLite's skip flag, which the capture triggers read.
-var skipSQL = [2]string{
-	`UPDATE "` + ic.Table + `" SET "skip" = 0`,
-	`UPDATE "` + ic.Table + `" SET "skip" = 1`,
-}
-
-// skipping runs write with SQLite's capture triggers told to let its rows
-// pass, when the database captures writes: SQLite runs one writer at a
-// time, so the flag, set in the transaction just before the write and
-// cleared just after, covers this statement alone. On PostgreSQL the
-// marker travels in the statement's RETURNING instead (skipMarker).
-func skipping(ctx context.Context, next orm.Handler, db *orm.DB, write func() (*orm.Result, error)) (*orm.Result, error) {
-	if concurrentWrites(db.Dialect()) {
-		return write()
-	}
-	on, err := captured(ctx, db)
-	if err != nil || !on {
-		if err != nil {
-			return nil, err
-		}
-		return write()
-	}
-	set := func(v int) error {
-		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: skipSQL[v], DB: db})
-		if err != nil {
-			return fmt.Errorf("plasma: change log: %w", err)
-		}
+// beforeRaw runs before a raw statement (DB.Exec, DB.Query), which the
+// triggers must see: it clears the mark a batch holds on db.
+func beforeRaw(ctx context.Context, next orm.Handler, db *orm.DB) error {
+	b := batchFor(ctx, db)
+	if b == nil || !b.marked.Load() {
 		return nil
 	}
-	if err := set(1); err != nil {
-		return nil, err
-	}
-	res, err := write()
-	if err == nil && res != nil && res.Rows != nil {
-		// The rows are written as they are read: read them all first.
-		var buf *rowbuf.Buffer
-		if buf, err = rowbuf.Read(res.Rows); err == nil {
-			res = buf.Result(len(buf.Columns), res.Kinds)
-		}
-	}
-	if rerr := set(0); err == nil {
-		err = rerr
-	}
+	ps, err := passFor(ctx, db)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return res, nil
+	return ps.unmark(ctx, next, db)
 }
 
-// markSkip adds skipMarker to a PostgreSQL write of a captured database.
-func markSkip(ctx context.Context, db *orm.DB) (bool, error) {
-	if !concurrentWrites(db.Dialect()) {
-		return false, nil
+// clearMark clears, on tx, a mark its batch held (see Batch.FlushWith).
+func clearMark(ctx context.Context, tx *orm.DB) error {
+	ci := captureOf(tx)
+	if ci.pass == nil || ci.pass.clear == "" {
+		return nil
 	}
-	return captured(ctx, db)
+	if _, err := tx.Executor().ExecContext(ctx, ci.pass.clear); err != nil {
+		return fmt.Errorf("plasma: change log: %w", err)
+	}
+	return nil
+}
+
+func run(ctx context.Context, next orm.Handler, db *orm.DB, text string) error {
+	if _, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, DB: db}); err != nil {
+		return fmt.Errorf("plasma: change log: %w", err)
+	}
+	return nil
 }

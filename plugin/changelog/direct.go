@@ -35,7 +35,7 @@ func (l *logger) writeDirect(ctx context.Context, next orm.Handler, st *orm.Stat
 	if !direct || err != nil {
 		return nil, nil, direct, err
 	}
-	res, err := skipping(ctx, next, st.DB, func() (*orm.Result, error) { return next(ctx, st) })
+	res, err := next(ctx, st)
 	if err != nil {
 		return nil, nil, true, err
 	}

@@ -75,6 +75,11 @@ func Middleware(opts Options) orm.Middleware {
 	}
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+			if st.Op == orm.OpRaw && st.DB != nil {
+				if err := beforeRaw(ctx, next, st.DB); err != nil {
+					return nil, err
+				}
+			}
 			if !l.applies(st) {
 				return next(ctx, st)
 			}
@@ -139,23 +144,46 @@ type change struct {
 }
 
 func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement) (*orm.Result, error) {
+	// On a database that captures writes, the triggers must let this one
+	// pass: it is logged here, with its origin and region.
+	ps, err := passFor(ctx, st.DB)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := ps.mark(ctx, next, st.DB)
+	if err != nil {
+		return nil, err
+	}
+	res, logged, err := l.logWrite(ctx, next, st, ps)
+	if (err != nil || (marked && !logged)) && ps != nil {
+		if uerr := ps.unmark(ctx, next, st.DB); err == nil && uerr != nil {
+			closeResult(res)
+			return nil, uerr
+		}
+	}
+	return res, err
+}
+
+// logWrite runs the write and logs its changes; logged reports that it
+// wrote change rows (or held them in a batch).
+func (l *logger) logWrite(ctx context.Context, next orm.Handler, st *orm.Statement, ps *pass) (*orm.Result, bool, error) {
 	t := st.Table
 	p := planFor(t)
 	logged := t.Synced()
 	if logged && p.ID < 0 {
-		return nil, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
+		return nil, false, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
 	}
 	var casc *cascade
 	if q, ok := st.Query.(*orm.DeleteQuery); ok && len(l.edges[t.Name()]) > 0 {
 		var err error
 		if casc, err = l.beforeDelete(ctx, next, st.DB, t, q.Parts().Where); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if q, ok := st.Query.(*orm.UpdateQuery); ok && logged {
 		for _, a := range q.Parts().Set {
 			if a.Column == "id" {
-				return nil, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
+				return nil, false, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
 			}
 		}
 	}
@@ -165,20 +193,20 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	if logged && !concurrentWrites(st.DB.Dialect()) && !hasReturning(st.Query) {
 		var err error
 		if out, changes, direct, err = l.writeDirect(ctx, next, st, p); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if !direct {
 		var err error
-		if out, changes, err = l.writeReturning(ctx, next, st, p, logged); err != nil {
-			return nil, err
+		if out, changes, err = l.writeReturning(ctx, next, st, p, logged, ps); err != nil {
+			return nil, false, err
 		}
 	}
 	if casc != nil {
 		more, err := l.afterDelete(ctx, next, st.DB, casc)
 		if err != nil {
 			closeResult(out)
-			return nil, err
+			return nil, false, err
 		}
 		// A row of the statement's own table can also be reached through
 		// a self-reference: log it once.
@@ -195,28 +223,27 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	region := regionOf(ctx, l.region)
 	if held(ctx, st.DB, region, originOf(ctx), changes) {
 		announce(st.DB, region, changes)
-		return out, nil
+		return out, true, nil
+	}
+	if len(changes) == 0 {
+		return out, false, nil
 	}
 	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), region, originOf(ctx), changes, func(text string, args []any) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
 		return err
 	}); err != nil {
 		closeResult(out)
-		return nil, err
+		return nil, false, err
 	}
 	announce(st.DB, region, changes)
-	return out, nil
+	return out, true, nil
 }
 
 // writeReturning runs the write with a RETURNING clause extended to carry
 // what the log needs, and logs the returned rows.
-func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool) (*orm.Result, []change, error) {
-	mark, err := markSkip(ctx, st.DB)
-	if err != nil {
-		return nil, nil, err
-	}
+func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool, ps *pass) (*orm.Result, []change, error) {
 	if !logged {
-		res, err := l.writeUnlogged(ctx, next, st, p, mark)
+		res, err := l.writeUnlogged(ctx, next, st, p, ps)
 		return res, nil, err
 	}
 	t := st.Table
@@ -240,9 +267,7 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 		res, err := next(ctx, st)
 		return res, nil, err
 	}
-	if mark {
-		withSkip(r, p)
-	}
+	ps.addReturning(r, p)
 	buf, kinds, err := readWrite(ctx, next, &run)
 	if err != nil {
 		return nil, nil, err
@@ -264,33 +289,26 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 	return &orm.Result{RowsAffected: int64(len(buf.Values))}, changes, nil
 }
 
-// readWrite runs a write with a RETURNING clause and reads its rows, with
-// capture triggers told to let them pass.
+// readWrite runs a write with a RETURNING clause and reads its rows.
 func readWrite(ctx context.Context, next orm.Handler, st *orm.Statement) (*rowbuf.Buffer, []tabledef.Kind, error) {
-	var buf *rowbuf.Buffer
-	var kinds []tabledef.Kind
-	_, err := skipping(ctx, next, st.DB, func() (*orm.Result, error) {
-		res, err := next(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		if res.Rows == nil {
-			return nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, st.Table.Name())
-		}
-		kinds = res.Kinds
-		buf, err = rowbuf.Read(res.Rows)
-		return nil, err
-	})
-	return buf, kinds, err
+	res, err := next(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Rows == nil {
+		return nil, nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, st.Table.Name())
+	}
+	buf, err := rowbuf.Read(res.Rows)
+	return buf, res.Kinds, err
 }
 
 // writeUnlogged runs a DELETE of a table that is not logged but whose
 // foreign keys reach synced tables, whose rows the middleware logs
-// itself: capture triggers are told to let them pass.
-func (l *logger) writeUnlogged(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, mark bool) (*orm.Result, error) {
+// itself: on PostgreSQL the pass's RETURNING tells the capture triggers.
+func (l *logger) writeUnlogged(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, ps *pass) (*orm.Result, error) {
 	q, ok := st.Query.(*orm.DeleteQuery)
-	if !mark || !ok {
-		return skipping(ctx, next, st.DB, func() (*orm.Result, error) { return next(ctx, st) })
+	if ps == nil || ps.returning == nil || !ok {
+		return next(ctx, st)
 	}
 	run := *st
 	c, parts := q.Rewrite()
@@ -299,7 +317,7 @@ func (l *logger) writeUnlogged(ctx context.Context, next orm.Handler, st *orm.St
 	if parts.Returning.All {
 		k = len(p.Columns)
 	}
-	withSkip(&parts.Returning, p)
+	ps.addReturning(&parts.Returning, p)
 	buf, kinds, err := readWrite(ctx, next, &run)
 	if err != nil {
 		return nil, err
