@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	ic "github.com/plasma-go/plasma/internal/capture"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/dialect"
 )
 
 // CaptureTable marks a database whose synced tables are captured (see
