@@ -7,36 +7,48 @@ import (
 	"github.com/plasma-go/plasma/tabledef"
 )
 
-// CaptureObjects returns three triggers on c.Table, AFTER INSERT, UPDATE
-// and DELETE, each inserting a change row per row written unless the
-// skip table's "skip" column holds the log's head (its AUTOINCREMENT
-// sequence): SQLite's dialect is a dialect.ChangeCapturer. An
-// application that logs a write itself sets skip to the head just before
-// the write; its own change rows, inserted just after, move the head, so
-// the mark covers that one statement and lapses by itself. A put's image is built with json_object, each
-// column as the change log encodes it (booleans as true or false, JSON
-// text embedded) except blobs, which are null: SQLite has no base64. An
-// UPDATE that changes the id logs a del of the old id before the put.
+// CaptureObjects returns four triggers on c.Table, AFTER INSERT, UPDATE,
+// UPDATE OF "id" and DELETE, each inserting a change row per row written
+// unless the skip table's "skip" column holds the log's highest version:
+// SQLite's dialect is a dialect.ChangeCapturer. An application that logs
+// a write itself sets skip to that version just before the write; its
+// own change rows, inserted just after, raise the version, so the mark
+// covers that one statement and lapses by itself (CaptureSkip).
+//
+// A put's image is built with json_object, each column as the change
+// log encodes it: booleans as true or false, JSON text embedded, text
+// columns as strings (a blob written into one as its text), except blob
+// columns, which are null: SQLite has no base64. An UPDATE that changes
+// the id logs a del of the old id besides the put of the new one; that
+// trigger is compiled only into statements that assign the id.
+//
+// SQLite compiles a statement's triggers into it each time it is
+// prepared, so their size is part of every outside write's cost: the
+// expressions are kept to one function per column.
 func (sqliteDialect) CaptureObjects(c dialect.Capture) []dialect.CaptureObject {
+	if c.Table == nil {
+		return nil
+	}
 	tbl := dialect.QuoteIdent(c.Table.Name)
 	when := ` WHEN (SELECT "skip" FROM ` + dialect.QuoteIdent(c.Skip) + `) IS NOT ` + logHead(c.Log)
-	head := `INSERT INTO ` + dialect.QuoteIdent(c.Log) + ` ("region", "table_name", "row_id", "op", "data") `
-	region, table := literal(c.Region), literal(c.Table.Name)
-	put := head + `VALUES (` + region + `, ` + table + `, CAST(NEW."id" AS TEXT), 'put', ` + image(c.Table) + `);`
-	del := func(row string) string {
-		return head + `VALUES (` + region + `, ` + table + `, CAST(` + row + `."id" AS TEXT), 'del', NULL);`
-	}
-	trigger := func(suffix, event, body string) dialect.CaptureObject {
+	head := `INSERT INTO ` + dialect.QuoteIdent(c.Log) + ` ("region", "table_name", "row_id", "op", "data") VALUES (` +
+		literal(c.Region) + `, ` + literal(c.Table.Name) + `, `
+	put := head + `CAST(NEW."id" AS TEXT), 'put', ` + image(c.Table) + `);`
+	del := head + `CAST(OLD."id" AS TEXT), 'del', NULL);`
+	trigger := func(suffix, event, cond, body string) dialect.CaptureObject {
 		name := c.Name + suffix
-		def := `CREATE TRIGGER ` + dialect.QuoteIdent(name) + ` AFTER ` + event + ` ON ` + tbl + when + " BEGIN\n\t" + body + "\nEND"
+		def := `CREATE TRIGGER ` + dialect.QuoteIdent(name) + ` AFTER ` + event + ` ON ` + tbl + when + cond + " BEGIN\n\t" + body + "\nEND"
 		return dialect.CaptureObject{Name: name, Table: c.Table.Name, Def: def, Create: []string{
 			`DROP TRIGGER IF EXISTS ` + dialect.QuoteIdent(name), def,
 		}}
 	}
 	return []dialect.CaptureObject{
-		trigger("_i", "INSERT", put),
-		trigger("_u", "UPDATE", head+`SELECT `+region+`, `+table+`, CAST(OLD."id" AS TEXT), 'del', NULL WHERE OLD."id" IS NOT NEW."id";`+"\n\t"+put),
-		trigger("_d", "DELETE", del("OLD")),
+		trigger("_i", "INSERT", "", put),
+		// The del of an id change and the put of the new id are of two
+		// rows: their order does not matter.
+		trigger("_k", `UPDATE OF "id"`, ` AND OLD."id" IS NOT NEW."id"`, del),
+		trigger("_u", "UPDATE", "", put),
+		trigger("_d", "DELETE", "", del),
 	}
 }
 
@@ -54,16 +66,18 @@ func image(t *tabledef.Table) string {
 		switch {
 		case col.Encrypted || col.Kind.IsJSONText():
 			// Embedded as the JSON it holds; text that is not JSON (written
-			// by hand, say) as a string rather than failing the write.
-			b.WriteString(`json(CASE WHEN ` + v + ` IS NULL THEN 'null' WHEN json_valid(` + v + `) THEN ` + v + ` ELSE json_quote(CAST(` + v + ` AS TEXT)) END)`)
+			// by hand, say) makes the image's json() fail the write.
+			b.WriteString(`json(` + v + `)`)
 		case col.Kind == tabledef.KindBool:
-			b.WriteString(`json(CASE WHEN ` + v + ` IS NULL THEN 'null' WHEN ` + v + ` THEN 'true' ELSE 'false' END)`)
+			b.WriteString(`json(CASE WHEN ` + v + ` THEN 'true' WHEN NOT ` + v + ` THEN 'false' END)`)
 		case col.Kind == tabledef.KindBlob:
 			b.WriteString(`NULL`)
+		case col.Kind == tabledef.KindText || col.Kind == tabledef.KindID:
+			// TEXT affinity stores numbers as text; a blob reads back as
+			// its text, which json_object would refuse.
+			b.WriteString(`CAST(` + v + ` AS TEXT)`)
 		default:
-			// A blob written into a text column reads back as its text;
-			// json_object refuses blobs.
-			b.WriteString(`iif(typeof(` + v + `) = 'blob', CAST(` + v + ` AS TEXT), ` + v + `)`)
+			b.WriteString(v)
 		}
 	}
 	b.WriteString(")")
@@ -83,10 +97,13 @@ func (sqliteDialect) DropCapture(o dialect.CaptureObject) string {
 // literal quotes s as a SQL string literal.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// logHead is the head of the change log log: its AUTOINCREMENT sequence,
-// 0 before its first row.
+// logHead is the highest version of the change log log, NULL while it
+// is empty. A version is never reused, and compaction keeps each row's
+// latest change, so it only grows, with every change row inserted.
+// (max of the key is one seek; the AUTOINCREMENT sequence in
+// sqlite_sequence would cost a scan of that table in every trigger.)
 func logHead(log string) string {
-	return `(SELECT coalesce(max("seq"), 0) FROM "sqlite_sequence" WHERE "name" = ` + literal(log) + `)`
+	return `(SELECT max("version") FROM ` + dialect.QuoteIdent(log) + `)`
 }
 
 // CaptureSkip marks with set the next statement's writes as logged by

@@ -37,7 +37,7 @@ var table = &tabledef.Table{
 	Columns: []tabledef.Column{
 		{Name: "id", Kind: tabledef.KindInt},
 		{Name: "region", Kind: tabledef.KindText},
-		{Name: "skip", Kind: tabledef.KindBigInt, HasDefault: true, Default: int64(-1)},
+		{Name: "skip", Kind: tabledef.KindBigInt, Nullable: true, HasDefault: true, Default: int64(-1)},
 	},
 	PrimaryKey: []string{"id"},
 }

@@ -20,8 +20,11 @@ import (
 var (
 	odd = orm.NewTable(`we"ird 'tab' select ✓`, orm.ID(), orm.Text(`"q`), orm.Text("order"),
 		orm.Boolean("on off").Default(false), orm.BigInt("ñ").Default(0), orm.JSON("meta").Nullable(), orm.Blob("pic").Nullable())
-	plain     = orm.NewTable("plain", orm.ID(), orm.Text("v"))
-	capSchema = orm.MustDefineSchema("1", odd, plain)
+	plain = orm.NewTable("plain", orm.ID(), orm.Text("v"))
+	// dollar's name would end a PL/pgSQL body quoted with $plasma0$, and
+	// start a comment after it.
+	dollar    = orm.NewTable("$plasma0$ END; --", orm.ID(), orm.Text("$plasma1$"), orm.JSON("j").Nullable())
+	capSchema = orm.MustDefineSchema("1", odd, plain, dollar)
 )
 
 // rawExec runs text, written with ? placeholders, on ex through
@@ -67,8 +70,8 @@ func setupCapture(t *testing.T, tg *ormtest.Target, region string) *orm.DB {
 func TestCaptureOutsideWrites(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()
-		db := setupCapture(t, tg, "r1")
-		r := &reader{t: t, db: db, region: "r1"}
+		db := setupCapture(t, tg, "r'1")
+		r := &reader{t: t, db: db, region: "r'1"}
 		table := `"we""ird 'tab' select ✓"`
 
 		rawExec(t, tg, tg.SQL, `INSERT INTO `+table+` ("id", """q", "order", "on off", "ñ", "meta", "pic") VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -80,7 +83,7 @@ func TestCaptureOutsideWrites(t *testing.T) {
 		}
 		img := map[string]any{"id": "o1", `"q`: `x"y`, "order": "select", "on off": true, "ñ": 42.0, "meta": map[string]any{"a": []any{1.0, 2.0}}, "pic": pic}
 		want(t, got, brief{odd.Name(), "o1", changelog.OpPut, img})
-		if c := got[0]; c.ClientID != "" || c.MutationID != 0 || c.Region != "r1" || !strings.HasPrefix(string(c.Row), `{"id":"o1","\"q":`) {
+		if c := got[0]; c.ClientID != "" || c.MutationID != 0 || c.Region != "r'1" || !strings.HasPrefix(string(c.Row), `{"id":"o1","\"q":`) {
 			t.Fatalf("%+v %s", c, c.Row)
 		}
 
@@ -93,14 +96,43 @@ func TestCaptureOutsideWrites(t *testing.T) {
 		}
 		want(t, r.next(), brief{odd.Name(), "o1", changelog.OpPut, img})
 
-		// An UPDATE that changes the id: the old id is gone.
+		// An UPDATE that changes the id: the old id is gone (the del and
+		// the put are of two rows, in either order).
 		rawExec(t, tg, tg.SQL, `UPDATE `+table+` SET "id" = ? WHERE "id" = ?`, "o2", "o1")
 		got = r.next()
-		if len(got) != 2 || got[0].Op != changelog.OpDel || got[0].RowID != "o1" || got[1].Op != changelog.OpPut || got[1].RowID != "o2" {
+		ops := map[string]changelog.Op{}
+		for _, c := range got {
+			ops[c.RowID] = c.Op
+		}
+		if len(got) != 2 || ops["o1"] != changelog.OpDel || ops["o2"] != changelog.OpPut {
 			t.Fatalf("%+v", got)
 		}
 		rawExec(t, tg, tg.SQL, `DELETE FROM `+table+` WHERE "id" = ?`, "o2")
 		want(t, r.next(), brief{odd.Name(), "o2", changelog.OpDel, nil})
+
+		// Names that would end the trigger's quoting, and a region with a
+		// quote in it.
+		rawExec(t, tg, tg.SQL, `INSERT INTO "$plasma0$ END; --" ("id", "$plasma1$") VALUES (?, ?)`, "d1", "$plasma0$'")
+		want(t, r.next(), brief{dollar.Name(), "d1", changelog.OpPut, map[string]any{"id": "d1", "$plasma1$": "$plasma0$'", "j": nil}})
+
+		// Hostile outside writes: text that is not JSON in a JSON column
+		// is refused (by the engine on PostgreSQL, by the trigger's image
+		// on SQLite), and nothing of it is written or logged; a blob in a
+		// text column is logged as its text.
+		if _, err := tg.SQL.ExecContext(ctx, `INSERT INTO "$plasma0$ END; --" ("id", "$plasma1$", "j") VALUES ('d2', 'x', '{not json')`); err == nil {
+			t.Fatal("a JSON column took text that is not JSON")
+		}
+		var n int
+		if err := tg.SQL.QueryRowContext(ctx, `SELECT count(*) FROM "$plasma0$ END; --" WHERE "id" = 'd2'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("the refused write left %d rows (%v)", n, err)
+		}
+		want(t, r.next())
+		if tg.Name == "sqlite" {
+			rawExec(t, tg, tg.SQL, `INSERT INTO "plain" ("id", "v") VALUES (?, ?)`, "b1", []byte("bytes"))
+			want(t, r.next(), brief{"plain", "b1", changelog.OpPut, map[string]any{"id": "b1", "v": "bytes"}})
+			rawExec(t, tg, tg.SQL, `DELETE FROM "plain" WHERE "id" = ?`, "b1")
+			want(t, r.next(), brief{"plain", "b1", changelog.OpDel, nil})
+		}
 
 		// A rolled-back outside write leaves nothing.
 		tx, err := tg.SQL.BeginTx(ctx, nil)
@@ -212,7 +244,7 @@ func captureObjects(t *testing.T, tg *ormtest.Target) []string {
 // perTable is the number of capture objects of one table.
 func perTable(tg *ormtest.Target) int {
 	if tg.Name == "sqlite" {
-		return 3 // a trigger per event
+		return 4 // a trigger per event, and one for an UPDATE of the id
 	}
 	return 2 // a function and its trigger
 }
@@ -223,14 +255,14 @@ func TestCaptureFollowsSchema(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		ctx := context.Background()
 		db := setupCapture(t, tg, "")
-		if n := len(captureObjects(t, tg)); n != 2*perTable(tg) {
+		if n := len(captureObjects(t, tg)); n != 3*perTable(tg) {
 			t.Fatalf("%d capture objects: %v", n, captureObjects(t, tg))
 		}
 		// Again, from another DB on the same database: nothing changes.
 		if err := changelog.EnsureCapture(ctx, orm.New(tg.SQL, tg.Dialect), capSchema, ""); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(captureObjects(t, tg)); n != 2*perTable(tg) {
+		if n := len(captureObjects(t, tg)); n != 3*perTable(tg) {
 			t.Fatalf("%d capture objects: %v", n, captureObjects(t, tg))
 		}
 		quiet := orm.NewTable("plain", orm.ID(), orm.Text("v")).With(orm.TableOptions{ChangeLogSuppressed: true})

@@ -54,8 +54,10 @@ type logger struct {
 // as it is after the write, or a del. A write outside a transaction runs
 // in one the middleware opens, so the write and its change rows commit
 // together. Tables with ChangeLogSuppressed (or External) are not logged,
-// and neither are raw statements (DB.Exec, DB.Query): use Record for rows
-// changed that way.
+// and neither are raw statements (DB.Exec, DB.Query): on a database with
+// capture triggers (EnsureCapture) the triggers log them, and the
+// middleware's own writes pass the triggers; elsewhere use Record for
+// rows changed that way.
 func Middleware(opts Options) orm.Middleware {
 	l := &logger{region: opts.Region, edges: map[string][]edge{}}
 	if opts.Schema != nil {
