@@ -9,8 +9,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
@@ -41,6 +44,16 @@ var table = &tabledef.Table{
 	},
 	PrimaryKey: []string{"id"},
 }
+
+// ErrName is returned for a table, column or region name that cannot be
+// written into a trigger as a SQL string literal: one with a NUL byte or
+// that is not UTF-8.
+var ErrName = errors.New("a name with a NUL byte or invalid UTF-8 cannot be captured")
+
+// Literal reports whether s can be written as a SQL string literal: it is
+// UTF-8 and has no NUL byte (which ends a statement's text in SQLite, and
+// PostgreSQL's text cannot hold).
+func Literal(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Supported reports whether d's engine can capture writes.
 func Supported(d dialect.Dialect) bool {
@@ -89,6 +102,9 @@ func Sync(ctx context.Context, ex dialect.Executor, d dialect.Dialect, tables []
 	if !ok {
 		return fmt.Errorf("plasma: capture: the %s dialect cannot capture writes", d.Name())
 	}
+	if !Literal(region) {
+		return fmt.Errorf("plasma: capture: region %q: %w", region, ErrName)
+	}
 	if err := exec(ctx, ex, mustCreate(d)...); err != nil {
 		return err
 	}
@@ -105,6 +121,9 @@ func Sync(ctx context.Context, ex dialect.Executor, d dialect.Dialect, tables []
 		def := t.Def()
 		if !t.Synced() || def == nil || !slices.ContainsFunc(def.Columns, func(c tabledef.Column) bool { return c.Name == "id" }) {
 			continue
+		}
+		if !Literal(def.Name) || slices.ContainsFunc(def.Columns, func(c tabledef.Column) bool { return !Literal(c.Name) }) {
+			return fmt.Errorf("plasma: capture: table %q: %w", def.Name, ErrName)
 		}
 		for _, o := range cc.CaptureObjects(Spec(d, def, region)) {
 			k := key{o.Name, o.Table}

@@ -16,6 +16,12 @@ import (
 // EnsureCapture); it holds the region outside writes are logged under.
 const CaptureTable = ic.Table
 
+// ErrCaptureName is EnsureCapture's error for a synced table, one of its
+// columns or the region whose name has a NUL byte or is not UTF-8: the
+// triggers write names into their SQL as string literals. Nothing is
+// installed.
+var ErrCaptureName = ic.ErrName
+
 // captureKey names the capture of one schema and region for
 // DB.EnsureOnce.
 type captureKey struct {
