@@ -329,3 +329,54 @@ func TestCaptureMigrations(t *testing.T) {
 		want(t, r.next(), brief{"items", "i1", changelog.OpPut, map[string]any{"id": "i1", "title": "t", "extra": nil}})
 	})
 }
+
+// TestCaptureWithBatch: the writes of a Batch pass the capture triggers
+// until Flush, while a raw statement between them (a mutator's DB.Exec)
+// is captured, and so is a write made after Flush or after a write that
+// logged nothing; each write is logged once.
+func TestCaptureWithBatch(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		db := setupCapture(t, tg, "")
+		r := &reader{t: t, db: db, region: changelog.DefaultRegion}
+		err := db.Tx(ctx, func(tx *orm.Tx) error {
+			b := changelog.NewBatch(tx.DB)
+			bctx := changelog.WithBatch(changelog.WithOrigin(ctx, "c1", 1), b)
+			if _, err := tx.Insert(plain).Values(orm.Row{"id": "b1", "v": "held"}).Exec(bctx); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(bctx, `INSERT INTO "plain" ("id", "v") VALUES (?, ?)`, "b2", "raw"); err != nil {
+				return err
+			}
+			if _, err := tx.Update(plain).Set(orm.Row{"v": "none"}).Where(expr.Eq(plain.Col("id"), "nobody")).Exec(bctx); err != nil {
+				return err
+			}
+			if _, err := tx.Insert(plain).Values(orm.Row{"id": "b3", "v": "held"}).Exec(bctx); err != nil {
+				return err
+			}
+			if b.Len() != 2 {
+				return fmt.Errorf("batch holds %d rows, want 2", b.Len())
+			}
+			if err := b.Flush(ctx, tx.DB); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE "plain" SET "v" = ? WHERE "id" = ?`, "after", "b1")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.next()
+		want(t, got,
+			brief{"plain", "b2", changelog.OpPut, map[string]any{"id": "b2", "v": "raw"}},
+			brief{"plain", "b1", changelog.OpPut, map[string]any{"id": "b1", "v": "held"}},
+			brief{"plain", "b3", changelog.OpPut, map[string]any{"id": "b3", "v": "held"}},
+			brief{"plain", "b1", changelog.OpPut, map[string]any{"id": "b1", "v": "after"}})
+		if got[0].ClientID != "" || got[1].ClientID != "c1" || got[2].ClientID != "c1" || got[3].ClientID != "" {
+			t.Fatalf("origins: %+v", got)
+		}
+		// After the transaction, outside writes are captured.
+		rawExec(t, tg, tg.SQL, `DELETE FROM "plain" WHERE "id" = ?`, "b3")
+		want(t, r.next(), brief{"plain", "b3", changelog.OpDel, nil})
+	})
+}

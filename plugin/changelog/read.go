@@ -195,6 +195,12 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 		}); err != nil {
 			return err
 		}
+		// Its change rows lapse the mark a batch of tx holds for the
+		// capture triggers (see pass.mark): the batch's next write marks
+		// again.
+		if b := batchFor(ctx, tx); b != nil {
+			b.marked.Store(false)
+		}
 		announce(tx, region, changes)
 		return nil
 	}
