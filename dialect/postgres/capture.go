@@ -69,7 +69,9 @@ func image(t *tabledef.Table) string {
 		case col.Kind == tabledef.KindJSON || col.Kind == tabledef.KindFile:
 			b.WriteString(v + `::text`) // JSONB
 		case col.Encrypted || col.Kind.IsCRDT():
-			b.WriteString(v) // text holding JSON
+			// Text holding JSON; text that is not JSON fails the write
+			// rather than leave an image no reader can decode.
+			b.WriteString(v + `::json::text`)
 		case col.Kind == tabledef.KindBlob:
 			b.WriteString(`'"' || translate(encode(` + v + `, 'base64'), E'\n', '') || '"'`)
 		default:

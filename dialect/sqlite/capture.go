@@ -16,9 +16,10 @@ import (
 // covers that one statement and lapses by itself (CaptureSkip).
 //
 // A put's image is built with json_object, each column as the change
-// log encodes it: booleans as true or false, JSON text embedded, text
-// columns as strings (a blob written into one as its text), except blob
-// columns, which are null: SQLite has no base64. An UPDATE that changes
+// log encodes it: booleans as true or false, JSON text embedded (text
+// that is not JSON as a string), text columns as strings (a blob written
+// into one as its text), except blob columns, which are null: SQLite has
+// no base64. An UPDATE that changes
 // the id logs a del of the old id besides the put of the new one; that
 // trigger is compiled only into statements that assign the id.
 //
@@ -66,8 +67,8 @@ func image(t *tabledef.Table) string {
 		switch {
 		case col.Encrypted || col.Kind.IsJSONText():
 			// Embedded as the JSON it holds; text that is not JSON (written
-			// by hand, say) makes the image's json() fail the write.
-			b.WriteString(`json(` + v + `)`)
+			// by hand, say) as a JSON string, rather than failing the write.
+			b.WriteString(`json(iif(json_valid(` + v + `), ` + v + `, json_quote(` + v + `)))`)
 		case col.Kind == tabledef.KindBool:
 			b.WriteString(`json(CASE WHEN ` + v + ` THEN 'true' WHEN NOT ` + v + ` THEN 'false' END)`)
 		case col.Kind == tabledef.KindBlob:

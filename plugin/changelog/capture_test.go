@@ -116,17 +116,24 @@ func TestCaptureOutsideWrites(t *testing.T) {
 		want(t, r.next(), brief{dollar.Name(), "d1", changelog.OpPut, map[string]any{"id": "d1", "$plasma1$": "$plasma0$'", "j": nil}})
 
 		// Hostile outside writes: text that is not JSON in a JSON column
-		// is refused (by the engine on PostgreSQL, by the trigger's image
-		// on SQLite), and nothing of it is written or logged; a blob in a
-		// text column is logged as its text.
-		if _, err := tg.SQL.ExecContext(ctx, `INSERT INTO "$plasma0$ END; --" ("id", "$plasma1$", "j") VALUES ('d2', 'x', '{not json')`); err == nil {
-			t.Fatal("a JSON column took text that is not JSON")
+		// is refused by PostgreSQL's JSONB, nothing of it written or
+		// logged, and logged as a JSON string on SQLite, whose TEXT takes
+		// it; a blob in a text column is logged as its text.
+		_, err := tg.SQL.ExecContext(ctx, `INSERT INTO "$plasma0$ END; --" ("id", "$plasma1$", "j") VALUES ('d2', 'x', '{not json')`)
+		if tg.Name == "postgres" {
+			var n int
+			if err == nil {
+				t.Fatal("a JSONB column took text that is not JSON")
+			} else if err := tg.SQL.QueryRowContext(ctx, `SELECT count(*) FROM "$plasma0$ END; --" WHERE "id" = 'd2'`).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("the refused write left %d rows (%v)", n, err)
+			}
+			want(t, r.next())
+		} else {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, r.next(), brief{dollar.Name(), "d2", changelog.OpPut, map[string]any{"id": "d2", "$plasma1$": "x", "j": "{not json"}})
 		}
-		var n int
-		if err := tg.SQL.QueryRowContext(ctx, `SELECT count(*) FROM "$plasma0$ END; --" WHERE "id" = 'd2'`).Scan(&n); err != nil || n != 0 {
-			t.Fatalf("the refused write left %d rows (%v)", n, err)
-		}
-		want(t, r.next())
 		if tg.Name == "sqlite" {
 			rawExec(t, tg, tg.SQL, `INSERT INTO "plain" ("id", "v") VALUES (?, ?)`, "b1", []byte("bytes"))
 			want(t, r.next(), brief{"plain", "b1", changelog.OpPut, map[string]any{"id": "b1", "v": "bytes"}})

@@ -100,9 +100,10 @@
 // (booleans, numbers, JSON columns embedded), in declaration order, but
 // not byte for byte as the middleware writes them (string escapes, JSON
 // spacing); on SQLite a blob column is null, SQLite having no base64
-// encoder. On SQLite, text in a JSON, CRDT, file or encrypted column that
-// is not JSON fails the outside write. Pulls read rows from the tables,
-// not from the images.
+// encoder. Text that is not JSON in a JSON, CRDT, file or encrypted
+// column is logged as a JSON string on SQLite; on PostgreSQL it fails the
+// outside write (JSON and file columns are JSONB, which refuses it
+// anyway). Pulls read rows from the tables, not from the images.
 //
 // PostgreSQL logical decoding was the other route: it sees every commit
 // without triggers, but needs wal_level=logical, a replication slot that
