@@ -96,10 +96,11 @@
 // do: a trigger is compiled into every statement that can fire it, each
 // time the statement is prepared, even when it then lets the write pass;
 // and a table with a trigger makes every write to it inside a transaction
-// keep a statement journal (a copy of each page it changes), which the
-// pure-Go build allocates afresh each time. A push of 100 mutations spends
-// about twice the CPU (BenchmarkPush). SkipEnsure on serverdb (and on the
-// sync server) leaves the triggers out for a database no one else writes.
+// keep a statement journal (a copy of each page it changes). With the
+// temp_store(memory) that sqlite.DSN sets, a push of 100 mutations spends
+// about a quarter more CPU (BenchmarkPush); with temporary files on disk,
+// twice as much. SkipEnsure on serverdb (and on the sync server) leaves
+// the triggers out for a database no one else writes.
 //
 // The triggers' images hold the values as the change log encodes them
 // (booleans, numbers, JSON columns embedded), in declaration order, but
