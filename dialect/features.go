@@ -198,3 +198,58 @@ func (placeholders) AppendBytes(b []byte, v []byte) []byte {
 func (placeholders) TablesQuery() string { return "" }
 func (placeholders) LockSchema() string  { return "" }
 func (placeholders) Features() Feature   { return OffsetNeedsLimit | NullsSortFirst }
+
+// Capture describes the capture of one table's writes into a change log:
+// objects inside the database that log each row an INSERT, UPDATE or
+// DELETE writes, whoever runs the statement.
+type Capture struct {
+	// Table is the captured table; it has a column named "id".
+	Table *tabledef.Table
+	// Name is the name of its capture objects (the dialect may add a
+	// suffix per object); a short, plain identifier.
+	Name string
+	// Log is the change log the objects insert into, with the columns
+	// region, table_name, row_id, op ("put" or "del") and data (the row
+	// as a JSON object keyed by column name, for a put).
+	Log string
+	// Region is the region changes are logged under.
+	Region string
+	// Skip names what marks a write the application logs itself, which
+	// the triggers let pass (see CaptureSkip): on SQLite a table with a
+	// "skip" column, on PostgreSQL a setting.
+	Skip string
+}
+
+// CaptureObject is one object a ChangeCapturer creates, or finds in the
+// catalog.
+type CaptureObject struct {
+	// Name is the object's name; Table the table a trigger is on ("" for
+	// a function).
+	Name, Table string
+	// Def is the object's definition as the catalog stores it: what
+	// tells a stale object from a current one.
+	Def string
+	// Create creates the object, replacing one of the same name.
+	Create []string
+}
+
+// ChangeCapturer is an optional interface of a Dialect whose engine can
+// capture writes to a table into a change log with triggers, so that
+// writes made outside the application (another program, a shell, another
+// ORM) are logged too.
+type ChangeCapturer interface {
+	// CaptureObjects returns the objects that capture c.Table's writes.
+	CaptureObjects(c Capture) []CaptureObject
+	// CaptureCatalog returns a query listing the capture objects in the
+	// current schema, whose names start with its one argument: rows of
+	// (name, table, definition), as in CaptureObject.
+	CaptureCatalog() string
+	// DropCapture returns the statement that drops the object o found in
+	// the catalog.
+	DropCapture(o CaptureObject) string
+	// CaptureSkip says how a write the application logs itself passes
+	// the triggers unlogged: either set, run just before the write, marks
+	// it, and clear, run after a write that logged no change row, unmarks
+	// it; or returning is an expression to add to the write's RETURNING.
+	CaptureSkip(c Capture) (set, clear, returning string)
+}

@@ -50,7 +50,7 @@ func Open(path string) (*sql.DB, error) {
 	}
 	if path == ":memory:" {
 		db, err := sql.Open("sqlite", "file:plasma-mem-"+strconv.FormatUint(memorySeq.Add(1), 10)+
-			"?mode=memory&_pragma=foreign_keys(1)&_txlock=immediate")
+			"?mode=memory&_pragma=foreign_keys(1)&_pragma=temp_store(memory)&_txlock=immediate")
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/internal/capture"
 	"github.com/plasma-go/plasma/orm"
 )
 
@@ -100,6 +101,11 @@ func Diff(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*Schema
 // tables the schema does not declare and plasma did not create (see
 // SchemaDiff.Untracked).
 //
+// On a database whose writes are captured into the change log
+// (changelog.EnsureCapture), Run drops the capture triggers before it
+// changes any table and installs them for s in the same transaction, so
+// that they follow added, dropped and renamed tables and columns.
+//
 // The returned diff is the one found; its Applied field says whether Run
 // committed it.
 func Run(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*SchemaDiff, error) {
@@ -142,6 +148,10 @@ func Run(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*SchemaD
 	if diff.Empty() && m.version == s.Version() && snapshotsEqual(m.snapshot, snap) {
 		return diff, nil
 	}
+	capturing, err := dropCapture(ctx, ses, len(p.actions) > 0)
+	if err != nil {
+		return diff, err
+	}
 	for _, a := range p.actions {
 		if err := ses.apply(ctx, a); err != nil {
 			return diff, fmt.Errorf("plasma: migrate: %s: %w (nothing applied)", stepIDs(diff, a.steps), err)
@@ -154,6 +164,11 @@ func Run(ctx context.Context, s *orm.Schema, db *orm.DB, opts Options) (*SchemaD
 	}
 	if err := ses.checkForeignKeys(ctx, p.fkCheck); err != nil {
 		return diff, err
+	}
+	if capturing != nil {
+		if err := capture.Sync(ctx, ses.ex, d, s.Tables(), *capturing); err != nil {
+			return diff, fmt.Errorf("plasma: migrate: %w (nothing applied)", err)
+		}
 	}
 	if err := writeMeta(ctx, ses.ex, d, s.Version(), snap); err != nil {
 		return diff, err
@@ -477,3 +492,26 @@ func (s *session) checkForeignKeys(ctx context.Context, tables []string) error {
 // migrated tables would hold rows whose foreign keys point nowhere; the
 // migration is rolled back.
 var ErrForeignKeyViolation = errors.New("foreign key violations after the migration")
+
+// dropCapture prepares a migration of a database whose writes are
+// captured into the change log (changelog.EnsureCapture): it drops the
+// capture triggers before the tables change (SQLite refuses to drop a
+// column a trigger names, and PostgreSQL's would name columns that are
+// gone) and returns the region they log under, so that Run installs them
+// again for the new schema, in the same transaction. It returns nil for a
+// database that does not capture, or when nothing changes.
+func dropCapture(ctx context.Context, ses *session, changes bool) (*string, error) {
+	if !capture.Supported(ses.d) {
+		return nil, nil
+	}
+	region, ok, err := capture.Installed(ctx, ses.ex, ses.d)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if changes {
+		if err := capture.Drop(ctx, ses.ex, ses.d); err != nil {
+			return nil, fmt.Errorf("plasma: migrate: %w (nothing applied)", err)
+		}
+	}
+	return &region, nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
@@ -19,12 +20,20 @@ import (
 // write and Flush, and the caller must Flush before it commits (a
 // transaction that rolls back drops the batch with it). A write rolled
 // back to a savepoint keeps its rows in the batch: use a Batch only where
-// a failed write rolls back the whole transaction. It is safe for
+// a failed write rolls back the whole transaction. On a database that
+// captures writes (EnsureCapture), the batched writes share one mark
+// that lets them pass the capture triggers until Flush: every write of
+// the transaction must then carry the batch's context (raw statements
+// through the DB included, which clear the mark so that the triggers log
+// them). It is safe for
 // concurrent use.
 type Batch struct {
 	exec dialect.Executor // the transaction the batch belongs to
 	mu   sync.Mutex
 	rows []batchRow
+	// marked: the held writes' mark for the capture triggers is set and
+	// no change row has lapsed it yet (see pass.mark).
+	marked atomic.Bool
 }
 
 type batchRow struct {
@@ -45,11 +54,21 @@ func WithBatch(ctx context.Context, b *Batch) context.Context {
 	return context.WithValue(ctx, batchKey{}, b)
 }
 
+// batchFor returns the batch ctx names, if it has one for db's
+// transaction.
+func batchFor(ctx context.Context, db *orm.DB) *Batch {
+	b, _ := ctx.Value(batchKey{}).(*Batch)
+	if b == nil || !db.IsTx() || db.Executor() != b.exec {
+		return nil
+	}
+	return b
+}
+
 // held adds the changes of a write on db to the batch ctx names, if it
 // has one for db's transaction, and reports whether it did.
 func held(ctx context.Context, db *orm.DB, region string, o originVals, changes []change) bool {
-	b, _ := ctx.Value(batchKey{}).(*Batch)
-	if b == nil || !db.IsTx() || db.Executor() != b.exec {
+	b := batchFor(ctx, db)
+	if b == nil {
 		return false
 	}
 	b.mu.Lock()
@@ -91,6 +110,13 @@ func (b *Batch) FlushWith(ctx context.Context, tx *orm.DB, with ...RawWrite) err
 	rows := b.rows
 	b.rows = nil
 	b.mu.Unlock()
+	// The change rows lapse the held writes' mark (see pass.mark); with
+	// none, it is cleared.
+	if b.marked.Swap(false) && len(rows) == 0 {
+		if err := clearMark(ctx, tx); err != nil {
+			return err
+		}
+	}
 	combine := len(with) > 0 && tx.Dialect().Features().Has(dialect.WritesInWith)
 	for len(rows) > 0 {
 		n := min(len(rows), maxChangesPerInsert)

@@ -43,11 +43,81 @@
 // with the encoder the read would use. So a middleware installed after
 // the change log must not change the values an INSERT writes.
 //
-// Not logged: tables with ChangeLogSuppressed or External; raw SQL
-// (DB.Exec, DB.Query), which plasma cannot see into — call Record with the
-// ids such a statement touched. With Options.Schema set, a DELETE follows
-// ON DELETE CASCADE and SET NULL into synced tables and logs those rows
-// too. An UPDATE may not change a synced row's id (ErrIDUpdate).
+// Not logged by the middleware: tables with ChangeLogSuppressed or
+// External; raw SQL (DB.Exec, DB.Query), which plasma cannot see into.
+// The capture triggers log raw SQL (below); on a database without them,
+// call Record with the ids such a statement touched. With Options.Schema
+// set, a DELETE follows ON DELETE CASCADE and SET NULL into synced tables
+// and logs those rows too. An UPDATE may not change a synced row's id
+// (ErrIDUpdate).
+//
+// # Writes made outside plasma
+//
+// EnsureCapture (serverdb.New calls it) installs triggers on every synced
+// table, so that a write that never passes through the middleware — raw
+// SQL through database/sql, another ORM such as GORM or bun on the same
+// database, another process, a psql or sqlite3 shell — is logged too, in
+// its own transaction: a put with the row's image for each row an INSERT
+// or UPDATE writes (and a del of the old id when an UPDATE changes it), a
+// del for each row a DELETE removes, under the region EnsureCapture was
+// given, with no origin. So it reaches pokes (on PostgreSQL the log's
+// NOTIFY trigger fires for it; on SQLite the realtime hub's check of the
+// log's head sees it) and moves the heads that a pull's fast path
+// compares. Migrations run by package migrate drop and reinstall the
+// triggers in the migration's transaction, so they follow added, dropped
+// and renamed tables and columns; EnsureCapture also drops those of tables
+// no longer synced.
+//
+// A write through the middleware is still logged by the middleware, with
+// its origin, region and batch, and passes the triggers unlogged, so it is
+// logged exactly once, also in a transaction it shares with outside
+// writes:
+//
+//   - On PostgreSQL the rewritten statement's RETURNING also calls
+//     set_config('plasma.capture_skip', statement_timestamp()::text, true).
+//     RETURNING is computed as each row is written, before the AFTER
+//     triggers run at the end of the statement, and the mark names this
+//     statement alone, so a later statement of the transaction (another
+//     ORM's) is captured. Rows that foreign-key actions write belong to the
+//     same statement and pass too; the middleware logs them (Options.Schema).
+//     It costs no statement.
+//   - On SQLite the middleware first sets the "skip" column of
+//     _plasma_capture to the log's highest version; a trigger lets a row
+//     pass while the two are equal. The write's own change rows, inserted
+//     just after it, raise the version, so the mark lapses by itself; a
+//     write that logs nothing clears it. The writes of one Batch share one
+//     mark until Flush. It costs one statement per write (per push with a
+//     Batch).
+//
+// Measured in BenchmarkWrite (bench/write_bench_test.go): "trigger" is a
+// write logged by the triggers alone, "changelog" one logged by the
+// middleware, "changelog_captured" the middleware on a captured database.
+// On PostgreSQL the middleware's writes cost nothing more. On SQLite they
+// do: a trigger is compiled into every statement that can fire it, each
+// time the statement is prepared, even when it then lets the write pass;
+// and a table with a trigger makes every write to it inside a transaction
+// keep a statement journal (a copy of each page it changes). With the
+// temp_store(memory) that sqlite.DSN sets, a push of 100 mutations spends
+// about a quarter more CPU (BenchmarkPush); with temporary files on disk,
+// twice as much. SkipEnsure on serverdb (and on the sync server) leaves
+// the triggers out for a database no one else writes.
+//
+// The triggers' images hold the values as the change log encodes them
+// (booleans, numbers, JSON columns embedded), in declaration order, but
+// not byte for byte as the middleware writes them (string escapes, JSON
+// spacing); on SQLite a blob column is null, SQLite having no base64
+// encoder. Text that is not JSON in a JSON, CRDT, file or encrypted
+// column is logged as a JSON string on SQLite; on PostgreSQL it fails the
+// outside write (JSON and file columns are JSONB, which refuses it
+// anyway). Pulls read rows from the tables, not from the images.
+//
+// PostgreSQL logical decoding was the other route: it sees every commit
+// without triggers, but needs wal_level=logical, a replication slot that
+// holds WAL until it is read (a stalled reader fills the disk), a
+// connection per reader, and an output plugin (wal2json, or decoding
+// pgoutput's binary protocol), and it has no SQLite counterpart. The
+// triggers log in the writing transaction, on both engines, with the
+// same version rules as the middleware.
 //
 // # Versions
 //

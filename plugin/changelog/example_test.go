@@ -148,3 +148,44 @@ func ExampleCompactChangeLog() {
 	// 5 del n2
 	// 6 put n3 {"id":"n3","body":"later"}
 }
+
+// ExampleEnsureCapture: with the capture triggers installed, a write made
+// with database/sql alone (another ORM's, another process's) reaches the
+// log, while a write through the middleware is logged once, with its
+// origin.
+func ExampleEnsureCapture() {
+	ctx := context.Background()
+	base, err := orm.Open(sqlite.Dialect, ":memory:")
+	if err != nil {
+		panic(err)
+	}
+	defer base.Close()
+	notes := orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.Boolean("pinned").Default(false))
+	schema := orm.MustDefineSchema("1", notes)
+	if err := orm.EnsureSchema(ctx, schema, base); err != nil {
+		panic(err)
+	}
+	if err := changelog.EnsureCapture(ctx, base, schema, ""); err != nil {
+		panic(err)
+	}
+	db := base.Use(changelog.Middleware(changelog.Options{Schema: schema}))
+
+	if _, err := db.Insert(notes).Values(orm.Row{"id": "n1", "body": "hello"}).Exec(changelog.WithOrigin(ctx, "client-a", 1)); err != nil {
+		panic(err)
+	}
+	// What GORM, psql or another service would do.
+	if _, err := base.Executor().ExecContext(ctx, `UPDATE "notes" SET "pinned" = 1 WHERE "id" = 'n1'`); err != nil {
+		panic(err)
+	}
+
+	changes, _, err := changelog.ChangesSince(ctx, db, changelog.DefaultRegion, 0, 100)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range changes {
+		fmt.Printf("%d %s %s/%s %s client=%q\n", c.Version, c.Op, c.Table, c.RowID, c.Row, c.ClientID)
+	}
+	// Output:
+	// 1 put notes/n1 {"id":"n1","body":"hello","pinned":false} client="client-a"
+	// 2 put notes/n1 {"id":"n1","body":"hello","pinned":true} client=""
+}

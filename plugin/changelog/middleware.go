@@ -54,8 +54,10 @@ type logger struct {
 // as it is after the write, or a del. A write outside a transaction runs
 // in one the middleware opens, so the write and its change rows commit
 // together. Tables with ChangeLogSuppressed (or External) are not logged,
-// and neither are raw statements (DB.Exec, DB.Query): use Record for rows
-// changed that way.
+// and neither are raw statements (DB.Exec, DB.Query): on a database with
+// capture triggers (EnsureCapture) the triggers log them, and the
+// middleware's own writes pass the triggers; elsewhere use Record for
+// rows changed that way.
 func Middleware(opts Options) orm.Middleware {
 	l := &logger{region: opts.Region, edges: map[string][]edge{}}
 	if opts.Schema != nil {
@@ -75,6 +77,11 @@ func Middleware(opts Options) orm.Middleware {
 	}
 	return func(next orm.Handler) orm.Handler {
 		return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+			if st.Op == orm.OpRaw && st.DB != nil {
+				if err := beforeRaw(ctx, next, st.DB); err != nil {
+					return nil, err
+				}
+			}
 			if !l.applies(st) {
 				return next(ctx, st)
 			}
@@ -139,23 +146,46 @@ type change struct {
 }
 
 func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement) (*orm.Result, error) {
+	// On a database that captures writes, the triggers must let this one
+	// pass: it is logged here, with its origin and region.
+	ps, err := passFor(ctx, st.DB)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := ps.mark(ctx, next, st.DB)
+	if err != nil {
+		return nil, err
+	}
+	res, logged, err := l.logWrite(ctx, next, st, ps)
+	if (err != nil || (marked && !logged)) && ps != nil {
+		if uerr := ps.unmark(ctx, next, st.DB); err == nil && uerr != nil {
+			closeResult(res)
+			return nil, uerr
+		}
+	}
+	return res, err
+}
+
+// logWrite runs the write and logs its changes; logged reports that it
+// wrote change rows (or held them in a batch).
+func (l *logger) logWrite(ctx context.Context, next orm.Handler, st *orm.Statement, ps *pass) (*orm.Result, bool, error) {
 	t := st.Table
 	p := planFor(t)
 	logged := t.Synced()
 	if logged && p.ID < 0 {
-		return nil, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
+		return nil, false, fmt.Errorf("plasma: change log: synced table %q has no id column", t.Name())
 	}
 	var casc *cascade
 	if q, ok := st.Query.(*orm.DeleteQuery); ok && len(l.edges[t.Name()]) > 0 {
 		var err error
 		if casc, err = l.beforeDelete(ctx, next, st.DB, t, q.Parts().Where); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if q, ok := st.Query.(*orm.UpdateQuery); ok && logged {
 		for _, a := range q.Parts().Set {
 			if a.Column == "id" {
-				return nil, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
+				return nil, false, fmt.Errorf("%w (table %q)", ErrIDUpdate, t.Name())
 			}
 		}
 	}
@@ -165,20 +195,20 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	if logged && !concurrentWrites(st.DB.Dialect()) && !hasReturning(st.Query) {
 		var err error
 		if out, changes, direct, err = l.writeDirect(ctx, next, st, p); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if !direct {
 		var err error
-		if out, changes, err = l.writeReturning(ctx, next, st, p, logged); err != nil {
-			return nil, err
+		if out, changes, err = l.writeReturning(ctx, next, st, p, logged, ps); err != nil {
+			return nil, false, err
 		}
 	}
 	if casc != nil {
 		more, err := l.afterDelete(ctx, next, st.DB, casc)
 		if err != nil {
 			closeResult(out)
-			return nil, err
+			return nil, false, err
 		}
 		// A row of the statement's own table can also be reached through
 		// a self-reference: log it once.
@@ -195,54 +225,52 @@ func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement)
 	region := regionOf(ctx, l.region)
 	if held(ctx, st.DB, region, originOf(ctx), changes) {
 		announce(st.DB, region, changes)
-		return out, nil
+		return out, true, nil
+	}
+	if len(changes) == 0 {
+		return out, false, nil
 	}
 	if err := insertChanges(st.DB.Memo(), st.DB.Dialect(), region, originOf(ctx), changes, func(text string, args []any) error {
 		_, err := next(ctx, &orm.Statement{Op: orm.OpRaw, SQL: text, Args: args, DB: st.DB})
 		return err
 	}); err != nil {
 		closeResult(out)
-		return nil, err
+		return nil, false, err
 	}
 	announce(st.DB, region, changes)
-	return out, nil
+	return out, true, nil
 }
 
 // writeReturning runs the write with a RETURNING clause extended to carry
 // what the log needs, and logs the returned rows.
-func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool) (*orm.Result, []change, error) {
+func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, logged bool, ps *pass) (*orm.Result, []change, error) {
 	if !logged {
-		res, err := next(ctx, st)
+		res, err := l.writeUnlogged(ctx, next, st, p, ps)
 		return res, nil, err
 	}
 	t := st.Table
 	run := *st
 	var cp capture
+	var r *orm.Returning
 	switch q := st.Query.(type) {
 	case *orm.InsertQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, false)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, false)
 	case *orm.UpdateQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, false)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, false)
 	case *orm.DeleteQuery:
 		c, parts := q.Rewrite()
-		cp = rewriteReturning(&parts.Returning, p, true)
-		run.Query = c
+		r, run.Query = &parts.Returning, c
+		cp = rewriteReturning(r, p, true)
 	default:
 		res, err := next(ctx, st)
 		return res, nil, err
 	}
-	res, err := next(ctx, &run)
-	if err != nil {
-		return nil, nil, err
-	}
-	if res.Rows == nil {
-		return nil, nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, t.Name())
-	}
-	buf, err := rowbuf.Read(res.Rows)
+	ps.addReturning(r, p)
+	buf, kinds, err := readWrite(ctx, next, &run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,9 +286,48 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 		changes = append(changes, c)
 	}
 	if cp.caller > 0 {
-		return buf.Result(cp.caller, res.Kinds), changes, nil
+		return buf.Result(cp.caller, kinds), changes, nil
 	}
 	return &orm.Result{RowsAffected: int64(len(buf.Values))}, changes, nil
+}
+
+// readWrite runs a write with a RETURNING clause and reads its rows.
+func readWrite(ctx context.Context, next orm.Handler, st *orm.Statement) (*rowbuf.Buffer, []tabledef.Kind, error) {
+	res, err := next(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Rows == nil {
+		return nil, nil, fmt.Errorf("plasma: change log: %s on %q returned no rows for its RETURNING clause", st.Op, st.Table.Name())
+	}
+	buf, err := rowbuf.Read(res.Rows)
+	return buf, res.Kinds, err
+}
+
+// writeUnlogged runs a DELETE of a table that is not logged but whose
+// foreign keys reach synced tables, whose rows the middleware logs
+// itself: on PostgreSQL the pass's RETURNING tells the capture triggers.
+func (l *logger) writeUnlogged(ctx context.Context, next orm.Handler, st *orm.Statement, p *plan, ps *pass) (*orm.Result, error) {
+	q, ok := st.Query.(*orm.DeleteQuery)
+	if ps == nil || ps.returning == nil || !ok {
+		return next(ctx, st)
+	}
+	run := *st
+	c, parts := q.Rewrite()
+	run.Query = c
+	k := len(parts.Returning.Columns)
+	if parts.Returning.All {
+		k = len(p.Columns)
+	}
+	ps.addReturning(&parts.Returning, p)
+	buf, kinds, err := readWrite(ctx, next, &run)
+	if err != nil {
+		return nil, err
+	}
+	if k > 0 {
+		return buf.Result(k, kinds), nil
+	}
+	return &orm.Result{RowsAffected: int64(len(buf.Values))}, nil
 }
 
 // hasReturning reports whether a write statement has a RETURNING clause.

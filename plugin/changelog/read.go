@@ -159,7 +159,8 @@ var ErrNotSynced = errors.New("plasma: change log: the table is not synced")
 // Record logs the current state of the rows of t with the given ids: a put
 // with the stored row for each that exists, a del for each that does not.
 // Use it after changing rows with raw SQL, which the middleware does not
-// see. It reads and writes without db's middlewares, in db's transaction
+// see, on a database without capture triggers (EnsureCapture), which
+// log such writes themselves. It reads and writes without db's middlewares, in db's transaction
 // if it has one, else in its own; the region and origin come from ctx
 // (WithRegion, default DefaultRegion; WithOrigin).
 func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error {
@@ -193,6 +194,12 @@ func Record(ctx context.Context, db *orm.DB, t *orm.Table, ids ...string) error 
 			return err
 		}); err != nil {
 			return err
+		}
+		// Its change rows lapse the mark a batch of tx holds for the
+		// capture triggers (see pass.mark): the batch's next write marks
+		// again.
+		if b := batchFor(ctx, tx); b != nil {
+			b.marked.Store(false)
 		}
 		announce(tx, region, changes)
 		return nil

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -42,17 +43,21 @@ type config struct {
 func EnvelopeLimits(l envelope.Limits) Option { return func(c *config) { c.envelopeLimits = l } }
 
 // Region sets the region the change log records writes under when their
-// context names none (changelog.WithRegion). The default is
-// changelog.DefaultRegion.
+// context names none (changelog.WithRegion), and writes made outside
+// plasma (changelog.EnsureCapture). The default is changelog.DefaultRegion.
 func Region(region string) Option { return func(c *config) { c.region = region } }
 
 // SkipEnsure leaves the database's tables alone: New neither creates the
-// schema's missing tables nor the change log's. Use it when migrations
-// manage them.
+// schema's missing tables nor the change log's, nor installs the capture
+// triggers. Use it when migrations manage them; call
+// changelog.EnsureCapture once to capture writes made outside plasma
+// (migrations keep the triggers in step from then on).
 func SkipEnsure() Option { return func(c *config) { c.ensure = false } }
 
-// New creates the schema's missing tables (orm.EnsureSchema) and the
-// change log's (changelog.Ensure), then returns db with plasma's
+// New creates the schema's missing tables (orm.EnsureSchema), the
+// change log's, and the triggers that log writes made outside plasma
+// (changelog.EnsureCapture: raw SQL, other ORMs, other processes; on a
+// dialect that cannot capture, just the log), then returns db with plasma's
 // plugins installed after db's own middlewares, in this order: row auth,
 // encrypted-column checks, CRDT merging, the change log. So change rows are
 // only written for authorised, well-formed writes, and they hold merged
@@ -69,7 +74,11 @@ func New(ctx context.Context, schema *orm.Schema, db *orm.DB, opts ...Option) (*
 		if err := orm.EnsureSchema(ctx, schema, db); err != nil {
 			return nil, err
 		}
-		if err := changelog.Ensure(ctx, db); err != nil {
+		if _, ok := db.Dialect().(dialect.ChangeCapturer); ok {
+			if err := changelog.EnsureCapture(ctx, db, schema, cfg.region); err != nil {
+				return nil, err
+			}
+		} else if err := changelog.Ensure(ctx, db); err != nil {
 			return nil, err
 		}
 	}

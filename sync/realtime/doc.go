@@ -125,8 +125,10 @@
 //
 // Known limits: read rules
 // that consult tables outside the change log (ChangeLogSuppressed or
-// External) or rows changed by raw SQL without changelog.Record are
-// invisible, as they are to the pull's fast path. An identity's claims
+// External) are invisible, as they are to the pull's fast path, and so
+// are rows changed by raw SQL on a database without capture triggers
+// (changelog.EnsureCapture, which serverdb.New installs) and without
+// changelog.Record. An identity's claims
 // are the ones it connected with: reconnect when they change.
 //
 // Commits within Options.CoalesceWindow (5 ms) of the first one give one
@@ -141,7 +143,8 @@
 // on the change log that runs pg_notify('plasma_changes', region) for
 // each region a statement logged. PostgreSQL delivers a notification
 // only when its transaction commits, so this covers pushes handled by
-// any process and writes made through a ServerDB outside a push alike.
+// any process, writes made through a ServerDB outside a push, and the
+// writes the capture triggers log (changelog.EnsureCapture) alike.
 // Each hub with Options.Listener LISTENs on a dedicated connection
 // (reconnecting with backoff between ListenerMinBackoff and
 // ListenerMaxBackoff); on a notification it reads the change log and
@@ -151,10 +154,11 @@
 // second channel, plasma_pokes. Without Listener a hub on PostgreSQL
 // polls the heads of its regions every PollInterval instead.
 //
-// On SQLite one process holds the database and the hub works in memory:
-// Notify wakes it after pushes, and a cheap check of the change-log head
-// every PollInterval (200 ms) catches writes made through a ServerDB
-// outside a push.
+// On SQLite the hub works in memory: Notify wakes it after pushes, and a
+// cheap check of the change-log head every PollInterval (200 ms) catches
+// writes made through a ServerDB outside a push, and the writes the
+// capture triggers log (changelog.EnsureCapture): raw SQL, another ORM,
+// another process on the same database file.
 //
 // # Presence
 //

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/capture"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -85,10 +86,14 @@ func TestPayloadNotReadPastLimit(t *testing.T) {
 
 func TestDisableFastPath(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
-		// A change the change log does not see (raw SQL without
-		// changelog.Record) reaches clients only without the fast path.
+		// A change the change log does not see (raw SQL on a database
+		// whose capture triggers were dropped) reaches clients only
+		// without the fast path.
 		for _, disable := range []bool{false, true} {
 			e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) { o.DisableFastPath = disable })
+			if err := capture.Drop(context.Background(), tg.SQL, tg.Dialect); err != nil {
+				t.Fatal(err)
+			}
 			c := e.newClient("ann", "g-"+map[bool]string{false: "fast", true: "slow"}[disable])
 			c.pull(t)
 			id := map[bool]string{false: "raw1", true: "raw2"}[disable]
