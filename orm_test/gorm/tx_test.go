@@ -48,7 +48,7 @@ func setup(t *testing.T, e *engine) *orm.DB {
 	if err := orm.EnsureSchema(ctx, schema, e.plasma); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.Ensure(ctx, e.plasma); err != nil {
+	if err := changelog.EnsureCapture(ctx, e.plasma, schema, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.gorm.WithContext(ctx).AutoMigrate(&Audit{}); err != nil {
@@ -57,24 +57,12 @@ func setup(t *testing.T, e *engine) *orm.DB {
 	return e.plasma.Use(changelog.Middleware(changelog.Options{Schema: schema}))
 }
 
-// outsideWritesCaptured says whether writes made outside plasma — GORM's
-// here — reach the change log. They do once database triggers capture
-// them (issue 20, branch trig20, not merged when this was written: setup
-// then calls changelog.EnsureCapture instead of changelog.Ensure); until
-// then it is false and checkOutsideWriteLogged asserts that they do not,
-// so the test fails the day capture lands and says to flip this.
-const outsideWritesCaptured = false
-
-// checkOutsideWriteLogged checks that GORM's write of table/id left one
-// put in changes (or, while outsideWritesCaptured is false, none).
+// checkOutsideWriteLogged checks that GORM's write of table/id, made
+// outside plasma, was captured into the change log exactly once.
 func checkOutsideWriteLogged(t *testing.T, changes []changelog.Change, table, id string) {
 	t.Helper()
-	n := puts(changes, table, id)
-	switch {
-	case outsideWritesCaptured && n != 1:
+	if n := puts(changes, table, id); n != 1 {
 		t.Errorf("GORM's write of %s/%s is logged %d times, want once", table, id, n)
-	case !outsideWritesCaptured && n != 0:
-		t.Errorf("GORM's write of %s/%s reached the change log (%d puts): writes outside plasma are captured now; set outsideWritesCaptured = true", table, id, n)
 	}
 }
 

@@ -1,4 +1,4 @@
-package sqlite
+package sqlitedialect
 
 import (
 	"strings"
@@ -26,7 +26,7 @@ import (
 // SQLite compiles a statement's triggers into it each time it is
 // prepared, so their size is part of every outside write's cost: the
 // expressions are kept to one function per column.
-func (sqliteDialect) CaptureObjects(c dialect.Capture) []dialect.CaptureObject {
+func (SQLite) CaptureObjects(c dialect.Capture) []dialect.CaptureObject {
 	if c.Table == nil {
 		return nil
 	}
@@ -86,12 +86,12 @@ func image(t *tabledef.Table) string {
 }
 
 // CaptureCatalog lists the triggers whose names start with its argument.
-func (sqliteDialect) CaptureCatalog() string {
+func (SQLite) CaptureCatalog() string {
 	return `SELECT "name", "tbl_name", "sql" FROM "sqlite_master" WHERE "type" = 'trigger' AND substr("name", 1, length(?1)) = ?1`
 }
 
 // DropCapture drops a capture trigger.
-func (sqliteDialect) DropCapture(o dialect.CaptureObject) string {
+func (SQLite) DropCapture(o dialect.CaptureObject) string {
 	return `DROP TRIGGER IF EXISTS ` + dialect.QuoteIdent(o.Name)
 }
 
@@ -111,7 +111,7 @@ func logHead(log string) string {
 // the application (see CaptureObjects); clear removes a mark no change
 // row lapsed. There is no RETURNING form: on SQLite RETURNING costs
 // several times the write.
-func (sqliteDialect) CaptureSkip(c dialect.Capture) (set, clear, returning string) {
+func (SQLite) CaptureSkip(c dialect.Capture) (set, clear, returning string) {
 	tbl := dialect.QuoteIdent(c.Skip)
 	return `UPDATE ` + tbl + ` SET "skip" = ` + logHead(c.Log), `UPDATE ` + tbl + ` SET "skip" = -1`, ""
 }
