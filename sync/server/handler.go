@@ -50,6 +50,10 @@ type Handler[Ctx any] struct {
 	// PostgreSQL): see lockWrites.
 	writes chan struct{}
 	seen   seenCache // groups whose last-seen time was written lately
+	stats  pullStats
+	// verify, when set (tests), gets every difference between an
+	// incremental pull's answer and a rescan's for the same cookie.
+	verify func(group, diff string)
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless

@@ -1,0 +1,559 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/plugin/changelog"
+	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/readrule"
+	"github.com/plasma-go/plasma/tabledef"
+)
+
+// pullRead is what a pull read in its snapshot.
+type pullRead struct {
+	patch
+	base   int64               // the group's head (0: none)
+	lmids  map[string]int64    // the group's clients' lastMutationIDs
+	inputs map[string][]string // the values of the rules' inputs, by key
+	// fallback is why the pull rescanned every readable row ("" when it
+	// read only the rows that changed).
+	fallback string
+}
+
+// ruleInput is an input of a synced table's read rule (readrule.Input).
+type ruleInput struct {
+	p  *tablePlan
+	in readrule.Input
+}
+
+// The reasons a pull rescans instead of reading what changed; PullStats
+// counts them.
+const (
+	// fallbackReset: the cookie names no view of the group (a new
+	// client, a pruned or foreign cookie, a record of an older plasma).
+	fallbackReset = "reset"
+	// fallbackFingerprint: the schema or the identity changed.
+	fallbackFingerprint = "fingerprint"
+	// fallbackRule: a read rule is not analysable (readrule), or its
+	// inputs differ from those the cookie's view recorded.
+	fallbackRule = "rule"
+	// fallbackUncaptured: Options.DisableFastPath says that rows change
+	// outside the change log.
+	fallbackUncaptured = "uncaptured"
+	// fallbackChanges: more rows changed since the cookie than an
+	// incremental pull reads (maxIncremental).
+	fallbackChanges = "changes"
+)
+
+// maxIncremental bounds the rows an incremental pull reads; past it, a
+// rescan costs about the same and holds less in memory.
+const maxIncremental = 20000
+
+// rules analyses the synced tables' read rules for the identity of actx;
+// ok is false when one is not analysable.
+func (h *Handler[Ctx]) rules(actx context.Context) (out []ruleInput, ok bool) {
+	for _, p := range h.plans {
+		read := p.table.Options().Auth.Read
+		if read == nil {
+			continue
+		}
+		e, err := read(actx)
+		if err != nil || e == nil {
+			return nil, false
+		}
+		ins, ok := readrule.Analyze(h.opts.Schema, p.table, e, h.base.Dialect())
+		if !ok {
+			return nil, false
+		}
+		for _, in := range ins {
+			out = append(out, ruleInput{p: p, in: in})
+		}
+	}
+	return out, true
+}
+
+// readPull reads, in one read-only transaction (REPEATABLE READ on
+// PostgreSQL), the group's lastMutationIDs, its view's head, and the
+// rows of the synced tables the patch from prev (nil: a reset) needs:
+// those that changed since prev's heads and those a changed rule input
+// lets in or out, or, when it cannot be sure of these (fallback), every
+// row the identity may read. The rows then show exactly the effects of
+// the mutations up to the lastMutationIDs.
+func (h *Handler[Ctx]) readPull(ctx context.Context, ident rowauth.Identity, group string, prev *cvr, fallback string, rules []ruleInput) (*pullRead, error) {
+	actx := rowauth.WithIdentity(ctx, ident)
+	var r *pullRead
+	read := func(db *orm.DB) error {
+		r = &pullRead{fallback: fallback}
+		if prev != nil {
+			r.from = prev.cookie.Order
+		}
+		if fallback == "" {
+			why, err := h.readChanged(actx, db, group, prev, rules, r)
+			if err != nil || why == "" {
+				if err == nil && h.verify != nil {
+					err = h.verifyPull(actx, db, group, prev, rules, r)
+				}
+				return err
+			}
+			r = &pullRead{fallback: why, patch: patch{from: prev.cookie.Order}}
+		}
+		r.reset = prev == nil
+		return h.readAll(actx, db, group, rules, r)
+	}
+	if h.begin == nil {
+		err := h.db.Tx(ctx, func(tx *orm.Tx) error { return read(tx.DB) })
+		return r, err
+	}
+	opts := &sql.TxOptions{ReadOnly: true}
+	if h.perRegion {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	// One snapshot for the lmids, the view and every table, on the
+	// handler's DB so that row auth and the application's own middlewares
+	// see the reads.
+	tx, err := h.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if err := read(tx.DB); err != nil {
+		return nil, err
+	}
+	return r, tx.Commit()
+}
+
+// readChanged reads what changed since prev: in one statement, the keys
+// the change log has above prev's heads with their lines, the lines
+// written after prev (unknown to its client), the lastMutationIDs and the
+// group's head; then the rule inputs whose tables changed, the rows they
+// let in or out, and the rows of all these keys. It returns why it gave
+// up instead ("" if it did not).
+func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) (string, error) {
+	lines := map[string]entry{}
+	changed := map[string]bool{} // tables with changes
+	n, err := h.readDelta(actx, db, group, prev, r, lines, changed)
+	if err != nil || n > maxIncremental {
+		return fallbackChanges, err
+	}
+	r.inputs = map[string][]string{}
+	var more []string // keys whose rows a changed input lets in or out
+	for _, ri := range rules {
+		old, ok := prev.meta.Inputs[ri.in.Key]
+		if !ok {
+			return fallbackRule, nil
+		}
+		if !changed[ri.in.Table] {
+			r.inputs[ri.in.Key] = old
+			continue
+		}
+		now, ok, err := inputValues(actx, db, ri.in)
+		if err != nil || !ok {
+			return fallbackRule, err
+		}
+		r.inputs[ri.in.Key] = now
+		ids, err := idsWith(actx, db, ri.p, ri.in.Col, symDiff(old, now))
+		if err != nil {
+			return "", err
+		}
+		for _, id := range ids {
+			if k := ri.p.prefix + id; !lineKnown(lines, k) {
+				more = append(more, k)
+			}
+		}
+		if len(lines)+len(more) > maxIncremental {
+			return fallbackChanges, nil
+		}
+	}
+	for _, k := range more {
+		lines[k] = entry{}
+	}
+	if err := loadLines(actx, db, group, more, lines); err != nil {
+		return "", err
+	}
+	if err := h.readKeys(actx, db, lines, &r.patch); err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
+// lineKnown reports whether key is among the keys already read.
+func lineKnown(lines map[string]entry, key string) bool {
+	_, ok := lines[key]
+	return ok
+}
+
+// readDelta runs readChanged's first statement, putting the lines of the
+// keys it reads in lines and the tables with changes in changed. It
+// returns the number of distinct changed keys, up to maxIncremental+1.
+func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, r *pullRead, lines map[string]entry, changed map[string]bool) (int, error) {
+	var cond []string
+	var args []any
+	if h.perRegion {
+		for _, reg := range h.regions {
+			cond = append(cond, `("region" = ? AND "version" > ?)`)
+			args = append(args, reg, prev.meta.Heads[reg])
+		}
+	} else { // one sequence covers every region
+		cond = append(cond, `"version" > ?`)
+		args = append(args, prev.meta.Heads[h.regions[0]])
+	}
+	args = append(args, maxIncremental+1, group, group, prev.cookie.Order, group, group)
+	q := `SELECT 1, c."table_name", c."row_id", COALESCE(v."hash", 0), COALESCE(v."ord", -1), COALESCE(v."live", 0)
+FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
+LEFT JOIN "` + ViewRowsTable + `" v ON v."group_id" = ? AND v."row_key" = c."table_name" || '/' || c."row_id"
+UNION ALL SELECT 2, "row_key", '', "hash", "ord", "live" FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
+UNION ALL SELECT 3, "id", '', "last_mutation_id", 0, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
+UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	r.lmids = map[string]int64{}
+	n := 0
+	for rows.Next() {
+		var kind int
+		var a, b string
+		var hash, ord, live int64
+		if err := rows.Scan(&kind, &a, &b, &hash, &ord, &live); err != nil {
+			return 0, err
+		}
+		switch kind {
+		case 1:
+			n++
+			changed[a] = true
+			if h.planOf(a) == nil {
+				continue // not synced by this handler
+			}
+			e := entry{}
+			if ord >= 0 {
+				e = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+			}
+			lines[a+"/"+b] = e
+		case 2:
+			lines[a] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+		case 3:
+			r.lmids[a] = hash
+		case 4:
+			r.base = hash
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return n, rows.Close()
+}
+
+// planOf returns the plan of the synced table name, or nil.
+func (h *Handler[Ctx]) planOf(name string) *tablePlan {
+	for _, p := range h.plans {
+		if p.table.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// readKeys reads the rows of the keys of lines that the identity may
+// read, and records each key in the patch against its line.
+func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[string]entry, pt *patch) error {
+	byTable := map[*tablePlan][]string{}
+	for _, k := range sortedKeys(lines) {
+		name, id, _ := strings.Cut(k, "/")
+		if p := h.planOf(name); p != nil {
+			byTable[p] = append(byTable[p], id)
+		}
+	}
+	for _, p := range h.plans {
+		ids := byTable[p]
+		for len(ids) > 0 {
+			n := min(len(ids), linesPerInsert)
+			where := expr.InArray(p.table.Col(p.Columns[p.ID].Name), idArgs(p, ids[:n]))
+			err := h.scan(actx, db, p, where, func(id string, hash uint64) {
+				k := p.prefix + id
+				if e, ok := lines[k]; ok {
+					pt.row(k, e, p, id, hash)
+					delete(lines, k)
+				}
+			}, pt)
+			if err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+	}
+	for _, k := range sortedKeys(lines) {
+		pt.gone(k, lines[k])
+	}
+	return nil
+}
+
+// idArgs are ids as values of p's id column.
+func idArgs(p *tablePlan, ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+		if k := p.Columns[p.ID].Kind; k == tabledef.KindInt || k == tabledef.KindBigInt {
+			out[i] = readrule.Value("n:" + id)
+		}
+	}
+	return out
+}
+
+// readAll reads every row the identity may read and the group's whole
+// view, the lastMutationIDs and head, and the rules' inputs: a rescan.
+func (h *Handler[Ctx]) readAll(actx context.Context, db *orm.DB, group string, rules []ruleInput, r *pullRead) error {
+	lines := map[string]entry{}
+	if err := h.readView(actx, db, group, r, lines); err != nil {
+		return err
+	}
+	for _, p := range h.plans {
+		err := h.scan(actx, db, p, nil, func(id string, hash uint64) {
+			k := p.prefix + id
+			e := lines[k]
+			delete(lines, k)
+			r.row(k, e, p, id, hash)
+		}, &r.patch)
+		if err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(lines) {
+		r.gone(k, lines[k])
+	}
+	r.inputs = map[string][]string{}
+	for _, ri := range rules {
+		if _, done := r.inputs[ri.in.Key]; done {
+			continue
+		}
+		vals, ok, err := inputValues(actx, db, ri.in)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.inputs[ri.in.Key] = vals
+		}
+	}
+	return nil
+}
+
+// readView reads the group's view, lastMutationIDs and head in one
+// statement.
+func (h *Handler[Ctx]) readView(ctx context.Context, db *orm.DB, group string, r *pullRead, lines map[string]entry) error {
+	rows, err := db.Query(ctx, `SELECT 1, "row_key", "hash", "ord", "live" FROM "`+ViewRowsTable+`" WHERE "group_id" = ?
+UNION ALL SELECT 3, "id", "last_mutation_id", 0, 0 FROM "`+ClientsTable+`" WHERE "group_id" = ?
+UNION ALL SELECT 4, '', "ord", 0, 0 FROM "`+ViewHeadsTable+`" WHERE "group_id" = ?`, group, group, group)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	r.lmids = map[string]int64{}
+	for rows.Next() {
+		var kind int
+		var key string
+		var hash, ord, live int64
+		if err := rows.Scan(&kind, &key, &hash, &ord, &live); err != nil {
+			return err
+		}
+		switch kind {
+		case 1:
+			lines[key] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+		case 3:
+			r.lmids[key] = hash
+		case 4:
+			r.base = hash
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// scan reads the rows of one table that the context's identity may read
+// (those matching where, if not nil) and calls fn with each row's id and
+// hash, its JSON in pt.value.
+func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, where expr.Expr, fn func(id string, hash uint64), pt *patch) error {
+	q := db.Select().From(p.table)
+	if where != nil {
+		q = q.Where(where)
+	}
+	res, err := q.Rows(ctx)
+	if err != nil {
+		return err
+	}
+	rows := res.Rows
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if len(cols) != len(p.Columns) {
+		return fmt.Errorf("plasma: sync: %s: read %d columns, the schema declares %d", p.table.Name(), len(cols), len(p.Columns))
+	}
+	for i, c := range cols {
+		if c != p.Columns[i].Name {
+			return fmt.Errorf("plasma: sync: %s: column %d is %q, the schema declares %q", p.table.Name(), i, c, p.Columns[i].Name)
+		}
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if pt.value, err = p.appendRow(pt.value[:0], vals); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(pt.value)
+		fn(idString(vals[p.ID]), binary.LittleEndian.Uint64(sum[:8]))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// inputValues runs an input's subquery (as the rule's own subqueries
+// run: trusted, without row auth) and returns its distinct non-NULL
+// values, canonical (readrule.Canon) and sorted; ok is false when one
+// has no canonical form.
+func inputValues(ctx context.Context, db *orm.DB, in readrule.Input) ([]string, bool, error) {
+	p := in.Query.Parts()
+	res, err := db.Select(p.Columns...).From(p.From).Where(p.Where...).Rows(rowauth.AsSystem(ctx))
+	if err != nil {
+		return nil, false, err
+	}
+	defer res.Rows.Close()
+	set := map[string]bool{}
+	var v any
+	for res.Rows.Next() {
+		if err := res.Rows.Scan(&v); err != nil {
+			return nil, false, err
+		}
+		if v == nil {
+			continue
+		}
+		k, ok := readrule.Canon(v)
+		if !ok {
+			return nil, false, nil
+		}
+		set[k] = true
+	}
+	if err := res.Rows.Err(); err != nil {
+		return nil, false, err
+	}
+	return sortedKeys(set), true, res.Rows.Close()
+}
+
+// idsWith returns the ids of p's rows whose col is among vals
+// (canonical), read without row auth: the rows a change of an input's
+// values may let in or out.
+func idsWith(ctx context.Context, db *orm.DB, p *tablePlan, col string, vals []string) ([]string, error) {
+	var out []string
+	for len(vals) > 0 {
+		n := min(len(vals), linesPerInsert)
+		args := make([]any, n)
+		for i, v := range vals[:n] {
+			args[i] = readrule.Value(v)
+		}
+		idCol := p.table.Col(p.Columns[p.ID].Name)
+		res, err := db.Select(idCol).From(p.table).Where(expr.InArray(p.table.Col(col), args)).Rows(rowauth.AsSystem(ctx))
+		if err != nil {
+			return nil, err
+		}
+		var v any
+		for res.Rows.Next() {
+			if err := res.Rows.Scan(&v); err != nil {
+				res.Rows.Close()
+				return nil, err
+			}
+			out = append(out, idString(v))
+		}
+		err = res.Rows.Err()
+		res.Rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		vals = vals[n:]
+	}
+	return out, nil
+}
+
+// symDiff returns the values in exactly one of a and b (both sorted).
+func symDiff(a, b []string) []string {
+	var out []string
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0] < b[0]):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			a, b = a[1:], b[1:]
+		}
+	}
+	return out
+}
+
+// verifyPull computes the rescan's answer for the same cookie in the
+// same snapshot as the incremental answer r, and reports any difference
+// to h.verify (tests only).
+func (h *Handler[Ctx]) verifyPull(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) error {
+	full := &pullRead{patch: patch{from: prev.cookie.Order}}
+	if err := h.readAll(actx, db, group, rules, full); err != nil {
+		return err
+	}
+	var diffs []string
+	if a, b := patchOps(&r.patch), patchOps(&full.patch); !slices.Equal(a, b) {
+		diffs = append(diffs, fmt.Sprintf("patch: incremental %q, rescan %q", a, b))
+	}
+	if a, b := linesOf(r.writes), linesOf(full.writes); !slices.Equal(a, b) {
+		diffs = append(diffs, fmt.Sprintf("view lines: incremental %q, rescan %q", a, b))
+	}
+	if !maps.Equal(r.lmids, full.lmids) || r.base != full.base {
+		diffs = append(diffs, fmt.Sprintf("lmids/head: incremental %v %d, rescan %v %d", r.lmids, r.base, full.lmids, full.base))
+	}
+	for k, v := range r.inputs {
+		if !slices.Equal(v, full.inputs[k]) && !slices.Equal(v, prev.meta.Inputs[k]) {
+			diffs = append(diffs, fmt.Sprintf("input %s: incremental %q, rescan %q", k, v, full.inputs[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		h.verify(group, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// patchOps lists a patch's ops as sorted text.
+func patchOps(pt *patch) []string {
+	var out []string
+	pt.puts.eachPut(func(key, value []byte) { out = append(out, "put "+string(key)+" "+string(value)) })
+	for _, k := range pt.dels {
+		out = append(out, "del "+k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// linesOf lists view lines as sorted text.
+func linesOf(ws []viewWrite) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = fmt.Sprintf("%s %x %t", w.key, w.hash, w.live)
+	}
+	slices.Sort(out)
+	return out
+}

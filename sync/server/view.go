@@ -1,0 +1,252 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plasma-go/plasma/orm"
+	"github.com/plasma-go/plasma/sync/protocol"
+)
+
+// A client group's view is kept in ViewRowsTable, one line per row key:
+// the hash of the row as last sent to the group, the order of the
+// cookie whose pull sent it (or its del), and whether the group holds
+// it. A pull writes the lines of the rows its patch changes, and no
+// others, under the order of the cookie it answers.
+//
+// A client holding cookie c holds, for a key, what the key's line says
+// when the line's order is at or below c: every later pull of the group
+// started from a view that was c's or newer, and wrote only the lines it
+// changed, under a higher order. A line above c overwrote what c's client
+// holds, so it is unknown: a pull from c sends such a row again (a put if
+// the row is readable now, else a del). A key without a line is held by
+// no client of the group. The lines of dels are kept until every kept
+// cookie is at or above them (pruneSQL), then dropped.
+//
+// Pulls of one group store their views one after the other: a pull
+// stores only if the group's head (ViewHeadsTable), read in its
+// snapshot, has not moved since (storeView), and else computes its
+// answer again from the newer view.
+
+// entry is a key's line in a group's view.
+type entry struct {
+	hash  uint64
+	ord   int64
+	live  bool // the group holds the row
+	found bool // the view has a line for the key
+}
+
+// at returns what a client holding cookie order c holds for the key:
+// known is false when the line was written after c.
+func (e entry) at(c int64) (live bool, hash uint64, known bool) {
+	switch {
+	case !e.found:
+		return false, 0, true
+	case e.ord <= c:
+		return e.live, e.hash, true
+	}
+	return false, 0, false
+}
+
+// viewWrite is a line a pull writes.
+type viewWrite struct {
+	key  string
+	hash uint64
+	live bool
+}
+
+// patch is what a pull computes from the rows it reads: the puts and
+// dels of its response, and the lines of the view it changes.
+type patch struct {
+	from   int64 // the order of the cookie the pull answers
+	reset  bool  // the response clears the client first
+	puts   chunks
+	nputs  int
+	dels   []string
+	writes []viewWrite
+	// scratch, reused from row to row
+	keyJSON, value []byte
+}
+
+// row records a row the identity may read now, with its JSON value
+// (p.appendRow) and hash, against its line e.
+func (pt *patch) row(key string, e entry, p *tablePlan, id string, hash uint64) {
+	live, held, known := e.at(pt.from)
+	if pt.reset || !known || !live || held != hash {
+		pt.keyJSON = appendKeyJSON(pt.keyJSON[:0], p.prefixJSON, id)
+		pt.puts.appendPut(pt.keyJSON, pt.value)
+		pt.nputs++
+	}
+	if !e.found || !e.live || e.hash != hash {
+		pt.writes = append(pt.writes, viewWrite{key: key, hash: hash, live: true})
+	}
+}
+
+// gone records a key of the view whose row the identity may not read
+// now (or that no longer exists).
+func (pt *patch) gone(key string, e entry) {
+	if !e.found {
+		return
+	}
+	if live, _, known := e.at(pt.from); !pt.reset && (live || !known) {
+		pt.dels = append(pt.dels, key)
+	}
+	if e.live {
+		pt.writes = append(pt.writes, viewWrite{key: key})
+	}
+}
+
+// errViewMoved: another pull of the group stored its view after this
+// pull read the group's head.
+var errViewMoved = errors.New("plasma: sync: the group's view moved during the pull")
+
+// storeView takes a new cookie order and stores, if the group's head is
+// still base, the new view record (meta) and the pull's lines under it,
+// moves the head to it, and prunes the group's oldest records, keeping
+// Options.KeepCVRs, with the del lines no kept cookie needs. On
+// PostgreSQL the counter is bumped in a statement of its own, so its row
+// lock is held only for that statement; gaps in the orders are harmless.
+// It returns errViewMoved when the head moved.
+func (h *Handler[Ctx]) storeView(ctx context.Context, group, userID string, base int64, meta []byte, writes []viewWrite) (protocol.Cookie, error) {
+	c := protocol.Cookie{CVR: newCVRID()}
+	var err error
+	if h.perRegion {
+		if c.Order, err = nextOrder(ctx, h.base); err != nil {
+			return c, err
+		}
+	}
+	unlock, err := h.lockWrites(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer unlock()
+	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
+		if !h.perRegion {
+			var err error
+			if c.Order, err = nextOrder(ctx, tx.DB); err != nil {
+				return err
+			}
+		}
+		if err := moveHead(ctx, tx.DB, group, base, c.Order); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			group, c.Order, c.CVR, userID, string(meta), []byte{}, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+		if err := writeLines(ctx, tx.DB, group, c.Order, writes); err != nil {
+			return err
+		}
+		_, err := pruneViews(ctx, tx.DB, group, h.opts.KeepCVRs)
+		return err
+	})
+	return c, err
+}
+
+// moveHead moves the group's head from base (0: none yet) to ord, or
+// returns errViewMoved.
+func moveHead(ctx context.Context, db *orm.DB, group string, base, ord int64) error {
+	var n int64
+	var err error
+	if base == 0 {
+		n, err = db.Exec(ctx, `INSERT INTO "`+ViewHeadsTable+`" ("group_id", "ord") VALUES (?, ?) ON CONFLICT ("group_id") DO NOTHING`, group, ord)
+	} else {
+		n, err = db.Exec(ctx, `UPDATE "`+ViewHeadsTable+`" SET "ord" = ? WHERE "group_id" = ? AND "ord" = ?`, ord, group, base)
+	}
+	if err == nil && n != 1 {
+		err = errViewMoved
+	}
+	return err
+}
+
+// linesPerInsert is how many lines one INSERT writes (5 arguments each).
+const linesPerInsert = 500
+
+// writeLines writes the pull's lines under order ord.
+func writeLines(ctx context.Context, db *orm.DB, group string, ord int64, writes []viewWrite) error {
+	for len(writes) > 0 {
+		n := min(len(writes), linesPerInsert)
+		args := make([]any, 0, 5*n)
+		for _, w := range writes[:n] {
+			live := int64(0)
+			if w.live {
+				live = 1
+			}
+			args = append(args, group, w.key, int64(w.hash), ord, live)
+		}
+		q := `INSERT INTO "` + ViewRowsTable + `" ("group_id", "row_key", "hash", "ord", "live") VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(", (?, ?, ?, ?, ?)", n-1) +
+			` ON CONFLICT ("group_id", "row_key") DO UPDATE SET "hash" = excluded."hash", "ord" = excluded."ord", "live" = excluded."live"`
+		if _, err := db.Exec(ctx, q, args...); err != nil {
+			return err
+		}
+		writes = writes[n:]
+	}
+	return nil
+}
+
+// pruneViews deletes the group's view records beyond its keep newest,
+// and the del lines written by them: every record kept is newer, and a
+// key without a line is one no client of the group holds. It returns
+// the number of records deleted.
+func pruneViews(ctx context.Context, db *orm.DB, group string, keep int) (int64, error) {
+	oldest := `(SELECT "ord" FROM "` + CVRsTable + `" WHERE "group_id" = ? ORDER BY "ord" DESC LIMIT 1 OFFSET ?)`
+	if _, err := db.Exec(ctx, `DELETE FROM "`+ViewRowsTable+`" WHERE "group_id" = ? AND "live" = 0 AND "ord" IN (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < `+oldest+`)`,
+		group, group, group, keep-1); err != nil {
+		return 0, err
+	}
+	return db.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < `+oldest, group, group, keep-1)
+}
+
+// loadLines reads the lines of keys (the group's view, in db).
+func loadLines(ctx context.Context, db *orm.DB, group string, keys []string, into map[string]entry) error {
+	for len(keys) > 0 {
+		n := min(len(keys), linesPerInsert)
+		args := make([]any, 0, n+1)
+		args = append(args, group)
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		err := scanLines(ctx, db, `SELECT "row_key", "hash", "ord", "live" FROM "`+ViewRowsTable+`" WHERE "group_id" = ? AND "row_key" IN (?`+strings.Repeat(", ?", n-1)+`)`, args, into)
+		if err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// scanLines runs query, which selects row_key, hash, ord and live, and
+// puts the lines in into.
+func scanLines(ctx context.Context, db *orm.DB, query string, args []any, into map[string]entry) error {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var hash, ord, live int64
+		if err := rows.Scan(&key, &hash, &ord, &live); err != nil {
+			return err
+		}
+		into[key] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// sortedKeys returns m's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
