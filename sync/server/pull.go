@@ -73,12 +73,6 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		return nil, KindBadRequest, err
 	}
 	fp := h.fingerprint(ident)
-	// The heads are read before the group's lastMutationIDs (fastPath):
-	// a push of this group that commits in between shows in the ids.
-	heads, err := h.heads(ctx)
-	if err != nil {
-		return nil, internal(err), err
-	}
 	// Only a cookie this server issued to this group and user names a
 	// view (loadPullState checks both); any other cookie is answered as
 	// null, with a reset. Its order is never used: the counter is global
@@ -92,7 +86,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	if kind, err := h.checkPullOwner(ctx, group, ident.UserID, ps); err != nil {
 		return nil, kind, err
 	}
-	prev := ps.prev
+	prev, heads := ps.prev, ps.heads
 	if h.fastPath(prev, fp, heads, ps.lmids) {
 		h.stats.unchanged.Add(1)
 		return unchanged(prev.cookie), "", nil
@@ -112,6 +106,10 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	}
 	for attempt := 1; ; attempt++ {
 		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, fp)
+		if errors.Is(err, errOrderRecovered) && attempt < maxPullAttempts {
+			prev, fallback = nil, fallbackReset
+			continue
+		}
 		if errors.Is(err, errViewMoved) && attempt < maxPullAttempts {
 			continue
 		}
@@ -221,7 +219,6 @@ func (h *Handler[Ctx]) heads(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-
 var errCorruptCVR = store.ErrCorruptCVR
 
 func newCVRID() string {
@@ -238,22 +235,34 @@ type pullState struct {
 	bound bool             // the group has an owner
 	prev  *cvr             // the cookie's view record, nil if none
 	lmids map[string]int64 // the group's clients' lastMutationIDs
+	heads map[string]int64 // the change-log heads (Handler.heads)
 }
 
 // loadPullState reads the group's owner, the view record cookie c names
-// if it has one (hasCookie) stored for this group under userID, and the
-// group's lastMutationIDs, in one statement: a pull that finds nothing
-// changed costs it and the heads' read.
+// if it has one (hasCookie) stored for this group under userID, the
+// group's lastMutationIDs and the change-log heads, in one statement: a
+// pull that finds nothing changed costs it alone. Each head is read
+// (and, on PostgreSQL, published) after the statement's snapshot is
+// taken, so a push of the group that commits in between moves the heads
+// if not the ids, and either keeps the pull off the fast path; and the
+// snapshot of the pull's reads, taken after, sees all the heads name.
 func (h *Handler[Ctx]) loadPullState(ctx context.Context, group, userID string, c protocol.Cookie, hasCookie bool) (*pullState, error) {
 	q := `SELECT 1, "user_id", 0 FROM "` + GroupsTable + `" WHERE "id" = ?
 UNION ALL SELECT 2, "meta", 0 FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ? AND "user_id" = ? AND ?
 UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "group_id" = ?`
-	rows, err := h.base.Query(ctx, q, group, group, c.Order, c.CVR, userID, hasCookie, group)
+	args := []any{group, group, c.Order, c.CVR, userID, hasCookie, group}
+	for _, r := range h.regions {
+		head, hargs := changelog.HeadSQL(h.base.Dialect(), r)
+		q += `
+UNION ALL SELECT 4, CAST(? AS TEXT), ` + head
+		args = append(append(args, r), hargs...)
+	}
+	rows, err := h.base.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	ps := &pullState{lmids: map[string]int64{}}
+	ps := &pullState{lmids: map[string]int64{}, heads: make(map[string]int64, len(h.regions))}
 	for rows.Next() {
 		var k int
 		var s string
@@ -275,6 +284,8 @@ UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "
 			ps.prev = rec
 		case 3:
 			ps.lmids[s] = n
+		case 4:
+			ps.heads[s] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -367,4 +378,3 @@ WHERE "name" = ? AND "value" > ?`, int64(maxHonestOrder), orderCounter, int64(ma
 	_, err := db.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "ord" > ?`, int64(maxHonestOrder))
 	return err
 }
-

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
@@ -112,6 +113,9 @@ var errViewMoved = errors.New("plasma: sync: the group's view moved during the p
 // It returns errViewMoved when the head moved.
 func (h *Handler[Ctx]) storeView(ctx context.Context, group, userID string, base int64, meta []byte, writes []viewWrite) (protocol.Cookie, error) {
 	c := protocol.Cookie{CVR: newCVRID()}
+	if h.perRegion && h.base.Dialect().Features().Has(dialect.WritesInWith) && len(writes) <= maxWritesInWith {
+		return h.storeViewWith(ctx, group, userID, base, meta, writes)
+	}
 	var err error
 	if h.perRegion {
 		if c.Order, err = nextOrder(ctx, h.base); err != nil {
@@ -145,6 +149,84 @@ func (h *Handler[Ctx]) storeView(ctx context.Context, group, userID string, base
 	})
 	return c, err
 }
+
+// maxWritesInWith bounds the lines storeViewWith writes (3 arguments
+// each, well under PostgreSQL's 65,535).
+const maxWritesInWith = 5000
+
+// storeViewWith is storeView in one statement (PostgreSQL: every write
+// in a WITH): the order's bump, the head's move, and, if the head moved,
+// the record, the lines and the pruning. The CTEs all see the snapshot
+// the statement started with: the records pruned are those below the
+// new order but the KeepCVRs-1 newest (a record a concurrent pull of the
+// group stored above it is left to the next pull to prune), and the del
+// lines pruned leave out the keys the statement writes, so no row is
+// both written and deleted. An order past maxHonestOrder (a counter
+// raised by an older plasma) is recovered after the fact: the raised
+// views are dropped, this one with them, and errOrderRecovered says so.
+func (h *Handler[Ctx]) storeViewWith(ctx context.Context, group, userID string, base int64, meta []byte, writes []viewWrite) (protocol.Cookie, error) {
+	c := protocol.Cookie{CVR: newCVRID()}
+	var b strings.Builder
+	args := make([]any, 0, 16+3*len(writes))
+	b.WriteString(`WITH "o" AS (INSERT INTO "` + CountersTable + `" ("name", "value") VALUES (?, 1)
+ON CONFLICT ("name") DO UPDATE SET "value" = "` + CountersTable + `"."value" + 1 RETURNING "value"),
+"h" AS (`)
+	args = append(args, orderCounter)
+	if base == 0 {
+		b.WriteString(`INSERT INTO "` + ViewHeadsTable + `" ("group_id", "ord") SELECT ?, "value" FROM "o" ON CONFLICT ("group_id") DO NOTHING RETURNING "ord"`)
+		args = append(args, group)
+	} else {
+		b.WriteString(`UPDATE "` + ViewHeadsTable + `" SET "ord" = (SELECT "value" FROM "o") WHERE "group_id" = ? AND "ord" = ? RETURNING "ord"`)
+		args = append(args, group, base)
+	}
+	b.WriteString(`),
+"w" AS (`)
+	if len(writes) == 0 {
+		b.WriteString(`SELECT CAST('' AS TEXT) AS "k", CAST(0 AS BIGINT) AS "hash", CAST(0 AS BIGINT) AS "live" WHERE false`)
+	} else {
+		b.WriteString(`SELECT * FROM (VALUES `)
+		for i, w := range writes {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(`(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))`)
+			live := int64(0)
+			if w.live {
+				live = 1
+			}
+			args = append(args, w.key, int64(w.hash), live)
+		}
+		b.WriteString(`) AS "v" ("k", "hash", "live")`)
+	}
+	b.WriteString(`),
+"r" AS (INSERT INTO "` + CVRsTable + `" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") SELECT ?, "ord", ?, ?, ?, ?, ? FROM "h"),
+"l" AS (INSERT INTO "` + ViewRowsTable + `" ("group_id", "row_key", "hash", "ord", "live") SELECT ?, "w"."k", "w"."hash", "h"."ord", "w"."live" FROM "w", "h"
+ON CONFLICT ("group_id", "row_key") DO UPDATE SET "hash" = excluded."hash", "ord" = excluded."ord", "live" = excluded."live"),
+"p" AS (SELECT "ord" FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" < (SELECT "ord" FROM "h") ORDER BY "ord" DESC OFFSET ?),
+"t" AS (DELETE FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" = 0 AND "ord" IN (SELECT "ord" FROM "p") AND "row_key" NOT IN (SELECT "k" FROM "w")),
+"d" AS (DELETE FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" IN (SELECT "ord" FROM "p"))
+SELECT "ord" FROM "h"`)
+	args = append(args, group, c.CVR, userID, string(meta), []byte{}, time.Now().UnixMilli(),
+		group, group, h.opts.KeepCVRs-1, group, group)
+	found, err := queryRow(ctx, h.base, b.String(), args, &c.Order)
+	switch {
+	case err != nil:
+		return c, err
+	case !found:
+		return c, errViewMoved
+	case c.Order > maxHonestOrder:
+		if err := recoverOrder(ctx, h.base); err != nil {
+			return c, err
+		}
+		return c, errOrderRecovered
+	}
+	return c, nil
+}
+
+// errOrderRecovered: the pull's view was stored under an order past
+// maxHonestOrder, and dropped when the counter was recovered; the pull
+// starts over with a reset.
+var errOrderRecovered = errors.New("plasma: sync: the cookie order counter was recovered during the pull")
 
 // moveHead moves the group's head from base (0: none yet) to ord, or
 // returns errViewMoved.
