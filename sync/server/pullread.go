@@ -139,42 +139,32 @@ func (h *Handler[Ctx]) readPull(ctx context.Context, ident rowauth.Identity, gro
 // up instead ("" if it did not).
 func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) (string, error) {
 	lines := map[string]entry{}
-	changed := map[string]bool{} // tables with changes
+	changed := map[string][]string{} // the changed rows' ids, by table
 	n, err := h.readDelta(actx, db, group, prev, r, lines, changed)
 	if err != nil || n > maxIncremental {
 		return fallbackChanges, err
 	}
+	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r}
 	r.inputs = map[string][]string{}
 	var more []string // keys whose rows a changed input lets in or out
 	for _, ri := range rules {
-		old, ok := prev.meta.Inputs[ri.in.Key]
-		if !ok {
-			return fallbackRule, nil
+		vals, err := d.affected(&ri.in)
+		if err != nil || d.fallback != "" {
+			return d.fallback, err
 		}
-		if !changed[ri.in.Table] {
-			r.inputs[ri.in.Key] = old
-			continue
-		}
-		now, ok, err := inputValues(actx, db, ri.in)
-		if err != nil || !ok {
-			return fallbackRule, err
-		}
-		r.inputs[ri.in.Key] = now
-		ids, err := idsWith(actx, db, ri.p, ri.in.Col, symDiff(old, now))
+		ids, err := idsWith(actx, db, ri.p, ri.in.Col, vals)
 		if err != nil {
 			return "", err
 		}
 		for _, id := range ids {
 			if k := ri.p.prefix + id; !lineKnown(lines, k) {
+				lines[k] = entry{}
 				more = append(more, k)
 			}
 		}
-		if len(lines)+len(more) > maxIncremental {
+		if len(lines) > maxIncremental {
 			return fallbackChanges, nil
 		}
-	}
-	for _, k := range more {
-		lines[k] = entry{}
 	}
 	if err := loadLines(actx, db, group, more, lines); err != nil {
 		return "", err
@@ -185,6 +175,90 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	return "", nil
 }
 
+// inputDeltas works out, for one incremental pull, which values the
+// rules' inputs may have gained or lost since the cookie's view.
+type inputDeltas struct {
+	h        interface{ planOf(string) *tablePlan }
+	ctx      context.Context
+	db       *orm.DB
+	prev     *cvr
+	changed  map[string][]string
+	r        *pullRead // its inputs get the sets read or carried over
+	fallback string    // why the pull must rescan, once known
+}
+
+// affected returns the canonical values in may have gained or lost: for
+// an input kept as a set, the difference between the set the cookie's
+// view recorded and the set now (read again only when a table it depends
+// on changed); for one selecting ids, the ids of its table's changed
+// rows and of the rows its inner inputs' changes let in or out.
+func (d *inputDeltas) affected(in *readrule.Input) ([]string, error) {
+	if !in.ByID {
+		old, ok := d.prev.meta.Inputs[in.Key]
+		if !ok {
+			d.fallback = fallbackRule
+			return nil, nil
+		}
+		d.r.inputs[in.Key] = old
+		if !d.dependsOnChanges(in) {
+			return nil, nil
+		}
+		now, ok, err := inputValues(d.ctx, d.db, *in)
+		if err != nil || !ok {
+			d.fallback = fallbackRule
+			return nil, err
+		}
+		d.r.inputs[in.Key] = now
+		return symDiff(old, now), nil
+	}
+	p := d.h.planOf(in.Table)
+	if p == nil {
+		d.fallback = fallbackRule
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, id := range d.changed[in.Table] {
+		set[canonID(p, id)] = true
+	}
+	for i := range in.Inner {
+		vals, err := d.affected(&in.Inner[i])
+		if err != nil || d.fallback != "" {
+			return nil, err
+		}
+		ids, err := idsWith(d.ctx, d.db, p, in.Inner[i].Col, vals)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			set[canonID(p, id)] = true
+		}
+		if len(set) > maxIncremental {
+			d.fallback = fallbackChanges
+			return nil, nil
+		}
+	}
+	return sortedKeys(set), nil
+}
+
+// dependsOnChanges reports whether a table in's values depend on has
+// changed.
+func (d *inputDeltas) dependsOnChanges(in *readrule.Input) bool {
+	for t := range in.Tables {
+		if len(d.changed[t]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// canonID is a row id of p as readrule.Canon gives it.
+func canonID(p *tablePlan, id string) string {
+	if k := p.Columns[p.ID].Kind; k == tabledef.KindInt || k == tabledef.KindBigInt {
+		return "n:" + id
+	}
+	return "s:" + id
+}
+
 // lineKnown reports whether key is among the keys already read.
 func lineKnown(lines map[string]entry, key string) bool {
 	_, ok := lines[key]
@@ -192,9 +266,10 @@ func lineKnown(lines map[string]entry, key string) bool {
 }
 
 // readDelta runs readChanged's first statement, putting the lines of the
-// keys it reads in lines and the tables with changes in changed. It
-// returns the number of distinct changed keys, up to maxIncremental+1.
-func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, r *pullRead, lines map[string]entry, changed map[string]bool) (int, error) {
+// keys it reads in lines and the ids of the changed rows in changed, by
+// table. It returns the number of distinct changed keys, up to
+// maxIncremental+1.
+func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, r *pullRead, lines map[string]entry, changed map[string][]string) (int, error) {
 	var cond []string
 	var args []any
 	if h.perRegion {
@@ -230,7 +305,7 @@ UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "gro
 		switch kind {
 		case 1:
 			n++
-			changed[a] = true
+			changed[a] = append(changed[a], b)
 			if h.planOf(a) == nil {
 				continue // not synced by this handler
 			}
@@ -301,10 +376,7 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[stri
 func idArgs(p *tablePlan, ids []string) []any {
 	out := make([]any, len(ids))
 	for i, id := range ids {
-		out[i] = id
-		if k := p.Columns[p.ID].Kind; k == tabledef.KindInt || k == tabledef.KindBigInt {
-			out[i] = readrule.Value("n:" + id)
-		}
+		out[i] = readrule.Value(canonID(p, id))
 	}
 	return out
 }
@@ -332,15 +404,30 @@ func (h *Handler[Ctx]) readAll(actx context.Context, db *orm.DB, group string, r
 	}
 	r.inputs = map[string][]string{}
 	for _, ri := range rules {
-		if _, done := r.inputs[ri.in.Key]; done {
-			continue
+		if err := readSets(actx, db, &ri.in, r.inputs); err != nil {
+			return err
 		}
-		vals, ok, err := inputValues(actx, db, ri.in)
+	}
+	return nil
+}
+
+// readSets reads the values of in and its inner inputs that are kept as
+// sets (readrule.Input.ByID unset) into sets. An input whose values have
+// no canonical form is left out: the next pull finds it missing and
+// rescans.
+func readSets(ctx context.Context, db *orm.DB, in *readrule.Input, sets map[string][]string) error {
+	if _, done := sets[in.Key]; !done && !in.ByID {
+		vals, ok, err := inputValues(ctx, db, *in)
 		if err != nil {
 			return err
 		}
 		if ok {
-			r.inputs[ri.in.Key] = vals
+			sets[in.Key] = vals
+		}
+	}
+	for i := range in.Inner {
+		if err := readSets(ctx, db, &in.Inner[i], sets); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -50,15 +50,6 @@ func (c *chunks) appendRecord(pieces ...[]byte) {
 	c.n += size
 }
 
-// bytes returns the buffer's content in one slice.
-func (c *chunks) bytes() []byte {
-	out := make([]byte, 0, c.n)
-	for _, b := range c.blocks {
-		out = append(out, b...)
-	}
-	return out
-}
-
 // pullResponse is a pull's answer. A small one is a complete body; one
 // with a patch is written by writeTo from the snapshot's puts, so that
 // the response is never held in memory a second time.

@@ -5,16 +5,18 @@
 //
 // A rule is analysable when it is a predicate over its own table's
 // columns and bound values (comparisons, LIKE, AND/OR/NOT, IS NULL,
-// IN lists) in which every subquery has the shape
+// IN lists) in which every subquery stands where the predicate is
+// positive (under AND and OR only) and has the shape
 //
-//	col IN (SELECT sel FROM m WHERE <a predicate over m's columns>)
+//	col IN (SELECT sel FROM m WHERE <an analysable predicate over m>)
 //
 // with col a column of the rule's table and m a synced table (so its
 // changes are in the change log): a row's readability then changes only
 // when the row changes or when the set such a subquery returns gains or
 // loses the row's col. Anything else (raw SQL, joins, scalar or
-// correlated subqueries, aggregates, prepared-statement slots, a table
-// outside the log) is not analysable, and its pulls rescan.
+// correlated subqueries, NOT IN a subquery, aggregates,
+// prepared-statement slots, a table outside the log) is not analysable,
+// and its pulls rescan.
 //
 // sync/realtime canonicalises values the same way (Canon), so a value
 // read from the database and one read from a change-log image compare
@@ -32,13 +34,14 @@ import (
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/rowjson"
 	"github.com/plasma-go/plasma/orm"
 )
 
-// Input is one subquery of an analysable rule: rows of the rule's table
-// whose Col is among the values Query returns may be read.
+// Input is one subquery of an analysable rule: rows of the filtered
+// table whose Col is among the values Query returns may be read.
 type Input struct {
-	// Col is the rule's table's column tested against the subquery.
+	// Col is the filtered table's column tested against the subquery.
 	Col string
 	// Table is the table the subquery reads.
 	Table string
@@ -46,8 +49,31 @@ type Input struct {
 	// row).
 	Query *orm.SelectQuery
 	// Key names the input: its column, and its subquery's SQL and
-	// arguments in d. Equal keys read the same values.
+	// arguments in the dialect. Equal keys read the same values.
 	Key string
+	// ByID is set when the subquery selects Table's id column: then the
+	// values it may gain or lose are the ids of Table's changed rows and
+	// of the rows of Table that Inner's changes let in or out, so no set
+	// of its values need be kept. Else the values are compared with the
+	// set the last pull read.
+	ByID bool
+	// Inner are the inputs of the subquery's own WHERE (filtering Table).
+	Inner []Input
+}
+
+// Tables returns the tables in's values depend on: its own and its inner
+// inputs', at any depth.
+func (in *Input) Tables(yield func(string) bool) {
+	if !yield(in.Table) {
+		return
+	}
+	for i := range in.Inner {
+		for t := range in.Inner[i].Tables {
+			if !yield(t) {
+				return
+			}
+		}
+	}
 }
 
 // Analyze returns the inputs of rule e of table t, and whether e is
@@ -55,46 +81,50 @@ type Input struct {
 // for its key.
 func Analyze(s *orm.Schema, t *orm.Table, e expr.Expr, d dialect.Dialect) ([]Input, bool) {
 	a := &analysis{s: s, t: t, d: d}
-	if !a.walk(e) {
+	if !a.walk(e, t.Name()) {
 		return nil, false
 	}
 	return a.inputs, true
 }
 
+// maxDepth bounds how deeply inputs nest.
+const maxDepth = 4
+
 type analysis struct {
 	s      *orm.Schema
 	t      *orm.Table
 	d      dialect.Dialect
+	depth  int
 	inputs []Input
 }
 
-// walk reports whether e, a predicate over t's rows, is analysable, and
-// records its inputs. Subqueries are allowed only where the rule is
-// positive (at its top, under AND and OR): there a row is readable iff
-// a monotone function of which atoms are TRUE is, so a subquery's NULLs,
-// and the difference between FALSE and NULL, never matter, and only its
-// non-NULL values decide.
-func (a *analysis) walk(e expr.Expr) bool {
+// walk reports whether e, a predicate over t's rows (t known as alias),
+// is analysable, and records its inputs. Subqueries are allowed only
+// where the predicate is positive (at its top, under AND and OR): there
+// a row passes iff a monotone function of which atoms are TRUE is, so a
+// subquery's NULLs, and the difference between FALSE and NULL, never
+// matter, and only its non-NULL values decide.
+func (a *analysis) walk(e expr.Expr, alias string) bool {
 	switch n := e.(type) {
 	case *expr.Logic:
 		for _, x := range n.Args {
-			if !a.walk(x) {
+			if !a.walk(x, alias) {
 				return false
 			}
 		}
 		return true
 	case *expr.In:
 		if n.Sub != nil {
-			return a.input(n)
+			return a.input(n, alias)
 		}
 	}
-	return a.flat(e, a.t.Name())
+	return a.flat(e, alias)
 }
 
 // input records "col IN (subquery)" as an input, if it has the shape.
-func (a *analysis) input(n *expr.In) bool {
+func (a *analysis) input(n *expr.In, alias string) bool {
 	col, ok := n.X.(*expr.Column)
-	if !ok || len(n.List) > 0 {
+	if !ok || len(n.List) > 0 || !ownColumn(a.t, col, alias) || a.depth >= maxDepth {
 		return false
 	}
 	q, ok := n.Sub.Query.(*orm.SelectQuery)
@@ -114,12 +144,9 @@ func (a *analysis) input(n *expr.In) bool {
 	if !ok || !ownColumn(m, sel, p.From.Alias()) {
 		return false
 	}
-	inner := &analysis{s: a.s, t: m, d: a.d}
-	if !ownColumn(a.t, col, a.t.Name()) {
-		return false
-	}
+	inner := &analysis{s: a.s, t: m, d: a.d, depth: a.depth + 1}
 	for _, w := range p.Where {
-		if !inner.flat(w, p.From.Alias()) {
+		if !inner.walk(w, p.From.Alias()) {
 			return false
 		}
 	}
@@ -128,7 +155,10 @@ func (a *analysis) input(n *expr.In) bool {
 		return false
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%q\x00%#v", col.Name, text, args))
-	a.inputs = append(a.inputs, Input{Col: col.Name, Table: m.Name(), Query: q, Key: hex.EncodeToString(sum[:12])})
+	plan := rowjson.For(m)
+	byID := plan.ID >= 0 && plan.Columns[plan.ID].Name == sel.Name
+	a.inputs = append(a.inputs, Input{Col: col.Name, Table: m.Name(), Query: q, Key: hex.EncodeToString(sum[:12]),
+		ByID: byID, Inner: inner.inputs})
 	return true
 }
 
