@@ -23,7 +23,7 @@ func incrementalSteps() int {
 	if n, err := strconv.Atoi(os.Getenv("PLASMA_PULL_STEPS")); err == nil && n > 0 {
 		return n
 	}
-	return 250
+	return 400
 }
 
 // tab is one client (one browser tab) of a user's group, with the

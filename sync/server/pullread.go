@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/plasma-go/plasma/expr"
@@ -140,15 +141,16 @@ func (h *Handler[Ctx]) readPull(ctx context.Context, ident rowauth.Identity, gro
 func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) (string, error) {
 	lines := map[string]entry{}
 	changed := map[string][]string{} // the changed rows' ids, by table
-	n, err := h.readDelta(actx, db, group, prev, r, lines, changed)
+	direct := h.directInputs(rules)
+	n, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines, changed)
 	if err != nil || n > maxIncremental {
 		return fallbackChanges, err
 	}
 	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r}
 	r.inputs = map[string][]string{}
 	var more []string // keys whose rows a changed input lets in or out
-	for _, ri := range rules {
-		vals, err := d.affected(&ri.in)
+	for i, ri := range rules {
+		vals, err := d.affected(&ri.in, direct[i])
 		if err != nil || d.fallback != "" {
 			return d.fallback, err
 		}
@@ -191,8 +193,9 @@ type inputDeltas struct {
 // an input kept as a set, the difference between the set the cookie's
 // view recorded and the set now (read again only when a table it depends
 // on changed); for one selecting ids, the ids of its table's changed
-// rows and of the rows its inner inputs' changes let in or out.
-func (d *inputDeltas) affected(in *readrule.Input) ([]string, error) {
+// rows (unless readDelta followed them: skipOwn) and of the rows its
+// inner inputs' changes let in or out.
+func (d *inputDeltas) affected(in *readrule.Input, skipOwn bool) ([]string, error) {
 	if !in.ByID {
 		old, ok := d.prev.meta.Inputs[in.Key]
 		if !ok {
@@ -212,16 +215,18 @@ func (d *inputDeltas) affected(in *readrule.Input) ([]string, error) {
 		return symDiff(old, now), nil
 	}
 	p := d.h.planOf(in.Table)
+	set := map[string]bool{}
 	if p == nil {
 		d.fallback = fallbackRule
 		return nil, nil
 	}
-	set := map[string]bool{}
 	for _, id := range d.changed[in.Table] {
-		set[canonID(p, id)] = true
+		if !skipOwn {
+			set[canonID(p, id)] = true
+		}
 	}
 	for i := range in.Inner {
-		vals, err := d.affected(&in.Inner[i])
+		vals, err := d.affected(&in.Inner[i], false)
 		if err != nil || d.fallback != "" {
 			return nil, err
 		}
@@ -269,7 +274,7 @@ func lineKnown(lines map[string]entry, key string) bool {
 // keys it reads in lines and the ids of the changed rows in changed, by
 // table. It returns the number of distinct changed keys, up to
 // maxIncremental+1.
-func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, r *pullRead, lines map[string]entry, changed map[string][]string) (int, error) {
+func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry, changed map[string][]string) (int, error) {
 	var cond []string
 	var args []any
 	if h.perRegion {
@@ -288,13 +293,26 @@ LEFT JOIN "` + ViewRowsTable + `" v ON v."group_id" = ? AND v."row_key" = c."tab
 UNION ALL SELECT 2, "row_key", '', "hash", "ord", "live" FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
 UNION ALL SELECT 3, "id", '', "last_mutation_id", 0, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
 UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
+	condArgs := args[:len(args)-6]
+	for i, ri := range rules {
+		if !direct[i] {
+			continue
+		}
+		idCol := ri.p.Columns[ri.p.ID].Name
+		q += `
+UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", COALESCE(v."hash", 0), COALESCE(v."ord", -1), COALESCE(v."live", 0)
+FROM "` + ri.p.table.Name() + `" x LEFT JOIN "` + ViewRowsTable + `" v ON v."group_id" = ? AND v."row_key" = ? || x."` + idCol + `"
+WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
+		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
+		args = append(append(args, condArgs...), maxIncremental+1)
+	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
 	r.lmids = map[string]int64{}
-	n := 0
+	n, n5 := 0, 0
 	for rows.Next() {
 		var kind int
 		var a, b string
@@ -316,6 +334,15 @@ UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "gro
 			lines[a+"/"+b] = e
 		case 2:
 			lines[a] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+		case 5: // a row a direct input's changes may let in or out
+			n5++
+			if _, ok := lines[a+"/"+b]; !ok {
+				e := entry{}
+				if ord >= 0 {
+					e = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+				}
+				lines[a+"/"+b] = e
+			}
 		case 3:
 			r.lmids[a] = hash
 		case 4:
@@ -325,8 +352,32 @@ UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "gro
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	return n, rows.Close()
+	return n + n5, rows.Close()
 }
+
+// directInputs picks, by index in rules, the inputs whose changed ids
+// readDelta follows itself: those selecting the ids of a table (ByID),
+// where the ids and the column are text. The rows a change of the
+// table's rows may let in or out are those whose column holds a changed
+// row's id; those its inner inputs' changes let in or out are still
+// inputDeltas.affected's.
+func (h *Handler[Ctx]) directInputs(rules []ruleInput) map[int]bool {
+	out := map[int]bool{}
+	for i, ri := range rules {
+		if !ri.in.ByID {
+			continue
+		}
+		m := h.planOf(ri.in.Table)
+		c, ok := ri.p.table.Column(ri.in.Col)
+		if m != nil && ok && textKind(m.Columns[m.ID].Kind) && textKind(ri.p.Columns[ri.p.ID].Kind) && textKind(c.Kind()) {
+			out[i] = true
+		}
+	}
+	return out
+}
+
+// textKind reports whether values of k are text in the database.
+func textKind(k tabledef.Kind) bool { return k == tabledef.KindID || k == tabledef.KindText }
 
 // planOf returns the plan of the synced table name, or nil.
 func (h *Handler[Ctx]) planOf(name string) *tablePlan {
