@@ -146,7 +146,7 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	if err != nil || n > maxIncremental {
 		return fallbackChanges, err
 	}
-	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r}
+	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r, memo: map[string][]string{}}
 	r.inputs = map[string][]string{}
 	var more []string // keys whose rows a changed input lets in or out
 	for i, ri := range rules {
@@ -154,7 +154,7 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 		if err != nil || d.fallback != "" {
 			return d.fallback, err
 		}
-		ids, err := idsWith(actx, db, ri.p, ri.in.Col, vals)
+		ids, err := d.idsWith(ri.p, ri.in.Col, ri.in.Key, direct[i], vals)
 		if err != nil {
 			return "", err
 		}
@@ -187,6 +187,26 @@ type inputDeltas struct {
 	changed  map[string][]string
 	r        *pullRead // its inputs get the sets read or carried over
 	fallback string    // why the pull must rescan, once known
+	// the results of affected and idsWith, by input key (several rules
+	// often share an input, such as the user's lists)
+	memo map[string][]string
+}
+
+// idsWith is the package's idsWith for the values affected returned for
+// the input key (with skipOwn), remembered.
+func (d *inputDeltas) idsWith(p *tablePlan, col, key string, skipOwn bool, vals []string) ([]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	k := fmt.Sprintf("ids\x00%s\x00%s\x00%s\x00%t", p.table.Name(), col, key, skipOwn)
+	if ids, ok := d.memo[k]; ok {
+		return ids, nil
+	}
+	ids, err := idsWith(d.ctx, d.db, p, col, vals)
+	if err == nil {
+		d.memo[k] = ids
+	}
+	return ids, err
 }
 
 // affected returns the canonical values in may have gained or lost: for
@@ -196,6 +216,19 @@ type inputDeltas struct {
 // rows (unless readDelta followed them: skipOwn) and of the rows its
 // inner inputs' changes let in or out.
 func (d *inputDeltas) affected(in *readrule.Input, skipOwn bool) ([]string, error) {
+	k := fmt.Sprintf("affected\x00%s\x00%t", in.Key, skipOwn)
+	if vals, ok := d.memo[k]; ok {
+		return vals, nil
+	}
+	vals, err := d.affect(in, skipOwn)
+	if err == nil && d.fallback == "" {
+		d.memo[k] = vals
+	}
+	return vals, err
+}
+
+// affect computes affected.
+func (d *inputDeltas) affect(in *readrule.Input, skipOwn bool) ([]string, error) {
 	if !in.ByID {
 		old, ok := d.prev.meta.Inputs[in.Key]
 		if !ok {
@@ -230,7 +263,7 @@ func (d *inputDeltas) affected(in *readrule.Input, skipOwn bool) ([]string, erro
 		if err != nil || d.fallback != "" {
 			return nil, err
 		}
-		ids, err := idsWith(d.ctx, d.db, p, in.Inner[i].Col, vals)
+		ids, err := d.idsWith(p, in.Inner[i].Col, in.Inner[i].Key, false, vals)
 		if err != nil {
 			return nil, err
 		}
@@ -402,7 +435,7 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[stri
 	for _, p := range h.plans {
 		ids := byTable[p]
 		for len(ids) > 0 {
-			n := min(len(ids), linesPerInsert)
+			n := min(len(ids), idsPerRead)
 			where := expr.InArray(p.table.Col(p.Columns[p.ID].Name), idArgs(p, ids[:n]))
 			err := h.scan(actx, db, p, where, func(id string, hash uint64) {
 				k := p.prefix + id
@@ -602,7 +635,7 @@ func inputValues(ctx context.Context, db *orm.DB, in readrule.Input) ([]string, 
 func idsWith(ctx context.Context, db *orm.DB, p *tablePlan, col string, vals []string) ([]string, error) {
 	var out []string
 	for len(vals) > 0 {
-		n := min(len(vals), linesPerInsert)
+		n := min(len(vals), keysPerQuery)
 		args := make([]any, n)
 		for i, v := range vals[:n] {
 			args[i] = readrule.Value(v)

@@ -244,8 +244,21 @@ func moveHead(ctx context.Context, db *orm.DB, group string, base, ord int64) er
 	return err
 }
 
-// linesPerInsert is how many lines one INSERT writes (5 arguments each).
-const linesPerInsert = 500
+// Batch sizes. modernc's SQLite binds a statement's arguments in time
+// quadratic in their number, so its statements name fewer at once.
+const (
+	// linesPerInsert is how many lines one INSERT writes (5 arguments
+	// each).
+	linesPerInsert = 100
+	// keysPerQuery is how many keys or values one IN list names.
+	keysPerQuery = 500
+	// idsPerRead is how many ids one read of rows through row auth names.
+	// Fewer ids keep SQLite's planner on the primary key: with a list
+	// much longer than the rows it guesses a rule's subquery selects, it
+	// scans the rule's index instead, which reads every row the user may
+	// read.
+	idsPerRead = 40
+)
 
 // writeLines writes the pull's lines under order ord.
 func writeLines(ctx context.Context, db *orm.DB, group string, ord int64, writes []viewWrite) error {
@@ -286,7 +299,7 @@ func pruneViews(ctx context.Context, db *orm.DB, group string, keep int) (int64,
 // loadLines reads the lines of keys (the group's view, in db).
 func loadLines(ctx context.Context, db *orm.DB, group string, keys []string, into map[string]entry) error {
 	for len(keys) > 0 {
-		n := min(len(keys), linesPerInsert)
+		n := min(len(keys), keysPerQuery)
 		args := make([]any, 0, n+1)
 		args = append(args, group)
 		for _, k := range keys[:n] {
