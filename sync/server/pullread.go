@@ -319,24 +319,34 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 		cond = append(cond, `"version" > ?`)
 		args = append(args, prev.meta.Heads[h.regions[0]])
 	}
-	args = append(args, maxIncremental+1, group, group, prev.cookie.Order, group, group)
-	q := `SELECT 1, c."table_name", c."row_id", COALESCE(v."hash", 0), COALESCE(v."ord", -1), COALESCE(v."live", 0)
+	// The lines are looked up row by row (correlated subqueries, an
+	// index lookup each): a join lets PostgreSQL's planner, which cannot
+	// know how few keys changed, read the group's whole view.
+	line := func(col, key string) string {
+		return `(SELECT v."` + col + `" FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
+	}
+	lineCols := func(key string) string {
+		return `COALESCE(` + line("hash", key) + `, 0), COALESCE(` + line("ord", key) + `, -1), COALESCE(` + line("live", key) + `, 0)`
+	}
+	condArgs := args
+	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `
 FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
-LEFT JOIN "` + ViewRowsTable + `" v ON v."group_id" = ? AND v."row_key" = c."table_name" || '/' || c."row_id"
 UNION ALL SELECT 2, "row_key", '', "hash", "ord", "live" FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
 UNION ALL SELECT 3, "id", '', "last_mutation_id", 0, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
 UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
-	condArgs := args[:len(args)-6]
+	// In the text's order: the lines' groups, the conditions, the limit,
+	// then the other branches'.
+	args = append(append([]any{group, group, group}, condArgs...), maxIncremental+1, group, prev.cookie.Order, group, group)
 	for i, ri := range rules {
 		if !direct[i] {
 			continue
 		}
 		idCol := ri.p.Columns[ri.p.ID].Name
 		q += `
-UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", COALESCE(v."hash", 0), COALESCE(v."ord", -1), COALESCE(v."live", 0)
-FROM "` + ri.p.table.Name() + `" x LEFT JOIN "` + ViewRowsTable + `" v ON v."group_id" = ? AND v."row_key" = ? || x."` + idCol + `"
+UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineCols(`? || x."`+idCol+`"`) + `
+FROM "` + ri.p.table.Name() + `" x
 WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
-		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
+		args = append(args, ri.p.table.Name(), group, ri.p.prefix, group, ri.p.prefix, group, ri.p.prefix, ri.in.Table)
 		args = append(append(args, condArgs...), maxIncremental+1)
 	}
 	rows, err := db.Query(ctx, q, args...)
@@ -432,10 +442,14 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[stri
 			byTable[p] = append(byTable[p], id)
 		}
 	}
+	per := idsPerRead
+	if h.perRegion {
+		per = keysPerQuery
+	}
 	for _, p := range h.plans {
 		ids := byTable[p]
 		for len(ids) > 0 {
-			n := min(len(ids), idsPerRead)
+			n := min(len(ids), per)
 			where := expr.InArray(p.table.Col(p.Columns[p.ID].Name), idArgs(p, ids[:n]))
 			err := h.scan(actx, db, p, where, func(id string, hash uint64) {
 				k := p.prefix + id

@@ -252,11 +252,12 @@ const (
 	linesPerInsert = 100
 	// keysPerQuery is how many keys or values one IN list names.
 	keysPerQuery = 500
-	// idsPerRead is how many ids one read of rows through row auth names.
-	// Fewer ids keep SQLite's planner on the primary key: with a list
-	// much longer than the rows it guesses a rule's subquery selects, it
-	// scans the rule's index instead, which reads every row the user may
-	// read.
+	// idsPerRead is how many ids one read of rows through row auth names
+	// on SQLite. Fewer ids keep its planner on the primary key: with a
+	// list much longer than the rows it guesses a rule's subquery
+	// selects, it scans the rule's index instead, which reads every row
+	// the user may read. PostgreSQL, which keeps statistics, reads
+	// keysPerQuery ids at once.
 	idsPerRead = 40
 )
 
