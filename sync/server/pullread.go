@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -319,24 +320,22 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 		cond = append(cond, `"version" > ?`)
 		args = append(args, prev.meta.Heads[h.regions[0]])
 	}
-	// The lines are looked up row by row (correlated subqueries, an
-	// index lookup each): a join lets PostgreSQL's planner, which cannot
-	// know how few keys changed, read the group's whole view.
-	line := func(col, key string) string {
-		return `(SELECT v."` + col + `" FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
-	}
+	// The lines are looked up row by row (a correlated subquery, one
+	// index lookup each, its three columns in one text): a join lets
+	// PostgreSQL's planner, which cannot know how few keys changed, read
+	// the group's whole view.
 	lineCols := func(key string) string {
-		return `COALESCE(` + line("hash", key) + `, 0), COALESCE(` + line("ord", key) + `, -1), COALESCE(` + line("live", key) + `, 0)`
+		return `(SELECT CAST(v."hash" AS TEXT) || ' ' || CAST(v."ord" AS TEXT) || ' ' || CAST(v."live" AS TEXT) FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
 	}
 	condArgs := args
 	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `
 FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
-UNION ALL SELECT 2, "row_key", '', "hash", "ord", "live" FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
-UNION ALL SELECT 3, "id", '', "last_mutation_id", 0, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
-UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
-	// In the text's order: the lines' groups, the conditions, the limit,
+UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT) FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
+UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT) FROM "` + ClientsTable + `" WHERE "group_id" = ?
+UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
+	// In the text's order: the line's group, the conditions, the limit,
 	// then the other branches'.
-	args = append(append([]any{group, group, group}, condArgs...), maxIncremental+1, group, prev.cookie.Order, group, group)
+	args = append(append([]any{group}, condArgs...), maxIncremental+1, group, prev.cookie.Order, group, group)
 	for i, ri := range rules {
 		if !direct[i] {
 			continue
@@ -346,7 +345,7 @@ UNION ALL SELECT 4, '', '', "ord", 0, 0 FROM "` + ViewHeadsTable + `" WHERE "gro
 UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineCols(`? || x."`+idCol+`"`) + `
 FROM "` + ri.p.table.Name() + `" x
 WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
-		args = append(args, ri.p.table.Name(), group, ri.p.prefix, group, ri.p.prefix, group, ri.p.prefix, ri.in.Table)
+		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
 		args = append(append(args, condArgs...), maxIncremental+1)
 	}
 	rows, err := db.Query(ctx, q, args...)
@@ -359,37 +358,45 @@ WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `
 	for rows.Next() {
 		var kind int
 		var a, b string
-		var hash, ord, live int64
-		if err := rows.Scan(&kind, &a, &b, &hash, &ord, &live); err != nil {
+		var c sql.NullString
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
 			return 0, err
 		}
 		switch kind {
-		case 1:
-			n++
-			changed[a] = append(changed[a], b)
+		case 1, 5: // a changed row; a row a direct input's changes may let in or out
+			if kind == 1 {
+				n++
+				changed[a] = append(changed[a], b)
+			} else {
+				n5++
+			}
 			if h.planOf(a) == nil {
 				continue // not synced by this handler
 			}
-			e := entry{}
-			if ord >= 0 {
-				e = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
+			if _, ok := lines[a+"/"+b]; ok {
+				continue
+			}
+			e, err := parseLine(c)
+			if err != nil {
+				return 0, err
 			}
 			lines[a+"/"+b] = e
 		case 2:
-			lines[a] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
-		case 5: // a row a direct input's changes may let in or out
-			n5++
-			if _, ok := lines[a+"/"+b]; !ok {
-				e := entry{}
-				if ord >= 0 {
-					e = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
-				}
-				lines[a+"/"+b] = e
+			e, err := parseLine(c)
+			if err != nil {
+				return 0, err
 			}
-		case 3:
-			r.lmids[a] = hash
-		case 4:
-			r.base = hash
+			lines[a] = e
+		case 3, 4:
+			v, err := strconv.ParseInt(c.String, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("plasma: sync: reading the view: %w", err)
+			}
+			if kind == 3 {
+				r.lmids[a] = v
+			} else {
+				r.base = v
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -421,6 +428,25 @@ func (h *Handler[Ctx]) directInputs(rules []ruleInput) map[int]bool {
 
 // textKind reports whether values of k are text in the database.
 func textKind(k tabledef.Kind) bool { return k == tabledef.KindID || k == tabledef.KindText }
+
+// parseLine parses a view line as readDelta selects it: hash, order and
+// live as text, separated by spaces; NULL for a key without a line.
+func parseLine(c sql.NullString) (entry, error) {
+	if !c.Valid {
+		return entry{}, nil
+	}
+	f := strings.Fields(c.String)
+	if len(f) != 3 {
+		return entry{}, fmt.Errorf("plasma: sync: reading the view: line %q", c.String)
+	}
+	hash, err1 := strconv.ParseInt(f[0], 10, 64)
+	ord, err2 := strconv.ParseInt(f[1], 10, 64)
+	live, err3 := strconv.ParseInt(f[2], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return entry{}, fmt.Errorf("plasma: sync: reading the view: %w", err)
+	}
+	return entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}, nil
+}
 
 // planOf returns the plan of the synced table name, or nil.
 func (h *Handler[Ctx]) planOf(name string) *tablePlan {
