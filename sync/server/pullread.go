@@ -312,8 +312,12 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 	var cond []string
 	var args []any
 	if h.perRegion {
+		// Unnumbered changes too: every change the snapshot sees, so that
+		// the rows read show exactly the mutations up to the
+		// lastMutationIDs it reads (a change committed after the heads
+		// were published is numbered later).
 		for _, reg := range h.regions {
-			cond = append(cond, `("region" = ? AND "version" > ?)`)
+			cond = append(cond, `("region" = ? AND ("version" > ? OR "version" IS NULL))`)
 			args = append(args, reg, prev.meta.Heads[reg])
 		}
 	} else { // one sequence covers every region
