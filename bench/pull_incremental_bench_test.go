@@ -23,38 +23,46 @@ import (
 // (ServeHTTP), from ann's last cookie. The goal: the 100,000-row pull
 // costs at most twice the 100-row pull, and under 5 ms on SQLite. Each
 // pull is checked to put exactly the changed todo; the handler's
-// PullStats must count every timed pull as incremental. PostgreSQL runs
-// when PLASMA_TEST_POSTGRES is set.
+// PullStats must count every timed pull as incremental. The baseline,
+// rescan, is the same pull when the handler reads every row the user may
+// read (Options.DisableFastPath makes every pull rescan, as every pull
+// after a change did before incremental pulls). PostgreSQL runs when
+// PLASMA_TEST_POSTGRES is set.
 func BenchmarkPullAfterChange(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
 			for _, n := range []int{100, 10_000, 100_000} {
-				b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-					r := newPullRig(b, engine)
-					r.addTodos(b, "L-ann", "t", n)
-					r.mustPull(b, "ann", n+2) // the reset: the list, the membership, the todos
-					before := r.h.PullStats()
-					ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
-					b.ReportAllocs()
-					i := 0
-					for b.Loop() {
-						b.StopTimer()
-						i++
-						id := fmt.Sprintf("t%06d", (i*7919)%n)
-						if _, err := r.h.DB().Update(todo.Todos).Set(orm.Row{"title": fmt.Sprintf("changed %d", i)}).
-							Where(expr.Eq(todo.Todos.Col("id"), id)).Exec(ctx); err != nil {
-							b.Fatal(err)
-						}
-						b.StartTimer()
-						r.mustPull(b, "ann", 1)
-					}
-					b.StopTimer()
-					if after := r.h.PullStats(); after.Incremental-before.Incremental != uint64(i) {
-						b.Fatalf("%d pulls, %d incremental: %+v", i, after.Incremental-before.Incremental, after)
-					}
-				})
+				for _, mode := range []string{"incremental", "rescan"} {
+					b.Run(fmt.Sprintf("rows=%d/%s", n, mode), func(b *testing.B) { benchPullAfterChange(b, engine, n, mode == "rescan") })
+				}
 			}
 		})
+	}
+}
+
+func benchPullAfterChange(b *testing.B, engine string, n int, rescan bool) {
+	r := newPullRig(b, engine, rescan)
+	r.addTodos(b, "L-ann", "t", n)
+	r.mustPull(b, "ann", n+2) // the reset: the list, the membership, the todos
+	before := r.h.PullStats()
+	ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		id := fmt.Sprintf("t%06d", (i*7919)%n)
+		if _, err := r.h.DB().Update(todo.Todos).Set(orm.Row{"title": fmt.Sprintf("changed %d", i)}).
+			Where(expr.Eq(todo.Todos.Col("id"), id)).Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		r.mustPull(b, "ann", 1)
+	}
+	b.StopTimer()
+	after := r.h.PullStats()
+	if got := after.Incremental - before.Incremental; !rescan && got != uint64(i) {
+		b.Fatalf("%d pulls, %d incremental: %+v", i, got, after)
 	}
 }
 
@@ -63,55 +71,62 @@ func BenchmarkPullAfterChange(b *testing.B) {
 // him to her list of 1,000 todos (the membership's write is not timed),
 // which puts her list, its members and its todos. The goal: it costs
 // O(1,000), not O(everything). Between ops bob is removed again and
-// pulls the dels (not timed).
+// pulls the dels (not timed). The baseline, rescan, is as in
+// BenchmarkPullAfterChange.
 func BenchmarkPullAfterMembership(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
-		b.Run(engine, func(b *testing.B) {
-			const own, shared = 100_000, 1_000
-			r := newPullRig(b, engine)
-			r.addTodos(b, "L-bob", "b", own)
-			r.addTodos(b, "L-ann", "a", shared)
-			r.mustPull(b, "bob", own+2)
-			sys := rowauth.AsSystem(context.Background())
-			member := todo.Members
-			before := r.h.PullStats()
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				b.StopTimer()
-				i++
-				if _, err := r.h.DB().Insert(member).Values(orm.Row{"id": fmt.Sprintf("m-bob-%d", i), "list_id": "L-ann", "user_id": "bob"}).Exec(sys); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				r.mustPull(b, "bob", shared+3) // the list, ann's and bob's memberships, the todos
-				b.StopTimer()
-				if _, err := r.h.DB().Delete(member).Where(expr.Eq(member.Col("id"), fmt.Sprintf("m-bob-%d", i))).Exec(sys); err != nil {
-					b.Fatal(err)
-				}
-				r.mustPull(b, "bob", shared+3)
-				b.StartTimer()
-			}
-			b.StopTimer()
-			if after := r.h.PullStats(); after.Incremental-before.Incremental != uint64(2*i) {
-				b.Fatalf("%d pulls, %d incremental: %+v", 2*i, after.Incremental-before.Incremental, after)
-			}
-		})
+		for _, mode := range []string{"incremental", "rescan"} {
+			b.Run(engine+"/"+mode, func(b *testing.B) { benchPullAfterMembership(b, engine, mode == "rescan") })
+		}
+	}
+}
+
+func benchPullAfterMembership(b *testing.B, engine string, rescan bool) {
+	const own, shared = 100_000, 1_000
+	r := newPullRig(b, engine, rescan)
+	r.addTodos(b, "L-bob", "b", own)
+	r.addTodos(b, "L-ann", "a", shared)
+	r.mustPull(b, "bob", own+2)
+	sys := rowauth.AsSystem(context.Background())
+	member := todo.Members
+	before := r.h.PullStats()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		if _, err := r.h.DB().Insert(member).Values(orm.Row{"id": fmt.Sprintf("m-bob-%d", i), "list_id": "L-ann", "user_id": "bob"}).Exec(sys); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		r.mustPull(b, "bob", shared+3) // the list, ann's and bob's memberships, the todos
+		b.StopTimer()
+		if _, err := r.h.DB().Delete(member).Where(expr.Eq(member.Col("id"), fmt.Sprintf("m-bob-%d", i))).Exec(sys); err != nil {
+			b.Fatal(err)
+		}
+		r.mustPull(b, "bob", shared+3)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	if got := r.h.PullStats().Incremental - before.Incremental; !rescan && got != uint64(2*i) {
+		b.Fatalf("%d pulls, %d incremental", 2*i, got)
 	}
 }
 
 // pullRig is the example app on a fresh database (loadDB), with the
-// lists L-ann and L-bob of their users, and each user's last cookie.
+// lists L-ann and L-bob of their users, and each user's last cookie;
+// with rescan, every pull reads every row its user may read.
 type pullRig struct {
 	h       *server.Handler[todo.AppCtx]
 	cookies map[string]json.RawMessage
 }
 
-func newPullRig(b *testing.B, engine string) *pullRig {
+func newPullRig(b *testing.B, engine string, rescan bool) *pullRig {
 	b.Helper()
 	sqldb, d := loadDB(b, engine)
 	opts := server.Options[todo.AppCtx]{
-		OnError: func(_ context.Context, e *server.Error) { b.Errorf("sync error: %v", e) },
+		OnError:         func(_ context.Context, e *server.Error) { b.Errorf("sync error: %v", e) },
+		DisableFastPath: rescan,
 	}
 	h, err := todo.NewServer(context.Background(), orm.New(sqldb, d), opts)
 	if err != nil {
