@@ -334,7 +334,7 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 	condArgs := args
 	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `
 FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
-UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT) FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" > ?
+UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT) FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" IN (0, 1) AND "ord" > ?
 UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT) FROM "` + ClientsTable + `" WHERE "group_id" = ?
 UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
 	// In the text's order: the line's group, the conditions, the limit,

@@ -76,7 +76,10 @@ var bookkeeping = []*tabledef.Table{
 		Columns: []tabledef.Column{textCol("group_id"), textCol("row_key"), bigintCol("hash"), bigintCol("ord"),
 			bigintCol("live")},
 		PrimaryKey: []string{"group_id", "row_key"},
-		Indexes:    []tabledef.Index{{Name: ViewRowsTable + "_ord", Columns: []string{"group_id", "ord"}}},
+		// By group, live and order: the lines written after a cookie
+		// (live IN (0, 1)), and the del lines of pruned records, without
+		// reading the live lines the records wrote.
+		Indexes: []tabledef.Index{{Name: ViewRowsTable + "_ord", Columns: []string{"group_id", "live", "ord"}}},
 	},
 	{
 		Name:       ViewHeadsTable,

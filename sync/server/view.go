@@ -156,7 +156,11 @@ const maxWritesInWith = 5000
 
 // storeViewWith is storeView in one statement (PostgreSQL: every write
 // in a WITH): the order's bump, the head's move, and, if the head moved,
-// the record, the lines and the pruning. The CTEs all see the snapshot
+// the record, the lines and the pruning. The del lines pruned are found
+// by the range of the pruned records' orders, which a generic plan
+// (prepared statements) still reads through the (group, live, order)
+// index: the records pruned are the group's oldest, so only their del
+// lines fall in it. The CTEs all see the snapshot
 // the statement started with: the records pruned are those below the
 // new order but the KeepCVRs-1 newest (a record a concurrent pull of the
 // group stored above it is left to the next pull to prune), and the del
@@ -203,7 +207,8 @@ ON CONFLICT ("name") DO UPDATE SET "value" = "` + CountersTable + `"."value" + 1
 "l" AS (INSERT INTO "` + ViewRowsTable + `" ("group_id", "row_key", "hash", "ord", "live") SELECT ?, "w"."k", "w"."hash", "h"."ord", "w"."live" FROM "w", "h"
 ON CONFLICT ("group_id", "row_key") DO UPDATE SET "hash" = excluded."hash", "ord" = excluded."ord", "live" = excluded."live"),
 "p" AS (SELECT "ord" FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" < (SELECT "ord" FROM "h") ORDER BY "ord" DESC OFFSET ?),
-"t" AS (DELETE FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" = 0 AND "ord" IN (SELECT "ord" FROM "p") AND "row_key" NOT IN (SELECT "k" FROM "w")),
+"t" AS (DELETE FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "ord" >= (SELECT MIN("ord") FROM "p") AND "ord" <= (SELECT MAX("ord") FROM "p")
+AND "live" = 0 AND "row_key" NOT IN (SELECT "k" FROM "w")),
 "d" AS (DELETE FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" IN (SELECT "ord" FROM "p"))
 SELECT "ord" FROM "h"`)
 	args = append(args, group, c.CVR, userID, string(meta), []byte{}, time.Now().UnixMilli(),
