@@ -324,13 +324,10 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 		cond = append(cond, `"version" > ?`)
 		args = append(args, prev.meta.Heads[h.regions[0]])
 	}
-	// The lines are looked up row by row (a correlated subquery, one
-	// index lookup each, its three columns in one text): a join lets
+	// The lines are looked up key by key (lineText): a join lets
 	// PostgreSQL's planner, which cannot know how few keys changed, read
 	// the group's whole view.
-	lineCols := func(key string) string {
-		return `(SELECT CAST(v."hash" AS TEXT) || ' ' || CAST(v."ord" AS TEXT) || ' ' || CAST(v."live" AS TEXT) FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
-	}
+	lineCols := lineText
 	condArgs := args
 	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `
 FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -311,7 +312,30 @@ func loadLines(ctx context.Context, db *orm.DB, group string, keys []string, int
 		for _, k := range keys[:n] {
 			args = append(args, k)
 		}
-		err := scanLines(ctx, db, `SELECT "row_key", "hash", "ord", "live" FROM "`+ViewRowsTable+`" WHERE "group_id" = ? AND "row_key" IN (?`+strings.Repeat(", ?", n-1)+`)`, args, into)
+		// One index lookup per key (the keys as a VALUES list, each
+		// looked up by a correlated subquery): with "row_key IN (...)" a
+		// generic plan on PostgreSQL read the group's whole view.
+		q := `SELECT k."column1", ` + lineText(`k."column1"`) + ` FROM (VALUES (CAST(? AS TEXT))` + strings.Repeat(", (?)", n-1) + `) k`
+		rows, err := db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key string
+			var line sql.NullString
+			if err := rows.Scan(&key, &line); err != nil {
+				rows.Close()
+				return err
+			}
+			e, err := parseLine(line)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			into[key] = e
+		}
+		err = rows.Err()
+		rows.Close()
 		if err != nil {
 			return err
 		}
@@ -320,27 +344,14 @@ func loadLines(ctx context.Context, db *orm.DB, group string, keys []string, int
 	return nil
 }
 
-// scanLines runs query, which selects row_key, hash, ord and live, and
-// puts the lines in into.
-func scanLines(ctx context.Context, db *orm.DB, query string, args []any, into map[string]entry) error {
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var key string
-		var hash, ord, live int64
-		if err := rows.Scan(&key, &hash, &ord, &live); err != nil {
-			return err
-		}
-		into[key] = entry{hash: uint64(hash), ord: ord, live: live != 0, found: true}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return rows.Close()
+// lineText is a correlated subquery reading the line of the key the SQL
+// expression key names (the group is its one argument), as text: hash,
+// order and live separated by spaces (parseLine), NULL for no line. One
+// index lookup each, its three columns in one text.
+func lineText(key string) string {
+	return `(SELECT CAST(v."hash" AS TEXT) || ' ' || CAST(v."ord" AS TEXT) || ' ' || CAST(v."live" AS TEXT) FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
 }
+
 
 // sortedKeys returns m's keys, sorted.
 func sortedKeys[V any](m map[string]V) []string {
