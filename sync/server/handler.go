@@ -51,6 +51,8 @@ type Handler[Ctx any] struct {
 	writes chan struct{}
 	seen   seenCache // groups whose last-seen time was written lately
 	stats  pullStats
+	// groupLocks make the pulls of one group take turns (see pull).
+	groupLocks groupLocks
 	// verify, when set (tests), gets every difference between an
 	// incremental pull's answer and a rescan's for the same cookie.
 	verify func(group, diff string)

@@ -226,3 +226,63 @@ func TestIncrementalPullSeesCommitAfterHeads(t *testing.T) {
 		c.checkConverged(t)
 	})
 }
+
+// Tabs of one group pull at the same time, from different cookies,
+// through two handlers (two processes) on one database, while the user
+// writes: pulls of one group store their views one after the other (in
+// a process they take turns; across processes the later computes
+// again), no request fails, and every tab ends up holding exactly what
+// the user may read.
+func TestConcurrentPullsOfOneGroup(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		if tg.Exec != ormtest.ExecPool {
+			t.Skip("one executor mode is enough")
+		}
+		e := newEnv(t, tg, tg.DB, nil)
+		other := newEnv(t, tg, orm.New(tg.Open(t), tg.Dialect), nil)
+		e.mustPush("ann", "g", mut{"w", 1, "createList", `{"ID":"L1","Name":"home"}`})
+		tabs := make([]*client, 6)
+		for i := range tabs {
+			tabs[i] = []*env{e, other}[i%2].newClient("ann", "g")
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(tabs)+1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				status, body := e.post("push", "ann", pushBody("g", mut{"w", int64(i + 2), "createTodo", fmt.Sprintf(`{"id":"t%d","listID":"L1","title":"x"}`, i)}))
+				if status != 200 {
+					errs <- fmt.Errorf("push: %d %s", status, body)
+				}
+			}
+		}()
+		for _, c := range tabs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 15 {
+					if _, err := c.Pull(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err, e.takeErrors(), other.takeErrors())
+		}
+		for _, c := range tabs {
+			c.pull(t)
+			c.checkConverged(t)
+		}
+		for _, x := range []*env{e, other} {
+			if errs := x.takeErrors(); len(errs) != 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			t.Logf("%+v", x.h.PullStats())
+		}
+	})
+}

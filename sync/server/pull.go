@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	mrand "math/rand/v2"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -104,6 +108,11 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	case !analysable:
 		fallback = fallbackRule
 	}
+	// Pulls of one group in this process take turns: each then starts
+	// from the view the one before stored. Pulls in other processes may
+	// still store first; then the pull computes its answer again.
+	unlock := h.groupLocks.lock(group)
+	defer unlock()
 	for attempt := 1; ; attempt++ {
 		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, fp)
 		if errors.Is(err, errOrderRecovered) && attempt < maxPullAttempts {
@@ -111,6 +120,9 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 			continue
 		}
 		if errors.Is(err, errViewMoved) && attempt < maxPullAttempts {
+			// Back off a little, at random, so that pulls in several
+			// processes stop meeting.
+			time.Sleep(time.Duration(attempt) * time.Duration(1+mrand.IntN(5)) * time.Millisecond)
 			continue
 		}
 		if err != nil {
@@ -121,8 +133,21 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 }
 
 // maxPullAttempts bounds how many times a pull computes its answer when
-// other pulls of its group keep storing their views first.
-const maxPullAttempts = 4
+// pulls of its group in other processes keep storing their views first.
+const maxPullAttempts = 8
+
+// groupLocks are striped locks by client group: pulls of one group in a
+// process take turns (distinct groups share a stripe only by chance).
+type groupLocks [256]sync.Mutex
+
+// lock locks group's stripe and returns its unlock.
+func (l *groupLocks) lock(group string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(group))
+	m := &l[h.Sum32()%uint32(len(l))]
+	m.Lock()
+	return m.Unlock
+}
 
 // answerPull reads what the pull needs (readPull), stores the new view
 // and returns the response; errViewMoved if another pull of the group
