@@ -352,7 +352,6 @@ func lineText(key string) string {
 	return `(SELECT CAST(v."hash" AS TEXT) || ' ' || CAST(v."ord" AS TEXT) || ' ' || CAST(v."live" AS TEXT) FROM "` + ViewRowsTable + `" v WHERE v."group_id" = ? AND v."row_key" = ` + key + `)`
 }
 
-
 // sortedKeys returns m's keys, sorted.
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
