@@ -165,9 +165,10 @@
 //     others), and prunes the group's oldest CVRs, keeping
 //     Options.KeepCVRs, so that a client whose last response was lost, or
 //     another tab of the group with an older cookie, still gets a diff.
-//     Pulls of one group store one after the other: a pull stores only
-//     if the group's view has not moved since it read it
-//     (ViewHeadsTable), and else computes its answer again.
+//     Pulls of one group store one after the other: in one process they
+//     take turns; across processes a pull stores only if the group's view
+//     has not moved since it read it (ViewHeadsTable), and else computes
+//     its answer again.
 //
 // Pulls never write client records (pushes create them); a pull for a
 // group that does not exist yet binds it, is a reset and stores a CVR. Pushes and
