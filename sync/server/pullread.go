@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,6 +36,9 @@ type pullRead struct {
 type ruleInput struct {
 	p  *tablePlan
 	in readrule.Input
+	// whole: the rule is this input alone ("col IN (subquery)"), kept as
+	// a set: a row is readable iff its col is in the set.
+	whole bool
 }
 
 // The reasons a pull rescans instead of reading what changed; PullStats
@@ -76,8 +80,10 @@ func (h *Handler[Ctx]) rules(actx context.Context) (out []ruleInput, ok bool) {
 		if !ok {
 			return nil, false
 		}
+		in, top := e.(*expr.In)
+		whole := top && in.Sub != nil && len(ins) == 1 && !ins[0].ByID
 		for _, in := range ins {
-			out = append(out, ruleInput{p: p, in: in})
+			out = append(out, ruleInput{p: p, in: in, whole: whole})
 		}
 	}
 	return out, true
@@ -142,8 +148,9 @@ func (h *Handler[Ctx]) readPull(ctx context.Context, ident rowauth.Identity, gro
 func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) (string, error) {
 	lines := map[string]entry{}
 	changed := map[string][]string{} // the changed rows' ids, by table
+	images := map[string]image{}     // the changed rows' latest images, by key
 	direct := h.directInputs(rules)
-	n, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines, changed)
+	n, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines, changed, images)
 	if err != nil || n > maxIncremental {
 		return fallbackChanges, err
 	}
@@ -172,6 +179,7 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	if err := loadLines(actx, db, group, more, lines); err != nil {
 		return "", err
 	}
+	h.dropUnreadable(rules, r, lines, images)
 	if err := h.readKeys(actx, db, lines, &r.patch); err != nil {
 		return "", err
 	}
@@ -298,6 +306,68 @@ func canonID(p *tablePlan, id string) string {
 	return "s:" + id
 }
 
+// image is a changed row's latest image in the change log (nil for a
+// del), with its version.
+type image struct {
+	version int64
+	data    []byte
+}
+
+// dropUnreadable drops from lines the changed keys that need no read:
+// the client holding the cookie does not hold the row (its line says
+// so), and the row cannot be readable now, because it was deleted, or
+// because its table's rule is one set input ("col IN (subquery)") whose
+// values, as this pull knows them, leave out the row's col in its latest
+// image. With many users writing, most changed rows are other users'.
+// Any doubt (an unreadable image, a col that is no string or integer)
+// keeps the key.
+func (h *Handler[Ctx]) dropUnreadable(rules []ruleInput, r *pullRead, lines map[string]entry, images map[string]image) {
+	sets := map[*tablePlan]ruleInput{}
+	for _, ri := range rules {
+		if ri.whole {
+			sets[ri.p] = ri
+		}
+	}
+	vals := map[string]map[string]bool{} // input key → its values
+	for k, img := range images {
+		e, ok := lines[k]
+		if !ok {
+			continue
+		}
+		if live, _, known := e.at(r.from); live || !known || e.live {
+			continue
+		}
+		if img.data == nil {
+			delete(lines, k)
+			continue
+		}
+		name, _, _ := strings.Cut(k, "/")
+		ri, ok := sets[h.planOf(name)]
+		if !ok {
+			continue
+		}
+		var row map[string]json.RawMessage
+		if json.Unmarshal(img.data, &row) != nil {
+			continue
+		}
+		v, ok := readrule.CanonJSON(row[ri.in.Col])
+		if !ok {
+			continue
+		}
+		set := vals[ri.in.Key]
+		if set == nil {
+			set = map[string]bool{}
+			for _, x := range r.inputs[ri.in.Key] {
+				set[x] = true
+			}
+			vals[ri.in.Key] = set
+		}
+		if !set[v] {
+			delete(lines, k)
+		}
+	}
+}
+
 // lineKnown reports whether key is among the keys already read.
 func lineKnown(lines map[string]entry, key string) bool {
 	_, ok := lines[key]
@@ -308,7 +378,7 @@ func lineKnown(lines map[string]entry, key string) bool {
 // keys it reads in lines and the ids of the changed rows in changed, by
 // table. It returns the number of distinct changed keys, up to
 // maxIncremental+1.
-func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry, changed map[string][]string) (int, error) {
+func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry, changed map[string][]string, images map[string]image) (int, error) {
 	var cond []string
 	var args []any
 	if h.perRegion {
@@ -329,11 +399,19 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 	// the group's whole view.
 	lineCols := lineText
 	condArgs := args
-	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `
-FROM (SELECT DISTINCT "table_name", "row_id" FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
-UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT) FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" IN (0, 1) AND "ord" > ?
-UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT) FROM "` + ClientsTable + `" WHERE "group_id" = ?
-UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
+	// A change's place among its row's: its version; on PostgreSQL a
+	// change not numbered yet is newer than every numbered one (publish
+	// numbers in id order), and among those the id orders them (a row's
+	// writers wait for each other, and ids are taken as they write).
+	order, orderCol := `c."version"`, `"version"`
+	if h.perRegion {
+		order, orderCol = `COALESCE(c."version", 4611686018427387904 + c."id")`, `"version", "id"`
+	}
+	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `, c."data", ` + order + `
+FROM (SELECT "table_name", "row_id", "data", ` + orderCol + ` FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
+UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT), NULL, 0 FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" IN (0, 1) AND "ord" > ?
+UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT), NULL, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
+UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT), NULL, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
 	// In the text's order: the line's group, the conditions, the limit,
 	// then the other branches'.
 	args = append(append([]any{group}, condArgs...), maxIncremental+1, group, prev.cookie.Order, group, group)
@@ -343,7 +421,7 @@ UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WH
 		}
 		idCol := ri.p.Columns[ri.p.ID].Name
 		q += `
-UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineCols(`? || x."`+idCol+`"`) + `
+UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineCols(`? || x."`+idCol+`"`) + `, NULL, 0
 FROM "` + ri.p.table.Name() + `" x
 WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
 		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
@@ -360,7 +438,9 @@ WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `
 		var kind int
 		var a, b string
 		var c sql.NullString
-		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+		var data []byte
+		var version int64
+		if err := rows.Scan(&kind, &a, &b, &c, &data, &version); err != nil {
 			return 0, err
 		}
 		switch kind {
@@ -368,6 +448,9 @@ WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `
 			if kind == 1 {
 				n++
 				changed[a] = append(changed[a], b)
+				if img, seen := images[a+"/"+b]; !seen || version > img.version {
+					images[a+"/"+b] = image{version: version, data: data}
+				}
 			} else {
 				n5++
 			}
