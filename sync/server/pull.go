@@ -37,6 +37,9 @@ type cvrMeta struct {
 	// Inputs are the values of the read rules' inputs (readrule) the
 	// view was computed with, by input key.
 	Inputs map[string][]string `json:"inputs,omitempty"`
+	// Size is the number of rows the group's view held then: what a
+	// rescan would read, to compare with the changes since.
+	Size int64 `json:"size,omitempty"`
 }
 
 // cvr is a stored client view record, without its entries.
@@ -174,7 +177,7 @@ func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, g
 			// (and inputs) so the next pull takes the fast path, and
 			// answer the same cookie.
 			if !maps.Equal(prev.meta.Heads, heads) || prev.meta.FP != fp || !sameInputs(prev.meta.Inputs, r.inputs) {
-				meta := cvrMeta{Heads: heads, LMIDs: prev.meta.LMIDs, FP: fp, Lines: true, Inputs: r.inputs}
+				meta := cvrMeta{Heads: heads, LMIDs: prev.meta.LMIDs, FP: fp, Lines: true, Inputs: r.inputs, Size: r.size}
 				if err := h.touchCVR(ctx, group, prev.cookie, meta); err != nil {
 					return nil, err
 				}
@@ -183,7 +186,7 @@ func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, g
 			return unchanged(prev.cookie), nil
 		}
 	}
-	meta, err := json.Marshal(cvrMeta{Heads: heads, LMIDs: r.lmids, FP: fp, Lines: true, Inputs: r.inputs})
+	meta, err := json.Marshal(cvrMeta{Heads: heads, LMIDs: r.lmids, FP: fp, Lines: true, Inputs: r.inputs, Size: r.size})
 	if err != nil {
 		return nil, err
 	}

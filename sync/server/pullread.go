@@ -58,7 +58,18 @@ const (
 	// fallbackChanges: more rows changed since the cookie than an
 	// incremental pull reads (maxIncremental).
 	fallbackChanges = "changes"
+	// fallbackCheaper: the change log since the cookie is longer than
+	// twice the group's view (plus 256): reading the user's rows costs
+	// less than reading every user's changes. Not a doubt, a choice.
+	fallbackCheaper = "cheaper"
 )
+
+// changesLimit is how many changes since prev an incremental pull reads
+// before it rescans instead (fallbackCheaper, or fallbackChanges past
+// maxIncremental).
+func changesLimit(prev *cvr) int {
+	return int(min(maxIncremental, 2*max(prev.meta.Size, 0)+256))
+}
 
 // maxIncremental bounds the rows an incremental pull reads; past it, a
 // rescan costs about the same and holds less in memory.
@@ -151,9 +162,15 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	images := map[string]image{}     // the changed rows' latest images, by key
 	direct := h.directInputs(rules)
 	n, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines, changed, images)
-	if err != nil || n > maxIncremental {
-		return fallbackChanges, err
+	switch {
+	case err != nil:
+		return "", err
+	case n > changesLimit(prev) && changesLimit(prev) < maxIncremental:
+		return fallbackCheaper, nil
+	case n > maxIncremental:
+		return fallbackChanges, nil
 	}
+	r.size = prev.meta.Size
 	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r, memo: map[string][]string{}}
 	r.inputs = map[string][]string{}
 	var more []string // keys whose rows a changed input lets in or out
@@ -414,7 +431,7 @@ UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT), NULL, 0 FROM "` 
 UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT), NULL, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
 	// In the text's order: the line's group, the conditions, the limit,
 	// then the other branches'.
-	args = append(append([]any{group}, condArgs...), maxIncremental+1, group, prev.cookie.Order, group, group)
+	args = append(append([]any{group}, condArgs...), changesLimit(prev)+1, group, prev.cookie.Order, group, group)
 	for i, ri := range rules {
 		if !direct[i] {
 			continue
@@ -425,7 +442,7 @@ UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineC
 FROM "` + ri.p.table.Name() + `" x
 WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
 		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
-		args = append(append(args, condArgs...), maxIncremental+1)
+		args = append(append(args, condArgs...), changesLimit(prev)+1)
 	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
@@ -595,6 +612,12 @@ func (h *Handler[Ctx]) readAll(actx context.Context, db *orm.DB, group string, r
 	lines := map[string]entry{}
 	if err := h.readView(actx, db, group, r, lines); err != nil {
 		return err
+	}
+	r.size = 0
+	for _, e := range lines {
+		if e.live {
+			r.size++
+		}
 	}
 	for _, p := range h.plans {
 		err := h.scan(actx, db, p, nil, func(id string, hash uint64) {

@@ -18,13 +18,16 @@ type PullStats struct {
 	// the identity changed), "rule" (a read rule the analysis cannot
 	// follow, see sync/internal/readrule), "uncaptured"
 	// (Options.DisableFastPath: rows change outside the change log),
-	// "changes" (more rows changed than an incremental pull reads). Every
-	// reason has an entry, 0 or not.
+	// "changes" (more rows changed than an incremental pull reads), and,
+	// not for a doubt but for cost, "cheaper" (the change log since the
+	// cookie, all users' changes, is longer than twice the group's view:
+	// reading the user's rows costs less). Every reason has an entry, 0
+	// or not.
 	Fallbacks map[string]uint64
 }
 
 // fallbackReasons are the reasons PullStats counts, in order.
-var fallbackReasons = [...]string{fallbackReset, fallbackFingerprint, fallbackRule, fallbackUncaptured, fallbackChanges}
+var fallbackReasons = [...]string{fallbackReset, fallbackFingerprint, fallbackRule, fallbackUncaptured, fallbackChanges, fallbackCheaper}
 
 // pullStats holds the counters of PullStats.
 type pullStats struct {

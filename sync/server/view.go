@@ -68,6 +68,7 @@ type patch struct {
 	puts   chunks
 	nputs  int
 	dels   []string
+	size   int64 // the rows the group holds after the patch (see row, gone)
 	writes []viewWrite
 	// scratch, reused from row to row
 	keyJSON, value []byte
@@ -85,6 +86,9 @@ func (pt *patch) row(key string, e entry, p *tablePlan, id string, hash uint64) 
 	if !e.found || !e.live || e.hash != hash {
 		pt.writes = append(pt.writes, viewWrite{key: key, hash: hash, live: true})
 	}
+	if !e.live {
+		pt.size++
+	}
 }
 
 // gone records a key of the view whose row the identity may not read
@@ -98,6 +102,7 @@ func (pt *patch) gone(key string, e entry) {
 	}
 	if e.live {
 		pt.writes = append(pt.writes, viewWrite{key: key})
+		pt.size--
 	}
 }
 
