@@ -198,7 +198,12 @@
 // or identity changed ("fingerprint"), a read rule is not analysable or
 // its inputs differ from the CVR's ("rule"), Options.DisableFastPath
 // says rows change outside the change log ("uncaptured"), or more rows
-// changed than an incremental pull reads ("changes"). Handler.PullStats
+// changed than an incremental pull reads ("changes"). It also rescans by
+// choice when the change log since the cookie — every user's changes —
+// is longer than twice the group's view ("cheaper"). An incremental pull
+// skips the changed rows its client does not hold and cannot read now
+// (deleted, or, under a rule that is one set input, with a value the
+// set leaves out in the row's latest log image). Handler.PullStats
 // counts the pulls of each kind.
 //
 // A pull keeps in memory the JSON of the rows its patch puts, not of the

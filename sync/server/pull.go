@@ -117,15 +117,22 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	unlock := h.groupLocks.lock(group)
 	defer unlock()
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, fp)
 		if errors.Is(err, errOrderRecovered) && attempt < maxPullAttempts {
 			prev, fallback = nil, fallbackReset
 			continue
 		}
 		if errors.Is(err, errViewMoved) && attempt < maxPullAttempts {
-			// Back off a little, at random, so that pulls in several
+			// Back off, at random, up to as long as the attempt took
+			// times the attempts so far, so that pulls in several
 			// processes stop meeting.
-			time.Sleep(time.Duration(attempt) * time.Duration(1+mrand.IntN(5)) * time.Millisecond)
+			wait := time.Duration(attempt) * max(time.Since(start), time.Millisecond)
+			select {
+			case <-time.After(time.Duration(mrand.Int64N(int64(wait)) + 1)):
+			case <-ctx.Done():
+				return nil, internal(ctx.Err()), ctx.Err()
+			}
 			continue
 		}
 		if err != nil {
@@ -137,7 +144,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 
 // maxPullAttempts bounds how many times a pull computes its answer when
 // pulls of its group in other processes keep storing their views first.
-const maxPullAttempts = 8
+const maxPullAttempts = 10
 
 // groupLocks are striped locks by client group: pulls of one group in a
 // process take turns (distinct groups share a stripe only by chance).
