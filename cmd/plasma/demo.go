@@ -146,10 +146,16 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		_ = errors.Join(hub.Close(context.Background()), stopMetrics())
 		return err
 	}
+	// How pulls were computed (unchanged, incremental, rescans by reason).
+	stopPulls, err := obs.WatchPulls(h)
+	if err != nil {
+		_ = errors.Join(hub.Close(context.Background()), h.Close(context.Background()), stopMetrics())
+		return err
+	}
 	stopMaintenance := startMaintenance(db, h, fsvc, obs, *maintain, log)
 	closeAll := func(ctx context.Context) error {
 		stopMaintenance()
-		return errors.Join(hub.Close(ctx), h.Close(ctx), stopMetrics())
+		return errors.Join(hub.Close(ctx), h.Close(ctx), stopPulls(), stopMetrics())
 	}
 	// Each endpoint on its own method pattern; mux.Handle("/sync/", h)
 	// would serve push and pull in one line.

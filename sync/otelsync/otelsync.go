@@ -307,6 +307,43 @@ func (o *Observer) WatchHub(hub HubStats) (stop func() error, err error) {
 	return reg.Unregister, nil
 }
 
+// PullCounter is what WatchPulls reads of a sync handler:
+// *server.Handler implements it.
+type PullCounter interface {
+	PullStats() server.PullStats
+}
+
+// WatchPulls reports how h computed its pulls, read at each collection:
+// plasma.sync.pulls by way ("unchanged", "incremental", "rescan") and,
+// for the rescans, by the reason the incremental path was not taken
+// (server.PullStats.Fallbacks: "reset", "fingerprint", "rule",
+// "uncaptured", "changes", "cheaper"). A steady stream of rescans for a
+// reason other than "reset" is worth a look. It returns a function that
+// stops watching.
+func (o *Observer) WatchPulls(h PullCounter) (stop func() error, err error) {
+	pulls, err := o.meter.Int64ObservableCounter("plasma.sync.pulls", metric.WithUnit("{pull}"),
+		metric.WithDescription("Pulls answered, by how they were computed (way) and why a pull read every row the user may read (reason)."))
+	if err != nil {
+		return nil, err
+	}
+	way := func(w string) attribute.KeyValue { return attribute.String("way", w) }
+	unchanged := metric.WithAttributes(way("unchanged"))
+	incremental := metric.WithAttributes(way("incremental"))
+	reg, err := o.meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+		st := h.PullStats()
+		ob.ObserveInt64(pulls, int64(st.Unchanged), unchanged)
+		ob.ObserveInt64(pulls, int64(st.Incremental), incremental)
+		for reason, n := range st.Fallbacks {
+			ob.ObserveInt64(pulls, int64(n), metric.WithAttributes(way("rescan"), attribute.String("reason", reason)))
+		}
+		return nil
+	}, pulls)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Unregister, nil
+}
+
 // changeLogTimeout bounds the count WatchChangeLog runs at a collection.
 const changeLogTimeout = 5 * time.Second
 

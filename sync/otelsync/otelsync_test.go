@@ -66,6 +66,11 @@ func newRig(t *testing.T, tg *ormtest.Target) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopPulls, err := r.obs.WatchPulls(r.handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stopPulls() })
 	mux := http.NewServeMux()
 	mux.Handle("/sync/", r.handler)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -219,6 +224,8 @@ func TestMetricsMoveAfterPushAndPull(t *testing.T) {
 			`plasma_sync_errors_total{endpoint="pull",kind="BadRequest"}`:       1,
 			`plasma_sync_pull_resets_total`:                                     1,
 			`plasma_changelog_rows`:                                             2, // the list and its member
+			`plasma_sync_pulls_total{reason="reset",way="rescan"}`:              1, // a new group's first pull
+			`plasma_sync_pulls_total{way="incremental"}`:                        0,
 		} {
 			if got, ok := m[series]; !ok || got != want {
 				t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)

@@ -67,9 +67,9 @@
 // coalescing window has passed, the hub reads the changes since its
 // cursor (changelog.ChangesSince) and pokes every connection
 //
-//   - whose client group's latest view record holds a changed row
-//     (one query per 500 connected groups, for the groups not already
-//     poked). This is what brings a del: a row deleted, or updated out
+//   - whose client group's view holds a changed row (one indexed query
+//     per 500 connected groups and 500 changed rows, for the groups not
+//     already poked). This is what brings a del: a row deleted, or updated out
 //     of the group's view (a todo moved to a list the user cannot
 //     read), pokes exactly the groups that have it;
 //   - whose identity may read one of the rows put now: per changed

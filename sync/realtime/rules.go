@@ -1,15 +1,14 @@
 package realtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
+	"github.com/plasma-go/plasma/sync/internal/readrule"
 )
 
 // ruleInfo is what one identity's read rule of one table looks at.
@@ -331,53 +330,11 @@ func colParam(a, b expr.Expr) (*expr.Column, any, bool) {
 	return col, p.Value, true
 }
 
-// canonValue is a value's text for comparing a bind's values with the
-// values of rows, from the database or from change-log images: "s:"
-// and a string's bytes, "n:" and an integer's digits. ok is false for
-// any other value (NULL, a float, a time...), which equals no bind
-// value.
-func canonValue(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return "s:" + x, true
-	case []byte:
-		return "s:" + string(x), true
-	case int:
-		return "n:" + strconv.Itoa(x), true
-	case int32:
-		return "n:" + strconv.FormatInt(int64(x), 10), true
-	case int64:
-		return "n:" + strconv.FormatInt(x, 10), true
-	case float64:
-		if x == float64(int64(x)) {
-			return "n:" + strconv.FormatInt(int64(x), 10), true
-		}
-	}
-	return "", false
-}
+// canonValue and canonJSON canonicalise values as incremental pulls do
+// (readrule.Canon), so that both read one rule's inputs alike.
+func canonValue(v any) (string, bool) { return readrule.Canon(v) }
 
-// canonJSON is canonValue for a value in a change-log image.
-func canonJSON(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "", false
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return "s:" + s, true
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		n, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil {
-			return "", false
-		}
-		return "n:" + strconv.FormatInt(n, 10), true
-	}
-	return "", false
-}
+func canonJSON(raw json.RawMessage) (string, bool) { return readrule.CanonJSON(raw) }
 
 // imageKey is the canonical key of an image's values of cols, as
 // bind.key; ok is false when a value equals no bind value.

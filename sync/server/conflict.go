@@ -24,45 +24,17 @@ type conflictKey struct{}
 
 // conflictState is what a push knows for conflict detection.
 type conflictState struct {
-	group  string
-	loaded bool
-	seen   map[string]uint64 // the group's latest view record's entries
+	group string
 }
 
-// seenHashes loads the entries of the group's latest view record, once
-// per push.
-func (cs *conflictState) seenHashes(ctx context.Context, db *orm.DB) (map[string]uint64, error) {
-	if cs.loaded {
-		return cs.seen, nil
-	}
-	var blob []byte
-	found, err := queryRow(ctx, db, `SELECT "entries" FROM "`+CVRsTable+`" WHERE "group_id" = ? ORDER BY "ord" DESC LIMIT 1`, []any{cs.group}, &blob)
-	if err != nil {
-		return nil, err
-	}
-	cs.seen = map[string]uint64{}
-	if found {
-		if cs.seen, err = decodeEntries(blob); err != nil {
-			return nil, err
-		}
-	}
-	cs.loaded = true
-	return cs.seen, nil
-}
-
-// known reports whether the group has seen a row's content: in its
-// latest view record, or as its own last write.
+// known reports whether the group has seen a row's content: in its view
+// (the row as its latest pull sent it, ViewRowsTable), or as its own
+// last write.
 func (cs *conflictState) known(ctx context.Context, db *orm.DB, key string, hash uint64) (bool, error) {
-	seen, err := cs.seenHashes(ctx, db)
-	if err != nil {
-		return false, err
-	}
-	if h, ok := seen[key]; ok && h == hash {
-		return true, nil
-	}
-	var mine int64
-	found, err := queryRow(ctx, db, `SELECT "hash" FROM "`+WritesTable+`" WHERE "group_id" = ? AND "row_key" = ?`, []any{cs.group, key}, &mine)
-	return found && uint64(mine) == hash, err
+	var one int
+	return queryRow(ctx, db, `SELECT 1 FROM "`+ViewRowsTable+`" WHERE "group_id" = ? AND "row_key" = ? AND "live" = 1 AND "hash" = ?
+UNION ALL SELECT 1 FROM "`+WritesTable+`" WHERE "group_id" = ? AND "row_key" = ? AND "hash" = ?`,
+		[]any{cs.group, key, int64(hash), cs.group, key, int64(hash)}, &one)
 }
 
 // storedRow is a row as read before a write.

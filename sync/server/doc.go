@@ -118,14 +118,16 @@
 // # Pull: row versioning with client view records
 //
 // The handler uses the "row versioning" strategy of the Replicache
-// documentation. A client view record (CVR) is what one pull response
-// left a client group with: for each row the group can see, its key
-// ("<table>/<id>") and a version, plus the lastMutationID of each of the
-// group's clients. plasma's row version is a content hash: the first 8
-// bytes of the SHA-256 of the row's JSON, exactly the value a put sends.
-// A hash needs no version column and does not depend on the change log,
-// so pulls stay exact after change-log compaction, across regions, and
-// after writes the log never saw.
+// documentation. A client group's view is what its pulls sent it: for
+// each row key ("<table>/<id>") a version, kept one line per key in
+// ViewRowsTable, plus, per cookie, a client view record (CVR, in
+// CVRsTable) with the change-log heads, the lastMutationIDs and the rule
+// inputs the response was computed from. plasma's row version is a
+// content hash: the first 8 bytes of the SHA-256 of the row's JSON,
+// exactly the value a put sends. A line also holds the order of the
+// cookie that sent it: a client holding cookie c holds what a line at or
+// below c says, and a line above c (written by a later pull of another
+// tab) is unknown to it, so that row is sent again.
 //
 // A pull, for a group and a cookie:
 //
@@ -140,33 +142,73 @@
 //     visible row. A value that is no cookie at all (an array, true, an
 //     object without a number or string "order") is refused with 400.
 //  3. Fast path: if the change-log heads of the watched regions (read
-//     first; changelog.Head), the group's lastMutationIDs and the
-//     fingerprint of schema and identity are what the CVR recorded,
-//     nothing the view depends on can have changed: it answers the same
-//     cookie without reading the tables.
+//     with the group's state, in one query), the group's lastMutationIDs
+//     and the fingerprint of schema and identity are what the CVR
+//     recorded, nothing the view depends on can have changed: it answers
+//     the same cookie without reading the tables.
 //  4. Otherwise it reads, in one read-only transaction (REPEATABLE READ on
 //     PostgreSQL, a WAL snapshot on SQLite), the group's lastMutationIDs
-//     and every row of every synced table that the identity may read —
-//     through row auth, so permissions follow the data: a row that is no
-//     longer readable, whatever the reason (its membership row was
-//     deleted, say), is simply absent, and becomes a del.
-//  5. Diffs against the CVR: a put for each row that is new or whose hash
-//     changed, a del for each row that is gone, and the clients whose
-//     lastMutationID changed.
+//     and the rows that may have changed for the group: those the change
+//     log has above the CVR's heads, and those a changed rule input lets
+//     in or out (see "Incremental pulls"), always through row auth, so
+//     permissions follow the data: a row that is no longer readable,
+//     whatever the reason, is simply absent, and becomes a del. When it
+//     cannot be sure to find every such row, it reads every row the
+//     identity may read instead (a rescan).
+//  5. Diffs those rows against the view's lines: a put for each row that
+//     is new or whose hash changed, a del for each row that is gone, and
+//     the clients whose lastMutationID changed.
 //  6. If nothing changed it answers the same cookie (the client then
 //     ignores the empty patch) and records the newer heads on the CVR,
 //     so the next pull takes the fast path. Otherwise it stores a new CVR
-//     under a new cookie and prunes the group's oldest, keeping
+//     under a new cookie with the lines its patch changed (and no
+//     others), and prunes the group's oldest CVRs, keeping
 //     Options.KeepCVRs, so that a client whose last response was lost, or
 //     another tab of the group with an older cookie, still gets a diff.
+//     Pulls of one group store one after the other: in one process they
+//     take turns; across processes a pull stores only if the group's view
+//     has not moved since it read it (ViewHeadsTable), and else computes
+//     its answer again.
 //
 // Pulls never write client records (pushes create them); a pull for a
 // group that does not exist yet binds it, is a reset and stores a CVR. Pushes and
 // pulls both record the group's last-seen time (see "Collection").
 //
+// # Incremental pulls
+//
+// A pull reads what changed since its cookie: the keys of the change log
+// above the CVR's heads (compaction keeps every row's latest change, so
+// a cookie below the compaction bound still finds them), and the rows a
+// read rule may now let in or out without changing themselves. For the
+// second, each synced table's read rule is analysed for the identity
+// (sync/internal/readrule): a rule over the row's own columns and
+// subqueries of the shape col IN (SELECT sel FROM m WHERE ...), nested
+// or not, is followed input by input. For "list_id IN (SELECT list_id
+// FROM members WHERE user_id = <the user>)" the CVR keeps the user's list
+// ids; when members changed, the pull reads them again and re-reads only
+// the rows whose list_id entered or left the set. A subquery selecting
+// ids (todo_id IN (SELECT id FROM todos WHERE ...)) needs no set: the
+// rows of changed todos, and of todos whose own inputs changed, are the
+// ones re-read. So a pull costs what changed for the group, not what it
+// can read.
+//
+// A pull rescans — reads every row the identity may read and diffs
+// against the whole view, writing only the lines that differ — exactly
+// when it cannot be sure: the cookie names no view ("reset"), the schema
+// or identity changed ("fingerprint"), a read rule is not analysable or
+// its inputs differ from the CVR's ("rule"), Options.DisableFastPath
+// says rows change outside the change log ("uncaptured"), or more rows
+// changed than an incremental pull reads ("changes"). It also rescans by
+// choice when the change log since the cookie — every user's changes —
+// is longer than twice the group's view ("cheaper"). An incremental pull
+// skips the changed rows its client does not hold and cannot read now
+// (deleted, or, under a rule that is one set input, with a value the
+// set leaves out in the row's latest log image). Handler.PullStats
+// counts the pulls of each kind.
+//
 // A pull keeps in memory the JSON of the rows its patch puts, not of the
-// rows the client already has (each row read is diffed against the CVR
-// as it is read), and the new CVR's entries. The CVR is stored before
+// rows the client already has, and the lines it changes (a rescan: the
+// group's whole view). The CVR is stored before
 // the response's first byte is written, so every database error is still
 // answered with a 5xx; the response is then written in pieces of about 32 KiB
 // (chunked, without a Content-Length, when it does not fit in one) rather
@@ -252,14 +294,16 @@
 // # Tables
 //
 // Ensure creates the handler's bookkeeping tables: GroupsTable,
-// ClientsTable, CVRsTable, CountersTable, WritesTable and SeenTable. They
+// ClientsTable, CVRsTable, ViewRowsTable, ViewHeadsTable, CountersTable,
+// WritesTable and SeenTable. They
 // start with orm.ReservedPrefix and are never synced or logged.
 //
 // # Collection
 //
 // Every client group leaves state behind: its group and client records,
-// up to Options.KeepCVRs view records (each about key length + 9 bytes
-// per row the group can see), and its WritesTable rows. A browser makes a
+// its view (a line per row the group holds, about key length + 30 bytes,
+// plus the lines of dels until every kept CVR is newer), up to
+// Options.KeepCVRs view records, and its WritesTable rows. A browser makes a
 // new group whenever its storage is cleared or its schema changes, so
 // without collection the tables only grow. The rule: a client group for
 // which no push or pull has been served for Options.GroupTTL (default 30
@@ -297,7 +341,7 @@
 // # Pokes and pulls
 //
 // The realtime layer pokes a client group when a committed change touches
-// a row its identity may read now or its latest view record holds. A
+// a row its identity may read now or its view holds. A
 // commit that lands while a pull is between reading its snapshot and
 // storing its view record could slip between the two checks, so such a
 // pull, when the handler's Notifier also has a Poke(groupID string)
@@ -307,12 +351,13 @@
 //
 // # Costs and limits
 //
-// A pull that is not answered by the fast path reads every row the
-// identity may read and stores its CVR (about key length + 9 bytes per
-// row; KeepCVRs of them per group, until Collect). Pulls are not paged:
-// a first pull's memory is about its response's size plus its CVR's
-// (measured in bench: 1.9 times the response for 100,000 rows). The fast
-// path can miss a change the change log does not show: see
+// An incremental pull reads the change log above its cookie's heads (all
+// users' changes, one index lookup of the view per changed key) and the
+// rows that may have changed for its group; it writes the lines its
+// patch changed. A rescan reads every row the identity may read and the
+// group's whole view. Pulls are not paged: a first pull's memory is
+// about its response's size plus its view's. The fast path and
+// incremental pulls miss a change the change log does not show: see
 // Options.DisableFastPath. A pull's snapshot reads run in one read-only
 // transaction (REPEATABLE READ on PostgreSQL) on the handler's DB, through
 // row auth and the base DB's own middlewares.

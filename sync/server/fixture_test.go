@@ -36,8 +36,11 @@ var (
 	tCounters = orm.NewTable("counters", orm.ID(), orm.Text("owner_id"), orm.BigInt("n").Default(0))
 	// notes has no rules: everyone reads everything.
 	tNotes = orm.NewTable("notes", orm.ID(), orm.Text("body"), orm.JSON("meta").Nullable())
+	// tags are read through their todo's list: a rule two subqueries
+	// deep.
+	tTags = orm.NewTable("tags", orm.ID(), orm.Text("todo_id"), orm.Text("label"))
 
-	testSchema = orm.MustDefineSchema("1", tLists, tMembers, tTodos, tCounters, tNotes)
+	testSchema = orm.MustDefineSchema("1", tLists, tMembers, tTodos, tCounters, tNotes, tTags)
 )
 
 func myLists(id rowauth.Identity) *orm.SelectQuery {
@@ -62,6 +65,12 @@ func init() {
 	}})
 	tMembers.With(orm.TableOptions{Auth: orm.TableAuth{Read: member(tMembers.Col("list_id")), Write: ownsList}})
 	tTodos.With(orm.TableOptions{Auth: orm.TableAuth{Read: member(tTodos.Col("list_id")), Write: member(tTodos.Col("list_id"))}})
+	ofMyTodos := rowauth.AuthorizePolicy(func(_ context.Context, id rowauth.Identity) (expr.Expr, error) {
+		t := tTodos.As("t")
+		mine := orm.Select(t.Col("id")).From(t).Where(expr.InArray(t.Col("list_id"), myLists(id)))
+		return expr.InArray(tTags.Col("todo_id"), mine), nil
+	}).Rule()
+	tTags.With(orm.TableOptions{Auth: orm.TableAuth{Read: ofMyTodos, Write: ofMyTodos}})
 	owner := rowauth.Owner(tCounters.Col("owner_id")).Rule()
 	tCounters.With(orm.TableOptions{Auth: orm.TableAuth{Read: owner, Write: owner}})
 }
@@ -132,6 +141,14 @@ var testMutators = mutator.Set[appCtx]{
 	}),
 	"deleteTodo": mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a idArgs) error {
 		_, err := c.DB.Delete(tTodos).Where(expr.Eq(tTodos.Col("id"), a.ID)).Exec(ctx)
+		return err
+	}),
+	"tag": mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a struct {
+		ID     string `json:"id"`
+		TodoID string `json:"todoID"`
+		Label  string `json:"label"`
+	}) error {
+		_, err := c.DB.Insert(tTags).Values(orm.Row{"id": a.ID, "todo_id": a.TodoID, "label": a.Label}).Exec(ctx)
 		return err
 	}),
 	// bump adds 1 to the user's counter a.ID, creating it: a mutation

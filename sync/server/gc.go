@@ -219,6 +219,7 @@ func (h *Handler[Ctx]) collect(ctx context.Context, now time.Time, res *CollectR
 func (h *Handler[Ctx]) startClocks(ctx context.Context, now time.Time, res *CollectResult) error {
 	sources := []struct{ table, col string }{
 		{GroupsTable, "id"}, {ClientsTable, "group_id"}, {CVRsTable, "group_id"}, {WritesTable, "group_id"},
+		{ViewHeadsTable, "group_id"},
 	}
 	for _, src := range sources {
 		q := `INSERT INTO "` + SeenTable + `" ("group_id", "seen_at")
@@ -291,8 +292,7 @@ func (h *Handler[Ctx]) pruneCVRs(ctx context.Context, res *CollectResult) error 
 		err = h.writing(ctx, func() error {
 			return h.base.Tx(ctx, func(tx *orm.Tx) error {
 				for _, g := range groups {
-					n, err := tx.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? ORDER BY "ord" DESC LIMIT 1 OFFSET ?)`,
-						g, g, h.opts.KeepCVRs-1)
+					n, err := pruneViews(ctx, tx.DB, g, h.opts.KeepCVRs)
 					if err != nil {
 						return err
 					}
@@ -339,7 +339,8 @@ type groupCounts struct{ groups, clients, cvrs, writes int64 }
 
 // dropGroups deletes the state of the client groups ids in db (a
 // transaction): the group rows, their clients, view records and
-// WritesTable rows. Their SeenTable rows are the caller's.
+// WritesTable rows, their views' lines and heads. Their SeenTable rows
+// are the caller's.
 func dropGroups(ctx context.Context, db *orm.DB, ids []string) (groupCounts, error) {
 	var c groupCounts
 	in, args := placeholders(len(ids)), stringArgs(ids)
@@ -351,6 +352,8 @@ func dropGroups(ctx context.Context, db *orm.DB, ids []string) (groupCounts, err
 		{&c.clients, `DELETE FROM "` + ClientsTable + `" WHERE "group_id" IN (` + in + `)`},
 		{&c.cvrs, `DELETE FROM "` + CVRsTable + `" WHERE "group_id" IN (` + in + `)`},
 		{&c.writes, `DELETE FROM "` + WritesTable + `" WHERE "group_id" IN (` + in + `)`},
+		{new(int64), `DELETE FROM "` + ViewRowsTable + `" WHERE "group_id" IN (` + in + `)`},
+		{new(int64), `DELETE FROM "` + ViewHeadsTable + `" WHERE "group_id" IN (` + in + `)`},
 	} {
 		n, err := db.Exec(ctx, d.query, args...)
 		if err != nil {

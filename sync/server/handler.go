@@ -53,6 +53,12 @@ type Handler[Ctx any] struct {
 	seen   seenCache    // groups whose last-seen time was written lately
 	log    *slog.Logger // Options.Logger through LogHandler, or nil
 	dev    *devtools    // nil unless Options.Devtools
+	stats  pullStats
+	// groupLocks make the pulls of one group take turns (see pull).
+	groupLocks groupLocks
+	// verify, when set (tests), gets every difference between an
+	// incremental pull's answer and a rescan's for the same cookie.
+	verify func(group, diff string)
 }
 
 // NewHandler checks opts, creates the tables the handler needs (unless

@@ -132,11 +132,12 @@ type Options[Ctx any] struct {
 	KeepCVRs int
 	// DisableFastPath makes every pull scan the tables, instead of
 	// answering "nothing changed" from the change-log heads and the
-	// group's lastMutationIDs. Set it when what a user may read depends
-	// on data outside the change log: a table with ChangeLogSuppressed or
-	// External that a read rule consults, or rows changed with raw SQL
-	// without changelog.Record. (Claims of the identity are covered: the
-	// fast path compares them too.)
+	// group's lastMutationIDs, or reading only the rows the change log
+	// shows changed (incremental pulls). Set it when what a user may read
+	// depends on data outside the change log: a table with
+	// ChangeLogSuppressed or External that a read rule consults, or rows
+	// changed with raw SQL without changelog.Record. (Claims of the
+	// identity are covered: the fast path compares them too.)
 	DisableFastPath bool
 
 	// BackgroundWorkers is how many WaitUntil tasks run at once. Default 4.

@@ -3,18 +3,18 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	mrand "math/rand/v2"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
-	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -31,27 +31,21 @@ type cvrMeta struct {
 	// FP fingerprints the schema and the identity the view was computed
 	// for.
 	FP string `json:"fp"`
+	// Lines is set on the records whose view is kept in ViewRowsTable
+	// (every record this plasma stores).
+	Lines bool `json:"lines,omitempty"`
+	// Inputs are the values of the read rules' inputs (readrule) the
+	// view was computed with, by input key.
+	Inputs map[string][]string `json:"inputs,omitempty"`
+	// Size is the number of rows the group's view held then: what a
+	// rescan would read, to compare with the changes since.
+	Size int64 `json:"size,omitempty"`
 }
 
 // cvr is a stored client view record, without its entries.
 type cvr struct {
 	cookie protocol.Cookie
 	meta   cvrMeta
-}
-
-// snapshot is the visible state of the database for one identity and
-// client group, read in one transaction and diffed, as it is read,
-// against the view record the pull starts from (none for a reset). It
-// keeps every row's view entry but the JSON only of the rows the patch
-// puts.
-type snapshot struct {
-	lmids   map[string]int64
-	prior   *priorView // nil for a reset: every row is put
-	entries chunks     // each row's entry (snapshot.appendEntry)
-	puts    chunks     // the patch's puts (chunks.appendPut)
-	nputs   int
-	// scratch, reused from row to row
-	key, keyJSON, value []byte
 }
 
 const orderCounter = "cookie_order"
@@ -86,12 +80,6 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		return nil, KindBadRequest, err
 	}
 	fp := h.fingerprint(ident)
-	// The heads are read before the group's lastMutationIDs (fastPath):
-	// a push of this group that commits in between shows in the ids.
-	heads, err := h.heads(ctx)
-	if err != nil {
-		return nil, internal(err), err
-	}
 	// Only a cookie this server issued to this group and user names a
 	// view (loadPullState checks both); any other cookie is answered as
 	// null, with a reset. Its order is never used: the counter is global
@@ -105,61 +93,122 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	if kind, err := h.checkPullOwner(ctx, group, ident.UserID, ps); err != nil {
 		return nil, kind, err
 	}
-	prev := ps.prev
+	prev, heads := ps.prev, ps.heads
 	if h.fastPath(prev, fp, heads, ps.lmids) {
+		h.stats.unchanged.Add(1)
 		return unchanged(prev.cookie), "", nil
 	}
-
-	var prior *priorView
-	if prev != nil {
-		if prior, err = h.loadView(ctx, group, prev.cookie); err != nil {
+	fallback := ""
+	actx := rowauth.WithIdentity(ctx, ident)
+	rules, analysable := h.rules(actx)
+	switch {
+	case prev == nil || !prev.meta.Lines:
+		prev, fallback = nil, fallbackReset
+	case prev.meta.FP != fp:
+		fallback = fallbackFingerprint
+	case h.opts.DisableFastPath:
+		fallback = fallbackUncaptured
+	case !analysable:
+		fallback = fallbackRule
+	}
+	// Pulls of one group in this process take turns: each then starts
+	// from the view the one before stored. Pulls in other processes may
+	// still store first; then the pull computes its answer again.
+	unlock := h.groupLocks.lock(group)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, fp)
+		if errors.Is(err, errOrderRecovered) && attempt < maxPullAttempts {
+			prev, fallback = nil, fallbackReset
+			continue
+		}
+		if errors.Is(err, errViewMoved) && attempt < maxPullAttempts {
+			// Back off, at random, up to as long as the attempt took
+			// times the attempts so far, so that pulls in several
+			// processes stop meeting.
+			wait := time.Duration(attempt) * max(time.Since(start), time.Millisecond)
+			select {
+			case <-time.After(time.Duration(mrand.Int64N(int64(wait)) + 1)):
+			case <-ctx.Done():
+				return nil, internal(ctx.Err()), ctx.Err()
+			}
+			continue
+		}
+		if err != nil {
 			return nil, internal(err), err
 		}
-		if prior == nil { // pruned since loadCVR: start over
-			prev = nil
-		}
+		return resp, "", nil
 	}
-	snap, err := h.snapshot(ctx, ident, group, prior)
+}
+
+// maxPullAttempts bounds how many times a pull computes its answer when
+// pulls of its group in other processes keep storing their views first.
+const maxPullAttempts = 10
+
+// groupLocks are striped locks by client group: pulls of one group in a
+// process take turns (distinct groups share a stripe only by chance).
+type groupLocks [256]sync.Mutex
+
+// lock locks group's stripe and returns its unlock.
+func (l *groupLocks) lock(group string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(group))
+	m := &l[h.Sum32()%uint32(len(l))]
+	m.Lock()
+	return m.Unlock
+}
+
+// answerPull reads what the pull needs (readPull), stores the new view
+// and returns the response; errViewMoved if another pull of the group
+// stored its view first.
+func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, group string, prev *cvr, fallback string, rules []ruleInput, heads map[string]int64, fp string) (*pullResponse, error) {
+	r, err := h.readPull(ctx, ident, group, prev, fallback, rules)
 	if err != nil {
-		return nil, internal(err), err
+		return nil, err
 	}
-	// The response holds the puts, not the snapshot: the prior view and
-	// the scratch buffers are garbage once it is written.
-	resp := &pullResponse{lmids: map[string]int64{}, reset: prev == nil, puts: snap.puts}
+	h.stats.count(r.fallback)
+	// The response holds the puts, not the read: the scratch buffers are
+	// garbage once it is written.
+	resp := &pullResponse{lmids: map[string]int64{}, reset: prev == nil, puts: r.puts, dels: r.dels}
 	if prev == nil {
-		maps.Copy(resp.lmids, snap.lmids)
+		maps.Copy(resp.lmids, r.lmids)
 	} else {
-		resp.dels = prior.unseen()
-		for c, n := range snap.lmids {
+		for c, n := range r.lmids {
 			if prev.meta.LMIDs[c] != n {
 				resp.lmids[c] = n
 			}
 		}
-		if snap.nputs == 0 && len(resp.dels) == 0 && len(resp.lmids) == 0 {
-			// Nothing changed for this group: remember the newer heads so
-			// the next pull takes the fast path, and answer the same
-			// cookie.
-			if !maps.Equal(prev.meta.Heads, heads) || prev.meta.FP != fp {
-				meta := cvrMeta{Heads: heads, LMIDs: prev.meta.LMIDs, FP: fp}
+		if r.nputs == 0 && len(resp.dels) == 0 && len(resp.lmids) == 0 && len(r.writes) == 0 {
+			// Nothing changed for this group: remember the newer heads
+			// (and inputs) so the next pull takes the fast path, and
+			// answer the same cookie.
+			if !maps.Equal(prev.meta.Heads, heads) || prev.meta.FP != fp || !sameInputs(prev.meta.Inputs, r.inputs) {
+				meta := cvrMeta{Heads: heads, LMIDs: prev.meta.LMIDs, FP: fp, Lines: true, Inputs: r.inputs, Size: r.size}
 				if err := h.touchCVR(ctx, group, prev.cookie, meta); err != nil {
-					return nil, internal(err), err
+					return nil, err
 				}
 				h.pokeIfMoved(ctx, group, heads)
 			}
-			return unchanged(prev.cookie), "", nil
+			return unchanged(prev.cookie), nil
 		}
 	}
-	entries := snap.entries.bytes()
-	snap.entries = chunks{} // only the joined copy is kept, until it is stored
-
-	meta := cvrMeta{Heads: heads, LMIDs: snap.lmids, FP: fp}
-	cookie, err := h.storeCVR(ctx, group, ident.UserID, meta, entries)
+	meta, err := json.Marshal(cvrMeta{Heads: heads, LMIDs: r.lmids, FP: fp, Lines: true, Inputs: r.inputs, Size: r.size})
 	if err != nil {
-		return nil, internal(err), err
+		return nil, err
+	}
+	cookie, err := h.storeView(ctx, group, ident.UserID, r.base, meta, r.writes)
+	if err != nil {
+		return nil, err
 	}
 	h.pokeIfMoved(ctx, group, heads)
 	resp.cookie = cookie.JSON()
-	return resp, "", nil
+	return resp, nil
+}
+
+// sameInputs reports whether two views' rule inputs are equal.
+func sameInputs(a, b map[string][]string) bool {
+	return maps.EqualFunc(a, b, slices.Equal)
 }
 
 // fastPath reports whether nothing the cookie's view prev depends on
@@ -205,150 +254,7 @@ func (h *Handler[Ctx]) heads(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-func groupLMIDs(ctx context.Context, db *orm.DB, group string) (map[string]int64, error) {
-	rows, err := db.Query(ctx, `SELECT "id", "last_mutation_id" FROM "`+ClientsTable+`" WHERE "group_id" = ?`, group)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, rows.Close()
-}
-
-// snapshot reads the group's lastMutationIDs and every row of the synced
-// tables that ident may read, in one read-only transaction (REPEATABLE
-// READ on PostgreSQL), so the rows show exactly the effects of the
-// mutations up to those ids. Rows are diffed against prior as they are
-// read (see snapshot).
-func (h *Handler[Ctx]) snapshot(ctx context.Context, ident rowauth.Identity, group string, prior *priorView) (*snapshot, error) {
-	actx := rowauth.WithIdentity(ctx, ident)
-	snap := &snapshot{prior: prior}
-	read := func(db *orm.DB) error {
-		var err error
-		if snap.lmids, err = groupLMIDs(ctx, db, group); err != nil {
-			return err
-		}
-		for _, p := range h.plans {
-			if err := h.scan(actx, db, p, snap); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if h.begin == nil {
-		err := h.db.Tx(ctx, func(tx *orm.Tx) error { return read(tx.DB) })
-		return snap, err
-	}
-	opts := &sql.TxOptions{ReadOnly: true}
-	if h.perRegion {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	// One snapshot for the lmids and every table, on the handler's DB so
-	// that row auth and the application's own middlewares see the reads.
-	tx, err := h.db.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if err := read(tx.DB); err != nil {
-		return nil, err
-	}
-	return snap, tx.Commit()
-}
-
-// scan reads the rows of one table that the context's identity may read.
-func (h *Handler[Ctx]) scan(ctx context.Context, db *orm.DB, p *tablePlan, snap *snapshot) error {
-	res, err := db.Select().From(p.table).Rows(ctx)
-	if err != nil {
-		return err
-	}
-	rows := res.Rows
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	if len(cols) != len(p.Columns) {
-		return fmt.Errorf("plasma: sync: %s: read %d columns, the schema declares %d", p.table.Name(), len(cols), len(p.Columns))
-	}
-	for i, c := range cols {
-		if c != p.Columns[i].Name {
-			return fmt.Errorf("plasma: sync: %s: column %d is %q, the schema declares %q", p.table.Name(), i, c, p.Columns[i].Name)
-		}
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-		if err := snap.add(p, vals); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return rows.Close()
-}
-
-// add records one row read: its view entry, and its JSON if the patch
-// puts it.
-func (s *snapshot) add(p *tablePlan, vals []any) error {
-	var err error
-	if s.value, err = p.appendRow(s.value[:0], vals); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(s.value)
-	hash := binary.LittleEndian.Uint64(sum[:8])
-	id := idString(vals[p.ID])
-	s.key = append(append(s.key[:0], p.prefix...), id...)
-	s.appendEntry(s.key, hash)
-	if s.prior == nil || s.prior.changed(s.key, hash) {
-		s.keyJSON = appendKeyJSON(s.keyJSON[:0], p.prefixJSON, id)
-		s.puts.appendPut(s.keyJSON, s.value)
-		s.nputs++
-	}
-	return nil
-}
-
-// appendEntry appends a row's view entry: the key's length (uvarint),
-// the key, and the first 8 bytes of the SHA-256 of the row's JSON. A
-// view record's entries are its rows' entries one after the other.
-func (s *snapshot) appendEntry(key []byte, hash uint64) {
-	var n [binary.MaxVarintLen64]byte
-	var h [8]byte
-	binary.LittleEndian.PutUint64(h[:], hash)
-	s.entries.appendRecord(n[:binary.PutUvarint(n[:], uint64(len(key)))], key, h[:])
-}
-
 var errCorruptCVR = store.ErrCorruptCVR
-
-func decodeEntries(b []byte) (map[string]uint64, error) {
-	out := make(map[string]uint64, len(b)/40)
-	err := store.EachEntry(b, func(key []byte, hash uint64) bool {
-		out[string(key)] = hash
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
 
 func newCVRID() string {
 	var b [8]byte
@@ -364,22 +270,34 @@ type pullState struct {
 	bound bool             // the group has an owner
 	prev  *cvr             // the cookie's view record, nil if none
 	lmids map[string]int64 // the group's clients' lastMutationIDs
+	heads map[string]int64 // the change-log heads (Handler.heads)
 }
 
 // loadPullState reads the group's owner, the view record cookie c names
-// if it has one (hasCookie) stored for this group under userID, and the
-// group's lastMutationIDs, in one statement: a pull that finds nothing
-// changed costs it and the heads' read.
+// if it has one (hasCookie) stored for this group under userID, the
+// group's lastMutationIDs and the change-log heads, in one statement: a
+// pull that finds nothing changed costs it alone. Each head is read
+// (and, on PostgreSQL, published) after the statement's snapshot is
+// taken, so a push of the group that commits in between moves the heads
+// if not the ids, and either keeps the pull off the fast path; and the
+// snapshot of the pull's reads, taken after, sees all the heads name.
 func (h *Handler[Ctx]) loadPullState(ctx context.Context, group, userID string, c protocol.Cookie, hasCookie bool) (*pullState, error) {
 	q := `SELECT 1, "user_id", 0 FROM "` + GroupsTable + `" WHERE "id" = ?
 UNION ALL SELECT 2, "meta", 0 FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ? AND "user_id" = ? AND ?
 UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "group_id" = ?`
-	rows, err := h.base.Query(ctx, q, group, group, c.Order, c.CVR, userID, hasCookie, group)
+	args := []any{group, group, c.Order, c.CVR, userID, hasCookie, group}
+	for _, r := range h.regions {
+		head, hargs := changelog.HeadSQL(h.base.Dialect(), r)
+		q += `
+UNION ALL SELECT 4, CAST(? AS TEXT), ` + head
+		args = append(append(args, r), hargs...)
+	}
+	rows, err := h.base.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	ps := &pullState{lmids: map[string]int64{}}
+	ps := &pullState{lmids: map[string]int64{}, heads: make(map[string]int64, len(h.regions))}
 	for rows.Next() {
 		var k int
 		var s string
@@ -401,6 +319,8 @@ UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "
 			ps.prev = rec
 		case 3:
 			ps.lmids[s] = n
+		case 4:
+			ps.heads[s] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -419,17 +339,6 @@ func (h *Handler[Ctx]) checkPullOwner(ctx context.Context, group, userID string,
 		return KindForbidden, fmt.Errorf("%w: group %q", ErrForbiddenGroup, group)
 	}
 	return "", nil
-}
-
-// loadView loads a view record's entries; nil if it is gone.
-func (h *Handler[Ctx]) loadView(ctx context.Context, group string, c protocol.Cookie) (*priorView, error) {
-	var blob []byte
-	found, err := queryRow(ctx, h.base, `SELECT "entries" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ?`,
-		[]any{group, c.Order, c.CVR}, &blob)
-	if err != nil || !found {
-		return nil, err
-	}
-	return decodeView(blob)
 }
 
 // touchCVR records newer heads (and fingerprint) on a view record whose
@@ -496,63 +405,11 @@ func recoverOrder(ctx context.Context, db *orm.DB) error {
 WHERE "name" = ? AND "value" > ?`, int64(maxHonestOrder), orderCounter, int64(maxHonestOrder)); err != nil {
 		return err
 	}
-	_, err := db.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "ord" > ?`, int64(maxHonestOrder))
-	return err
-}
-
-// storeCVR takes a new cookie order, stores a new view record under it
-// and prunes the group's oldest records, keeping Options.KeepCVRs. On
-// PostgreSQL the counter is bumped in a statement of its own, so its row
-// lock is held only for that statement; gaps in the orders are harmless.
-// SQLite has one writer at a time anyway: one transaction does it all.
-func (h *Handler[Ctx]) storeCVR(ctx context.Context, group, userID string, meta cvrMeta, entries []byte) (protocol.Cookie, error) {
-	b, err := json.Marshal(meta)
-	if err != nil {
-		return protocol.Cookie{}, err
-	}
-	c := protocol.Cookie{CVR: newCVRID()}
-	if h.perRegion {
-		if c.Order, err = nextOrder(ctx, h.base); err != nil {
-			return c, err
-		}
-	}
-	unlock, err := h.lockWrites(ctx)
-	if err != nil {
-		return c, err
-	}
-	defer unlock()
-	if h.perRegion && h.base.Dialect().Features().Has(dialect.WritesInWith) {
-		return c, h.insertCVR(ctx, group, userID, c, b, entries)
-	}
-	err = h.base.Tx(ctx, func(tx *orm.Tx) error {
-		if !h.perRegion {
-			var err error
-			if c.Order, err = nextOrder(ctx, tx.DB); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			group, c.Order, c.CVR, userID, string(b), entries, time.Now().UnixMilli()); err != nil {
+	for _, t := range []string{ViewRowsTable, ViewHeadsTable} {
+		if _, err := db.Exec(ctx, `DELETE FROM "`+t+`" WHERE "group_id" IN (SELECT "group_id" FROM "`+CVRsTable+`" WHERE "ord" > ?)`, int64(maxHonestOrder)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? ORDER BY "ord" DESC LIMIT 1 OFFSET ?)`,
-			group, group, h.opts.KeepCVRs-1)
-		return err
-	})
-	return c, err
-}
-
-// insertCVR stores a view record under the order c names and prunes the
-// group's older ones, keeping Options.KeepCVRs with it, in one statement
-// (PostgreSQL: the INSERT in a WITH, which the DELETE does not see). The
-// records pruned are those below c's order but the KeepCVRs-1 newest:
-// with no newer record of the group, what the INSERT and DELETE of
-// storeCVR's transaction prune; a record a concurrent pull of the group
-// stored above c's order is left to the next pull to prune.
-func (h *Handler[Ctx]) insertCVR(ctx context.Context, group, userID string, c protocol.Cookie, meta, entries []byte) error {
-	_, err := h.base.Exec(ctx, `WITH "ins" AS (INSERT INTO "`+CVRsTable+`" ("group_id", "ord", "cvr", "user_id", "meta", "entries", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?))
-DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? AND "ord" NOT IN (SELECT "ord" FROM "`+CVRsTable+`" WHERE "group_id" = ? AND "ord" < ? ORDER BY "ord" DESC LIMIT ?)`,
-		group, c.Order, c.CVR, userID, string(meta), entries, time.Now().UnixMilli(),
-		group, c.Order, group, c.Order, h.opts.KeepCVRs-1)
+	}
+	_, err := db.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "ord" > ?`, int64(maxHonestOrder))
 	return err
 }

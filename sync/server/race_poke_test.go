@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,7 @@ func TestPullRacingCommitPokesItsGroup(t *testing.T) {
 
 		armed.Store(true)
 		if status, body := e.post("pull", "ann", pullBody("g1", nil)); status != 200 {
-			t.Fatalf("racing pull: %d %s", status, body)
+			t.Fatalf("racing pull: %d %s %v", status, body, e.takeErrors())
 		}
 		if armed.Load() {
 			t.Fatal("the interfering write never ran")
@@ -118,7 +119,23 @@ func (m *memRows) Err() error                 { return nil }
 func (m *memRows) Close() error               { return nil }
 func (m *memRows) Scan(dest ...any) error {
 	for i, d := range dest {
-		*(d.(*int64)) = m.rows[m.i][i].(int64)
+		switch v := m.rows[m.i][i].(type) {
+		case int64:
+			switch d := d.(type) {
+			case *int:
+				*d = int(v)
+			case *int64:
+				*d = v
+			default:
+				return fmt.Errorf("memRows: scan %T into %T", v, d)
+			}
+		case string:
+			*(d.(*string)) = v
+		case []byte:
+			*(d.(*string)) = string(v)
+		case nil:
+			return fmt.Errorf("memRows: NULL in column %d", i)
+		}
 	}
 	return nil
 }

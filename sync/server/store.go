@@ -27,6 +27,14 @@ const (
 	CVRsTable = store.CVRsTable
 	// CountersTable holds the global cookie order counter.
 	CountersTable = store.CountersTable
+	// ViewRowsTable holds each client group's view, one row per row key:
+	// the hash of the row the group was last sent, the cookie order that
+	// sent it, and whether the group holds it (0 for a del not yet
+	// known to every kept cookie).
+	ViewRowsTable = store.ViewRowsTable
+	// ViewHeadsTable holds the cookie order of each group's latest view:
+	// a pull stores its view only if the head is still the one it read.
+	ViewHeadsTable = store.ViewHeadsTable
 )
 
 // textCol, bigintCol and blobCol declare the bookkeeping tables' columns,
@@ -64,6 +72,21 @@ var bookkeeping = []*tabledef.Table{
 		PrimaryKey: []string{"group_id", "ord"},
 	},
 	{
+		Name: ViewRowsTable,
+		Columns: []tabledef.Column{textCol("group_id"), textCol("row_key"), bigintCol("hash"), bigintCol("ord"),
+			bigintCol("live")},
+		PrimaryKey: []string{"group_id", "row_key"},
+		// By group, live and order: the lines written after a cookie
+		// (live IN (0, 1)), and the del lines of pruned records, without
+		// reading the live lines the records wrote.
+		Indexes: []tabledef.Index{{Name: ViewRowsTable + "_ord", Columns: []string{"group_id", "live", "ord"}}},
+	},
+	{
+		Name:       ViewHeadsTable,
+		Columns:    []tabledef.Column{textCol("group_id"), bigintCol("ord")},
+		PrimaryKey: []string{"group_id"},
+	},
+	{
 		Name:       CountersTable,
 		Columns:    []tabledef.Column{textCol("name"), bigintCol("value")},
 		PrimaryKey: []string{"name"},
@@ -87,7 +110,8 @@ var bookkeeping = []*tabledef.Table{
 type tablesKey struct{}
 
 // Ensure creates the sync server's tables (GroupsTable,
-// ClientsTable, CVRsTable, CountersTable, WritesTable, SeenTable) where
+// ClientsTable, CVRsTable, ViewRowsTable, ViewHeadsTable, CountersTable,
+// WritesTable, SeenTable) where
 // they do not exist yet, in one transaction. It is idempotent and cheap
 // to call again (orm.DB.EnsureOnce). NewHandler calls it, with
 // orm.EnsureSchema and changelog.Ensure, unless Options.SkipEnsure is

@@ -4,11 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"sync"
 
 	"github.com/plasma-go/plasma/internal/jsonx"
-	"github.com/plasma-go/plasma/sync/internal/store"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
 
@@ -50,61 +48,6 @@ func (c *chunks) appendRecord(pieces ...[]byte) {
 	}
 	c.blocks[k-1] = b
 	c.n += size
-}
-
-// bytes returns the buffer's content in one slice.
-func (c *chunks) bytes() []byte {
-	out := make([]byte, 0, c.n)
-	for _, b := range c.blocks {
-		out = append(out, b...)
-	}
-	return out
-}
-
-// priorView is the view record a pull diffs against: each row's hash,
-// and whether the new snapshot still has the row.
-type priorView struct {
-	at   map[string]int // key → index in hash and seen
-	hash []uint64
-	seen []bool
-}
-
-func decodeView(b []byte) (*priorView, error) {
-	v := &priorView{at: make(map[string]int, len(b)/24)}
-	err := store.EachEntry(b, func(key []byte, hash uint64) bool {
-		v.at[string(key)] = len(v.hash)
-		v.hash = append(v.hash, hash)
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	v.seen = make([]bool, len(v.hash))
-	return v, nil
-}
-
-// changed reports whether a row of the snapshot is new or changed since
-// the view, and marks it seen.
-func (v *priorView) changed(key []byte, hash uint64) bool {
-	i, ok := v.at[string(key)]
-	if !ok {
-		return true
-	}
-	v.seen[i] = true
-	return v.hash[i] != hash
-}
-
-// unseen returns, sorted, the keys of the view the snapshot no longer
-// has: the patch's dels.
-func (v *priorView) unseen() []string {
-	var out []string
-	for k, i := range v.at {
-		if !v.seen[i] {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // pullResponse is a pull's answer. A small one is a complete body; one

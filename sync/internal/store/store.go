@@ -20,14 +20,20 @@ const (
 	ClientsTable  = orm.ReservedPrefix + "clients"
 	CVRsTable     = orm.ReservedPrefix + "cvrs"
 	CountersTable = orm.ReservedPrefix + "sync_counters"
+	// ViewRowsTable holds each client group's view, one row per row the
+	// group holds or recently stopped holding (see sync/server).
+	ViewRowsTable = orm.ReservedPrefix + "view_rows"
+	// ViewHeadsTable holds the order of each group's latest view, which
+	// a pull that stores a view moves from the one it read.
+	ViewHeadsTable = orm.ReservedPrefix + "view_heads"
 )
 
 // ErrForbiddenGroup is returned for a client group that belongs to
 // another user; sync/server exports it as server.ErrForbiddenGroup.
 var ErrForbiddenGroup = errors.New("the client group belongs to another user")
 
-// ErrCorruptCVR is returned for a client view record whose entries do
-// not decode.
+// ErrCorruptCVR is returned for a client view record whose metadata
+// does not decode.
 var ErrCorruptCVR = errors.New("plasma: sync: corrupt client view record")
 
 // GroupPoker pokes the connections of one client group. A server

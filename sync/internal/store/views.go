@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -57,16 +56,14 @@ func BindGroupCreated(ctx context.Context, db *orm.DB, groupID, userID string) (
 const viewsChunk = 500
 
 // ViewsHolding reports, for each client group in groups, whether its
-// latest client view record — what its last pull that changed anything
-// left it with — holds one of keys ("<table>/<id>", the keys of the
-// pull's patch). A group without a record (it never pulled, or its
-// records were pruned) holds nothing. The result has an entry for every
-// group given.
+// view — what its pulls left it with, ViewRowsTable — holds one of keys
+// ("<table>/<id>", the keys of the pull's patch). A group that never
+// pulled holds nothing. The result has an entry for every group given.
 //
 // The realtime hub uses it to poke the groups that must learn of a
 // change to a row they have, even when they can no longer read it: a
 // delete, or an update that takes the row out of their view. A pull in
-// progress, whose record is stored after ViewsHolding read, is not seen.
+// progress, whose view is stored after ViewsHolding read, is not seen.
 func ViewsHolding(ctx context.Context, db *orm.DB, groups []string, keys []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(groups))
 	for _, g := range groups {
@@ -75,33 +72,35 @@ func ViewsHolding(ctx context.Context, db *orm.DB, groups []string, keys []strin
 	if len(groups) == 0 || len(keys) == 0 {
 		return out, nil
 	}
-	want := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		want[k] = struct{}{}
-	}
 	uniq := make([]string, 0, len(out))
 	for g := range out {
 		uniq = append(uniq, g)
 	}
-	for len(uniq) > 0 {
-		n := min(len(uniq), viewsChunk)
-		if err := viewsHolding(ctx, db, uniq[:n], want, out); err != nil {
-			return nil, fmt.Errorf("plasma: sync: ViewsHolding: %w", err)
+	for gs := uniq; len(gs) > 0; {
+		n := min(len(gs), viewsChunk)
+		for ks := keys; len(ks) > 0; {
+			k := min(len(ks), viewsChunk)
+			if err := viewsHolding(ctx, db, gs[:n], ks[:k], out); err != nil {
+				return nil, fmt.Errorf("plasma: sync: ViewsHolding: %w", err)
+			}
+			ks = ks[k:]
 		}
-		uniq = uniq[n:]
+		gs = gs[n:]
 	}
 	return out, nil
 }
 
-// viewsHolding reads the latest view record of each group and records
-// in out whether it holds a key of want.
-func viewsHolding(ctx context.Context, db *orm.DB, groups []string, want map[string]struct{}, out map[string]bool) error {
-	args := make([]any, len(groups))
-	for i, g := range groups {
-		args[i] = g
+// viewsHolding records in out the groups whose view holds one of keys.
+func viewsHolding(ctx context.Context, db *orm.DB, groups, keys []string, out map[string]bool) error {
+	args := make([]any, 0, len(groups)+len(keys))
+	for _, g := range groups {
+		args = append(args, g)
 	}
-	q := `SELECT c."group_id", c."entries" FROM "` + CVRsTable + `" c WHERE c."group_id" IN (?` + strings.Repeat(", ?", len(groups)-1) + `)
-AND c."ord" = (SELECT MAX(d."ord") FROM "` + CVRsTable + `" d WHERE d."group_id" = c."group_id")`
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	q := `SELECT DISTINCT "group_id" FROM "` + ViewRowsTable + `" WHERE "group_id" IN (?` + strings.Repeat(", ?", len(groups)-1) + `)
+AND "row_key" IN (?` + strings.Repeat(", ?", len(keys)-1) + `) AND "live" = 1`
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return err
@@ -109,40 +108,13 @@ AND c."ord" = (SELECT MAX(d."ord") FROM "` + CVRsTable + `" d WHERE d."group_id"
 	defer rows.Close()
 	for rows.Next() {
 		var g string
-		var blob []byte
-		if err := rows.Scan(&g, &blob); err != nil {
+		if err := rows.Scan(&g); err != nil {
 			return err
 		}
-		held := false
-		err := EachEntry(blob, func(key []byte, _ uint64) bool {
-			_, held = want[string(key)]
-			return !held
-		})
-		if err != nil {
-			return fmt.Errorf("group %q: %w", g, err)
-		}
-		out[g] = out[g] || held
+		out[g] = true
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	return rows.Close()
-}
-
-// EachEntry calls fn with each entry of a view record's encoded entries
-// (as sync/server writes them: uvarint key length, key, 8-byte hash), in order, until fn returns false. key is only valid
-// during the call.
-func EachEntry(b []byte, fn func(key []byte, hash uint64) bool) error {
-	for len(b) > 0 {
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n+8 {
-			return ErrCorruptCVR
-		}
-		b = b[w:]
-		if !fn(b[:n:n], binary.LittleEndian.Uint64(b[n:])) {
-			return nil
-		}
-		b = b[n+8:]
-	}
-	return nil
 }
