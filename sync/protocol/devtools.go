@@ -159,10 +159,10 @@ type DevtoolsGroup struct {
 	LastPull *time.Time `json:"lastPull,omitempty"`
 	// Clients are its clients with their lastMutationIDs.
 	Clients []DevtoolsClient `json:"clients"`
-	// Views is the number of its client view records, ViewBytes their
-	// entries' size.
-	Views     int64 `json:"views"`
-	ViewBytes int64 `json:"viewBytes"`
+	// Views is the number of its client view records (the cookies the
+	// server keeps for it), ViewRows the number of rows its view holds.
+	Views    int64 `json:"views"`
+	ViewRows int64 `json:"viewRows"`
 }
 
 // DevtoolsClient is one client of a group.

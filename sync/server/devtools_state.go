@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/sync/protocol"
 )
@@ -107,22 +108,35 @@ func (h *Handler[Ctx]) devClients(ctx context.Context, ids []string, out []proto
 	return rows.Err()
 }
 
-// devViews fills in the number and size of the groups' view records.
+// devViews fills in the number of the groups' view records (cookies
+// kept) and of the rows their views hold.
 func (h *Handler[Ctx]) devViews(ctx context.Context, ids []string, out []protocol.DevtoolsGroup, index map[string]int) error {
-	rows, err := h.base.Query(ctx, `SELECT "group_id", COUNT(*), COALESCE(SUM(LENGTH("entries")), 0) FROM "`+CVRsTable+
-		`" WHERE "group_id" IN (`+placeholders(len(ids))+`) GROUP BY "group_id"`, stringArgs(ids)...)
+	in := placeholders(len(ids))
+	err := h.devCount(ctx, `SELECT "group_id", COUNT(*) FROM "`+CVRsTable+`" WHERE "group_id" IN (`+in+`) GROUP BY "group_id"`,
+		ids, func(g *protocol.DevtoolsGroup, n int64) { g.Views = n }, out, index)
+	if err != nil {
+		return err
+	}
+	return h.devCount(ctx, `SELECT "group_id", COUNT(*) FROM "`+ViewRowsTable+`" WHERE "group_id" IN (`+in+`) AND "live" = 1 GROUP BY "group_id"`,
+		ids, func(g *protocol.DevtoolsGroup, n int64) { g.ViewRows = n }, out, index)
+}
+
+// devCount runs q, which reads (group, count) pairs, and hands each count
+// to set with its group.
+func (h *Handler[Ctx]) devCount(ctx context.Context, q string, ids []string, set func(*protocol.DevtoolsGroup, int64), out []protocol.DevtoolsGroup, index map[string]int) error {
+	rows, err := h.base.Query(ctx, q, stringArgs(ids)...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var group string
-		var n, size int64
-		if err := rows.Scan(&group, &n, &size); err != nil {
+		var n int64
+		if err := rows.Scan(&group, &n); err != nil {
 			return err
 		}
 		if i, ok := index[group]; ok {
-			out[i].Views, out[i].ViewBytes = n, size
+			set(&out[i], n)
 		}
 	}
 	return rows.Err()
@@ -165,14 +179,25 @@ func devChangesQuery[Ctx any](ctx context.Context, h *Handler[Ctx], q string, ar
 	return rows.Err()
 }
 
-// dropViews deletes the client group's view records, so that its next
-// pull, whatever its cookie, is answered with a reset.
+// dropViews deletes the client group's view: its records, the rows they
+// hold and its head, so that its next pull, whatever its cookie, is
+// answered with a reset. A pull of the group storing meanwhile finds the
+// head gone (storeView's compare fails) and computes its answer again.
 func (h *Handler[Ctx]) dropViews(ctx context.Context, group string) (int64, error) {
 	var n int64
 	err := h.writing(ctx, func() error {
-		var err error
-		n, err = h.base.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ?`, group)
-		return err
+		return h.base.Tx(ctx, func(tx *orm.Tx) error {
+			var err error
+			if n, err = tx.Exec(ctx, `DELETE FROM "`+CVRsTable+`" WHERE "group_id" = ?`, group); err != nil {
+				return err
+			}
+			for _, t := range []string{ViewRowsTable, ViewHeadsTable} {
+				if _, err := tx.Exec(ctx, `DELETE FROM "`+t+`" WHERE "group_id" = ?`, group); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	return n, err
 }

@@ -215,7 +215,7 @@ func TestDevtoolsSnapshotAndActions(t *testing.T) {
 			}
 			return out
 		}
-		if g := groups["gAnn"]; g.UserID != "ann" || !mapsEq(lmids(g), map[string]int64{"cAnn": 2}) || g.LastPush == nil || g.LastPull == nil || g.Views != 1 || g.ViewBytes == 0 {
+		if g := groups["gAnn"]; g.UserID != "ann" || !mapsEq(lmids(g), map[string]int64{"cAnn": 2}) || g.LastPush == nil || g.LastPull == nil || g.Views != 1 || g.ViewRows == 0 {
 			t.Errorf("ann's group %+v", g)
 		}
 		if g := groups["gBob"]; g.UserID != "bob" || !mapsEq(lmids(g), map[string]int64{"cBob": 2, "cBob2": 1}) || g.LastPush == nil || g.LastPull != nil || g.Views != 0 {
@@ -252,7 +252,7 @@ func TestDevtoolsSnapshotAndActions(t *testing.T) {
 		if r := e.command(t, protocol.DevtoolsReset, "gAnn"); r.ViewsDropped != 1 || !r.Poked {
 			t.Errorf("reset %+v", r)
 		}
-		if got := e.snapshot(t); got.Groups[0].Views+got.Groups[1].Views != 0 {
+		if got := e.snapshot(t); got.Groups[0].Views+got.Groups[1].Views+got.Groups[0].ViewRows+got.Groups[1].ViewRows != 0 {
 			t.Errorf("views after reset: %+v", got.Groups)
 		}
 		status, body := e.post("pull", "ann", pullBody("gAnn", before))

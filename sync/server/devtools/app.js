@@ -98,7 +98,7 @@ function render(s) {
     const clients = el("td", null, "clients");
     clients.textContent = g.clients.map((c) => c.id + " = " + c.lastMutationID).join(", ") || "—";
     const tr = row([el("code", g.id), g.userID, clients, when(g.lastPush), when(g.lastPull), when(g.seenAt),
-      g.views + " (" + g.viewBytes + " B)", actions(g.id)]);
+      g.views + " (" + g.viewRows + " rows)", actions(g.id)]);
     tr.dataset.group = g.id;
     return tr;
   }), "no client groups yet", 8);
