@@ -36,6 +36,11 @@ type InsertQuery struct {
 	parts InsertParts
 	err   error
 	row1  [1][]any // backs parts.Rows for a one-row insert
+	// flat is the array the rows were carved from, in order, when one
+	// call to Values or Model added them all: the statement's arguments
+	// as they are, which appendCached hands on without copying them
+	// while the rows are still the runs of it they were made as.
+	flat []any
 }
 
 // Insert starts an INSERT into t that is not bound to a database.
@@ -61,6 +66,7 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		return q
 	}
 	var slab []any // the added rows' values share one allocation
+	fresh := len(q.parts.Rows) == 0
 	if q.parts.Rows == nil && len(rows) == 1 {
 		q.parts.Rows = q.row1[:0:1]
 	}
@@ -69,6 +75,10 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		if q.err = q.addRow(r, &slab, len(rows)-i); q.err != nil {
 			return q
 		}
+	}
+	q.flat = nil
+	if fresh {
+		q.flat = slab // the first carve made room for every row
 	}
 	return q
 }
@@ -332,10 +342,7 @@ func (q *InsertQuery) plain(b *dialect.Builder) bool {
 // leaves b as it was and returns false, for AppendSQL to render it.
 func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bool) {
 	p := &q.parts
-	if !q.plain(b) {
-		return "", false
-	}
-	text, ok := c.insertText(p.Table, p.Columns, len(p.Rows))
+	text, ok := q.cachedText(b, c)
 	if !ok {
 		return "", false
 	}
@@ -344,6 +351,34 @@ func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bo
 		b.Args = append(b.Args, row...)
 	}
 	return text, true
+}
+
+// cachedText returns q's text when q is plain (rendered into b, which
+// must be empty) and c has the text of an INSERT of its shape.
+func (q *InsertQuery) cachedText(b *dialect.Builder, c *textCache) (string, bool) {
+	p := &q.parts
+	if !q.plain(b) {
+		return "", false
+	}
+	return c.insertText(p.Table, p.Columns, len(p.Rows))
+}
+
+// flatArgs returns q's arguments without copying them when its rows are
+// still the consecutive runs of q.flat that Values or Model made them
+// (a middleware that replaced a row, or a second call adding rows, makes
+// the caller copy them).
+func (q *InsertQuery) flatArgs() ([]any, bool) {
+	p := &q.parts
+	n := len(p.Columns)
+	if n == 0 || len(q.flat) != n*len(p.Rows) {
+		return nil, false
+	}
+	for i, row := range p.Rows {
+		if len(row) != n || &row[0] != &q.flat[i*n] {
+			return nil, false
+		}
+	}
+	return q.flat, true
 }
 
 func (q *InsertQuery) appendConflict(b *dialect.Builder) {
