@@ -11,6 +11,10 @@ import (
 // ShareListener returned, once it is closed.
 var ErrListenerClosed = errors.New("plasma: listener is closed")
 
+// maxQueued bounds the notifications waiting for one shared Listener's
+// reader; past it they are dropped for a nil Notification.
+const maxQueued = 4096
+
 // unlistenTimeout bounds the UNLISTENs a closing shared Listener sends
 // for the channels only it listened on.
 const unlistenTimeout = 5 * time.Second
@@ -28,8 +32,9 @@ const unlistenTimeout = 5 * time.Second
 // unlistens a channel when no Listener wants it any more), every nil
 // Notification that reports a reconnection, and every ListenerEvent from
 // then on: one that joins a connection already made is not told
-// ListenerConnected. A Listener that stops reading Notify holds up the
-// others on its connection, as it would hold up a connection of its own.
+// ListenerConnected. One Listener reading slowly holds up no other: past
+// 4,096 notifications waiting for it, it loses them and is sent a nil
+// Notification instead, as after a reconnection, to catch up.
 func ShareListener(key string, opts ListenerOptions, open func(ListenerOptions) (Listener, error)) (Listener, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
@@ -38,8 +43,8 @@ func ShareListener(key string, opts ListenerOptions, open func(ListenerOptions) 
 		c = &sharedConn{key: key, sem: make(chan struct{}, 1), refs: map[string]int{}, handles: map[*sharedListener]struct{}{}}
 		opened = true
 	}
-	h := &sharedListener{c: c, opts: opts, channels: map[string]bool{},
-		out: make(chan *Notification, 32), done: make(chan struct{})}
+	h := &sharedListener{c: c, opts: opts, channels: map[string]bool{}, out: make(chan *Notification),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), finished: make(chan struct{})}
 	c.mu.Lock()
 	c.handles[h] = struct{}{} // before open: the first events are h's too
 	c.mu.Unlock()
@@ -52,6 +57,7 @@ func ShareListener(key string, opts ListenerOptions, open func(ListenerOptions) 
 		shared[key] = c
 		go c.dispatch()
 	}
+	go h.forward()
 	return h, nil
 }
 
@@ -90,18 +96,18 @@ func (c *sharedConn) snapshot() []*sharedListener {
 	return hs
 }
 
-// dispatch hands each notification to the Listeners listening on its
-// channel, and a nil one to all, until the connection is closed.
+// dispatch queues each notification for the Listeners listening on its
+// channel, and a nil one for all, until the connection is closed.
 func (c *sharedConn) dispatch() {
 	for n := range c.l.Notify() {
 		for _, h := range c.snapshot() {
 			if n == nil || h.listens(n.Channel) {
-				h.send(n)
+				h.queue(n)
 			}
 		}
 	}
 	for _, h := range c.snapshot() { // closed under them: end their streams too
-		h.end()
+		h.stop()
 	}
 }
 
@@ -117,7 +123,9 @@ func (c *sharedConn) lock(ctx context.Context) error {
 
 func (c *sharedConn) unlock() { <-c.sem }
 
-// sharedListener is one user of a sharedConn.
+// sharedListener is one user of a sharedConn. Its notifications wait in
+// a queue of its own, which forward empties into out, so that the
+// connection's dispatch never waits for its reader.
 type sharedListener struct {
 	c    *sharedConn
 	opts ListenerOptions
@@ -125,13 +133,17 @@ type sharedListener struct {
 	// channels are those this Listener listens on; guarded by c.mu.
 	channels map[string]bool
 
-	out  chan *Notification
-	done chan struct{} // closed by Close
-	// sendMu is held while a notification is sent on out, so that out is
-	// closed only between sends.
-	sendMu    sync.Mutex
-	outClosed bool
-	closeOnce sync.Once
+	qmu     sync.Mutex
+	pending []*Notification
+	lost    bool // notifications were dropped: a nil goes first
+
+	out      chan *Notification
+	wake     chan struct{} // something was queued
+	quit     chan struct{} // closed by stop: forward ends
+	finished chan struct{} // closed by forward once out is closed
+	stopOnce sync.Once
+	closeMu  sync.Mutex
+	isClosed bool
 }
 
 func (h *sharedListener) listens(channel string) bool {
@@ -140,36 +152,70 @@ func (h *sharedListener) listens(channel string) bool {
 	return h.channels[channel]
 }
 
-// send hands n to h's reader, unless h is closing.
-func (h *sharedListener) send(n *Notification) {
-	h.sendMu.Lock()
-	defer h.sendMu.Unlock()
-	if h.outClosed {
-		return
+// queue adds n to h's queue without waiting; a full queue is dropped for
+// a nil Notification, which tells the reader to catch up.
+func (h *sharedListener) queue(n *Notification) {
+	h.qmu.Lock()
+	if len(h.pending) >= maxQueued {
+		h.pending, h.lost = h.pending[:0], true
 	}
+	h.pending = append(h.pending, n)
+	h.qmu.Unlock()
 	select {
-	case h.out <- n:
-	case <-h.done:
+	case h.wake <- struct{}{}:
+	default:
 	}
 }
 
-// end closes h's stream.
-func (h *sharedListener) end() {
-	h.sendMu.Lock()
-	defer h.sendMu.Unlock()
-	if !h.outClosed {
-		h.outClosed = true
-		close(h.out)
+// next takes the next notification to deliver: nil after a loss.
+func (h *sharedListener) next() (n *Notification, ok bool) {
+	h.qmu.Lock()
+	defer h.qmu.Unlock()
+	if h.lost {
+		h.lost = false
+		return nil, true
+	}
+	if len(h.pending) == 0 {
+		return nil, false
+	}
+	n = h.pending[0]
+	h.pending[0] = nil
+	h.pending = h.pending[1:]
+	if len(h.pending) == 0 {
+		h.pending = nil // let the array go
+	}
+	return n, true
+}
+
+// forward delivers h's queue to its reader until h stops, then closes out.
+func (h *sharedListener) forward() {
+	defer close(h.finished)
+	defer close(h.out)
+	for {
+		n, ok := h.next()
+		if !ok {
+			select {
+			case <-h.wake:
+				continue
+			case <-h.quit:
+				return
+			}
+		}
+		select {
+		case h.out <- n:
+		case <-h.quit:
+			return
+		}
 	}
 }
+
+// stop ends h's stream.
+func (h *sharedListener) stop() { h.stopOnce.Do(func() { close(h.quit) }) }
 
 func (h *sharedListener) closed() bool {
-	select {
-	case <-h.done:
-		return true
-	default:
-		return false
-	}
+	h.closeMu.Lock()
+	defer h.closeMu.Unlock()
+	return h.isClosed
 }
 
 // Listen listens on channel: the connection's LISTEN when no other
@@ -249,14 +295,23 @@ func (h *sharedListener) Ping(ctx context.Context) error {
 // wants, closes the connection if h was the last on it, and closes
 // Notify's channel.
 func (h *sharedListener) Close() error {
-	var err error
-	h.closeOnce.Do(func() { err = h.close() })
+	h.closeMu.Lock()
+	if h.isClosed {
+		h.closeMu.Unlock()
+		return nil
+	}
+	h.isClosed = true
+	h.closeMu.Unlock()
+	h.stop()
+	err := h.leave()
+	<-h.finished
 	return err
 }
 
-func (h *sharedListener) close() error {
+// leave takes h off its connection, closing the connection if h was the
+// last on it.
+func (h *sharedListener) leave() error {
 	c := h.c
-	close(h.done) // a send to h in progress gives up
 	sharedMu.Lock()
 	c.mu.Lock()
 	delete(c.handles, h)
@@ -266,25 +321,24 @@ func (h *sharedListener) close() error {
 		delete(shared, c.key) // the next ShareListener opens a new connection
 	}
 	sharedMu.Unlock()
-	var err error
 	if last {
-		err = c.l.Close()
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), unlistenTimeout)
-		if err = c.lock(ctx); err == nil {
-			c.mu.Lock()
-			chans := make([]string, 0, len(h.channels))
-			for ch := range h.channels {
-				chans = append(chans, ch)
-			}
-			c.mu.Unlock()
-			for _, ch := range chans {
-				err = errors.Join(err, h.unlisten(ctx, ch))
-			}
-			c.unlock()
-		}
-		cancel()
+		return c.l.Close()
 	}
-	h.end()
+	ctx, cancel := context.WithTimeout(context.Background(), unlistenTimeout)
+	defer cancel()
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.unlock()
+	c.mu.Lock()
+	chans := make([]string, 0, len(h.channels))
+	for ch := range h.channels {
+		chans = append(chans, ch)
+	}
+	c.mu.Unlock()
+	var err error
+	for _, ch := range chans {
+		err = errors.Join(err, h.unlisten(ctx, ch))
+	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -323,5 +324,93 @@ func TestListenersShareOneConnection(t *testing.T) {
 				t.Fatalf("%d backends for a new listener, want 1", n)
 			}
 		})
+	}
+}
+
+// TestSharedListenerSlowReader: a Listener whose reader stalls holds up
+// no other on the shared connection; once past its queue's bound it is
+// sent a nil Notification (catch up), then notifications again.
+func TestSharedListenerSlowReader(t *testing.T) {
+	base := os.Getenv("PLASMA_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("set PLASMA_TEST_POSTGRES to run the PostgreSQL tests")
+	}
+	db, err := postgres.Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	app := "plasma_slow_" + hex.EncodeToString(b)
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	fast, slow := postgres.NewListener(u.String(), postgres.ListenerOptions{}), postgres.NewListener(u.String(), postgres.ListenerOptions{})
+	defer fast.Close()
+	defer slow.Close()
+	ch := "slow_" + app
+	for _, l := range []postgres.Listener{fast, slow} {
+		if err := l.Listen(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst := func(n int) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, `SELECT pg_notify($1, g::text) FROM generate_series(1, $2::int) g`, ch, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A burst the slow reader's queue holds: the fast reader gets every
+	// notification, in order, while the slow one reads none.
+	burst(100)
+	for i := 1; i <= 100; i++ {
+		select {
+		case n := <-fast.Notify():
+			if n == nil || n.Payload != strconv.Itoa(i) {
+				t.Fatalf("fast reader, notification %d: %+v", i, n)
+			}
+		case <-ctx.Done():
+			t.Fatalf("fast reader: %d of 100 notifications", i-1)
+		}
+	}
+	// A burst past the slow reader's bound.
+	const sent = 6000
+	burst(sent)
+	for n := range fast.Notify() { // it may fall behind too: read to the end
+		if n != nil && n.Payload == strconv.Itoa(sent) {
+			break
+		}
+	}
+	read := func() *postgres.Notification {
+		t.Helper()
+		select {
+		case n := <-slow.Notify():
+			return n
+		case <-ctx.Done():
+			t.Fatal("slow reader: no notification")
+		}
+		return nil
+	}
+	// The first notification may have left the queue before it
+	// overflowed, waiting for the reader; the nil comes next.
+	if n := read(); n != nil && (n.Payload != "1" || read() != nil) {
+		t.Fatalf("slow reader's first notifications: %+v, want nil first (some were dropped)", n)
+	}
+	got := 0
+	for n := read(); n == nil || n.Payload != strconv.Itoa(sent); n = read() {
+		got++
+	}
+	if got >= 100+sent-1 {
+		t.Fatalf("slow reader got %d notifications after the nil, want fewer than were sent", got)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT pg_notify($1, 'after')`, ch); err != nil {
+		t.Fatal(err)
+	}
+	if n := read(); n == nil || n.Payload != "after" {
+		t.Fatalf("slow reader after catching up: %+v", n)
 	}
 }
