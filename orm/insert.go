@@ -38,8 +38,9 @@ type InsertQuery struct {
 	row1  [1][]any // backs parts.Rows for a one-row insert
 	// flat is the array the rows were carved from, in order, when one
 	// call to Values or Model added them all: the statement's arguments
-	// as they are, which appendCached hands on without copying them
-	// while the rows are still the runs of it they were made as.
+	// as they are, which execute hands to database/sql without copying
+	// them while the rows are still the runs of it they were made as
+	// (flatArgs).
 	flat []any
 }
 
