@@ -668,7 +668,10 @@ func BenchmarkPostgresPaired(b *testing.B) {
 // (nullConnector), so that the time is the building, checking and
 // converting of the 800 arguments alone, without the server and the
 // network that dominate BenchmarkPostgresPaired. "plasma" and "raw"
-// measure each alone (with their allocations); "paired" runs both in
+// measure each alone, with their allocations and the process's CPU time
+// per op (cpu-ns/op: the collector's work on other threads included,
+// which on a machine that also runs the database competes with it);
+// "paired" runs both in
 // each iteration, alternating which goes first, and reports the median
 // time of each and their ratio (plasma/raw).
 func BenchmarkInsertMultiCPU(b *testing.B) {
@@ -702,8 +705,13 @@ func BenchmarkInsertMultiCPU(b *testing.B) {
 	}{{"plasma", plasma}, {"raw", raw}} {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu, n := processCPU(), 0
 			for b.Loop() {
 				side.run()
+				n++
+			}
+			if cpu != 0 {
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(n), "cpu-ns/op")
 			}
 		})
 	}
