@@ -42,6 +42,7 @@ type InsertQuery struct {
 	// them while the rows are still the runs of it they were made as
 	// (flatArgs).
 	flat []any
+	lazy *lazyRows // rows Model added and has not made yet (see rows)
 }
 
 // Insert starts an INSERT into t that is not bound to a database.
@@ -66,6 +67,7 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
+	q.unlazy()
 	var slab []any // the added rows' values share one allocation
 	fresh := len(q.parts.Rows) == 0
 	if q.parts.Rows == nil && len(rows) == 1 {
@@ -256,7 +258,7 @@ func (q *InsertQuery) check() error {
 	if p.Table == nil {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
-	if len(p.Rows) == 0 {
+	if q.rowCount() == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues}
 	}
 	if oc := p.OnConflict; oc != nil {
@@ -281,7 +283,8 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 		return err
 	}
 	p := &q.parts
-	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns)) // one allocation for the arguments, at most
+	rows := q.rows()
+	b.Args = slices.Grow(b.Args, len(rows)*len(p.Columns)) // one allocation for the arguments, at most
 	b.WriteString("INSERT INTO ")
 	b.Ident(p.Table.name)
 	b.WriteString(" (")
@@ -293,11 +296,11 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 	}
 	b.WriteString(") VALUES ")
 	var tmpl []byte // the first row's "(?, ?, ...)", when every row's reads the same
-	for i, row := range p.Rows {
+	for i, row := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if tmpl != nil && len(row) == len(p.Rows[0]) {
+		if tmpl != nil && len(row) == len(rows[0]) {
 			b.Write(tmpl)
 			b.Args = append(b.Args, row...)
 			continue
@@ -311,7 +314,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 			b.Bind(v)
 		}
 		b.WriteString(")")
-		if i == 0 && len(p.Rows) > 1 && b.PlaceholdersRepeat() {
+		if i == 0 && len(rows) > 1 && b.PlaceholdersRepeat() {
 			// Buf may move as it grows; the bytes stay valid where they are.
 			tmpl = b.Buf[start:len(b.Buf):len(b.Buf)]
 		}
@@ -326,9 +329,12 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 // per column, rendered on its own into b (placeholders numbered from 1).
 func (q *InsertQuery) plain(b *dialect.Builder) bool {
 	p := &q.parts
-	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.HasReturning() ||
+	if q.err != nil || p.Table == nil || q.rowCount() == 0 || p.OnConflict != nil || q.HasReturning() ||
 		len(b.Buf) != 0 || len(b.Args) != 0 {
 		return false
+	}
+	if q.lazy != nil {
+		return true // a value per column, the plan's
 	}
 	for _, row := range p.Rows {
 		if len(row) != len(p.Columns) {
@@ -347,6 +353,10 @@ func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bo
 	if !ok {
 		return "", false
 	}
+	if q.lazy != nil {
+		b.Args = q.lazy.appendTo(b.Args)
+		return text, true
+	}
 	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns))
 	for _, row := range p.Rows {
 		b.Args = append(b.Args, row...)
@@ -361,7 +371,7 @@ func (q *InsertQuery) cachedText(b *dialect.Builder, c *textCache) (string, bool
 	if !q.plain(b) {
 		return "", false
 	}
-	return c.insertText(p.Table, p.Columns, len(p.Rows))
+	return c.insertText(p.Table, p.Columns, q.rowCount())
 }
 
 // flatArgs returns q's arguments without copying them when its rows are
@@ -371,7 +381,7 @@ func (q *InsertQuery) cachedText(b *dialect.Builder, c *textCache) (string, bool
 func (q *InsertQuery) flatArgs() ([]any, bool) {
 	p := &q.parts
 	n := len(p.Columns)
-	if n == 0 || len(q.flat) != n*len(p.Rows) {
+	if q.lazy != nil || n == 0 || len(q.flat) != n*len(p.Rows) {
 		return nil, false
 	}
 	for i, row := range p.Rows {

@@ -344,6 +344,14 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 			Detail: fmt.Sprintf("%s fills columns %v, earlier rows %v", typ, plan.cols, p.Columns)}
 		return q
 	}
+	if len(p.Rows) == 0 && q.lazy == nil && plan.boxable() {
+		l := &lazyRows{plan: plan, own: own, size: typ.Size(), count: count}
+		if l.valid() {
+			q.lazy, q.flat = l, nil // the values are made when they are needed
+			return q
+		}
+	}
+	q.unlazy()
 	n, size := len(plan.cols), typ.Size()
 	slab := make([]any, n*count)
 	var rows [][]any
@@ -372,6 +380,136 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 	}
 	p.Rows = rows
 	return q
+}
+
+// boxable reports whether every field of the plan is bound by box once
+// its value passed the plan's check (bindAsIs, bindText, bindInt32 on a
+// string, int64, 64-bit int or bool field), so that binding it again
+// cannot fail or differ: what lets Model defer making the values.
+func (p *writePlan) boxable() bool {
+	for i, f := range p.fields {
+		switch {
+		case p.binds[i] == bindText:
+		case f.fast == fastInt64, f.fast == fastInt && intIs64:
+			if p.binds[i] != bindAsIs && p.binds[i] != bindInt32 {
+				return false
+			}
+		case f.fast == fastBool && p.binds[i] == bindAsIs:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// boxChecked is bind for a boxable plan's field whose value was checked.
+func (p *writePlan) boxChecked(i int, base unsafe.Pointer) any {
+	f := p.fields[i]
+	at := unsafe.Add(base, f.offset)
+	switch f.fast {
+	case fastString:
+		return box(stringType, at)
+	case fastBool:
+		return box(boolType, at)
+	}
+	return box(int64Type, at) // an int64, or an int of 64 bits (boxable)
+}
+
+// lazyRows are the rows one Model call added to an empty INSERT, checked
+// but not yet made into values: the statement's copy of the structs and
+// the plan that reads them. A plain INSERT run on database/sql's own
+// executors boxes them straight into its pooled argument buffer
+// (appendTo), so the statement allocates its copy of the structs and
+// nothing else; anything that reads the rows (Parts, Rewrite, rendering
+// the text, COPY, Values or Model adding more) makes them, once (rows).
+type lazyRows struct {
+	plan  *writePlan
+	own   unsafe.Pointer
+	size  uintptr
+	count int
+
+	once sync.Once
+	rows [][]any
+	flat []any // the array the rows are runs of
+}
+
+func (l *lazyRows) base(r int) unsafe.Pointer { return unsafe.Add(l.own, uintptr(r)*l.size) }
+
+// valid checks every value as bind would; false if one fails (Model then
+// binds them at once, to report it).
+func (l *lazyRows) valid() bool {
+	p := l.plan
+	for r := range l.count {
+		base := l.base(r)
+		for i, f := range p.fields {
+			at := unsafe.Add(base, f.offset)
+			switch p.binds[i] {
+			case bindText:
+				if !validUTF8(*(*string)(at)) {
+					return false
+				}
+			case bindInt32:
+				n := *(*int64)(at) // an int64, or an int of 64 bits (boxable)
+				if n < math.MinInt32 || n > math.MaxInt32 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// appendTo appends the values of every row to args.
+func (l *lazyRows) appendTo(args []any) []any {
+	args = slices.Grow(args, l.count*len(l.plan.fields))
+	for r := range l.count {
+		base := l.base(r)
+		for i := range l.plan.fields {
+			args = append(args, l.plan.boxChecked(i, base))
+		}
+	}
+	return args
+}
+
+// make returns the rows, made on first use.
+func (l *lazyRows) make() ([][]any, []any) {
+	l.once.Do(func() {
+		n := len(l.plan.fields)
+		l.flat = l.appendTo(make([]any, 0, n*l.count))
+		l.rows = make([][]any, l.count)
+		for r := range l.rows {
+			l.rows[r] = l.flat[r*n : (r+1)*n : (r+1)*n]
+		}
+	})
+	return l.rows, l.flat
+}
+
+// rows returns q's rows to read, making lazy ones (shared with q's
+// clones: not to be changed).
+func (q *InsertQuery) rows() [][]any {
+	if q.lazy != nil {
+		rows, _ := q.lazy.make()
+		return rows
+	}
+	return q.parts.Rows
+}
+
+// rowCount is len(q.rows()) without making them.
+func (q *InsertQuery) rowCount() int {
+	if q.lazy != nil {
+		return q.lazy.count
+	}
+	return len(q.parts.Rows)
+}
+
+// unlazy makes q's lazy rows its own Rows, before they are changed or
+// added to.
+func (q *InsertQuery) unlazy() {
+	if q.lazy == nil {
+		return
+	}
+	rows, flat := q.lazy.make()
+	q.parts.Rows, q.flat, q.lazy = slices.Clone(rows), flat, nil
 }
 
 // ownRows copies the structs v holds (see structRows) into one new

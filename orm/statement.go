@@ -178,7 +178,7 @@ func renderArgs(st *Statement, b *dialect.Builder) (text string, args []any, ab 
 	}
 	text = st.DB.texts.intern(b.Buf)
 	if plain {
-		st.DB.texts.keepInsert(iq.parts.Table, iq.parts.Columns, len(iq.parts.Rows), text)
+		st.DB.texts.keepInsert(iq.parts.Table, iq.parts.Columns, iq.rowCount(), text)
 	}
 	return text, b.Args, ab, nil
 }
