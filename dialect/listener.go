@@ -104,7 +104,8 @@ func (o ListenerOptions) Event(ev ListenerEvent, err error) {
 // ListenerOpener is an optional interface of a Dialect with NotifyListen:
 // it opens a Listener on a dedicated connection to dsn with the driver the
 // dialect package links (for PostgreSQL, lib/pq; dialect/pgx has its own
-// NewListener for pgx).
+// NewListener for pgx). The Listeners of one process on one dsn share
+// that connection (ShareListener).
 type ListenerOpener interface {
 	OpenListener(dsn string, opts ListenerOptions) (Listener, error)
 }

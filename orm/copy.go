@@ -28,7 +28,7 @@ func (q *InsertQuery) copies(inTx bool) bool {
 	if inTx {
 		least = CopyMinRowsInTx
 	}
-	return len(p.Rows) >= least && p.OnConflict == nil && !q.HasReturning() && q.check() == nil
+	return q.rowCount() >= least && p.OnConflict == nil && !q.HasReturning() && q.check() == nil
 }
 
 // canCopy reports whether db can load rows by its dialect's bulk
@@ -50,7 +50,7 @@ func (db *DB) canCopy() bool {
 func (db *DB) copyInsert(ctx context.Context, st *Statement, q *InsertQuery) (*Result, error) {
 	p := &q.parts
 	run := func(tx *sql.Tx) (int64, error) {
-		return db.copier.CopyFrom(ctx, tx, p.Table.name, p.Columns, p.Rows)
+		return db.copier.CopyFrom(ctx, tx, p.Table.name, p.Columns, q.rows())
 	}
 	var n int64
 	var err error

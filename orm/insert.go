@@ -36,6 +36,13 @@ type InsertQuery struct {
 	parts InsertParts
 	err   error
 	row1  [1][]any // backs parts.Rows for a one-row insert
+	// flat is the array the rows were carved from, in order, when one
+	// call to Values or Model added them all: the statement's arguments
+	// as they are, which execute hands to database/sql without copying
+	// them while the rows are still the runs of it they were made as
+	// (flatArgs).
+	flat []any
+	lazy *lazyRows // rows Model added and has not made yet (see rows)
 }
 
 // Insert starts an INSERT into t that is not bound to a database.
@@ -60,7 +67,9 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
+	q.unlazy()
 	var slab []any // the added rows' values share one allocation
+	fresh := len(q.parts.Rows) == 0
 	if q.parts.Rows == nil && len(rows) == 1 {
 		q.parts.Rows = q.row1[:0:1]
 	}
@@ -69,6 +78,10 @@ func (q *InsertQuery) Values(rows ...Row) *InsertQuery {
 		if q.err = q.addRow(r, &slab, len(rows)-i); q.err != nil {
 			return q
 		}
+	}
+	q.flat = nil
+	if fresh {
+		q.flat = slab // the first carve made room for every row
 	}
 	return q
 }
@@ -245,7 +258,7 @@ func (q *InsertQuery) check() error {
 	if p.Table == nil {
 		return &QueryError{Statement: q.name(), Err: ErrNoTable}
 	}
-	if len(p.Rows) == 0 {
+	if q.rowCount() == 0 {
 		return &QueryError{Statement: q.name(), Err: ErrNoValues}
 	}
 	if oc := p.OnConflict; oc != nil {
@@ -270,7 +283,8 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 		return err
 	}
 	p := &q.parts
-	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns)) // one allocation for the arguments, at most
+	rows := q.rows()
+	b.Args = slices.Grow(b.Args, len(rows)*len(p.Columns)) // one allocation for the arguments, at most
 	b.WriteString("INSERT INTO ")
 	b.Ident(p.Table.name)
 	b.WriteString(" (")
@@ -282,11 +296,11 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 	}
 	b.WriteString(") VALUES ")
 	var tmpl []byte // the first row's "(?, ?, ...)", when every row's reads the same
-	for i, row := range p.Rows {
+	for i, row := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if tmpl != nil && len(row) == len(p.Rows[0]) {
+		if tmpl != nil && len(row) == len(rows[0]) {
 			b.Write(tmpl)
 			b.Args = append(b.Args, row...)
 			continue
@@ -300,7 +314,7 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 			b.Bind(v)
 		}
 		b.WriteString(")")
-		if i == 0 && len(p.Rows) > 1 && b.PlaceholdersRepeat() {
+		if i == 0 && len(rows) > 1 && b.PlaceholdersRepeat() {
 			// Buf may move as it grows; the bytes stay valid where they are.
 			tmpl = b.Buf[start:len(b.Buf):len(b.Buf)]
 		}
@@ -315,9 +329,12 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 // per column, rendered on its own into b (placeholders numbered from 1).
 func (q *InsertQuery) plain(b *dialect.Builder) bool {
 	p := &q.parts
-	if q.err != nil || p.Table == nil || len(p.Rows) == 0 || p.OnConflict != nil || q.HasReturning() ||
+	if q.err != nil || p.Table == nil || q.rowCount() == 0 || p.OnConflict != nil || q.HasReturning() ||
 		len(b.Buf) != 0 || len(b.Args) != 0 {
 		return false
+	}
+	if q.lazy != nil {
+		return true // a value per column, the plan's
 	}
 	for _, row := range p.Rows {
 		if len(row) != len(p.Columns) {
@@ -332,18 +349,47 @@ func (q *InsertQuery) plain(b *dialect.Builder) bool {
 // leaves b as it was and returns false, for AppendSQL to render it.
 func (q *InsertQuery) appendCached(b *dialect.Builder, c *textCache) (string, bool) {
 	p := &q.parts
-	if !q.plain(b) {
-		return "", false
-	}
-	text, ok := c.insertText(p.Table, p.Columns, len(p.Rows))
+	text, ok := q.cachedText(b, c)
 	if !ok {
 		return "", false
+	}
+	if q.lazy != nil {
+		b.Args = q.lazy.appendTo(b.Args)
+		return text, true
 	}
 	b.Args = slices.Grow(b.Args, len(p.Rows)*len(p.Columns))
 	for _, row := range p.Rows {
 		b.Args = append(b.Args, row...)
 	}
 	return text, true
+}
+
+// cachedText returns q's text when q is plain (rendered into b, which
+// must be empty) and c has the text of an INSERT of its shape.
+func (q *InsertQuery) cachedText(b *dialect.Builder, c *textCache) (string, bool) {
+	p := &q.parts
+	if !q.plain(b) {
+		return "", false
+	}
+	return c.insertText(p.Table, p.Columns, q.rowCount())
+}
+
+// flatArgs returns q's arguments without copying them when its rows are
+// still the consecutive runs of q.flat that Values or Model made them
+// (a middleware that replaced a row, or a second call adding rows, makes
+// the caller copy them).
+func (q *InsertQuery) flatArgs() ([]any, bool) {
+	p := &q.parts
+	n := len(p.Columns)
+	if q.lazy != nil || n == 0 || len(q.flat) != n*len(p.Rows) {
+		return nil, false
+	}
+	for i, row := range p.Rows {
+		if len(row) != n || &row[0] != &q.flat[i*n] {
+			return nil, false
+		}
+	}
+	return q.flat, true
 }
 
 func (q *InsertQuery) appendConflict(b *dialect.Builder) {

@@ -131,3 +131,56 @@ func TestWritePlansLiveOnTheTable(t *testing.T) {
 		t.Fatal("a table made by With shares the old table's plans")
 	}
 }
+
+// A struct insert whose fields all bind as they are keeps its rows
+// unmade until something reads them (lazyRows): the values then are the
+// same as an eager bind's, made once however many goroutines ask, and
+// adding rows, cloning or rewriting the statement leaves the original's
+// rows as they were.
+func TestLazyModelRows(t *testing.T) {
+	tbl := NewTable("lz", ID(), Text("title"), Int("n"), BigInt("big"), Boolean("done"))
+	batch := []icRow{{ID: "a", Title: "x", N: -7, Big: 1 << 40, Done: true}, {ID: "b", Title: "y", N: 7}}
+	want := [][]any{{"a", "x", int64(-7), int64(1 << 40), true}, {"b", "y", int64(7), int64(0), false}}
+	q := Insert(tbl).Model(batch)
+	if q.lazy == nil || q.err != nil {
+		t.Fatalf("lazy %v, err %v: want lazy rows", q.lazy, q.err)
+	}
+	batch[0].Title = "changed after Model"
+	var wg sync.WaitGroup
+	got := make([][][]any, 4)
+	for g := range got {
+		wg.Go(func() { got[g] = q.Parts().Rows })
+	}
+	wg.Wait()
+	for _, rows := range got {
+		if !reflect.DeepEqual(rows, want) {
+			t.Fatalf("Parts().Rows = %v, want %v", rows, want)
+		}
+	}
+	if sql, args, err := q.Render(sqlite.Dialect); err != nil || len(args) != 10 || !reflect.DeepEqual(args[5:], want[1]) {
+		t.Fatalf("Render: %q %v %v", sql, args, err)
+	}
+
+	c, parts := q.Rewrite()
+	parts.Rows[0] = []any{"z", "swapped", int64(1), int64(2), false}
+	if c.lazy != nil || !reflect.DeepEqual(q.Parts().Rows, want) {
+		t.Fatalf("a rewrite changed the original's rows: %v", q.Parts().Rows)
+	}
+	more := q.Clone().Values(Row{"id": "c", "title": "z", "n": 1, "big": 2, "done": false})
+	if rows := more.Parts().Rows; len(rows) != 3 || !reflect.DeepEqual(rows[:2], want) || !reflect.DeepEqual(q.Parts().Rows, want) {
+		t.Fatalf("Values after a lazy Model: %v; original %v", rows, q.Parts().Rows)
+	}
+	again := Insert(tbl).Model(batch[1:]).Model(&batch[1])
+	if rows := again.Parts().Rows; again.lazy != nil || len(rows) != 2 || !reflect.DeepEqual(rows[0], want[1]) || !reflect.DeepEqual(rows[1], want[1]) {
+		t.Fatalf("Model twice: %v", rows)
+	}
+	// A field whose type binds through the general check is made at once.
+	type withPtr struct {
+		ID    string  `db:"id"`
+		Title *string `db:"title"`
+	}
+	title := "t"
+	if q := Insert(tbl).Model([]withPtr{{ID: "p", Title: &title}}); q.lazy != nil || q.err != nil {
+		t.Fatalf("a pointer field: lazy %v, err %v", q.lazy, q.err)
+	}
+}

@@ -72,23 +72,70 @@ func bindModeOf(f *fieldInfo, c *Column) bindMode {
 }
 
 // bind returns the value of field i of the plan in the struct at base,
-// checked against its column of t as bindDef checks it.
+// checked against its column of t as bindDef checks it. base is the
+// statement's own copy of the struct (Model's ownRows): a string, an
+// integer or a bool is bound as an interface pointing at the field
+// (box), where converting it to an interface would copy it to a new
+// allocation of its own.
 func (p *writePlan) bind(t *Table, i int, base unsafe.Pointer) (any, error) {
 	f := p.fields[i]
+	at := unsafe.Add(base, f.offset)
 	switch p.binds[i] {
 	case bindAsIs:
-		return f.value(base), nil
+		switch f.fast {
+		case fastInt64:
+			return box(int64Type, at), nil
+		case fastInt:
+			if intIs64 {
+				return box(int64Type, at), nil
+			}
+		case fastBool:
+			return box(boolType, at), nil
+		}
 	case bindText:
-		if s := *(*string)(unsafe.Add(base, f.offset)); validUTF8(s) {
-			return s, nil
+		if validUTF8(*(*string)(at)) {
+			return box(stringType, at), nil
 		}
 	case bindInt32:
-		v := f.value(base)
-		if n := v.(int64); n >= math.MinInt32 && n <= math.MaxInt32 {
-			return v, nil
+		n := int64(0)
+		if f.fast == fastInt64 {
+			n = *(*int64)(at)
+		} else {
+			n = int64(*(*int)(at))
+		}
+		if n >= math.MinInt32 && n <= math.MaxInt32 && (f.fast == fastInt64 || intIs64) {
+			return box(int64Type, at), nil
 		}
 	}
 	return bindDef("", t, &t.columns[p.decl[i]], f.value(base))
+}
+
+// intIs64 is whether an int has an int64's layout, so that an interface
+// holding an int64 may point at one.
+const intIs64 = unsafe.Sizeof(int(0)) == unsafe.Sizeof(int64(0))
+
+// eface is the layout of an interface without methods (an any) in the
+// Go runtime, on which reflect relies too: a pointer to its dynamic type,
+// and one to its value when the value is not itself pointer-shaped, as
+// strings, integers and bools are not.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+var (
+	stringType = typeOf("")
+	int64Type  = typeOf(int64(0))
+	boolType   = typeOf(false)
+)
+
+func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+// box returns an interface of dynamic type typ (a string, int64 or bool
+// type) holding the value at p, without copying it: the value must not
+// change while the interface is in use.
+func box(typ, p unsafe.Pointer) any {
+	e := eface{typ: typ, data: p}
+	return *(*any)(unsafe.Pointer(&e))
 }
 
 // plansKey holds a table's write plans, one per struct type, in the
@@ -283,20 +330,12 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoTable}
 		return q
 	}
-	var typ reflect.Type
-	var ptrs []unsafe.Pointer
-	var one [1]unsafe.Pointer
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.Type().Elem().Kind() == reflect.Struct && !rv.IsNil() {
-		typ, one[0] = rv.Type().Elem(), rv.UnsafePointer() // one struct: no slice to make
-		ptrs = one[:]
-	} else {
-		var err error
-		if typ, ptrs, err = structRows(v); err != nil {
-			q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
-			return q
-		}
+	typ, own, count, err := ownRows(v)
+	if err != nil {
+		q.err = &QueryError{Statement: q.name(), Err: ErrBadModel, Detail: err.Error()}
+		return q
 	}
-	if len(ptrs) == 0 {
+	if count == 0 {
 		q.err = &QueryError{Statement: q.name(), Err: ErrNoValues, Detail: "an empty slice"}
 		return q
 	}
@@ -312,16 +351,25 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 			Detail: fmt.Sprintf("%s fills columns %v, earlier rows %v", typ, plan.cols, p.Columns)}
 		return q
 	}
-	n := len(plan.cols)
-	slab := make([]any, n*len(ptrs))
+	if len(p.Rows) == 0 && q.lazy == nil && plan.boxable() {
+		l := &lazyRows{plan: plan, own: own, size: typ.Size(), count: count}
+		if l.valid() {
+			q.lazy, q.flat = l, nil // the values are made when they are needed
+			return q
+		}
+	}
+	q.unlazy()
+	n, size := len(plan.cols), typ.Size()
+	slab := make([]any, n*count)
 	var rows [][]any
-	if p.Rows == nil && len(ptrs) == 1 {
+	if p.Rows == nil && count == 1 {
 		rows = q.row1[:0:1]
 	} else {
-		rows = make([][]any, 0, len(p.Rows)+len(ptrs))
+		rows = make([][]any, 0, len(p.Rows)+count)
 		rows = append(rows, p.Rows...)
 	}
-	for r, base := range ptrs {
+	for r := range count {
+		base := unsafe.Add(own, uintptr(r)*size)
 		vals := slab[r*n : (r+1)*n : (r+1)*n]
 		for i := range plan.fields {
 			bound, err := plan.bind(p.Table, i, base)
@@ -333,8 +381,174 @@ func (q *InsertQuery) Model(v any) *InsertQuery {
 		}
 		rows = append(rows, vals)
 	}
+	q.flat = nil
+	if len(p.Rows) == 0 {
+		q.flat = slab
+	}
 	p.Rows = rows
 	return q
+}
+
+// boxable reports whether every field of the plan is bound by box once
+// its value passed the plan's check (bindAsIs, bindText, bindInt32 on a
+// string, int64, 64-bit int or bool field), so that binding it again
+// cannot fail or differ: what lets Model defer making the values.
+func (p *writePlan) boxable() bool {
+	for i, f := range p.fields {
+		switch {
+		case p.binds[i] == bindText:
+		case f.fast == fastInt64, f.fast == fastInt && intIs64:
+			if p.binds[i] != bindAsIs && p.binds[i] != bindInt32 {
+				return false
+			}
+		case f.fast == fastBool && p.binds[i] == bindAsIs:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// boxChecked is bind for a boxable plan's field whose value was checked.
+func (p *writePlan) boxChecked(i int, base unsafe.Pointer) any {
+	f := p.fields[i]
+	at := unsafe.Add(base, f.offset)
+	switch f.fast {
+	case fastString:
+		return box(stringType, at)
+	case fastBool:
+		return box(boolType, at)
+	}
+	return box(int64Type, at) // an int64, or an int of 64 bits (boxable)
+}
+
+// lazyRows are the rows one Model call added to an empty INSERT, checked
+// but not yet made into values: the statement's copy of the structs and
+// the plan that reads them. A plain INSERT run on database/sql's own
+// executors boxes them straight into its pooled argument buffer
+// (appendTo), so the statement allocates its copy of the structs and
+// nothing else; anything that reads the rows (Parts, Rewrite, rendering
+// the text, COPY, Values or Model adding more) makes them, once (rows).
+type lazyRows struct {
+	plan  *writePlan
+	own   unsafe.Pointer
+	size  uintptr
+	count int
+
+	once sync.Once
+	rows [][]any
+	flat []any // the array the rows are runs of
+}
+
+func (l *lazyRows) base(r int) unsafe.Pointer { return unsafe.Add(l.own, uintptr(r)*l.size) }
+
+// valid checks every value as bind would; false if one fails (Model then
+// binds them at once, to report it).
+func (l *lazyRows) valid() bool {
+	p := l.plan
+	for r := range l.count {
+		base := l.base(r)
+		for i, f := range p.fields {
+			at := unsafe.Add(base, f.offset)
+			switch p.binds[i] {
+			case bindText:
+				if !validUTF8(*(*string)(at)) {
+					return false
+				}
+			case bindInt32:
+				n := *(*int64)(at) // an int64, or an int of 64 bits (boxable)
+				if n < math.MinInt32 || n > math.MaxInt32 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// appendTo appends the values of every row to args.
+func (l *lazyRows) appendTo(args []any) []any {
+	args = slices.Grow(args, l.count*len(l.plan.fields))
+	for r := range l.count {
+		base := l.base(r)
+		for i := range l.plan.fields {
+			args = append(args, l.plan.boxChecked(i, base))
+		}
+	}
+	return args
+}
+
+// make returns the rows, made on first use.
+func (l *lazyRows) make() ([][]any, []any) {
+	l.once.Do(func() {
+		n := len(l.plan.fields)
+		l.flat = l.appendTo(make([]any, 0, n*l.count))
+		l.rows = make([][]any, l.count)
+		for r := range l.rows {
+			l.rows[r] = l.flat[r*n : (r+1)*n : (r+1)*n]
+		}
+	})
+	return l.rows, l.flat
+}
+
+// rows returns q's rows to read, making lazy ones (shared with q's
+// clones: not to be changed).
+func (q *InsertQuery) rows() [][]any {
+	if q.lazy != nil {
+		rows, _ := q.lazy.make()
+		return rows
+	}
+	return q.parts.Rows
+}
+
+// rowCount is len(q.rows()) without making them.
+func (q *InsertQuery) rowCount() int {
+	if q.lazy != nil {
+		return q.lazy.count
+	}
+	return len(q.parts.Rows)
+}
+
+// unlazy makes q's lazy rows its own Rows, before they are changed or
+// added to.
+func (q *InsertQuery) unlazy() {
+	if q.lazy == nil {
+		return
+	}
+	rows, flat := q.lazy.make()
+	q.parts.Rows, q.flat, q.lazy = slices.Clone(rows), flat, nil
+}
+
+// ownRows copies the structs v holds (see structRows) into one new
+// array, returning their type, the array's address and their number.
+// The statement's values point into the copy (writePlan.bind), which
+// nothing else can change: the caller may reuse its structs as soon as
+// Model returns. A slice of structs is copied at once.
+func ownRows(v any) (reflect.Type, unsafe.Pointer, int, error) {
+	rv := reflect.ValueOf(v)
+	switch {
+	case rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Struct:
+		n := rv.Len()
+		if n == 0 {
+			return rv.Type().Elem(), nil, 0, nil
+		}
+		own := reflect.MakeSlice(rv.Type(), n, n)
+		reflect.Copy(own, rv)
+		return rv.Type().Elem(), own.UnsafePointer(), n, nil
+	case rv.Kind() == reflect.Pointer && rv.Type().Elem().Kind() == reflect.Struct && !rv.IsNil():
+		own := reflect.New(rv.Type().Elem())
+		own.Elem().Set(rv.Elem())
+		return rv.Type().Elem(), own.UnsafePointer(), 1, nil
+	}
+	typ, ptrs, err := structRows(v)
+	if err != nil || len(ptrs) == 0 {
+		return typ, nil, 0, err
+	}
+	own := reflect.MakeSlice(reflect.SliceOf(typ), len(ptrs), len(ptrs))
+	for i, p := range ptrs {
+		own.Index(i).Set(reflect.NewAt(typ, p).Elem())
+	}
+	return typ, own.UnsafePointer(), len(ptrs), nil
 }
 
 // setModel is Set for a struct: each mapped field but the primary key

@@ -41,7 +41,7 @@ func (q *SelectQuery) Rewrite() (*SelectQuery, *SelectParts) {
 // SelectQuery.Parts says; the rows are q's, to read, not to change.
 func (q *InsertQuery) Parts() InsertParts {
 	p := q.parts
-	p.Columns, p.Rows = slices.Clip(p.Columns), slices.Clip(p.Rows)
+	p.Columns, p.Rows = slices.Clip(p.Columns), slices.Clip(q.rows())
 	p.Returning.Columns = slices.Clip(p.Returning.Columns)
 	return p
 }
@@ -51,6 +51,7 @@ func (q *InsertQuery) Parts() InsertParts {
 // (Rows[i] = ...), never change the values inside one in place.
 func (q *InsertQuery) Rewrite() (*InsertQuery, *InsertParts) {
 	c := q.Clone()
+	c.unlazy()
 	return c, &c.parts
 }
 

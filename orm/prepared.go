@@ -251,7 +251,7 @@ func slotKinds(stmt dialect.Appender) ([]slotKind, map[*expr.Slot]writeTarget) {
 	case *DeleteQuery:
 		out = exprsSlotKinds(tableScope(q.name(), q.parts.Table), q.parts.Where, out)
 	case *InsertQuery:
-		for _, row := range q.parts.Rows {
+		for _, row := range q.rows() {
 			for j, v := range row {
 				if slot, ok := v.(*expr.Slot); ok && j < len(q.parts.Columns) {
 					writes[slot] = writeTarget{table: q.parts.Table, col: q.parts.Columns[j]}

@@ -112,28 +112,14 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)
-		if ab := st.DB.lendArgs(); ab != nil {
-			// The arguments go to database/sql, which copies them into
-			// the driver's form and keeps none: the buffer is reused.
-			b.Args = ab.s[:0]
+		var err error
+		var ab *argsBuf
+		if text, args, ab, err = renderArgs(st, b); ab != nil {
 			defer func() { ab.s = b.Args; returnArgs(ab) }()
 		}
-		iq, _ := st.Query.(*InsertQuery)
-		cached := false
-		if iq != nil {
-			text, cached = iq.appendCached(b, st.DB.texts)
+		if err != nil {
+			return nil, err
 		}
-		if !cached {
-			plain := iq != nil && iq.plain(b)
-			if err := st.Query.AppendSQL(b); err != nil {
-				return nil, err
-			}
-			text = st.DB.texts.intern(b.Buf)
-			if plain {
-				st.DB.texts.keepInsert(iq.parts.Table, iq.parts.Columns, len(iq.parts.Rows), text)
-			}
-		}
-		args = b.Args
 		if rowsBack { // a write without RETURNING has no result columns
 			if k, ok := st.Query.(ResultKinder); ok {
 				kinds = k.ResultKinds()
@@ -158,6 +144,43 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	n, _ := res.RowsAffected()
 	st.res = Result{RowsAffected: n}
 	return &st.res, nil
+}
+
+// renderArgs renders st.Query into b and returns its text and arguments.
+//
+// On database/sql's own executors, which convert the arguments into the
+// driver's form and keep none, the arguments go in a pooled buffer, ab,
+// which the caller takes back from b.Args and returns once the statement
+// has run; a plain INSERT whose text is known hands on its rows' own
+// array (InsertQuery.flatArgs) without copying them.
+func renderArgs(st *Statement, b *dialect.Builder) (text string, args []any, ab *argsBuf, err error) {
+	iq, _ := st.Query.(*InsertQuery)
+	lend := st.DB.lendsArgs()
+	if iq != nil && lend {
+		if t, ok := iq.cachedText(b, st.DB.texts); ok {
+			if flat, ok := iq.flatArgs(); ok {
+				return t, flat, nil, nil
+			}
+		}
+	}
+	if lend {
+		ab = argsPool.Get().(*argsBuf)
+		b.Args = ab.s[:0]
+	}
+	if iq != nil {
+		if text, ok := iq.appendCached(b, st.DB.texts); ok {
+			return text, b.Args, ab, nil
+		}
+	}
+	plain := iq != nil && iq.plain(b)
+	if err := st.Query.AppendSQL(b); err != nil {
+		return "", nil, ab, err
+	}
+	text = st.DB.texts.intern(b.Buf)
+	if plain {
+		st.DB.texts.keepInsert(iq.parts.Table, iq.parts.Columns, iq.rowCount(), text)
+	}
+	return text, b.Args, ab, nil
 }
 
 // returns reports whether a write statement has a RETURNING clause.

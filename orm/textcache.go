@@ -61,16 +61,16 @@ var argsPool = sync.Pool{New: func() any { return &argsBuf{s: make([]any, 0, 16)
 // maxPooledArgs bounds the argument slices kept for reuse.
 const maxPooledArgs = 4096
 
-// lendArgs returns a buffer for a statement's arguments when db's
-// executor is database/sql's own (*sql.DB, *sql.Tx, *sql.Conn), which
-// converts the arguments and keeps none once the call returns; nil for
-// any other executor, which might keep them.
-func (db *DB) lendArgs() *argsBuf {
+// lendsArgs reports whether db's executor is database/sql's own
+// (*sql.DB, *sql.Tx, *sql.Conn), which converts a statement's arguments
+// and keeps none once the call returns, so that they may sit in a buffer
+// that is reused; any other executor might keep them.
+func (db *DB) lendsArgs() bool {
 	switch db.exec.(type) {
 	case *sql.DB, *sql.Tx, *sql.Conn:
-		return argsPool.Get().(*argsBuf)
+		return true
 	}
-	return nil
+	return false
 }
 
 // returnArgs clears ab and returns it to the pool.

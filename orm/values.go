@@ -2,12 +2,14 @@ package orm
 
 import (
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/tabledef"
@@ -145,15 +147,19 @@ func bindsAsIs(k tabledef.Kind, v any) bool {
 }
 
 // validUTF8 is utf8.ValidString, faster for the short ASCII strings most
-// values are: a byte loop settles those before the general decoder runs
-// (which, for long strings, checks eight bytes at a time itself).
+// values are: eight bytes at a time, then byte by byte, it settles those
+// without a call, and hands anything else to the general decoder.
 func validUTF8(s string) bool {
-	if len(s) > 16 {
-		return utf8.ValidString(s)
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+			return utf8.ValidString(s[i:])
+		}
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return utf8.ValidString(s)
+	for ; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
 		}
 	}
 	return true

@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -347,4 +351,96 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// personModel fills every column of the people table.
+type personModel struct {
+	ID     string `db:"id"`
+	Name   string `db:"name"`
+	Age    int    `db:"age"`
+	Team   string `db:"team"`
+	Score  int64  `db:"score"`
+	Active bool   `db:"active"`
+}
+
+// TestModelValuesAreCopied: Model reads the structs when it is called
+// (their strings and integers are kept in arrays of the statement's own,
+// not in the caller's structs), so changing them before Exec, or reusing
+// one variable for several calls, writes what each call saw; a
+// middleware that replaces a row writes the replacement, and one that
+// leaves the rows alone writes them all, through any executor.
+func TestModelValuesAreCopied(t *testing.T) {
+	both(t, func(t *testing.T, tg *ormtest.Target, rec recorder) {
+		ctx := context.Background()
+		if err := orm.EnsureSchema(ctx, qSchema, tg.DB); err != nil {
+			t.Fatal(err)
+		}
+		batch := make([]personModel, 50)
+		for i := range batch {
+			batch[i] = personModel{ID: fmt.Sprintf("m%02d", i), Name: strings.Repeat("n", i), Age: 1000 + i, Team: "t" + strconv.Itoa(i),
+				Score: int64(i) << 40, Active: i%2 == 0}
+		}
+		want := slices.Clone(batch)
+		q := tg.DB.Insert(qPeople).Model(batch)
+		for i := range batch { // the caller reuses its slice before the insert runs
+			batch[i] = personModel{ID: "x" + strconv.Itoa(i), Name: "changed", Age: -1, Score: -1}
+		}
+		churn() // the statement's values must outlive a collection
+		mustN(t)(q.Exec(ctx))
+
+		// One variable, reused for each call.
+		q = tg.DB.Insert(qPeople)
+		var p personModel
+		for i := range 3 {
+			p = personModel{ID: "r" + strconv.Itoa(i), Name: "reused", Age: i, Team: "r", Score: int64(i), Active: true}
+			want = append(want, p)
+			q = q.Model(&p)
+		}
+		p.Name = "after"
+		mustN(t)(q.Exec(ctx))
+
+		// A middleware that replaces the second row of a plain insert.
+		swap := func(next orm.Handler) orm.Handler {
+			return func(ctx context.Context, st *orm.Statement) (*orm.Result, error) {
+				if iq, ok := st.Query.(*orm.InsertQuery); ok && len(iq.Parts().Rows) == 3 {
+					c, parts := iq.Rewrite()
+					parts.Rows[1] = []any{"s1", "swapped", int64(7), "s", int64(70), false}
+					st.Query = c
+				}
+				return next(ctx, st)
+			}
+		}
+		mw := orm.New(tg.Executor, tg.Dialect, swap)
+		in := []personModel{{ID: "s0", Name: "a"}, {ID: "sX", Name: "b"}, {ID: "s2", Name: "c"}}
+		for range 2 { // the second run finds the text cached
+			mustN(t)(mw.Insert(qPeople).Model(in).Exec(ctx))
+			if _, err := tg.DB.Delete(qPeople).Where(expr.Like(pc("id"), "s%")).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustN(t)(mw.Insert(qPeople).Model(in).Exec(ctx))
+		want = append(want, in[0], personModel{ID: "s1", Name: "swapped", Age: 7, Team: "s", Score: 70}, in[2])
+
+		got, err := orm.All[personModel](ctx, tg.DB.Select().From(qPeople).OrderBy(expr.Asc(pc("id"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(want, func(a, b personModel) int { return strings.Compare(a.ID, b.ID) })
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("read back %d rows:\n  %+v\nwant %d:\n  %+v", len(got), got, len(want), want)
+		}
+		rec("rows", got)
+	})
+}
+
+// churn allocates and collects, so that values held only by a dangling
+// pointer would be overwritten.
+func churn() {
+	for range 3 {
+		junk := make([][]byte, 1000)
+		for i := range junk {
+			junk[i] = bytes.Repeat([]byte{0xAA}, 64)
+		}
+		runtime.GC()
+	}
 }

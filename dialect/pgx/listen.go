@@ -17,11 +17,23 @@ import (
 // background (the first Listen waits for the connection) and, when the
 // connection is lost, reconnects with backoff, listens again on every
 // channel and sends a nil Notification.
+//
+// The Listeners NewListener returns for one dsn share one connection
+// (dialect.ShareListener): a process holds one LISTEN connection per
+// database, however many hubs and live-query engines listen on it. The
+// first one's backoffs apply to it; it closes with the last one.
 func NewListener(dsn string, opts postgres.ListenerOptions) (postgres.Listener, error) {
 	cfg, err := pgxv5.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
+	return dialect.ShareListener("pgx "+dsn, opts, func(o postgres.ListenerOptions) (postgres.Listener, error) {
+		return newListener(cfg, o), nil
+	})
+}
+
+// newListener is one pgx listening connection.
+func newListener(cfg *pgxv5.ConnConfig, opts postgres.ListenerOptions) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &listener{
 		cfg:      cfg,
@@ -35,7 +47,7 @@ func NewListener(dsn string, opts postgres.ListenerOptions) (postgres.Listener, 
 		done:     make(chan struct{}),
 	}
 	go l.run()
-	return l, nil
+	return l
 }
 
 type listener struct {

@@ -34,13 +34,15 @@ var Dialect dialect.Dialect = postgres.Dialect
 // "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" (pgx also
 // takes libpq's key=value form), and checks that it answers. URL
 // parameters pgx does not know, such as search_path, are sent to the
-// server as run-time settings.
+// server as run-time settings. The pool is sized as postgres.Open sizes
+// lib/pq's (postgres.SizePool): change it on the *sql.DB.
 func Open(dsn string) (*sql.DB, error) {
 	cfg, err := pgxv5.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("plasma: open postgres (pgx): %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
+	postgres.SizePool(db)
 	if err := db.PingContext(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open postgres (pgx): %w", err)

@@ -38,7 +38,20 @@ func (pgDialect) OpenListener(dsn string, opts ListenerOptions) (Listener, error
 
 // NewListener returns a Listener on lib/pq (pq.Listener) for dsn. It
 // connects in the background: the first Listen waits for the connection.
+//
+// The Listeners NewListener returns for one dsn share one connection
+// (dialect.ShareListener): a process holds one LISTEN connection per
+// database, however many hubs and live-query engines listen on it. The
+// first one's backoffs apply to it; it closes with the last one.
 func NewListener(dsn string, opts ListenerOptions) Listener {
+	l, _ := dialect.ShareListener("lib/pq "+dsn, opts, func(o ListenerOptions) (Listener, error) {
+		return newListener(dsn, o), nil // never fails: it connects in the background
+	})
+	return l
+}
+
+// newListener is one lib/pq listening connection.
+func newListener(dsn string, opts ListenerOptions) Listener {
 	minB, maxB := opts.Backoffs()
 	l := &pqListener{out: make(chan *Notification, 32)}
 	l.l = pq.NewListener(dsn, minB, maxB, func(ev pq.ListenerEventType, err error) {

@@ -141,6 +141,10 @@ func StatementCache(n int) Option { return func(o *options) { o.stmtCache = max(
 // unless dsn sets binary_parameters itself. A statement whose cached plan
 // a schema change invalidated is prepared again and, outside a
 // transaction, run again at once.
+//
+// The pool keeps up to DefaultMaxOpenConns connections, all of them when
+// idle for less than DefaultConnMaxIdleTime (SizePool): change them on
+// the *sql.DB.
 func Open(dsn string) (*sql.DB, error) { return OpenWith(dsn) }
 
 // OpenWith is Open with options.
@@ -158,6 +162,7 @@ func OpenWith(dsn string, opts ...Option) (*sql.DB, error) {
 		conn = &cachingConnector{inner: c, size: o.stmtCache}
 	}
 	db := sql.OpenDB(conn)
+	SizePool(db)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
