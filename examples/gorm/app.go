@@ -16,6 +16,7 @@ import (
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/plugin/serverdb"
+	"github.com/plasma-go/plasma/sync/realtime"
 	"github.com/plasma-go/plasma/sync/server"
 )
 
@@ -25,12 +26,18 @@ type App struct {
 	gorm *gorm.DB
 	db   *orm.DB // plasma with row auth and the change log, for the app's own writes
 	sync *server.Handler[AppCtx]
+	hub  *realtime.Hub // pokes connected clients after commits, at /sync/ws
 }
 
 // New sets the app up on gdb (SQLite through github.com/glebarez/sqlite,
 // or PostgreSQL through gorm.io/driver/postgres): GORM migrates its
 // tables, plasma creates notes and the change log, and the sync handler
 // runs on GORM's pool. Close the app before the pool.
+//
+// The realtime hub pokes the clients that can read a changed note, so
+// that they pull: after a push, and after any other write to notes, GORM's
+// own included, which plasma's capture triggers log in the change log and
+// the hub finds by polling it.
 func New(ctx context.Context, gdb *gorm.DB) (*App, error) {
 	var d dialect.Dialect
 	switch name := gdb.Name(); name {
@@ -49,26 +56,49 @@ func New(ctx context.Context, gdb *gorm.DB) (*App, error) {
 		return nil, err
 	}
 	base := orm.New(pool, d)
-	h, err := server.NewHandler(server.Options[AppCtx]{Schema: Schema, DB: base, Mutators: mutators(gdb), Auth: bearerAuth})
+	// The hub is the handler's Notifier, so it comes first; it binds
+	// client groups through the handler, set below before anything is
+	// served, by the same rules as pushes and pulls.
+	var h *server.Handler[AppCtx]
+	hub, err := realtime.New(realtime.Options{
+		DB:     base,
+		Schema: Schema,
+		Auth: func(r *http.Request) (rowauth.Identity, error) {
+			id, _, err := bearerAuth(r)
+			return id, err
+		},
+		BindGroup: func(ctx context.Context, groupID, userID string) error {
+			return h.BindGroup(ctx, groupID, userID)
+		},
+	})
 	if err != nil {
+		return nil, err
+	}
+	h, err = server.NewHandler(server.Options[AppCtx]{Schema: Schema, DB: base, Mutators: mutators(gdb), Auth: bearerAuth, Notifier: hub})
+	if err != nil {
+		_ = hub.Close(ctx)
 		return nil, err
 	}
 	db, err := serverdb.New(ctx, Schema, base, serverdb.SkipEnsure()) // the handler made the tables
 	if err != nil {
-		h.Close(ctx)
+		_ = errors.Join(hub.Close(ctx), h.Close(ctx))
 		return nil, err
 	}
-	return &App{gorm: gdb, db: db, sync: h}, nil
+	return &App{gorm: gdb, db: db, sync: h, hub: hub}, nil
 }
 
-// Close stops the sync handler.
-func (a *App) Close(ctx context.Context) error { return a.sync.Close(ctx) }
+// Close stops the realtime hub and the sync handler.
+func (a *App) Close(ctx context.Context) error {
+	return errors.Join(a.hub.Close(ctx), a.sync.Close(ctx))
+}
 
-// Routes serves the sync endpoints under /sync/ and the app's REST API,
-// which its older clients and other services still call.
+// Routes serves the sync endpoints under /sync/, the WebSocket that pokes
+// clients at /sync/ws, and the app's REST API, which its older clients and
+// other services still call.
 func (a *App) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/sync/", a.sync)
+	mux.Handle("GET /sync/ws", a.hub)
 	mux.HandleFunc("POST /api/notes", a.postNote)
 	mux.HandleFunc("GET /api/activity", a.getActivity)
 	return mux

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,8 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/gorilla/websocket"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -213,4 +216,136 @@ func TestHostileRequestsWriteNothing(t *testing.T) {
 			t.Errorf("activity rows after the attempts: %d %v; want ann's one", acts, err)
 		}
 	})
+}
+
+// A note ann can read changed by plain GORM, outside plasma: the capture
+// triggers log the write, so the hub pokes ann, who can read the note,
+// and not bob, and ann's next pull from her cookie carries the new body;
+// the pull after that is unchanged.
+func TestGORMWritePokesReaders(t *testing.T) {
+	both(t, func(t *testing.T, gdb *gorm.DB, srv *httptest.Server) {
+		ann := synctest.NewClient(srv.Client(), srv.URL+"/sync", "Bearer ann", "g-ann")
+		bob := synctest.NewClient(srv.Client(), srv.URL+"/sync", "Bearer bob", "g-bob")
+		for _, c := range []struct {
+			client *synctest.Client
+			args   string
+		}{{ann, `{"id":"n-ann","body":"ann's"}`}, {bob, `{"id":"n-bob","body":"bob's"}`}} {
+			if status, body, err := c.client.Push(synctest.Mutation{ClientID: c.client.GroupID + "-c", ID: 1, Name: "createNote", Args: c.args}); err != nil || status != 200 {
+				t.Fatalf("push %s: %d %s %v", c.args, status, body, err)
+			}
+			if _, err := c.client.Pull(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ann.Row("notes/n-ann") == nil || bob.Row("notes/n-bob") == nil {
+			t.Fatalf("the pulls miss the notes: ann %v, bob %v", ann.View, bob.View)
+		}
+		annWS := connectWS(t, srv, "ann", ann.GroupID, "ann-c")
+		bobWS := connectWS(t, srv, "bob", bob.GroupID, "bob-c")
+		// Let the hub's rounds for the pushes above pass.
+		time.Sleep(500 * time.Millisecond)
+		annWS.drain()
+		bobWS.drain()
+
+		if err := gdb.Model(&Note{}).Where("id = ?", "nobody").Update("body", "x").Error; err != nil {
+			t.Fatal(err)
+		}
+		annWS.expectPoke(t, "ann, after GORM's write", 5*time.Second)
+		bobWS.expectNoPoke(t, "bob, after GORM's write to ann's note", 500*time.Millisecond)
+
+		cookie := ann.Cookie
+		r, err := ann.Pull()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := r.Response.Patch; !r.Changed || len(p) != 1 || p[0].Op != "put" || p[0].Key != "notes/n-ann" ||
+			!bytes.Contains(p[0].Value, []byte(`"body":"from gorm"`)) {
+			t.Fatalf("ann's pull after GORM's write, from cookie %s: %s", cookie, r.Raw)
+		}
+		again, err := ann.Pull()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Changed || len(again.Response.Patch) != 0 || !bytes.Equal(again.Response.Cookie, r.Response.Cookie) {
+			t.Fatalf("the pull after that: %s", again.Raw)
+		}
+	})
+}
+
+// wsClient is a WebSocket connection to /sync/ws that counts pokes.
+type wsClient struct {
+	pokes  chan struct{}
+	closed chan struct{}
+}
+
+// connectWS connects client clientID of group as user and waits for the
+// poke every connection gets on connecting.
+func connectWS(t *testing.T, srv *httptest.Server, user, group, clientID string) *wsClient {
+	t.Helper()
+	q := url.Values{"clientGroupID": {group}, "clientID": {clientID}}
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/sync/ws?" + q.Encode()
+	ws, resp, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {"Bearer " + user}})
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+			resp.Body.Close()
+		}
+		t.Fatalf("dial %s as %s: %d %v", u, user, status, err)
+	}
+	c := &wsClient{pokes: make(chan struct{}, 100), closed: make(chan struct{})}
+	go func() {
+		defer close(c.closed)
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(msg, &m) == nil && m.Type == "poke" {
+				c.pokes <- struct{}{}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ws.Close()
+		<-c.closed
+	})
+	c.expectPoke(t, user+"'s poke on connecting", 5*time.Second)
+	return c
+}
+
+// expectPoke waits up to timeout for a poke.
+func (c *wsClient) expectPoke(t *testing.T, what string, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-c.pokes:
+	case <-c.closed:
+		t.Fatalf("%s: the connection closed before the poke", what)
+	case <-time.After(timeout):
+		t.Fatalf("%s: no poke within %v", what, timeout)
+	}
+}
+
+// expectNoPoke checks that no poke arrives within d.
+func (c *wsClient) expectNoPoke(t *testing.T, what string, d time.Duration) {
+	t.Helper()
+	select {
+	case <-c.pokes:
+		t.Fatalf("%s: unexpected poke", what)
+	case <-time.After(d):
+	}
+}
+
+// drain discards the pokes received so far.
+func (c *wsClient) drain() {
+	for {
+		select {
+		case <-c.pokes:
+		default:
+			return
+		}
+	}
 }
