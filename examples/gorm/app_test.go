@@ -247,7 +247,7 @@ func TestGORMWritePokesReaders(t *testing.T) {
 		annWS.drain()
 		bobWS.drain()
 
-		if err := gdb.Model(&Note{}).Where("id = ?", "nobody").Update("body", "x").Error; err != nil {
+		if err := gdb.Model(&Note{}).Where("id = ?", "n-ann").Update("body", "from gorm").Error; err != nil {
 			t.Fatal(err)
 		}
 		annWS.expectPoke(t, "ann, after GORM's write", 5*time.Second)

@@ -63,7 +63,7 @@ func main() {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
 	}()
-	log.Printf("notes on http://%s (sync at /sync/, REST at /api/)", *addr)
+	log.Printf("notes on http://%s (sync at /sync/, pokes at /sync/ws, REST at /api/)", *addr)
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
