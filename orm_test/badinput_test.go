@@ -17,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 )
@@ -43,17 +44,10 @@ func (c *qCountingExec) QueryContext(ctx context.Context, query string, args ...
 	return c.Executor.QueryContext(ctx, query, args...)
 }
 
-// kinds is a table with a column of each scalar kind.
+// qKinds is a table with a column of each scalar kind
+// (testschema.ScalarKinds).
 var (
-	qKinds = orm.NewTable("kinds",
-		orm.ID(),
-		orm.Boolean("flag").Nullable(),
-		orm.Int("n").Nullable(),
-		orm.BigInt("big").Nullable(),
-		orm.Text("txt").Nullable(),
-		orm.Blob("data").Nullable(),
-		orm.JSON("doc").Nullable(),
-	)
+	qKinds       = testschema.ScalarKinds()
 	qKindsSchema = orm.MustDefineSchema("k1", qKinds)
 )
 

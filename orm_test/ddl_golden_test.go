@@ -13,56 +13,18 @@ import (
 	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/tabledef"
 )
 
-// goldenDDLTables is a representative schema: every column kind, nullable
-// columns and defaults of every kind, UNIQUE, foreign keys with each ON
-// DELETE action (one pair of tables referencing each other, which
-// PostgreSQL creates in two steps), plain, unique and multi-column
-// indexes, encrypted, CRDT and file columns, an autoincrement key and a
-// composite key. Tables are given extra so migration plans can start from
-// a subset.
-func goldenDDLTables(extra ...orm.Column) []*orm.Table {
-	owners := orm.NewTable("owners", orm.ID(), orm.Text("email").Unique(),
-		orm.Text("best_doc").Nullable().References("docs", "id", tabledef.SetNull)) // closes a cycle with docs
-	docs := orm.NewTable("docs", append([]orm.Column{
-		orm.ID(),
-		orm.Text("title"),
-		orm.Text("subtitle").Nullable(),
-		orm.Text("lang").Default("en"),
-		orm.Int("rank").Default(-1),
-		orm.BigInt("size").Nullable().Default(int64(1) << 40),
-		orm.Boolean("published").Default(false),
-		orm.Blob("thumb").Nullable(),
-		orm.Blob("salt").Default([]byte{0, 0xff}),
-		orm.JSON("meta").Default(map[string]any{"tags": []any{"a"}, "v": 1}),
-		orm.JSON("extra").Nullable(),
-		orm.File("attachment").Nullable(),
-		orm.CRDTCounter("views"),
-		orm.CRDTPNCounter("score").Nullable(),
-		orm.CRDTLWWRegister("status").Nullable(),
-		orm.CRDTORSet("labels").Nullable(),
-		orm.Text("secret").Encrypted().Nullable(),
-		orm.Int("secret_n").Encrypted(),
-		orm.Text("slug").Unique(),
-		orm.Text("owner_id").References("owners", "id", tabledef.Cascade),
-		orm.Text("editor_id").Nullable().References("owners", "id", tabledef.SetNull),
-		orm.Text("owner_email").References("owners", "email", tabledef.Restrict),
-		orm.Text("parent_id").Nullable().References("docs", "id", tabledef.NoAction),
-	}, extra...)...).With(orm.TableOptions{Indexes: []orm.Index{
-		{Name: "docs_owner", Columns: []string{"owner_id"}},
-		{Name: "docs_owner_rank", Columns: []string{"owner_id", "rank"}, Unique: true},
-	}})
-	events := orm.NewTable("events", orm.AutoIncrement("seq"), orm.Text("kind").Default("note"),
-		orm.Text("doc_id").Nullable().References("docs", "id", tabledef.Cascade)).With(orm.TableOptions{External: true})
-	pairs := orm.NewTable("pairs", orm.Text("a").PrimaryKey(), orm.Int("b").PrimaryKey(), orm.Text("note").Nullable()).
-		With(orm.TableOptions{ChangeLogSuppressed: true})
-	return []*orm.Table{docs, owners, events, pairs}
-}
+// goldenDDLTables is the golden DDL schema, testschema.Golden: every
+// column kind, defaults of every kind, UNIQUE, each ON DELETE action, a
+// reference cycle, indexes, an autoincrement key and a composite key.
+// extra columns go to docs, so migration plans can start from a subset.
+func goldenDDLTables(extra ...orm.Column) []*orm.Table { return testschema.Golden(extra...) }
 
 func goldenDDLSchema(t testing.TB) *orm.Schema {
 	t.Helper()

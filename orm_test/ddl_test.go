@@ -2,7 +2,6 @@ package ormtest_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,81 +14,24 @@ import (
 
 	"github.com/plasma-go/plasma/dialect/postgres"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/tabledef"
 )
 
-// The DDL schema: every column kind and every modifier, an External table
-// with an auto-increment key, a ChangeLogSuppressed table with a composite
-// key, a self-reference, a reference cycle, and tables declared after the
-// tables that reference them.
+// The DDL schema (testschema.DDL): every column kind and every modifier,
+// an External table with an auto-increment key, a ChangeLogSuppressed
+// table with a composite key, a self-reference, a reference cycle, and
+// tables declared after the tables that reference them.
 
-const ddlHostileDefault = `it's "quoted" \ back -- not a comment; DROP TABLE x; ?`
+const ddlHostileDefault = testschema.DDLHostileDefault
 
 var (
-	ddlChildren = orm.NewTable("ddl_children",
-		orm.ID(),
-		orm.Text("p_cascade").Nullable().References("ddl_parents", "id", tabledef.Cascade),
-		orm.Text("p_restrict").Nullable().References("ddl_parents", "name", tabledef.Restrict),
-		orm.Text("p_setnull").Nullable().References("ddl_parents", "id", tabledef.SetNull),
-		orm.Text("p_noaction").Nullable().References("ddl_parents", "id", tabledef.NoAction),
-		orm.Int("legacy_n").Nullable().References("ddl_legacy", "n", tabledef.Cascade),
-	)
-	ddlKinds = orm.NewTable("ddl_kinds",
-		orm.ID(),
-		orm.Text("t"),
-		orm.Text("t_null").Nullable(),
-		orm.Text("t_def").Default(ddlHostileDefault),
-		orm.Text("t_nulldef").Nullable().Default(nil),
-		orm.Text("email").Unique(),
-		orm.Int("i").Default(-7),
-		orm.BigInt("bi").Default(int64(1)<<40),
-		orm.Boolean("b_true").Default(true),
-		orm.Boolean("b_false").Default(false),
-		orm.Blob("bl").Nullable().Default([]byte{0, 1, 0xfe, '\'', '\\'}),
-		orm.JSON("j").Default(map[string]any{"a": []int{1, 2}, "q": "it's"}),
-		orm.JSON("j_str").Default("it's"),
-		orm.JSON("j_bytes").Default([]byte(`[true,null]`)),
-		orm.File("f").Nullable(),
-		orm.File("f_def").Default(`{"hash":"abc","size":3}`),
-		orm.CRDTCounter("c").Default(`{"c":{}}`),
-		orm.CRDTPNCounter("pn").Nullable(),
-		orm.CRDTLWWRegister("lww").Nullable(),
-		orm.CRDTORSet("ors").Default(json.RawMessage(`{ "vv": {}, "e": [] }`)),
-		orm.Text("secret").Encrypted().Nullable(),
-		orm.Int("secret_n").Encrypted().Nullable(),
-		orm.JSON("secret_j").Encrypted().Nullable(),
-	).With(orm.TableOptions{Indexes: []orm.Index{
-		{Name: "ddl_kinds_by_i", Columns: []string{"i", "bi"}},
-		{Name: "ddl_kinds_t_unique", Columns: []string{"t", "i"}, Unique: true},
-	}})
-	ddlParents = orm.NewTable("ddl_parents",
-		orm.ID(),
-		orm.Text("name").Unique(),
-	)
-	ddlLegacy = orm.NewTable("ddl_legacy",
-		orm.AutoIncrement("n"),
-		orm.Text("label"),
-	).With(orm.TableOptions{External: true})
-	ddlPairs = orm.NewTable("ddl_pairs",
-		orm.Text("a").PrimaryKey(),
-		orm.Int("b").PrimaryKey(),
-		orm.Text("v").Nullable(),
-	).With(orm.TableOptions{ChangeLogSuppressed: true})
-	ddlTree = orm.NewTable("ddl_tree",
-		orm.ID(),
-		orm.Text("parent_id").Nullable().References("ddl_tree", "id", tabledef.Cascade),
-	)
-	ddlCycleA = orm.NewTable("ddl_cycle_a",
-		orm.ID(),
-		orm.Text("b_id").Nullable().References("ddl_cycle_b", "id", tabledef.SetNull),
-	)
-	ddlCycleB = orm.NewTable("ddl_cycle_b",
-		orm.ID(),
-		orm.Text("a_id").Nullable().References("ddl_cycle_a", "id", tabledef.SetNull),
-	)
-	ddlSchema = orm.MustDefineSchema("ddl-1", ddlChildren, ddlKinds, ddlParents, ddlLegacy, ddlPairs, ddlTree, ddlCycleA, ddlCycleB)
+	ddlTables = testschema.DDL()
+	// In testschema.DDL's order.
+	ddlChildren, ddlKinds, ddlParents, ddlLegacy = ddlTables[0], ddlTables[1], ddlTables[2], ddlTables[3]
+	ddlPairs, ddlTree, ddlCycleA, ddlCycleB      = ddlTables[4], ddlTables[5], ddlTables[6], ddlTables[7]
+	ddlSchema                                    = orm.MustDefineSchema("ddl-1", ddlTables...)
 )
 
 // ddlColWant is one column's expected introspection.

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 )
 
 var (
-	encSecrets = orm.NewTable("secrets", orm.ID(), orm.Int("pin").Encrypted(), orm.Boolean("flag").Encrypted().Nullable())
+	encSecrets = testschema.Secrets()
 	encSchema  = orm.MustDefineSchema("1", encSecrets)
 )
 

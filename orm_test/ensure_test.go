@@ -11,19 +11,13 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
-	ensUsers = orm.NewTable("ens_users", orm.ID(), orm.Text("email").Unique())
-	ensTodos = orm.NewTable("ens_todos",
-		orm.ID(),
-		orm.Text("owner_id").References("ens_users", "id", tabledef.Cascade),
-		orm.Text("title"),
-	).With(orm.TableOptions{Indexes: []orm.Index{{Name: "ens_todos_owner", Columns: []string{"owner_id"}}}})
-	ensTags = orm.NewTable("ens_tags", orm.ID(), orm.Text("todo_id").References("ens_todos", "id", tabledef.Cascade))
+	ensUsers, ensTodos, ensTags = testschema.Ensure()
 	// Declared leaf first, so creation must reorder.
 	ensSchema = orm.MustDefineSchema("ens-1", ensTags, ensTodos, ensUsers)
 )

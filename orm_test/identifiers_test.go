@@ -8,64 +8,24 @@ import (
 	"testing"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/tabledef"
 )
 
-// identHostileNames are used as table, column and index names. No two differ
-// only in ASCII case (SQLite would see one name).
-var identHostileNames = []string{
-	`dq"uote`,
-	`"`,
-	`sq'uote`,
-	`'); DROP TABLE x; --`,
-	`with space`,
-	` lead and trail `,
-	`select`,
-	`ORDER`,
-	`Group`,
-	`Ünïcödé ß`,
-	`emoji😀🎉`,
-	`עברית`,          // Hebrew, right to left
-	"\u202eRLO mark", // an explicit right-to-left override
-	`مرحبا`,          // Arabic
-	`back\slash\`,
-	`semi;colon`,
-	`dash--comment`,
-	`/* c */`,
-	`q?mark`,
-	`??`,
-	`$1`,
-	`%s%d`,
-	`a.b`,
-	`*`,
-	"tab\there",
-	"new\nline",
-}
+// identHostileNames are used as table, column and index names
+// (testschema.HostileNames).
+var identHostileNames = testschema.HostileNames()
 
-// hostileSchema declares one table per hostile name, each with a column of
-// the same name, a column per hostile name in one wide table, indexes with
-// hostile names and a reference from each table to the previous one.
+// identHostileSchema declares testschema.HostileIdentifiers: one table per
+// hostile name, each with a column of the same name, a column per hostile
+// name in one wide table, indexes with hostile names and a reference from
+// each table to the previous one.
 func identHostileSchema(t *testing.T) (*orm.Schema, []*orm.Table, *orm.Table) {
 	t.Helper()
-	var tables []*orm.Table
-	for i, n := range identHostileNames {
-		cols := []orm.Column{orm.ID(), orm.Text(n).Default(n)}
-		if i > 0 {
-			cols = append(cols, orm.Text("ref "+identHostileNames[i-1]).Nullable().
-				References(identHostileNames[i-1], "id", tabledef.Cascade))
-		}
-		tables = append(tables, orm.NewTable(n, cols...).With(orm.TableOptions{
-			Indexes: []orm.Index{{Name: "ix " + n, Columns: []string{n}}},
-		}))
-	}
-	wideCols := []orm.Column{orm.ID()}
-	for _, n := range identHostileNames {
-		wideCols = append(wideCols, orm.Text(n).Nullable())
-	}
-	wide := orm.NewTable("wide "+identHostileNames[0], wideCols...)
-	s, err := orm.DefineSchema("hostile", append(slices.Clone(tables), wide)...)
+	all := testschema.HostileIdentifiers(identHostileNames)
+	tables, wide := slices.Clip(all[:len(all)-1]), all[len(all)-1]
+	s, err := orm.DefineSchema("hostile", slices.Clone(all)...)
 	if err != nil {
 		t.Fatal(err)
 	}

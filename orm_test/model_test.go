@@ -17,6 +17,7 @@ import (
 	"github.com/plasma-go/plasma/crdt"
 	"github.com/plasma-go/plasma/envelope"
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -209,10 +210,8 @@ func TestModelBadInput(t *testing.T) {
 // row auth (owner only), an encrypted column, a CRDT counter, and the
 // change log.
 var (
-	noteOwner = rowauth.Owner(expr.ColRef("model_notes", "owner_id")).Rule()
-	notes     = orm.NewTable("model_notes",
-		orm.ID(), orm.Text("owner_id"), orm.Text("title"), orm.Text("secret").Encrypted(), orm.CRDTCounter("likes"),
-	).With(orm.TableOptions{Auth: orm.TableAuth{Read: noteOwner, Write: noteOwner}})
+	noteOwner   = rowauth.Owner(expr.ColRef("model_notes", "owner_id")).Rule()
+	notes       = testschema.ModelNotes().With(orm.TableOptions{Auth: orm.TableAuth{Read: noteOwner, Write: noteOwner}})
 	notesSchema = orm.MustDefineSchema("1", notes)
 )
 

@@ -10,35 +10,16 @@ import (
 	sq "github.com/Masterminds/squirrel"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/tabledef"
 )
 
-// The query fixture: five people, four orders, three teams. Every query
-// test runs on it, on both engines.
+// The query fixture (testschema.Query): five people, four orders, three
+// teams. Every query test runs on it, on both engines.
 var (
-	qPeople = orm.NewTable("people",
-		orm.ID(),
-		orm.Text("name"),
-		orm.Int("age").Nullable(),
-		orm.Text("team").Nullable(),
-		orm.BigInt("score").Default(0),
-		orm.Boolean("active").Default(true),
-	)
-	qOrders = orm.NewTable("orders",
-		orm.ID(),
-		orm.Text("person_id").References("people", "id", tabledef.Cascade),
-		orm.Int("amount"),
-		orm.Text("note").Nullable(),
-	)
-	qTeams = orm.NewTable("teams",
-		orm.ID(),
-		orm.Text("name").Unique(),
-		orm.Text("lead_id").Nullable().References("people", "id", tabledef.SetNull),
-		orm.Text("deputy_id").Nullable().References("people", "id", tabledef.SetNull),
-	)
-	qSchema = orm.MustDefineSchema("q1", qPeople, qOrders, qTeams)
+	qPeople, qOrders, qTeams = testschema.Query()
+	qSchema                  = orm.MustDefineSchema("q1", qPeople, qOrders, qTeams)
 )
 
 // col is shorthand for a column of the people table.

@@ -7,16 +7,14 @@ import (
 	"testing"
 
 	"github.com/plasma-go/plasma/expr"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
-	"github.com/plasma-go/plasma/tabledef"
 )
 
 var (
-	smokeUsers = orm.NewTable("users", orm.ID(), orm.Text("name"), orm.Int("age").Default(0), orm.Boolean("active").Default(true))
-	smokeTodos = orm.NewTable("todos", orm.ID(), orm.Text("title"), orm.Text("owner_id").References("users", "id", tabledef.Cascade),
-		orm.JSON("meta").Nullable())
-	smokeSchema = orm.MustDefineSchema("1", smokeTodos, smokeUsers)
+	smokeUsers, smokeTodos = testschema.Smoke("")
+	smokeSchema            = orm.MustDefineSchema("1", smokeTodos, smokeUsers)
 )
 
 func TestSmoke(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 )
@@ -13,7 +14,7 @@ import (
 // reference cycle (parents <-> every).
 func TestCreateSQLIsRunOnEmptyDatabase(t *testing.T) {
 	each(t, func(t *testing.T, tg *ormtest.Target) {
-		s := schema(t, "1", allKinds()...)
+		s := schema(t, "1", testschema.AllKinds()...)
 		want := mustDiff(t, s, tg.DB).SQL
 		got, err := migrate.CreateSQL(tg.Dialect, s)
 		if err != nil {

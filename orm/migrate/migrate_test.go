@@ -10,62 +10,12 @@ import (
 	"time"
 
 	"github.com/plasma-go/plasma/dialect/sqlite"
+	"github.com/plasma-go/plasma/internal/testschema"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/orm/migrate"
 	ormtest "github.com/plasma-go/plasma/orm_test"
 	"github.com/plasma-go/plasma/tabledef"
 )
-
-// allKinds declares every column kind and every modifier, with defaults
-// in the spellings that engines like to rewrite.
-func allKinds() []*orm.Table {
-	parents := orm.NewTable("parents", orm.ID(), orm.Text("code").Unique(),
-		orm.Text("favorite").Nullable().References("every", "id", tabledef.SetNull)) // a cycle with every
-	every := orm.NewTable("every",
-		orm.ID(),
-		orm.Text("t"),
-		orm.Text("t_def").Default(`it's "quoted" \ ☃ ::text (x)`),
-		orm.Text("t_null").Nullable(),
-		orm.Text("t_nulldef").Nullable().Default(nil),
-		orm.Text("t_empty").Default(""),
-		orm.Int("i").Default(-7),
-		orm.Int("i0").Default(0),
-		orm.BigInt("b").Default(int64(9000000000)),
-		orm.BigInt("bneg").Default(-5),
-		orm.Boolean("yes").Default(true),
-		orm.Boolean("no").Default(false),
-		orm.Boolean("maybe").Nullable(),
-		orm.Blob("bl").Default([]byte{0, 0xff, 'x'}),
-		orm.Blob("bl_null").Nullable(),
-		orm.JSON("j").Default(map[string]any{"b": 1, "a": []any{1, 2.5, "x", nil}, "c": map[string]any{"z": true}}),
-		orm.JSON("j_raw").Default(json.RawMessage(`{"b": 1.50, "a": "it's"}`)),
-		orm.JSON("j_null").Nullable(),
-		orm.File("f").Nullable(),
-		orm.CRDTCounter("cnt").Default(json.RawMessage(`{"c":{"a":"1"}}`)),
-		orm.CRDTPNCounter("pn").Nullable(),
-		orm.CRDTLWWRegister("lww").Nullable(),
-		orm.CRDTORSet("set").Nullable(),
-		orm.Text("secret").Encrypted().Nullable(),
-		orm.BigInt("secret_n").Encrypted(),
-		orm.Text("uniq").Unique(),
-		orm.Int("uniq_n").Nullable().Unique(),
-		orm.Text("parent_id").References("parents", "id", tabledef.Cascade),
-		orm.Text("p_setnull").Nullable().References("parents", "id", tabledef.SetNull),
-		orm.Text("p_code").References("parents", "code", tabledef.Restrict),
-		orm.Text("p_noaction").Nullable().References("parents", "id", tabledef.NoAction),
-		orm.Text("self").Nullable().References("every", "id", tabledef.NoAction),
-	).With(orm.TableOptions{Indexes: []orm.Index{
-		{Name: "every_t", Columns: []string{"t"}},
-		{Name: "every_t_i", Columns: []string{"t", "i"}, Unique: true},
-	}})
-	auto := orm.NewTable("auto", orm.AutoIncrement("n"), orm.Text("v").Default("v")).With(orm.TableOptions{External: true})
-	comp := orm.NewTable("comp", orm.Text("a").PrimaryKey(), orm.Int("b").PrimaryKey(), orm.Text("c").Nullable().Unique(),
-		orm.BigInt("auto_ref").Nullable().References("auto", "n", tabledef.SetNull)).
-		With(orm.TableOptions{ChangeLogSuppressed: true})
-	pair := orm.NewTable("pair", orm.Text("k").PrimaryKey(), orm.Text("v").Unique().PrimaryKey()).
-		With(orm.TableOptions{External: true})
-	return []*orm.Table{every, parents, auto, comp, pair}
-}
 
 // fresh returns another empty database of tg's dialect.
 func fresh(t *testing.T, tg *ormtest.Target) *ormtest.Target {
@@ -80,7 +30,7 @@ func fresh(t *testing.T, tg *ormtest.Target) *ormtest.Target {
 // and stay empty run after run.
 func TestUnchangedDatabaseDiffsEmpty(t *testing.T) {
 	each(t, func(t *testing.T, tg *ormtest.Target) {
-		s := schema(t, "1", allKinds()...)
+		s := schema(t, "1", testschema.AllKinds()...)
 		if err := orm.EnsureSchema(ctx, s, tg.DB); err != nil {
 			t.Fatal(err)
 		}
@@ -795,18 +745,11 @@ func TestUntrackedTablesAndIndexes(t *testing.T) {
 // AUTOINCREMENT high-water mark.
 func TestRebuildKeepsSequenceAndReferences(t *testing.T) {
 	each(t, func(t *testing.T, tg *ormtest.Target) {
-		mk := func(def string) []*orm.Table {
-			return []*orm.Table{
-				orm.NewTable("counters", orm.AutoIncrement("n"), orm.Text("v").Default(def)).With(orm.TableOptions{External: true}),
-				orm.NewTable("refs", orm.AutoIncrement("id"), orm.BigInt("counter").References("counters", "n", tabledef.Cascade)).
-					With(orm.TableOptions{External: true}),
-			}
-		}
-		run(t, schema(t, "1", mk("a")...), tg.DB)
+		run(t, schema(t, "1", testschema.MigrateRebuild("a")...), tg.DB)
 		exec(t, tg.DB, `INSERT INTO counters (v) VALUES ('x'), ('y'), ('z')`)
 		exec(t, tg.DB, `DELETE FROM counters WHERE v = 'z'`)
 		exec(t, tg.DB, `INSERT INTO refs (counter) VALUES (1), (2)`)
-		v2 := schema(t, "2", mk("b")...)
+		v2 := schema(t, "2", testschema.MigrateRebuild("b")...)
 		if got := ops(run(t, v2, tg.DB)); !slices.Equal(got, []string{"change default counters.v"}) {
 			t.Fatalf("steps %v", got)
 		}
@@ -828,23 +771,10 @@ func TestRebuildKeepsSequenceAndReferences(t *testing.T) {
 // Names with quotes, unicode, dots, spaces and keywords survive
 // introspection, diff and migration.
 func TestHostileNames(t *testing.T) {
-	const (
-		tbl   = `we"ird ☃.t`
-		kids  = `kid's "table"`
-		col   = `c"ol 'x' é`
-		kw    = "select"
-		dot   = "a.b"
-		index = `ix "☃" on`
-	)
-	mk := func(extra ...orm.Column) []*orm.Table {
-		return []*orm.Table{
-			orm.NewTable(tbl, append([]orm.Column{orm.ID(), orm.Text(col).Default(`it's "x"`), orm.Int(kw).Nullable(), orm.Text(dot).Nullable()}, extra...)...).
-				With(orm.TableOptions{Indexes: []orm.Index{{Name: index, Columns: []string{col, kw}}}}),
-			orm.NewTable(kids, orm.ID(), orm.Text(`parent "id"`).References(tbl, "id", tabledef.Cascade)),
-		}
-	}
+	tbl, kids, col, dot, index := testschema.HostileTable, testschema.HostileKids, testschema.HostileColumn, testschema.HostileDotted, testschema.HostileIndex
+	kw, newCol := testschema.HostileKeyword, testschema.HostileNewColumn
 	each(t, func(t *testing.T, tg *ormtest.Target) {
-		v1 := schema(t, "1", mk()...)
+		v1 := schema(t, "1", testschema.MigrateHostile(false)...)
 		if err := orm.EnsureSchema(ctx, v1, tg.DB); err != nil {
 			t.Fatal(err)
 		}
@@ -863,13 +793,7 @@ func TestHostileNames(t *testing.T) {
 			t.Fatalf("foreign key %+v", fk)
 		}
 		// Add a column and a UNIQUE constraint (a rebuild on SQLite).
-		newCol := `new "col" ✓`
-		v2 := schema(t, "2", []*orm.Table{
-			orm.NewTable(tbl, orm.ID(), orm.Text(col).Default(`it's "x"`), orm.Int(kw).Nullable().Unique(), orm.Text(dot).Nullable(),
-				orm.Text(newCol).Default(`d"q's`)).
-				With(orm.TableOptions{Indexes: []orm.Index{{Name: index, Columns: []string{col, kw}}}}),
-			mk()[1],
-		}...)
+		v2 := schema(t, "2", testschema.MigrateHostile(true)...)
 		diff := run(t, v2, tg.DB)
 		want := []string{`add column "we""ird ☃.t"."new ""col"" ✓"`, `add unique "we""ird ☃.t".select`}
 		if got := ops(diff); !slices.Equal(got, want) {
