@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
@@ -146,17 +145,50 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 // pulls of its group in other processes keep storing their views first.
 const maxPullAttempts = 10
 
-// groupLocks are striped locks by client group: pulls of one group in a
-// process take turns (distinct groups share a stripe only by chance).
-type groupLocks [256]sync.Mutex
+// groupLocks make the pulls of one client group in a process take
+// turns. Each group has a lock of its own, held in the map only while
+// pulls of the group are running or waiting, so one user pulling without
+// pause delays no other group and the map holds no more entries than
+// pulls in flight.
+type groupLocks struct {
+	mu sync.Mutex
+	m  map[string]*groupLock
+}
 
-// lock locks group's stripe and returns its unlock.
+type groupLock struct {
+	sync.Mutex
+	users int // pulls holding or waiting for the lock; guarded by groupLocks.mu
+}
+
+// lock locks group's lock and returns its unlock.
 func (l *groupLocks) lock(group string) (unlock func()) {
-	h := fnv.New32a()
-	h.Write([]byte(group))
-	m := &l[h.Sum32()%uint32(len(l))]
-	m.Lock()
-	return m.Unlock
+	l.mu.Lock()
+	g := l.m[group]
+	if g == nil {
+		if l.m == nil {
+			l.m = map[string]*groupLock{}
+		}
+		g = &groupLock{}
+		l.m[group] = g
+	}
+	g.users++
+	l.mu.Unlock()
+	g.Lock()
+	return func() {
+		g.Unlock()
+		l.mu.Lock()
+		if g.users--; g.users == 0 {
+			delete(l.m, group)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// held is the number of groups with pulls running or waiting.
+func (l *groupLocks) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }
 
 // answerPull reads what the pull needs (readPull), stores the new view
