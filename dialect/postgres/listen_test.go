@@ -24,30 +24,15 @@ func TestListener(t *testing.T) {
 	if base == "" {
 		t.Skip("set PLASMA_TEST_POSTGRES to run the PostgreSQL tests")
 	}
-	makers := []struct {
-		name string
-		make func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error)
-	}{
-		{"pq", func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error) {
-			return postgres.NewListener(dsn, o), nil
-		}},
-		{"pgx", pgx.NewListener},
-	}
-	for _, m := range makers {
+	for _, m := range listenerMakers {
 		t.Run(m.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			b := make([]byte, 4)
-			_, _ = rand.Read(b)
-			app := "plasma_listen_" + hex.EncodeToString(b)
-			u, _ := url.Parse(base)
-			q := u.Query()
-			q.Set("application_name", app)
-			u.RawQuery = q.Encode()
+			app, dsn := namedDSN(base, "plasma_listen_")
 
 			var mu sync.Mutex
 			var events []postgres.ListenerEvent
-			l, err := m.make(u.String(), postgres.ListenerOptions{
+			l, err := m.make(dsn, postgres.ListenerOptions{
 				MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 				OnEvent: func(ev postgres.ListenerEvent, err error) {
 					mu.Lock()
@@ -156,27 +141,11 @@ func TestListenersShareOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	makers := []struct {
-		name string
-		make func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error)
-	}{
-		{"pq", func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error) {
-			return postgres.NewListener(dsn, o), nil
-		}},
-		{"pgx", pgx.NewListener},
-	}
-	for _, m := range makers {
+	for _, m := range listenerMakers {
 		t.Run(m.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			b := make([]byte, 4)
-			_, _ = rand.Read(b)
-			app := "plasma_share_" + hex.EncodeToString(b)
-			u, _ := url.Parse(base)
-			q := u.Query()
-			q.Set("application_name", app)
-			u.RawQuery = q.Encode()
-			dsn := u.String()
+			app, dsn := namedDSN(base, "plasma_share_")
 			backends := func(where string) int {
 				t.Helper()
 				var n int
@@ -342,14 +311,8 @@ func TestSharedListenerSlowReader(t *testing.T) {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	app := "plasma_slow_" + hex.EncodeToString(b)
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	fast, slow := postgres.NewListener(u.String(), postgres.ListenerOptions{}), postgres.NewListener(u.String(), postgres.ListenerOptions{})
+	app, dsn := namedDSN(base, "plasma_slow_")
+	fast, slow := postgres.NewListener(dsn, postgres.ListenerOptions{}), postgres.NewListener(dsn, postgres.ListenerOptions{})
 	defer fast.Close()
 	defer slow.Close()
 	ch := "slow_" + app
@@ -413,4 +376,28 @@ func TestSharedListenerSlowReader(t *testing.T) {
 	if n := read(); n == nil || n.Payload != "after" {
 		t.Fatalf("slow reader after catching up: %+v", n)
 	}
+}
+
+// listenerMakers open a Listener on each driver.
+var listenerMakers = []struct {
+	name string
+	make func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error)
+}{
+	{"pq", func(dsn string, o postgres.ListenerOptions) (postgres.Listener, error) {
+		return postgres.NewListener(dsn, o), nil
+	}},
+	{"pgx", pgx.NewListener},
+}
+
+// namedDSN returns base with a fresh application_name starting with
+// prefix, and that name: the test finds its listener's backends by it.
+func namedDSN(base, prefix string) (app, dsn string) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	app = prefix + hex.EncodeToString(b)
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	return app, u.String()
 }
