@@ -365,21 +365,7 @@ func propertyJoin(t *testing.T, e engine) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, w := range subs {
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				ok, diff := w.check()
-				if ok {
-					break
-				}
-				if time.Now().After(deadline) {
-					sqlText, args, _ := w.q.ToSql()
-					t.Fatalf("seed %d, check %d, query %d: %s %v\n%s", seed, checks, i, sqlText, args, diff)
-				}
-				time.Sleep(time.Millisecond)
-			}
-			checks++
-		}
+		checks = awaitAll(t, subs, seed, checks)
 	}
 	t.Logf("%d checks", checks)
 }

@@ -341,21 +341,7 @@ func TestProperty(t *testing.T) {
 			if err := g.tx(ctx, db); err != nil {
 				t.Fatal(err)
 			}
-			for i, w := range subs {
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					ok, diff := w.check()
-					if ok {
-						break
-					}
-					if time.Now().After(deadline) {
-						sqlText, args, _ := w.q.ToSql()
-						t.Fatalf("seed %d, check %d, query %d: %s %v\n%s", seed, checks, i, sqlText, args, diff)
-					}
-					time.Sleep(time.Millisecond)
-				}
-				checks++
-			}
+			checks = awaitAll(t, subs, seed, checks)
 		}
 		t.Logf("%d checks", checks)
 	})
@@ -386,4 +372,28 @@ func propertySetup(t *testing.T, e engine, defaultCases int) (cases int, seed ui
 		t.Fatal(err)
 	}
 	return cases, seed
+}
+
+// awaitAll waits until every subscription's result equals its query's
+// (a live result may trail the commit by a notification), failing with
+// the seed, the check's number and the difference after 10 s. It returns
+// checks plus the subscriptions checked.
+func awaitAll(t *testing.T, subs []watched, seed uint64, checks int) int {
+	t.Helper()
+	for i, w := range subs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ok, diff := w.check()
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				sqlText, args, _ := w.q.ToSql()
+				t.Fatalf("seed %d, check %d, query %d: %s %v\n%s", seed, checks, i, sqlText, args, diff)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		checks++
+	}
+	return checks
 }
