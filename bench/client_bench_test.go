@@ -17,7 +17,6 @@ import (
 	"github.com/plasma-go/plasma/examples/todo"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
-	"github.com/plasma-go/plasma/plugin/rowauth"
 	"github.com/plasma-go/plasma/sync/client"
 )
 
@@ -34,24 +33,7 @@ type clientEnv struct {
 func newClientEnv(b *testing.B) *clientEnv {
 	b.Helper()
 	e := newSyncEnv(b, nil)
-	ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
-	err := e.h.DB().Tx(ctx, func(tx *orm.Tx) error {
-		rows := make([]orm.Row, 0, 500)
-		for i := range syncPullRows {
-			rows = append(rows, orm.Row{"id": fmt.Sprintf("t%05d", i), "list_id": "L1",
-				"title": fmt.Sprintf("todo number %d", i), "done": i%3 == 0, "created_by": "ann"})
-			if len(rows) == cap(rows) || i == syncPullRows-1 {
-				if _, err := tx.Insert(todo.Todos).Values(rows...).Exec(ctx); err != nil {
-					return err
-				}
-				rows = rows[:0]
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	seedTodos(b, e, syncPullRows)
 	mux := http.NewServeMux()
 	mux.Handle("/sync/", e.h)
 	srv := httptest.NewServer(mux)

@@ -149,23 +149,7 @@ func newPullRig(b *testing.B, engine string, rescan bool) *pullRig {
 func (r *pullRig) addTodos(b *testing.B, list, prefix string, n int) {
 	b.Helper()
 	sys := rowauth.AsSystem(context.Background())
-	err := r.h.DB().Tx(sys, func(tx *orm.Tx) error {
-		rows := make([]orm.Row, 0, 500)
-		for i := range n {
-			rows = append(rows, orm.Row{"id": fmt.Sprintf("%s%06d", prefix, i), "list_id": list,
-				"title": fmt.Sprintf("todo number %d", i), "done": i%3 == 0, "created_by": "ann"})
-			if len(rows) == cap(rows) || i == n-1 {
-				if _, err := tx.Insert(todo.Todos).Values(rows...).Exec(sys); err != nil {
-					return err
-				}
-				rows = rows[:0]
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	insertTodos(b, sys, r.h.DB(), list, n, func(i int) string { return fmt.Sprintf("%s%06d", prefix, i) })
 	// Number every change now (PostgreSQL publishes at most 10,000 per
 	// call), so that the timed pulls find only their own.
 	for last := int64(-1); ; {

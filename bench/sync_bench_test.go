@@ -275,24 +275,7 @@ func benchPushRaw(b *testing.B) {
 func BenchmarkPull(b *testing.B) {
 	setupN := func(b *testing.B, n int) *syncEnv {
 		e := newSyncEnv(b, nil)
-		ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
-		rows := make([]orm.Row, 0, 500)
-		err := e.h.DB().Tx(ctx, func(tx *orm.Tx) error {
-			for i := range n {
-				rows = append(rows, orm.Row{"id": fmt.Sprintf("t%05d", i), "list_id": "L1",
-					"title": fmt.Sprintf("todo number %d", i), "done": i%3 == 0, "created_by": "ann"})
-				if len(rows) == cap(rows) || i == n-1 {
-					if _, err := tx.Insert(todo.Todos).Values(rows...).Exec(ctx); err != nil {
-						return err
-					}
-					rows = rows[:0]
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		seedTodos(b, e, n)
 		return e
 	}
 	setup := func(b *testing.B) *syncEnv { return setupN(b, syncPullRows) }
@@ -447,4 +430,34 @@ func BenchmarkPull(b *testing.B) {
 			}
 		}
 	})
+}
+
+// seedTodos inserts n of ann's todos, t00000…, into list L1.
+func seedTodos(b *testing.B, e *syncEnv, n int) {
+	b.Helper()
+	ctx := rowauth.WithIdentity(context.Background(), rowauth.Identity{UserID: "ann"})
+	insertTodos(b, ctx, e.h.DB(), "L1", n, func(i int) string { return fmt.Sprintf("t%05d", i) })
+}
+
+// insertTodos inserts n todos created by ann into list, with the ids id
+// gives, 500 to a statement, in one transaction.
+func insertTodos(b *testing.B, ctx context.Context, db *orm.DB, list string, n int, id func(int) string) {
+	b.Helper()
+	err := db.Tx(ctx, func(tx *orm.Tx) error {
+		rows := make([]orm.Row, 0, 500)
+		for i := range n {
+			rows = append(rows, orm.Row{"id": id(i), "list_id": list,
+				"title": fmt.Sprintf("todo number %d", i), "done": i%3 == 0, "created_by": "ann"})
+			if len(rows) == cap(rows) || i == n-1 {
+				if _, err := tx.Insert(todo.Todos).Values(rows...).Exec(ctx); err != nil {
+					return err
+				}
+				rows = rows[:0]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
