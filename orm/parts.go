@@ -46,6 +46,12 @@ func (q *InsertQuery) Parts() InsertParts {
 	return p
 }
 
+// Err returns the problem found in q's values or clauses as they were
+// added, which running or rendering q would report, or nil. A middleware
+// that holds a statement back to run it later (merged with others) checks
+// it first, so that the caller still gets its error at once.
+func (q *InsertQuery) Err() error { return q.err }
+
 // Rewrite returns a clone of q and a pointer to the clone's clauses, as
 // SelectQuery.Rewrite does. The rows are shared with q: replace a row
 // (Rows[i] = ...), never change the values inside one in place.

@@ -66,7 +66,7 @@ func batchFor(ctx context.Context, db *orm.DB) *Batch {
 
 // held adds the changes of a write on db to the batch ctx names, if it
 // has one for db's transaction, and reports whether it did.
-func held(ctx context.Context, db *orm.DB, region string, o originVals, changes []change) bool {
+func held(ctx context.Context, db *orm.DB, region string, o origins, changes []change) bool {
 	b := batchFor(ctx, db)
 	if b == nil {
 		return false
@@ -74,7 +74,7 @@ func held(ctx context.Context, db *orm.DB, region string, o originVals, changes 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range changes {
-		b.rows = append(b.rows, batchRow{region: region, o: o, c: c})
+		b.rows = append(b.rows, batchRow{region: region, o: o.at(c), c: c})
 	}
 	return true
 }

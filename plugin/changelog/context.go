@@ -6,6 +6,8 @@ type originKey struct{}
 
 type regionKey struct{}
 
+type rowOriginsKey struct{}
+
 type origin struct {
 	clientID   string
 	mutationID int64
@@ -22,6 +24,23 @@ func WithOrigin(ctx context.Context, clientID string, mutationID int64) context.
 func OriginFrom(ctx context.Context) (clientID string, mutationID int64, ok bool) {
 	o, ok := ctx.Value(originKey{}).(origin)
 	return o.clientID, o.mutationID, ok
+}
+
+// RowOrigins names the client and mutation a row's write comes from, by
+// the row's table and id, or reports false to leave the row to the origin
+// WithOrigin names.
+type RowOrigins func(table, rowID string) (clientID string, mutationID int64, ok bool)
+
+// WithRowOrigins returns a context whose writes log each changed row with
+// the origin of names for it. The sync server sets it around an INSERT
+// that carries the rows of several mutations.
+func WithRowOrigins(ctx context.Context, of RowOrigins) context.Context {
+	return context.WithValue(ctx, rowOriginsKey{}, of)
+}
+
+func rowOriginsFrom(ctx context.Context) RowOrigins {
+	of, _ := ctx.Value(rowOriginsKey{}).(RowOrigins)
+	return of
 }
 
 // WithRegion returns a context whose writes are logged under region,

@@ -357,18 +357,36 @@ const maxChangesPerInsert = 500
 // originVals are the origin columns' values: NULL when unknown.
 type originVals struct{ clientID, mutationID any }
 
-func originOf(ctx context.Context) originVals {
+// origins gives each change row its origin: the one WithRowOrigins names
+// for its row, else WithOrigin's, else none.
+type origins struct {
+	def originVals
+	of  RowOrigins
+}
+
+func originOf(ctx context.Context) origins {
+	o := origins{of: rowOriginsFrom(ctx)}
 	if c, m, ok := OriginFrom(ctx); ok {
-		return originVals{clientID: c, mutationID: m}
+		o.def = originVals{clientID: c, mutationID: m}
 	}
-	return originVals{}
+	return o
+}
+
+// at returns the origin of c.
+func (o origins) at(c change) originVals {
+	if o.of != nil {
+		if client, mutation, ok := o.of(c.table, c.id); ok {
+			return originVals{clientID: client, mutationID: mutation}
+		}
+	}
+	return o.def
 }
 
 // insertChanges writes changes to the log through exec, which runs SQL
 // rendered for d; m is the Memo of a DB whose dialect is d, or nil.
-func insertChanges(m *orm.Memo, d dialect.Dialect, region string, o originVals, changes []change, exec func(string, []any) error) error {
+func insertChanges(m *orm.Memo, d dialect.Dialect, region string, o origins, changes []change, exec func(string, []any) error) error {
 	if len(changes) == 1 { // the common write: one row, its SQL rendered once
-		if err := exec(oneChangeSQL(m, d), changes[0].values(region, o)); err != nil {
+		if err := exec(oneChangeSQL(m, d), changes[0].values(region, o.at(changes[0]))); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
 		return nil
@@ -394,7 +412,7 @@ func (c change) values(region string, o originVals) []any {
 }
 
 // renderChanges renders the INSERT of changes into the log for d.
-func renderChanges(d dialect.Dialect, region string, o originVals, changes []change) (string, []any) {
+func renderChanges(d dialect.Dialect, region string, o origins, changes []change) (string, []any) {
 	b := dialect.GetBuilder(d)
 	defer dialect.PutBuilder(b)
 	b.WriteString(`INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
@@ -403,7 +421,7 @@ func renderChanges(d dialect.Dialect, region string, o originVals, changes []cha
 			b.WriteString(", ")
 		}
 		b.WriteString("(")
-		for j, v := range c.values(region, o) {
+		for j, v := range c.values(region, o.at(c)) {
 			if j > 0 {
 				b.WriteString(", ")
 			}
@@ -423,7 +441,7 @@ var oneChangeKey = orm.NewMemoKey[string]("changelog.oneChangeSQL")
 // it every time. Its placeholders take change.values.
 func oneChangeSQL(m *orm.Memo, d dialect.Dialect) string {
 	return orm.MemoLoad(m, oneChangeKey, func() string {
-		text, _ := renderChanges(d, "", originVals{}, []change{{}})
+		text, _ := renderChanges(d, "", origins{}, []change{{}})
 		return text
 	})
 }

@@ -114,31 +114,31 @@ func checkKey(text string, args []any) (string, bool) {
 	return string(b), true
 }
 
-// collectSelect appends the tables q reads to out, or reports false when
+// collectSelect calls add with each table q reads, or reports false when
 // q holds something whose reads are not known (raw SQL, a foreign query).
-func collectSelect(q *orm.SelectQuery, out *[]string) bool {
+func collectSelect(q *orm.SelectQuery, add func(*orm.Table)) bool {
 	p := q.Parts()
 	if p.From != nil {
-		*out = append(*out, p.From.Name())
+		add(p.From)
 	}
-	if p.FromSub != nil && !collectSelect(p.FromSub, out) {
+	if p.FromSub != nil && !collectSelect(p.FromSub, add) {
 		return false
 	}
 	for _, j := range p.Joins {
-		if j.Table == nil || !collectExpr(j.On, out) {
+		if j.Table == nil || !collectExpr(j.On, add) {
 			return false
 		}
-		*out = append(*out, j.Table.Name())
+		add(j.Table)
 	}
 	for _, list := range [...][]expr.Expr{p.Columns, p.Where, p.GroupBy, p.Having} {
 		for _, e := range list {
-			if !collectExpr(e, out) {
+			if !collectExpr(e, add) {
 				return false
 			}
 		}
 	}
 	for _, o := range p.OrderBy {
-		if !collectExpr(o.X, out) {
+		if !collectExpr(o.X, add) {
 			return false
 		}
 	}
@@ -146,13 +146,13 @@ func collectSelect(q *orm.SelectQuery, out *[]string) bool {
 }
 
 // collectExpr is collectSelect for one expression.
-func collectExpr(e expr.Expr, out *[]string) bool {
+func collectExpr(e expr.Expr, add func(*orm.Table)) bool {
 	ok := true
 	expr.Inspect(e, func(n expr.Expr) bool {
 		switch n := n.(type) {
 		case *expr.Subquery:
 			s, isSelect := n.Query.(*orm.SelectQuery)
-			ok = isSelect && collectSelect(s, out)
+			ok = isSelect && collectSelect(s, add)
 		case *expr.Raw:
 			ok = false // its reads are not known
 		}

@@ -95,7 +95,7 @@ func (a *authz) checkOne(next orm.Handler, db *orm.DB, t *orm.Table, pred expr.E
 	q := orm.Select(expr.As(expr.SQL("CASE WHEN ? THEN 1 ELSE 0 END", orm.CorrelateIn(pred)), "r0"))
 	cache := cacheOf(db, true)
 	var reads []string
-	if cache == nil || !collectExpr(pred, &reads) {
+	if cache == nil || !collectExpr(pred, func(t *orm.Table) { reads = append(reads, t.Name()) }) {
 		return a.check(next, selectStmt(db, t, q), 1)
 	}
 	text, args, err := q.Render(db.Dialect())

@@ -87,9 +87,22 @@
 //     written in one INSERT at the end of the batch, which on PostgreSQL
 //     also carries the lastMutationID updates (changelog.Batch): a push
 //     of one mutation costs six statements there, BEGIN and COMMIT
-//     included. Mutators may therefore run more than once per
-//     push (as they already do on PostgreSQL serialization retries): they
-//     must act only through the transaction.
+//     included. In the optimistic run the mutators' plain INSERTs (no
+//     ON CONFLICT, no RETURNING) are also held back and run as one
+//     multi-row INSERT per run of consecutive INSERTs into one table, just
+//     before the transaction's next statement of another kind: a push of
+//     20 createTodo costs the same six statements as a push of one. Each
+//     held row is logged as its own mutation's change. A held INSERT is
+//     answered at once (its rows counted as written), so when a merged
+//     INSERT fails, or a mutation fails after one of its INSERTs was held,
+//     the batch is replayed with every INSERT run as it comes. Tables with
+//     a foreign key to themselves, CRDT columns, or a write rule that
+//     reads their own rows are never held (see rowauth.InsertsJudgedAlone).
+//     Mutators may therefore run more than once per push (as they already
+//     do on PostgreSQL serialization retries): they must act only through
+//     the transaction, and every statement of theirs must go through the
+//     DB they are given (not its Executor), so that it runs after the
+//     INSERTs held before it.
 //   - A temporary failure (mutator.IsTemporary: the database unavailable
 //     or busy) rolls the transaction back and aborts the push with 500
 //     (KindUnavailable); the client retries later. Mutations of earlier

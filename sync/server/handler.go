@@ -44,6 +44,7 @@ type Handler[Ctx any] struct {
 	errs      dialect.ErrorClassifier
 	plans     []*tablePlan
 	resolvers map[string]*tablePlan // tables with a ConflictResolver
+	holdable  map[string]bool       // tables whose INSERTs a push may merge (holdinserts.go)
 	schemaFP  []byte
 	regions   []string
 	bg        *background
@@ -91,7 +92,11 @@ func NewHandler[Ctx any](opts Options[Ctx]) (*Handler[Ctx], error) {
 	if len(h.resolvers) > 0 {
 		withResolver = opts.DB.Use(h.conflictMiddleware())
 	}
-	db, err := serverdb.New(ctx, opts.Schema, withResolver, sopts...)
+	h.holdable = map[string]bool{}
+	for _, t := range opts.Schema.Tables() {
+		h.holdable[t.Name()] = holdableTable(t)
+	}
+	db, err := serverdb.New(ctx, opts.Schema, withResolver.Use(holdInserts), sopts...)
 	if err != nil {
 		return nil, err
 	}

@@ -243,11 +243,13 @@ var errSwallowedRefusal = errors.New("plasma: sync: a mutator ignored a refused 
 const maxReplays = 2
 
 // batchPlan is how runBatch runs a batch: the mutations found to fail
-// permanently by earlier runs, and whether each mutation runs under a
-// savepoint.
+// permanently by earlier runs, whether each mutation runs under a
+// savepoint, and whether the mutators' INSERTs run one at a time rather
+// than held back and merged (holdinserts.go).
 type batchPlan struct {
 	failed map[int]error
 	safe   bool
+	apart  bool
 }
 
 // runBatch processes mutations [i, j) of the push in one transaction,
@@ -277,6 +279,12 @@ func (h *Handler[Ctx]) runBatch(ctx context.Context, st *pushState[Ctx], i, j in
 			// A replay is not a retry: it does not count as an attempt.
 			var re *replayError
 			switch {
+			case errors.Is(err, errHeldInserts) && !h.errs.IsRetryable(err):
+				// A merged INSERT failed: run each INSERT on its own, to
+				// find the mutation that fails.
+				plan.apart = true
+				attempt--
+				continue
 			case h.errs.IsAbortedTx(err), errors.Is(err, errSwallowedRefusal):
 				// An earlier mutator swallowed a failed statement: only
 				// savepoints tell which one.
@@ -321,6 +329,14 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		// savepoints a rolled-back mutation's rows would stay in it.
 		batch = changelog.NewBatch(tx)
 	}
+	var held *insertBuffer
+	if batch != nil && !plan.apart && st.conflict == nil {
+		// Merged INSERTs run with what a mutator's writes carry, less
+		// their origin, which the buffer gives each row.
+		wctx := changelog.WithBatch(rowauth.WithCallerUndo(rowauth.WithIdentity(ctx, st.ident), &rowauth.CallerUndo{}), batch)
+		held = newInsertBuffer(wctx, tx, func(t *orm.Table) bool { return h.holdable[t.Name()] })
+		ctx = withInsertBuffer(ctx, held)
+	}
 	stopped := map[string]bool{}
 	for k := i; k < j; k++ {
 		m := st.req.Mutations[k]
@@ -361,7 +377,20 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 		failed, known := plan.failed[k]
 		if !known {
 			var err error
+			n := held.count()
 			failed, err = h.observeMutation(ctx, tx, st, m, batch)
+			if herr := held.failed(); herr != nil {
+				// The mutation saw a merged INSERT fail: its outcome says
+				// nothing of its own.
+				return herr
+			}
+			if (failed != nil || err != nil) && held.count() > n {
+				// It failed after an INSERT it made was answered without
+				// running: it may have failed on that answer (a mutator
+				// that expects a refusal), so only its INSERTs run for
+				// real tell.
+				return fmt.Errorf("%w: mutation %d failed after an INSERT was held back: %w", errHeldInserts, k, errors.Join(failed, err))
+			}
 			if err != nil {
 				return err
 			}
@@ -385,6 +414,11 @@ func (h *Handler[Ctx]) batchTx(ctx context.Context, tx *orm.DB, st *pushState[Ct
 			SQL:  `UPDATE "` + ClientsTable + `" SET "last_mutation_id" = ?, "updated_at" = ? WHERE "id" = ?`,
 			Args: []any{lmids[c], time.Now().UnixMilli(), c},
 		})
+	}
+	if held != nil {
+		if err := held.flush(); err != nil {
+			return err
+		}
 	}
 	if batch != nil {
 		return batch.FlushWith(ctx, tx, updates...)
