@@ -143,33 +143,30 @@ func TestHeldInsertFailureFindsItsMutation(t *testing.T) {
 func TestHeldInsertsAreReadBack(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		tg.SkipExec(t, "the handler needs a database, not a transaction", ormtest.ExecTx)
-		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) {
-			o.Mutators = maps.Clone(o.Mutators)
-			o.Mutators["noteAndCount"] = mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a struct {
-				ID   string `json:"id"`
-				Want int64  `json:"want"`
-			}) error {
-				if _, err := c.DB.Insert(tNotes).Values(orm.Row{"id": a.ID, "body": "x"}).Exec(ctx); err != nil {
-					return err
-				}
-				res, err := c.DB.Select(expr.SQL("COUNT(*)")).From(tNotes).Rows(ctx)
-				if err != nil {
-					return err
-				}
-				defer res.Rows.Close()
-				var n int64
-				if !res.Rows.Next() {
-					return errors.New("no count")
-				}
-				if err := res.Rows.Scan(&n); err != nil {
-					return err
-				}
-				if n != a.Want {
-					return fmt.Errorf("read %d notes after inserting %q, want %d", n, a.ID, a.Want)
-				}
-				return nil
-			})
-		})
+		e := newEnv(t, tg, tg.DB, withMutator("noteAndCount", mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a struct {
+			ID   string `json:"id"`
+			Want int64  `json:"want"`
+		}) error {
+			if _, err := c.DB.Insert(tNotes).Values(orm.Row{"id": a.ID, "body": "x"}).Exec(ctx); err != nil {
+				return err
+			}
+			res, err := c.DB.Select(expr.SQL("COUNT(*)")).From(tNotes).Rows(ctx)
+			if err != nil {
+				return err
+			}
+			defer res.Rows.Close()
+			var n int64
+			if !res.Rows.Next() {
+				return errors.New("no count")
+			}
+			if err := res.Rows.Scan(&n); err != nil {
+				return err
+			}
+			if n != a.Want {
+				return fmt.Errorf("read %d notes after inserting %q, want %d", n, a.ID, a.Want)
+			}
+			return nil
+		})))
 		e.mustPush("ann", "g1",
 			mut{"c1", 1, "note", `{"id":"n1","body":"held"}`},
 			mut{"c1", 2, "note", `{"id":"n2","body":"held"}`},
@@ -191,20 +188,17 @@ func TestHeldInsertsAreReadBack(t *testing.T) {
 func TestHeldInsertsAreBounded(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		tg.SkipExec(t, "the handler needs a database, not a transaction", ormtest.ExecTx)
-		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) {
-			o.Mutators = maps.Clone(o.Mutators)
-			o.Mutators["notes"] = mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a struct {
-				Prefix string `json:"prefix"`
-				N      int    `json:"n"`
-			}) error {
-				rows := make([]orm.Row, a.N)
-				for i := range rows {
-					rows[i] = orm.Row{"id": fmt.Sprintf("%s%d", a.Prefix, i), "body": "x"}
-				}
-				_, err := c.DB.Insert(tNotes).Values(rows...).Exec(ctx)
-				return err
-			})
-		})
+		e := newEnv(t, tg, tg.DB, withMutator("notes", mutator.New(func(ctx context.Context, c mutator.Call[appCtx], a struct {
+			Prefix string `json:"prefix"`
+			N      int    `json:"n"`
+		}) error {
+			rows := make([]orm.Row, a.N)
+			for i := range rows {
+				rows[i] = orm.Row{"id": fmt.Sprintf("%s%d", a.Prefix, i), "body": "x"}
+			}
+			_, err := c.DB.Insert(tNotes).Values(rows...).Exec(ctx)
+			return err
+		})))
 		e.mustPush("ann", "g1",
 			mut{"c1", 1, "notes", `{"prefix":"a","n":3000}`},
 			mut{"c1", 2, "notes", `{"prefix":"b","n":3000}`},
@@ -220,4 +214,12 @@ func TestHeldInsertsAreBounded(t *testing.T) {
 			}
 		}
 	})
+}
+
+// withMutator is a newEnv tweak adding one mutator to the test set.
+func withMutator(name string, m mutator.Mutator[appCtx]) func(*server.Options[appCtx]) {
+	return func(o *server.Options[appCtx]) {
+		o.Mutators = maps.Clone(o.Mutators)
+		o.Mutators[name] = m
+	}
 }
