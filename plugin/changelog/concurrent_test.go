@@ -249,3 +249,59 @@ func TestLateCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadCoversOwnWrites: readers that find a publication at work wait
+// for one that covers them rather than publish themselves; whichever way
+// Head answers, a write committed before the call is numbered at or
+// below the head it returns. Writers that each read the head after every
+// commit check it on their own write, while the others keep
+// publications running.
+func TestHeadCoversOwnWrites(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		ctx := context.Background()
+		db := setup(t, tg)
+		writers, rounds := 8, 40
+		if tg.Name == "sqlite" || raceEnabled {
+			rounds = 10
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for g := range writers {
+			wg.Go(func() {
+				for i := range rounds {
+					id := fmt.Sprintf("h%02d-%03d", g, i)
+					if _, err := db.Insert(lists).Values(orm.Row{"id": id, "name": "x"}).Exec(ctx); err != nil {
+						errs <- err
+						return
+					}
+					head, err := changelog.Head(ctx, db, "")
+					if err != nil {
+						errs <- err
+						return
+					}
+					var version *int64
+					rows, err := tg.DB.Query(ctx, `SELECT "version" FROM "`+changelog.LogTable+`" WHERE "row_id" = ?`, id)
+					if err != nil {
+						errs <- err
+						return
+					}
+					for rows.Next() {
+						if err := rows.Scan(&version); err != nil {
+							errs <- err
+						}
+					}
+					rows.Close()
+					if version == nil || *version > head {
+						errs <- fmt.Errorf("row %s: version %v after a head of %d", id, version, head)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
+}

@@ -171,10 +171,20 @@
 // transactions in the cluster: a long-running transaction delays only its
 // own changes.
 //
-// The cost: a read that finds unpublished changes performs a short write
-// transaction (one round trip, through the function); concurrent readers
-// of a region take turns for it. Throughput with 16 concurrent writers is
-// measured in the repository's bench/README.md.
+// Readers do not take turns for the lock. Each passes the xmax of its own
+// snapshot, and a complete publication records the xmax of the snapshot
+// it numbered under: a reader whose snapshot is older than a publication's
+// (smaller xmax) is covered by it, since every transaction it saw
+// committed was committed when that publication looked. A reader that is
+// not covered takes the lock if it is free and publishes; if a publisher
+// holds it, the reader waits a millisecond and looks again (after 100 ms
+// it queues for the lock). Under load one publication thus serves every
+// reader that arrived before it, and those readers write nothing.
+//
+// The cost: a read that finds unpublished changes and no publication that
+// covers it performs a short write transaction (one round trip, through
+// the function). Throughput with 16 concurrent writers is measured in the
+// repository's bench/README.md.
 //
 // # Compaction
 //

@@ -13,7 +13,7 @@ func HeadSQL(d dialect.Dialect, region string) (string, []any) {
 		region = DefaultRegion
 	}
 	if concurrentWrites(d) {
-		return `"_plasma_publish"(?)`, []any{region}
+		return publishCall, []any{region}
 	}
 	return `COALESCE((SELECT "seq" FROM "sqlite_sequence" WHERE "name" = ?), 0)`, []any{LogTable}
 }

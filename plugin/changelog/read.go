@@ -134,7 +134,7 @@ func Head(ctx context.Context, db *orm.DB, region string) (int64, error) {
 // publish numbers region's changes that are safe to read (PostgreSQL) and
 // returns the region's highest version.
 func publish(ctx context.Context, db *orm.DB, region string) (int64, error) {
-	rows, err := db.Query(ctx, `SELECT "_plasma_publish"(?)`, region)
+	rows, err := db.Query(ctx, `SELECT `+publishCall, region)
 	if err != nil {
 		return 0, fmt.Errorf("plasma: change log: publish: %w", err)
 	}

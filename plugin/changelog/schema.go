@@ -65,56 +65,113 @@ var pgLog = &tabledef.Table{
 	},
 }
 
-// regionVersions holds each region's highest published version
-// (PostgreSQL).
+// regionVersions holds each region's highest published version and, in
+// covered, the xmax of the snapshot its last complete publication
+// numbered under (PostgreSQL): a reader whose own snapshot's xmax is
+// below it is covered by that publication (see _plasma_publish).
 var regionVersions = &tabledef.Table{
 	Name: RegionTable,
 	Columns: []tabledef.Column{
 		{Name: "region", Kind: tabledef.KindText},
 		{Name: "version", Kind: tabledef.KindBigInt},
+		{Name: "covered", Kind: tabledef.KindBigInt, Nullable: true},
 	},
 	PrimaryKey: []string{"region"},
 }
 
+// addCovered brings a region table made before covered existed up to date.
+const addCovered = `ALTER TABLE "` + RegionTable + `" ADD COLUMN IF NOT EXISTS "covered" BIGINT`
+
 // _plasma_publish numbers the region's committed, unnumbered changes,
-// at most publishBatch of them, and returns the region's highest
-// version. The region row's lock serialises publishers, and the
-// numbering runs in a statement that starts after the lock is held, so
-// its snapshot sees every earlier publication and each row is numbered
-// once. Rows of transactions still running are invisible to it: they
-// are numbered by a later call, above everything numbered before.
+// at most 10,000 of them, and returns the region's highest version. Its
+// caller passes p_seen, the xmax of the snapshot it read under (a
+// statement's pg_current_snapshot()): every change committed before that
+// snapshot must be numbered at or below the version returned.
+//
+// The region row's lock serialises publishers, and the numbering runs in
+// a statement that starts after the lock is held, so its snapshot sees
+// every earlier publication and each row is numbered once. Rows of
+// transactions still running are invisible to it: they are numbered by a
+// later call, above everything numbered before.
+//
+// Readers do not queue for the lock. A publication whose numbering
+// snapshot was taken after the caller's covers it: xmax, the next
+// transaction id to be handed out, only grows, so a snapshot with a
+// greater xmax was taken later and sees every transaction the caller's
+// saw commit. A complete publication records its snapshot's xmax in
+// covered; a caller finds itself covered (covered > p_seen), or finds
+// nothing left to number, or takes the lock if it is free (SKIP LOCKED)
+// and publishes, or else waits a millisecond for the publisher at work
+// and looks again (for 100 ms at most, then it queues for the lock). Under load one publication serves every reader that
+// arrived before it, and those readers write nothing.
+//
+// The one-argument form is the function of older plasma versions, kept
+// for processes still running them: it is covered from its own call on.
 //
 // It stays written out here: it is the log's own numbering algorithm,
 // not DDL a dialect could render, and only an engine with concurrent
 // writers (dialect.ConcurrentWrites, which is what selects it) needs one.
-const publishFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
+const publishFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text, p_seen bigint) RETURNS bigint
 LANGUAGE plpgsql AS $plasma$
 DECLARE
 	base bigint;
+	seen_by bigint;
 	n bigint;
+	snap bigint;
+	tries int := 0;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM "_plasma_changes" WHERE "region" = p_region AND "version" IS NULL) THEN
-		SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
-		RETURN coalesce(base, 0);
-	END IF;
-	INSERT INTO "_plasma_region_versions" ("region", "version") VALUES (p_region, 0)
-		ON CONFLICT ("region") DO UPDATE SET "version" = "_plasma_region_versions"."version"
-		RETURNING "version" INTO base;
-	WITH p AS (
-		SELECT "id", row_number() OVER (ORDER BY "id") AS k
-		FROM "_plasma_changes"
-		WHERE "region" = p_region AND "version" IS NULL
-		ORDER BY "id" LIMIT 10000
-	), u AS (
-		UPDATE "_plasma_changes" c SET "version" = base + p.k FROM p WHERE c."id" = p."id" RETURNING 1
-	)
-	SELECT count(*) INTO n FROM u;
-	IF n > 0 THEN
-		UPDATE "_plasma_region_versions" SET "version" = base + n WHERE "region" = p_region;
-	END IF;
-	RETURN base + n;
+	LOOP
+		SELECT "version", "covered" INTO base, seen_by FROM "_plasma_region_versions" WHERE "region" = p_region;
+		IF seen_by > p_seen THEN
+			RETURN base;
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM "_plasma_changes" WHERE "region" = p_region AND "version" IS NULL) THEN
+			-- Read after the check: every change it found numbered is at
+			-- or below this version.
+			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
+			RETURN coalesce(base, 0);
+		END IF;
+		IF base IS NULL THEN
+			INSERT INTO "_plasma_region_versions" ("region", "version") VALUES (p_region, 0) ON CONFLICT ("region") DO NOTHING;
+		END IF;
+		tries := tries + 1;
+		IF tries <= 100 THEN
+			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE SKIP LOCKED;
+		ELSE
+			-- Polled for 100 ms: queue for the lock like any writer.
+			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE;
+		END IF;
+		IF FOUND THEN
+			WITH s AS (
+				SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
+			), p AS (
+				SELECT "id", row_number() OVER (ORDER BY "id") AS k
+				FROM "_plasma_changes"
+				WHERE "region" = p_region AND "version" IS NULL
+				ORDER BY "id" LIMIT 10000
+			), u AS (
+				UPDATE "_plasma_changes" c SET "version" = base + p.k FROM p WHERE c."id" = p."id" RETURNING 1
+			)
+			SELECT (SELECT count(*) FROM u), (SELECT x FROM s) INTO n, snap;
+			UPDATE "_plasma_region_versions" SET "version" = base + n,
+				"covered" = CASE WHEN n < 10000 THEN snap ELSE "covered" END
+				WHERE "region" = p_region;
+			RETURN base + n;
+		END IF;
+		PERFORM pg_sleep(0.001);
+	END LOOP;
 END
 $plasma$`
+
+// publishFunction1 is the one-argument form, for older callers.
+const publishFunction1 = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
+LANGUAGE sql AS $plasma$
+	SELECT "_plasma_publish"(p_region, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+$plasma$`
+
+// publishCall is the call of _plasma_publish for the region bound to its
+// placeholder, covering the snapshot of the statement it is part of.
+const publishCall = `"_plasma_publish"(?, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)`
 
 // logKey names the change log's objects for DB.EnsureOnce.
 type logKey struct{}
@@ -158,7 +215,7 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(stmts, regions...), publishFunction), nil
+	return append(append(stmts, regions...), addCovered, publishFunction, publishFunction1), nil
 }
 
 // concurrentWrites reports whether d's engine runs writers concurrently, as

@@ -26,8 +26,11 @@ func TestLogDDLUnchanged(t *testing.T) {
 			"client_id" TEXT, "mutation_id" BIGINT )`,
 		`CREATE UNIQUE INDEX IF NOT EXISTS "_plasma_changes_region_version" ON "_plasma_changes" ("region", "version")`,
 		`CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON "_plasma_changes" ("region", "id") WHERE "version" IS NULL`,
-		`CREATE TABLE IF NOT EXISTS "_plasma_region_versions" ("region" TEXT NOT NULL, "version" BIGINT NOT NULL, PRIMARY KEY ("region"))`,
+		`CREATE TABLE IF NOT EXISTS "_plasma_region_versions" ("region" TEXT NOT NULL, "version" BIGINT NOT NULL, "covered" BIGINT, PRIMARY KEY ("region"))`,
+		// A region table made before covered existed gets it here.
+		`ALTER TABLE "_plasma_region_versions" ADD COLUMN IF NOT EXISTS "covered" BIGINT`,
 		oneLine(publishFunction),
+		oneLine(publishFunction1),
 	}
 	lite := []string{
 		`CREATE TABLE IF NOT EXISTS "_plasma_changes" ("version" INTEGER PRIMARY KEY AUTOINCREMENT, "region" TEXT NOT NULL,

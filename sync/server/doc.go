@@ -233,8 +233,14 @@
 // # Cookies
 //
 // The cookie is {"order":<integer>,"cvr":"<id>"} (protocol.Cookie). The
-// order comes from one counter in the database (CountersTable), bumped by
-// one only when a pull stores a new CVR. A client's cookie never moves it:
+// order comes from one counter in the database, drawn only when a pull
+// stores a new CVR: on PostgreSQL a sequence (OrderSequence), whose draws
+// take no lock, so pulls of different groups never wait for each other's
+// commits; on SQLite a row of CountersTable, bumped under the one
+// writer's lock. A PostgreSQL database that older plasma versions served
+// from the counter row gets the sequence started above it; while older
+// and newer processes serve one database together, a group pulled from
+// both may be answered a lower cookie once, and reset. A client's cookie never moves it:
 // the counter is global and only grows, so the next order is above every
 // order this database issued, to any group — the cookie a pull answers, a
 // forked tab's cookie from another group of the user — and a cookie it

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
 	"github.com/plasma-go/plasma/plugin/rowauth"
@@ -413,11 +414,21 @@ func nextOrder(ctx context.Context, db *orm.DB) (int64, error) {
 	return order, nil
 }
 
+// nextOrderSQL draws the next order from OrderSequence (PostgreSQL).
+const nextOrderSQL = `nextval('"` + OrderSequence + `"')`
+
+// bumpOrder takes the next order: from OrderSequence where writers run
+// concurrently (PostgreSQL), whose draws take no lock; else from the
+// counter row, under the one writer's lock (SQLite).
 func bumpOrder(ctx context.Context, db *orm.DB) (int64, error) {
 	var order int64
-	found, err := queryRow(ctx, db, `INSERT INTO "`+CountersTable+`" ("name", "value") VALUES (?, 1)
+	q, args := `INSERT INTO "`+CountersTable+`" ("name", "value") VALUES (?, 1)
 ON CONFLICT ("name") DO UPDATE SET "value" = "`+CountersTable+`"."value" + 1
-RETURNING "value"`, []any{orderCounter}, &order)
+RETURNING "value"`, []any{orderCounter}
+	if db.Dialect().Features().Has(dialect.ConcurrentWrites) {
+		q, args = `SELECT `+nextOrderSQL, nil
+	}
+	found, err := queryRow(ctx, db, q, args, &order)
 	if err != nil {
 		return 0, err
 	}
@@ -433,8 +444,13 @@ RETURNING "value"`, []any{orderCounter}, &order)
 // outrank: the clients holding them (the one that sent the cookie, and
 // any that pulled after it under the older plasma) get a reset.
 func recoverOrder(ctx context.Context, db *orm.DB) error {
-	if _, err := db.Exec(ctx, `UPDATE "`+CountersTable+`" SET "value" = (SELECT COALESCE(MAX("ord"), 0) FROM "`+CVRsTable+`" WHERE "ord" <= ?)
-WHERE "name" = ? AND "value" > ?`, int64(maxHonestOrder), orderCounter, int64(maxHonestOrder)); err != nil {
+	q, args := `UPDATE "`+CountersTable+`" SET "value" = (SELECT COALESCE(MAX("ord"), 0) FROM "`+CVRsTable+`" WHERE "ord" <= ?)
+WHERE "name" = ? AND "value" > ?`, []any{int64(maxHonestOrder), orderCounter, int64(maxHonestOrder)}
+	if db.Dialect().Features().Has(dialect.ConcurrentWrites) {
+		q, args = `SELECT setval('"`+OrderSequence+`"', (SELECT GREATEST(COALESCE(MAX("ord"), 0), 1) FROM "`+CVRsTable+`" WHERE "ord" <= ?))
+FROM "`+OrderSequence+`" WHERE "last_value" > ?`, []any{int64(maxHonestOrder), int64(maxHonestOrder)}
+	}
+	if _, err := db.Exec(ctx, q, args...); err != nil {
 		return err
 	}
 	for _, t := range []string{ViewRowsTable, ViewHeadsTable} {

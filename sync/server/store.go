@@ -25,8 +25,12 @@ const (
 	// CVRsTable holds the client view records: what each pull response
 	// left a client group with.
 	CVRsTable = store.CVRsTable
-	// CountersTable holds the global cookie order counter.
+	// CountersTable holds the global cookie order counter (SQLite).
 	CountersTable = store.CountersTable
+	// OrderSequence is the global cookie order counter on PostgreSQL: a
+	// sequence, which hands out orders without a row lock that every
+	// pull storing a view would take turns for.
+	OrderSequence = store.OrderSequence
 	// ViewRowsTable holds each client group's view, one row per row key:
 	// the hash of the row the group was last sent, the cookie order that
 	// sent it, and whether the group holds it (0 for a del not yet
@@ -106,12 +110,25 @@ var bookkeeping = []*tabledef.Table{
 	},
 }
 
+// orderSequenceDDL creates OrderSequence on PostgreSQL. A database whose
+// orders came from CountersTable (older plasma) has the sequence start
+// above the counter, in the transaction that creates it, so no order is
+// handed out twice.
+const orderSequenceDDL = `DO $plasma$
+BEGIN
+	CREATE SEQUENCE "` + OrderSequence + `";
+	PERFORM setval('"` + OrderSequence + `"', "value") FROM "` + CountersTable + `" WHERE "name" = '` + orderCounter + `' AND "value" > 0;
+EXCEPTION WHEN duplicate_table THEN
+	NULL;
+END
+$plasma$`
+
 // tablesKey names the sync server's tables for DB.EnsureOnce.
 type tablesKey struct{}
 
 // Ensure creates the sync server's tables (GroupsTable,
 // ClientsTable, CVRsTable, ViewRowsTable, ViewHeadsTable, CountersTable,
-// WritesTable, SeenTable) where
+// WritesTable, SeenTable, and on PostgreSQL OrderSequence) where
 // they do not exist yet, in one transaction. It is idempotent and cheap
 // to call again (orm.DB.EnsureOnce). NewHandler calls it, with
 // orm.EnsureSchema and changelog.Ensure, unless Options.SkipEnsure is
@@ -131,6 +148,9 @@ func Ensure(ctx context.Context, db *orm.DB) error {
 					return err
 				}
 			}
+		}
+		if tx.Dialect().Features().Has(dialect.ConcurrentWrites) {
+			return tx.ExecDDL(ctx, nil, orderSequenceDDL)
 		}
 		return nil
 	})

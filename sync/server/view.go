@@ -161,7 +161,7 @@ func (h *Handler[Ctx]) storeView(ctx context.Context, group, userID string, base
 const maxWritesInWith = 5000
 
 // storeViewWith is storeView in one statement (PostgreSQL: every write
-// in a WITH): the order's bump, the head's move, and, if the head moved,
+// in a WITH): the order's draw from OrderSequence, the head's move, and, if the head moved,
 // the record, the lines and the pruning. The del lines pruned are found
 // by the range of the pruned records' orders, which a generic plan
 // (prepared statements) still reads through the (group, live, order)
@@ -178,10 +178,8 @@ func (h *Handler[Ctx]) storeViewWith(ctx context.Context, group, userID string, 
 	c := protocol.Cookie{CVR: newCVRID()}
 	var b strings.Builder
 	args := make([]any, 0, 16+3*len(writes))
-	b.WriteString(`WITH "o" AS (INSERT INTO "` + CountersTable + `" ("name", "value") VALUES (?, 1)
-ON CONFLICT ("name") DO UPDATE SET "value" = "` + CountersTable + `"."value" + 1 RETURNING "value"),
+	b.WriteString(`WITH "o" AS (SELECT ` + nextOrderSQL + ` AS "value"),
 "h" AS (`)
-	args = append(args, orderCounter)
 	if base == 0 {
 		b.WriteString(`INSERT INTO "` + ViewHeadsTable + `" ("group_id", "ord") SELECT ?, "value" FROM "o" ON CONFLICT ("group_id") DO NOTHING RETURNING "ord"`)
 		args = append(args, group)

@@ -20,6 +20,9 @@ const (
 	ClientsTable  = orm.ReservedPrefix + "clients"
 	CVRsTable     = orm.ReservedPrefix + "cvrs"
 	CountersTable = orm.ReservedPrefix + "sync_counters"
+	// OrderSequence is, on PostgreSQL, the sequence cookie orders come
+	// from (on SQLite, a row of CountersTable).
+	OrderSequence = orm.ReservedPrefix + "cookie_order"
 	// ViewRowsTable holds each client group's view, one row per row the
 	// group holds or recently stopped holding (see sync/server).
 	ViewRowsTable = orm.ReservedPrefix + "view_rows"
