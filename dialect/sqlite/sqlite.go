@@ -41,6 +41,8 @@ func DSN(path string) string { return sqlitedialect.DSN(path) }
 var memorySeq atomic.Uint64
 
 // Open opens the SQLite database file at path, creating it if need be.
+// Its connections keep up to StatementCache statements compiled, by SQL
+// text, from one transaction to the next (see stmtcache.go).
 // The path ":memory:" opens a private in-memory database; it lives as long
 // as the returned *sql.DB, on a single connection (SQLite gives every
 // connection its own memory database).
@@ -49,20 +51,14 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("plasma: sqlite.Open: empty path (use \":memory:\" for an in-memory database)")
 	}
 	if path == ":memory:" {
-		db, err := sql.Open("sqlite", "file:plasma-mem-"+strconv.FormatUint(memorySeq.Add(1), 10)+
-			"?mode=memory&_pragma=foreign_keys(1)&_pragma=temp_store(memory)&_txlock=immediate")
-		if err != nil {
-			return nil, err
-		}
+		db := sql.OpenDB(&cachingConnector{size: StatementCache, dsn: "file:plasma-mem-" + strconv.FormatUint(memorySeq.Add(1), 10) +
+			"?mode=memory&_pragma=foreign_keys(1)&_pragma=temp_store(memory)&_txlock=immediate"})
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
 		return db, nil
 	}
-	db, err := sql.Open("sqlite", DSN(path))
-	if err != nil {
-		return nil, err
-	}
+	db := sql.OpenDB(&cachingConnector{dsn: DSN(path), size: StatementCache})
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("plasma: open sqlite %q: %w", path, err)
