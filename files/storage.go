@@ -17,7 +17,9 @@ type Storage interface {
 	// (at most size+1 bytes) and stores nothing unless r yields exactly
 	// size bytes (else ErrSizeMismatch) whose SHA-256 is h (else
 	// ErrHashMismatch). A reader must never see a partly written blob.
-	// Putting content already stored succeeds.
+	// Putting content already stored succeeds. Verifying through
+	// NewVerifier, with Check called before the blob is made durable,
+	// lets the Service record an upload meanwhile (see NewVerifier).
 	Put(ctx context.Context, h Hash, size int64, r io.Reader) error
 	// Get returns length bytes of the blob from offset (to its end when
 	// length < 0), or ErrNotFound. The caller closes the reader.
