@@ -17,7 +17,9 @@ type GCOptions struct {
 	// than this, so an upload whose ref is not yet committed survives. It
 	// must be at least four times Options.TouchInterval.
 	Grace time.Duration
-	// Limit caps the blobs deleted in one run; 0 means no cap.
+	// Limit caps the blobs deleted in one run; 0 means no cap. A run
+	// that reaches it stops there, before removing the records of
+	// uploads whose blob is missing (GCReport.Records).
 	Limit int
 }
 
