@@ -17,7 +17,9 @@ type GCOptions struct {
 	// than this, so an upload whose ref is not yet committed survives. It
 	// must be at least four times Options.TouchInterval.
 	Grace time.Duration
-	// Limit caps the blobs deleted in one run; 0 means no cap.
+	// Limit caps the blobs deleted in one run; 0 means no cap. A run
+	// that reaches it stops there, before removing the records of
+	// uploads whose blob is missing (GCReport.Records).
 	Limit int
 }
 
@@ -30,6 +32,10 @@ type GCReport struct {
 	// Temp counts the leftovers of interrupted uploads removed
 	// (storages implementing TempSweeper).
 	Temp int
+	// Records counts the upload records removed whose blob no storage
+	// holds (an upload that failed after its record committed, or a blob
+	// deleted behind the Service's back), with their owners.
+	Records int
 }
 
 // GCOrphans deletes, from every registered storage, the blobs that no
@@ -46,7 +52,12 @@ type GCReport struct {
 // the fresh touch and spares the blob, or the upload or write waits for
 // GC's commit and then finds the blob gone (the upload stores it again;
 // the write is refused with ErrNotStored). Temporary files of
-// interrupted uploads (TempSweeper) over an hour old go too.
+// interrupted uploads (TempSweeper) over an hour old go too, and so do
+// the records of uploads whose blob no storage holds, once both stale
+// and an hour old: a new blob's record commits while the storage makes
+// the blob durable, so an upload that fails (or a process that dies)
+// after the record leaves it behind, and with it a pending upload
+// counted against its user's Quota.
 func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, error) {
 	var rep GCReport
 	if opts.Grace < 4*s.opts.TouchInterval {
@@ -99,11 +110,109 @@ func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, erro
 			}
 		}
 	}
-	return rep, nil
+	n, err := s.sweepRecords(ctx, cutoff)
+	rep.Records = n
+	return rep, err
 }
 
 // tempMinAge is the youngest temporary file GCOrphans removes.
 const tempMinAge = time.Hour
+
+// recordMinAge is the youngest upload record without a blob GCOrphans
+// removes, however short the grace period: the time an upload may take
+// from its record to its blob being durable, with a wide margin for the
+// clocks of several processes. (An upload slower than TouchInterval
+// there records itself again once its blob is stored; see store.) A
+// variable for tests.
+var recordMinAge = tempMinAge
+
+// sweepRecords removes the records (and owners) of unreferenced hashes
+// touched before cutoff and recordMinAge ago whose blob no storage holds.
+// Those whose blob is stored were decided by the blob pass (or are newer
+// than its listing): a Head of each spares them.
+func (s *Service) sweepRecords(ctx context.Context, cutoff time.Time) (int, error) {
+	before := s.opts.Now().Add(-recordMinAge)
+	if cutoff.Before(before) {
+		before = cutoff
+	}
+	rows, err := s.base.Query(ctx, `SELECT "hash" FROM "`+blobsTable+`" WHERE "touched_at" <= ? AND NOT `+
+		s.referencedSQL(`"`+blobsTable+`"."hash"`), before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	var stale []Hash
+	for rows.Next() {
+		var hs string
+		if err := rows.Scan(&hs); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if h, err := ParseHash(hs); err == nil {
+			stale = append(stale, h)
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range stale {
+		gone, err := s.collectRecord(ctx, h, before)
+		if err != nil {
+			return n, err
+		}
+		if gone {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// collectRecord removes h's record and owners in one transaction that
+// first deletes the record if it is still stale (locking it against an
+// upload or ref write touching it), then checks that no row references h
+// and no storage holds it.
+func (s *Service) collectRecord(ctx context.Context, h Hash, before time.Time) (bool, error) {
+	unlock := s.locks.lock(ctx, h, 0)
+	defer unlock()
+	hs := h.String()
+	err := s.base.Tx(ctx, func(tx *orm.Tx) error {
+		n, err := tx.Exec(ctx, `DELETE FROM "`+blobsTable+`" WHERE "hash" = ? AND "touched_at" <= ?`, hs, before.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errSpare
+		}
+		ref, err := s.referenced(ctx, tx.DB, h)
+		if err != nil {
+			return err
+		}
+		if ref {
+			return errSpare
+		}
+		seen := map[Storage]bool{}
+		for _, name := range sortedNames(s.opts.Storages) {
+			st := s.opts.Storages[name]
+			if seen[st] {
+				continue
+			}
+			seen[st] = true
+			if _, err := st.Head(ctx, h); err == nil {
+				return errSpare
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM "`+ownersTable+`" WHERE "hash" = ?`, hs)
+		return err
+	})
+	if errors.Is(err, errSpare) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // errSpare rolls back a candidate's transaction: the blob stays.
 var errSpare = errors.New("spare")

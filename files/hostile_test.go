@@ -78,6 +78,13 @@ func TestHostileUploads(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("hostile uploads stored %d blobs", n)
 		}
+		// Nor did they record anything: a record (proof of possession)
+		// is written only for a body that verified.
+		for _, h := range []files.Hash{files.HashOf(data), files.HashOf([]byte("other"))} {
+			if b, o := e.records(h); b != 0 || o != 0 {
+				t.Fatalf("hostile uploads recorded %d blobs, %d owners for %s", b, o, h)
+			}
+		}
 		if d, ok := e.store.(*files.DirStorage); ok {
 			if tmp, _ := os.ReadDir(filepath.Join(d.Root(), "tmp")); len(tmp) != 0 {
 				t.Fatalf("%d temporary files left", len(tmp))

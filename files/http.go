@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plasma-go/plasma/orm"
@@ -146,7 +147,8 @@ func (s *Service) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 // the column's limits (which are the caller's to check here): it writes
 // the blob, or, when it is stored already, touches it for GC and
 // verifies r against it; then it records the upload for GC and user as
-// an owner (the proof of possession a ref write needs; "" records none).
+// an owner (the proof of possession a ref write needs; "" records none),
+// for a new blob while the storage makes it durable (see NewVerifier).
 // created reports that the blob was new. Uploads of one hash are
 // serialised in the process, each waiting at most a second for the one
 // before. Backend code may use it to import files.
@@ -174,8 +176,10 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 		}
 		err = Verify(ref.Hash, ref.Size, r)
 	case err == nil || errors.Is(err, ErrNotFound):
-		created = true
-		err = st.Put(ctx, ref.Hash, ref.Size, r)
+		if err := s.store(ctx, st, ref, r, user); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	if err != nil {
 		return false, err
@@ -190,6 +194,73 @@ func (s *Service) Put(ctx context.Context, storage string, ref Ref, r io.Reader,
 		}
 	}
 	return created, nil
+}
+
+// store writes a blob that is not stored yet, and its upload's record.
+// The record commits while the storage makes the blob durable: the
+// storage's Check (see NewVerifier) starts it as soon as the body is
+// verified, so the database's disk sync and the blob's overlap instead
+// of following each other; the upload is answered only once both are
+// done. Committing the record first is safe:
+//   - possession: the record is written only for bytes the storage
+//     verified against the hash and size, as before;
+//   - GC of the new blob: it is spared for its fresh modification time,
+//     and the record's touch is as fresh;
+//   - a failed or cut-off Put after the record committed leaves a record
+//     of a blob stored nowhere (it counts against the user's quota): GC
+//     removes such records once stale (see GCOrphans);
+//   - GC in another process may remove the record of a blob not yet
+//     stored if the record got stale meanwhile; so if the storage took
+//     longer than TouchInterval (a quarter of any grace period) after
+//     the record started, the upload is recorded again, after the blob is
+//     stored, as a storage that does not check through NewVerifier
+//     always is.
+func (s *Service) store(ctx context.Context, st Storage, ref Ref, r io.Reader, user string) error {
+	sys := rowauth.AsSystem(ctx)
+	var rec earlyRecord
+	v := uploadVerifier(r, ref.Hash, ref.Size, func() {
+		rec.start(s.opts.Now(), func() error { return s.recordUpload(sys, ref, user, true) })
+	})
+	err := st.Put(ctx, ref.Hash, ref.Size, v)
+	at, started, recErr := rec.wait()
+	switch {
+	case err != nil:
+		return err
+	case recErr != nil:
+		return recErr
+	case started && s.opts.Now().Sub(at) <= s.opts.TouchInterval:
+		return nil
+	}
+	return s.recordUpload(sys, ref, user, true)
+}
+
+// earlyRecord is an upload's record written in its own goroutine, started
+// at most once.
+type earlyRecord struct {
+	mu   sync.Mutex
+	at   time.Time // when it started
+	done chan error
+}
+
+func (e *earlyRecord) start(now time.Time, record func() error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done != nil {
+		return
+	}
+	e.at, e.done = now, make(chan error, 1)
+	go func() { e.done <- record() }()
+}
+
+// wait waits for the record, if it was started, and returns its outcome.
+func (e *earlyRecord) wait() (at time.Time, started bool, err error) {
+	e.mu.Lock()
+	done, at := e.done, e.at
+	e.mu.Unlock()
+	if done == nil {
+		return at, false, nil
+	}
+	return at, true, <-done
 }
 
 // touchIfStale touches h unless it was touched within TouchInterval.

@@ -17,7 +17,9 @@ type Storage interface {
 	// (at most size+1 bytes) and stores nothing unless r yields exactly
 	// size bytes (else ErrSizeMismatch) whose SHA-256 is h (else
 	// ErrHashMismatch). A reader must never see a partly written blob.
-	// Putting content already stored succeeds.
+	// Putting content already stored succeeds. Verifying through
+	// NewVerifier, with Check called before the blob is made durable,
+	// lets the Service record an upload meanwhile (see NewVerifier).
 	Put(ctx context.Context, h Hash, size int64, r io.Reader) error
 	// Get returns length bytes of the blob from offset (to its end when
 	// length < 0), or ErrNotFound. The caller closes the reader.
@@ -62,12 +64,36 @@ type Verifier struct {
 	d    hash.Hash
 	n    int64
 	size int64
+	// verified, set on the reader the Service hands a storage's Put
+	// (uploadVerifier), is called once by the first Check that passes
+	// for want: the bytes are proven, the blob is not yet durable.
+	want     Hash
+	verified func()
 }
 
 // NewVerifier returns a Verifier reading at most size+1 bytes of r: one
 // byte past the declared size is enough to know the body is too long.
+//
+// When r is the reader the Service passes to Storage.Put (itself a
+// Verifier of size bytes, none read yet), NewVerifier returns r: the body
+// is hashed once, and the Service learns from Check that the bytes are
+// verified, so it commits the upload's record while the storage is still
+// making the blob durable. Adapters should therefore verify through
+// NewVerifier and call Check before they sync, rename or complete the
+// blob; one that does neither still works, its uploads recorded after
+// Put returns.
 func NewVerifier(r io.Reader, size int64) *Verifier {
+	if v, ok := r.(*Verifier); ok && v.verified != nil && v.size == size && v.n == 0 {
+		return v
+	}
 	return &Verifier{r: io.LimitReader(r, size+1), d: sha256.New(), size: size}
+}
+
+// uploadVerifier is the Verifier an upload hands its storage: verified
+// runs when the storage's Check proves the body is size bytes hashing
+// to want.
+func uploadVerifier(r io.Reader, want Hash, size int64, verified func()) *Verifier {
+	return &Verifier{r: io.LimitReader(r, size+1), d: sha256.New(), size: size, want: want, verified: verified}
 }
 
 // Read reads from the underlying reader, hashing what it returns.
@@ -93,6 +119,10 @@ func (v *Verifier) Check(h Hash) error {
 	v.d.Sum(got[:0])
 	if got != h {
 		return fmt.Errorf("%w: the body hashes to %s, not %s", ErrHashMismatch, got, h)
+	}
+	if f := v.verified; f != nil && h == v.want {
+		v.verified = nil
+		f()
 	}
 	return nil
 }

@@ -322,7 +322,7 @@ func demoFiles(ctx context.Context, h *server.Handler[todo.AppCtx], fsvc *files.
 	if err != nil {
 		log.Error("maintenance: collecting orphaned blobs", "deleted", rep.Deleted, "err", err)
 	} else {
-		log.Info("maintenance: collected orphaned blobs", "scanned", rep.Scanned, "deleted", rep.Deleted, "bytes", rep.Bytes)
+		log.Info("maintenance: collected orphaned blobs", "scanned", rep.Scanned, "deleted", rep.Deleted, "bytes", rep.Bytes, "records", rep.Records)
 	}
 	// attachments.file is NOT NULL: broken refs are reported, not cleared.
 	broken, err := fsvc.ReconcileRefs(ctx, files.ReconcileOptions{DB: h.DB()})
