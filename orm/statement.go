@@ -156,6 +156,20 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 func renderArgs(st *Statement, b *dialect.Builder) (text string, args []any, ab *argsBuf, err error) {
 	iq, _ := st.Query.(*InsertQuery)
 	lend := st.DB.lendsArgs()
+	if iq != nil && st.DB.arrays != nil && iq.unnests(b) {
+		if lend {
+			ab = argsPool.Get().(*argsBuf)
+			b.Args = ab.s[:0]
+		}
+		if text, ok := iq.appendUnnest(b, st.DB); ok {
+			return text, b.Args, ab, nil
+		}
+		if ab != nil {
+			ab.s = b.Args
+			returnArgs(ab)
+			ab = nil
+		}
+	}
 	if iq != nil && lend {
 		if t, ok := iq.cachedText(b, st.DB.texts); ok {
 			if flat, ok := iq.flatArgs(); ok {

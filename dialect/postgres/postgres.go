@@ -153,13 +153,17 @@ func OpenWith(dsn string, opts ...Option) (*sql.DB, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	c, err := Connector(dsn)
+	cfg, err := config(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("plasma: open postgres: %w", err)
+	}
+	c, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("plasma: open postgres: %w", err)
 	}
 	var conn driver.Connector = c
 	if o.stmtCache > 0 {
-		conn = &cachingConnector{inner: c, size: o.stmtCache}
+		conn = &cachingConnector{inner: c, size: o.stmtCache, binary: cfg.BinaryParameters}
 	}
 	db := sql.OpenDB(conn)
 	SizePool(db)
@@ -174,12 +178,22 @@ func OpenWith(dsn string, opts ...Option) (*sql.DB, error) {
 // unless dsn sets it (one round trip for a statement run unprepared), for
 // sql.OpenDB.
 func Connector(dsn string) (*pq.Connector, error) {
-	cfg, err := pq.NewConfig(dsn)
+	cfg, err := config(dsn)
 	if err != nil {
 		return nil, err
+	}
+	return pq.NewConnectorConfig(cfg)
+}
+
+// config is lib/pq's configuration for dsn, with binary_parameters on
+// unless dsn sets it.
+func config(dsn string) (pq.Config, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return cfg, err
 	}
 	if !strings.Contains(dsn, "binary_parameters") {
 		cfg.BinaryParameters = true
 	}
-	return pq.NewConnectorConfig(cfg)
+	return cfg, nil
 }
