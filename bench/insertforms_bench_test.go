@@ -20,7 +20,7 @@ import (
 //   - values: the hand-written INSERT ... VALUES on its prepared
 //     statement (BenchmarkPostgresPaired's raw side), the baseline;
 //   - plasma: plasma's Model insert of the same structs (which sends
-//     INSERT ... SELECT * FROM unnest($1::text[], ...) from
+//     INSERT ... SELECT unnest($1::text[]), unnest($2::text[]), ... from
 //     orm.UnnestMinRows rows);
 //   - copy (pgx only): pgx's CopyFrom on the pool's connection, which
 //     needs no transaction on pgx (lib/pq allows COPY only in one: see
@@ -37,7 +37,7 @@ func BenchmarkPostgresInsertForms(b *testing.B) {
 	ctx := context.Background()
 	for _, async := range []bool{false, true} {
 		for _, drv := range []pgDriver{pgDrivers[0], pgDrivers[3]} {
-			for _, n := range []int{2, 10, 30, 100, 1000} {
+			for _, n := range []int{2, 5, 10, 30, 100, 1000} {
 				name := fmt.Sprintf("%s/rows=%d/sync", drv.name, n)
 				if async {
 					name = fmt.Sprintf("%s/rows=%d/async", drv.name, n)

@@ -112,7 +112,7 @@ type Copier interface {
 
 // ArrayInserter is an optional interface of a Dialect whose engine can
 // take a multi-row INSERT's values as one array parameter per column
-// (PostgreSQL: INSERT INTO t (cols) SELECT * FROM unnest($1::text[], ...)).
+// (PostgreSQL: INSERT INTO t (cols) SELECT unnest($1::text[]), ...).
 // The statement then has one parameter per column whatever the number of
 // rows, so the server binds a handful of arrays instead of one parameter
 // per value, and its text (and the plan the server keeps prepared for it)

@@ -75,7 +75,7 @@ func multiRow(prefix string, i int) orm.Row {
 
 // TestMultiRowInsertKinds writes multi-row inserts of every column kind
 // with NULLs and edge values (on PostgreSQL, through lib/pq and pgx, from
-// orm.UnnestMinRows rows these go as INSERT ... SELECT * FROM unnest with
+// orm.UnnestMinRows rows these go as INSERT ... SELECT unnest(...), with
 // one array per column), leaving defaulted columns out, and checks that
 // the rows read back are the rows written, the same on every engine,
 // driver and executor; and that ON CONFLICT, RETURNING (in the order
