@@ -138,4 +138,12 @@ type ArrayBinder interface {
 	// kind (nil for NULL). It returns false, and the insert runs as
 	// VALUES, when a value is not of a Go type it encodes exactly.
 	BindArray(c *tabledef.Column, vals []any, at, stride, n int) (any, bool)
+	// ColumnsMatch reports whether table's columns cols, as exec sees the
+	// table in the database, have the types ArrayType casts them to. A
+	// table plasma did not create may not (a uuid or timestamptz column
+	// declared as text, a varchar, a smallint), and the server takes an
+	// element of the array's type only where it casts to the column's
+	// type on assignment; VALUES, whose parameters take the column's
+	// type, then stays exact.
+	ColumnsMatch(ctx context.Context, exec Executor, table string, cols []*tabledef.Column) (bool, error)
 }

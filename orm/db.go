@@ -30,6 +30,9 @@ type DB struct {
 	// arrays binds a multi-row INSERT's values as one array per column,
 	// when the dialect can and knows the pool's driver (unnest.go).
 	arrays dialect.ArrayBinder
+	// arrayTables records, per table, whether its columns in the database
+	// have the types the array binder casts to (unnest.go).
+	arrayTables *sync.Map
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -49,7 +52,9 @@ func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 			db.copier = c
 		}
 		if a, ok := d.(dialect.ArrayInserter); ok {
-			db.arrays = a.ArrayBinder(pool.Driver())
+			if db.arrays = a.ArrayBinder(pool.Driver()); db.arrays != nil {
+				db.arrayTables = &sync.Map{}
+			}
 		}
 	}
 	db.setMiddleware(mws)

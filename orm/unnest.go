@@ -1,7 +1,10 @@
 package orm
 
 import (
+	"context"
+
 	"github.com/plasma-go/plasma/dialect"
+	"github.com/plasma-go/plasma/tabledef"
 )
 
 // UnnestMinRows is the fewest rows a multi-row INSERT must have to be
@@ -116,4 +119,35 @@ func (q *InsertQuery) appendUnnest(b *dialect.Builder, db *DB) (string, bool) {
 		db.texts.keepInsert(p.Table, p.Columns, unnestShape, text)
 	}
 	return text, true
+}
+
+// checkArrayTable asks the database, once per table for db and the DBs
+// made from it, whether t's columns have the types the array binder
+// casts to (dialect.ArrayBinder.ColumnsMatch): a table plasma did not
+// create may hold a uuid or a timestamp where plasma declares text. Until
+// the answer is known, or when the question fails, t's inserts run as
+// VALUES. A table not found yet (its inserts fail) is asked about again.
+func (db *DB) checkArrayTable(ctx context.Context, t *Table) {
+	if t == nil {
+		return
+	}
+	if _, done := db.arrayTables.Load(t); done {
+		return
+	}
+	cols := make([]*tabledef.Column, len(t.columns))
+	for i := range t.columns {
+		cols[i] = &t.columns[i].def
+	}
+	ok, err := db.arrays.ColumnsMatch(ctx, db.exec, t.name, cols)
+	if err == nil {
+		db.arrayTables.Store(t, ok)
+	}
+}
+
+// arrayTableOK reports whether checkArrayTable found t's columns of the
+// binder's types.
+func (db *DB) arrayTableOK(t *Table) bool {
+	v, _ := db.arrayTables.Load(t)
+	ok, _ := v.(bool)
+	return ok
 }

@@ -276,3 +276,44 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestMultiRowInsertForeignTypes inserts many rows into a PostgreSQL
+// table plasma did not create, whose columns have other types than
+// plasma's (uuid, smallint, varchar, timestamptz, json) for the kinds it
+// declares (text, int, json): the rows go as VALUES, whose parameters
+// take the columns' types, and arrive as they would one by one.
+func TestMultiRowInsertForeignTypes(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		if tg.Name != "postgres" {
+			t.Skip("the table's column types are PostgreSQL's")
+		}
+		ctx := context.Background()
+		if _, err := tg.Executor.ExecContext(ctx, `CREATE TABLE "foreign_multi" (id uuid PRIMARY KEY, n smallint, label varchar(20), at timestamptz, doc json, ok boolean)`); err != nil {
+			t.Fatal(err)
+		}
+		tbl := orm.NewTable("foreign_multi", orm.ID(), orm.Int("n"), orm.Text("label"), orm.Text("at"), orm.JSON("doc"), orm.Boolean("ok")).
+			With(orm.TableOptions{External: true})
+		orm.MustDefineSchema("fm1", tbl)
+		rows := make([]orm.Row, 2*orm.UnnestMinRows)
+		for i := range rows {
+			rows[i] = orm.Row{"id": "00000000-0000-4000-8000-0000000000" + strconv.Itoa(10+i), "n": int64(i), "label": "l" + strconv.Itoa(i),
+				"at": "2026-12-07 10:00:0" + strconv.Itoa(i%10) + "+00", "doc": map[string]any{"i": i}, "ok": i%2 == 0}
+		}
+		for range 2 { // the second run finds the table's types known
+			if _, err := tg.DB.Insert(tbl).Values(rows...).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tg.Executor.ExecContext(ctx, `DELETE FROM "foreign_multi"`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tg.DB.Insert(tbl).Values(rows...).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var at string
+		if err := tg.QueryRow(ctx, `SELECT count(*), min(at AT TIME ZONE 'UTC')::text FROM "foreign_multi"`).Scan(&n, &at); err != nil || n != len(rows) || at != "2026-12-07 10:00:00" {
+			t.Fatalf("%d rows, first at %s, %v", n, at, err)
+		}
+	})
+}

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"context"
 	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -115,8 +117,50 @@ func okInt(e elem, v any) (int64, bool) {
 	return n, ok
 }
 
+// columnTypesQuery lists a table's columns and their types' OIDs, the
+// table named as the INSERT names it (resolved by the search path).
+const columnTypesQuery = `SELECT a.attname, a.atttypid::int8 FROM pg_catalog.pg_attribute a ` +
+	`WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`
+
+// columnsMatch is ColumnsMatch for both binders: every column in cols
+// exists with exactly its array's element type (a domain, a varchar or a
+// wider integer does not match).
+func columnsMatch(ctx context.Context, exec dialect.Executor, table string, cols []*tabledef.Column) (bool, error) {
+	rows, err := exec.QueryContext(ctx, columnTypesQuery, string(dialect.AppendIdent(nil, table)))
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	types := make(map[string]uint32, len(cols))
+	for rows.Next() {
+		var name string
+		var oid int64
+		if err := rows.Scan(&name, &oid); err != nil {
+			return false, err
+		}
+		types[name] = uint32(oid)
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if len(types) == 0 {
+		return false, fmt.Errorf("plasma: table %s not found", table)
+	}
+	for _, c := range cols {
+		e, ok := elemOf(c)
+		if got, found := types[c.Name]; !ok || !found || got != e.oid {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // pqBinder encodes arrays for lib/pq (pqArray).
 type pqBinder struct{}
+
+func (pqBinder) ColumnsMatch(ctx context.Context, exec dialect.Executor, table string, cols []*tabledef.Column) (bool, error) {
+	return columnsMatch(ctx, exec, table, cols)
+}
 
 func (pqBinder) ArrayType(c *tabledef.Column) (string, bool) {
 	e, ok := elemOf(c)
@@ -269,6 +313,10 @@ func (a pqArray) Value() (driver.Value, error) {
 // (a string for jsonb is JSON text, as plasma binds it), and a slice of
 // pointers when some values are NULL.
 type pgxBinder struct{}
+
+func (pgxBinder) ColumnsMatch(ctx context.Context, exec dialect.Executor, table string, cols []*tabledef.Column) (bool, error) {
+	return columnsMatch(ctx, exec, table, cols)
+}
 
 func (pgxBinder) ArrayType(c *tabledef.Column) (string, bool) {
 	e, ok := elemOf(c)
