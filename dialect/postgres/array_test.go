@@ -20,8 +20,8 @@ import (
 
 // arrayPools are the ways an array argument reaches the server: lib/pq
 // as Open opens it (binary array format), lib/pq without the statement
-// cache and lib/pq with binary_parameters off (text literals), and pgx
-// (Go slices).
+// cache, lib/pq with binary_parameters off, with Open's cache and as
+// sql.Open opens it (text literals), and pgx (Go slices).
 func arrayPools(t *testing.T, names ...string) map[string]*sql.DB {
 	t.Helper()
 	dsn := testDSN(t)
@@ -34,6 +34,13 @@ func arrayPools(t *testing.T, names ...string) map[string]*sql.DB {
 				sep = "&"
 			}
 			return postgres.Open(dsn + sep + "binary_parameters=no")
+		},
+		"pq_plain": func() (*sql.DB, error) { // lib/pq as sql.Open opens it: two round trips, text parameters
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			return sql.Open("postgres", dsn+sep+"binary_parameters=no")
 		},
 		"pgx": func() (*sql.DB, error) { return pgx.Open(dsn) },
 	}
