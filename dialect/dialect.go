@@ -109,3 +109,41 @@ type Copier interface {
 	// inside tx and returns the number of rows loaded.
 	CopyFrom(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) (int64, error)
 }
+
+// ArrayInserter is an optional interface of a Dialect whose engine can
+// take a multi-row INSERT's values as one array parameter per column
+// (PostgreSQL: INSERT INTO t (cols) SELECT unnest($1::text[]), ...).
+// The statement then has one parameter per column whatever the number of
+// rows, so the server binds a handful of arrays instead of one parameter
+// per value, and its text (and the plan the server keeps prepared for it)
+// is the same for any number of rows. plasma uses it for a multi-row
+// INSERT without RETURNING, when every value is one the binder encodes
+// exactly; anything else runs as INSERT ... VALUES.
+type ArrayInserter interface {
+	// ArrayBinder returns how to bind arrays through drv, the driver under
+	// the pool, or nil when the dialect does not know that driver's array
+	// encoding.
+	ArrayBinder(drv driver.Driver) ArrayBinder
+}
+
+// ArrayBinder binds one column's values as one array parameter, for
+// ArrayInserter.
+type ArrayBinder interface {
+	// ArrayType returns the SQL type of an array of c's values, as the
+	// parameter's cast ("text[]"), or false when c's kind is not one the
+	// binder encodes exactly.
+	ArrayType(c *tabledef.Column) (string, bool)
+	// BindArray returns the argument that binds n values of c as one
+	// array, the i-th being vals[at+i*stride] as plasma binds it for c's
+	// kind (nil for NULL). It returns false, and the insert runs as
+	// VALUES, when a value is not of a Go type it encodes exactly.
+	BindArray(c *tabledef.Column, vals []any, at, stride, n int) (any, bool)
+	// ColumnsMatch reports whether table's columns cols, as exec sees the
+	// table in the database, have the types ArrayType casts them to. A
+	// table plasma did not create may not (a uuid or timestamptz column
+	// declared as text, a varchar, a smallint), and the server takes an
+	// element of the array's type only where it casts to the column's
+	// type on assignment; VALUES, whose parameters take the column's
+	// type, then stays exact.
+	ColumnsMatch(ctx context.Context, exec Executor, table string, cols []*tabledef.Column) (bool, error)
+}

@@ -13,7 +13,9 @@ import (
 // from about 100 rows (0.91 at 100, 0.88 at 300, 0.63 at 5000); on the
 // pool plasma must open and commit a transaction for COPY, which costs
 // two round trips the autocommitted INSERT does not pay (1.07 at 100,
-// 0.99 at 300, 1.06 at 1000, 0.62 at 5000).
+// 0.99 at 300, 1.06 at 1000, 0.62 at 5000). A plain INSERT of fewer rows
+// goes as unnest arrays from UnnestMinRows rows (unnest.go), on pgx at
+// any size.
 const (
 	CopyMinRowsInTx = 100
 	CopyMinRows     = 1000

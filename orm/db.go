@@ -27,6 +27,12 @@ type DB struct {
 	// copier loads large plain INSERTs by the dialect's bulk protocol,
 	// when the dialect has one and the pool's driver supports it.
 	copier dialect.Copier
+	// arrays binds a multi-row INSERT's values as one array per column,
+	// when the dialect can and knows the pool's driver (unnest.go).
+	arrays dialect.ArrayBinder
+	// arrayTables records, per table, whether its columns in the database
+	// have the types the array binder casts to (unnest.go).
+	arrayTables *sync.Map
 }
 
 // New returns a DB that runs statements on exec, which is usually a
@@ -44,6 +50,11 @@ func New(exec dialect.Executor, d dialect.Dialect, mws ...Middleware) *DB {
 	if pool, ok := exec.(*sql.DB); ok {
 		if c, ok := d.(dialect.Copier); ok && c.CopiesWith(pool.Driver()) {
 			db.copier = c
+		}
+		if a, ok := d.(dialect.ArrayInserter); ok {
+			if db.arrays = a.ArrayBinder(pool.Driver()); db.arrays != nil {
+				db.arrayTables = &sync.Map{}
+			}
 		}
 	}
 	db.setMiddleware(mws)

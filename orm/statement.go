@@ -109,6 +109,9 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
 		return st.DB.copyInsert(ctx, st, q)
 	}
+	if q, ok := st.Query.(*InsertQuery); ok && st.DB.arrays != nil && q.rowCount() >= UnnestMinRows {
+		st.DB.checkArrayTable(ctx, q.parts.Table)
+	}
 	if st.Query != nil {
 		b := dialect.GetBuilder(st.DB.d)
 		defer dialect.PutBuilder(b)
@@ -156,6 +159,20 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 func renderArgs(st *Statement, b *dialect.Builder) (text string, args []any, ab *argsBuf, err error) {
 	iq, _ := st.Query.(*InsertQuery)
 	lend := st.DB.lendsArgs()
+	if iq != nil && st.DB.arrays != nil && iq.unnests(b) && st.DB.arrayTableOK(iq.parts.Table) {
+		if lend {
+			ab = argsPool.Get().(*argsBuf)
+			b.Args = ab.s[:0]
+		}
+		if text, ok := iq.appendUnnest(b, st.DB); ok {
+			return text, b.Args, ab, nil
+		}
+		if ab != nil {
+			ab.s = b.Args
+			returnArgs(ab)
+			ab = nil
+		}
+	}
 	if iq != nil && lend {
 		if t, ok := iq.cachedText(b, st.DB.texts); ok {
 			if flat, ok := iq.flatArgs(); ok {
