@@ -411,13 +411,18 @@ func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, 
 	// PostgreSQL's planner, which cannot know how few keys changed, read
 	// the group's whole view. A key without a line costs one index probe.
 	key := `c."table_name" || '/' || c."row_id"`
-	q := `WITH "c" AS (SELECT "table_name", "row_id" FROM (` + sinceSQL + `) s LIMIT ?)
-SELECT 1, c."table_name", '', CAST(COUNT(*) AS TEXT) FROM "c" c GROUP BY c."table_name"
-UNION ALL SELECT 6, c."table_name", c."row_id", ` + lineText(key) + ` FROM "c" c WHERE ` + lineText(key) + ` IS NOT NULL`
-	args := append(append([]any{}, sinceArgs...), changesLimit(prev)+1, group, group)
+	// The changes since prev are read where each branch needs them (an
+	// index range each time), not in a WITH: SQLite would copy them into
+	// a temporary table first.
+	c := `(SELECT "table_name", "row_id" FROM (` + sinceSQL + `) s LIMIT ?) c`
+	cArgs := append(append([]any{}, sinceArgs...), changesLimit(prev)+1)
+	q := `SELECT 1, c."table_name", '', CAST(COUNT(*) AS TEXT) FROM ` + c + ` GROUP BY c."table_name"
+UNION ALL SELECT 6, c."table_name", c."row_id", ` + lineText(key) + ` FROM ` + c + ` WHERE ` + lineText(key) + ` IS NOT NULL`
+	args := append(append(append(append([]any{}, cArgs...), group), cArgs...), group)
 	if ts := idTables(rules, direct); len(ts) > 0 {
 		q += `
-UNION ALL SELECT 7, c."table_name", c."row_id", NULL FROM "c" c WHERE c."table_name" IN (?` + strings.Repeat(", ?", len(ts)-1) + `)`
+UNION ALL SELECT 7, c."table_name", c."row_id", NULL FROM ` + c + ` WHERE c."table_name" IN (?` + strings.Repeat(", ?", len(ts)-1) + `)`
+		args = append(args, cArgs...)
 		for _, t := range ts {
 			args = append(args, t)
 		}
@@ -435,8 +440,8 @@ UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WH
 		q += `
 UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineText(`? || x."`+idCol+`"`) + `
 FROM "` + ri.p.table.Name() + `" x
-WHERE x."` + ri.in.Col + `" IN (SELECT c."row_id" FROM "c" c WHERE c."table_name" = ?) LIMIT ?) d` + strconv.Itoa(i)
-		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table, changesLimit(prev)+1)
+WHERE x."` + ri.in.Col + `" IN (SELECT c."row_id" FROM ` + c + ` WHERE c."table_name" = ?) LIMIT ?) d` + strconv.Itoa(i)
+		args = append(append(append(args, ri.p.table.Name(), group, ri.p.prefix), cArgs...), ri.in.Table, changesLimit(prev)+1)
 	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
