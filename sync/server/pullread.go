@@ -586,6 +586,9 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, prev *cvr, dl 
 		if dl.tables[p.table.Name()] == 0 {
 			continue
 		}
+		// The log's row ids are text, as a synced table's id is
+		// (orm.DefineSchema wants orm.ID's kind), so the two compare
+		// without a cast that would keep the id's index out.
 		sub, args := h.since(prev, `"row_id"`, `"table_name" = ?`, p.table.Name())
 		where := expr.SQL(dialect.QuoteIdent(p.table.Name())+"."+dialect.QuoteIdent(p.Columns[p.ID].Name)+" IN ("+sub+")", args...)
 		if err := h.scan(actx, db, p, where, record(p), pt); err != nil {
