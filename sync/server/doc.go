@@ -200,7 +200,8 @@
 // says rows change outside the change log ("uncaptured"), or more rows
 // changed than an incremental pull reads ("changes"). It also rescans by
 // choice when the change log since the cookie — every user's changes —
-// is longer than twice the group's view ("cheaper"). An incremental pull
+// is longer than twice the group's view plus 256 ("cheaper"), as the
+// change-log heads tell before the snapshot is read. An incremental pull
 // reads the change log in the database: it counts the changes by table,
 // looks up a view line for each changed key, and sends back only the
 // lines the group's view holds; then it reads each changed table's rows

@@ -71,6 +71,24 @@ func changesLimit(prev *cvr) int {
 	return int(min(maxIncremental, 2*max(prev.meta.Size, 0)+256))
 }
 
+// changesSince is how many changes the change log numbered above prev's
+// heads, up to heads (the heads the pull read): on PostgreSQL each
+// region's versions have no holes; on SQLite the versions, shared by all
+// regions, may have some. Compaction may have dropped some of them, and
+// changes not numbered yet are left out: an estimate, for the cheaper
+// choice (changesLimit) before the snapshot is read.
+func (h *Handler[Ctx]) changesSince(prev *cvr, heads map[string]int64) int64 {
+	regions := h.regions
+	if !h.perRegion {
+		regions = regions[:1] // one sequence covers every region
+	}
+	var n int64
+	for _, r := range regions {
+		n += max(heads[r]-prev.meta.Heads[r], 0)
+	}
+	return n
+}
+
 // maxIncremental bounds the rows an incremental pull reads; past it, a
 // rescan costs about the same and holds less in memory.
 const maxIncremental = 20000
