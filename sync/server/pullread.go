@@ -370,8 +370,12 @@ type delta struct {
 // changes above its head ((region, version)) and its unnumbered ones
 // (the partial pending index), joined by UNION ALL: with the two in one
 // OR, a generic plan read every change of the region, and every pull
-// grew with the log.
-func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, extra ...any) (string, []any) {
+// grew with the log. The unnumbered ones are read in id order, at most
+// limit of them, so that the planner walks the pending index in a plain
+// index scan: a publication leaves a dead entry there for each change it
+// numbers, until vacuum, and a bitmap scan read them all at every pull
+// where a plain one marks them dead once.
+func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, limit int, extra ...any) (string, []any) {
 	var parts []string
 	var args []any
 	if cond != "" {
@@ -386,9 +390,10 @@ func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, extra ...any) (string
 		// the rows read show exactly the mutations up to the
 		// lastMutationIDs it reads (a change committed after the heads
 		// were published is numbered later).
-		parts = append(parts, from+`"region" = ? AND "version" > ?`+cond, from+`"region" = ? AND "version" IS NULL`+cond)
+		parts = append(parts, `(`+from+`"region" = ? AND "version" > ?`+cond+`)`,
+			`(`+from+`"region" = ? AND "version" IS NULL`+cond+` ORDER BY "id" LIMIT ?)`)
 		args = append(append(args, reg, prev.meta.Heads[reg]), extra...)
-		args = append(append(args, reg), extra...)
+		args = append(append(append(args, reg), extra...), limit)
 	}
 	return strings.Join(parts, " UNION ALL "), args
 }
@@ -424,19 +429,25 @@ func idTables(rules []ruleInput, direct map[int]bool) []string {
 // (most of them, with many users writing, other users' rows) never leave
 // it; readKeys reads the changed rows the identity may read.
 func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry) (*delta, error) {
-	sinceSQL, sinceArgs := h.since(prev, `"table_name", "row_id"`, "")
+	sinceSQL, sinceArgs := h.since(prev, `"table_name", "row_id"`, "", changesLimit(prev)+1)
 	// The lines are looked up key by key (lineText): a join lets
 	// PostgreSQL's planner, which cannot know how few keys changed, read
 	// the group's whole view. A key without a line costs one index probe.
 	key := `c."table_name" || '/' || c."row_id"`
-	// The changes since prev are read where each branch needs them (an
-	// index range each time), not in a WITH: SQLite would copy them into
-	// a temporary table first.
-	c := `(SELECT "table_name", "row_id" FROM (` + sinceSQL + `) s LIMIT ?) c`
-	cArgs := append(append([]any{}, sinceArgs...), changesLimit(prev)+1)
-	q := `SELECT 1, c."table_name", '', CAST(COUNT(*) AS TEXT) FROM ` + c + ` GROUP BY c."table_name"
+	// On SQLite the changes since prev are read where each branch needs
+	// them (a range of the log's key each time), not in a WITH, which it
+	// would copy into a temporary table first. PostgreSQL keeps a WITH
+	// read more than once in memory, and reads the log's indexes once.
+	sub := `(SELECT "table_name", "row_id" FROM (` + sinceSQL + `) s LIMIT ?)`
+	c, cArgs := sub+` c`, append(append([]any{}, sinceArgs...), changesLimit(prev)+1)
+	q, args := "", []any{}
+	if h.perRegion {
+		q, args = `WITH "c" AS `+sub+"\n", cArgs
+		c, cArgs = `"c" c`, nil
+	}
+	q += `SELECT 1, c."table_name", '', CAST(COUNT(*) AS TEXT) FROM ` + c + ` GROUP BY c."table_name"
 UNION ALL SELECT 6, c."table_name", c."row_id", ` + lineText(key) + ` FROM ` + c + ` WHERE ` + lineText(key) + ` IS NOT NULL`
-	args := append(append(append(append([]any{}, cArgs...), group), cArgs...), group)
+	args = append(append(append(append(args, cArgs...), group), cArgs...), group)
 	if ts := idTables(rules, direct); len(ts) > 0 {
 		q += `
 UNION ALL SELECT 7, c."table_name", c."row_id", NULL FROM ` + c + ` WHERE c."table_name" IN (?` + strings.Repeat(", ?", len(ts)-1) + `)`
@@ -607,7 +618,9 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, prev *cvr, dl 
 		// The log's row ids are text, as a synced table's id is
 		// (orm.DefineSchema wants orm.ID's kind), so the two compare
 		// without a cast that would keep the id's index out.
-		sub, args := h.since(prev, `"row_id"`, `"table_name" = ?`, p.table.Name())
+		// The limit cuts nothing: readDelta found no more changes in
+		// this snapshot.
+		sub, args := h.since(prev, `"row_id"`, `"table_name" = ?`, changesLimit(prev)+1, p.table.Name())
 		where := expr.SQL(dialect.QuoteIdent(p.table.Name())+"."+dialect.QuoteIdent(p.Columns[p.ID].Name)+" IN ("+sub+")", args...)
 		if err := h.scan(actx, db, p, where, record(p), pt); err != nil {
 			return err
