@@ -60,7 +60,10 @@ const (
 	fallbackChanges = "changes"
 	// fallbackCheaper: the change log since the cookie is longer than
 	// twice the group's view (plus 256): reading the user's rows costs
-	// less than reading every user's changes. Not a doubt, a choice.
+	// less than counting and probing every user's changes (measured by
+	// BenchmarkPullAfterOthers: a change of another user costs an
+	// incremental pull about what a row of the view costs a rescan).
+	// Not a doubt, a choice.
 	fallbackCheaper = "cheaper"
 )
 
