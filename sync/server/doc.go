@@ -213,10 +213,14 @@
 // says rows change outside the change log ("uncaptured"), or more rows
 // changed than an incremental pull reads ("changes"). It also rescans by
 // choice when the change log since the cookie — every user's changes —
-// is longer than twice the group's view ("cheaper"). An incremental pull
-// skips the changed rows its client does not hold and cannot read now
-// (deleted, or, under a rule that is one set input, with a value the
-// set leaves out in the row's latest log image). Handler.PullStats
+// is longer than twice the group's view plus 256 ("cheaper"), as the
+// change-log heads tell before the snapshot is read. An incremental pull
+// reads the change log in the database: it counts the changes by table,
+// looks up a view line for each changed key, and sends back only the
+// lines the group's view holds; then it reads each changed table's rows
+// through a semi-join of the change log with the table, under row auth,
+// so the changed rows the identity may not read (with many users
+// writing, most of them) never leave the database. Handler.PullStats
 // counts the pulls of each kind.
 //
 // A pull keeps in memory the JSON of the rows its patch puts, not of the

@@ -110,6 +110,11 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		fallback = fallbackUncaptured
 	case !analysable:
 		fallback = fallbackRule
+	case h.changesSince(prev, heads) > int64(changesLimit(prev)) && changesLimit(prev) < maxIncremental:
+		// Known from the heads alone: no need to count the changes in
+		// the snapshot first, which read as many as the limit for
+		// nothing.
+		fallback = fallbackCheaper
 	}
 	// Pulls of one group in this process take turns: each then starts
 	// from the view the one before stored. Pulls in other processes may

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plasma-go/plasma/dialect"
 	"github.com/plasma-go/plasma/expr"
 	"github.com/plasma-go/plasma/orm"
 	"github.com/plasma-go/plasma/plugin/changelog"
@@ -60,7 +60,10 @@ const (
 	fallbackChanges = "changes"
 	// fallbackCheaper: the change log since the cookie is longer than
 	// twice the group's view (plus 256): reading the user's rows costs
-	// less than reading every user's changes. Not a doubt, a choice.
+	// less than counting and probing every user's changes (measured by
+	// BenchmarkPullAfterOthers: a change of another user costs an
+	// incremental pull about what a row of the view costs a rescan).
+	// Not a doubt, a choice.
 	fallbackCheaper = "cheaper"
 )
 
@@ -69,6 +72,24 @@ const (
 // maxIncremental).
 func changesLimit(prev *cvr) int {
 	return int(min(maxIncremental, 2*max(prev.meta.Size, 0)+256))
+}
+
+// changesSince is how many changes the change log numbered above prev's
+// heads, up to heads (the heads the pull read): on PostgreSQL each
+// region's versions have no holes; on SQLite the versions, shared by all
+// regions, may have some. Compaction may have dropped some of them, and
+// changes not numbered yet are left out: an estimate, for the cheaper
+// choice (changesLimit) before the snapshot is read.
+func (h *Handler[Ctx]) changesSince(prev *cvr, heads map[string]int64) int64 {
+	regions := h.regions
+	if !h.perRegion {
+		regions = regions[:1] // one sequence covers every region
+	}
+	var n int64
+	for _, r := range regions {
+		n += max(heads[r]-prev.meta.Heads[r], 0)
+	}
+	return n
 }
 
 // maxIncremental bounds the rows an incremental pull reads; past it, a
@@ -150,28 +171,30 @@ func (h *Handler[Ctx]) readPull(ctx context.Context, ident rowauth.Identity, gro
 	return r, tx.Commit()
 }
 
-// readChanged reads what changed since prev: in one statement, the keys
-// the change log has above prev's heads with their lines, the lines
-// written after prev (unknown to its client), the lastMutationIDs and the
-// group's head; then the rule inputs whose tables changed, the rows they
-// let in or out, and the rows of all these keys. It returns why it gave
-// up instead ("" if it did not).
+// readChanged reads what changed since prev: in one statement, how many
+// changes the change log has above prev's heads, by table, the lines of
+// the changed keys the view holds, the lines written after prev (unknown
+// to its client), the lastMutationIDs and the group's head; then the rule
+// inputs whose tables changed and the rows they let in or out; then, per
+// changed table, the changed rows the identity may read now (a semi-join
+// of the change log with the table, under row auth), and the other keys'
+// rows. Other users' changes are counted and probed in the database, and
+// never read into the pull. It returns why it gave up instead ("" if it
+// did not).
 func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, r *pullRead) (string, error) {
 	lines := map[string]entry{}
-	changed := map[string][]string{} // the changed rows' ids, by table
-	images := map[string]image{}     // the changed rows' latest images, by key
 	direct := h.directInputs(rules)
-	n, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines, changed, images)
+	dl, err := h.readDelta(actx, db, group, prev, rules, direct, r, lines)
 	switch {
 	case err != nil:
 		return "", err
-	case n > changesLimit(prev) && changesLimit(prev) < maxIncremental:
+	case dl.n > changesLimit(prev) && changesLimit(prev) < maxIncremental:
 		return fallbackCheaper, nil
-	case n > maxIncremental:
+	case dl.n > maxIncremental:
 		return fallbackChanges, nil
 	}
 	r.size = prev.meta.Size
-	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, changed: changed, r: r, memo: map[string][]string{}}
+	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, tables: dl.tables, changed: dl.ids, r: r, memo: map[string][]string{}}
 	r.inputs = map[string][]string{}
 	var more []string // keys whose rows a changed input lets in or out
 	for i, ri := range rules {
@@ -196,8 +219,7 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	if err := loadLines(actx, db, group, more, lines); err != nil {
 		return "", err
 	}
-	h.dropUnreadable(rules, r, lines, images)
-	if err := h.readKeys(actx, db, lines, &r.patch); err != nil {
+	if err := h.readKeys(actx, db, prev, dl, lines, &r.patch); err != nil {
 		return "", err
 	}
 	return "", nil
@@ -210,9 +232,10 @@ type inputDeltas struct {
 	ctx      context.Context
 	db       *orm.DB
 	prev     *cvr
-	changed  map[string][]string
-	r        *pullRead // its inputs get the sets read or carried over
-	fallback string    // why the pull must rescan, once known
+	tables   map[string]int      // the change log's rows since prev, by table
+	changed  map[string][]string // the changed rows' ids of the tables readDelta lists them for (idTables)
+	r        *pullRead           // its inputs get the sets read or carried over
+	fallback string              // why the pull must rescan, once known
 	// the results of affected and idsWith, by input key (several rules
 	// often share an input, such as the user's lists)
 	memo map[string][]string
@@ -308,7 +331,7 @@ func (d *inputDeltas) affect(in *readrule.Input, skipOwn bool) ([]string, error)
 // changed.
 func (d *inputDeltas) dependsOnChanges(in *readrule.Input) bool {
 	for t := range in.Tables {
-		if len(d.changed[t]) > 0 {
+		if d.tables[t] > 0 {
 			return true
 		}
 	}
@@ -323,175 +346,188 @@ func canonID(p *tablePlan, id string) string {
 	return "s:" + id
 }
 
-// image is a changed row's latest image in the change log (nil for a
-// del), with its version.
-type image struct {
-	version int64
-	data    []byte
-}
-
-// dropUnreadable drops from lines the changed keys that need no read:
-// the client holding the cookie does not hold the row (its line says
-// so), and the row cannot be readable now, because it was deleted, or
-// because its table's rule is one set input ("col IN (subquery)") whose
-// values, as this pull knows them, leave out the row's col in its latest
-// image. With many users writing, most changed rows are other users'.
-// Any doubt (an unreadable image, a col that is no string or integer)
-// keeps the key.
-func (h *Handler[Ctx]) dropUnreadable(rules []ruleInput, r *pullRead, lines map[string]entry, images map[string]image) {
-	sets := map[*tablePlan]ruleInput{}
-	for _, ri := range rules {
-		if ri.whole {
-			sets[ri.p] = ri
-		}
-	}
-	vals := map[string]map[string]bool{} // input key → its values
-	for k, img := range images {
-		e, ok := lines[k]
-		if !ok {
-			continue
-		}
-		if live, _, known := e.at(r.from); live || !known || e.live {
-			continue
-		}
-		if img.data == nil {
-			delete(lines, k)
-			continue
-		}
-		name, _, _ := strings.Cut(k, "/")
-		ri, ok := sets[h.planOf(name)]
-		if !ok {
-			continue
-		}
-		var row map[string]json.RawMessage
-		if json.Unmarshal(img.data, &row) != nil {
-			continue
-		}
-		v, ok := readrule.CanonJSON(row[ri.in.Col])
-		if !ok {
-			continue
-		}
-		set := vals[ri.in.Key]
-		if set == nil {
-			set = map[string]bool{}
-			for _, x := range r.inputs[ri.in.Key] {
-				set[x] = true
-			}
-			vals[ri.in.Key] = set
-		}
-		if !set[v] {
-			delete(lines, k)
-		}
-	}
-}
-
 // lineKnown reports whether key is among the keys already read.
 func lineKnown(lines map[string]entry, key string) bool {
 	_, ok := lines[key]
 	return ok
 }
 
-// readDelta runs readChanged's first statement, putting the lines of the
-// keys it reads in lines and the ids of the changed rows in changed, by
-// table. It returns the number of distinct changed keys, up to
-// maxIncremental+1.
-func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry, changed map[string][]string, images map[string]image) (int, error) {
-	var cond []string
+// delta is what readDelta read of the change log since a cookie.
+type delta struct {
+	// n is the number of change-log rows since the cookie (up to
+	// changesLimit+1) and of the rows the direct inputs' changes may let
+	// in or out.
+	n int
+	// tables counts the change-log rows since the cookie by table.
+	tables map[string]int
+	// ids are the changed rows' ids of the tables in idTables.
+	ids map[string][]string
+	// changed are the keys of lines that the change log names: readKeys
+	// reads their rows with the rest of their table's changed rows.
+	changed map[string]bool
+}
+
+// since returns a SELECT of cols from the change-log rows above prev's
+// heads (where also cond, with its arguments extra), and its arguments.
+// On PostgreSQL each region is read as two index ranges, its numbered
+// changes above its head ((region, version)) and its unnumbered ones
+// (the partial pending index), joined by UNION ALL: with the two in one
+// OR, a generic plan read every change of the region, and every pull
+// grew with the log. The unnumbered ones are read in id order, at most
+// limit of them, so that the planner walks the pending index in a plain
+// index scan: a publication leaves a dead entry there for each change it
+// numbers, until vacuum, and a bitmap scan read them all at every pull
+// where a plain one marks them dead once.
+func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, limit int, extra ...any) (string, []any) {
+	var parts []string
 	var args []any
-	if h.perRegion {
+	if cond != "" {
+		cond = " AND " + cond
+	}
+	from := `SELECT ` + cols + ` FROM "` + changelog.LogTable + `" WHERE `
+	if !h.perRegion { // one sequence covers every region
+		return from + `"version" > ?` + cond, append([]any{prev.meta.Heads[h.regions[0]]}, extra...)
+	}
+	for _, reg := range h.regions {
 		// Unnumbered changes too: every change the snapshot sees, so that
 		// the rows read show exactly the mutations up to the
 		// lastMutationIDs it reads (a change committed after the heads
 		// were published is numbered later).
-		for _, reg := range h.regions {
-			cond = append(cond, `("region" = ? AND ("version" > ? OR "version" IS NULL))`)
-			args = append(args, reg, prev.meta.Heads[reg])
-		}
-	} else { // one sequence covers every region
-		cond = append(cond, `"version" > ?`)
-		args = append(args, prev.meta.Heads[h.regions[0]])
+		parts = append(parts, `(`+from+`"region" = ? AND "version" > ?`+cond+`)`,
+			`(`+from+`"region" = ? AND "version" IS NULL`+cond+` ORDER BY "id" LIMIT ?)`)
+		args = append(append(args, reg, prev.meta.Heads[reg]), extra...)
+		args = append(append(append(args, reg), extra...), limit)
 	}
+	return strings.Join(parts, " UNION ALL "), args
+}
+
+// idTables returns the tables whose changed ids inputDeltas.affect needs:
+// those of the inputs selecting ids (ByID) that readDelta does not follow
+// itself (direct), at any depth.
+func idTables(rules []ruleInput, direct map[int]bool) []string {
+	set := map[string]bool{}
+	var walk func(in *readrule.Input, skipOwn bool)
+	walk = func(in *readrule.Input, skipOwn bool) {
+		if !in.ByID {
+			return // kept as a set: read again whole when its tables changed
+		}
+		if !skipOwn {
+			set[in.Table] = true
+		}
+		for i := range in.Inner {
+			walk(&in.Inner[i], false)
+		}
+	}
+	for i, ri := range rules {
+		walk(&ri.in, direct[i])
+	}
+	return sortedKeys(set)
+}
+
+// readDelta runs readChanged's first statement. It puts in lines the
+// lines of the changed keys the view holds, of the keys written after
+// prev, and of the rows the direct inputs' changes may let in or out.
+// The change log's rows since prev are counted by table and probed for
+// a line in the database: those of keys the group's view does not hold
+// (most of them, with many users writing, other users' rows) never leave
+// it; readKeys reads the changed rows the identity may read.
+func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry) (*delta, error) {
+	sinceSQL, sinceArgs := h.since(prev, `"table_name", "row_id"`, "", changesLimit(prev)+1)
 	// The lines are looked up key by key (lineText): a join lets
 	// PostgreSQL's planner, which cannot know how few keys changed, read
-	// the group's whole view.
-	lineCols := lineText
-	condArgs := args
-	// A change's place among its row's: its version; on PostgreSQL a
-	// change not numbered yet is newer than every numbered one (publish
-	// numbers in id order), and among those the id orders them (a row's
-	// writers wait for each other, and ids are taken as they write).
-	order, orderCol := `c."version"`, `"version"`
+	// the group's whole view. A key without a line costs one index probe.
+	key := `c."table_name" || '/' || c."row_id"`
+	// On SQLite the changes since prev are read where each branch needs
+	// them (a range of the log's key each time), not in a WITH, which it
+	// would copy into a temporary table first. PostgreSQL keeps a WITH
+	// read more than once in memory, and reads the log's indexes once.
+	sub := `(SELECT "table_name", "row_id" FROM (` + sinceSQL + `) s LIMIT ?)`
+	c, cArgs := sub+` c`, append(append([]any{}, sinceArgs...), changesLimit(prev)+1)
+	q, args := "", []any{}
 	if h.perRegion {
-		order, orderCol = `COALESCE(c."version", 4611686018427387904 + c."id")`, `"version", "id"`
+		q, args = `WITH "c" AS `+sub+"\n", cArgs
+		c, cArgs = `"c" c`, nil
 	}
-	q := `SELECT 1, c."table_name", c."row_id", ` + lineCols(`c."table_name" || '/' || c."row_id"`) + `, c."data", ` + order + `
-FROM (SELECT "table_name", "row_id", "data", ` + orderCol + ` FROM "` + changelog.LogTable + `" WHERE ` + strings.Join(cond, " OR ") + ` LIMIT ?) c
-UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT), NULL, 0 FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" IN (0, 1) AND "ord" > ?
-UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT), NULL, 0 FROM "` + ClientsTable + `" WHERE "group_id" = ?
-UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT), NULL, 0 FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
-	// In the text's order: the line's group, the conditions, the limit,
-	// then the other branches'.
-	args = append(append([]any{group}, condArgs...), changesLimit(prev)+1, group, prev.cookie.Order, group, group)
+	q += `SELECT 1, c."table_name", '', CAST(COUNT(*) AS TEXT) FROM ` + c + ` GROUP BY c."table_name"
+UNION ALL SELECT 6, c."table_name", c."row_id", ` + lineText(key) + ` FROM ` + c + ` WHERE ` + lineText(key) + ` IS NOT NULL`
+	args = append(append(append(append(args, cArgs...), group), cArgs...), group)
+	if ts := idTables(rules, direct); len(ts) > 0 {
+		q += `
+UNION ALL SELECT 7, c."table_name", c."row_id", NULL FROM ` + c + ` WHERE c."table_name" IN (?` + strings.Repeat(", ?", len(ts)-1) + `)`
+		args = append(args, cArgs...)
+		for _, t := range ts {
+			args = append(args, t)
+		}
+	}
+	q += `
+UNION ALL SELECT 2, "row_key", '', CAST("hash" AS TEXT) || ' ' || CAST("ord" AS TEXT) || ' ' || CAST("live" AS TEXT) FROM "` + ViewRowsTable + `" WHERE "group_id" = ? AND "live" IN (0, 1) AND "ord" > ?
+UNION ALL SELECT 3, "id", '', CAST("last_mutation_id" AS TEXT) FROM "` + ClientsTable + `" WHERE "group_id" = ?
+UNION ALL SELECT 4, '', '', CAST("ord" AS TEXT) FROM "` + ViewHeadsTable + `" WHERE "group_id" = ?`
+	args = append(args, group, prev.cookie.Order, group, group)
 	for i, ri := range rules {
 		if !direct[i] {
 			continue
 		}
 		idCol := ri.p.Columns[ri.p.ID].Name
 		q += `
-UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineCols(`? || x."`+idCol+`"`) + `, NULL, 0
+UNION ALL SELECT * FROM (SELECT 5, CAST(? AS TEXT), x."` + idCol + `", ` + lineText(`? || x."`+idCol+`"`) + `
 FROM "` + ri.p.table.Name() + `" x
-WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `" WHERE "table_name" = ? AND (` + strings.Join(cond, " OR ") + `)) LIMIT ?) d` + strconv.Itoa(i)
-		args = append(args, ri.p.table.Name(), group, ri.p.prefix, ri.in.Table)
-		args = append(append(args, condArgs...), changesLimit(prev)+1)
+WHERE x."` + ri.in.Col + `" IN (SELECT c."row_id" FROM ` + c + ` WHERE c."table_name" = ?) LIMIT ?) d` + strconv.Itoa(i)
+		args = append(append(append(args, ri.p.table.Name(), group, ri.p.prefix), cArgs...), ri.in.Table, changesLimit(prev)+1)
 	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	r.lmids = map[string]int64{}
-	n, n5 := 0, 0
+	dl := &delta{tables: map[string]int{}, ids: map[string][]string{}, changed: map[string]bool{}}
 	for rows.Next() {
 		var kind int
 		var a, b string
 		var c sql.NullString
-		var data []byte
-		var version int64
-		if err := rows.Scan(&kind, &a, &b, &c, &data, &version); err != nil {
-			return 0, err
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return nil, err
 		}
 		switch kind {
-		case 1, 5: // a changed row; a row a direct input's changes may let in or out
-			if kind == 1 {
-				n++
-				changed[a] = append(changed[a], b)
-				if img, seen := images[a+"/"+b]; !seen || version > img.version {
-					images[a+"/"+b] = image{version: version, data: data}
-				}
-			} else {
-				n5++
+		case 1: // the changes of a table
+			n, err := strconv.Atoi(c.String)
+			if err != nil {
+				return nil, fmt.Errorf("plasma: sync: reading the change log: %w", err)
+			}
+			dl.tables[a] += n
+			dl.n += n
+		case 7: // a changed row's id, for an input selecting ids
+			dl.ids[a] = append(dl.ids[a], b)
+		case 5, 6: // a row a direct input's changes may let in or out; a changed key the view holds
+			if kind == 5 {
+				dl.n++
 			}
 			if h.planOf(a) == nil {
 				continue // not synced by this handler
 			}
-			if _, ok := lines[a+"/"+b]; ok {
+			k := a + "/" + b
+			if kind == 6 {
+				dl.changed[k] = true
+			}
+			if _, ok := lines[k]; ok {
 				continue
 			}
 			e, err := parseLine(c)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			lines[a+"/"+b] = e
+			lines[k] = e
 		case 2:
 			e, err := parseLine(c)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			lines[a] = e
 		case 3, 4:
 			v, err := strconv.ParseInt(c.String, 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("plasma: sync: reading the view: %w", err)
+				return nil, fmt.Errorf("plasma: sync: reading the view: %w", err)
 			}
 			if kind == 3 {
 				r.lmids[a] = v
@@ -501,9 +537,9 @@ WHERE x."` + ri.in.Col + `" IN (SELECT "row_id" FROM "` + changelog.LogTable + `
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return n + n5, rows.Close()
+	return dl, rows.Close()
 }
 
 // directInputs picks, by index in rules, the inputs whose changed ids
@@ -559,11 +595,45 @@ func (h *Handler[Ctx]) planOf(name string) *tablePlan {
 	return nil
 }
 
-// readKeys reads the rows of the keys of lines that the identity may
-// read, and records each key in the patch against its line.
-func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[string]entry, pt *patch) error {
+// readKeys reads the rows of the keys that may have changed for the
+// identity and records each key in the patch against its line (none if
+// lines has none): first, per table the change log names since prev, its
+// changed rows the identity may read (the rest of its changed keys the
+// view holds are gone for it); then the rows of the other keys of lines.
+// The keys of lines left are gone.
+func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, prev *cvr, dl *delta, lines map[string]entry, pt *patch) error {
+	done := map[string]bool{}
+	record := func(p *tablePlan) func(id string, hash uint64) {
+		return func(id string, hash uint64) {
+			k := p.prefix + id
+			if done[k] {
+				return // read twice: changed, and let in by an input
+			}
+			done[k] = true
+			pt.row(k, lines[k], p, id, hash)
+			delete(lines, k)
+		}
+	}
+	for _, p := range h.plans {
+		if dl.tables[p.table.Name()] == 0 {
+			continue
+		}
+		// The log's row ids are text, as a synced table's id is
+		// (orm.DefineSchema wants orm.ID's kind), so the two compare
+		// without a cast that would keep the id's index out.
+		// The limit cuts nothing: readDelta found no more changes in
+		// this snapshot.
+		sub, args := h.since(prev, `"row_id"`, `"table_name" = ?`, changesLimit(prev)+1, p.table.Name())
+		where := expr.SQL(dialect.QuoteIdent(p.table.Name())+"."+dialect.QuoteIdent(p.Columns[p.ID].Name)+" IN ("+sub+")", args...)
+		if err := h.scan(actx, db, p, where, record(p), pt); err != nil {
+			return err
+		}
+	}
 	byTable := map[*tablePlan][]string{}
 	for _, k := range sortedKeys(lines) {
+		if dl.changed[k] {
+			continue // its table's changed rows were read: it is gone
+		}
 		name, id, _ := strings.Cut(k, "/")
 		if p := h.planOf(name); p != nil {
 			byTable[p] = append(byTable[p], id)
@@ -578,14 +648,7 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, lines map[stri
 		for len(ids) > 0 {
 			n := min(len(ids), per)
 			where := expr.InArray(p.table.Col(p.Columns[p.ID].Name), idArgs(p, ids[:n]))
-			err := h.scan(actx, db, p, where, func(id string, hash uint64) {
-				k := p.prefix + id
-				if e, ok := lines[k]; ok {
-					pt.row(k, e, p, id, hash)
-					delete(lines, k)
-				}
-			}, pt)
-			if err != nil {
+			if err := h.scan(actx, db, p, where, record(p), pt); err != nil {
 				return err
 			}
 			ids = ids[n:]
