@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/plasma-go/plasma/dialect"
@@ -65,13 +66,7 @@ func (s *Service) GCOrphans(ctx context.Context, opts GCOptions) (GCReport, erro
 	}
 	ctx = rowauth.AsSystem(ctx)
 	cutoff := s.opts.Now().Add(-opts.Grace)
-	seen := map[Storage]bool{}
-	for _, name := range sortedNames(s.opts.Storages) {
-		st := s.opts.Storages[name]
-		if seen[st] {
-			continue
-		}
-		seen[st] = true
+	for _, st := range s.storages() {
 		if ts, ok := st.(TempSweeper); ok {
 			// A temporary file is an upload in progress until it is
 			// an hour old, however short the grace period.
@@ -192,13 +187,7 @@ func (s *Service) collectRecord(ctx context.Context, h Hash, before time.Time) (
 		if ref {
 			return errSpare
 		}
-		seen := map[Storage]bool{}
-		for _, name := range sortedNames(s.opts.Storages) {
-			st := s.opts.Storages[name]
-			if seen[st] {
-				continue
-			}
-			seen[st] = true
+		for _, st := range s.storages() {
 			if _, err := st.Head(ctx, h); err == nil {
 				return errSpare
 			} else if !errors.Is(err, ErrNotFound) {
@@ -249,6 +238,18 @@ func (s *Service) collect(ctx context.Context, st Storage, c Info, cutoff time.T
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// storages returns each distinct storage once (several names may name
+// one), in the order of their first names.
+func (s *Service) storages() []Storage {
+	var out []Storage
+	for _, name := range sortedNames(s.opts.Storages) {
+		if st := s.opts.Storages[name]; !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 func sortedNames(m map[string]Storage) []string {

@@ -285,16 +285,8 @@ func (q *InsertQuery) AppendSQL(b *dialect.Builder) error {
 	p := &q.parts
 	rows := q.rows()
 	b.Args = slices.Grow(b.Args, len(rows)*len(p.Columns)) // one allocation for the arguments, at most
-	b.WriteString("INSERT INTO ")
-	b.Ident(p.Table.name)
-	b.WriteString(" (")
-	for i, c := range p.Columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.Ident(c)
-	}
-	b.WriteString(") VALUES ")
+	q.appendHead(b)
+	b.WriteString(" VALUES ")
 	var tmpl []byte // the first row's "(?, ?, ...)", when every row's reads the same
 	for i, row := range rows {
 		if i > 0 {
@@ -429,4 +421,19 @@ func (q *InsertQuery) appendConflict(b *dialect.Builder) {
 		b.WriteString(" = excluded.")
 		b.Ident(c)
 	}
+}
+
+// appendHead writes "INSERT INTO t (columns)", which the VALUES and the
+// unnest forms share.
+func (q *InsertQuery) appendHead(b *dialect.Builder) {
+	b.WriteString("INSERT INTO ")
+	b.Ident(q.parts.Table.name)
+	b.WriteString(" (")
+	for i, c := range q.parts.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.Ident(c)
+	}
+	b.WriteString(")")
 }

@@ -86,16 +86,8 @@ func (q *InsertQuery) appendUnnest(b *dialect.Builder, db *DB) (string, bool) {
 		}
 	}
 	b.Args = b.Args[:0]
-	b.WriteString("INSERT INTO ")
-	b.Ident(p.Table.name)
-	b.WriteString(" (")
-	for i, c := range p.Columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.Ident(c)
-	}
-	b.WriteString(") SELECT ")
+	q.appendHead(b)
+	b.WriteString(" SELECT ")
 	for i, name := range p.Columns {
 		if i > 0 {
 			b.WriteString(", ")

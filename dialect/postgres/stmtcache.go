@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/plasma-go/plasma/dialect/internal/connwrap"
 	"time"
 )
 
@@ -25,7 +27,7 @@ func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: dc, size: c.size, binary: c.binary}, nil
+	return &cachingConn{Conn: connwrap.Conn{Conn: dc}, size: c.size, binary: c.binary}, nil
 }
 
 func (c *cachingConnector) Driver() driver.Driver { return c.inner.Driver() }
@@ -34,7 +36,7 @@ func (c *cachingConnector) Driver() driver.Driver { return c.inner.Driver() }
 // database/sql uses a connection from one goroutine at a time, so it
 // needs no lock.
 type cachingConn struct {
-	driver.Conn
+	connwrap.Conn
 	size  int
 	stmts map[string]*cachedStmt
 	// simple holds query texts without arguments that the server would
@@ -63,7 +65,7 @@ var (
 )
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -80,16 +82,8 @@ func (t *cachingTx) Commit() error   { t.c.inTx = false; return t.Tx.Commit() }
 func (t *cachingTx) Rollback() error { t.c.inTx = false; return t.Tx.Rollback() }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	return c.Conn.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 }
-
-func (c *cachingConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
-
-func (c *cachingConn) ResetSession(ctx context.Context) error {
-	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
-}
-
-func (c *cachingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
 // CheckNamedValue accepts the values database/sql would pass through
 // unchanged as they are, and asks lib/pq about the rest. lib/pq's own
@@ -113,7 +107,7 @@ func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
 		nv.Value, err = v.Value()
 		return err
 	}
-	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
+	return c.Conn.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
 }
 
 // ExecContext runs query through its cached statement. A query without
@@ -121,7 +115,7 @@ func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
 // several statements may share the text, as schema scripts do).
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) == 0 {
-		return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+		return c.Conn.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
 	}
 	for retry := true; ; retry = false {
 		st, err := c.stmt(ctx, query)
@@ -143,7 +137,7 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 // that text then runs by the simple protocol from then on.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) == 0 && c.simple[query] {
-		return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		return c.Conn.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
 	}
 	for retry := true; ; retry = false {
 		st, err := c.stmt(ctx, query)
@@ -152,7 +146,7 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 				c.simple = make(map[string]bool)
 			}
 			c.simple[query] = true // "cannot insert multiple commands into a prepared statement"
-			return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+			return c.Conn.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
 		}
 		if err != nil {
 			return nil, err
@@ -174,7 +168,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, erro
 		cs.lastUse = c.tick
 		return cs.stmt, nil
 	}
-	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	st, err := c.Conn.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"strings"
+
+	"github.com/plasma-go/plasma/dialect/internal/connwrap"
 )
 
 // StatementCache is how many prepared statements Open keeps per
@@ -48,7 +50,7 @@ func (c *cachingConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: dc, size: c.size, stmts: map[string]*cachedStmt{}}, nil
+	return &cachingConn{Conn: connwrap.Conn{Conn: dc}, size: c.size, stmts: map[string]*cachedStmt{}}, nil
 }
 
 func (c *cachingConnector) Driver() driver.Driver { return registered }
@@ -56,7 +58,7 @@ func (c *cachingConnector) Driver() driver.Driver { return registered }
 // cachingConn is one connection with its compiled statements. database/sql
 // uses a connection from one goroutine at a time, so it needs no lock.
 type cachingConn struct {
-	driver.Conn
+	connwrap.Conn
 	size  int
 	stmts map[string]*cachedStmt
 	tick  uint64
@@ -79,29 +81,13 @@ var (
 	_ driver.Validator          = (*cachingConn)(nil)
 )
 
-func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
-func (c *cachingConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
-
-func (c *cachingConn) ResetSession(ctx context.Context) error {
-	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
-}
-
-func (c *cachingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
-
-// Unwrap returns modernc.org/sqlite's own connection, for a caller of
-// sql.Conn.Raw that needs its other methods (backups, serialization).
-func (c *cachingConn) Unwrap() driver.Conn { return c.Conn }
-
 // Close finalizes the cached statements, then closes the connection.
 func (c *cachingConn) Close() error {
 	for q, cs := range c.stmts {
 		_ = cs.stmt.Close()
 		delete(c.stmts, q)
 	}
-	return c.Conn.Close()
+	return c.Conn.Conn.Close()
 }
 
 // PrepareContext hands out the cached statement for query, taken until
@@ -168,7 +154,7 @@ func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, driv
 }
 
 func (c *cachingConn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	return c.Conn.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 }
 
 // makeRoom finalizes the least recently used statement not taken when
