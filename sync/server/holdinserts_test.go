@@ -90,9 +90,10 @@ func TestHeldInsertsKeepTheirOrigin(t *testing.T) {
 }
 
 // TestHeldInsertFailureFindsItsMutation: a merged INSERT that fails (one
-// of its rows collides with a stored one; one is outside the pusher's
-// write rule) is replayed one INSERT at a time, so that exactly the
-// mutation at fault fails and the others apply.
+// of its rows collides with a stored one, or with another user's; one is
+// outside the pusher's write rule) is replayed one INSERT at a time, so
+// that exactly the mutations at fault fail and the others apply; no row
+// of another user's is taken over.
 func TestHeldInsertFailureFindsItsMutation(t *testing.T) {
 	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
 		tg.SkipExec(t, "the handler needs a database, not a transaction", ormtest.ExecTx)
@@ -106,17 +107,21 @@ func TestHeldInsertFailureFindsItsMutation(t *testing.T) {
 			mut{"c1", 3, "createTodo", `{"id":"t1","listID":"L1","title":"a"}`},
 			mut{"c1", 4, "createTodo", `{"id":"t0","listID":"L1","title":"again"}`},
 			mut{"c1", 5, "createTodo", `{"id":"t2","listID":"L1","title":"b"}`})
+		// Bob also tries to take over the id of one of ann's todos, in his
+		// own list: a second failure in the batch, which then runs under
+		// savepoints.
 		e.mustPush("bob", "g2",
 			mut{"c2", 2, "createTodo", `{"id":"b1","listID":"LB","title":"mine"}`},
 			mut{"c2", 3, "createTodo", `{"id":"b2","listID":"L1","title":"forged"}`},
-			mut{"c2", 4, "createTodo", `{"id":"b3","listID":"LB","title":"mine too"}`})
+			mut{"c2", 4, "createTodo", `{"id":"b3","listID":"LB","title":"mine too"}`},
+			mut{"c2", 5, "createTodo", `{"id":"t1","listID":"LB","title":"taken"}`})
 
 		want := map[string]string{"t0": "first", "t1": "a", "t2": "b", "b1": "mine", "b3": "mine too"}
 		if got := e.todoTitles(t); !maps.Equal(got, want) {
 			t.Errorf("todos %v, want %v", got, want)
 		}
-		if a, b := e.lmid(t, "c1"), e.lmid(t, "c2"); a != 5 || b != 4 {
-			t.Errorf("lastMutationIDs %d, %d; want 5, 4", a, b)
+		if a, b := e.lmid(t, "c1"), e.lmid(t, "c2"); a != 5 || b != 5 {
+			t.Errorf("lastMutationIDs %d, %d; want 5, 5", a, b)
 		}
 		var failed []string
 		for _, err := range e.takeErrors() {
@@ -125,12 +130,12 @@ func TestHeldInsertFailureFindsItsMutation(t *testing.T) {
 				continue
 			}
 			failed = append(failed, fmt.Sprintf("%s/%d", err.ClientID, err.MutationID))
-			if err.ClientID == "c2" && !errors.Is(err, rowauth.ErrOutsideRule) {
+			if err.ClientID == "c2" && err.MutationID == 3 && !errors.Is(err, rowauth.ErrOutsideRule) {
 				t.Errorf("bob's forged todo failed with %v, want a row-auth refusal", err)
 			}
 		}
-		if fmt.Sprint(failed) != "[c1/4 c2/3]" {
-			t.Errorf("failed mutations %v, want [c1/4 c2/3]", failed)
+		if fmt.Sprint(failed) != "[c1/4 c2/3 c2/5]" {
+			t.Errorf("failed mutations %v, want [c1/4 c2/3 c2/5]", failed)
 		}
 		if got := e.origins(t, "todos"); got["t2"] != "c1/5" || got["b3"] != "c2/4" {
 			t.Errorf("origins after the replay %v", got)
