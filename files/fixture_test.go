@@ -304,6 +304,16 @@ func (e *env) share(list string) {
 	e.mustPush("alice", "addMember", map[string]string{"ListID": list, "UserID": "bob"})
 }
 
+// noLostRefs fails t if a row references a blob no storage holds.
+func noLostRefs(t testing.TB, e *env) {
+	t.Helper()
+	broken, err := e.fs.ReconcileRefs(context.Background(), files.ReconcileOptions{})
+	must(t, err)
+	if len(broken) != 0 {
+		t.Fatalf("refs to lost blobs: %+v", broken)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -132,11 +132,7 @@ func gcRace(t *testing.T, e *env) {
 	wg.Wait()
 	close(stop)
 	must(t, <-gcDone)
-	broken, err := e.fs.ReconcileRefs(ctx, files.ReconcileOptions{})
-	must(t, err)
-	if len(broken) != 0 {
-		t.Fatalf("refs to lost blobs: %+v", broken)
-	}
+	noLostRefs(t, e)
 	if n := e.count(tAttachments); n != committed {
 		t.Fatalf("%d rows, %d committed", n, committed)
 	}

@@ -306,11 +306,7 @@ func TestGCRacingEarlyRecords(t *testing.T) {
 				wg.Wait()
 				close(stop)
 				must(t, <-gcDone)
-				broken, err := e.fs.ReconcileRefs(ctx, files.ReconcileOptions{})
-				must(t, err)
-				if len(broken) != 0 {
-					t.Fatalf("refs to lost blobs: %+v", broken)
-				}
+				noLostRefs(t, e)
 				if n := e.count(tAttachments); n != int(committed.Load()) {
 					t.Fatalf("%d rows, %d committed", n, committed.Load())
 				}

@@ -52,15 +52,13 @@ type cachedStmt struct {
 	lastUse uint64
 }
 
-// The interfaces lib/pq's connection implements, forwarded.
+// The interfaces the cache serves itself; the rest are forwarded
+// (connwrap.Conn).
 var (
 	_ driver.ConnBeginTx        = (*cachingConn)(nil)
 	_ driver.ConnPrepareContext = (*cachingConn)(nil)
 	_ driver.ExecerContext      = (*cachingConn)(nil)
 	_ driver.QueryerContext     = (*cachingConn)(nil)
-	_ driver.Pinger             = (*cachingConn)(nil)
-	_ driver.SessionResetter    = (*cachingConn)(nil)
-	_ driver.Validator          = (*cachingConn)(nil)
 	_ driver.NamedValueChecker  = (*cachingConn)(nil)
 )
 

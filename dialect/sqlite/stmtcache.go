@@ -70,15 +70,12 @@ type cachedStmt struct {
 	lastUse uint64
 }
 
-// The interfaces modernc.org/sqlite's connection implements, forwarded.
+// The interfaces the cache serves itself; the rest are forwarded
+// (connwrap.Conn).
 var (
-	_ driver.ConnBeginTx        = (*cachingConn)(nil)
 	_ driver.ConnPrepareContext = (*cachingConn)(nil)
 	_ driver.ExecerContext      = (*cachingConn)(nil)
 	_ driver.QueryerContext     = (*cachingConn)(nil)
-	_ driver.Pinger             = (*cachingConn)(nil)
-	_ driver.SessionResetter    = (*cachingConn)(nil)
-	_ driver.Validator          = (*cachingConn)(nil)
 )
 
 // Close finalizes the cached statements, then closes the connection.
