@@ -109,7 +109,7 @@ func execute(ctx context.Context, st *Statement) (*Result, error) {
 	if q, ok := st.Query.(*InsertQuery); ok && st.DB.canCopy() && q.copies(st.DB.tx != nil) {
 		return st.DB.copyInsert(ctx, st, q)
 	}
-	if q, ok := st.Query.(*InsertQuery); ok && st.DB.arrays != nil && q.rowCount() >= UnnestMinRows && !q.HasReturning() {
+	if q, ok := st.Query.(*InsertQuery); ok && st.DB.arrays != nil && q.unnestShaped() {
 		st.DB.checkArrayTable(ctx, q.parts.Table)
 	}
 	if st.Query != nil {

@@ -34,8 +34,13 @@ const unnestShape = -1
 // or more without RETURNING. RETURNING is left to VALUES, whose rows the
 // callers (the change log, row auth) read back in the order given.
 func (q *InsertQuery) unnests(b *dialect.Builder) bool {
-	return q.rowCount() >= UnnestMinRows && !q.HasReturning() && len(b.Buf) == 0 && len(b.Args) == 0 &&
-		q.check() == nil
+	return q.unnestShaped() && len(b.Buf) == 0 && len(b.Args) == 0 && q.check() == nil
+}
+
+// unnestShaped reports whether q has the shape of an unnest INSERT:
+// UnnestMinRows rows or more, no RETURNING.
+func (q *InsertQuery) unnestShaped() bool {
+	return q.rowCount() >= UnnestMinRows && !q.HasReturning()
 }
 
 // appendUnnest binds q's values as one array per column with db's array

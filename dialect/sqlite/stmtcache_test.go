@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // openCached opens a database at a temporary path on a connector keeping
@@ -192,17 +194,55 @@ func TestStatementCacheEvictsAndRecompiles(t *testing.T) {
 	}
 }
 
-// TestStatementCacheCancel: a query interrupted by its context leaves its
-// cached statement usable.
+// TestStatementCacheCancel: a query cancelled before it runs leaves its
+// cached statement given back and usable; one interrupted while it runs
+// has database/sql drop its connection (and the connection's cache with
+// it), and the next connection serves the same text.
 func TestStatementCacheCancel(t *testing.T) {
 	db := openCached(t, 8)
 	const q = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) FROM c`
+	if n := count(t, db, q, 10); n != 10 { // cached
+		t.Fatalf("count %d", n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := db.QueryRowContext(ctx, q, 100000000).Scan(new(int)); err == nil {
 		t.Fatal("a cancelled query ran")
 	}
+	if !cached(t, db)[q] { // cached fails if the statement is still taken
+		t.Fatal("a query cancelled before it ran dropped its statement")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := db.QueryRowContext(ctx, q, int64(1)<<40).Scan(new(int)); err == nil {
+		t.Fatal("a query interrupted while it ran finished")
+	}
+	_ = cached(t, db) // nothing taken on the connection that serves now
 	if n := count(t, db, q, 10); n != 10 {
 		t.Fatalf("count %d", n)
+	}
+}
+
+// TestStatementCacheError: a cached statement that fails as it runs is
+// given back, and runs again.
+func TestStatementCacheError(t *testing.T) {
+	db := openCached(t, 8)
+	const q = `SELECT abs(?)`
+	if n := count(t, db, q, -3); n != 3 {
+		t.Fatalf("abs %d", n)
+	}
+	for _, f := range []func() error{
+		func() error { return db.QueryRow(q, int64(math.MinInt64)).Scan(new(int64)) },
+		func() error { _, err := db.Exec(q, int64(math.MinInt64)); return err },
+	} {
+		if err := f(); err == nil {
+			t.Fatal("abs of the least int64 did not overflow")
+		}
+		if !cached(t, db)[q] { // cached fails if the statement is still taken
+			t.Fatal("the failed statement left the cache")
+		}
+	}
+	if n := count(t, db, q, -4); n != 4 {
+		t.Fatalf("abs %d", n)
 	}
 }
