@@ -225,6 +225,7 @@ func (c *schemaCheck) table(t *Table) {
 		c.column(t, col)
 	}
 	c.primaryKey(t)
+	c.syncScope(t)
 	for _, ix := range t.opts.Indexes {
 		if c.name(t.name, "", ix.Name) && c.relationName(t.name, "index", ix.Name) {
 			if len(ix.Columns) == 0 {
@@ -244,6 +245,32 @@ func (c *schemaCheck) table(t *Table) {
 				c.add(t.name, n, ErrUnknownRefColumn, fmt.Sprintf("index %q names a column the table does not have", ix.Name))
 			}
 		}
+	}
+}
+
+// syncScope checks the table's SyncScope: a text or integer column of
+// its own, on a synced table.
+func (c *schemaCheck) syncScope(t *Table) {
+	n := t.opts.SyncScope
+	if n == "" {
+		return
+	}
+	if !t.Synced() {
+		c.add(t.name, n, ErrInvalidColumnSpec, "SyncScope on a table that is not synced")
+		return
+	}
+	col, ok := t.Column(n)
+	if !ok {
+		c.add(t.name, n, ErrUnknownRefColumn, "SyncScope names a column the table does not have")
+		return
+	}
+	switch col.def.Kind {
+	case tabledef.KindID, tabledef.KindText, tabledef.KindInt, tabledef.KindBigInt:
+	default:
+		c.add(t.name, n, ErrInvalidColumnSpec, "SyncScope must be a text or integer column")
+	}
+	if col.def.Encrypted {
+		c.add(t.name, n, ErrInvalidColumnSpec, "SyncScope cannot be encrypted: the change log would record the value in clear")
 	}
 }
 

@@ -48,6 +48,17 @@ type TableOptions struct {
 	Blobs string
 	// Indexes are secondary indexes created with the table.
 	Indexes []Index
+	// SyncScope names the column that partitions the table's readers,
+	// such as the list or tenant id its read rule tests
+	// (list_id IN (SELECT …)). A text or integer column of a synced
+	// table. On PostgreSQL the change log records each change's value
+	// of it, and a pull whose rule for the table is that one test reads
+	// only the changes in the values the rule admits, not every user's.
+	// A write that may move a row to another value (an UPDATE or upsert
+	// that sets the column, a write outside the ORM) is logged without
+	// one, and every pull reads it. Empty: pulls read all of the
+	// table's changes.
+	SyncScope string
 }
 
 // Table is a declared table. Declare it once, as a package variable, and

@@ -83,6 +83,9 @@ func init() {
 			Write: memberOf(Todos.Col("list_id")).Rule(),
 		},
 		Indexes: []orm.Index{{Name: "todos_list", Columns: []string{"list_id"}}},
+		// Pulls on PostgreSQL read only the todo changes of the
+		// puller's lists.
+		SyncScope: "list_id",
 	})
 	Attachments.With(attachmentOptions())
 	Schema = orm.MustDefineSchema(SchemaVersion, Lists, Members, Todos, Attachments)

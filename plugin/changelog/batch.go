@@ -161,14 +161,22 @@ func withWrites(with []RawWrite, text string, args []any) (string, []any) {
 // the dialect).
 func renderBatch(rows []batchRow) (string, []any) {
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO "` + LogTable + `" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
-	args := make([]any, 0, 7*len(rows))
+	scoped := false
+	for _, r := range rows {
+		scoped = scoped || r.c.scope != nil
+	}
+	sb.WriteString(logInsert(scoped))
+	args := make([]any, 0, 8*len(rows))
 	for i, r := range rows {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, r.c.values(r.region, r.o)...)
+		if scoped {
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		} else {
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		}
+		args = append(args, r.c.values(r.region, r.o, scoped)...)
 	}
 	return sb.String(), args
 }

@@ -299,6 +299,16 @@ func (c *compactor) flush(ctx context.Context, victims []victim) error {
 				where := ` FROM "_plasma_changes" WHERE "region" = ? AND "version" IN (?` + strings.Repeat(", ?", n-1) + `)`
 				switch {
 				case pg:
+					// A deleted change may have moved its row between
+					// scopes: the row's published changes left are read
+					// by every pull from now on (the kept one among them,
+					// which now stands for the move). Unpublished ones are
+					// newer than the kept one, and left to their
+					// publisher.
+					if _, err := tx.Exec(ctx, `UPDATE "_plasma_changes" SET "scope" = NULL WHERE "region" = ? AND "scope" IS NOT NULL AND "version" IS NOT NULL
+AND ("table_name", "row_id") IN (SELECT "table_name", "row_id"`+where+`)`, append([]any{c.region}, args...)...); err != nil {
+						return err
+					}
 					if err := collectVersions(ctx, tx.DB, `DELETE`+where+` RETURNING "version"`, args, gone); err != nil {
 						return err
 					}

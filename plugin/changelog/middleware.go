@@ -143,6 +143,10 @@ type change struct {
 	id    string
 	op    Op
 	data  []byte
+	// scope is the row's value of its table's SyncScope column, as
+	// text, when the write cannot have moved the row from another value
+	// (scopeOf); nil otherwise, and on SQLite, whose log has no scope.
+	scope any
 }
 
 func (l *logger) write(ctx context.Context, next orm.Handler, st *orm.Statement) (*orm.Result, error) {
@@ -274,13 +278,18 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 	if err != nil {
 		return nil, nil, err
 	}
+	scope := scopeColumn(st)
 	changes := make([]change, 0, len(buf.Values))
 	for _, row := range buf.Values {
 		c := change{table: t.Name(), id: idString(row[cp.id]), op: OpDel}
 		if cp.image >= 0 {
 			c.op = OpPut
-			if c.data, err = p.image(row[cp.image : cp.image+len(p.Columns)]); err != nil {
+			img := row[cp.image : cp.image+len(p.Columns)]
+			if c.data, err = p.image(img); err != nil {
 				return nil, nil, err
+			}
+			if scope >= 0 && img[scope] != nil {
+				c.scope = idString(img[scope])
 			}
 		}
 		changes = append(changes, c)
@@ -289,6 +298,41 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 		return buf.Result(cp.caller, kinds), changes, nil
 	}
 	return &orm.Result{RowsAffected: int64(len(buf.Values))}, changes, nil
+}
+
+// scopeColumn returns the index of the SyncScope column (orm.TableOptions)
+// of the table st writes, whose value its change rows record, or -1:
+// when the log has no scope (SQLite), and for a write that may have moved
+// a row from one value to another, an UPDATE that sets the column or an
+// upsert that may. Such a change is logged without a scope, and every
+// pull reads it: a row's scope changes only through such changes, so a
+// pull that skips the changes outside its scopes misses none of a row it
+// holds or may read now.
+func scopeColumn(st *orm.Statement) int {
+	name := st.Table.Options().SyncScope
+	if name == "" || !concurrentWrites(st.DB.Dialect()) {
+		return -1
+	}
+	switch q := st.Query.(type) {
+	case *orm.InsertQuery:
+		if oc := q.Parts().OnConflict; oc != nil && !oc.DoNothing {
+			return -1
+		}
+	case *orm.UpdateQuery:
+		for _, a := range q.Parts().Set {
+			if a.Column == name {
+				return -1
+			}
+		}
+	default:
+		return -1
+	}
+	for i, c := range st.Table.Columns() {
+		if c.Name() == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // readWrite runs a write with a RETURNING clause and reads its rows.
@@ -350,7 +394,7 @@ func closeResult(r *orm.Result) {
 	}
 }
 
-// maxChangesPerInsert bounds one INSERT's rows: 7 parameters each stays
+// maxChangesPerInsert bounds one INSERT's rows: 8 parameters each stays
 // under SQLite's and PostgreSQL's parameter limits.
 const maxChangesPerInsert = 500
 
@@ -386,7 +430,8 @@ func (o origins) at(c change) originVals {
 // rendered for d; m is the Memo of a DB whose dialect is d, or nil.
 func insertChanges(m *orm.Memo, d dialect.Dialect, region string, o origins, changes []change, exec func(string, []any) error) error {
 	if len(changes) == 1 { // the common write: one row, its SQL rendered once
-		if err := exec(oneChangeSQL(m, d), changes[0].values(region, o.at(changes[0]))); err != nil {
+		c := changes[0]
+		if err := exec(oneChangeSQL(m, d, c.scope != nil), c.values(region, o.at(c), c.scope != nil)); err != nil {
 			return fmt.Errorf("plasma: change log: %w", err)
 		}
 		return nil
@@ -402,26 +447,51 @@ func insertChanges(m *orm.Memo, d dialect.Dialect, region string, o origins, cha
 	return nil
 }
 
-// values are c's row in the log's column order.
-func (c change) values(region string, o originVals) []any {
+// values are c's row in the log's column order (logInsert's), with its
+// scope last if scoped.
+func (c change) values(region string, o originVals, scoped bool) []any {
 	var data any
 	if c.data != nil {
 		data = string(c.data)
 	}
+	if scoped {
+		return []any{region, c.table, c.id, string(c.op), data, o.clientID, o.mutationID, c.scope}
+	}
 	return []any{region, c.table, c.id, string(c.op), data, o.clientID, o.mutationID}
+}
+
+// logInsert is the start of an INSERT of change rows, up to VALUES; with
+// the scope column if scoped (only the log on PostgreSQL has it, and
+// only changes logged there carry one).
+func logInsert(scoped bool) string {
+	if scoped {
+		return `INSERT INTO "` + LogTable + `" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id", "scope") VALUES `
+	}
+	return `INSERT INTO "` + LogTable + `" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `
+}
+
+// anyScoped reports whether a change among changes carries a scope.
+func anyScoped(changes []change) bool {
+	for _, c := range changes {
+		if c.scope != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // renderChanges renders the INSERT of changes into the log for d.
 func renderChanges(d dialect.Dialect, region string, o origins, changes []change) (string, []any) {
 	b := dialect.GetBuilder(d)
 	defer dialect.PutBuilder(b)
-	b.WriteString(`INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES `)
+	scoped := anyScoped(changes)
+	b.WriteString(logInsert(scoped))
 	for i, c := range changes {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("(")
-		for j, v := range c.values(region, o.at(c)) {
+		for j, v := range c.values(region, o.at(c), scoped) {
 			if j > 0 {
 				b.WriteString(", ")
 			}
@@ -432,16 +502,25 @@ func renderChanges(d dialect.Dialect, region string, o origins, changes []change
 	return string(b.Buf), b.Args
 }
 
-// oneChangeKey keeps, in a DB's Memo, the INSERT of one change row for
-// the DB's dialect.
-var oneChangeKey = orm.NewMemoKey[string]("changelog.oneChangeSQL")
+// oneChangeKeys keep, in a DB's Memo, the INSERT of one change row for
+// the DB's dialect, without and with a scope.
+var oneChangeKeys = [2]*orm.MemoKey[string]{
+	orm.NewMemoKey[string]("changelog.oneChangeSQL"),
+	orm.NewMemoKey[string]("changelog.oneScopedChangeSQL"),
+}
 
-// oneChangeSQL returns the INSERT of one change row for d, rendered once
-// per database: m is the Memo of a DB whose dialect is d, or nil to render
-// it every time. Its placeholders take change.values.
-func oneChangeSQL(m *orm.Memo, d dialect.Dialect) string {
-	return orm.MemoLoad(m, oneChangeKey, func() string {
-		text, _ := renderChanges(d, "", origins{}, []change{{}})
+// oneChangeSQL returns the INSERT of one change row for d, with a scope
+// if scoped, rendered once per database: m is the Memo of a DB whose
+// dialect is d, or nil to render it every time. Its placeholders take
+// change.values.
+func oneChangeSQL(m *orm.Memo, d dialect.Dialect, scoped bool) string {
+	key := oneChangeKeys[0]
+	var c change
+	if scoped {
+		key, c.scope = oneChangeKeys[1], ""
+	}
+	return orm.MemoLoad(m, key, func() string {
+		text, _ := renderChanges(d, "", origins{}, []change{c})
 		return text
 	})
 }

@@ -9,8 +9,9 @@ import (
 
 func TestOneChangeSQL(t *testing.T) {
 	for d, want := range map[string]string{
-		oneChangeSQL(nil, sqlite.Dialect):   `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		oneChangeSQL(nil, postgres.Dialect): `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		oneChangeSQL(nil, sqlite.Dialect, false):   `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		oneChangeSQL(nil, postgres.Dialect, false): `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id") VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		oneChangeSQL(nil, postgres.Dialect, true):  `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op", "data", "client_id", "mutation_id", "scope") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 	} {
 		if d != want {
 			t.Errorf("got  %s\nwant %s", d, want)

@@ -54,16 +54,27 @@ var regionVersionIndex = tabledef.Index{Name: LogTable + "_region_version", Colu
 // region's unnumbered rows.
 var pgLog = &tabledef.Table{
 	Name: LogTable,
-	Columns: append([]tabledef.Column{
+	Columns: append(append([]tabledef.Column{
 		{Name: "id", Kind: tabledef.KindBigInt, AutoIncrement: true, AlwaysGenerated: true},
 		{Name: "version", Kind: tabledef.KindBigInt, Nullable: true},
-	}, logColumns...),
+	}, logColumns...), scopeColumnDef),
 	PrimaryKey: []string{"id"},
 	Indexes: []tabledef.Index{
 		regionVersionIndex,
 		{Name: LogTable + "_pending", Columns: []string{"region", "id"}, WhereNull: []string{"version"}},
 	},
 }
+
+// scopeColumnDef is the log's scope on PostgreSQL: the changed row's
+// value of its table's SyncScope column (orm.TableOptions), NULL when the
+// change may have moved the row from another value or was logged
+// without one (capture triggers, Record, cascades, older plasma). A pull
+// reads a scoped table's changes whose scope is NULL or among the values
+// its read rule admits.
+var scopeColumnDef = tabledef.Column{Name: "scope", Kind: tabledef.KindText, Nullable: true}
+
+// addScope brings a log made before scope existed up to date.
+const addScope = `ALTER TABLE "` + LogTable + `" ADD COLUMN IF NOT EXISTS "scope" TEXT`
 
 // regionVersions holds each region's highest published version and, in
 // covered, the xmax of the snapshot its last complete publication
@@ -215,7 +226,7 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(stmts, regions...), addCovered, publishFunction, publishFunction1), nil
+	return append(append(stmts, regions...), addCovered, addScope, publishFunction, publishFunction1), nil
 }
 
 // concurrentWrites reports whether d's engine runs writers concurrently, as

@@ -23,12 +23,14 @@ func TestLogDDLUnchanged(t *testing.T) {
 	pg := []string{
 		`CREATE TABLE IF NOT EXISTS "_plasma_changes" ( "id" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "version" BIGINT,
 			"region" TEXT NOT NULL, "table_name" TEXT NOT NULL, "row_id" TEXT NOT NULL, "op" TEXT NOT NULL, "data" TEXT,
-			"client_id" TEXT, "mutation_id" BIGINT )`,
+			"client_id" TEXT, "mutation_id" BIGINT, "scope" TEXT )`,
 		`CREATE UNIQUE INDEX IF NOT EXISTS "_plasma_changes_region_version" ON "_plasma_changes" ("region", "version")`,
 		`CREATE INDEX IF NOT EXISTS "_plasma_changes_pending" ON "_plasma_changes" ("region", "id") WHERE "version" IS NULL`,
 		`CREATE TABLE IF NOT EXISTS "_plasma_region_versions" ("region" TEXT NOT NULL, "version" BIGINT NOT NULL, "covered" BIGINT, PRIMARY KEY ("region"))`,
 		// A region table made before covered existed gets it here.
 		`ALTER TABLE "_plasma_region_versions" ADD COLUMN IF NOT EXISTS "covered" BIGINT`,
+		// A log made before scope existed gets it here.
+		`ALTER TABLE "_plasma_changes" ADD COLUMN IF NOT EXISTS "scope" TEXT`,
 		oneLine(publishFunction),
 		oneLine(publishFunction1),
 	}

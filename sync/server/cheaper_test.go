@@ -8,7 +8,8 @@ import (
 )
 
 // TestCheaperRescan: a pull whose cookie is followed by more changes
-// than twice its view (plus 256), here other users' todos, rescans by
+// than twice its view (plus 256), here other users' tags (a table
+// without a SyncScope: its changes are all read), rescans by
 // choice ("cheaper", known from the change-log heads before anything is
 // read) and still answers exactly; a pull after a few changes is
 // incremental again.
@@ -20,12 +21,13 @@ func TestCheaperRescan(t *testing.T) {
 		e := newEnv(t, tg, tg.DB, nil)
 		e.mustPush("ann", "g1", mut{"c1", 1, "createList", `{"ID":"L1","Name":"home"}`},
 			mut{"c1", 2, "createTodo", `{"id":"a1","listID":"L1","title":"mine"}`})
-		e.mustPush("bob", "g2", mut{"c2", 1, "createList", `{"ID":"L2","Name":"bob's"}`})
+		e.mustPush("bob", "g2", mut{"c2", 1, "createList", `{"ID":"L2","Name":"bob's"}`},
+			mut{"c2", 2, "createTodo", `{"id":"b","listID":"L2","title":"theirs"}`})
 		c := e.newClient("ann", "g1")
 		c.pull(t)
 		ms := make([]mut, 300)
 		for i := range ms {
-			ms[i] = mut{"c2", int64(i + 2), "createTodo", fmt.Sprintf(`{"id":"b%d","listID":"L2","title":"theirs"}`, i)}
+			ms[i] = mut{"c2", int64(i + 3), "tag", fmt.Sprintf(`{"id":"g%d","todoID":"b","label":"theirs"}`, i)}
 		}
 		e.mustPush("bob", "g2", ms[:150]...)
 		e.mustPush("bob", "g2", ms[150:]...)

@@ -208,7 +208,10 @@ func legacyDDL(postgres bool) []string {
 )`,
 			// Added with publications that cover their readers; Ensure
 			// adds it to a region table made before (TestRegionTableGainsCovered).
-			`ALTER TABLE "_plasma_region_versions" ADD COLUMN "covered" BIGINT`}
+			`ALTER TABLE "_plasma_region_versions" ADD COLUMN "covered" BIGINT`,
+			// Added with scoped pulls; Ensure adds it to a log made
+			// before (TestLogGainsScope).
+			`ALTER TABLE "_plasma_changes" ADD COLUMN "scope" TEXT`}
 	} else {
 		log = []string{`CREATE TABLE IF NOT EXISTS "_plasma_changes" (
 	"version" INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -381,6 +384,32 @@ func TestRegionTableGainsCovered(t *testing.T) {
 	}
 	if v, err := changelog.Head(ctx, tg.DB, ""); err != nil || v != 7 {
 		t.Fatalf("head %d, %v; want 7", v, err)
+	}
+}
+
+// TestLogGainsScope: on PostgreSQL, Ensure adds the scope column to a
+// change log made before it existed; the rows already there have none,
+// so every pull reads them.
+func TestLogGainsScope(t *testing.T) {
+	ctx := context.Background()
+	tg := ormtest.Postgres(t)
+	for _, stmt := range legacyDDL(true)[:3] {
+		if _, err := tg.SQL.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tg.SQL.ExecContext(ctx, `INSERT INTO "_plasma_changes" ("version", "region", "table_name", "row_id", "op") VALUES (1, 'default', 'todos', 't1', 'del')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := changelog.Ensure(ctx, tg.DB); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(t, tg, changelog.LogTable); !slices.Contains(got, "scope text null=YES identity= pk=") {
+		t.Fatalf("log after Ensure: %q", got)
+	}
+	var n int
+	if err := tg.SQL.QueryRowContext(ctx, `SELECT count(*) FROM "_plasma_changes" WHERE "scope" IS NULL`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows without a scope, %v; want 1", n, err)
 	}
 }
 

@@ -64,7 +64,7 @@ func init() {
 		Write: rowauth.Owner(tLists.Col("owner_id")).Rule(),
 	}})
 	tMembers.With(orm.TableOptions{Auth: orm.TableAuth{Read: member(tMembers.Col("list_id")), Write: ownsList}})
-	tTodos.With(orm.TableOptions{Auth: orm.TableAuth{Read: member(tTodos.Col("list_id")), Write: member(tTodos.Col("list_id"))}})
+	tTodos.With(orm.TableOptions{Auth: orm.TableAuth{Read: member(tTodos.Col("list_id")), Write: member(tTodos.Col("list_id"))}, SyncScope: "list_id"})
 	ofMyTodos := rowauth.AuthorizePolicy(func(_ context.Context, id rowauth.Identity) (expr.Expr, error) {
 		t := tTodos.As("t")
 		mine := orm.Select(t.Col("id")).From(t).Where(expr.InArray(t.Col("list_id"), myLists(id)))
@@ -95,9 +95,10 @@ func (a createTodo) Validate() error {
 }
 
 type updateTodo struct {
-	ID    string  `json:"id"`
-	Title *string `json:"title"`
-	Done  *bool   `json:"done"`
+	ID     string  `json:"id"`
+	Title  *string `json:"title"`
+	Done   *bool   `json:"done"`
+	ListID *string `json:"listID"` // moves the todo to another list
 }
 type idArgs struct {
 	ID string `json:"id"`
@@ -132,6 +133,9 @@ var testMutators = mutator.Set[appCtx]{
 		}
 		if a.Done != nil {
 			set["done"] = *a.Done
+		}
+		if a.ListID != nil {
+			set["list_id"] = *a.ListID
 		}
 		if len(set) == 0 {
 			return nil

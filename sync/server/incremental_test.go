@@ -90,7 +90,7 @@ func TestIncrementalMatchesRescan(t *testing.T) {
 		saved := map[*tab]synctestState{}
 		for step := range incrementalSteps() {
 			tb := tabs[rng.IntN(len(tabs))]
-			switch op := rng.IntN(22); {
+			switch op := rng.IntN(23); {
 			case op < 5:
 				todo++
 				push(tb, "createTodo", fmt.Sprintf(`{"id":"t%d","listID":%q,"title":"x%d"}`, todo, lists[rng.IntN(len(lists))], step))
@@ -98,18 +98,22 @@ func TestIncrementalMatchesRescan(t *testing.T) {
 				push(tb, "updateTodo", fmt.Sprintf(`{"id":"t%d","title":"u%d","done":%t}`, 1+rng.IntN(todo), step, rng.IntN(2) == 0))
 			case op < 9 && todo > 0:
 				push(tb, "deleteTodo", fmt.Sprintf(`{"id":"t%d"}`, 1+rng.IntN(todo)))
-			case op < 11:
+			case op < 10 && todo > 0:
+				// Moved to another list: out of some users' scopes, into
+				// others'.
+				push(tb, "updateTodo", fmt.Sprintf(`{"id":"t%d","listID":%q}`, 1+rng.IntN(todo), lists[rng.IntN(len(lists))]))
+			case op < 12:
 				l := lists[rng.IntN(len(lists))]
 				u := users[rng.IntN(len(users))]
 				push(byUser[owner[l]][0], "addMember", fmt.Sprintf(`{"ID":"%s:%s:%d","ListID":%q,"UserID":%q}`, l, u, step, l, u))
-			case op < 13:
+			case op < 14:
 				l := lists[rng.IntN(len(lists))]
 				push(byUser[owner[l]][0], "removeMember", fmt.Sprintf(`{"ListID":%q,"UserID":%q}`, l, users[rng.IntN(len(users))]))
-			case op < 14:
+			case op < 15:
 				push(tb, "note", fmt.Sprintf(`{"id":"n%d","body":"b"}`, step))
-			case op < 15 && todo > 0:
+			case op < 16 && todo > 0:
 				push(tb, "tag", fmt.Sprintf(`{"id":"g%d","todoID":"t%d","label":"l"}`, step, 1+rng.IntN(todo)))
-			case op < 16:
+			case op < 17:
 				head, err := changelog.Head(context.Background(), tg.DB, "")
 				if err != nil {
 					t.Fatal(err)
@@ -117,7 +121,7 @@ func TestIncrementalMatchesRescan(t *testing.T) {
 				if _, err := changelog.CompactChangeLog(context.Background(), tg.DB, "", rng.Int64N(head+1)); err != nil {
 					t.Fatal(err)
 				}
-			case op < 17:
+			case op < 18:
 				mu.Lock()
 				stats = append(stats, e.h.PullStats())
 				mu.Unlock()
@@ -125,7 +129,7 @@ func TestIncrementalMatchesRescan(t *testing.T) {
 				for _, x := range tabs {
 					x.e = e
 				}
-			case op < 18:
+			case op < 19:
 				// The tab loses its next response: it pulls again later
 				// from the cookie it holds now.
 				saved[tb] = saveState(tb)

@@ -193,6 +193,10 @@ func (h *Handler[Ctx]) readChanged(actx context.Context, db *orm.DB, group strin
 	case dl.n > maxIncremental:
 		return fallbackChanges, nil
 	}
+	h.stats.changes.Add(uint64(dl.n))
+	if len(dl.scopes) > 0 {
+		h.stats.scoped.Add(1)
+	}
 	r.size = prev.meta.Size
 	d := &inputDeltas{h: h, ctx: actx, db: db, prev: prev, tables: dl.tables, changed: dl.ids, r: r, memo: map[string][]string{}}
 	r.inputs = map[string][]string{}
@@ -365,6 +369,8 @@ type delta struct {
 	// changed are the keys of lines that the change log names: readKeys
 	// reads their rows with the rest of their table's changed rows.
 	changed map[string]bool
+	// scopes filter the change log's rows read (scope.go).
+	scopes []scopeFilter
 }
 
 // since returns a SELECT of cols from the change-log rows above prev's
@@ -378,7 +384,10 @@ type delta struct {
 // index scan: a publication leaves a dead entry there for each change it
 // numbers, until vacuum, and a bitmap scan read them all at every pull
 // where a plain one marks them dead once.
-func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, limit int, extra ...any) (string, []any) {
+//
+// The scope filters sc leave out the changes of scoped tables outside the
+// pull's scopes (scope.go).
+func (h *Handler[Ctx]) since(prev *cvr, sc []scopeFilter, cols, cond string, limit int, extra ...any) (string, []any) {
 	var parts []string
 	var args []any
 	if cond != "" {
@@ -388,6 +397,9 @@ func (h *Handler[Ctx]) since(prev *cvr, cols, cond string, limit int, extra ...a
 	if !h.perRegion { // one sequence covers every region
 		return from + `"version" > ?` + cond, append([]any{prev.meta.Heads[h.regions[0]]}, extra...)
 	}
+	scope, scopeArgs := scopeCond(sc)
+	cond += scope
+	extra = append(slices.Clip(extra), scopeArgs...)
 	for _, reg := range h.regions {
 		// Unnumbered changes too: every change the snapshot sees, so that
 		// the rows read show exactly the mutations up to the
@@ -432,7 +444,8 @@ func idTables(rules []ruleInput, direct map[int]bool) []string {
 // (most of them, with many users writing, other users' rows) never leave
 // it; readKeys reads the changed rows the identity may read.
 func (h *Handler[Ctx]) readDelta(ctx context.Context, db *orm.DB, group string, prev *cvr, rules []ruleInput, direct map[int]bool, r *pullRead, lines map[string]entry) (*delta, error) {
-	sinceSQL, sinceArgs := h.since(prev, `"table_name", "row_id"`, "", changesLimit(prev)+1)
+	dl := &delta{tables: map[string]int{}, ids: map[string][]string{}, changed: map[string]bool{}, scopes: h.scopeFilters(rules)}
+	sinceSQL, sinceArgs := h.since(prev, dl.scopes, `"table_name", "row_id"`, "", changesLimit(prev)+1)
 	// The lines are looked up key by key (lineText): a join lets
 	// PostgreSQL's planner, which cannot know how few keys changed, read
 	// the group's whole view. A key without a line costs one index probe.
@@ -481,7 +494,6 @@ WHERE x."` + ri.in.Col + `" IN (SELECT c."row_id" FROM ` + c + ` WHERE c."table_
 	}
 	defer rows.Close()
 	r.lmids = map[string]int64{}
-	dl := &delta{tables: map[string]int{}, ids: map[string][]string{}, changed: map[string]bool{}}
 	for rows.Next() {
 		var kind int
 		var a, b string
@@ -623,7 +635,7 @@ func (h *Handler[Ctx]) readKeys(actx context.Context, db *orm.DB, prev *cvr, dl 
 		// without a cast that would keep the id's index out.
 		// The limit cuts nothing: readDelta found no more changes in
 		// this snapshot.
-		sub, args := h.since(prev, `"row_id"`, `"table_name" = ?`, changesLimit(prev)+1, p.table.Name())
+		sub, args := h.since(prev, dl.scopes, `"row_id"`, `"table_name" = ?`, changesLimit(prev)+1, p.table.Name())
 		where := expr.SQL(dialect.QuoteIdent(p.table.Name())+"."+dialect.QuoteIdent(p.Columns[p.ID].Name)+" IN ("+sub+")", args...)
 		if err := h.scan(actx, db, p, where, record(p), pt); err != nil {
 			return err

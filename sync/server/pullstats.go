@@ -24,6 +24,14 @@ type PullStats struct {
 	// reading the user's rows costs less). Every reason has an entry, 0
 	// or not.
 	Fallbacks map[string]uint64
+	// Changes counts the change-log rows the incremental pulls read, in
+	// all: every user's changes since each pull's cookie, but on
+	// PostgreSQL only those in a scoped pull's scopes for the tables
+	// with a SyncScope (orm.TableOptions).
+	Changes uint64
+	// Scoped counts the incremental pulls that read a table's changes
+	// by its SyncScope.
+	Scoped uint64
 }
 
 // fallbackReasons are the reasons PullStats counts, in order.
@@ -33,6 +41,7 @@ var fallbackReasons = [...]string{fallbackReset, fallbackFingerprint, fallbackRu
 type pullStats struct {
 	unchanged, incremental atomic.Uint64
 	fallbacks              [len(fallbackReasons)]atomic.Uint64
+	changes, scoped        atomic.Uint64
 }
 
 // count counts a pull that read its rows for reason ("": incrementally).
@@ -54,6 +63,8 @@ func (h *Handler[Ctx]) PullStats() PullStats {
 		Unchanged:   h.stats.unchanged.Load(),
 		Incremental: h.stats.incremental.Load(),
 		Fallbacks:   make(map[string]uint64, len(fallbackReasons)),
+		Changes:     h.stats.changes.Load(),
+		Scoped:      h.stats.scoped.Load(),
 	}
 	for i, r := range fallbackReasons {
 		out.Fallbacks[r] = h.stats.fallbacks[i].Load()

@@ -59,6 +59,11 @@ type Input struct {
 	ByID bool
 	// Inner are the inputs of the subquery's own WHERE (filtering Table).
 	Inner []Input
+	// Required are the keys of the Inner inputs that the WHERE requires:
+	// each stands at its top, under AND only, so the subquery selects a
+	// row of Table only if the row's value of that input's Col is among
+	// the input's values.
+	Required []string
 }
 
 // Tables returns the tables in's values depend on: its own and its inner
@@ -145,9 +150,14 @@ func (a *analysis) input(n *expr.In, alias string) bool {
 		return false
 	}
 	inner := &analysis{s: a.s, t: m, d: a.d, depth: a.depth + 1}
-	for _, w := range p.Where {
+	var required []string
+	for _, w := range conjuncts(p.Where) {
+		n := len(inner.inputs)
 		if !inner.walk(w, p.From.Alias()) {
 			return false
+		}
+		if in, ok := w.(*expr.In); ok && in.Sub != nil && len(inner.inputs) == n+1 {
+			required = append(required, inner.inputs[n].Key)
 		}
 	}
 	text, args, err := q.Render(a.d)
@@ -158,8 +168,22 @@ func (a *analysis) input(n *expr.In, alias string) bool {
 	plan := rowjson.For(m)
 	byID := plan.ID >= 0 && plan.Columns[plan.ID].Name == sel.Name
 	a.inputs = append(a.inputs, Input{Col: col.Name, Table: m.Name(), Query: q, Key: hex.EncodeToString(sum[:12]),
-		ByID: byID, Inner: inner.inputs})
+		ByID: byID, Inner: inner.inputs, Required: required})
 	return true
+}
+
+// conjuncts returns the predicates whose conjunction where is, with
+// nested ANDs flattened.
+func conjuncts(where []expr.Expr) []expr.Expr {
+	var out []expr.Expr
+	for _, w := range where {
+		if l, ok := w.(*expr.Logic); ok && l.Op == expr.OpAnd {
+			out = append(out, conjuncts(l.Args)...)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // flat reports whether e is a predicate over the columns of a.t (known
