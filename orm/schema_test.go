@@ -90,6 +90,20 @@ func TestDefineSchemaErrors(t *testing.T) {
 				orm.NewTable("u", orm.ID())}
 		}, want: orm.ErrDuplicateIndex, table: "t"},
 
+		// SyncScope.
+		{name: "sync scope naming no column", tables: func() []*orm.Table {
+			return []*orm.Table{orm.NewTable("t", orm.ID()).With(orm.TableOptions{SyncScope: "nope"})}
+		}, want: orm.ErrUnknownRefColumn, table: "t", column: "nope"},
+		{name: "sync scope on a table that is not synced", tables: func() []*orm.Table {
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("a")).With(orm.TableOptions{External: true, SyncScope: "a"})}
+		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "a"},
+		{name: "sync scope of a kind that is neither text nor integer", tables: func() []*orm.Table {
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Boolean("a")).With(orm.TableOptions{SyncScope: "a"})}
+		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "a"},
+		{name: "encrypted sync scope", tables: func() []*orm.Table {
+			return []*orm.Table{orm.NewTable("t", orm.ID(), orm.Text("a").Encrypted()).With(orm.TableOptions{SyncScope: "a"})}
+		}, want: orm.ErrInvalidColumnSpec, table: "t", column: "a"},
+
 		// References.
 		{name: "reference to an unknown table", tables: func() []*orm.Table {
 			return one(orm.ID(), orm.Text("p").References("nope", "id", tabledef.Cascade))

@@ -315,7 +315,7 @@ func scopeColumn(st *orm.Statement) int {
 	}
 	switch q := st.Query.(type) {
 	case *orm.InsertQuery:
-		if oc := q.Parts().OnConflict; oc != nil && !oc.DoNothing {
+		if upsertSets(q.Parts(), name) {
 			return -1
 		}
 	case *orm.UpdateQuery:
@@ -333,6 +333,20 @@ func scopeColumn(st *orm.Statement) int {
 		}
 	}
 	return -1
+}
+
+// upsertSets reports whether the insert p is an upsert whose update may
+// set the column name: one it lists, or, when it lists none, one it
+// inserts outside the conflict target.
+func upsertSets(p orm.InsertParts, name string) bool {
+	oc := p.OnConflict
+	if oc == nil || oc.DoNothing {
+		return false
+	}
+	if len(oc.Update) > 0 {
+		return slices.Contains(oc.Update, name)
+	}
+	return slices.Contains(p.Columns, name) && !slices.Contains(oc.Target, name)
 }
 
 // readWrite runs a write with a RETURNING clause and reads its rows.

@@ -88,3 +88,33 @@ func TestCanon(t *testing.T) {
 		}
 	}
 }
+
+// Required names the inner inputs a subquery's WHERE requires (at its
+// top, under AND only), not those under OR.
+func TestRequired(t *testing.T) {
+	td := tTodos.As("t")
+	byList := func(where ...expr.Expr) expr.Expr {
+		return expr.InArray(tTags.Col("todo_id"), orm.Select(td.Col("id")).From(td).Where(where...))
+	}
+	mine := expr.InArray(td.Col("list_id"), lists("ann"))
+	cases := []struct {
+		name     string
+		rule     expr.Expr
+		required bool
+	}{
+		{"alone", byList(mine), true},
+		{"with another condition", byList(expr.Eq(td.Col("owner"), "bob"), mine), true},
+		{"under a nested AND", byList(expr.And(expr.Eq(td.Col("owner"), "bob"), mine)), true},
+		{"under OR", byList(expr.Or(expr.Eq(td.Col("owner"), "bob"), mine)), false},
+	}
+	for _, c := range cases {
+		ins, ok := readrule.Analyze(schema, tTags, c.rule, sqlite.Dialect)
+		if !ok || len(ins) != 1 || len(ins[0].Inner) != 1 {
+			t.Fatalf("%s: ok %v, inputs %+v", c.name, ok, ins)
+		}
+		got := len(ins[0].Required) == 1 && ins[0].Required[0] == ins[0].Inner[0].Key
+		if got != c.required || (!c.required && len(ins[0].Required) != 0) {
+			t.Errorf("%s: required %v (%q), want %v", c.name, got, ins[0].Required, c.required)
+		}
+	}
+}
