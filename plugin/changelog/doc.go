@@ -19,6 +19,12 @@
 //	             encrypted columns are embedded as the JSON they hold
 //	client_id    WithOrigin's client, else NULL
 //	mutation_id  WithOrigin's mutation, else NULL
+//	scope        PostgreSQL only: the row's value of its table's SyncScope
+//	             column (orm.TableOptions), as text; NULL for a table
+//	             without one and for a write that may have moved the row
+//	             from another value: an UPDATE setting the column, an
+//	             upsert whose update may set it, a DELETE, a cascade, a
+//	             write the capture triggers or Record log
 //
 // An upsert logs the row as it ended up, inserted or updated; an INSERT
 // that did nothing logs nothing. A write outside a transaction runs in one
@@ -199,4 +205,7 @@
 // change is still there with its version, and that change alone decides
 // the row's state. Dels are kept, also for rows whose whole life lies
 // below the bound, since a reader that saw the put still needs the del.
+// On PostgreSQL a row whose changes are folded loses the scope of the
+// changes it keeps: a folded change may have moved the row, and the kept
+// one must then reach every reader, as the move did.
 package changelog

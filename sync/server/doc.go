@@ -214,7 +214,9 @@
 // changed than an incremental pull reads ("changes"). It also rescans by
 // choice when the change log since the cookie — every user's changes —
 // is longer than twice the group's view plus 256 ("cheaper"), as the
-// change-log heads tell before the snapshot is read. An incremental pull
+// change-log heads tell before the snapshot is read (and, for a pull
+// that reads scoped tables, as it counts them in the snapshot). An
+// incremental pull
 // reads the change log in the database: it counts the changes by table,
 // looks up a view line for each changed key, and sends back only the
 // lines the group's view holds; then it reads each changed table's rows
@@ -222,6 +224,27 @@
 // so the changed rows the identity may not read (with many users
 // writing, most of them) never leave the database. Handler.PullStats
 // counts the pulls of each kind.
+//
+// # Scoped tables
+//
+// With many users, most changes since a cookie are other users'. A
+// synced table whose rows are partitioned among readers (todos by list,
+// documents by tenant) can name the partitioning column in
+// orm.TableOptions.SyncScope. On PostgreSQL the change log then records
+// each change's value of it, and a pull whose read rule for the table is
+// exactly "that column IN (subquery)" reads only the table's changes
+// whose value the subquery returns, in the pull's snapshot. A change
+// that may move a row from one value to another (an UPDATE or upsert
+// setting the column, a DELETE, a write the capture triggers log, a
+// cascade, or a change compaction folded others into) is logged without
+// a value, and every pull reads it. A rule input that reads the table
+// (another table's rule selecting its ids, say tags by their todo's list)
+// keeps it scoped only if it selects the table's ids and requires the
+// same "column IN (subquery)" in its WHERE; otherwise the pull reads all
+// of the table's changes, as it does on SQLite, whose log has no scope.
+// PullStats.Changes and PullStats.Scoped show the effect: 32 users
+// pushing 20 todos each between pulls, each pull reads its own 20 changes
+// instead of all 640.
 //
 // A pull keeps in memory the JSON of the rows its patch puts, not of the
 // rows the client already has, and the lines it changes (a rescan: the
@@ -375,7 +398,10 @@
 // # Costs and limits
 //
 // An incremental pull reads the change log above its cookie's heads (all
-// users' changes, one index lookup of the view per changed key) and the
+// users' changes, one index lookup of the view per changed key; of a
+// scoped table, its scopes' changes, still found by reading the log's
+// range above the heads, about a quarter of a microsecond per change on
+// PostgreSQL) and the
 // rows that may have changed for its group; it writes the lines its
 // patch changed. A rescan reads every row the identity may read and the
 // group's whole view. Pulls are not paged: a first pull's memory is
