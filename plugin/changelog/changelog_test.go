@@ -32,12 +32,18 @@ var (
 // pass, so that it is logged once.
 func setup(t *testing.T, tg *ormtest.Target) *orm.DB {
 	t.Helper()
+	return setupSchema(t, tg, schema)
+}
+
+// setupSchema is setup for the tables of s.
+func setupSchema(t *testing.T, tg *ormtest.Target, s *orm.Schema) *orm.DB {
+	t.Helper()
 	ctx := context.Background()
-	db := tg.DB.Use(changelog.Middleware(changelog.Options{Schema: schema}))
-	if err := orm.EnsureSchema(ctx, schema, db); err != nil {
+	db := tg.DB.Use(changelog.Middleware(changelog.Options{Schema: s}))
+	if err := orm.EnsureSchema(ctx, s, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := changelog.EnsureCapture(ctx, db, schema, ""); err != nil {
+	if err := changelog.EnsureCapture(ctx, db, s, ""); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -145,7 +145,7 @@ type change struct {
 	data  []byte
 	// scope is the row's value of its table's SyncScope column, as
 	// text, when the write cannot have moved the row from another value
-	// (scopeOf); nil otherwise, and on SQLite, whose log has no scope.
+	// (scopeColumn); nil otherwise, and on SQLite, whose log has no scope.
 	scope any
 }
 

@@ -29,13 +29,7 @@ func TestScopeLogged(t *testing.T) {
 			t.Skip("one executor mode is enough")
 		}
 		ctx := context.Background()
-		db := tg.DB.Use(changelog.Middleware(changelog.Options{Schema: scopeSchema}))
-		if err := orm.EnsureSchema(ctx, scopeSchema, db); err != nil {
-			t.Fatal(err)
-		}
-		if err := changelog.EnsureCapture(ctx, db, scopeSchema, ""); err != nil {
-			t.Fatal(err)
-		}
+		db := setupSchema(t, tg, scopeSchema)
 		id := func(v string) expr.Expr { return expr.Eq(projects.Col("id"), v) }
 		steps := []struct {
 			name  string
@@ -108,13 +102,7 @@ func TestCompactionClearsScopes(t *testing.T) {
 			t.Skip("the log has a scope on PostgreSQL")
 		}
 		ctx := context.Background()
-		db := tg.DB.Use(changelog.Middleware(changelog.Options{Schema: scopeSchema}))
-		if err := orm.EnsureSchema(ctx, scopeSchema, db); err != nil {
-			t.Fatal(err)
-		}
-		if err := changelog.Ensure(ctx, db); err != nil {
-			t.Fatal(err)
-		}
+		db := setupSchema(t, tg, scopeSchema)
 		for _, row := range []orm.Row{{"id": "p1", "tenant": int64(1), "name": "a"}, {"id": "p2", "tenant": int64(2), "name": "b"}} {
 			if _, err := db.Insert(projects).Values(row).Exec(ctx); err != nil {
 				t.Fatal(err)
