@@ -214,8 +214,9 @@
 // changed than an incremental pull reads ("changes"). It also rescans by
 // choice when the change log since the cookie — every user's changes —
 // is longer than twice the group's view plus 256 ("cheaper"), as the
-// change-log heads tell before the snapshot is read (and, for a pull
-// that reads scoped tables, as it counts them in the snapshot). An
+// change-log heads tell before the snapshot is read; for a pull that
+// reads scoped tables (below), which passes over the changes outside its
+// scopes at a quarter of the cost, four times that. An
 // incremental pull
 // reads the change log in the database: it counts the changes by table,
 // looks up a view line for each changed key, and sends back only the

@@ -110,11 +110,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		fallback = fallbackUncaptured
 	case !analysable:
 		fallback = fallbackRule
-	case h.changesSince(prev, heads) > int64(changesLimit(prev)) && changesLimit(prev) < maxIncremental && len(h.scopeFilters(rules)) == 0:
-		// Known from the heads alone: no need to count the changes in
-		// the snapshot first, which read as many as the limit for
-		// nothing. (With scopes the changes the pull reads are fewer
-		// than the heads say; they are counted in the snapshot.)
+	case h.cheaper(prev, heads, rules):
 		fallback = fallbackCheaper
 	}
 	// Pulls of one group in this process take turns: each then starts

@@ -74,6 +74,30 @@ func changesLimit(prev *cvr) int {
 	return int(min(maxIncremental, 2*max(prev.meta.Size, 0)+256))
 }
 
+// cheaper reports whether the change log since prev is already known,
+// from the heads alone, to be longer than an incremental pull should
+// read (changesLimit): then the pull rescans without counting the
+// changes in its snapshot first, which would read as many as the limit
+// for nothing. A pull that reads scoped tables (scope.go) passes over
+// the changes outside its scopes in the log's range at about a quarter
+// of what probing one costs (BenchmarkPullAfterOthers), so its limit is
+// scopedPassOver times as long; the changes it does read are counted in
+// the snapshot against changesLimit.
+func (h *Handler[Ctx]) cheaper(prev *cvr, heads map[string]int64, rules []ruleInput) bool {
+	limit := int64(changesLimit(prev))
+	if limit >= maxIncremental {
+		return false
+	}
+	if len(h.scopeFilters(rules)) > 0 {
+		limit *= scopedPassOver
+	}
+	return h.changesSince(prev, heads) > limit
+}
+
+// scopedPassOver is how many changes outside its scopes a scoped pull
+// passes over for the cost of one it probes (see cheaper).
+const scopedPassOver = 4
+
 // changesSince is how many changes the change log numbered above prev's
 // heads, up to heads (the heads the pull read): on PostgreSQL each
 // region's versions have no holes; on SQLite the versions, shared by all

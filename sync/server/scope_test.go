@@ -152,3 +152,48 @@ func TestSyncScopeLogged(t *testing.T) {
 		}
 	})
 }
+
+// TestScopedPullCheaperRescan: a scoped pull passes over the changes
+// outside its scopes at a fraction of a probe's cost, so it rescans by
+// choice only past four times the limit an unscoped pull has (on
+// SQLite, past the limit itself).
+func TestScopedPullCheaperRescan(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		if tg.Exec != ormtest.ExecPool {
+			t.Skip("one executor mode is enough")
+		}
+		e, ann, _ := scopedEnv(t, tg)
+		next := int64(2)
+		push := func(n int) { // in pushes of 150
+			for n > 0 {
+				var muts []mut
+				for range min(n, 150) {
+					muts = append(muts, mut{"bob-c", next, "createTodo", fmt.Sprintf(`{"id":"b%d","listID":"L2","title":"x"}`, next)})
+					next++
+				}
+				n -= len(muts)
+				e.mustPush("bob", "bob-g", muts...)
+			}
+		}
+		pull := func() (cheaper uint64) {
+			before := e.h.PullStats()
+			ann.pull(t)
+			ann.checkConverged(t)
+			return e.h.PullStats().Fallbacks["cheaper"] - before.Fallbacks["cheaper"]
+		}
+		// ann's view holds her list and membership: her limit is
+		// 2*2+256 = 260 changes.
+		push(300)
+		want := uint64(1)
+		if tg.Name == "postgres" {
+			want = 0
+		}
+		if got := pull(); got != want {
+			t.Fatalf("after 300 other changes: %d cheaper rescans, want %d", got, want)
+		}
+		push(1100)
+		if got := pull(); got != 1 {
+			t.Fatalf("after 1,100 more changes: %d cheaper rescans, want 1", got)
+		}
+	})
+}
