@@ -17,3 +17,30 @@ func HeadSQL(d dialect.Dialect, region string) (string, []any) {
 	}
 	return `COALESCE((SELECT "seq" FROM "sqlite_sequence" WHERE "name" = ?), 0)`, []any{LogTable}
 }
+
+// PeekHeadSQL is HeadSQL for a reader that need not wait for a
+// publication: its value, once decoded by PeekedHead, is HeadSQL's, or,
+// when another reader holds the region's publishing lock, the region's
+// highest version as it stands, which may leave out changes committed
+// before the statement's snapshot, and then PeekedHead says so. Such a
+// head is still a sound cursor: every change it leaves out is numbered
+// above it. On SQLite it is HeadSQL, always complete.
+func PeekHeadSQL(d dialect.Dialect, region string) (string, []any) {
+	if region == "" {
+		region = DefaultRegion
+	}
+	if concurrentWrites(d) {
+		return publishTryCall, []any{region}
+	}
+	return HeadSQL(d, region)
+}
+
+// PeekedHead decodes a value of PeekHeadSQL: the head, and whether it
+// covers every change committed before the statement's snapshot (as
+// Head's does).
+func PeekedHead(v int64) (head int64, complete bool) {
+	if v < 0 {
+		return -1 - v, false
+	}
+	return v, true
+}

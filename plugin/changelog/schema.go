@@ -174,6 +174,56 @@ BEGIN
 END
 $plasma$`
 
+// publishTryFunction is _plasma_publish for a reader that need not wait:
+// it returns what _plasma_publish would when it finds itself covered,
+// nothing left to number, or the lock free (then it publishes); and when
+// a publisher holds the lock, instead of waiting for it, -1 minus the
+// region's highest version as it stands (see PeekHeadSQL).
+const publishTryFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish_try"(p_region text, p_seen bigint) RETURNS bigint
+LANGUAGE plpgsql AS $plasma$
+DECLARE
+	base bigint;
+	seen_by bigint;
+	n bigint;
+	snap bigint;
+BEGIN
+	SELECT "version", "covered" INTO base, seen_by FROM "_plasma_region_versions" WHERE "region" = p_region;
+	IF seen_by > p_seen THEN
+		RETURN base;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM "_plasma_changes" WHERE "region" = p_region AND "version" IS NULL) THEN
+		SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
+		RETURN coalesce(base, 0);
+	END IF;
+	IF base IS NULL THEN
+		INSERT INTO "_plasma_region_versions" ("region", "version") VALUES (p_region, 0) ON CONFLICT ("region") DO NOTHING;
+	END IF;
+	SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
+		RETURN -1 - coalesce(base, 0);
+	END IF;
+	WITH s AS (
+		SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
+	), p AS (
+		SELECT "id", row_number() OVER (ORDER BY "id") AS k
+		FROM "_plasma_changes"
+		WHERE "region" = p_region AND "version" IS NULL
+		ORDER BY "id" LIMIT 10000
+	), u AS (
+		UPDATE "_plasma_changes" c SET "version" = base + p.k FROM p WHERE c."id" = p."id" RETURNING 1
+	)
+	SELECT (SELECT count(*) FROM u), (SELECT x FROM s) INTO n, snap;
+	UPDATE "_plasma_region_versions" SET "version" = base + n,
+		"covered" = CASE WHEN n < 10000 THEN snap ELSE "covered" END
+		WHERE "region" = p_region;
+	IF n = 10000 THEN
+		RETURN -1 - (base + n);
+	END IF;
+	RETURN base + n;
+END
+$plasma$`
+
 // publishFunction1 is the one-argument form, for older callers.
 const publishFunction1 = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text) RETURNS bigint
 LANGUAGE sql AS $plasma$
@@ -183,6 +233,10 @@ $plasma$`
 // publishCall is the call of _plasma_publish for the region bound to its
 // placeholder, covering the snapshot of the statement it is part of.
 const publishCall = `"_plasma_publish"(?, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)`
+
+// publishTryCall is the call of _plasma_publish_try for the region bound
+// to its placeholder.
+const publishTryCall = `"_plasma_publish_try"(?, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)`
 
 // logKey names the change log's objects for DB.EnsureOnce.
 type logKey struct{}
@@ -226,7 +280,7 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(stmts, regions...), addCovered, addScope, publishFunction, publishFunction1), nil
+	return append(append(stmts, regions...), addCovered, addScope, publishFunction, publishFunction1, publishTryFunction), nil
 }
 
 // concurrentWrites reports whether d's engine runs writers concurrently, as

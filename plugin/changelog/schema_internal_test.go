@@ -33,6 +33,7 @@ func TestLogDDLUnchanged(t *testing.T) {
 		`ALTER TABLE "_plasma_changes" ADD COLUMN IF NOT EXISTS "scope" TEXT`,
 		oneLine(publishFunction),
 		oneLine(publishFunction1),
+		oneLine(publishTryFunction),
 	}
 	lite := []string{
 		`CREATE TABLE IF NOT EXISTS "_plasma_changes" ("version" INTEGER PRIMARY KEY AUTOINCREMENT, "region" TEXT NOT NULL,

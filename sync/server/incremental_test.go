@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/plasma-go/plasma/orm"
 	ormtest "github.com/plasma-go/plasma/orm_test"
@@ -287,6 +288,69 @@ func TestConcurrentPullsOfOneGroup(t *testing.T) {
 				t.Fatalf("errors: %v", errs)
 			}
 			t.Logf("%+v", x.h.PullStats())
+		}
+	})
+}
+
+// TestPullDoesNotWaitForPublisher: on PostgreSQL a pull that finds
+// another reader publishing (here a transaction holding the region's
+// lock) does not wait for it: it answers with the changes its snapshot
+// sees, numbered or not, stays off the fast path while the head it read
+// may leave changes out, and converges once the lock is free.
+func TestPullDoesNotWaitForPublisher(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		if tg.Name != "postgres" || tg.Exec != ormtest.ExecPool {
+			t.Skip("publishing is PostgreSQL's")
+		}
+		ctx := context.Background()
+		e := newEnv(t, tg, tg.DB, nil)
+		e.mustPush("ann", "g1", mut{"c1", 1, "createList", `{"ID":"L1","Name":"home"}`})
+		c := e.newClient("ann", "g1")
+		c.pull(t)
+		lock, err := tg.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Rollback()
+		if _, err := lock.ExecContext(ctx, `SELECT 1 FROM "`+changelog.RegionTable+`" WHERE "region" = 'default' FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPush("ann", "g1", mut{"c1", 2, "createTodo", `{"id":"t1","listID":"L1","title":"x"}`})
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.pullErr()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the pull waited for the publisher")
+		}
+		c.checkConverged(t)
+		if _, ok := c.View["todos/t1"]; !ok {
+			t.Fatal("the pull left out the todo its snapshot saw")
+		}
+		before := e.h.PullStats()
+		c.pull(t) // nothing new, but the head may leave changes out
+		if got := e.h.PullStats(); got.Unchanged != before.Unchanged {
+			t.Fatalf("a pull took the fast path from a partial head: %+v", got)
+		}
+		if err := lock.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPush("ann", "g1", mut{"c1", 3, "updateTodo", `{"id":"t1","title":"y"}`})
+		c.pull(t)
+		c.checkConverged(t)
+		before = e.h.PullStats()
+		c.pull(t)
+		if got := e.h.PullStats(); got.Unchanged != before.Unchanged+1 {
+			t.Fatalf("with the lock free, a pull with nothing new did not take the fast path: %+v", got)
+		}
+		if errs := e.takeErrors(); len(errs) > 0 {
+			t.Fatalf("errors: %v", errs)
 		}
 	})
 }

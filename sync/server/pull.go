@@ -94,7 +94,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 		return nil, kind, err
 	}
 	prev, heads := ps.prev, ps.heads
-	if h.fastPath(prev, fp, heads, ps.lmids) {
+	if !ps.partial && h.fastPath(prev, fp, heads, ps.lmids) {
 		h.stats.unchanged.Add(1)
 		return unchanged(prev.cookie), "", nil
 	}
@@ -306,6 +306,10 @@ type pullState struct {
 	prev  *cvr             // the cookie's view record, nil if none
 	lmids map[string]int64 // the group's clients' lastMutationIDs
 	heads map[string]int64 // the change-log heads (Handler.heads)
+	// partial: a head may leave out changes committed before the
+	// statement's snapshot (changelog.PeekHeadSQL), so it cannot tell
+	// that nothing changed.
+	partial bool
 }
 
 // loadPullState reads the group's owner, the view record cookie c names
@@ -316,13 +320,23 @@ type pullState struct {
 // taken, so a push of the group that commits in between moves the heads
 // if not the ids, and either keeps the pull off the fast path; and the
 // snapshot of the pull's reads, taken after, sees all the heads name.
+//
+// On PostgreSQL a pull does not wait for another reader's publication
+// (changelog.PeekHeadSQL): it then takes the head as it stands, and
+// stays off the fast path (pullState.partial). Its reads miss nothing
+// for that: they take the changes above the cookie's heads and the
+// unnumbered ones its snapshot sees, and every change the head leaves
+// out is numbered above it, so the next pull from this cookie reads it
+// again at worst. Under load most pulls follow a push of their own and
+// could not take the fast path anyway; they no longer queue behind each
+// other's publications.
 func (h *Handler[Ctx]) loadPullState(ctx context.Context, group, userID string, c protocol.Cookie, hasCookie bool) (*pullState, error) {
 	q := `SELECT 1, "user_id", 0 FROM "` + GroupsTable + `" WHERE "id" = ?
 UNION ALL SELECT 2, "meta", 0 FROM "` + CVRsTable + `" WHERE "group_id" = ? AND "ord" = ? AND "cvr" = ? AND "user_id" = ? AND ?
 UNION ALL SELECT 3, "id", "last_mutation_id" FROM "` + ClientsTable + `" WHERE "group_id" = ?`
 	args := []any{group, group, c.Order, c.CVR, userID, hasCookie, group}
 	for _, r := range h.regions {
-		head, hargs := changelog.HeadSQL(h.base.Dialect(), r)
+		head, hargs := changelog.PeekHeadSQL(h.base.Dialect(), r)
 		q += `
 UNION ALL SELECT 4, CAST(? AS TEXT), ` + head
 		args = append(append(args, r), hargs...)
@@ -355,7 +369,9 @@ UNION ALL SELECT 4, CAST(? AS TEXT), ` + head
 		case 3:
 			ps.lmids[s] = n
 		case 4:
-			ps.heads[s] = n
+			head, complete := changelog.PeekedHead(n)
+			ps.heads[s] = head
+			ps.partial = ps.partial || !complete
 		}
 	}
 	if err := rows.Err(); err != nil {
