@@ -185,7 +185,11 @@
 // not covered takes the lock if it is free and publishes; if a publisher
 // holds it, the reader waits a millisecond and looks again (after 100 ms
 // it queues for the lock). Under load one publication thus serves every
-// reader that arrived before it, and those readers write nothing.
+// reader that arrived before it, and those readers write nothing. A
+// reader that need not wait (PeekHeadSQL, what a sync pull reads) takes,
+// when a publisher holds the lock, the head as it stands instead: a sound
+// cursor, since every change it leaves out is numbered above it, but
+// not proof that nothing changed.
 //
 // The cost: a read that finds unpublished changes and no publication that
 // covers it performs a short write transaction (one round trip, through
