@@ -93,8 +93,9 @@ var regionVersions = &tabledef.Table{
 // addCovered brings a region table made before covered existed up to date.
 const addCovered = `ALTER TABLE "` + RegionTable + `" ADD COLUMN IF NOT EXISTS "covered" BIGINT`
 
-// _plasma_publish numbers the region's committed, unnumbered changes,
-// at most 10,000 of them, and returns the region's highest version. Its
+// _plasma_publish numbers the region's committed, unnumbered changes
+// (10,000 at a time, _plasma_publish_try's attempts) and returns the
+// region's highest version. Its
 // caller passes p_seen, the xmax of the snapshot it read under (a
 // statement's pg_current_snapshot()): every change committed before that
 // snapshot must be numbered at or below the version returned.
@@ -112,9 +113,10 @@ const addCovered = `ALTER TABLE "` + RegionTable + `" ADD COLUMN IF NOT EXISTS "
 // saw commit. A complete publication records its snapshot's xmax in
 // covered; a caller finds itself covered (covered > p_seen), or finds
 // nothing left to number, or takes the lock if it is free (SKIP LOCKED)
-// and publishes, or else waits a millisecond for the publisher at work
-// and looks again (for 100 ms at most, then it queues for the lock). Under load one publication serves every reader that
-// arrived before it, and those readers write nothing.
+// and publishes — one attempt, _plasma_publish_try — or else waits a
+// millisecond for the publisher at work and tries again (for 100 ms at
+// most, then it queues for the lock). Under load one publication serves
+// every reader that arrived before it, and those readers write nothing.
 //
 // The one-argument form is the function of older plasma versions, kept
 // for processes still running them: it is covered from its own call on.
@@ -125,60 +127,32 @@ const addCovered = `ALTER TABLE "` + RegionTable + `" ADD COLUMN IF NOT EXISTS "
 const publishFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish"(p_region text, p_seen bigint) RETURNS bigint
 LANGUAGE plpgsql AS $plasma$
 DECLARE
-	base bigint;
-	seen_by bigint;
-	n bigint;
-	snap bigint;
+	v bigint;
 	tries int := 0;
 BEGIN
 	LOOP
-		SELECT "version", "covered" INTO base, seen_by FROM "_plasma_region_versions" WHERE "region" = p_region;
-		IF seen_by > p_seen THEN
-			RETURN base;
-		END IF;
-		IF NOT EXISTS (SELECT 1 FROM "_plasma_changes" WHERE "region" = p_region AND "version" IS NULL) THEN
-			-- Read after the check: every change it found numbered is at
-			-- or below this version.
-			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
-			RETURN coalesce(base, 0);
-		END IF;
-		IF base IS NULL THEN
-			INSERT INTO "_plasma_region_versions" ("region", "version") VALUES (p_region, 0) ON CONFLICT ("region") DO NOTHING;
+		v := "_plasma_publish_try"(p_region, p_seen);
+		IF v >= 0 THEN
+			RETURN v;
 		END IF;
 		tries := tries + 1;
-		IF tries <= 100 THEN
-			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE SKIP LOCKED;
+		IF tries >= 100 THEN
+			-- Polled for 100 ms: queue for the lock like any writer; the
+			-- next try holds it.
+			PERFORM 1 FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE;
 		ELSE
-			-- Polled for 100 ms: queue for the lock like any writer.
-			SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE;
+			PERFORM pg_sleep(0.001);
 		END IF;
-		IF FOUND THEN
-			WITH s AS (
-				SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
-			), p AS (
-				SELECT "id", row_number() OVER (ORDER BY "id") AS k
-				FROM "_plasma_changes"
-				WHERE "region" = p_region AND "version" IS NULL
-				ORDER BY "id" LIMIT 10000
-			), u AS (
-				UPDATE "_plasma_changes" c SET "version" = base + p.k FROM p WHERE c."id" = p."id" RETURNING 1
-			)
-			SELECT (SELECT count(*) FROM u), (SELECT x FROM s) INTO n, snap;
-			UPDATE "_plasma_region_versions" SET "version" = base + n,
-				"covered" = CASE WHEN n < 10000 THEN snap ELSE "covered" END
-				WHERE "region" = p_region;
-			RETURN base + n;
-		END IF;
-		PERFORM pg_sleep(0.001);
 	END LOOP;
 END
 $plasma$`
 
-// publishTryFunction is _plasma_publish for a reader that need not wait:
-// it returns what _plasma_publish would when it finds itself covered,
-// nothing left to number, or the lock free (then it publishes); and when
-// a publisher holds the lock, instead of waiting for it, -1 minus the
-// region's highest version as it stands (see PeekHeadSQL).
+// publishTryFunction is one attempt of _plasma_publish, for a reader that
+// need not wait: it returns the region's highest version when it finds
+// the caller covered, nothing left to number, or the lock free (then it
+// numbers up to 10,000 changes, and covers the caller if that was all);
+// otherwise -1 minus the region's highest version as it stands (see
+// PeekHeadSQL): a publisher holds the lock, or more changes are left.
 const publishTryFunction = `CREATE OR REPLACE FUNCTION "_plasma_publish_try"(p_region text, p_seen bigint) RETURNS bigint
 LANGUAGE plpgsql AS $plasma$
 DECLARE
@@ -280,7 +254,7 @@ func logDDL(d dialect.Dialect) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(stmts, regions...), addCovered, addScope, publishFunction, publishFunction1, publishTryFunction), nil
+	return append(append(stmts, regions...), addCovered, addScope, publishTryFunction, publishFunction, publishFunction1), nil
 }
 
 // concurrentWrites reports whether d's engine runs writers concurrently, as

@@ -31,9 +31,9 @@ func TestLogDDLUnchanged(t *testing.T) {
 		`ALTER TABLE "_plasma_region_versions" ADD COLUMN IF NOT EXISTS "covered" BIGINT`,
 		// A log made before scope existed gets it here.
 		`ALTER TABLE "_plasma_changes" ADD COLUMN IF NOT EXISTS "scope" TEXT`,
+		oneLine(publishTryFunction),
 		oneLine(publishFunction),
 		oneLine(publishFunction1),
-		oneLine(publishTryFunction),
 	}
 	lite := []string{
 		`CREATE TABLE IF NOT EXISTS "_plasma_changes" ("version" INTEGER PRIMARY KEY AUTOINCREMENT, "region" TEXT NOT NULL,
