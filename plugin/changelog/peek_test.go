@@ -2,6 +2,7 @@ package changelog_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/plasma-go/plasma/orm"
@@ -81,4 +82,37 @@ func TestPeekedHead(t *testing.T) {
 			t.Errorf("PeekedHead(%d) = %d, %v; want %d, %v", c.v, h, ok, c.head, c.complete)
 		}
 	}
+}
+
+// TestHeadNumbersEveryWaitingChange: on PostgreSQL, Head numbers every
+// change waiting, past one attempt's 10,000, before it answers; a peek
+// that numbers only the first 10,000 says its head is incomplete.
+func TestHeadNumbersEveryWaitingChange(t *testing.T) {
+	ormtest.Run(t, func(t *testing.T, tg *ormtest.Target) {
+		if tg.Name != "postgres" || tg.Exec != ormtest.ExecPool {
+			t.Skip("publishing is PostgreSQL's")
+		}
+		ctx := context.Background()
+		db := setup(t, tg)
+		waiting := func(n int) {
+			t.Helper()
+			if _, err := tg.SQL.ExecContext(ctx, `INSERT INTO "_plasma_changes" ("region", "table_name", "row_id", "op")
+SELECT 'default', 'lists', 'r' || g, 'del' FROM generate_series(1, $1) g`, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waiting(10_500)
+		text, args := changelog.PeekHeadSQL(db.Dialect(), "")
+		var v int64
+		if err := tg.SQL.QueryRowContext(ctx, `SELECT `+strings.Replace(text, "?", "$1", 1), args...).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := changelog.PeekedHead(v); h != 10_000 || ok {
+			t.Fatalf("peek: head %d, complete %v; want 10000, false", h, ok)
+		}
+		waiting(10_500)
+		if h, err := changelog.Head(ctx, db, ""); err != nil || h != 21_000 {
+			t.Fatalf("head %d, %v; want 21000", h, err)
+		}
+	})
 }
