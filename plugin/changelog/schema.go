@@ -166,14 +166,18 @@ BEGIN
 		RETURN base;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM "_plasma_changes" WHERE "region" = p_region AND "version" IS NULL) THEN
+		-- Read after the check: every change it found numbered is at
+		-- or below this version.
 		SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
 		RETURN coalesce(base, 0);
 	END IF;
 	IF base IS NULL THEN
 		INSERT INTO "_plasma_region_versions" ("region", "version") VALUES (p_region, 0) ON CONFLICT ("region") DO NOTHING;
 	END IF;
+	-- The numbering below starts its snapshot after the lock is held.
 	SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region FOR UPDATE SKIP LOCKED;
 	IF NOT FOUND THEN
+		-- A publisher is at work: the version as it stands.
 		SELECT "version" INTO base FROM "_plasma_region_versions" WHERE "region" = p_region;
 		RETURN -1 - coalesce(base, 0);
 	END IF;
