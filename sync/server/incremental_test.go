@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,7 +304,8 @@ func TestPullDoesNotWaitForPublisher(t *testing.T) {
 			t.Skip("publishing is PostgreSQL's")
 		}
 		ctx := context.Background()
-		e := newEnv(t, tg, tg.DB, nil)
+		pokes := &pokeRecorder{}
+		e := newEnv(t, tg, tg.DB, func(o *server.Options[appCtx]) { o.Notifier = pokes })
 		e.mustPush("ann", "g1", mut{"c1", 1, "createList", `{"ID":"L1","Name":"home"}`})
 		c := e.newClient("ann", "g1")
 		c.pull(t)
@@ -332,6 +334,11 @@ func TestPullDoesNotWaitForPublisher(t *testing.T) {
 		c.checkConverged(t)
 		if _, ok := c.View["todos/t1"]; !ok {
 			t.Fatal("the pull left out the todo its snapshot saw")
+		}
+		// Its heads could not tell whether a commit landed after its
+		// snapshot: it pokes its group rather than wait to find out.
+		if got := pokes.take(); !slices.Contains(got, "g1") {
+			t.Fatalf("pokes %v, want g1's", got)
 		}
 		before := e.h.PullStats()
 		c.pull(t) // nothing new, but the head may leave changes out

@@ -120,7 +120,7 @@ func (h *Handler[Ctx]) computePull(ctx context.Context, ident rowauth.Identity, 
 	defer unlock()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, fp)
+		resp, err := h.answerPull(ctx, ident, group, prev, fallback, rules, heads, ps.partial, fp)
 		if errors.Is(err, errOrderRecovered) && attempt < maxPullAttempts {
 			prev, fallback = nil, fallbackReset
 			continue
@@ -197,7 +197,7 @@ func (l *groupLocks) held() int {
 // answerPull reads what the pull needs (readPull), stores the new view
 // and returns the response; errViewMoved if another pull of the group
 // stored its view first.
-func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, group string, prev *cvr, fallback string, rules []ruleInput, heads map[string]int64, fp string) (*pullResponse, error) {
+func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, group string, prev *cvr, fallback string, rules []ruleInput, heads map[string]int64, partial bool, fp string) (*pullResponse, error) {
 	r, err := h.readPull(ctx, ident, group, prev, fallback, rules)
 	if err != nil {
 		return nil, err
@@ -223,7 +223,7 @@ func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, g
 				if err := h.touchCVR(ctx, group, prev.cookie, meta); err != nil {
 					return nil, err
 				}
-				h.pokeIfMoved(ctx, group, heads)
+				h.pokeIfMoved(ctx, group, heads, partial)
 			}
 			return unchanged(prev.cookie), nil
 		}
@@ -236,7 +236,7 @@ func (h *Handler[Ctx]) answerPull(ctx context.Context, ident rowauth.Identity, g
 	if err != nil {
 		return nil, err
 	}
-	h.pokeIfMoved(ctx, group, heads)
+	h.pokeIfMoved(ctx, group, heads, partial)
 	resp.cookie = cookie.JSON()
 	return resp, nil
 }
@@ -265,9 +265,16 @@ func (h *Handler[Ctx]) fastPath(prev *cvr, fp string, heads, lmids map[string]in
 // and keep the row until something else made it pull. So when the change
 // log has moved past the heads this pull read before its snapshot, the
 // group is poked: at worst a spurious poke, one empty pull.
-func (h *Handler[Ctx]) pokeIfMoved(ctx context.Context, group string, heads map[string]int64) {
+//
+// Heads that may leave changes out (partial) cannot tell: the group is
+// poked without reading them again, which would wait for a publication.
+func (h *Handler[Ctx]) pokeIfMoved(ctx context.Context, group string, heads map[string]int64, partial bool) {
 	gp, ok := h.opts.Notifier.(store.GroupPoker)
 	if !ok {
+		return
+	}
+	if partial {
+		gp.Poke(group)
 		return
 	}
 	now, err := h.heads(ctx)
