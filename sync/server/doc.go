@@ -394,7 +394,9 @@
 // pull, when the handler's Notifier also has a Poke(groupID string)
 // method (the realtime Hub does), compares the change-log heads after
 // storing its record with those it read before its snapshot and pokes
-// its own group if they moved.
+// its own group if they moved. On PostgreSQL a pull that did not wait for
+// a publication (its heads may leave changes out) pokes its group
+// without comparing.
 //
 // # Costs and limits
 //
