@@ -15,6 +15,7 @@ import (
 type plan struct {
 	*rowjson.Plan
 	exprs []expr.Expr
+	scope int // the index of the SyncScope column, or -1
 }
 
 // planKey keeps a table's plan in its Memo.
@@ -22,9 +23,12 @@ var planKey = orm.NewMemoKey[*plan]("changelog.plan")
 
 func planFor(t *orm.Table) *plan {
 	return orm.MemoLoad(t.Memo(), planKey, func() *plan {
-		p := &plan{Plan: rowjson.For(t)}
-		for _, c := range t.Columns() {
+		p := &plan{Plan: rowjson.For(t), scope: -1}
+		for i, c := range t.Columns() {
 			p.exprs = append(p.exprs, t.Col(c.Name()))
+			if c.Name() == t.Options().SyncScope {
+				p.scope = i
+			}
 		}
 		return p
 	})

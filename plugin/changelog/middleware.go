@@ -278,7 +278,7 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 	if err != nil {
 		return nil, nil, err
 	}
-	scope := scopeColumn(st)
+	scope := scopeColumn(st, p)
 	changes := make([]change, 0, len(buf.Values))
 	for _, row := range buf.Values {
 		c := change{table: t.Name(), id: idString(row[cp.id]), op: OpDel}
@@ -301,16 +301,17 @@ func (l *logger) writeReturning(ctx context.Context, next orm.Handler, st *orm.S
 }
 
 // scopeColumn returns the index of the SyncScope column (orm.TableOptions)
-// of the table st writes, whose value its change rows record, or -1:
+// of the table st writes (p is its plan), whose value its change rows
+// record, or -1:
 // when the log has no scope (SQLite), and for a write that may have moved
 // a row from one value to another, an UPDATE that sets the column or an
 // upsert that may. Such a change is logged without a scope, and every
 // pull reads it: a row's scope changes only through such changes, so a
 // pull that skips the changes outside its scopes misses none of a row it
 // holds or may read now.
-func scopeColumn(st *orm.Statement) int {
+func scopeColumn(st *orm.Statement, p *plan) int {
 	name := st.Table.Options().SyncScope
-	if name == "" || !concurrentWrites(st.DB.Dialect()) {
+	if p.scope < 0 || !concurrentWrites(st.DB.Dialect()) {
 		return -1
 	}
 	switch q := st.Query.(type) {
@@ -327,12 +328,7 @@ func scopeColumn(st *orm.Statement) int {
 	default:
 		return -1
 	}
-	for i, c := range st.Table.Columns() {
-		if c.Name() == name {
-			return i
-		}
-	}
-	return -1
+	return p.scope
 }
 
 // upsertSets reports whether the insert p is an upsert whose update may
