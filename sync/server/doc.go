@@ -216,8 +216,7 @@
 // is longer than twice the group's view plus 256 ("cheaper"), as the
 // change-log heads tell before the snapshot is read; for a pull that
 // reads scoped tables (below), which passes over the changes outside its
-// scopes at a quarter of the cost, four times that. An
-// incremental pull
+// scopes at a quarter of the cost, four times that. An incremental pull
 // reads the change log in the database: it counts the changes by table,
 // looks up a view line for each changed key, and sends back only the
 // lines the group's view holds; then it reads each changed table's rows
